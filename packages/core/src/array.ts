@@ -1,0 +1,66 @@
+/** Making arrays and reading them back. */
+import * as tf from "@tensorflow/tfjs-core";
+import { K, type DType } from "./kernels";
+import { Tracer, avalOf, type Value } from "./trace/core";
+import { ArgumentError } from "./errors";
+
+/** Nested JS numbers (or booleans) of any depth. */
+export type NestedNumbers = number | boolean | readonly NestedNumbers[];
+
+export interface ArrayOptions {
+  dtype?: DType;
+  shape?: readonly number[];
+}
+
+/** array(data, {dtype?, shape?}): a concrete array from nested numbers or a typed array. */
+export function array(
+  data: NestedNumbers | Float32Array | Int32Array | Uint8Array | readonly number[],
+  options: ArrayOptions = {},
+): tf.Tensor {
+  const dtype = options.dtype ?? (data instanceof Int32Array ? "int32" : typeof data === "boolean" ? "bool" : "float32");
+  return K.tensor(data as tf.TensorLike, options.shape ? [...options.shape] : undefined, dtype);
+}
+
+/** zeros(shape, dtype = float32) */
+export const zeros = (shape: readonly number[], dtype: DType = "float32"): tf.Tensor => K.zeros([...shape], dtype);
+
+/** ones(shape, dtype = float32) */
+export const ones = (shape: readonly number[], dtype: DType = "float32"): tf.Tensor => K.fill([...shape], 1, dtype);
+
+/** An array of zeros with the shape and dtype of x. */
+export const zerosLike = (x: Value): tf.Tensor => zeros(avalOf(x).shape, avalOf(x).dtype);
+
+/** An array of ones with the shape and dtype of x. */
+export const onesLike = (x: Value): tf.Tensor => ones(avalOf(x).shape, avalOf(x).dtype);
+
+/** The shape of an array or tracer. */
+export const shapeOf = (x: Value | number): number[] => (typeof x === "number" ? [] : [...avalOf(x).shape]);
+
+/** The dtype of an array or tracer. */
+export const dtypeOf = (x: Value): DType => avalOf(x).dtype;
+
+function concrete(op: string, x: Value): tf.Tensor {
+  if (x instanceof Tracer) {
+    throw new ArgumentError(
+      `${op}: cannot read the values of a traced array (${avalOf(x).dtype}[${avalOf(x).shape.join(",")}]) inside a transform; return it instead`,
+    );
+  }
+  return x;
+}
+
+/** The values of a concrete array as nested JS numbers (booleans for bool arrays). */
+export function toNested(x: Value): NestedNumbers {
+  return concrete("toNested", x).arraySync() as NestedNumbers;
+}
+
+/** The values of a concrete array as a flat typed array (row-major). */
+export function toFlat(x: Value): Float32Array | Int32Array | Uint8Array {
+  return concrete("toFlat", x).dataSync() as Float32Array | Int32Array | Uint8Array;
+}
+
+/** The value of a concrete array of one element. */
+export function item(x: Value): number {
+  const t = concrete("item", x);
+  if (t.size !== 1) throw new ArgumentError(`item: expected one element, got ${t.dtype}[${t.shape.join(",")}]`);
+  return t.dataSync()[0]!;
+}

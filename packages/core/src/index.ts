@@ -1,0 +1,32 @@
+/**
+ * @hodiff/core — composable JAX-style derivative transforms on TensorFlow.js kernels.
+ *
+ * Arrays are tfjs tensors (or tracers inside transforms); ops broadcast like numpy; transforms
+ * accept and return pytrees and nest to any depth.
+ */
+export { array, zeros, ones, zerosLike, onesLike, shapeOf, dtypeOf, toNested, toFlat, item } from "./array";
+export type { NestedNumbers, ArrayOptions } from "./array";
+export type { DType, Tensor } from "./kernels";
+export { tidy, dispose } from "./memory";
+export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
+export type { BackendName } from "./backend";
+export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError } from "./errors";
+export { Tracer } from "./trace/core";
+export type { Value, ArrayLike, Aval } from "./trace/core";
+export {
+  add, sub, mul, div, neg, exp, expm1, log, log1p, sin, cos, tanh, sqrt, pow, maximum, minimum,
+  where, greater, less, equal, cast, stopGradient,
+} from "./primitives/elementwise";
+export { reshape, broadcastTo, transpose, slice, pad, concat, reverse } from "./primitives/shape";
+export {
+  sum, mean, max, square, abs, matmul, logsumexp, logSoftmax, softmax, relu, elu, sigmoid,
+  expandDims, squeeze, stack, conv2d, maxPool, avgPool,
+} from "./ops";
+export type { Conv2DOptions, PoolOptions } from "./ops";
+export type { Padding } from "./primitives/linalg";
+export { treeFlatten, treeUnflatten, treeMap, treeLeaves, treePaths, flattenAs, treeDefEqual, isLeaf } from "./tree";
+export type { Tree, TreeDef } from "./tree";
+export { jvp, vjp, grad, valueAndGrad, vmap, linearize, jacfwd, jacrev, hessian, hvp } from "./transforms/api";
+export type { GradOptions, JacOptions, AxisSpec, Pullback } from "./transforms/api";
+export * as random from "./random";
+export type { Key } from "./random";

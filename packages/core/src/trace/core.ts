@@ -1,0 +1,201 @@
+/**
+ * The tracing core (after JAX's Autodidax): values, tracers, the trace stack and `bind`.
+ *
+ * A transform pushes a `MainTrace` with a fresh level, boxes its inputs in tracers of that level
+ * and runs the user's function. Every op calls `bind`, which lifts its arguments to the highest
+ * level among them and lets that trace interpret the primitive; derivative and batching rules are
+ * written with ops, so they are traced in turn by the levels below. The stack is the only mutable
+ * module state of hodiff, and it changes only through `withMain`.
+ */
+import type { DType, Tensor } from "../kernels";
+import { K } from "../kernels";
+import * as tf from "@tensorflow/tfjs-core";
+import { ShapeError, TraceError } from "../errors";
+
+/** Shape and dtype of a value: all that rules may know without looking at the numbers. */
+export interface Aval {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/** A value being traced by a transform; user code sees it where it expects an array. */
+export abstract class Tracer {
+  abstract readonly trace: Trace;
+  abstract get aval(): Aval;
+  get shape(): number[] {
+    return [...this.aval.shape];
+  }
+  get dtype(): DType {
+    return this.aval.dtype;
+  }
+  get rank(): number {
+    return this.aval.shape.length;
+  }
+  toString(): string {
+    return `Tracer<${formatAval(this.aval)}>@${this.trace.main.level}`;
+  }
+}
+
+/** An array: a concrete tfjs tensor, or a tracer standing for one inside a transform. */
+export type Value = Tensor | Tracer;
+/** What ops accept: arrays and JS numbers (scalars). */
+export type ArrayLike = Value | number;
+/** A tangent or cotangent; `null` is the symbolic zero, never materialised. */
+export type Tangent = Value | null;
+/** A batch dimension under `vmap`; `null` means "not batched". */
+export type BDim = number | null;
+
+/** Every rule of one primitive. Rules other than `impl` are written with hodiff ops. */
+export interface Primitive<P> {
+  readonly name: string;
+  /** Evaluate on concrete tensors (the only rule that calls kernels). */
+  impl(args: Tensor[], params: P): Tensor;
+  /** Output aval from input avals; throws ShapeError naming the op and shapes. */
+  shape(avals: Aval[], params: P): Aval;
+  /** Forward mode: (primal out, tangent out) from primals and tangents (null = zero). */
+  jvp(primals: Value[], tangents: Tangent[], params: P): [Value, Tangent];
+  /** Batching: output and its batch dim from batched args; `size` is the mapped axis size. */
+  vmap(args: Value[], dims: BDim[], params: P, size: number): [Value, BDim];
+  /** Reverse mode: cotangent of each input from the output cotangent (null where not needed). */
+  vjp(ct: Value, primals: Value[], out: Value, params: P, needs: boolean[]): Tangent[];
+}
+
+export type TraceClass = new (main: MainTrace) => Trace;
+
+/** One level of the trace stack. */
+export interface MainTrace {
+  readonly level: number;
+  readonly trace: Trace;
+  readonly data: unknown;
+}
+
+/** An interpreter of primitives at one level. */
+export abstract class Trace {
+  constructor(readonly main: MainTrace) {}
+  /** Box a value of a lower level as a tracer of this level (with no perturbation). */
+  abstract lift(x: Value): Tracer;
+  /** Interpret `prim` on tracers of this level; may return a lower-level value. */
+  abstract processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value;
+}
+
+class EvalTrace extends Trace {
+  lift(): Tracer {
+    throw new TraceError("internal: nothing lifts to the eval level");
+  }
+  processPrimitive(): Value {
+    throw new TraceError("internal: the eval level evaluates in bind");
+  }
+}
+
+const stack: MainTrace[] = [];
+{
+  const base = { level: 0, data: undefined } as { level: number; data: unknown; trace: Trace };
+  base.trace = new EvalTrace(base);
+  stack.push(base);
+}
+
+/** Number of active transform levels (0 outside any transform). */
+export function transformDepth(): number {
+  return stack.length - 1;
+}
+
+/** Run `body` with a new level of trace type `T` on the stack; pops it whatever happens. */
+export function withMain<R>(T: TraceClass, data: unknown, body: (main: MainTrace) => R): R {
+  const main = { level: stack.length, data } as { level: number; data: unknown; trace: Trace };
+  main.trace = new T(main);
+  stack.push(main);
+  try {
+    return body(main);
+  } finally {
+    if (stack.pop() !== main) throw new TraceError("trace levels were pushed and popped out of order");
+  }
+}
+
+/** True when a tracer's level is still live on the stack (it did not escape its transform). */
+function isLive(t: Tracer): boolean {
+  const m = t.trace.main;
+  return stack[m.level] === m;
+}
+
+export function avalOf(x: Value): Aval {
+  return x instanceof Tracer ? x.aval : { shape: x.shape, dtype: x.dtype as DType };
+}
+
+export function formatAval(a: Aval): string {
+  return `${a.dtype}[${a.shape.join(",")}]`;
+}
+
+export function isValue(x: unknown): x is Value {
+  return x instanceof Tracer || x instanceof tf.Tensor;
+}
+
+function numberToTensor(x: number, like: DType): Tensor {
+  const dtype: DType = like === "int32" && Number.isInteger(x) ? "int32" : "float32";
+  return K.scalar(x, dtype);
+}
+
+/** Apply a primitive to arguments of any level. The heart of every transform. */
+export function bind<P>(prim: Primitive<P>, args: ArrayLike[], params: P): Value {
+  let top = 0;
+  let likeDtype: DType = "float32";
+  let hasNumber = false;
+  for (const a of args) {
+    if (a instanceof Tracer) {
+      if (!isLive(a)) {
+        throw new TraceError(
+          `${prim.name}: a tracer (${formatAval(a.aval)}) escaped the transform that created it; ` +
+            `return it from the transformed function instead of storing it.`,
+        );
+      }
+      if (a.trace.main.level > top) top = a.trace.main.level;
+      likeDtype = a.aval.dtype;
+    } else if (typeof a === "number") {
+      hasNumber = true;
+    } else if (a instanceof tf.Tensor) {
+      likeDtype = a.dtype as DType;
+    } else {
+      throw new TypeError(`${prim.name}: expected arrays or numbers, got ${describe(a)}`);
+    }
+  }
+  if (top === 0) {
+    if (!hasNumber) return evaluate(prim, args as Tensor[], params);
+    const made: Tensor[] = [];
+    const tensors = args.map((a) => {
+      if (typeof a !== "number") return a as Tensor;
+      const t = numberToTensor(a, likeDtype);
+      made.push(t);
+      return t;
+    });
+    try {
+      return evaluate(prim, tensors, params);
+    } finally {
+      for (const t of made) t.dispose();
+    }
+  }
+  const trace = stack[top]!.trace;
+  const tracers = args.map((a) => {
+    if (typeof a === "number") return trace.lift(numberToTensor(a, likeDtype));
+    if (a instanceof Tracer && a.trace.main === trace.main) return a;
+    return trace.lift(a);
+  });
+  return trace.processPrimitive(prim, tracers, params);
+}
+
+function evaluate<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
+  prim.shape(
+    args.map((a) => ({ shape: a.shape, dtype: a.dtype as DType })),
+    params,
+  );
+  return prim.impl(args, params);
+}
+
+function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return "a JS array (wrap it with array(...))";
+  return typeof x;
+}
+
+/** Throw a ShapeError naming the op. */
+export function shapeError(op: string, message: string): never {
+  throw new ShapeError(`${op}: ${message}`);
+}

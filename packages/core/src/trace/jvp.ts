@@ -1,0 +1,30 @@
+/** Forward mode: a tracer carries a primal and its tangent (absent = symbolic zero). */
+import { Trace, Tracer, bind, avalOf, type Aval, type Primitive, type Tangent, type Value } from "./core";
+
+export class JVPTracer extends Tracer {
+  constructor(
+    readonly trace: JVPTrace,
+    readonly primal: Value,
+    readonly tangent: Tangent,
+  ) {
+    super();
+  }
+  get aval(): Aval {
+    return avalOf(this.primal);
+  }
+}
+
+export class JVPTrace extends Trace {
+  lift(x: Value): Tracer {
+    return new JVPTracer(this, x, null);
+  }
+  processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value {
+    const ts = tracers as JVPTracer[];
+    const primals = ts.map((t) => t.primal);
+    const tangents = ts.map((t) => t.tangent);
+    // No perturbation reaches this op: evaluate at the level below, no tracer needed.
+    if (tangents.every((t) => t === null)) return bind(prim, primals, params);
+    const [out, dout] = prim.jvp(primals, tangents, params);
+    return dout === null ? out : new JVPTracer(this, out, dout);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Reverse mode: tracers record each primitive on a tape; the backward pass runs the primitives'
+ * VJP rules (written with ops) after the level is popped, so the cotangent computation is itself
+ * traced by any enclosing transform — that is what makes grad-of-grad and jvp-of-grad work.
+ */
+import { Trace, Tracer, bind, avalOf, type Aval, type Primitive, type Tangent, type Value } from "./core";
+
+/** One recorded application of a primitive (or an input, when `prim` is null). */
+export interface TapeNode {
+  readonly prim: Primitive<unknown> | null;
+  readonly params: unknown;
+  readonly inputs: Value[];
+  readonly out: Value;
+  readonly parents: (TapeNode | null)[];
+}
+
+export class ReverseTracer extends Tracer {
+  constructor(
+    readonly trace: ReverseTrace,
+    readonly primal: Value,
+    readonly node: TapeNode | null,
+  ) {
+    super();
+  }
+  get aval(): Aval {
+    return avalOf(this.primal);
+  }
+}
+
+export class ReverseTrace extends Trace {
+  get tape(): TapeNode[] {
+    return this.main.data as TapeNode[];
+  }
+  lift(x: Value): Tracer {
+    return new ReverseTracer(this, x, null);
+  }
+  /** A fresh input of this level: cotangents flow back to its node. */
+  input(x: Value): ReverseTracer {
+    return new ReverseTracer(this, x, { prim: null, params: undefined, inputs: [], out: x, parents: [] });
+  }
+  processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value {
+    const ts = tracers as ReverseTracer[];
+    const primals = ts.map((t) => t.primal);
+    const out = bind(prim, primals, params);
+    const parents = ts.map((t) => t.node);
+    if (parents.every((p) => p === null)) return out;
+    const node: TapeNode = { prim: prim as Primitive<unknown>, params, inputs: primals, out, parents };
+    this.tape.push(node);
+    return new ReverseTracer(this, out, node);
+  }
+}
+
+/**
+ * Propagate cotangents from `seeds` back through `tape` (in reverse order of recording) and
+ * return the cotangent reaching each node that received one. `add` accumulates fan-in.
+ */
+export function backward(
+  tape: readonly TapeNode[],
+  seeds: ReadonlyArray<[TapeNode, Value]>,
+  add: (a: Value, b: Value) => Value,
+): Map<TapeNode, Value> {
+  const cts = new Map<TapeNode, Value>();
+  const accumulate = (n: TapeNode, ct: Value) => {
+    const prev = cts.get(n);
+    cts.set(n, prev === undefined ? ct : add(prev, ct));
+  };
+  for (const [n, ct] of seeds) accumulate(n, ct);
+  for (let i = tape.length - 1; i >= 0; i--) {
+    const node = tape[i]!;
+    const ct = cts.get(node);
+    if (ct === undefined) continue;
+    cts.delete(node);
+    const needs = node.parents.map((p) => p !== null);
+    const inCts: Tangent[] = node.prim!.vjp(ct, node.inputs, node.out, node.params, needs);
+    for (let j = 0; j < node.parents.length; j++) {
+      const p = node.parents[j];
+      const c = inCts[j];
+      if (p && c) accumulate(p, c);
+    }
+  }
+  return cts;
+}
