@@ -6,6 +6,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { ArgumentError } from "./errors";
 
+// PROD silences tfjs's console advice to install tfjs-node (which cannot install offline).
+tf.env().set("PROD", true);
+
 export type BackendName = "cpu" | "wasm";
 export const BACKENDS: readonly BackendName[] = ["wasm", "cpu"];
 

@@ -30,3 +30,4 @@ export { jvp, vjp, grad, valueAndGrad, vmap, linearize, jacfwd, jacrev, hessian,
 export type { GradOptions, JacOptions, AxisSpec, Pullback } from "./transforms/api";
 export * as random from "./random";
 export type { Key } from "./random";
+export * as testing from "./testing";

@@ -2,7 +2,7 @@
  * Input checks and copies shared by the solvers: sizes, finiteness, symmetry of H̄.
  * @internal
  */
-import { SolverInputError } from "./errors.js";
+import { SolverInputError } from "./errors";
 
 /** A dense matrix as rows (plain arrays or typed arrays). */
 export type MatrixLike = ArrayLike<ArrayLike<number>>;
