@@ -105,7 +105,7 @@ function describe(t: unknown): string {
 export function flattenAs<L>(def: TreeDef, tree: unknown, what = "tree", root = ""): L[] {
   const out: L[] = [];
   const fail = (path: string, expected: string, got: unknown): never => {
-    throw new TreeError(`${what}: structure differs at ${path === "" ? "the root" : path}: expected ${expected}, got ${describe(got)}`);
+    throw new TreeError(`${what}: structure differs at ${path === "" ? "the root" : path.replace(/^(\w+)\.(\d+)/, "$1[$2]")}: expected ${expected}, got ${describe(got)}`);
   };
   const go = (d: TreeDef, t: unknown, path: string) => {
     switch (d.kind) {

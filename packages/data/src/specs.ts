@@ -59,6 +59,8 @@ export interface Expectations {
   readonly statTolerance: number;
   /** Channels of pixel (0,0) of the first training image, as uint8. */
   readonly firstPixel?: readonly number[];
+  /** Channel 0 of the first pixels of row 0 of the first training image: catches a transposed decode. */
+  readonly firstRowChannel0?: readonly number[];
 }
 
 /** Everything about one data set. @category model */
@@ -191,6 +193,9 @@ export const CIFAR10: DatasetSpec = {
     trainStd: [0.247, 0.2435, 0.2616],
     statTolerance: 1e-3,
     firstPixel: [59, 62, 63],
+    // Red channel of row 0 of the first image of the official data_batch_1 (data[0][:10]); with
+    // pixel (0,0) alone a transposed (column-major) decode would pass.
+    firstRowChannel0: [59, 43, 50, 68, 98, 119, 139, 145, 149, 149],
   },
 };
 

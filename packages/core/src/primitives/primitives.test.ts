@@ -119,3 +119,36 @@ describe("errors name the op and the shapes", () => {
     expect(() => hd.exp([1, 2] as unknown as Value)).toThrow(/exp: expected arrays or numbers, got a JS array/);
   });
 });
+
+describe("batching rules: vmap(op) equals a loop over the mapped axis", () => {
+  // For each op, map one argument at a time (on axis 0, then on its last axis) and all together.
+  const B = 3;
+  const cases = GRAD_OPS.flatMap((s) => {
+    const n = s.args().length;
+    const modes: Array<{ label: string; mapped: boolean[]; axis: "first" | "last" }> = [
+      { label: "all, axis 0", mapped: new Array(n).fill(true), axis: "first" },
+      { label: "all, last axis", mapped: new Array(n).fill(true), axis: "last" },
+    ];
+    if (n > 1) for (let i = 0; i < n; i++) modes.push({ label: `only arg ${i}`, mapped: [...Array(n).keys()].map((j) => j === i), axis: "first" });
+    return modes.map((m) => [`${s.name} (${m.label})`, s, m] as const);
+  });
+
+  it.each(cases)("%s", (_name, spec, mode) => {
+    const before = hd.numTensors();
+    const keys = hd.random.split(hd.random.key(7), B);
+    const samples = keys.map(() => spec.args()); // same distribution, different values below
+    const perturbed = samples.map((args, b) => args.map((a, i) => (mode.mapped[i] ? hd.add(a, 0.05 * (b + 1) * (i + 1)) : args[i]!)));
+    const fixed = perturbed[0]!;
+    const batchedArgs = fixed.map((_, i) => {
+      if (!mode.mapped[i]) return fixed[i]!;
+      const axis = mode.axis === "first" ? 0 : hd.shapeOf(fixed[i]!).length;
+      return hd.tidy(() => hd.stack(perturbed.map((args) => args[i]!), axis));
+    });
+    const inAxes = fixed.map((a, i) => (mode.mapped[i] ? (mode.axis === "first" ? 0 : hd.shapeOf(a).length) : null));
+    const got = hd.vmap(spec.f, inAxes)(...batchedArgs);
+    const want = hd.tidy(() => hd.stack(perturbed.map((args) => spec.f(...args.map((a, i) => (mode.mapped[i] ? a : fixed[i]!)))), 0));
+    expect(hd.testing.allClose(got, want, { atol: 1e-5, rtol: 1e-5 })).toBeNull();
+    hd.dispose([samples, perturbed, batchedArgs, got, want]);
+    expect(hd.numTensors()).toBe(before);
+  });
+});

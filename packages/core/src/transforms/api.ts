@@ -50,7 +50,7 @@ export function jvp<F extends Fn>(f: F, primals: unknown[], tangents: unknown[])
   return scoped(() => {
     const [pl, def] = flattenValues("jvp", primals, "args");
     const paths = treePaths(def, "args");
-    const tl = flattenAs<unknown>(def, tangents, "jvp: tangents").map((t, i) => leafValue("jvp", t, `tangents${paths[i]!.slice(4)}`));
+    const tl = flattenAs<unknown>(def, tangents, "jvp: tangents", "tangents").map((t, i) => leafValue("jvp", t, `tangents${paths[i]!.slice(4)}`));
     checkSameAvals("jvp", pl, tl, paths, ["primals", "tangents"]);
     return withMain(JVPTrace, undefined, (main) => {
       const trace = main.trace as JVPTrace;
@@ -162,12 +162,16 @@ export interface Pullback<In extends unknown[]> {
 /** vjp(f, ...primals) = [f(primals), ct ↦ ctᵀ·∂f(primals)]: reverse-mode pullback. */
 export function vjp<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<F>, Pullback<Parameters<F>>] {
   let residuals: tf.Tensor[] = [];
+  // Tensors made by this call have larger ids than this mark; older ones (closure constants) are not ours to free.
+  const probe = tf.scalar(0);
+  const mark = probe.id;
+  probe.dispose();
   const rec = scoped(
     () => record("vjp", f, primals, () => true, false),
     (r) => {
       residuals = [];
       for (const n of r.tape) {
-        for (const v of [...n.inputs, n.out]) if (v instanceof tf.Tensor) residuals.push(v);
+        for (const v of [...n.inputs, n.out]) if (v instanceof tf.Tensor && v.id > mark) residuals.push(v);
       }
       return [...tensorsIn(r.out), ...residuals];
     },
@@ -198,7 +202,7 @@ export interface GradOptions {
   hasAux?: boolean;
 }
 
-function valueAndGradImpl(op: string, f: Fn, options: GradOptions, args: unknown[]): [unknown, unknown, unknown] {
+function valueAndGradImpl(op: string, f: Fn, options: GradOptions, args: unknown[], keepValue: boolean): [unknown, unknown, unknown] {
   const argnums = options.argnums ?? 0;
   const nums = typeof argnums === "number" ? [argnums] : [...argnums];
   for (const n of nums) {
@@ -220,14 +224,14 @@ function valueAndGradImpl(op: string, f: Fn, options: GradOptions, args: unknown
       const [leaves, def] = treeFlatten(args[n]);
       return treeUnflatten(def, leaves.map(() => inCts[k++]!));
     });
-    return [rec.out, rec.aux, typeof argnums === "number" ? grads[0] : grads];
+    return [keepValue ? rec.out : undefined, rec.aux, typeof argnums === "number" ? grads[0] : grads];
   });
 }
 
 /** grad(f)(x) = ∇ₓf(x) for scalar f; argnums picks arguments, hasAux passes [loss, aux] through. */
 export function grad<F extends Fn>(f: F, options: GradOptions = {}) {
   return (...args: Parameters<F>) => {
-    const [, aux, g] = valueAndGradImpl("grad", f, options, args);
+    const [, aux, g] = valueAndGradImpl("grad", f, options, args, false);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return (options.hasAux ? [g, aux] : g) as any;
   };
@@ -236,7 +240,7 @@ export function grad<F extends Fn>(f: F, options: GradOptions = {}) {
 /** valueAndGrad(f)(x) = [f(x), ∇ₓf(x)] (with hasAux: [[loss, aux], grads]). */
 export function valueAndGrad<F extends Fn>(f: F, options: GradOptions = {}) {
   return (...args: Parameters<F>) => {
-    const [value, aux, g] = valueAndGradImpl("valueAndGrad", f, options, args);
+    const [value, aux, g] = valueAndGradImpl("valueAndGrad", f, options, args, true);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return (options.hasAux ? [[value, aux], g] : [value, g]) as any;
   };
@@ -323,7 +327,7 @@ export function vmap<F extends Fn>(f: F, inAxes: AxisSpec = 0, outAxes: AxisSpec
  */
 export function linearize<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<F>, (...tangents: Parameters<F>) => ReturnType<F>] {
   const out = scoped(() => f(...primals)) as ReturnType<F>;
-  return [out, (...tangents) => jvp(f, primals, tangents)[1]];
+  return [out, (...tangents) => scoped(() => jvp(f, primals, tangents)[1])];
 }
 
 /** The standard basis of the leaves of x, batched on axis 0: leaf i gets [n, ...shape_i]. */
@@ -416,7 +420,7 @@ export function hessian<F extends Fn>(f: F, options: JacOptions = {}) {
 
 /** hvp(f, primals, tangents) = ∇²f(primals)·tangents, forward-over-reverse (w.r.t. argument 0). */
 export function hvp<F extends Fn>(f: F, primals: Parameters<F>, tangents: Parameters<F>): Parameters<F>[0] {
-  return jvp((...xs: unknown[]) => grad(f)(...(xs as Parameters<F>)), primals, tangents)[1];
+  return scoped(() => jvp((...xs: unknown[]) => grad(f)(...(xs as Parameters<F>)), primals, tangents)[1]);
 }
 
 export { Tracer };

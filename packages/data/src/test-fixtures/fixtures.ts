@@ -90,6 +90,7 @@ export function expectationsOf(raw: RawDataset): Expectations {
     trainStd: std,
     statTolerance: 1e-3,
     firstPixel: Array.from(raw.train.images.subarray(0, c)),
+    firstRowChannel0: Array.from({ length: 5 }, (_, x) => raw.train.images[x * c]!),
   };
 }
 

@@ -19,7 +19,8 @@ import type { MatrixLike, VectorLike } from "./validate";
 export type CubicCase = "quadratic" | "positive-definite" | "indefinite" | "hard";
 
 /**
- * Result of {@link cubicRates}. `ok`: the global minimiser η of T, with r = ‖Dη‖.
+ * Result of {@link cubicRates}. `ok`: the global minimiser η of T and r = ‖Dη‖ (to rounding: r is the
+ * value in η = (H̄ + (λ_int/2) r D²)⁻¹ḡ, taken from the scalar equation; r = 0 for `quadratic`).
  * `unbounded`: T is unbounded below because H̄ restricted to the groups with d_s = 0 is not
  * positive definite; `direction` is supported on those groups (Dd = 0) with directionᵀH̄direction
  * < 0 (or = 0 numerically, then ḡᵀdirection ≥ 0), so T(t·direction) → −∞ in the generic case.
@@ -85,7 +86,7 @@ export function cubicRates(
     if (analysis.kind !== "positive-definite") {
       const direction = new Array<number>(size).fill(0);
       zs.forEach((s, k) => (direction[s] = analysis.direction[k]!));
-      if (dot(direction, g) < 0) direction.forEach((x, s) => (direction[s] = -x));
+      if (dot(direction, g) < 0) zs.forEach((s) => (direction[s] = -direction[s]!));
       const what = analysis.kind === "singular" ? "singular" : "not positive definite";
       return {
         kind: "unbounded",
@@ -115,10 +116,10 @@ export function cubicRates(
   }
 
   const dp = ps.map((s) => d[s]!);
-  const { etaP, kase } = solveAllPositive(hp, gp, dp, c);
+  const { etaP, r, kase } = solveAllPositive(hp, gp, dp, c);
   ps.forEach((s, k) => (eta[s] = etaP[k]!));
   backSubstitute(etaP);
-  return { kind: "ok", eta, r: norm2(etaP.map((v, k) => dp[k]! * v)), case: kase };
+  return { kind: "ok", eta, r, case: kase };
 }
 
 /** The cubic problem with every d_s > 0, in the eigenbasis of K = D⁻¹HD⁻¹: η = D⁻¹Q y. */
@@ -127,7 +128,7 @@ function solveAllPositive(
   g: number[],
   d: number[],
   c: number,
-): { etaP: number[]; kase: Exclude<CubicCase, "quadratic"> } {
+): { etaP: number[]; r: number; kase: Exclude<CubicCase, "quadratic"> } {
   const n = g.length;
   const k = h.map((row, i) => row.map((v, j) => v / d[i]! / d[j]!));
   if (!k.every((row) => row.every(Number.isFinite))) {
@@ -142,16 +143,19 @@ function solveAllPositive(
   const k1 = kappa[0]!;
 
   let y: number[];
+  let mu: number; // the shift μ = c·r of the stationarity equation (K + μI) y = b
   let kase: Exclude<CubicCase, "quadratic">;
   if (b.every((v) => v === 0) && k1 >= 0) {
     // ḡ = 0 and H̄ ⪰ 0: T ≥ 0 = T(0).
     y = b.map(() => 0);
+    mu = 0;
     kase = k1 > 0 ? "positive-definite" : "indefinite";
   } else if (k1 > 0) {
     // φ decreases on r ≥ 0: a single root; κ_i + μ = κ_i + t with μ = t.
     const sol = solveSecular({ gaps: kappa, b, c, shift: 0 });
     const t = sol.kind === "interior" ? sol.t : 0;
     y = b.map((bi, i) => (bi === 0 ? 0 : bi / (kappa[i]! + t)));
+    mu = t;
     kase = "positive-definite";
   } else {
     // Root in μ > −κ₁: write μ = t − κ₁ so that κ_i + μ = (κ_i − κ₁) + t is formed exactly.
@@ -164,9 +168,11 @@ function solveAllPositive(
       const x0 = shift / c;
       const rest = norm2(y);
       y[0] = rest < x0 ? Math.sqrt((x0 - rest) * (x0 + rest)) : 0;
+      mu = shift;
       kase = "hard";
     } else {
       y = b.map((bi, i) => (bi === 0 ? 0 : bi / (gaps[i]! + sol.t)));
+      mu = sol.t + shift;
       kase = "indefinite";
     }
   }
@@ -178,7 +184,7 @@ function solveAllPositive(
     const qj = q[j]!;
     for (let i = 0; i < n; i++) etaP[i] = etaP[i]! + qj[i]! * yj;
   }
-  return { etaP: etaP.map((v, i) => v / d[i]!), kase };
+  return { etaP: etaP.map((v, i) => v / d[i]!), r: mu / c, kase };
 }
 
 /** The submatrix m[rows][cols]. */
