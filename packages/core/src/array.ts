@@ -17,7 +17,8 @@ export function array(
   data: NestedNumbers | Float32Array | Int32Array | Uint8Array | readonly number[],
   options: ArrayOptions = {},
 ): tf.Tensor {
-  const dtype = options.dtype ?? (data instanceof Int32Array ? "int32" : typeof data === "boolean" ? "bool" : "float32");
+  const dtype =
+    options.dtype ?? (data instanceof Int32Array ? "int32" : typeof data === "boolean" ? "bool" : "float32");
   return K.tensor(data as tf.TensorLike, options.shape ? [...options.shape] : undefined, dtype);
 }
 

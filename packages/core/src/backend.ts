@@ -16,7 +16,8 @@ let wasmLoaded: Promise<unknown> | null = null;
 
 /** Make `name` the backend of every following op. Rejects if it cannot start. */
 export async function setBackend(name: BackendName): Promise<void> {
-  if (!BACKENDS.includes(name)) throw new ArgumentError(`setBackend: unknown backend '${name}' (use ${BACKENDS.join(" or ")})`);
+  if (!BACKENDS.includes(name))
+    throw new ArgumentError(`setBackend: unknown backend '${name}' (use ${BACKENDS.join(" or ")})`);
   if (name === "wasm") {
     // Imported lazily: registering wasm at load time would make it the default before it is ready.
     wasmLoaded ??= import("@tensorflow/tfjs-backend-wasm");
@@ -38,7 +39,9 @@ export async function useDefaultBackend(
     await setBackend("wasm");
     return "wasm";
   } catch (e) {
-    notice(`hodiff: the wasm backend could not start (${(e as Error).message}); falling back to cpu, which is much slower.`);
+    notice(
+      `hodiff: the wasm backend could not start (${(e as Error).message}); falling back to cpu, which is much slower.`,
+    );
     await setBackend("cpu");
     return "cpu";
   }

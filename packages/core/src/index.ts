@@ -14,13 +14,49 @@ export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError } from ".
 export { Tracer } from "./trace/core";
 export type { Value, ArrayLike, Aval } from "./trace/core";
 export {
-  add, sub, mul, div, neg, exp, expm1, log, log1p, sin, cos, tanh, sqrt, pow, maximum, minimum,
-  where, greater, less, equal, cast, stopGradient,
+  add,
+  sub,
+  mul,
+  div,
+  neg,
+  exp,
+  expm1,
+  log,
+  log1p,
+  sin,
+  cos,
+  tanh,
+  sqrt,
+  pow,
+  maximum,
+  minimum,
+  where,
+  greater,
+  less,
+  equal,
+  cast,
+  stopGradient,
 } from "./primitives/elementwise";
 export { reshape, broadcastTo, transpose, slice, pad, concat, reverse } from "./primitives/shape";
 export {
-  sum, mean, max, square, abs, matmul, logsumexp, logSoftmax, softmax, relu, elu, sigmoid,
-  expandDims, squeeze, stack, conv2d, maxPool, avgPool,
+  sum,
+  mean,
+  max,
+  square,
+  abs,
+  matmul,
+  logsumexp,
+  logSoftmax,
+  softmax,
+  relu,
+  elu,
+  sigmoid,
+  expandDims,
+  squeeze,
+  stack,
+  conv2d,
+  maxPool,
+  avgPool,
 } from "./ops";
 export type { Conv2DOptions, PoolOptions } from "./ops";
 export type { Padding } from "./primitives/linalg";

@@ -49,14 +49,7 @@ export const K = {
     padding: [[number, number], [number, number]],
     dilations: [number, number],
   ) =>
-    tf.conv2d(
-      x as tf.Tensor4D,
-      w as tf.Tensor4D,
-      strides,
-      [[0, 0], padding[0], padding[1], [0, 0]],
-      "NHWC",
-      dilations,
-    ),
+    tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, strides, [[0, 0], padding[0], padding[1], [0, 0]], "NHWC", dilations),
   zeros: (shape: number[], dtype: DType) => tf.zeros(shape, dtype),
   fill: (shape: number[], value: number, dtype: DType) => tf.fill(shape, value, dtype),
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),

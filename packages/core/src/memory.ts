@@ -17,7 +17,7 @@ export function tensorsIn(result: unknown, into: tf.Tensor[] = []): tf.Tensor[] 
   for (const leaf of treeLeaves(result as Tree<unknown>)) {
     if (leaf instanceof tf.Tensor) into.push(leaf);
     else if (typeof leaf === "function" && Array.isArray((leaf as { residuals?: unknown }).residuals)) {
-      into.push(...((leaf as unknown as { residuals: tf.Tensor[] }).residuals));
+      into.push(...(leaf as unknown as { residuals: tf.Tensor[] }).residuals);
     }
   }
   return into;

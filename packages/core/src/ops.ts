@@ -37,7 +37,10 @@ function axesOf(op: string, axis: Axis, rank: number): number[] {
 
 function keep(x: Value, out: Value, axes: number[], keepDims: boolean): Value {
   if (!keepDims) return out;
-  return reshape(out, avalOf(x).shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  return reshape(
+    out,
+    avalOf(x).shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+  );
 }
 
 const asValue = (x: ArrayLike): Value => (typeof x === "number" ? K.scalar(x, "float32") : x);
@@ -98,7 +101,12 @@ export function logsumexp(x: Value, axis: Axis = -1, keepDims = false): Value {
   const axes = axesOf("logsumexp", axis, avalOf(x).shape.length);
   const m = stopGradient(max(x, axes, true));
   const out = add(log(sum(exp(sub(x, m)), axes, true)), m);
-  return keepDims ? out : reshape(out, avalOf(x).shape.filter((_, i) => !axes.includes(i)));
+  return keepDims
+    ? out
+    : reshape(
+        out,
+        avalOf(x).shape.filter((_, i) => !axes.includes(i)),
+      );
 }
 
 /** x − logsumexp(x) along `axis` */
@@ -128,12 +136,18 @@ export function squeeze(x: Value, axis?: Axis): Value {
   const s = avalOf(x).shape;
   const axes = axis === undefined ? s.flatMap((d, i) => (d === 1 ? [i] : [])) : axesOf("squeeze", axis, s.length);
   for (const a of axes) if (s[a] !== 1) shapeError("squeeze", `axis ${a} of [${s}] has size ${s[a]}, not 1`);
-  return reshape(x, s.filter((_, i) => !axes.includes(i)));
+  return reshape(
+    x,
+    s.filter((_, i) => !axes.includes(i)),
+  );
 }
 
 /** Stack arrays of one shape along a new axis. */
 export function stack(xs: readonly Value[], axis = 0): Value {
-  return concat(xs.map((x) => expandDims(x, axis)), axis);
+  return concat(
+    xs.map((x) => expandDims(x, axis)),
+    axis,
+  );
 }
 
 export interface Conv2DOptions {
@@ -179,7 +193,12 @@ function subsample(x: Value, axis: number, s: number): Value {
   const zero = shape.map(() => [0, 0] as [number, number]);
   zero[axis] = [0, n * s - L];
   const grouped = reshape(pad(x, zero), [...shape.slice(0, axis), n, s, ...shape.slice(axis + 1)]);
-  const first = slice(grouped, new Array(shape.length + 1).fill(0), [...shape.slice(0, axis), n, 1, ...shape.slice(axis + 1)]);
+  const first = slice(grouped, new Array(shape.length + 1).fill(0), [
+    ...shape.slice(0, axis),
+    n,
+    1,
+    ...shape.slice(axis + 1),
+  ]);
   return reshape(first, [...shape.slice(0, axis), n, ...shape.slice(axis + 1)]);
 }
 
@@ -201,7 +220,12 @@ function pool(op: string, x: Value, options: PoolOptions, reduce: "max" | "mean"
     const grouped = reshape(cropped, [N, Ho, win[0], Wo, win[1], C]);
     return reduce === "max" ? max(grouped, [2, 4]) : mean(grouped, [2, 4]);
   }
-  const paddings: [number, number][] = [[0, 0], [pt, pb], [pl, pr], [0, 0]];
+  const paddings: [number, number][] = [
+    [0, 0],
+    [pt, pb],
+    [pl, pr],
+    [0, 0],
+  ];
   const inside = pad(K.fill([1, H, W, 1], 1, "float32"), paddings);
   const xp = reduce === "max" ? where(greater(inside, 0), pad(x, paddings), -Infinity) : pad(x, paddings);
   const views: Value[] = [];

@@ -105,7 +105,9 @@ function describe(t: unknown): string {
 export function flattenAs<L>(def: TreeDef, tree: unknown, what = "tree", root = ""): L[] {
   const out: L[] = [];
   const fail = (path: string, expected: string, got: unknown): never => {
-    throw new TreeError(`${what}: structure differs at ${path === "" ? "the root" : path.replace(/^(\w+)\.(\d+)/, "$1[$2]")}: expected ${expected}, got ${describe(got)}`);
+    throw new TreeError(
+      `${what}: structure differs at ${path === "" ? "the root" : path.replace(/^(\w+)\.(\d+)/, "$1[$2]")}: expected ${expected}, got ${describe(got)}`,
+    );
   };
   const go = (d: TreeDef, t: unknown, path: string) => {
     switch (d.kind) {
@@ -117,7 +119,8 @@ export function flattenAs<L>(def: TreeDef, tree: unknown, what = "tree", root = 
         if (t !== null && t !== undefined) fail(path, String(d.value), t);
         return;
       case "array":
-        if (!Array.isArray(t) || t.length !== d.children.length) fail(path, `an array of length ${d.children.length}`, t);
+        if (!Array.isArray(t) || t.length !== d.children.length)
+          fail(path, `an array of length ${d.children.length}`, t);
         d.children.forEach((c, i) => go(c, (t as unknown[])[i], joinPath(path, i)));
         return;
       case "object": {
@@ -136,11 +139,15 @@ export function flattenAs<L>(def: TreeDef, tree: unknown, what = "tree", root = 
   return out;
 }
 
-/** Apply `f` leafwise to one or more trees of the same structure (keys matched by name). */
-export function treeMap<L, R>(f: (...leaves: L[]) => R, tree: Tree<L>, ...rest: Tree<L>[]): Tree<R> {
-  const [leaves, def] = treeFlatten(tree);
-  const others = rest.map((t, i) => flattenAs<L>(def, t, `treeMap (tree ${i + 1})`));
-  return treeUnflatten(def, leaves.map((l, j) => f(l, ...others.map((o) => o[j]!))));
+/**
+ * Apply `f` leafwise to one or more trees of the same structure (keys matched by name).
+ * The result has the structure of `tree` (typed as `tree`'s type: leaves map to leaves).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function treeMap<T>(f: (...leaves: any[]) => unknown, tree: T, ...rest: unknown[]): T {
+  const [leaves, def] = treeFlatten(tree as Tree<unknown>);
+  const others = rest.map((t, i) => flattenAs<unknown>(def, t, `treeMap (tree ${i + 1})`));
+  return treeUnflatten(def, leaves.map((l, j) => f(l, ...others.map((o) => o[j]!)))) as T;
 }
 
 /** True when two structures are equal (same kinds, same keys in the same order). */

@@ -11,7 +11,14 @@ function ramp(n = 23): Dataset {
     images[2 * i] = i;
     images[2 * i + 1] = -i;
   }
-  return { name: "ramp", split: "train", images, labels: Int32Array.from({ length: n }, (_, i) => i % 5), shape: [n, 2, 1], numClasses: 5 };
+  return {
+    name: "ramp",
+    split: "train",
+    images,
+    labels: Int32Array.from({ length: n }, (_, i) => i % 5),
+    shape: [n, 2, 1],
+    numClasses: 5,
+  };
 }
 
 const order = (ds: Dataset, opts: Parameters<typeof batches>[1]): number[] =>
@@ -69,7 +76,9 @@ describe("batches", () => {
 
   it("dropLast drops the short batch", () => {
     const ds = ramp();
-    expect([...batches(ds, { batchSize: 5, seed: 0, dropLast: true })].map((b) => b.labels.length)).toEqual([5, 5, 5, 5]);
+    expect([...batches(ds, { batchSize: 5, seed: 0, dropLast: true })].map((b) => b.labels.length)).toEqual([
+      5, 5, 5, 5,
+    ]);
     expect(numBatches(23, 5, true)).toBe(4);
     expect(numBatches(23, 5)).toBe(5);
     expect(numBatches(20, 5, true)).toBe(4);
@@ -77,12 +86,15 @@ describe("batches", () => {
 
   it("trainSize uses the same seeded subset in every epoch", () => {
     const ds = ramp();
-    const subset = (epoch: number): number[] => [...epochOrder(23, { seed: 5, epoch, trainSize: 8 })].sort((a, b) => a - b);
+    const subset = (epoch: number): number[] =>
+      [...epochOrder(23, { seed: 5, epoch, trainSize: 8 })].sort((a, b) => a - b);
     expect(subset(0)).toHaveLength(8);
     expect(new Set(subset(0)).size).toBe(8);
     expect(subset(1)).toEqual(subset(0));
     expect(subset(7)).toEqual(subset(0));
-    expect(order(ds, { batchSize: 3, seed: 5, epoch: 1, trainSize: 8 })).not.toEqual(order(ds, { batchSize: 3, seed: 5, epoch: 0, trainSize: 8 }));
+    expect(order(ds, { batchSize: 3, seed: 5, epoch: 1, trainSize: 8 })).not.toEqual(
+      order(ds, { batchSize: 3, seed: 5, epoch: 0, trainSize: 8 }),
+    );
     expect([...epochOrder(23, { seed: 6, trainSize: 8 })].sort((a, b) => a - b)).not.toEqual(subset(0));
   });
 
@@ -90,8 +102,12 @@ describe("batches", () => {
     const ds = ramp();
     expect(() => [...batches(ds, { batchSize: 0, seed: 0 })]).toThrow(DataLoadError);
     expect(() => [...batches(ds, { batchSize: 2.5, seed: 0 })]).toThrow(/batchSize must be an integer/);
-    expect(() => [...batches(ds, { batchSize: 2, seed: 0, trainSize: 24 })]).toThrow(/trainSize must be an integer in \[1, 23\]/);
+    expect(() => [...batches(ds, { batchSize: 2, seed: 0, trainSize: 24 })]).toThrow(
+      /trainSize must be an integer in \[1, 23\]/,
+    );
     expect(() => [...batches(ds, { batchSize: 2, seed: 0, epoch: -1 })]).toThrow(/epoch/);
-    expect(() => [...batches({ ...ds, shape: [22, 2, 1] }, { batchSize: 2, seed: 0 })]).toThrow(/shape\[0\] is 22 but it has 23 labels/);
+    expect(() => [...batches({ ...ds, shape: [22, 2, 1] }, { batchSize: 2, seed: 0 })]).toThrow(
+      /shape\[0\] is 22 but it has 23 labels/,
+    );
   });
 });

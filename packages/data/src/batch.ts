@@ -40,7 +40,8 @@ function fail(message: string): never {
 }
 
 function checkInt(name: string, x: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isSafeInteger(x) || x < min || x > max) fail(`batches: ${name} must be an integer in [${min}, ${max}], got ${x}`);
+  if (!Number.isSafeInteger(x) || x < min || x > max)
+    fail(`batches: ${name} must be an integer in [${min}, ${max}], got ${x}`);
 }
 
 /**
@@ -82,7 +83,9 @@ export function* batches(dataset: Dataset, opts: BatchOptions): Generator<Batch,
   if (n0 !== n) fail(`batches: dataset.shape[0] is ${n0} but it has ${n} labels`);
   const perExample = example.reduce((a, b) => a * b, 1);
   if (dataset.images.length !== n * perExample) {
-    fail(`batches: images hold ${dataset.images.length} values, shape [${dataset.shape.join(", ")}] needs ${n * perExample}`);
+    fail(
+      `batches: images hold ${dataset.images.length} values, shape [${dataset.shape.join(", ")}] needs ${n * perExample}`,
+    );
   }
   checkInt("batchSize", opts.batchSize, 1);
   const order = epochOrder(n, opts);

@@ -54,7 +54,10 @@ export interface Manifest {
   readonly source: string;
   readonly imageShape: [number, number, number];
   readonly numClasses: number;
-  readonly splits: { readonly train: ManifestSplit; readonly test: ManifestSplit };
+  readonly splits: {
+    readonly train: ManifestSplit;
+    readonly test: ManifestSplit;
+  };
   readonly files: Readonly<Record<string, ManifestFile>>;
   /** The checks that passed when the cache was written (for humans). */
   readonly checks: readonly string[];
@@ -130,8 +133,16 @@ export function writeCache(raw: RawDataset, dir: string, meta: CacheMeta): Manif
       imageShape: [...raw.imageShape],
       numClasses: raw.numClasses,
       splits: {
-        train: { count: raw.train.count, images: "train-images.u8", labels: "train-labels.u8" },
-        test: { count: raw.test.count, images: "test-images.u8", labels: "test-labels.u8" },
+        train: {
+          count: raw.train.count,
+          images: "train-images.u8",
+          labels: "train-labels.u8",
+        },
+        test: {
+          count: raw.test.count,
+          images: "test-images.u8",
+          labels: "test-labels.u8",
+        },
       },
       files,
       checks: meta.checks.map((c) => `${c.name}: ${c.actual}`),
@@ -154,7 +165,8 @@ const isNat = (x: unknown): x is number => typeof x === "number" && Number.isSaf
 function manifestProblem(m: unknown, name: string): string | undefined {
   if (!isObj(m)) return "not a JSON object";
   if (m["format"] !== CACHE_FORMAT) return `format is ${JSON.stringify(m["format"])}, expected "${CACHE_FORMAT}"`;
-  if (m["version"] !== CACHE_VERSION) return `cache version ${String(m["version"])}, this code reads version ${CACHE_VERSION}`;
+  if (m["version"] !== CACHE_VERSION)
+    return `cache version ${String(m["version"])}, this code reads version ${CACHE_VERSION}`;
   if (m["name"] !== name) return `manifest is for ${JSON.stringify(m["name"])}, expected "${name}"`;
   const shape = m["imageShape"];
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => isNat(d) && d > 0)) return "bad imageShape";
@@ -169,7 +181,8 @@ function manifestProblem(m: unknown, name: string): string | undefined {
     }
     for (const f of [sp["images"], sp["labels"]]) {
       const entry = files[f];
-      if (!isObj(entry) || !isNat(entry["bytes"]) || typeof entry["sha256"] !== "string") return `no file entry for ${f}`;
+      if (!isObj(entry) || !isNat(entry["bytes"]) || typeof entry["sha256"] !== "string")
+        return `no file entry for ${f}`;
       if (f.includes("/") || f.includes("\\") || f.startsWith(".")) return `bad file name ${JSON.stringify(f)}`;
     }
   }
@@ -192,7 +205,12 @@ export function readCache(name: string, dir: string, opts: ReadCacheOptions = {}
   return E.flatMap(readManifest(name, dir), (m) => readCacheFiles(name, dir, m, opts));
 }
 
-function readCacheFiles(name: string, dir: string, m: Manifest, opts: ReadCacheOptions): E.Either<DataError, RawDataset> {
+function readCacheFiles(
+  name: string,
+  dir: string,
+  m: Manifest,
+  opts: ReadCacheOptions,
+): E.Either<DataError, RawDataset> {
   const [h, w, c] = m.imageShape;
   const readFile = (file: string, expectBytes: number): E.Either<DataError, Uint8Array> => {
     const path = join(dir, file);
@@ -200,30 +218,58 @@ function readCacheFiles(name: string, dir: string, m: Manifest, opts: ReadCacheO
     if (!existsSync(path)) return E.left(corruptCache(name, dir, file, "file is missing"));
     const size = statSync(path).size;
     if (entry.bytes !== expectBytes) {
-      return E.left(corruptCache(name, dir, MANIFEST_FILE, `${file} listed with ${entry.bytes} bytes, its shape needs ${expectBytes}`));
+      return E.left(
+        corruptCache(
+          name,
+          dir,
+          MANIFEST_FILE,
+          `${file} listed with ${entry.bytes} bytes, its shape needs ${expectBytes}`,
+        ),
+      );
     }
-    if (size !== entry.bytes) return E.left(corruptCache(name, dir, file, `${size} bytes, manifest says ${entry.bytes}`));
+    if (size !== entry.bytes)
+      return E.left(corruptCache(name, dir, file, `${size} bytes, manifest says ${entry.bytes}`));
     const bytes = new Uint8Array(readFileSync(path));
     if (opts.verify !== false) {
       const sha = sha256Hex(bytes);
-      if (sha !== entry.sha256) return E.left(corruptCache(name, dir, file, `sha256 ${sha} does not match the manifest's ${entry.sha256}`));
+      if (sha !== entry.sha256)
+        return E.left(corruptCache(name, dir, file, `sha256 ${sha} does not match the manifest's ${entry.sha256}`));
     }
     return E.right(bytes);
   };
   const readSplit = (s: ManifestSplit): E.Either<DataError, RawSplit> =>
     E.flatMap(readFile(s.images, s.count * h * w * c), (images) =>
-      pipe(readFile(s.labels, s.count), E.map((labels) => ({ count: s.count, images, labels }))),
+      pipe(
+        readFile(s.labels, s.count),
+        E.map((labels) => ({ count: s.count, images, labels })),
+      ),
     );
   return E.flatMap(readSplit(m.splits.train), (train) =>
     E.flatMap(readSplit(m.splits.test), (test) => {
-      for (const [which, s] of [["train", train], ["test", test]] as const) {
+      for (const [which, s] of [
+        ["train", train],
+        ["test", test],
+      ] as const) {
         for (let i = 0; i < s.labels.length; i++) {
           if (s.labels[i]! >= m.numClasses) {
-            return E.left(corruptCache(name, dir, m.splits[which].labels, `label ${s.labels[i]} at ${i} is ≥ numClasses ${m.numClasses}`));
+            return E.left(
+              corruptCache(
+                name,
+                dir,
+                m.splits[which].labels,
+                `label ${s.labels[i]} at ${i} is ≥ numClasses ${m.numClasses}`,
+              ),
+            );
           }
         }
       }
-      return E.right<DataError, RawDataset>({ name, imageShape: [h, w, c], numClasses: m.numClasses, train, test });
+      return E.right<DataError, RawDataset>({
+        name,
+        imageShape: [h, w, c],
+        numClasses: m.numClasses,
+        train,
+        test,
+      });
     }),
   );
 }

@@ -37,7 +37,10 @@ export function decodeCifarPng(bytes: Uint8Array, file = "<cifar png>"): E.Eithe
   }
   if (png.width !== CIFAR_PIXELS) {
     return E.left(
-      badFormat(file, `CIFAR PNG must be ${CIFAR_PIXELS} px wide (one 32×32 image per row), got ${png.width}×${png.height}`),
+      badFormat(
+        file,
+        `CIFAR PNG must be ${CIFAR_PIXELS} px wide (one 32×32 image per row), got ${png.width}×${png.height}`,
+      ),
     );
   }
   if (!png.color) {
@@ -62,7 +65,11 @@ export function decodeCifarPng(bytes: Uint8Array, file = "<cifar png>"): E.Eithe
  * (`[[0,0,0,0,0,0,1,0,0,0], …]`), each in [0, numClasses).
  * @category parsers
  */
-export function parseCifarLabels(text: string, file = "<labels json>", numClasses = 10): E.Either<DataError, Uint8Array> {
+export function parseCifarLabels(
+  text: string,
+  file = "<labels json>",
+  numClasses = 10,
+): E.Either<DataError, Uint8Array> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -84,7 +91,12 @@ export function parseCifarLabels(text: string, file = "<labels json>", numClasse
         return E.left(badFormat(file, `labels[${i}] is not one-hot: [${v.join(", ")}]`));
       }
     } else {
-      return E.left(badFormat(file, `labels[${i}] must be a class index or a one-hot row of ${numClasses}, got ${JSON.stringify(v)}`));
+      return E.left(
+        badFormat(
+          file,
+          `labels[${i}] must be a class index or a one-hot row of ${numClasses}, got ${JSON.stringify(v)}`,
+        ),
+      );
     }
     if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
       return E.left(badFormat(file, `labels[${i}] = ${label} is not a class in [0, ${numClasses})`));
@@ -101,7 +113,9 @@ export function parseCifarLabels(text: string, file = "<labels json>", numClasse
  */
 export function encodeCifarPng(images: Uint8Array): Uint8Array {
   if (images.length === 0 || images.length % CIFAR_IMAGE_BYTES !== 0) {
-    throw new RangeError(`encodeCifarPng: need a positive multiple of ${CIFAR_IMAGE_BYTES} bytes, got ${images.length}`);
+    throw new RangeError(
+      `encodeCifarPng: need a positive multiple of ${CIFAR_IMAGE_BYTES} bytes, got ${images.length}`,
+    );
   }
   const count = images.length / CIFAR_IMAGE_BYTES;
   const png = new PNG({ width: CIFAR_PIXELS, height: count });

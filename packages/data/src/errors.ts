@@ -159,12 +159,7 @@ export function checksumMismatch(
 }
 
 /** `verification-failed` of the check `check` on data set `name`. @category constructors */
-export function verificationFailed(
-  name: string,
-  check: string,
-  expected: string,
-  actual: string,
-): DataError {
+export function verificationFailed(name: string, check: string, expected: string, actual: string): DataError {
   return {
     _tag: "verification-failed",
     name,

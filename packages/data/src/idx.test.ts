@@ -53,7 +53,9 @@ describe("IDX", () => {
 
   it("rejects truncated files and trailing bytes", () => {
     const bytes = encodeIdx([2, 3, 4], images);
-    expect(leftOf(parseIdx(bytes.subarray(0, bytes.length - 1))).message).toMatch(/need 40 bytes, file has 39 \(truncated\)/);
+    expect(leftOf(parseIdx(bytes.subarray(0, bytes.length - 1))).message).toMatch(
+      /need 40 bytes, file has 39 \(truncated\)/,
+    );
     const longer = new Uint8Array(bytes.length + 2);
     longer.set(bytes);
     expect(leftOf(parseIdx(longer)).message).toMatch(/\(trailing bytes\)/);
@@ -63,7 +65,9 @@ describe("IDX", () => {
 
   it("checks the number of dimensions of image and label files", () => {
     const labels = encodeIdx([3], Uint8Array.of(1, 2, 3));
-    expect(leftOf(parseIdxImages(labels, "imgs")).message).toMatch(/imgs: expected an IDX image file with 3 dimensions, got \[3\]/);
+    expect(leftOf(parseIdxImages(labels, "imgs")).message).toMatch(
+      /imgs: expected an IDX image file with 3 dimensions, got \[3\]/,
+    );
     expect(leftOf(parseIdxLabels(encodeIdx([2, 3, 4], images))).message).toMatch(/1 dimension, got \[2, 3, 4\]/);
   });
 

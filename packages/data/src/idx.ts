@@ -118,7 +118,8 @@ export function parseIdxLabels(bytes: Uint8Array, file = "<idx labels>"): E.Eith
  */
 export function encodeIdx(dims: readonly number[], data: Uint8Array, opts: { gzip?: boolean } = {}): Uint8Array {
   const size = dims.reduce((a, b) => a * b, 1);
-  if (data.length !== size) throw new RangeError(`encodeIdx: dims [${dims.join(", ")}] need ${size} bytes, got ${data.length}`);
+  if (data.length !== size)
+    throw new RangeError(`encodeIdx: dims [${dims.join(", ")}] need ${size} bytes, got ${data.length}`);
   if (dims.length === 0 || dims.length > 255) throw new RangeError(`encodeIdx: 1..255 dimensions, got ${dims.length}`);
   const out = new Uint8Array(4 + 4 * dims.length + size);
   const view = new DataView(out.buffer);

@@ -69,12 +69,31 @@ describe("normalize", () => {
 
 describe("loadDataset on a fixture cache", () => {
   let tmp: { dir: string; cleanup: () => void };
-  const raw = tinyRaw({ name: "mnist", imageShape: [28, 28, 1], trainCount: 50, testCount: 7 });
-  const cifarRaw = tinyRaw({ name: "cifar10", imageShape: [32, 32, 3], trainCount: 20, testCount: 4, seed: 3 });
+  const raw = tinyRaw({
+    name: "mnist",
+    imageShape: [28, 28, 1],
+    trainCount: 50,
+    testCount: 7,
+  });
+  const cifarRaw = tinyRaw({
+    name: "cifar10",
+    imageShape: [32, 32, 3],
+    trainCount: 20,
+    testCount: 4,
+    seed: 3,
+  });
   beforeAll(() => {
     tmp = tempDir();
-    writeCache(raw, datasetCacheDir("mnist", tmp.dir), { title: "t", source: "fixture", checks: [] });
-    writeCache(cifarRaw, datasetCacheDir("cifar10", tmp.dir), { title: "t", source: "fixture", checks: [] });
+    writeCache(raw, datasetCacheDir("mnist", tmp.dir), {
+      title: "t",
+      source: "fixture",
+      checks: [],
+    });
+    writeCache(cifarRaw, datasetCacheDir("cifar10", tmp.dir), {
+      title: "t",
+      source: "fixture",
+      checks: [],
+    });
   });
   afterAll(() => tmp.cleanup());
 
@@ -121,13 +140,23 @@ describe("loadDataset on a fixture cache", () => {
   it("reports bad options and names as invalid-argument", () => {
     const tooBig = loadDataset("mnist", { split: "train", cacheDir: tmp.dir });
     expect(E.isLeft(tooBig) && tooBig.left.message).toMatch(/validationSize must be an integer in \[0, 50\), got 6000/);
-    const unknown = loadDataset("svhn" as never, { split: "test", cacheDir: tmp.dir });
+    const unknown = loadDataset("svhn" as never, {
+      split: "test",
+      cacheDir: tmp.dir,
+    });
     expect(E.isLeft(unknown) && unknown.left._tag).toBe("invalid-argument");
   });
 
   it("a cache of the wrong shape for the name is corrupt", () => {
-    writeCache(cifarRaw, datasetCacheDir("fashion-mnist", tmp.dir), { title: "t", source: "x", checks: [] });
-    const r = loadDataset("fashion-mnist", { split: "test", cacheDir: tmp.dir });
+    writeCache(cifarRaw, datasetCacheDir("fashion-mnist", tmp.dir), {
+      title: "t",
+      source: "x",
+      checks: [],
+    });
+    const r = loadDataset("fashion-mnist", {
+      split: "test",
+      cacheDir: tmp.dir,
+    });
     expect(E.isLeft(r) && r.left._tag).toBe("corrupt-cache");
   });
 

@@ -71,7 +71,9 @@ export function splitIndices(
 export function normalize(pixels: Uint8Array, mean: readonly number[], std: readonly number[]): Float32Array {
   const channels = mean.length;
   if (channels === 0 || std.length !== channels) {
-    throw new RangeError(`normalize: mean and std must have the same non-zero length, got ${mean.length} and ${std.length}`);
+    throw new RangeError(
+      `normalize: mean and std must have the same non-zero length, got ${mean.length} and ${std.length}`,
+    );
   }
   const lut = new Float32Array(256 * channels);
   for (let c = 0; c < channels; c++) for (let v = 0; v < 256; v++) lut[256 * c + v] = (v / 255 - mean[c]!) / std[c]!;
@@ -124,7 +126,8 @@ function makeSplit(
       );
     }
     const seed = opts.splitSeed ?? DEFAULT_SPLIT_SEED;
-    if (!Number.isSafeInteger(seed)) return E.left(invalidArgument(`${spec.name}: splitSeed must be an integer, got ${seed}`));
+    if (!Number.isSafeInteger(seed))
+      return E.left(invalidArgument(`${spec.name}: splitSeed must be an integer, got ${seed}`));
     const idx = splitIndices(raw.train.count, v, seed);
     part = gather(raw.train, perImage, split === "train" ? idx.train : idx.validation);
   }
@@ -140,7 +143,11 @@ function makeSplit(
 }
 
 /** Read and check the cache of `spec`, including that its image shape is the spec's. */
-function readVerifiedCache(spec: DatasetSpec, cacheDir: string | undefined, verify: boolean | undefined): E.Either<DataError, RawDataset> {
+function readVerifiedCache(
+  spec: DatasetSpec,
+  cacheDir: string | undefined,
+  verify: boolean | undefined,
+): E.Either<DataError, RawDataset> {
   const dir = datasetCacheDir(spec.name, cacheDir);
   return pipe(
     readCache(spec.name, dir, { verify }),

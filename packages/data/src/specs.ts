@@ -77,7 +77,10 @@ export interface DatasetSpec {
   /** Validation examples held out of the training set (the rest is `train`). */
   readonly validationSize: number;
   /** Per-channel normalisation applied on load: (x/255 - mean) / std. */
-  readonly normalization: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  readonly normalization: {
+    readonly mean: readonly number[];
+    readonly std: readonly number[];
+  };
   readonly expect: Expectations;
 }
 
@@ -181,7 +184,10 @@ export const CIFAR10: DatasetSpec = {
   imageShape: [32, 32, 3],
   numClasses: 10,
   validationSize: 5000,
-  normalization: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] },
+  normalization: {
+    mean: [0.4914, 0.4822, 0.4465],
+    std: [0.247, 0.2435, 0.2616],
+  },
   expect: {
     trainCount: 50000,
     testCount: 10000,

@@ -51,7 +51,12 @@ describe("syntheticDataset", () => {
     const counts = new Array<number>(10).fill(0);
     a.labels.forEach((y) => counts[y]!++);
     expect(counts).toEqual(new Array<number>(10).fill(10));
-    expect([...batches(a, { batchSize: 32, seed: 0 })].map((x) => x.shape)).toEqual([[32, 5], [32, 5], [32, 5], [4, 5]]);
+    expect([...batches(a, { batchSize: 32, seed: 0 })].map((x) => x.shape)).toEqual([
+      [32, 5],
+      [32, 5],
+      [32, 5],
+      [4, 5],
+    ]);
   });
 
   it("is learnable: splits share the class centres, a nearest-centroid classifier generalises", () => {
@@ -62,7 +67,10 @@ describe("syntheticDataset", () => {
     expect(nearestCentroidAccuracy(train, test)).toBeGreaterThan(0.9);
     // with no separation there is nothing to learn
     const flat = { ...opts, separation: 0 };
-    const chance = nearestCentroidAccuracy(syntheticDataset({ ...flat, n: 500 }), syntheticDataset({ ...flat, n: 500, split: "test" }));
+    const chance = nearestCentroidAccuracy(
+      syntheticDataset({ ...flat, n: 500 }),
+      syntheticDataset({ ...flat, n: 500, split: "test" }),
+    );
     expect(chance).toBeLessThan(0.25);
   });
 

@@ -27,7 +27,11 @@ export interface SyntheticOptions {
   readonly noise?: number;
 }
 
-const SPLIT_TAG: Readonly<Record<Split, number>> = { train: 1, validation: 2, test: 3 };
+const SPLIT_TAG: Readonly<Record<Split, number>> = {
+  train: 1,
+  validation: 2,
+  test: 3,
+};
 const CENTRE_STREAM = 0xc3e7;
 
 /**
@@ -50,7 +54,8 @@ export function syntheticDataset(opts: SyntheticOptions): Dataset {
   if (opts.shape.length === 0 || !opts.shape.every((d) => Number.isSafeInteger(d) && d > 0)) {
     bad(`shape must be a non-empty list of positive integers, got [${opts.shape.join(", ")}]`);
   }
-  if (!Number.isSafeInteger(numClasses) || numClasses < 1) bad(`numClasses must be a positive integer, got ${numClasses}`);
+  if (!Number.isSafeInteger(numClasses) || numClasses < 1)
+    bad(`numClasses must be a positive integer, got ${numClasses}`);
   if (!Number.isSafeInteger(seed)) bad(`seed must be an integer, got ${seed}`);
   if (!(separation >= 0) || !(noise >= 0)) bad(`separation and noise must be ≥ 0, got ${separation} and ${noise}`);
 
@@ -69,5 +74,12 @@ export function syntheticDataset(opts: SyntheticOptions): Dataset {
     const c = labels[i]! * d;
     for (let j = 0; j < d; j++) images[i * d + j] = centres[c + j]! + noise * randNormal(rng);
   }
-  return { name: "synthetic", split, images, labels, shape: [opts.n, ...opts.shape], numClasses };
+  return {
+    name: "synthetic",
+    split,
+    images,
+    labels,
+    shape: [opts.n, ...opts.shape],
+    numClasses,
+  };
 }

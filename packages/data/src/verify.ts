@@ -160,6 +160,9 @@ export function verifyRaw(spec: DatasetSpec, raw: RawDataset): E.Either<DataErro
   if (first === undefined) return E.right(checks);
   const err = verificationFailed(spec.name, first.name, first.expected, first.actual);
   if (failed.length === 1) return E.left(err);
-  const others = failed.slice(1).map((c) => c.name).join("; ");
+  const others = failed
+    .slice(1)
+    .map((c) => c.name)
+    .join("; ");
   return E.left({ ...err, message: `${err.message} Also failed: ${others}.` });
 }

@@ -3,7 +3,16 @@
  * each input's shape (`unbroadcast`). Every rule is written with ops, so it is differentiable.
  */
 import { K, type DType } from "../kernels";
-import { avalOf, bind, shapeError, type ArrayLike, type Aval, type Primitive, type Tangent, type Value } from "../trace/core";
+import {
+  avalOf,
+  bind,
+  shapeError,
+  type ArrayLike,
+  type Aval,
+  type Primitive,
+  type Tangent,
+  type Value,
+} from "../trace/core";
 import { broadcastShapes, broadcastTangent, elementwiseVmap, isFloat, unbroadcast, zerosOf } from "./rules";
 import type { Tensor } from "../kernels";
 
@@ -71,7 +80,10 @@ export const sqrt = (x: ArrayLike): Value => bind(sqrtP, [x], none);
 function binaryShape(op: string, outDtype?: DType) {
   return ([a, b]: Aval[]): Aval => {
     if (a!.dtype !== b!.dtype) {
-      shapeError(op, `dtypes differ: ${a!.dtype}[${a!.shape.join(",")}] and ${b!.dtype}[${b!.shape.join(",")}] (use cast)`);
+      shapeError(
+        op,
+        `dtypes differ: ${a!.dtype}[${a!.shape.join(",")}] and ${b!.dtype}[${b!.shape.join(",")}] (use cast)`,
+      );
     }
     return { shape: broadcastShapes(op, [a!.shape, b!.shape]), dtype: outDtype ?? a!.dtype };
   };
@@ -125,7 +137,8 @@ export const powP = binary("pow", K.pow, [
   (a, _b, y, t) => mul(t, mul(log(where(equal(a, 0), 1, a)), y)),
 ]);
 /** Ties split the derivative equally, as JAX does. */
-const maxShare = (a: Value, b: Value): Value => add(cast(greater(a, b), "float32"), mul(cast(equal(a, b), "float32"), 0.5));
+const maxShare = (a: Value, b: Value): Value =>
+  add(cast(greater(a, b), "float32"), mul(cast(equal(a, b), "float32"), 0.5));
 export const maximumP = binary("maximum", K.maximum, [
   (a, b, _y, t) => mul(t, maxShare(a, b)),
   (a, b, _y, t) => mul(t, maxShare(b, a)),

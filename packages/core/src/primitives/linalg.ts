@@ -4,7 +4,16 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { K, type Tensor } from "../kernels";
-import { avalOf, bind, shapeError, type Aval, type BDim, type Primitive, type Tangent, type Value } from "../trace/core";
+import {
+  avalOf,
+  bind,
+  shapeError,
+  type Aval,
+  type BDim,
+  type Primitive,
+  type Tangent,
+  type Value,
+} from "../trace/core";
 import { add } from "./elementwise";
 import { concat, pad, reshape, reverse, slice, transpose } from "./shape";
 import { moveaxis, sizeOf } from "./rules";
@@ -32,9 +41,7 @@ export const matmulP: Primitive<NoParams> = def({
     const n = b!.shape[b!.rank - 1]!;
     const batch = a!.shape.slice(0, -2);
     const B = sizeOf(batch);
-    return tf.tidy(() =>
-      K.reshape(K.matmul3(K.reshape(a!, [B, m, k]), K.reshape(b!, [B, k, n])), [...batch, m, n]),
-    );
+    return tf.tidy(() => K.reshape(K.matmul3(K.reshape(a!, [B, m, k]), K.reshape(b!, [B, k, n])), [...batch, m, n]));
   },
   shape: ([a, b]) => {
     const as = a!.shape;
@@ -98,7 +105,13 @@ export const conv2dP: Primitive<Conv2DParams> = def({
   impl: ([x, w], { strides, padding, dilations }) => {
     const both = (strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1);
     if (!both) {
-      return K.conv2d(x!, w!, [strides[0], strides[1]], [[...padding[0]], [...padding[1]]], [dilations[0], dilations[1]]);
+      return K.conv2d(
+        x!,
+        w!,
+        [strides[0], strides[1]],
+        [[...padding[0]], [...padding[1]]],
+        [dilations[0], dilations[1]],
+      );
     }
     // tfjs refuses strides and dilations together: convolve densely, then subsample.
     return tf.tidy(() => {
@@ -111,7 +124,10 @@ export const conv2dP: Primitive<Conv2DParams> = def({
     const xs = x!.shape;
     const ws = w!.shape;
     if (xs.length !== 4 || ws.length !== 4 || xs[3] !== ws[2]) {
-      shapeError("conv2d", `expected x NHWC and filter HWIO with matching channels, got x ${fmt(x!)} and filter ${fmt(w!)}`);
+      shapeError(
+        "conv2d",
+        `expected x NHWC and filter HWIO with matching channels, got x ${fmt(x!)} and filter ${fmt(w!)}`,
+      );
     }
     const ho = convOutSize(xs[1]!, ws[0]!, padding[0][0], padding[0][1], strides[0], dilations[0]);
     const wo = convOutSize(xs[2]!, ws[1]!, padding[1][0], padding[1][1], strides[1], dilations[1]);
@@ -161,9 +177,17 @@ function dilateAxis(x: Value, axis: number, s: number): Value {
   const shape = shapeOf(x);
   const L = shape[axis]!;
   const expanded = reshape(x, [...shape.slice(0, axis + 1), 1, ...shape.slice(axis + 1)]);
-  const padded = pad(expanded, [...shape.slice(0, axis + 1).map(() => [0, 0] as [number, number]), [0, s - 1], ...shape.slice(axis + 1).map(() => [0, 0] as [number, number])]);
+  const padded = pad(expanded, [
+    ...shape.slice(0, axis + 1).map(() => [0, 0] as [number, number]),
+    [0, s - 1],
+    ...shape.slice(axis + 1).map(() => [0, 0] as [number, number]),
+  ]);
   const flat = reshape(padded, [...shape.slice(0, axis), L * s, ...shape.slice(axis + 1)]);
-  return slice(flat, shape.map(() => 0), shape.map((d, i) => (i === axis ? (L - 1) * s + 1 : d)));
+  return slice(
+    flat,
+    shape.map(() => 0),
+    shape.map((d, i) => (i === axis ? (L - 1) * s + 1 : d)),
+  );
 }
 
 /** Crop x along `axis` where a requested padding is negative; return the non-negative rest. */
@@ -183,14 +207,20 @@ function convInputTranspose(ct: Value, x: Value, w: Value, p: Conv2DParams): Val
   const [kh, kw] = shapeOf(w) as [number, number];
   const [, Ho, Wo] = shapeOf(ct) as [number, number, number];
   const { strides: s, padding: pd, dilations: d } = p;
-  let c = dilateAxis(dilateAxis(ct, 1, s[0]), 2, s[1]);
+  const dilated = dilateAxis(dilateAxis(ct, 1, s[0]), 2, s[1]);
   const lo = [d[0] * (kh - 1) - pd[0][0], d[1] * (kw - 1) - pd[1][0]];
   const hi = [H - (Ho - 1) * s[0] - 1 + pd[0][0], W - (Wo - 1) * s[1] - 1 + pd[1][0]];
-  let t: number, b: number, l: number, r: number;
-  [c, t, b] = cropNegative(c, 1, lo[0]!, hi[0]!);
-  [c, l, r] = cropNegative(c, 2, lo[1]!, hi[1]!);
+  const [rows, t, b] = cropNegative(dilated, 1, lo[0]!, hi[0]!);
+  const [c, l, r] = cropNegative(rows, 2, lo[1]!, hi[1]!);
   const flipped = transpose(reverse(w, [0, 1]), [0, 1, 3, 2]);
-  return bind(conv2dP, [c, flipped], { strides: [1, 1], padding: [[t, b], [l, r]], dilations: d });
+  return bind(conv2dP, [c, flipped], {
+    strides: [1, 1],
+    padding: [
+      [t, b],
+      [l, r],
+    ],
+    dilations: d,
+  });
 }
 
 /** ∂⟨ct, conv(x, w)⟩/∂w: a forward conv of x (channels as batch) with ct (batch as channels). */
@@ -213,7 +243,11 @@ export function resolvePadding(
   strides: readonly [number, number],
   dilations: readonly [number, number],
 ): [[number, number], [number, number]] {
-  if (padding === "valid") return [[0, 0], [0, 0]];
+  if (padding === "valid")
+    return [
+      [0, 0],
+      [0, 0],
+    ];
   if (padding === "same") {
     const dim = (i: 0 | 1): [number, number] => {
       const n = input[i]!;
@@ -225,7 +259,10 @@ export function resolvePadding(
     return [dim(0), dim(1)];
   }
   if (padding.length !== 2) shapeError("conv2d", `explicit padding must be [[top, bottom], [left, right]]`);
-  return [[padding[0]![0], padding[0]![1]], [padding[1]![0], padding[1]![1]]];
+  return [
+    [padding[0]![0], padding[0]![1]],
+    [padding[1]![0], padding[1]![1]],
+  ];
 }
 
 export type { BDim, Tensor };

@@ -40,7 +40,15 @@ const GRAD_OPS: GradSpec[] = [
   { name: "broadcastTo", f: (x) => hd.broadcastTo(x, [2, 3, 2]), args: () => [u(k1, [3, 1])] },
   { name: "transpose", f: (x) => hd.transpose(x, [1, 2, 0]), args: () => [u(k1, [2, 3, 2])] },
   { name: "slice", f: (x) => hd.slice(x, [1, 0], [2, 2]), args: () => [u(k1, [3, 3])] },
-  { name: "pad", f: (x) => hd.pad(x, [[1, 0], [0, 2]]), args: () => [u(k1, [2, 2])] },
+  {
+    name: "pad",
+    f: (x) =>
+      hd.pad(x, [
+        [1, 0],
+        [0, 2],
+      ]),
+    args: () => [u(k1, [2, 2])],
+  },
   { name: "concat", f: (a, b) => hd.concat([a, b], 1), args: () => [u(k1, [2, 2]), u(k2, [2, 3])] },
   { name: "reverse", f: (x) => hd.reverse(x, [0]), args: () => [u(k1, [3, 2])] },
   { name: "matmul", f: (a, b) => hd.matmul(a, b), args: () => [u(k1, [3, 4]), u(k2, [4, 2])] },
@@ -58,12 +66,27 @@ const GRAD_OPS: GradSpec[] = [
   },
   {
     name: "conv2d dilated",
-    f: (x, w) => hd.conv2d(x, w, { dilations: 2, padding: [[1, 0], [0, 1]] }),
+    f: (x, w) =>
+      hd.conv2d(x, w, {
+        dilations: 2,
+        padding: [
+          [1, 0],
+          [0, 1],
+        ],
+      }),
     args: () => [u(k1, [1, 6, 6, 1]), u(k2, [2, 2, 1, 2])],
   },
   { name: "maxPool", f: (x) => hd.maxPool(x, { window: 2 }), args: () => [u(k1, [1, 4, 4, 2])] },
-  { name: "maxPool overlapping same", f: (x) => hd.maxPool(x, { window: 3, strides: 2, padding: "same" }), args: () => [u(k1, [1, 5, 5, 1])] },
-  { name: "avgPool same", f: (x) => hd.avgPool(x, { window: 2, strides: 1, padding: "same" }), args: () => [u(k1, [1, 3, 3, 2])] },
+  {
+    name: "maxPool overlapping same",
+    f: (x) => hd.maxPool(x, { window: 3, strides: 2, padding: "same" }),
+    args: () => [u(k1, [1, 5, 5, 1])],
+  },
+  {
+    name: "avgPool same",
+    f: (x) => hd.avgPool(x, { window: 2, strides: 1, padding: "same" }),
+    args: () => [u(k1, [1, 3, 3, 2])],
+  },
   { name: "logSoftmax", f: (x) => hd.logSoftmax(x), args: () => [u(k1, [2, 4])] },
   { name: "softmax", f: (x) => hd.softmax(x, 0), args: () => [u(k1, [3, 2])] },
   { name: "elu", f: (x) => hd.elu(x), args: () => [u(k3, [8])] },
@@ -84,8 +107,12 @@ describe("primitive derivatives against finite differences", () => {
     // stopGradient(a)·a has derivative a (not 2a): finite differences of the value see 2a.
     const x = u(k1, [3]);
     expect(() => checkGrads((a: Value) => hd.mul(a, a), [x], { order: 1 })).not.toThrow();
-    expect(() => checkGrads((a: Value) => hd.mul(hd.stopGradient(a), a), [x], { order: 1, modes: ["fwd"] })).toThrow(/jvp mismatch/);
-    expect(() => checkGrads((a: Value) => hd.mul(hd.stopGradient(a), a), [x], { order: 1, modes: ["rev"] })).toThrow(/vjp .*mismatch/);
+    expect(() => checkGrads((a: Value) => hd.mul(hd.stopGradient(a), a), [x], { order: 1, modes: ["fwd"] })).toThrow(
+      /jvp mismatch/,
+    );
+    expect(() => checkGrads((a: Value) => hd.mul(hd.stopGradient(a), a), [x], { order: 1, modes: ["rev"] })).toThrow(
+      /vjp .*mismatch/,
+    );
     hd.dispose(x);
   });
 
@@ -95,7 +122,11 @@ describe("primitive derivatives against finite differences", () => {
     // d/dx [c·x] with c = x² frozen is c; the second derivative is 0.
     expect(hd.toNested(hd.grad(f)(x))).toEqual([0.25, 1, 4]);
     expect(hd.toNested(hd.jvp(hd.grad(f), [x], [hd.ones([3])])[1] as Value)).toEqual([0, 0, 0]);
-    expect(hd.toNested(hd.hessian(f)(x))).toEqual([[0, 0, 0], [0, 0, 0], [0, 0, 0]]);
+    expect(hd.toNested(hd.hessian(f)(x))).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
   });
 });
 
@@ -129,7 +160,9 @@ describe("batching rules: vmap(op) equals a loop over the mapped axis", () => {
       { label: "all, axis 0", mapped: new Array(n).fill(true), axis: "first" },
       { label: "all, last axis", mapped: new Array(n).fill(true), axis: "last" },
     ];
-    if (n > 1) for (let i = 0; i < n; i++) modes.push({ label: `only arg ${i}`, mapped: [...Array(n).keys()].map((j) => j === i), axis: "first" });
+    if (n > 1)
+      for (let i = 0; i < n; i++)
+        modes.push({ label: `only arg ${i}`, mapped: [...Array(n).keys()].map((j) => j === i), axis: "first" });
     return modes.map((m) => [`${s.name} (${m.label})`, s, m] as const);
   });
 
@@ -137,16 +170,28 @@ describe("batching rules: vmap(op) equals a loop over the mapped axis", () => {
     const before = hd.numTensors();
     const keys = hd.random.split(hd.random.key(7), B);
     const samples = keys.map(() => spec.args()); // same distribution, different values below
-    const perturbed = samples.map((args, b) => args.map((a, i) => (mode.mapped[i] ? hd.add(a, 0.05 * (b + 1) * (i + 1)) : args[i]!)));
+    const perturbed = samples.map((args, b) =>
+      args.map((a, i) => (mode.mapped[i] ? hd.add(a, 0.05 * (b + 1) * (i + 1)) : args[i]!)),
+    );
     const fixed = perturbed[0]!;
     const batchedArgs = fixed.map((_, i) => {
       if (!mode.mapped[i]) return fixed[i]!;
       const axis = mode.axis === "first" ? 0 : hd.shapeOf(fixed[i]!).length;
-      return hd.tidy(() => hd.stack(perturbed.map((args) => args[i]!), axis));
+      return hd.tidy(() =>
+        hd.stack(
+          perturbed.map((args) => args[i]!),
+          axis,
+        ),
+      );
     });
     const inAxes = fixed.map((a, i) => (mode.mapped[i] ? (mode.axis === "first" ? 0 : hd.shapeOf(a).length) : null));
     const got = hd.vmap(spec.f, inAxes)(...batchedArgs);
-    const want = hd.tidy(() => hd.stack(perturbed.map((args) => spec.f(...args.map((a, i) => (mode.mapped[i] ? a : fixed[i]!)))), 0));
+    const want = hd.tidy(() =>
+      hd.stack(
+        perturbed.map((args) => spec.f(...args.map((a, i) => (mode.mapped[i] ? a : fixed[i]!)))),
+        0,
+      ),
+    );
     expect(hd.testing.allClose(got, want, { atol: 1e-5, rtol: 1e-5 })).toBeNull();
     hd.dispose([samples, perturbed, batchedArgs, got, want]);
     expect(hd.numTensors()).toBe(before);

@@ -96,10 +96,7 @@ export const transposeP: Primitive<TransposeParams> = def({
     perm.forEach((p, i) => (inv[p] = i));
     return [transpose(ct, inv)];
   },
-  vmap: ([x], [d], { perm }) => [
-    bind(transposeP, [x!], { perm: [d!, ...perm.map((p) => batchedAxis(p, d!))] }),
-    0,
-  ],
+  vmap: ([x], [d], { perm }) => [bind(transposeP, [x!], { perm: [d!, ...perm.map((p) => batchedAxis(p, d!))] }), 0],
 });
 
 /** transpose(x, perm): axes permuted, out.shape[i] = x.shape[perm[i]] (default: reversed). */
@@ -119,7 +116,11 @@ export const sliceP: Primitive<SliceParams> = def({
   impl: ([x], { begin, size }) => K.slice(x!, [...begin], [...size]),
   shape: ([x], { begin, size }) => {
     const s = x!.shape;
-    if (begin.length !== s.length || size.length !== s.length || s.some((d, i) => begin[i]! < 0 || begin[i]! + size[i]! > d || size[i]! < 0)) {
+    if (
+      begin.length !== s.length ||
+      size.length !== s.length ||
+      s.some((d, i) => begin[i]! < 0 || begin[i]! + size[i]! > d || size[i]! < 0)
+    ) {
       shapeError("slice", `begin ${fmt(begin)} and size ${fmt(size)} do not fit ${x!.dtype}${fmt(s)}`);
     }
     return { shape: size, dtype: x!.dtype };
@@ -127,7 +128,12 @@ export const sliceP: Primitive<SliceParams> = def({
   jvp: ([x], [dx], p) => [bind(sliceP, [x!], p), dx ? bind(sliceP, [dx], p) : null],
   vjp: (ct, [x], _o, { begin, size }) => {
     const s = avalOf(x!).shape;
-    return [pad(ct, s.map((d, i) => [begin[i]!, d - begin[i]! - size[i]!] as [number, number]))];
+    return [
+      pad(
+        ct,
+        s.map((d, i) => [begin[i]!, d - begin[i]! - size[i]!] as [number, number]),
+      ),
+    ];
   },
   vmap: ([x], [d], { begin, size }, n) => {
     const b = [...begin];
@@ -150,16 +156,29 @@ export interface PadParams {
 }
 export const padP: Primitive<PadParams> = def({
   name: "pad",
-  impl: ([x], { paddings }) => K.pad(x!, paddings.map(([a, b]) => [a, b] as [number, number])),
+  impl: ([x], { paddings }) =>
+    K.pad(
+      x!,
+      paddings.map(([a, b]) => [a, b] as [number, number]),
+    ),
   shape: ([x], { paddings }) => {
     const s = x!.shape;
     if (paddings.length !== s.length || paddings.some(([a, b]) => a < 0 || b < 0)) {
-      shapeError("pad", `paddings ${JSON.stringify(paddings)} do not fit ${x!.dtype}${fmt(s)} (one non-negative [before, after] per axis)`);
+      shapeError(
+        "pad",
+        `paddings ${JSON.stringify(paddings)} do not fit ${x!.dtype}${fmt(s)} (one non-negative [before, after] per axis)`,
+      );
     }
     return { shape: s.map((d, i) => d + paddings[i]![0] + paddings[i]![1]), dtype: x!.dtype };
   },
   jvp: ([x], [dx], p) => [bind(padP, [x!], p), dx ? bind(padP, [dx], p) : null],
-  vjp: (ct, [x], _o, { paddings }) => [slice(ct, paddings.map(([a]) => a), avalOf(x!).shape)],
+  vjp: (ct, [x], _o, { paddings }) => [
+    slice(
+      ct,
+      paddings.map(([a]) => a),
+      avalOf(x!).shape,
+    ),
+  ],
   vmap: ([x], [d], { paddings }) => {
     const p = [...paddings];
     p.splice(d!, 0, [0, 0]);
@@ -184,7 +203,10 @@ export const concatP: Primitive<ConcatParams> = def({
     const out = [...first.shape];
     for (const [i, x] of xs.entries()) {
       if (x.shape.length !== first.shape.length || x.shape.some((d, j) => j !== axis && d !== first.shape[j])) {
-        shapeError("concat", `argument ${i} ${x.dtype}${fmt(x.shape)} does not match ${first.dtype}${fmt(first.shape)} outside axis ${axis}`);
+        shapeError(
+          "concat",
+          `argument ${i} ${x.dtype}${fmt(x.shape)} does not match ${first.dtype}${fmt(first.shape)} outside axis ${axis}`,
+        );
       }
       if (i > 0) out[axis] = out[axis]! + x.shape[axis]!;
     }
@@ -192,7 +214,11 @@ export const concatP: Primitive<ConcatParams> = def({
   },
   jvp: (xs, dxs, p) => [
     bind(concatP, xs, p),
-    bind(concatP, dxs.map((d, i) => d ?? zerosOf(avalOf(xs[i]!))), p),
+    bind(
+      concatP,
+      dxs.map((d, i) => d ?? zerosOf(avalOf(xs[i]!))),
+      p,
+    ),
   ],
   vjp: (ct, xs, _o, { axis }) => {
     let offset = 0;
@@ -206,7 +232,11 @@ export const concatP: Primitive<ConcatParams> = def({
     });
   },
   vmap: (xs, dims, { axis }, size) => [
-    bind(concatP, xs.map((x, i) => batchToFront(x, dims[i]!, size)), { axis: axis + 1 }),
+    bind(
+      concatP,
+      xs.map((x, i) => batchToFront(x, dims[i]!, size)),
+      { axis: axis + 1 },
+    ),
     0,
   ],
 });

@@ -37,7 +37,10 @@ const dot = (a: Float64Array[], b: Float64Array[]) =>
 function randomLike(tree: unknown, key: random.Key): unknown {
   const [leaves, def] = treeFlatten(tree);
   const keys = random.split(key, Math.max(leaves.length, 1));
-  return treeUnflatten(def, (leaves as Value[]).map((l, i) => random.normal(keys[i]!, avalOf(l).shape)));
+  return treeUnflatten(
+    def,
+    (leaves as Value[]).map((l, i) => random.normal(keys[i]!, avalOf(l).shape)),
+  );
 }
 
 function assertClose(what: string, got: Float64Array[], want: Float64Array[], atol: number, rtol: number): void {
@@ -45,7 +48,9 @@ function assertClose(what: string, got: Float64Array[], want: Float64Array[], at
     g.forEach((x, j) => {
       const w = want[i]![j]!;
       if (!(Math.abs(x - w) <= atol + rtol * Math.abs(w))) {
-        throw new Error(`checkGrads: ${what} mismatch at output leaf ${i}, element ${j}: got ${x}, expected ${w} (atol ${atol}, rtol ${rtol})`);
+        throw new Error(
+          `checkGrads: ${what} mismatch at output leaf ${i}, element ${j}: got ${x}, expected ${w} (atol ${atol}, rtol ${rtol})`,
+        );
       }
     });
   });
@@ -54,7 +59,16 @@ function assertClose(what: string, got: Float64Array[], want: Float64Array[], at
 /** f(x + ε·v) − f(x − ε·v) over 2ε, for every output leaf. */
 function centralDifference(f: Fn, args: unknown[], dirs: unknown[], eps: number): Float64Array[] {
   const shifted = (s: number) =>
-    flat(f(...args.map((a, i) => treeUnflatten(treeFlatten(a)[1], (treeFlatten(a)[0] as Value[]).map((l, j) => add(l, mul(treeFlatten(dirs[i])[0][j] as Value, s * eps)))))));
+    flat(
+      f(
+        ...args.map((a, i) =>
+          treeUnflatten(
+            treeFlatten(a)[1],
+            (treeFlatten(a)[0] as Value[]).map((l, j) => add(l, mul(treeFlatten(dirs[i])[0][j] as Value, s * eps))),
+          ),
+        ),
+      ),
+    );
   const plus = shifted(1);
   const minus = shifted(-1);
   return plus.map((p, i) => p.map((x, j) => (x - minus[i]![j]!) / (2 * eps)));

@@ -107,7 +107,9 @@ export function withMain<R>(T: TraceClass, data: unknown, body: (main: MainTrace
   try {
     return body(main);
   } finally {
-    if (stack.pop() !== main) throw new TraceError("trace levels were pushed and popped out of order");
+    const popped = stack.pop();
+    // Unreachable unless a transform escaped withMain; fail loudly rather than corrupt levels.
+    if (popped !== main) console.error(new TraceError("trace levels were pushed and popped out of order"));
   }
 }
 

@@ -26,7 +26,9 @@ const argPath = (p: string): string => p.replace(/^args\.(\d+)/, "args[$1]");
 function leafValue(op: string, x: unknown, path: string): Value {
   if (isValue(x)) return x;
   if (typeof x === "number") return K.scalar(x, "float32");
-  throw new ArgumentError(`${op}: ${argPath(path) || "the value"} must be an array or a number, got ${x === null ? "null" : typeof x}`);
+  throw new ArgumentError(
+    `${op}: ${argPath(path) || "the value"} must be an array or a number, got ${x === null ? "null" : typeof x}`,
+  );
 }
 
 function flattenValues(op: string, tree: unknown, root: string): [Value[], TreeDef] {
@@ -40,7 +42,9 @@ function checkSameAvals(op: string, a: Value[], b: Value[], paths: string[], wha
     const ax = avalOf(x);
     const bx = avalOf(b[i]!);
     if (!sameShape(ax.shape, bx.shape)) {
-      throw new ShapeError(`${op}: ${what[0]} and ${what[1]} differ at ${argPath(paths[i]!)}: ${formatAval(ax)} vs ${formatAval(bx)}`);
+      throw new ShapeError(
+        `${op}: ${what[0]} and ${what[1]} differ at ${argPath(paths[i]!)}: ${formatAval(ax)} vs ${formatAval(bx)}`,
+      );
     }
   });
 }
@@ -50,7 +54,9 @@ export function jvp<F extends Fn>(f: F, primals: unknown[], tangents: unknown[])
   return scoped(() => {
     const [pl, def] = flattenValues("jvp", primals, "args");
     const paths = treePaths(def, "args");
-    const tl = flattenAs<unknown>(def, tangents, "jvp: tangents", "tangents").map((t, i) => leafValue("jvp", t, `tangents${paths[i]!.slice(4)}`));
+    const tl = flattenAs<unknown>(def, tangents, "jvp: tangents", "tangents").map((t, i) =>
+      leafValue("jvp", t, `tangents${paths[i]!.slice(4)}`),
+    );
     checkSameAvals("jvp", pl, tl, paths, ["primals", "tangents"]);
     return withMain(JVPTrace, undefined, (main) => {
       const trace = main.trace as JVPTrace;
@@ -126,7 +132,10 @@ function record(op: string, f: Fn, args: unknown[], diff: (i: number) => boolean
         )
       : undefined;
     return {
-      out: treeUnflatten(outDef, lowered.map(([v]) => v)),
+      out: treeUnflatten(
+        outDef,
+        lowered.map(([v]) => v),
+      ),
       outDef,
       outValues: lowered.map(([v]) => v),
       outNodes: lowered.map(([, n]) => n),
@@ -181,13 +190,18 @@ export function vjp<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<
   const kept = [...new Set(residuals)].filter((t) => !own.has(t));
   const pullback = ((ct: unknown) =>
     scoped(() => {
-      const cts = flattenAs<unknown>(rec.outDef, ct, "vjp: cotangent").map((c, i) => leafValue("vjp", c, `cotangent.${i}`));
+      const cts = flattenAs<unknown>(rec.outDef, ct, "vjp: cotangent").map((c, i) =>
+        leafValue("vjp", c, `cotangent.${i}`),
+      );
       checkSameAvals("vjp", rec.outValues, cts, treePaths(rec.outDef, "out"), ["outputs", "cotangents"]);
       const inCts = pullBack(rec, cts);
       let k = 0;
       return primals.map((p) => {
         const [leaves, def] = treeFlatten(p);
-        return treeUnflatten(def, leaves.map(() => inCts[k++]!));
+        return treeUnflatten(
+          def,
+          leaves.map(() => inCts[k++]!),
+        );
       });
     })) as Pullback<Parameters<F>>;
   Object.defineProperty(pullback, "residuals", { value: kept });
@@ -202,7 +216,13 @@ export interface GradOptions {
   hasAux?: boolean;
 }
 
-function valueAndGradImpl(op: string, f: Fn, options: GradOptions, args: unknown[], keepValue: boolean): [unknown, unknown, unknown] {
+function valueAndGradImpl(
+  op: string,
+  f: Fn,
+  options: GradOptions,
+  args: unknown[],
+  keepValue: boolean,
+): [unknown, unknown, unknown] {
   const argnums = options.argnums ?? 0;
   const nums = typeof argnums === "number" ? [argnums] : [...argnums];
   for (const n of nums) {
@@ -222,7 +242,10 @@ function valueAndGradImpl(op: string, f: Fn, options: GradOptions, args: unknown
     let k = 0;
     const grads = nums.map((n) => {
       const [leaves, def] = treeFlatten(args[n]);
-      return treeUnflatten(def, leaves.map(() => inCts[k++]!));
+      return treeUnflatten(
+        def,
+        leaves.map(() => inCts[k++]!),
+      );
     });
     return [keepValue ? rec.out : undefined, rec.aux, typeof argnums === "number" ? grads[0] : grads];
   });
@@ -256,7 +279,9 @@ function axesFor(op: string, spec: AxisSpec, def: TreeDef, path: string): (numbe
     return def.children.flatMap((c, i) => axesFor(op, (spec as AxisSpec[])[i]!, c, `${path}.${i}`));
   }
   if (def.kind === "object" && !Array.isArray(spec) && def.keys.every((k) => k in (spec as object))) {
-    return def.children.flatMap((c, i) => axesFor(op, (spec as Record<string, AxisSpec>)[def.keys[i]!]!, c, `${path}.${def.keys[i]}`));
+    return def.children.flatMap((c, i) =>
+      axesFor(op, (spec as Record<string, AxisSpec>)[def.keys[i]!]!, c, `${path}.${def.keys[i]}`),
+    );
   }
   throw new TreeError(`${op}: the axis spec does not match the structure at ${argPath(path)}`);
 }
@@ -325,7 +350,10 @@ export function vmap<F extends Fn>(f: F, inAxes: AxisSpec = 0, outAxes: AxisSpec
  * linearize(f, ...primals) = [f(primals), t ↦ ∂f(primals)·t]. The linear map re-runs the forward
  * pass through jvp on each call (no partial evaluation yet).
  */
-export function linearize<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<F>, (...tangents: Parameters<F>) => ReturnType<F>] {
+export function linearize<F extends Fn>(
+  f: F,
+  ...primals: Parameters<F>
+): [ReturnType<F>, (...tangents: Parameters<F>) => ReturnType<F>] {
   const out = scoped(() => f(...primals)) as ReturnType<F>;
   return [out, (...tangents) => scoped(() => jvp(f, primals, tangents)[1])];
 }
@@ -344,7 +372,13 @@ function basis(leaves: Value[]): Value[] {
 }
 
 /** Split axis `axis` of a Jacobian block by input leaves and rebuild the input structure. */
-function splitBy(j: Value, axis: "first" | "last", inLeaves: Value[], inDef: TreeDef, outShape: readonly number[]): unknown {
+function splitBy(
+  j: Value,
+  axis: "first" | "last",
+  inLeaves: Value[],
+  inDef: TreeDef,
+  outShape: readonly number[],
+): unknown {
   const js = avalOf(j).shape;
   let offset = 0;
   const parts = inLeaves.map((l) => {
@@ -376,7 +410,8 @@ export function jacfwd<F extends Fn>(f: F, options: JacOptions = {}) {
   return (...args: Parameters<F>): any =>
     scoped(() => {
       const [xl, xdef] = flattenValues("jacfwd", args[n], `args.${n}`);
-      const push = (...ts: Value[]) => jvp((x: unknown) => f(...withArg(args, n, x)), [args[n]], [treeUnflatten(xdef, ts)])[1];
+      const push = (...ts: Value[]) =>
+        jvp((x: unknown) => f(...withArg(args, n, x)), [args[n]], [treeUnflatten(xdef, ts)])[1];
       const J = vmap(push, 0, -1)(...basis(xl));
       const [jl, jdef] = treeFlatten(J as unknown);
       return treeUnflatten(

@@ -27,7 +27,13 @@ const nll = (logits: Value, labels: Value): Value => hd.neg(hd.mean(hd.sum(hd.mu
 export function tinyMlp(): TinyModel {
   const shapes = [[3, 4], [4], [4, 2], [2]];
   const x = hd.random.normal(hd.random.key(1), [5, 3]);
-  const labels = hd.array([[1, 0], [0, 1], [1, 0], [1, 0], [0, 1]]);
+  const labels = hd.array([
+    [1, 0],
+    [0, 1],
+    [1, 0],
+    [1, 0],
+    [0, 1],
+  ]);
   return {
     size: 26,
     theta: () => hd.mul(hd.random.normal(hd.random.key(2), [26]), 0.7),
@@ -43,7 +49,10 @@ export function tinyMlp(): TinyModel {
 export function tinyCnn(): TinyModel {
   const shapes = [[3, 3, 1, 2], [2], [8, 3], [3]];
   const x = hd.random.normal(hd.random.key(3), [2, 6, 6, 1]);
-  const labels = hd.array([[1, 0, 0], [0, 0, 1]]);
+  const labels = hd.array([
+    [1, 0, 0],
+    [0, 0, 1],
+  ]);
   return {
     size: 47,
     theta: () => hd.mul(hd.random.normal(hd.random.key(4), [47]), 0.5),

@@ -28,7 +28,12 @@ interface ClosedForm {
 const sig = (z: number) => 1 / (1 + Math.exp(-z));
 
 const CASES: ClosedForm[] = [
-  { name: "exp(2x)", f: (x) => hd.exp(hd.mul(x, 2)), x: 0.3, d: (x) => [2, 4, 8, 16].map((c) => c * Math.exp(2 * x)) as never },
+  {
+    name: "exp(2x)",
+    f: (x) => hd.exp(hd.mul(x, 2)),
+    x: 0.3,
+    d: (x) => [2, 4, 8, 16].map((c) => c * Math.exp(2 * x)) as never,
+  },
   { name: "log x", f: (x) => hd.log(x), x: 1.5, d: (x) => [1 / x, -1 / x ** 2, 2 / x ** 3, -6 / x ** 4] },
   {
     name: "tanh x",
@@ -86,10 +91,18 @@ describe("orders 1–4 against closed forms", () => {
 
 describe("orders 1–4 through matmul, conv2d and max pooling (directional closed forms)", () => {
   it("quadratic form via matmul: gradient (A+Aᵀ)a, Hessian A+Aᵀ, third derivative 0", () => {
-    const A = hd.array([[1, 2, 0], [0, 3, -1], [4, 0, 2]]);
+    const A = hd.array([
+      [1, 2, 0],
+      [0, 3, -1],
+      [4, 0, 2],
+    ]);
     const a = hd.array([0.5, -1, 2]);
     const q = (v: Value) => hd.matmul(v, hd.matmul(A, v));
-    const sym = [[2, 2, 4], [2, 6, -1], [4, -1, 4]];
+    const sym = [
+      [2, 2, 4],
+      [2, 6, -1],
+      [4, -1, 4],
+    ];
     const g = hd.toNested(hd.grad(q)(a)) as number[];
     const expectedG = sym.map((row) => row.reduce((s, r, j) => s + r * [0.5, -1, 2][j]!, 0));
     g.forEach((v, i) => expect(v).toBeCloseTo(expectedG[i]!, 5));
@@ -102,7 +115,7 @@ describe("orders 1–4 through matmul, conv2d and max pooling (directional close
     const v = hd.mul(hd.random.normal(hd.random.key(2), [1, 5, 5, 2]), 0.3);
     const w = hd.mul(hd.random.normal(hd.random.key(3), [3, 3, 2, 2]), 0.3);
     const g = (t: Value) => hd.sum(hd.exp(hd.conv2d(hd.add(x, hd.mul(v, t)), w, { padding: "same" })));
-    const y = hd.toFlat(hd.conv2d(x, w, { padding: "same" }));
+    const y = Array.from(hd.toFlat(hd.conv2d(x, w, { padding: "same" })));
     const c = hd.toFlat(hd.conv2d(v, w, { padding: "same" }));
     for (let n = 1; n <= 4; n++) {
       const want = y.reduce((s, yi, i) => s + c[i]! ** n * Math.exp(yi), 0);
@@ -113,7 +126,7 @@ describe("orders 1–4 through matmul, conv2d and max pooling (directional close
   it("max pooling: along x itself (x > 0), maxPool((1+t)x) = (1+t)·maxPool(x), so dⁿ = Σ pⁿ·exp(p)", () => {
     const x = hd.random.uniform(hd.random.key(5), [2, 4, 4, 3], 0.1, 1);
     const g = (t: Value) => hd.sum(hd.exp(hd.maxPool(hd.mul(x, hd.add(t, 1)), { window: 2 })));
-    const p = hd.toFlat(hd.maxPool(x, { window: 2 }));
+    const p = Array.from(hd.toFlat(hd.maxPool(x, { window: 2 })));
     for (let n = 1; n <= 4; n++) {
       const want = p.reduce((s, pi) => s + pi ** n * Math.exp(pi), 0);
       expect(hd.item(nthJvp(g, n)(hd.array(0)))).toBeCloseTo(want, 2);

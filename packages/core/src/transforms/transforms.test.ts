@@ -4,7 +4,8 @@ import * as hd from "../index";
 import type { Value } from "../index";
 import { tinyCnn, tinyMlp, type TinyModel } from "./fixtures";
 
-const close = (a: unknown, b: unknown, atol = 1e-4, rtol = 1e-3) => expect(hd.testing.allClose(a, b, { atol, rtol })).toBeNull();
+const close = (a: unknown, b: unknown, atol = 1e-4, rtol = 1e-3) =>
+  expect(hd.testing.allClose(a, b, { atol, rtol })).toBeNull();
 
 /** Hessian by central differences of the gradient (column j from ±ε·e_j). */
 function finiteDifferenceHessian(loss: (t: Value) => Value, theta: Value, eps = 1e-2): number[][] {
@@ -55,7 +56,9 @@ describe.each(models)("%s: every route to second derivatives agrees", (_name, ma
   it("vmap(grad f) equals a loop of grad f; vmap(hvp) equals a loop of hvp", () => {
     const thetas = hd.stack([theta, hd.mul(theta, 0.5), hd.add(theta, 0.1)]);
     const batched = hd.vmap(hd.grad(model.loss))(thetas);
-    const loop = hd.stack([0, 1, 2].map((i) => hd.grad(model.loss)(hd.reshape(hd.slice(thetas, [i, 0], [1, -1]), [model.size]))));
+    const loop = hd.stack(
+      [0, 1, 2].map((i) => hd.grad(model.loss)(hd.reshape(hd.slice(thetas, [i, 0], [1, -1]), [model.size]))),
+    );
     close(batched, loop, 1e-5, 1e-4);
     const vs = hd.random.normal(hd.random.key(10), [4, model.size]);
     const hvps = hd.vmap((u: Value) => hd.hvp(model.loss, [theta], [u]), 0)(vs);
@@ -69,7 +72,11 @@ describe.each(models)("%s: every route to second derivatives agrees", (_name, ma
     close(hd.transpose(T, [1, 0, 2]), T, 1e-4, 1e-3);
     close(hd.transpose(T, [2, 1, 0]), T, 1e-4, 1e-3);
     // contraction with v three times equals the nested directional derivative
-    const d3 = hd.jvp((t: Value) => hd.jvp((s: Value) => hd.jvp(model.loss, [s], [v])[1], [t], [v])[1], [theta], [v])[1] as Value;
+    const d3 = hd.jvp(
+      (t: Value) => hd.jvp((s: Value) => hd.jvp(model.loss, [s], [v])[1], [t], [v])[1],
+      [theta],
+      [v],
+    )[1] as Value;
     const contracted = hd.matmul(hd.matmul(hd.matmul(T, v), v), v);
     close(d3, contracted, 1e-3, 1e-3);
   });
@@ -90,7 +97,11 @@ describe("perturbation confusion", () => {
     const a = hd.array([1, 2, 3]);
     const b = hd.array([10, 20]);
     const outer = hd.vmap((x: Value) => hd.vmap((y: Value) => hd.mul(x, y))(b))(a);
-    expect(hd.toNested(outer)).toEqual([[10, 20], [20, 40], [30, 60]]);
+    expect(hd.toNested(outer)).toEqual([
+      [10, 20],
+      [20, 40],
+      [30, 60],
+    ]);
   });
 
   it("a tracer that escapes its transform is reported", () => {
@@ -104,9 +115,23 @@ describe("perturbation confusion", () => {
 });
 
 describe("pytrees", () => {
-  const params = () => ({ l0: { w: hd.array([[0.5, -0.2], [0.1, 0.3]]), b: hd.array([0.1, 0]) }, l1: { w: hd.array([0.7, -0.4]) } });
-  const x = hd.array([[1, 2], [-1, 0.5], [0, 1]]);
-  const loss = (p: ReturnType<typeof params>) => hd.sum(hd.square(hd.matmul(hd.tanh(hd.add(hd.matmul(x, p.l0.w), p.l0.b)), p.l1.w)));
+  const params = () => ({
+    l0: {
+      w: hd.array([
+        [0.5, -0.2],
+        [0.1, 0.3],
+      ]),
+      b: hd.array([0.1, 0]),
+    },
+    l1: { w: hd.array([0.7, -0.4]) },
+  });
+  const x = hd.array([
+    [1, 2],
+    [-1, 0.5],
+    [0, 1],
+  ]);
+  const loss = (p: ReturnType<typeof params>) =>
+    hd.sum(hd.square(hd.matmul(hd.tanh(hd.add(hd.matmul(x, p.l0.w), p.l0.b)), p.l1.w)));
 
   it("grad of a pytree returns the same structure, equal to per-leaf finite differences", () => {
     const p = params();
@@ -134,11 +159,40 @@ describe("pytrees", () => {
 
   it("vmap with per-argument and per-leaf axes, and outAxes", () => {
     const f = (p: { w: Value; s: Value }, z: Value) => hd.mul(hd.sum(hd.mul(p.w, z)), p.s);
-    const out = hd.vmap(f, [{ w: 1, s: null }, 0], 0)({ w: hd.array([[1, 2], [3, 4]]), s: hd.array(2) }, hd.array([[1, 1], [0, 1]]));
+    const out = hd.vmap(
+      f,
+      [{ w: 1, s: null }, 0],
+      0,
+    )(
+      {
+        w: hd.array([
+          [1, 2],
+          [3, 4],
+        ]),
+        s: hd.array(2),
+      },
+      hd.array([
+        [1, 1],
+        [0, 1],
+      ]),
+    );
     // columns of w: [1,3]·[1,1] = 4 → 8; [2,4]·[0,1] = 4 → 8
     expect(hd.toNested(out)).toEqual([8, 8]);
-    const t = hd.vmap((a: Value) => hd.mul(a, 2), 0, 1)(hd.array([[1, 2, 3], [4, 5, 6]]));
-    expect(hd.toNested(t)).toEqual([[2, 8], [4, 10], [6, 12]]);
+    const t = hd.vmap(
+      (a: Value) => hd.mul(a, 2),
+      0,
+      1,
+    )(
+      hd.array([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    );
+    expect(hd.toNested(t)).toEqual([
+      [2, 8],
+      [4, 10],
+      [6, 12],
+    ]);
     const unmapped = hd.vmap((_a: Value) => hd.array(7), 0, 0)(hd.array([1, 2]));
     expect(hd.toNested(unmapped)).toEqual([7, 7]);
   });
@@ -161,14 +215,22 @@ describe("pytrees", () => {
   it("errors name the transform and the pytree path", () => {
     const p = params();
     const bad = { ...p, l0: { w: hd.zeros([2, 2]), b: hd.zeros([3]) } };
-    expect(() => hd.jvp(loss, [p], [bad])).toThrow(/jvp: primals and tangents differ at args\[0\]\.l0\.b: float32\[2\] vs float32\[3\]/);
-    expect(() => hd.jvp(loss, [p], [{ l0: p.l0 }])).toThrow(/jvp: tangents: structure differs at tangents\[0\]: expected an object with keys \{l0, l1\}/);
-    expect(() => hd.grad((q: ReturnType<typeof params>) => hd.tanh(q.l0.b))(p)).toThrow(/grad: f must return a scalar, got float32\[2\]/);
+    expect(() => hd.jvp(loss, [p], [bad])).toThrow(
+      /jvp: primals and tangents differ at args\[0\]\.l0\.b: float32\[2\] vs float32\[3\]/,
+    );
+    expect(() => hd.jvp(loss, [p], [{ l0: p.l0 }])).toThrow(
+      /jvp: tangents: structure differs at tangents\[0\]: expected an object with keys \{l0, l1\}/,
+    );
+    expect(() => hd.grad((q: ReturnType<typeof params>) => hd.tanh(q.l0.b))(p)).toThrow(
+      /grad: f must return a scalar, got float32\[2\]/,
+    );
     expect(() => hd.vmap((a: Value, b: Value) => hd.add(a, b))(hd.zeros([3, 2]), hd.zeros([5]))).toThrow(
       /vmap: inconsistent sizes for mapped axes: args\[0\] \(float32\[3,2\], axis 0\) has 3, args\[1\] \(float32\[5\], axis 0\) has 5/,
     );
     expect(() => hd.grad(loss, { argnums: 2 })(p)).toThrow(/argnums 2 is out of range/);
-    expect(() => hd.treeMap((a: number, b: number) => a + b, { a: 1, b: 2 }, { a: 1, c: 2 })).toThrow(/structure differs at the root/);
+    expect(() => hd.treeMap((a: number, b: number) => a + b, { a: 1, b: 2 }, { a: 1, c: 2 })).toThrow(
+      /structure differs at the root/,
+    );
   });
 });
 
@@ -180,25 +242,37 @@ describe("memory: transforms leave tf.memory().numTensors unchanged", () => {
     ["grad", () => hd.grad(model.loss)(theta)],
     ["valueAndGrad", () => hd.valueAndGrad(model.loss)(theta)],
     ["jvp", () => hd.jvp(model.loss, [theta], [v])],
-    ["vjp + pullback", () => {
-      const [y, pb] = hd.vjp(model.loss, theta);
-      const g = pb(1);
-      pb.dispose();
-      return [y, g];
-    }],
-    ["vmap(grad)", () => {
-      const thetas = hd.tidy(() => hd.stack([theta, theta]));
-      return [thetas, hd.vmap(hd.grad(model.loss))(thetas)];
-    }],
+    [
+      "vjp + pullback",
+      () => {
+        const [y, pb] = hd.vjp(model.loss, theta);
+        const g = pb(1);
+        pb.dispose();
+        return [y, g];
+      },
+    ],
+    [
+      "vmap(grad)",
+      () => {
+        const thetas = hd.tidy(() => hd.stack([theta, theta]));
+        return [thetas, hd.vmap(hd.grad(model.loss))(thetas)];
+      },
+    ],
     ["hvp", () => hd.hvp(model.loss, [theta], [v])],
     ["jacfwd", () => hd.jacfwd(hd.grad(model.loss))(theta)],
     ["jacrev", () => hd.jacrev(hd.grad(model.loss))(theta)],
     ["hessian", () => hd.hessian(model.loss)(theta)],
-    ["linearize", () => {
-      const [y, lin] = hd.linearize(model.loss, theta);
-      return [y, lin(v)];
-    }],
-    ["grad of grad of grad (sum)", () => hd.grad((t: Value) => hd.sum(hd.grad((s: Value) => hd.sum(hd.grad(model.loss)(s)))(t)))(theta)],
+    [
+      "linearize",
+      () => {
+        const [y, lin] = hd.linearize(model.loss, theta);
+        return [y, lin(v)];
+      },
+    ],
+    [
+      "grad of grad of grad (sum)",
+      () => hd.grad((t: Value) => hd.sum(hd.grad((s: Value) => hd.sum(hd.grad(model.loss)(s)))(t)))(theta),
+    ],
   ];
   it.each(transforms)("%s", (_name, run) => {
     const before = hd.numTensors();

@@ -16,7 +16,10 @@ import type { CifarPngLayout, DatasetSpec, Expectations, IdxLayout } from "../sp
 import type { RawDataset, RawSplit } from "../types";
 
 /** A fresh temporary directory and its cleanup. */
-export function tempDir(prefix = "hodiff-data-test-"): { dir: string; cleanup: () => void } {
+export function tempDir(prefix = "hodiff-data-test-"): {
+  dir: string;
+  cleanup: () => void;
+} {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -136,7 +139,11 @@ export async function packTarball(root: string, file: string): Promise<string> {
 }
 
 /** md5s of the given layout files under `root`. */
-export function md5sOf(root: string, files: readonly string[], read: (p: string) => Uint8Array): Record<string, string> {
+export function md5sOf(
+  root: string,
+  files: readonly string[],
+  read: (p: string) => Uint8Array,
+): Record<string, string> {
   return Object.fromEntries(files.map((f) => [f, md5Hex(read(join(root, f)))]));
 }
 

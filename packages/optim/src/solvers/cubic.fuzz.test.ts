@@ -211,23 +211,24 @@ function bump(stats: Stats, key: string, value: number): void {
   stats.worst[key] = Math.max(stats.worst[key] ?? 0, value);
 }
 
-/** Matrix M(r) = H̄ + (λ/2) r D² in w-coordinates, and the scaled right-hand side. */
-function scaledSystem(inst: Instance, r: number): { m: Mat; rhs: number[]; w: number[] } {
+/** M(r) = W⁻¹(H̄ + (λ/2) r D²)W⁻¹ and W⁻¹ḡ in the invariant coordinates w, for any r. */
+function scaledSystem(inst: Instance): { at: (r: number) => Mat; rhs: number[]; w: number[]; hScale: number } {
   const w = weights(inst);
   const d = dOf(inst);
   const inv = w.map((x) => 1 / x);
-  const m = scaleMat(inst.h, inv).map((row, i) =>
-    row.map((v, j) => (i === j ? v + ((inst.lambda / 2) * r * d[i]! ** 2) / w[i]! ** 2 : v)),
-  );
-  return { m, rhs: inst.g.map((v, i) => v / w[i]!), w };
+  const hw = scaleMat(inst.h, inv);
+  const dd = d.map((x, i) => (x / w[i]!) ** 2);
+  const at = (r: number): Mat =>
+    hw.map((row, i) => row.map((v, j) => (i === j ? v + (inst.lambda / 2) * r * dd[i]! : v)));
+  return { at, rhs: inst.g.map((v, i) => v / w[i]!), w, hScale: frob(hw) };
 }
 
 /** Roots r ∈ [0, rStar) of ‖Dη(r)‖ = r, η(r) = M(r)⁻¹ḡ: the other stationary points of T. */
 function otherStationaryPoints(inst: Instance, rStar: number): number[][] {
   const d = dOf(inst);
+  const { at, rhs, w } = scaledSystem(inst);
   const etaAt = (r: number): number[] | null => {
-    const { m, rhs, w } = scaledSystem(inst, r);
-    const z = gaussSolve(m, rhs);
+    const z = gaussSolve(at(r), rhs);
     return z && z.map((v, i) => v / w[i]!);
   };
   const f = (r: number): number | null => {
@@ -235,7 +236,7 @@ function otherStationaryPoints(inst: Instance, rStar: number): number[][] {
     return eta && normv(eta.map((v, i) => v * d[i]!)) - r;
   };
   const out: number[][] = [];
-  const N = 160;
+  const N = 100;
   let prevR = 0;
   let prevF = f(0);
   for (let k = 1; k < N; k++) {
@@ -245,7 +246,7 @@ function otherStationaryPoints(inst: Instance, rStar: number): number[][] {
       let lo = prevR;
       let hi = r;
       const flo = prevF;
-      for (let it = 0; it < 80; it++) {
+      for (let it = 0; it < 55; it++) {
         const mid = 0.5 * (lo + hi);
         const fm = f(mid);
         if (fm === null) break;
@@ -268,7 +269,7 @@ function check(inst: Instance, res: CubicRatesResult, stats: Stats): void {
   const n = inst.g.length;
   const d = dOf(inst);
   if (!inst.bounded) {
-    expect(res.kind).toBe("unbounded");
+    expect(res.kind, "kind").toBe("unbounded");
     if (res.kind !== "unbounded") return;
     const dir = res.direction;
     // Dd = 0 exactly, dᵀH̄d < 0 clearly (relative to the w-scaled curvature scale), T(t·d) → −∞.
@@ -283,11 +284,11 @@ function check(inst: Instance, res: CubicRatesResult, stats: Stats): void {
     expect(values[3]!).toBeLessThan(50 * values[2]!);
     return;
   }
-  expect(res.kind).toBe("ok");
+  expect(res.kind, "kind").toBe("ok");
   if (res.kind !== "ok") return;
   const { eta, r } = res;
   stats.cases[res.case] = (stats.cases[res.case] ?? 0) + 1;
-  expect(eta.every(Number.isFinite)).toBe(true);
+  expect(eta.every(Number.isFinite), "η finite").toBe(true);
   expect(r).toBeGreaterThanOrEqual(0);
   if (inst.exactCase) expect(res.case).toBe(inst.exactCase);
   for (const s of inst.inert) expect(eta[s]).toBe(0);
@@ -296,26 +297,29 @@ function check(inst: Instance, res: CubicRatesResult, stats: Stats): void {
   const rd = normv(eta.map((v, i) => v * d[i]!));
   const rErr = Math.abs(rd - r) / Math.max(r, rd, Number.MIN_VALUE);
   bump(stats, "r vs ‖Dη‖", rErr);
-  expect(rErr).toBeLessThan(1e-9);
+  expect(rErr, "r = ‖Dη‖").toBeLessThan(1e-12);
   if (inst.hardR !== undefined) {
     const e = Math.abs(r - inst.hardR) / inst.hardR;
     bump(stats, "hard r", e);
-    expect(e).toBeLessThan(1e-7);
+    expect(e, "hard-case r").toBeLessThan(1e-10);
   }
 
   // Stationarity in invariant coordinates: ‖W⁻¹((H̄ + c r D²)η − ḡ)‖ ≤ tol (‖W⁻¹MW⁻¹‖‖Wη‖ + ‖W⁻¹ḡ‖).
-  const { m, rhs, w } = scaledSystem(inst, r);
+  const sys = scaledSystem(inst);
+  const { rhs, w } = sys;
+  const m = sys.at(r);
   const z = eta.map((v, i) => v * w[i]!);
   const resid = normv(matvec(m, z).map((v, i) => v - rhs[i]!));
-  const scale = frob(m) * normv(z) + normv(rhs);
+  // ‖W⁻¹(H̄ + c r D²)W⁻¹‖ bounded by its parts, so that a singular M (hard case) keeps a scale.
+  const mScale = sys.hScale + (inst.lambda / 2) * r;
+  const scale = mScale * normv(z) + normv(rhs);
   const stat = scale === 0 ? resid : resid / scale;
   bump(stats, "stationarity", stat);
-  expect(stat).toBeLessThan(1e-9);
+  expect(stat, "stationarity residual").toBeLessThan(1e-12);
 
   // H̄ + c r D² ⪰ 0: Cholesky of the w-scaled matrix shifted by tol·‖·‖.
-  const fm = frob(m);
-  const shifted = m.map((row, i) => row.map((v, j) => (i === j ? v + 1e-9 * fm : v)));
-  expect(isCholeskyPd(shifted)).toBe(true);
+  const shifted = m.map((row, i) => row.map((v, j) => (i === j ? v + 1e-9 * mScale : v)));
+  expect(isCholeskyPd(shifted), "H̄ + c r D² ⪰ 0").toBe(true);
 
   // Global minimality: random candidates around η, far away, and along eigen-ish directions.
   const rng = new Rng(inst.index * 7919 + 17);
@@ -336,7 +340,7 @@ function check(inst: Instance, res: CubicRatesResult, stats: Stats): void {
     const tol = 1e-9 * Math.max(t0.magnitude, tc.magnitude);
     const gap = (t0.value - tc.value) / Math.max(t0.magnitude, tc.magnitude, Number.MIN_VALUE);
     bump(stats, "T(η) − T(candidate) (relative)", gap);
-    expect(t0.value).toBeLessThanOrEqual(tc.value + tol);
+    expect(t0.value, "T(η) ≤ T(candidate)").toBeLessThanOrEqual(tc.value + tol);
   }
 
   // Invariance under per-group rescaling: η̃ = η/a² (or an equally good minimiser when η is only
@@ -354,14 +358,16 @@ function check(inst: Instance, res: CubicRatesResult, stats: Stats): void {
   const diff = normv(back.map((v, i) => (v - eta[i]!) * w[i]!)) / Math.max(zn, Number.MIN_VALUE);
   const rDiff = Math.abs(res2.r - r) / Math.max(r, Number.MIN_VALUE);
   bump(stats, "invariance r", rDiff);
-  expect(rDiff).toBeLessThan(1e-7);
-  if (diff > 1e-6 && inst.ambiguousSign) {
+  expect(rDiff, "invariance of r").toBeLessThan(1e-10);
+  // Near-hard instances: the κ₁ component of η is ill-conditioned (its sign may flip under rounding).
+  const strict = inst.ambiguousSign ? 1e-8 : 1e-10;
+  if (diff > strict && inst.ambiguousSign) {
     stats.signAmbiguousInvariance++;
     const tb = T(inst, back);
     expect(Math.abs(tb.value - t0.value)).toBeLessThanOrEqual(1e-8 * Math.max(tb.magnitude, t0.magnitude));
   } else {
-    bump(stats, "invariance η", diff);
-    expect(diff).toBeLessThan(1e-6);
+    bump(stats, inst.ambiguousSign ? "invariance η (sign-ambiguous family)" : "invariance η", diff);
+    expect(diff, "invariance of η").toBeLessThan(strict);
   }
 }
 

@@ -7,6 +7,9 @@ import { EPS, norm2 } from "./eigen";
 /** Iteration cap of {@link solveSecular} (typically 5–40 iterations are used). */
 export const SECULAR_MAX_ITERATIONS = 200;
 
+/** Smallest positive normal float64; the search never goes into subnormals. */
+const MIN_NORMAL = 2 ** -1022;
+
 /**
  * The secular equation in the variable t > 0:  ‖b / (gaps + t)‖ = (t + shift)/c.
  * With K's eigenvalues κ (ascending) the solver passes either gaps = κ, shift = 0 (κ₁ > 0) or
@@ -56,15 +59,19 @@ export function solveSecular(p: SecularProblem): SecularSolution {
     if (value === 0) break;
     if (value < 0) lo = t;
     else hi = t;
-    let next = t - value / slope;
+    const newton = t - value / slope;
+    if (Math.abs(newton - t) <= 4 * EPS * t) {
+      t = newton; // converged: the Newton correction is at rounding level
+      break;
+    }
+    let next = newton;
     if (!(next > lo && next < hi)) {
       if (hi === Number.POSITIVE_INFINITY) next = 2 * lo;
-      else if (lo > 0) next = Math.sqrt(lo * hi);
-      else next = hi * 2 ** -(2 ** Math.min(halvings++, 9));
+      else if (lo > 0) next = Math.sqrt(lo) * Math.sqrt(hi);
+      else next = Math.max(hi * 2 ** -(2 ** Math.min(halvings++, 8)), MIN_NORMAL);
     }
-    const step = Math.abs(next - t);
     t = next;
-    if (step <= 4 * EPS * t || hi - lo <= 4 * EPS * hi) break;
+    if (hi < Number.POSITIVE_INFINITY && hi - lo <= 4 * EPS * hi) break; // bracket at rounding level
   }
   return { kind: "interior", t, iterations };
 }
