@@ -1,7 +1,8 @@
 /**
  * Property tests of cubicRates on 1,200 seeded random instances (sizes 2–12, entries over many
  * orders of magnitude, exact zeros in d and ḡ, exact and near hard cases, unbounded models).
- * A failure prints the instance's index and seed: rerun with FUZZ_ONLY=<index> to isolate it.
+ * A failure prints the instance's index and seed: rerun with FUZZ_ONLY=<index> (and FUZZ_SEED=<seed>
+ * when it was not the default) to isolate it; FUZZ_VERBOSE=1 prints the worst errors seen.
  */
 import { describe, expect, it } from "vitest";
 import { cubicRates } from "./cubic";
@@ -22,7 +23,7 @@ import {
 } from "./testkit";
 import type { Mat } from "./testkit";
 
-const SEED = 0x5eed_c0de;
+const SEED = Number(process.env["FUZZ_SEED"] ?? 0x5eed_c0de);
 const COUNT = 1200;
 
 const FAMILIES = [
@@ -277,7 +278,13 @@ function check(inst: Instance, res: CubicRatesResult, stats: Stats): void {
     const curv = dotv(dir, matvec(inst.h, dir));
     expect(curv).toBeLessThan(0);
     const t = Math.max(1, (100 * Math.abs(dotv(inst.g, dir))) / -curv);
-    const values = [1, 10, 100, 1000].map((k) => T(inst, dir.map((v) => v * k * t)).value);
+    const values = [1, 10, 100, 1000].map(
+      (k) =>
+        T(
+          inst,
+          dir.map((v) => v * k * t),
+        ).value,
+    );
     for (let i = 1; i < values.length; i++) expect(values[i]!).toBeLessThan(values[i - 1]!);
     // Quadratic decrease: ×10 along the ray multiplies T by ≈ 100.
     expect(values[2]!).toBeLessThan(0);
@@ -387,7 +394,9 @@ describe("cubicRates fuzz", () => {
         check(inst, res, stats);
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
-        throw new Error(`fuzz instance ${index} (family ${inst.family}, seed ${SEED}): ${msg}\n${JSON.stringify(inst)}`);
+        throw new Error(
+          `fuzz instance ${index} (family ${inst.family}, seed ${SEED}): ${msg}\n${JSON.stringify(inst)}`,
+        );
       }
     }
     if (process.env["FUZZ_VERBOSE"]) {

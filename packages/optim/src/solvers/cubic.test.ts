@@ -20,7 +20,18 @@ function expectClose(actual: readonly number[], expected: readonly number[], rto
 
 describe("cubicRates: exact special cases", () => {
   it("pins MATH.md's instance H̄ = diag(−1, 2, 3), d = 1, ḡ = (0, 20, 20), λ_int = 1: r = 5.474860754766346", () => {
-    const res = ok(cubicRates([[-1, 0, 0], [0, 2, 0], [0, 0, 3]], [0, 20, 20], [1, 1, 1], 1));
+    const res = ok(
+      cubicRates(
+        [
+          [-1, 0, 0],
+          [0, 2, 0],
+          [0, 0, 3],
+        ],
+        [0, 20, 20],
+        [1, 1, 1],
+        1,
+      ),
+    );
     const pinned = 5.474860754766346;
     expect(Math.abs(res.r - pinned)).toBeLessThanOrEqual(2 * EPS * pinned);
     // b ⊥ the κ₁ eigenvector, but ‖b_⊥/(κ_⊥ + 1)‖ = 25/3 > x0 = 2: the root is interior.
@@ -30,21 +41,54 @@ describe("cubicRates: exact special cases", () => {
   });
 
   it("solves a true hard case: H̄ = diag(−1, 2, 3), ḡ = (0, 1, 1) gives r = −κ₁/c = 2", () => {
-    const res = ok(cubicRates([[-1, 0, 0], [0, 2, 0], [0, 0, 3]], [0, 1, 1], [1, 1, 1], 1));
+    const res = ok(
+      cubicRates(
+        [
+          [-1, 0, 0],
+          [0, 2, 0],
+          [0, 0, 3],
+        ],
+        [0, 1, 1],
+        [1, 1, 1],
+        1,
+      ),
+    );
     expect(res.case).toBe("hard");
     expect(res.r).toBe(2);
     // (H̄ + ½·2·I) η = ḡ on the complement, |η₁| = √(4 − 1/9 − 1/16) along the κ₁ eigenvector.
     expectClose(res.eta.map(Math.abs), [Math.sqrt(4 - 1 / 9 - 1 / 16), 1 / 3, 1 / 4]);
     // Both signs of η₁ are global minimisers.
-    const t = (eta: number[]) => cubicModel([[-1, 0, 0], [0, 2, 0], [0, 0, 3]], [0, 1, 1], [1, 1, 1], 1, eta);
+    const t = (eta: number[]) =>
+      cubicModel(
+        [
+          [-1, 0, 0],
+          [0, 2, 0],
+          [0, 0, 3],
+        ],
+        [0, 1, 1],
+        [1, 1, 1],
+        1,
+        eta,
+      );
     const flipped = [-res.eta[0]!, res.eta[1]!, res.eta[2]!];
     expect(Math.abs(t(res.eta) - t(flipped))).toBeLessThanOrEqual(1e-15);
   });
 
   it("handles a hard case with a repeated κ₁ and anisotropic d (η = D⁻¹ y)", () => {
     const d = [2, 0.5, 1];
-    const h = [[-4, 0, 0], [0, -0.25, 0], [0, 0, 5]]; // K = D⁻¹HD⁻¹ = diag(−1, −1, 5)
-    const res = ok(cubicRates(h, [0, 0, 3], d.map((x) => x ** 3), 2));
+    const h = [
+      [-4, 0, 0],
+      [0, -0.25, 0],
+      [0, 0, 5],
+    ]; // K = D⁻¹HD⁻¹ = diag(−1, −1, 5)
+    const res = ok(
+      cubicRates(
+        h,
+        [0, 0, 3],
+        d.map((x) => x ** 3),
+        2,
+      ),
+    );
     expect(res.case).toBe("hard");
     expect(res.r).toBe(1); // x0 = −κ₁/c = 1/1
     const y = res.eta.map((v, i) => v * d[i]!);
@@ -53,14 +97,24 @@ describe("cubicRates: exact special cases", () => {
   });
 
   it("S = 1 without a cubic term is η = ḡ/H̄ exactly (trivial partition)", () => {
-    for (const [h, g] of [[2, 3], [0.1, -7], [3e7, 1e-3], [1e-9, 5]] as const) {
+    for (const [h, g] of [
+      [2, 3],
+      [0.1, -7],
+      [3e7, 1e-3],
+      [1e-9, 5],
+    ] as const) {
       const res = ok(cubicRates([[h]], [g], [0], 1));
       expect(res).toEqual({ kind: "ok", eta: [g / h], r: 0, case: "quadratic" });
     }
   });
 
   it("S = 1 with a cubic term solves c d³ η|η| + hη = g in closed form", () => {
-    for (const [h, g, o3, lambda] of [[2, 3, 8, 1], [-2, 3, -8, 1], [5, -1e-3, 1e3, 0.1], [-1e3, 2, 1e-2, 3]] as const) {
+    for (const [h, g, o3, lambda] of [
+      [2, 3, 8, 1],
+      [-2, 3, -8, 1],
+      [5, -1e-3, 1e3, 0.1],
+      [-1e3, 2, 1e-2, 3],
+    ] as const) {
       const res = ok(cubicRates([[h]], [g], [o3], lambda));
       const k = (lambda / 2) * Math.abs(o3); // c d³
       // |η| is the positive root of k x² + h x − |ḡ| = 0, in its cancellation-free form.
@@ -73,7 +127,11 @@ describe("cubicRates: exact special cases", () => {
   });
 
   it("all d = 0 with H̄ positive definite gives H̄⁻¹ḡ", () => {
-    const h = [[4, 1, 0.5], [1, 3, -0.2], [0.5, -0.2, 2]];
+    const h = [
+      [4, 1, 0.5],
+      [1, 3, -0.2],
+      [0.5, -0.2, 2],
+    ];
     const g = [1, -2, 0.5];
     const res = ok(cubicRates(h, g, [0, 0, 0], 1));
     expect(res.case).toBe("quadratic");
@@ -82,13 +140,33 @@ describe("cubicRates: exact special cases", () => {
   });
 
   it("ḡ = 0: η = 0 when H̄ ⪰ 0, and a negative-curvature step of length −κ₁/c otherwise", () => {
-    expect(cubicRates([[2, 1], [1, 3]], [0, 0], [1, 1], 1)).toEqual({
+    expect(
+      cubicRates(
+        [
+          [2, 1],
+          [1, 3],
+        ],
+        [0, 0],
+        [1, 1],
+        1,
+      ),
+    ).toEqual({
       kind: "ok",
       eta: [0, 0],
       r: 0,
       case: "positive-definite",
     });
-    const res = ok(cubicRates([[1, 0], [0, -3]], [0, 0], [1, 1], 2));
+    const res = ok(
+      cubicRates(
+        [
+          [1, 0],
+          [0, -3],
+        ],
+        [0, 0],
+        [1, 1],
+        2,
+      ),
+    );
     expect(res.case).toBe("hard");
     expect(res.r).toBe(3);
     expect(res.eta[0]).toBe(0);
@@ -97,7 +175,10 @@ describe("cubicRates: exact special cases", () => {
 
   it("eliminates a d = 0 group by a Schur complement", () => {
     // Group 1 is quadratic; η₁ = (ḡ₁ − H₁₀η₀)/H₁₁ and η₀ solves the reduced scalar cubic.
-    const h = [[1, 1], [1, 2]];
+    const h = [
+      [1, 1],
+      [1, 2],
+    ];
     const g = [1, 1];
     const res = ok(cubicRates(h, g, [1, 0], 1));
     // Schur: h' = 1 − 1/2 = 1/2, g' = 1 − 1/2 = 1/2, c d³ = 1/2: ½η² + ½η − ½ = 0.
@@ -107,16 +188,49 @@ describe("cubicRates: exact special cases", () => {
   });
 
   it("reports unbounded models, with a direction of non-positive curvature supported on d = 0", () => {
-    const neg = cubicRates([[1, 0], [0, -1]], [1, 1], [1, 0], 1);
+    const neg = cubicRates(
+      [
+        [1, 0],
+        [0, -1],
+      ],
+      [1, 1],
+      [1, 0],
+      1,
+    );
     expect(neg).toMatchObject({ kind: "unbounded", direction: [0, 1] });
     // H̄_ZZ = 0 with ḡ_Z ≠ 0: linear decrease along e₁ (direction signed so that ḡᵀdirection ≥ 0).
-    const flat = cubicRates([[1, 0], [0, 0]], [1, -2], [1, 0], 1);
+    const flat = cubicRates(
+      [
+        [1, 0],
+        [0, 0],
+      ],
+      [1, -2],
+      [1, 0],
+      1,
+    );
     expect(flat).toMatchObject({ kind: "unbounded", direction: [0, -1] });
     // H̄_ZZ = 0, ḡ_Z = 0 but coupled to a cubic group: T(η₀, t) = … + t·η₀·H₀₁ is unbounded.
-    const coupled = cubicRates([[1, 1], [1, 0]], [1, 0], [1, 0], 1);
+    const coupled = cubicRates(
+      [
+        [1, 1],
+        [1, 0],
+      ],
+      [1, 0],
+      [1, 0],
+      1,
+    );
     expect(coupled.kind).toBe("unbounded");
     // Indefinite H̄_ZZ block with a positive diagonal.
-    const block = cubicRates([[1, 0, 0], [0, 1, 2], [0, 2, 1]], [1, 1, 1], [1, 0, 0], 1);
+    const block = cubicRates(
+      [
+        [1, 0, 0],
+        [0, 1, 2],
+        [0, 2, 1],
+      ],
+      [1, 1, 1],
+      [1, 0, 0],
+      1,
+    );
     expect(block.kind).toBe("unbounded");
     if (block.kind === "unbounded") {
       const v = block.direction;
@@ -127,29 +241,103 @@ describe("cubicRates: exact special cases", () => {
   });
 
   it("gives η_s = 0 to inert groups (u_s = 0: zero row of H̄, ḡ_s = 0, d_s = 0)", () => {
-    const res = ok(cubicRates([[2, 0, 1], [0, 0, 0], [1, 0, 3]], [1, 0, 2], [1, 0, 1], 1));
+    const res = ok(
+      cubicRates(
+        [
+          [2, 0, 1],
+          [0, 0, 0],
+          [1, 0, 3],
+        ],
+        [1, 0, 2],
+        [1, 0, 1],
+        1,
+      ),
+    );
     expect(res.eta[1]).toBe(0);
-    const without = ok(cubicRates([[2, 1], [1, 3]], [1, 2], [1, 1], 1));
+    const without = ok(
+      cubicRates(
+        [
+          [2, 1],
+          [1, 3],
+        ],
+        [1, 2],
+        [1, 1],
+        1,
+      ),
+    );
     expectClose([res.eta[0]!, res.eta[2]!], without.eta, 1e-15);
     expect(cubicRates([[0]], [0], [0], 1)).toEqual({ kind: "ok", eta: [0], r: 0, case: "quadratic" });
   });
 
   it("accepts typed arrays and symmetrises H̄ within the tolerance", () => {
     const res = ok(cubicRates([Float64Array.of(2, 1), Float64Array.of(1 + 1e-6, 3)], Float64Array.of(1, 1), [1, 1], 1));
-    const ref = ok(cubicRates([[2, 1 + 5e-7], [1 + 5e-7, 3]], [1, 1], [1, 1], 1));
+    const ref = ok(
+      cubicRates(
+        [
+          [2, 1 + 5e-7],
+          [1 + 5e-7, 3],
+        ],
+        [1, 1],
+        [1, 1],
+        1,
+      ),
+    );
     expect(res.eta).toEqual(ref.eta);
   });
 });
 
 describe("cubicRates: malformed input", () => {
-  const h = [[1, 0], [0, 1]];
+  const h = [
+    [1, 0],
+    [0, 1],
+  ];
   it.each([
-    ["mismatched H̄", () => cubicRates([[1, 0, 0], [0, 1, 0], [0, 0, 1]], [1, 1], [1, 1], 1), /hbar has 3 rows but gbar has 2 entries/],
+    [
+      "mismatched H̄",
+      () =>
+        cubicRates(
+          [
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, 0, 1],
+          ],
+          [1, 1],
+          [1, 1],
+          1,
+        ),
+      /hbar has 3 rows but gbar has 2 entries/,
+    ],
     ["ragged H̄", () => cubicRates([[1, 0], [0]], [1, 1], [1, 1], 1), /hbar\[1\] has 1 entries but hbar must be 2×2/],
     ["short order3Diag", () => cubicRates(h, [1, 1], [1], 1), /order3Diag has 1 entries but gbar has 2/],
     ["NaN in ḡ", () => cubicRates(h, [1, Number.NaN], [1, 1], 1), /gbar\[1\] is NaN/],
-    ["Infinity in H̄", () => cubicRates([[1, 0], [0, Infinity]], [1, 1], [1, 1], 1), /hbar\[1\]\[1\] is Infinity/],
-    ["non-symmetric H̄", () => cubicRates([[1, 2], [0, 1]], [1, 1], [1, 1], 1), /not symmetric: hbar\[0\]\[1\] = 2 but hbar\[1\]\[0\] = 0/],
+    [
+      "Infinity in H̄",
+      () =>
+        cubicRates(
+          [
+            [1, 0],
+            [0, Infinity],
+          ],
+          [1, 1],
+          [1, 1],
+          1,
+        ),
+      /hbar\[1\]\[1\] is Infinity/,
+    ],
+    [
+      "non-symmetric H̄",
+      () =>
+        cubicRates(
+          [
+            [1, 2],
+            [0, 1],
+          ],
+          [1, 1],
+          [1, 1],
+          1,
+        ),
+      /not symmetric: hbar\[0\]\[1\] = 2 but hbar\[1\]\[0\] = 0/,
+    ],
     ["λ_int = 0", () => cubicRates(h, [1, 1], [1, 1], 0), /lambdaInt must be a finite number > 0/],
     ["empty", () => cubicRates([], [], [], 1), /at least one group/],
   ])("%s throws a SolverInputError naming the problem", (_name, call, message) => {
@@ -161,7 +349,16 @@ describe("cubicRates: malformed input", () => {
 describe("cubicModel", () => {
   it("evaluates T(η) = −ḡᵀη + ½ηᵀH̄η + (λ/6)‖Dη‖³", () => {
     // d = (2, 1): ‖Dη‖ = ‖(2, −1)‖ = √5.
-    const t = cubicModel([[1, 2], [2, -1]], [3, 1], [-8, 1], 3, [1, -1]);
+    const t = cubicModel(
+      [
+        [1, 2],
+        [2, -1],
+      ],
+      [3, 1],
+      [-8, 1],
+      3,
+      [1, -1],
+    );
     expect(t).toBeCloseTo(-(3 - 1) + 0.5 * (1 - 4 - 1) + 0.5 * 5 ** 1.5, 14);
   });
 });

@@ -96,11 +96,13 @@ export function cubicRates(
         direction,
       };
     }
-    const hzp = pick(h, zs, ps);
-    const w = spdSolve(analysis.factor, zs.map((s) => g[s]!));
-    const x = ps.map((_, j) => spdSolve(analysis.factor, hzp.map((row) => row[j]!))); // columns of H_ZZ⁻¹H_ZP
-    hp = hp.map((row, i) => row.map((v, j) => v - dot(hzp.map((r) => r[i]!), x[j]!)));
-    gp = gp.map((v, i) => v - dot(hzp.map((r) => r[i]!), w));
+    // w = H_ZZ⁻¹ḡ_Z and x[j] = H_ZZ⁻¹ (column j of H_ZP); then H_PP − H_PZ H_ZZ⁻¹H_ZP and ḡ_P − H_PZ w.
+    const hpz = pick(h, ps, zs);
+    const gz = zs.map((s) => g[s]!);
+    const w = spdSolve(analysis.factor, gz);
+    const x = hpz.map((row) => spdSolve(analysis.factor, row));
+    hp = hp.map((row, i) => row.map((v, j) => v - dot(hpz[i]!, x[j]!)));
+    gp = gp.map((v, i) => v - dot(hpz[i]!, w));
     backSubstitute = (etaP) => {
       zs.forEach((s, k) => {
         let v = w[k]!;

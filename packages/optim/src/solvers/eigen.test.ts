@@ -19,7 +19,10 @@ describe("symmetricEigen", () => {
 
 describe("analyseSpd", () => {
   it("is invariant under diagonal rescaling, even across 24 orders of magnitude", () => {
-    const a = [[2, 1], [1, 2]];
+    const a = [
+      [2, 1],
+      [1, 2],
+    ];
     const s = [1e12, 1e-12];
     const f = analyseSpd(scaleMat(a, s));
     expect(f.kind).toBe("positive-definite");
@@ -27,7 +30,27 @@ describe("analyseSpd", () => {
       const x = spdSolve(f.factor, [3e12, 3e-12]); // A (s⁻¹·1) = s·3
       x.forEach((v, i) => expect(v * s[i]!).toBeCloseTo(1, 13));
     }
-    expect(analyseSpd(scaleMat([[1, 1], [1, 1]], s)).kind).toBe("singular");
-    expect(analyseSpd(scaleMat([[1, 2], [2, 1]], s)).kind).toBe("not-positive-definite");
+    expect(
+      analyseSpd(
+        scaleMat(
+          [
+            [1, 1],
+            [1, 1],
+          ],
+          s,
+        ),
+      ).kind,
+    ).toBe("singular");
+    expect(
+      analyseSpd(
+        scaleMat(
+          [
+            [1, 2],
+            [2, 1],
+          ],
+          s,
+        ),
+      ).kind,
+    ).toBe("not-positive-definite");
   });
 });

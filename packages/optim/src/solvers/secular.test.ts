@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { SECULAR_MAX_ITERATIONS, solveSecular } from "./secular";
 import { Rng } from "./testkit";
 
-const phi = (gaps: number[], b: number[], t: number) => Math.hypot(...b.map((bi, i) => (bi === 0 ? 0 : bi / (gaps[i]! + t))));
+const phi = (gaps: number[], b: number[], t: number) =>
+  Math.hypot(...b.map((bi, i) => (bi === 0 ? 0 : bi / (gaps[i]! + t))));
 
 describe("solveSecular", () => {
   it("finds ‖b/(gaps + t)‖ = (t + shift)/c to rounding, with few iterations", () => {

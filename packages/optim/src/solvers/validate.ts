@@ -38,13 +38,7 @@ export function readVector(fn: string, name: string, v: VectorLike, expected?: n
  * (H̄ + H̄ᵀ)/2. Symmetry is judged entrywise and invariantly under H̄ → A H̄ A (A diagonal):
  * |H̄_ij − H̄_ji| ≤ rtol · max(|H̄_ij|, |H̄_ji|, √|H̄_ii H̄_jj|).
  */
-export function readSymmetricMatrix(
-  fn: string,
-  name: string,
-  m: MatrixLike,
-  size: number,
-  rtol: number,
-): number[][] {
+export function readSymmetricMatrix(fn: string, name: string, m: MatrixLike, size: number, rtol: number): number[][] {
   if (m === null || typeof m !== "object" || typeof m.length !== "number") {
     throw new SolverInputError(`${fn}: ${name} must be an S×S array of rows, got ${describe(m)}.`);
   }
