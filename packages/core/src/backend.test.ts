@@ -21,7 +21,9 @@ function suite(): Record<string, number[]> {
       "mlp hessian": read(hd.hessian(mlp.loss)(tm)),
       "cnn grad": read(hd.grad(cnn.loss)(tc)),
       "cnn hvp": read(hd.hvp(cnn.loss, [tc], [v])),
-      "conv same strided + pool": read(hd.maxPool(hd.conv2d(x, w, { padding: "same", strides: 2 }), { window: 2, strides: 1 })),
+      "conv same strided + pool": read(
+        hd.maxPool(hd.conv2d(x, w, { padding: "same", strides: 2 }), { window: 2, strides: 1 }),
+      ),
       "conv filter grad": read(hd.grad((f: Value) => hd.sum(hd.tanh(hd.conv2d(x, f, { padding: "valid" }))))(w)),
       "elu, sigmoid, logsumexp": read([hd.elu(x), hd.sigmoid(x), hd.logsumexp(x, [1, 2])]),
       "normal samples": read(hd.random.normal(hd.random.key(1), [100])),

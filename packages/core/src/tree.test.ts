@@ -21,7 +21,9 @@ describe("pytrees", () => {
     expect(() => hd.treeMap((a: number, b: number) => a + b, tree, { ...tree, layers: [{ w: 3 }] })).toThrow(
       /structure differs at layers: expected an array of length 2, got an array of length 1/,
     );
-    expect(() => hd.treeMap((a: number) => a, tree, { ...tree, l0: { w: 1, c: 2 } })).toThrow(/structure differs at l0/);
+    expect(() => hd.treeMap((a: number) => a, tree, { ...tree, l0: { w: 1, c: 2 } })).toThrow(
+      /structure differs at l0/,
+    );
   });
 
   it("tensors are leaves, never containers", () => {

@@ -147,7 +147,10 @@ export function flattenAs<L>(def: TreeDef, tree: unknown, what = "tree", root = 
 export function treeMap<T>(f: (...leaves: any[]) => unknown, tree: T, ...rest: unknown[]): T {
   const [leaves, def] = treeFlatten(tree as Tree<unknown>);
   const others = rest.map((t, i) => flattenAs<unknown>(def, t, `treeMap (tree ${i + 1})`));
-  return treeUnflatten(def, leaves.map((l, j) => f(l, ...others.map((o) => o[j]!)))) as T;
+  return treeUnflatten(
+    def,
+    leaves.map((l, j) => f(l, ...others.map((o) => o[j]!))),
+  ) as T;
 }
 
 /** True when two structures are equal (same kinds, same keys in the same order). */
