@@ -1,0 +1,103 @@
+/**
+ * Losses and metrics on logits `[B, C]`. Labels are class ids `[B]` (an int32 array, an
+ * `Int32Array` or a JS array) or one-hot/probability rows `[B, C]` (float32).
+ */
+import * as hd from "@hodiff/core";
+
+/** Class ids `[B]` (int32 array, Int32Array, number[]) or target rows `[B, C]` (float32 array). @category model */
+export type Labels = hd.Value | Int32Array | readonly number[];
+
+const fail = (op: string, message: string): never => {
+  throw new hd.ShapeError(`${op}: ${message}`);
+};
+
+/**
+ * oneHot(labels, C)[b, c] = 1 if labels[b] = c else 0, built with ops
+ * (`cast(equal(reshape(labels, [B, 1]), arange[1, C]))`); float `[B, C]` labels pass through.
+ * @category utils
+ */
+export function oneHot(labels: Labels, numClasses: number, op = "oneHot"): hd.Value {
+  if (labels instanceof Int32Array || Array.isArray(labels)) {
+    const ids = Int32Array.from(labels as ArrayLike<number>);
+    return hd.tidy(() => oneHot(hd.array(ids, { dtype: "int32" }), numClasses, op));
+  }
+  const y = labels as hd.Value;
+  const s = hd.shapeOf(y);
+  if (s.length === 2) {
+    if (s[1] !== numClasses) fail(op, `one-hot labels must be [B, ${numClasses}], got ${hd.dtypeOf(y)}[${s}]`);
+    return hd.dtypeOf(y) === "float32" ? y : hd.cast(y, "float32");
+  }
+  if (s.length !== 1) fail(op, `labels must be class ids [B] or one-hot [B, ${numClasses}], got [${s}]`);
+  return hd.tidy(() => {
+    const classes = hd.array(
+      Int32Array.from({ length: numClasses }, (_, c) => c),
+      { shape: [1, numClasses] },
+    );
+    return hd.cast(hd.equal(hd.reshape(hd.cast(y, "int32"), [s[0]!, 1]), classes), "float32");
+  });
+}
+
+const batchOf = (op: string, logits: hd.Value, rank = 2): [number, number] => {
+  const s = hd.shapeOf(logits);
+  if (s.length !== rank) fail(op, `logits must be [B, C], got [${s}]`);
+  return [s[0]!, s[1]!];
+};
+
+const checkRows = (op: string, y: hd.Value, B: number): void => {
+  if (hd.shapeOf(y)[0] !== B) fail(op, `${B} rows of logits but labels of shape [${hd.shapeOf(y)}]`);
+};
+
+/**
+ * nll(z, y) = −(1/B) Σ_b Σ_c y[b,c]·logSoftmax(z)[b,c]: mean negative log-likelihood
+ * (cross-entropy); ∂/∂z = (softmax(z) − y)/B.
+ * @example nll(hd.array([[1, 2, 3]]), [2]) // = log(e + e² + e³) − 3 ≈ 0.4076
+ * @category losses
+ */
+export function nll(logits: hd.Value, labels: Labels): hd.Value {
+  const [B, C] = batchOf("nll", logits);
+  return hd.tidy(() => {
+    const y = oneHot(labels, C, "nll");
+    checkRows("nll", y, B);
+    return hd.neg(hd.div(hd.sum(hd.mul(y, hd.logSoftmax(logits, -1))), B));
+  });
+}
+
+/**
+ * squaredError(o, t) = (1/B) Σ_b ½‖o[b] − t[b]‖²: mean over the batch of half the squared norm
+ * (summed over outputs, not averaged); class ids as targets mean their one-hot rows.
+ * @category losses
+ */
+export function squaredError(outputs: hd.Value, targets: Labels): hd.Value {
+  const [B, C] = batchOf("squaredError", outputs);
+  return hd.tidy(() => {
+    const t = oneHot(targets, C, "squaredError");
+    checkRows("squaredError", t, B);
+    return hd.div(hd.mul(hd.sum(hd.square(hd.sub(outputs, t))), 0.5), B);
+  });
+}
+
+const argmaxRows = (values: ArrayLike<number>, B: number, C: number): number[] =>
+  Array.from({ length: B }, (_, b) => {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (values[b * C + c]! > values[b * C + best]!) best = c;
+    return best;
+  });
+
+/**
+ * accuracy(z, y) = (1/B) Σ_b [argmax_c z[b,c] = y_b] (ties go to the first class; one-hot
+ * labels are read by their argmax). Reads values: not for use inside a transform.
+ * @category metrics
+ */
+export function accuracy(logits: hd.Value, labels: Labels): number {
+  const [B, C] = batchOf("accuracy", logits);
+  const predicted = argmaxRows(hd.toFlat(logits), B, C);
+  let truth: number[];
+  if (Array.isArray(labels) || labels instanceof Int32Array) truth = Array.from(labels as ArrayLike<number>);
+  else {
+    const y = labels as hd.Value;
+    const s = hd.shapeOf(y);
+    truth = s.length === 2 ? argmaxRows(hd.toFlat(y), s[0]!, s[1]!) : Array.from(hd.toFlat(y));
+  }
+  if (truth.length !== B) fail("accuracy", `${B} rows of logits but ${truth.length} labels`);
+  return B === 0 ? NaN : predicted.filter((p, b) => p === truth[b]).length / B;
+}
