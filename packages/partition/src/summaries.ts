@@ -1,0 +1,79 @@
+/** What NewtonSummary needs every T steps, in one call that shares work between orders. */
+import * as hd from "@hodiff/core";
+import type { Tree, Value } from "@hodiff/core";
+import { alongGroups, defaultChunkSize, diagonal } from "./derivative";
+import type { Partition } from "./partition";
+import { PartitionError } from "./errors";
+
+/** The loss and the partitioned derivatives of orders 1, 2 and the order-3 diagonal, in float64. */
+export interface Summaries {
+  readonly loss: number;
+  /** ḡ_s = ⟨∇_{T_s} L, u_{T_s}⟩ */
+  readonly gbar: number[];
+  /** H̄ = Vᵀ H V (symmetrised) */
+  readonly hbar: number[][];
+  /** D̄(3)[s,s,s] = d³/dt³ L(θ + t·v_s) at 0 */
+  readonly order3Diag: number[];
+}
+
+export interface SummariesOptions {
+  /** Group directions batched at once (default: `defaultChunkSize`). */
+  chunkSize?: number;
+}
+
+const rows = (x: Value, S: number): number[][] => {
+  const flat = Array.from(hd.toFlat(x));
+  return Array.from({ length: S }, (_, i) => flat.slice(i * S, (i + 1) * S));
+};
+
+/**
+ * summaries(f, partition)(θ, u) = {L(θ), ḡ, H̄, diag D̄(3)}: one forward-over-reverse pass batched
+ * over the S group directions gives L, ḡ and H̄ together; S nested univariate jvps give the diagonal.
+ */
+export function summaries(f: (params: never) => Value, partition: Partition, options: SummariesOptions = {}) {
+  const S = partition.size;
+  const chunk = options.chunkSize ?? defaultChunkSize(partition);
+  if (!Number.isInteger(chunk) || chunk < 1) {
+    throw new PartitionError(`summaries: chunkSize must be a positive integer, got ${chunk}`);
+  }
+  return <P extends Tree<Value>>(params: P, direction: P): Summaries => {
+    // Two separate scopes, so the first pass's intermediates are freed before the second starts.
+    const d3 = hd.tidy(() => diagonal(3, partition, f as (p: P) => Value, params, direction, "summaries"));
+    const out = hd.tidy(() => {
+      const { g, alpha0 } = alongGroups("summaries", partition, f as (p: P) => Value, params, direction);
+      const valueAndGrad = hd.valueAndGrad(g);
+      const starts = [...Array(Math.ceil(S / chunk)).keys()].map((i) => i * chunk);
+      let loss: Value | undefined;
+      let gbar: Value | undefined;
+      const hcols: Value[] = [];
+      for (const start of starts) {
+        const n = Math.min(chunk, S - start);
+        const E = hd.slice(hd.reshape(basisRows(S), [S, S]), [start, 0], [n, S]);
+        // The primal (L, ḡ) does not depend on the tangent, so vmap leaves it unbatched (out axis null).
+        const [[l, gb], [, hc]] = hd.vmap((e: Value) => hd.jvp(valueAndGrad, [alpha0], [e]), 0, [
+          [null, null],
+          [0, 0],
+        ])(E) as [[Value, Value], [Value, Value]];
+        loss = l;
+        gbar = gb;
+        hcols.push(hc);
+      }
+      return { loss: loss!, gbar: gbar!, hbar: hd.concat(hcols, 0) };
+    });
+    const h = rows(out.hbar, S);
+    const result: Summaries = {
+      loss: hd.item(out.loss),
+      gbar: Array.from(hd.toFlat(out.gbar)),
+      hbar: h.map((row, i) => row.map((x, j) => (x + h[j]![i]!) / 2)),
+      order3Diag: Array.from(hd.toFlat(d3)),
+    };
+    hd.dispose([out, d3]);
+    return result;
+  };
+}
+
+function basisRows(S: number): Value {
+  const m = new Float32Array(S * S);
+  for (let i = 0; i < S; i++) m[i * S + i] = 1;
+  return hd.array(m, { shape: [S, S] });
+}
