@@ -18,3 +18,28 @@ export function medianMs(fn: () => unknown, repeats: number, warmup = 3): number
 }
 
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+/**
+ * Cost of `fn` in units of `baseline`, robust to a machine whose load drifts: each repetition
+ * times the baseline (median of 3) right before one run of `fn`; the median ratio is reported.
+ */
+export function pairedRatio(
+  baseline: () => unknown,
+  fn: () => unknown,
+  repeats: number,
+): { ratio: number; baselineMs: number; fnMs: number } {
+  medianMs(baseline, 1, 2);
+  medianMs(fn, 1, 0);
+  const ratios: number[] = [];
+  const base: number[] = [];
+  const cost: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const b = medianMs(baseline, 3, 0);
+    const t = medianMs(fn, 1, 0);
+    ratios.push(t / b);
+    base.push(b);
+    cost.push(t);
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { ratio: med(ratios), baselineMs: med(base), fnMs: med(cost) };
+}
