@@ -3,7 +3,7 @@
  * visited in insertion order of object keys and index order of arrays; each has a dotted path
  * ("l0.w", "layers.2.b") used in error messages and by partitions.
  */
-import { isValue } from "./trace/core";
+import { isValue, type Value } from "./trace/core";
 import { TreeError } from "./errors";
 
 /** A pytree with leaves of type L. */
@@ -28,8 +28,8 @@ export const isLeaf = (x: unknown): boolean =>
 
 const joinPath = (prefix: string, key: string | number): string => (prefix === "" ? String(key) : `${prefix}.${key}`);
 
-/** Leaves in order, with the structure needed to rebuild the tree. */
-export function treeFlatten<L>(tree: Tree<L>): [L[], TreeDef] {
+/** Leaves in order, with the structure needed to rebuild the tree (leaves typed as arrays by default). */
+export function treeFlatten<L = Value>(tree: unknown): [L[], TreeDef] {
   const leaves: L[] = [];
   const go = (t: unknown): TreeDef => {
     if (t === null || t === undefined) return { kind: "none", value: t };
@@ -84,7 +84,7 @@ export function treePaths(def: TreeDef, prefix = ""): string[] {
 }
 
 /** The leaves of a tree, in order. */
-export const treeLeaves = <L>(tree: Tree<L>): L[] => treeFlatten(tree)[0];
+export const treeLeaves = <L = Value>(tree: unknown): L[] => treeFlatten<L>(tree)[0];
 
 /** Number of leaves of a structure. */
 export function treeSize(def: TreeDef): number {
