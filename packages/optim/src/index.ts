@@ -44,3 +44,13 @@ export type {
   MatrixLike,
   VectorLike,
 } from "./solvers";
+export { newtonSummary, withLearningRateScale } from "./newtonSummary";
+export type {
+  NewtonSummaryOptions,
+  NewtonSummaryExtras,
+  NewtonSummaryState,
+  NewtonSummarySolve,
+  SummaryAveraging,
+  SummaryRecord,
+  EmaSums,
+} from "./newtonSummary";
