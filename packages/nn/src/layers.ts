@@ -45,13 +45,23 @@ export interface Model<P = Params> {
   readonly spec: readonly ParamSpec[];
   init(key: hd.Key): P;
   apply(params: P, x: hd.Value): hd.Value;
+  /** The layers, in order (models built by `sequential`): what `applyWithTaps` walks. */
+  readonly layers?: readonly Layer[];
 }
+
+/**
+ * What a parameterised layer tells K-FAC: its forward pass is affine in its input (dense, or a
+ * stride-1 convolution with this padding), so a tap can be added to its output. @category model
+ */
+export type LayerTap = { readonly kind: "dense" } | { readonly kind: "conv"; readonly padding: "same" | "valid" };
 
 /** A layer: optional parameter shapes (`w`, `b`, fan-in) and a forward function. @category model */
 export interface Layer {
   /** Key of this layer in the params tree; required when `params` is given. */
   readonly name?: string;
   readonly params?: { readonly w: readonly number[]; readonly b: readonly number[]; readonly fanIn: number };
+  /** Set on dense and conv layers: the output is a pre-activation that `applyWithTaps` can tap. */
+  readonly tap?: LayerTap;
   /** True for `flatten`: a model starting with it accepts any example shape of the right size. */
   readonly flattens?: boolean;
   /** Shape of one example after this layer, from the shape before it (for validation). */
@@ -81,6 +91,7 @@ export function dense(name: string, nIn: number, nOut: number): Layer {
   return {
     name,
     params: { w: [nIn, nOut], b: [nOut], fanIn: nIn },
+    tap: { kind: "dense" },
     outShape: (s) => (s.length === 1 && s[0] === nIn ? [nOut] : fail(name, `expects [${nIn}] per example, got [${s}]`)),
     forward: (x, p) => hd.add(hd.matmul(x, p!.w), p!.b),
   };
@@ -94,6 +105,7 @@ export function conv(name: string, k: number, cIn: number, cOut: number, padding
   return {
     name,
     params: { w: [k, k, cIn, cOut], b: [cOut], fanIn: k * k * cIn },
+    tap: { kind: "conv", padding },
     outShape: (s) => {
       if (s.length !== 3 || s[2] !== cIn) fail(name, `expects [H, W, ${cIn}] per example, got [${s}]`);
       const [h, w] = s as [number, number, number];
@@ -199,5 +211,5 @@ export function sequential(layers: readonly Layer[], options: SequentialOptions)
     );
   };
 
-  return { name, inputShape, numClasses, spec, init, apply };
+  return { name, inputShape, numClasses, spec, init, apply, layers: Object.freeze([...layers]) };
 }

@@ -54,3 +54,15 @@ export type {
   SummaryRecord,
   EmaSums,
 } from "./newtonSummary";
+export { kfac, scaleByKfac, kfacNeedsStats } from "./kfac";
+export type {
+  KfacDamping,
+  KfacInverse,
+  KfacLayerState,
+  KfacOptions,
+  KfacState,
+  ScaleByKfacOptions,
+  ScaleByKfacState,
+} from "./kfac";
+export { extractPatches, layerFactors } from "./kfacFactors";
+export type { KfacConvStats, KfacDenseStats, KfacLayerStats, KfacPadding, KfacStats } from "./kfacFactors";
