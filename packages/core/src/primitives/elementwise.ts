@@ -9,11 +9,25 @@ import {
   shapeError,
   type ArrayLike,
   type Aval,
+  type Cotangent,
+  type DeferredCotangent,
   type Primitive,
   type Tangent,
   type Value,
 } from "../trace/core";
-import { broadcastShapes, broadcastTangent, elementwiseVmap, isFloat, unbroadcast, zerosOf } from "./rules";
+import {
+  broadcastShapes,
+  broadcastTangent,
+  elementwiseVmap,
+  isFloat,
+  sameShape,
+  sizeOf,
+  unbroadcast,
+  zerosOf,
+} from "./rules";
+import { DeferredMatmul, matmulRaw } from "./linalg";
+import { reduceSum } from "./reduce";
+import { reshape } from "./shape";
 import type { Tensor } from "../kernels";
 
 type NoParams = Record<string, never>;
@@ -104,6 +118,7 @@ function binary(
   name: string,
   kernel: (a: Tensor, b: Tensor) => Tensor,
   partials: [(a: Value, b: Value, y: Value, t: Value) => Value, (a: Value, b: Value, y: Value, t: Value) => Value],
+  vjpDeferred?: Primitive<NoParams>["vjpDeferred"],
 ): Primitive<NoParams> {
   const prim: Primitive<NoParams> = def({
     name,
@@ -120,13 +135,39 @@ function binary(
       needs[1] ? unbroadcast(partials[1](a!, b!, y, ct), shapeOf(b!)) : null,
     ],
     vmap: elementwiseVmap(() => prim),
+    ...(vjpDeferred ? { vjpDeferred } : {}),
   });
   return prim;
 }
 
-export const addP = binary("add", K.add, [(_a, _b, _y, t) => t, (_a, _b, _y, t) => t]);
+/** A deferred cotangent passes through a same-shape input of add; otherwise it is formed and summed down. */
+const passDeferred = (ct: DeferredCotangent, shape: readonly number[]): Cotangent =>
+  sameShape(ct.aval.shape, shape) ? ct : unbroadcast(ct.materialize(), shape);
+
+/**
+ * ∂⟨ct, s·u⟩/∂s for a scalar s and a deferred matmul cotangent ct = aᵀ·c: ⟨aᵀc, u⟩ = ⟨c, a·u⟩.
+ * This is the perturbation θ + s·u of partitioned derivatives; it avoids forming aᵀc per direction.
+ */
+function mulDeferred(ct: DeferredCotangent, [a, b]: Value[], _y: Value, _p: NoParams, needs: boolean[]): Cotangent[] {
+  return [0, 1].map((i) => {
+    if (!needs[i]) return null;
+    const mine = avalOf([a, b][i]!).shape;
+    const other = [a, b][1 - i]!;
+    if (ct instanceof DeferredMatmul && sizeOf(mine) === 1 && sameShape(avalOf(other).shape, ct.aval.shape)) {
+      const contracted = mul(ct.c, matmulRaw(ct.a, other));
+      const rank = avalOf(contracted).shape.length;
+      return reshape(reduceSum(contracted, [...Array(rank).keys()]), mine);
+    }
+    return unbroadcast(mul(ct.materialize(), other), mine);
+  });
+}
+
+export const addP = binary("add", K.add, [(_a, _b, _y, t) => t, (_a, _b, _y, t) => t], (ct, [a, b], _y, _p, needs) => [
+  needs[0] ? passDeferred(ct, avalOf(a!).shape) : null,
+  needs[1] ? passDeferred(ct, avalOf(b!).shape) : null,
+]);
 export const subP = binary("sub", K.sub, [(_a, _b, _y, t) => t, (_a, _b, _y, t) => neg(t)]);
-export const mulP = binary("mul", K.mul, [(_a, b, _y, t) => mul(t, b), (a, _b, _y, t) => mul(a, t)]);
+export const mulP = binary("mul", K.mul, [(_a, b, _y, t) => mul(t, b), (a, _b, _y, t) => mul(a, t)], mulDeferred);
 export const divP = binary("div", K.div, [(_a, b, _y, t) => div(t, b), (_a, b, y, t) => neg(mul(t, div(y, b)))]);
 /** d(aᵇ) = b·a^(b−1)·da + ln(a)·aᵇ·db, with b = 0 giving exactly 0 so high orders of xⁿ end in zeros. */
 export const powP = binary("pow", K.pow, [

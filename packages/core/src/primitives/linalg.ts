@@ -10,6 +10,7 @@ import {
   shapeError,
   type Aval,
   type BDim,
+  type DeferredCotangent,
   type Primitive,
   type Tangent,
   type Value,
@@ -60,7 +61,7 @@ export const matmulP: Primitive<NoParams> = def({
   ],
   vjp: (ct, [a, b], _y, _p, needs) => [
     needs[0] ? matmulRaw(ct, swapLast(b!)) : null,
-    needs[1] ? matmulRaw(swapLast(a!), ct) : null,
+    needs[1] ? new DeferredMatmul(a!, ct) : null,
   ],
   vmap: ([a, b], dims) => {
     const da = dims[0] ?? null;
@@ -86,6 +87,28 @@ export const matmulP: Primitive<NoParams> = def({
     return [reshape(out, [...s.slice(0, -3), m, B, n]), nbb + 1];
   },
 });
+
+/**
+ * The weight cotangent aᵀ·c of a matmul, not yet formed. A reduction against a constant u can use
+ * ⟨aᵀ·c, u⟩ = ⟨c, a·u⟩, which is much cheaper when c is batched or carries tangents and a·u does not.
+ */
+export class DeferredMatmul implements DeferredCotangent {
+  readonly deferred = true;
+  private value: Value | null = null;
+  constructor(
+    readonly a: Value,
+    readonly c: Value,
+  ) {}
+  get aval(): Aval {
+    const as = shapeOf(this.a);
+    const cs = shapeOf(this.c);
+    return { shape: [...as.slice(0, -2), as.at(-1)!, cs.at(-1)!], dtype: avalOf(this.c).dtype };
+  }
+  materialize(): Value {
+    this.value ??= matmulRaw(swapLast(this.a), this.c);
+    return this.value;
+  }
+}
 
 /** matmul on operands of equal rank ≥ 2 and equal batch dims (no broadcasting). */
 export const matmulRaw = (a: Value, b: Value): Value => bind(matmulP, [a, b], {});

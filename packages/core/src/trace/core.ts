@@ -42,6 +42,21 @@ export type Value = Tensor | Tracer;
 export type ArrayLike = Value | number;
 /** A tangent or cotangent; `null` is the symbolic zero, never materialised. */
 export type Tangent = Value | null;
+/**
+ * A cotangent kept in factored form until someone needs its entries (e.g. a matmul's weight
+ * cotangent aᵀ·c, which a reduction against a constant can use as ⟨c, a·u⟩ without forming it).
+ */
+export interface DeferredCotangent {
+  readonly deferred: true;
+  readonly aval: Aval;
+  materialize(): Value;
+}
+/** What VJP rules return for each input: a cotangent, a deferred one, or null (zero / not needed). */
+export type Cotangent = Value | DeferredCotangent | null;
+
+export const isDeferred = (x: unknown): x is DeferredCotangent =>
+  typeof x === "object" && x !== null && (x as { deferred?: unknown }).deferred === true;
+
 /** A batch dimension under `vmap`; `null` means "not batched". */
 export type BDim = number | null;
 
@@ -57,7 +72,9 @@ export interface Primitive<P> {
   /** Batching: output and its batch dim from batched args; `size` is the mapped axis size. */
   vmap(args: Value[], dims: BDim[], params: P, size: number): [Value, BDim];
   /** Reverse mode: cotangent of each input from the output cotangent (null where not needed). */
-  vjp(ct: Value, primals: Value[], out: Value, params: P, needs: boolean[]): Tangent[];
+  vjp(ct: Value, primals: Value[], out: Value, params: P, needs: boolean[]): Cotangent[];
+  /** Optional: the same from a deferred cotangent; without it the cotangent is materialised first. */
+  vjpDeferred?(ct: DeferredCotangent, primals: Value[], out: Value, params: P, needs: boolean[]): Cotangent[];
 }
 
 export type TraceClass = new (main: MainTrace) => Trace;

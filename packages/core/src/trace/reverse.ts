@@ -3,7 +3,18 @@
  * VJP rules (written with ops) after the level is popped, so the cotangent computation is itself
  * traced by any enclosing transform — that is what makes grad-of-grad and jvp-of-grad work.
  */
-import { Trace, Tracer, bind, avalOf, type Aval, type Primitive, type Tangent, type Value } from "./core";
+import {
+  Trace,
+  Tracer,
+  bind,
+  avalOf,
+  isDeferred,
+  type Aval,
+  type Cotangent,
+  type DeferredCotangent,
+  type Primitive,
+  type Value,
+} from "./core";
 
 /** One recorded application of a primitive (or an input, when `prim` is null). */
 export interface TapeNode {
@@ -58,11 +69,11 @@ export function backward(
   tape: readonly TapeNode[],
   seeds: ReadonlyArray<[TapeNode, Value]>,
   add: (a: Value, b: Value) => Value,
-): Map<TapeNode, Value> {
-  const cts = new Map<TapeNode, Value>();
-  const accumulate = (n: TapeNode, ct: Value) => {
+): Map<TapeNode, Value | DeferredCotangent> {
+  const cts = new Map<TapeNode, Value | DeferredCotangent>();
+  const accumulate = (n: TapeNode, ct: Value | DeferredCotangent) => {
     const prev = cts.get(n);
-    cts.set(n, prev === undefined ? ct : add(prev, ct));
+    cts.set(n, prev === undefined ? ct : add(materialize(prev), materialize(ct)));
   };
   for (const [n, ct] of seeds) accumulate(n, ct);
   for (let i = tape.length - 1; i >= 0; i--) {
@@ -71,7 +82,11 @@ export function backward(
     if (ct === undefined) continue;
     cts.delete(node);
     const needs = node.parents.map((p) => p !== null);
-    const inCts: Tangent[] = node.prim!.vjp(ct, node.inputs, node.out, node.params, needs);
+    const prim = node.prim!;
+    const inCts: Cotangent[] =
+      isDeferred(ct) && prim.vjpDeferred
+        ? prim.vjpDeferred(ct, node.inputs, node.out, node.params, needs)
+        : prim.vjp(materialize(ct), node.inputs, node.out, node.params, needs);
     for (let j = 0; j < node.parents.length; j++) {
       const p = node.parents[j];
       const c = inCts[j];
@@ -80,3 +95,6 @@ export function backward(
   }
   return cts;
 }
+
+/** The entries of a cotangent, forming a deferred one if needed. */
+export const materialize = (ct: Value | DeferredCotangent): Value => (isDeferred(ct) ? ct.materialize() : ct);

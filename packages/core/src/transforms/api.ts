@@ -9,7 +9,7 @@ import { ArgumentError, ShapeError, TreeError } from "../errors";
 import { Tracer, avalOf, formatAval, isValue, withMain, type Value } from "../trace/core";
 import { JVPTrace, JVPTracer } from "../trace/jvp";
 import { BatchTrace, BatchTracer } from "../trace/vmap";
-import { ReverseTrace, ReverseTracer, backward, type TapeNode } from "../trace/reverse";
+import { ReverseTrace, ReverseTracer, backward, materialize, type TapeNode } from "../trace/reverse";
 import { flattenAs, treeFlatten, treePaths, treeUnflatten, type TreeDef } from "../tree";
 import { scoped, tensorsIn } from "../memory";
 import { add } from "../primitives/elementwise";
@@ -157,7 +157,10 @@ function pullBack(rec: Recorded, cts: Value[]): Value[] {
     if (n) seeds.push([n, cts[i]!]);
   });
   const reached = backward(rec.tape, seeds, add);
-  return rec.inNodes.map((n, i) => reached.get(n) ?? zerosOf(avalOf(rec.inValues[i]!)));
+  return rec.inNodes.map((n, i) => {
+    const ct = reached.get(n);
+    return ct === undefined ? zerosOf(avalOf(rec.inValues[i]!)) : materialize(ct);
+  });
 }
 
 /** A pullback: a linear map from output cotangents to input cotangents, holding residuals. */
