@@ -1,15 +1,36 @@
 /** Batching: a tracer carries a value with one extra axis (its batch dim) or none. */
 import { Trace, Tracer, bind, avalOf, type Aval, type BDim, type Primitive, type Value } from "./core";
+import { mul } from "../primitives/elementwise";
+import { reshape } from "../primitives/shape";
+
+/** A batched value known to equal scale[i] · base for each batch index i. */
+export interface RankOne {
+  readonly scale: Value;
+  readonly base: Value;
+}
 
 export class BatchTracer extends Tracer {
+  private dense: Value | undefined;
   constructor(
     readonly trace: BatchTrace,
-    readonly val: Value,
+    val: Value | undefined,
     readonly bdim: BDim,
+    /** When set, the value is scale ⊗ base, formed (at batch dim 0) only if a rule needs it. */
+    readonly rankOne?: RankOne,
   ) {
     super();
+    this.dense = val;
+  }
+  get val(): Value {
+    if (this.dense === undefined) {
+      const { scale, base } = this.rankOne!;
+      const rank = avalOf(base).shape.length;
+      this.dense = mul(reshape(scale, [this.trace.axisSize, ...new Array(rank).fill(1)]), base);
+    }
+    return this.dense;
   }
   get aval(): Aval {
+    if (this.rankOne) return avalOf(this.rankOne.base);
     const a = avalOf(this.val);
     if (this.bdim === null) return a;
     const shape = [...a.shape];
@@ -17,6 +38,24 @@ export class BatchTracer extends Tracer {
     return { shape, dtype: a.dtype };
   }
 }
+
+/**
+ * Primitives linear in each argument when the others are fixed: a rank-one batched argument stays
+ * rank-one through them (f(s ⊗ b, y) = s ⊗ f(b, y)), so e.g. x @ (s ⊗ u) costs one matmul, not B.
+ */
+const LINEAR_IN_EACH = new Set([
+  "mul",
+  "matmul",
+  "conv2d",
+  "neg",
+  "reshape",
+  "transpose",
+  "sum",
+  "broadcastTo",
+  "slice",
+  "pad",
+  "reverse",
+]);
 
 export class BatchTrace extends Trace {
   get axisSize(): number {
@@ -27,10 +66,33 @@ export class BatchTrace extends Trace {
   }
   processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value {
     const ts = tracers as BatchTracer[];
+    const rankOne = this.rankOneResult(prim, ts, params);
+    if (rankOne) return new BatchTracer(this, undefined, 0, rankOne);
     const vals = ts.map((t) => t.val);
     const dims = ts.map((t) => t.bdim);
     if (dims.every((d) => d === null)) return bind(prim, vals, params);
     const [out, d] = prim.vmap(vals, dims, params, this.axisSize);
     return d === null ? out : new BatchTracer(this, out, d);
+  }
+  /** The result in rank-one form, when the inputs allow it; otherwise undefined. */
+  private rankOneResult<P>(prim: Primitive<P>, ts: BatchTracer[], params: P): RankOne | undefined {
+    if (!LINEAR_IN_EACH.has(prim.name)) return undefined;
+    const batched = ts.filter((t) => t.bdim !== null);
+    if (batched.length !== 1) return undefined;
+    const b = batched[0]!;
+    if (b.rankOne) {
+      const base = bind(
+        prim,
+        ts.map((t) => (t === b ? b.rankOne!.base : t.val)),
+        params,
+      );
+      return { scale: b.rankOne.scale, base };
+    }
+    // A batched scalar times an unbatched value: the rank-one form is born here.
+    if (prim.name === "mul" && b.aval.shape.length === 0) {
+      const other = ts.find((t) => t !== b)!;
+      return { scale: b.val, base: other.val };
+    }
+    return undefined;
   }
 }

@@ -300,3 +300,44 @@ describe("memory: transforms leave tf.memory().numTensors unchanged", () => {
     expect(hd.numTensors()).toBe(before + 0);
   });
 });
+
+describe("factored forms used by partitioned derivatives give the dense answers", () => {
+  // g(α) = L(W + α₀·u, b + α₁·v): its gradient contracts a matmul cotangent against u (deferred
+  // cotangent), and vmap over α-directions makes rank-one batched tangents (s ⊗ u).
+  const x = hd.random.normal(hd.random.key(21), [6, 4]);
+  const W = hd.random.normal(hd.random.key(22), [4, 3]);
+  const b = hd.random.normal(hd.random.key(23), [3]);
+  const u = hd.random.normal(hd.random.key(24), [4, 3]);
+  const v = hd.random.normal(hd.random.key(25), [3]);
+  const L = (w: Value, c: Value) => hd.sum(hd.tanh(hd.add(hd.matmul(x, w), c)));
+  const g = (alpha: Value) =>
+    L(
+      hd.add(W, hd.mul(hd.reshape(hd.slice(alpha, [0], [1]), []), u)),
+      hd.add(b, hd.mul(hd.reshape(hd.slice(alpha, [1], [1]), []), v)),
+    );
+  const dense = (w: Value, c: Value) => hd.stack([hd.sum(hd.mul(w, u)), hd.sum(hd.mul(c, v))]);
+
+  it("∇g(0) = (⟨∇_W L, u⟩, ⟨∇_b L, v⟩)", () => {
+    const [gW, gb] = hd.grad(L, { argnums: [0, 1] })(W, b) as [Value, Value];
+    close(hd.grad(g)(hd.zeros([2])), dense(gW, gb), 1e-5, 1e-5);
+  });
+
+  it("∇²g(0) by vmap of jvp over the basis equals VᵀHV from the dense Hessian", () => {
+    const H = hd.tidy(() => {
+      const theta = hd.concat([hd.reshape(W, [12]), b]);
+      const Lflat = (t: Value) => L(hd.reshape(hd.slice(t, [0], [12]), [4, 3]), hd.slice(t, [12], [3]));
+      const Hf = hd.hessian(Lflat)(theta) as Value;
+      const V = hd.transpose(
+        hd.stack([hd.concat([hd.reshape(u, [12]), hd.zeros([3])]), hd.concat([hd.zeros([12]), v])]),
+      );
+      return hd.matmul(hd.transpose(V), hd.matmul(Hf, V));
+    });
+    const viaVmap = hd.vmap((e: Value) => hd.jvp(hd.grad(g), [hd.zeros([2])], [e])[1] as Value)(
+      hd.array([
+        [1, 0],
+        [0, 1],
+      ]),
+    );
+    close(viaVmap, H, 1e-4, 1e-3);
+  });
+});
