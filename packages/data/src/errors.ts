@@ -13,7 +13,7 @@
  * e.g. `npx tsx packages/data/src/fetch-cli.ts mnist`. Change it here only.
  * @category errors
  */
-export const FETCH_COMMAND = "npx tsx packages/data/src/fetch-cli.ts";
+export const FETCH_COMMAND = "pnpm hodiff fetch";
 
 /**
  * The full command that (re)creates the cache of `name`, e.g. `fetchCommand("mnist")`.

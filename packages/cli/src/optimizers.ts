@@ -1,0 +1,419 @@
+/**
+ * The optimizers of `hodiff train`, by CLI name. Each entry declares its hyperparameters (they
+ * become flags of `train`, with the entry's defaults) and builds a `TrainOptimizer`: the pure
+ * `@hodiff/optim` transformation, plus optional `extras` for each update (e.g. a loss closure on a
+ * separate minibatch, as NewtonSummary needs) and `log` (fields of the metrics records, e.g. η per
+ * group, the solver case, λ). Adding an optimizer is one entry of `OPTIMIZERS`.
+ */
+import type * as hd from "@hodiff/core";
+import * as optim from "@hodiff/optim";
+import * as nn from "@hodiff/nn";
+import type { Model } from "@hodiff/nn";
+import {
+  adam,
+  momentum,
+  newtonSummary,
+  reduceOnPlateau,
+  sgd,
+  withLearningRateScale,
+  type Extras,
+  type GradientTransformation,
+  type NewtonSummaryState,
+  type Params,
+  type PlateauState,
+} from "@hodiff/optim";
+import { alternate, blocks, canonical, trivial, weightsBiases, type Partition } from "@hodiff/partition";
+import { UsageError } from "./usage";
+
+// model
+
+/** A hyperparameter value after parsing. @category model */
+export type HyperValue = number | boolean | string;
+
+/** A hyperparameter: its flag (`--lambda-int`), type, default and help. @category model */
+export interface HyperSpec {
+  /** Kebab-case flag without dashes, e.g. `lambda-int`. */
+  readonly flag: string;
+  readonly kind: "number" | "positive" | "non-negative" | "int" | "bool" | "choice" | "string";
+  /** Lower bound of an `int` (default 0). */
+  readonly min?: number;
+  /** Upper bound of a number (inclusive unless `maxExclusive`). */
+  readonly max?: number;
+  readonly maxExclusive?: boolean;
+  /** What a `string` must match (the description says what it means). */
+  readonly pattern?: RegExp;
+  readonly default: HyperValue;
+  readonly description: string;
+  readonly choices?: readonly string[];
+}
+
+/** What a step offers an optimizer's `extras`. Tensors it creates are freed after the update. @category model */
+export interface StepContext {
+  /** Number of updates done before this one (0 on the first). */
+  readonly step: number;
+  /** Epoch index, from 0. */
+  readonly epoch: number;
+  /** A PRNG key for this update only: `foldIn(stepKey, step)`. */
+  readonly key: hd.random.Key;
+  /** The loss of the current minibatch, as a function of the parameters. */
+  readonly loss: (params: Params) => hd.Value;
+  /**
+   * The loss on a separate minibatch of `size` examples drawn from the training subset with a PRNG
+   * seeded by (seed, step): the same examples on a resumed run.
+   */
+  readonly lossOnSample: (size: number) => (params: Params) => hd.Value;
+  /** The model, and the current minibatch (for optimizers that need more than the loss, e.g. K-FAC's statistics). */
+  readonly model: Model;
+  readonly x: hd.Value;
+  readonly labels: Int32Array;
+}
+
+/**
+ * A replacement for the loop's `valueAndGrad(ctx.loss)(params)` on some updates: the loss, its
+ * gradient and extras of the update. Every tensor it returns (`dispose` too, e.g. statistics) is
+ * freed after the update.
+ * @category model
+ */
+export interface Gradients {
+  readonly loss: hd.Value;
+  readonly grads: Params;
+  readonly extras: Extras;
+  /** Further tensors to free after the update. */
+  readonly dispose?: unknown;
+}
+
+/** An optimizer ready for the training loop. @category model */
+export interface TrainOptimizer {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly transformation: GradientTransformation<any>;
+  /** Extra inputs of each update (merged with `value`, the last epoch's mean training loss, on an epoch's first update). */
+  readonly extras?: (ctx: StepContext) => Extras;
+  /** Compute the loss and gradient itself on some updates (undefined: the loop's `valueAndGrad`). */
+  readonly gradients?: (ctx: StepContext, params: Params) => Gradients | undefined;
+  /** Fields for the metrics records, read from the optimizer state after an update (plain JSON values). */
+  readonly log?: (state: unknown) => Record<string, unknown>;
+}
+
+/** What `build` gets besides the hyperparameters. @category model */
+export interface BuildContext {
+  /** The initial parameters (e.g. to build a partition); do not keep or dispose them. */
+  readonly params: Params;
+}
+
+/** One optimizer of the CLI. @category model */
+export interface OptimizerEntry {
+  readonly summary: string;
+  readonly hyper: readonly HyperSpec[];
+  readonly build: (h: Readonly<Record<string, HyperValue>>, ctx: BuildContext) => TrainOptimizer;
+}
+
+// constructors
+
+const lr = (def: number): HyperSpec => ({
+  flag: "lr",
+  kind: "positive",
+  default: def,
+  description: "learning rate (newton-summary: λ, the global step size; paper: MLP 0.03, LeNet/VGG 0.3, BigMLP 0.1)",
+});
+
+const mom = (def: number): HyperSpec => ({
+  flag: "momentum",
+  kind: "non-negative",
+  max: 1,
+  default: def,
+  description:
+    "momentum μ in [0, 1] (sgd: PyTorch's, 0 = plain SGD; newton-summary: of the direction u ← μu + g; kfac: after the K-FAC step)",
+});
+
+const num = (h: Readonly<Record<string, HyperValue>>, k: string): number => h[k] as number;
+
+/** `--partition` values: canonical, trivial, weights-biases, blocks-K, alternate-K (paper App. J). */
+const PARTITION_PATTERN = /^(canonical|trivial|weights-biases|(blocks|alternate)-[1-9]\d*)$/;
+
+/** The partition builder named by `--partition`; errors (e.g. k too large) are usage errors. */
+function partitionBuilder(spec: string): (params: Params) => Partition {
+  const [kind, k] = spec.split(/-(?=\d+$)/) as [string, string | undefined];
+  return (params) => {
+    try {
+      if (kind === "blocks") return blocks(params, Number(k));
+      if (kind === "alternate") return alternate(params, Number(k));
+      return kind === "trivial"
+        ? trivial(params)
+        : kind === "weights-biases"
+          ? weightsBiases(params)
+          : canonical(params);
+    } catch (e) {
+      throw new UsageError("--partition", `--partition ${spec}: ${(e as Error).message}`);
+    }
+  };
+}
+
+/** The state of the CLI's NewtonSummary: the optimizer's and the plateau scheduler's of λ. */
+interface NewtonRunState {
+  readonly newton: NewtonSummaryState;
+  readonly plateau: PlateauState;
+}
+
+/**
+ * NewtonSummary with the paper's plateau scheduler on λ: on an update that receives
+ * `extras.value` (the first of each epoch after the first: the previous epoch's mean training loss)
+ * the plateau steps and λ's scale is set before the update.
+ */
+export function newtonEntry(): OptimizerEntry {
+  return {
+    summary: "NewtonSummary (paper §5): per-group η from ḡ, H̄, D̄(3) along SGD momentum; θ ← θ − λ·V·η",
+    hyper: [
+      lr(0.03),
+      mom(0.9),
+      { flag: "lambda-int", kind: "positive", default: 1, description: "λ_int, damping of the cubic term" },
+      { flag: "period", kind: "int", min: 1, default: 10, description: "T: summaries every T updates" },
+      { flag: "window", kind: "int", min: 1, default: 3, description: "W: summaries averaged" },
+      { flag: "warmup", kind: "int", default: 3, description: "summaries computed before the first step" },
+      {
+        flag: "averaging",
+        kind: "choice",
+        choices: ["window", "ema"],
+        default: "window",
+        description: "averaging of the W summaries",
+      },
+      {
+        flag: "solver",
+        kind: "choice",
+        choices: ["cubic", "linear"],
+        default: "cubic",
+        description: "cubic problem, or η = H̄⁻¹ḡ",
+      },
+      { flag: "diagonal", kind: "bool", default: false, description: "keep only the diagonal of H̄ (paper App. K)" },
+      {
+        flag: "eta-smoothing",
+        kind: "non-negative",
+        max: 1,
+        maxExclusive: true,
+        default: 0,
+        description: "β of η ← βη_prev + (1−β)η_new",
+      },
+      {
+        flag: "partition",
+        kind: "string",
+        pattern: PARTITION_PATTERN,
+        default: "canonical",
+        description: "groups: canonical, trivial, weights-biases, blocks-K or alternate-K",
+      },
+      {
+        flag: "summary-batch-size",
+        kind: "int",
+        min: 1,
+        default: 100,
+        description: "B': examples of the summaries' minibatch",
+      },
+      {
+        flag: "plateau-patience",
+        kind: "int",
+        default: 2,
+        description: "epochs without improvement before λ is reduced",
+      },
+      {
+        flag: "plateau-factor",
+        kind: "positive",
+        max: 1,
+        maxExclusive: true,
+        default: 0.5,
+        description: "λ's reduction factor",
+      },
+      {
+        flag: "plateau-threshold",
+        kind: "non-negative",
+        default: 1e-4,
+        description: "relative improvement that counts",
+      },
+    ],
+    build: (h) => {
+      const period = num(h, "period");
+      const inner = newtonSummary({
+        learningRate: num(h, "lr"),
+        momentum: num(h, "momentum"),
+        lambdaInt: num(h, "lambdaInt"),
+        period,
+        window: num(h, "window"),
+        warmup: num(h, "warmup"),
+        averaging: h["averaging"] as "window" | "ema",
+        cubic: h["solver"] === "cubic",
+        diagonal: h["diagonal"] === true,
+        etaSmoothing: num(h, "etaSmoothing"),
+        partition: partitionBuilder(h["partition"] as string),
+      });
+      const plateau = reduceOnPlateau({
+        patience: num(h, "plateauPatience"),
+        factor: num(h, "plateauFactor"),
+        threshold: num(h, "plateauThreshold"),
+      });
+      const transformation: GradientTransformation<NewtonRunState> = {
+        init: (params) => ({ newton: inner.init(params), plateau: plateau.init() }),
+        update: (state, params, grads, extras) => {
+          let { newton, plateau: p } = state;
+          if (extras?.value !== undefined) {
+            p = plateau.step(p, extras.value);
+            newton = withLearningRateScale(newton, p.scale);
+          }
+          const r = inner.update(newton, params, grads, extras);
+          return { state: { newton: r.state, plateau: p }, updates: r.updates };
+        },
+      };
+      const summaryBatch = num(h, "summaryBatchSize");
+      return {
+        transformation,
+        extras: (ctx) => (ctx.step % period === 0 ? { loss: ctx.lossOnSample(summaryBatch) } : {}),
+        log: (s) => {
+          const { newton: n } = s as NewtonRunState;
+          const solve = n.lastSolve;
+          return {
+            lambda: n.learningRate,
+            lambda_scale: n.learningRateScale,
+            eta: n.eta === null ? null : Object.fromEntries(n.partition.groups.map((g, i) => [g.label, n.eta![i]!])),
+            solver_case: solve === null ? null : solve.kind === "ok" ? solve.case : solve.kind,
+            solve_step: solve?.step ?? null,
+            summaries: n.numSummaries,
+            skipped: n.skipped,
+          };
+        },
+      };
+    },
+  };
+}
+
+/** `kfac(lr, options)` of `@hodiff/optim` (src/kfac.ts), as the registry needs it. */
+export type KfacFn = (
+  learningRate: number,
+  options: {
+    readonly momentum: number;
+    readonly damping: number;
+    readonly statDecay: number;
+    readonly klClip: number;
+    readonly weightDecay: number;
+    readonly covEvery: number;
+    readonly invEvery: number;
+  },
+) => GradientTransformation<unknown>;
+
+/** `kfacStats(model, params, x, labels, options)` of `@hodiff/nn` (src/taps.ts), as the registry needs it. */
+export type KfacStatsFn = (
+  model: Model,
+  params: never,
+  x: hd.Value,
+  labels: Int32Array,
+  options: { readonly fisher?: { readonly key: hd.random.Key } },
+) => { readonly loss: hd.Value; readonly logits: hd.Value; readonly grads: unknown; readonly stats: unknown };
+
+/**
+ * K-FAC (the paper's baseline, alecwangcq/KFAC-Pytorch): on the updates that fold statistics
+ * (every `--cov-every`), the loss, gradient and per-layer statistics come from `@hodiff/nn`'s
+ * `kfacStats` (true Fisher: targets sampled with the update's key), passed as `extras.kfac`.
+ * @category registry
+ */
+export function kfacEntry(kfac: KfacFn, kfacStats: KfacStatsFn): OptimizerEntry {
+  return {
+    summary: "K-FAC (alecwangcq/KFAC-Pytorch): Kronecker-factored natural gradient with KL clipping and momentum",
+    hyper: [
+      lr(0.01),
+      mom(0.9),
+      { flag: "damping", kind: "non-negative", default: 0.03, description: "λ of (A ⊗ G + λI)⁻¹" },
+      {
+        flag: "stat-decay",
+        kind: "non-negative",
+        max: 1,
+        maxExclusive: true,
+        default: 0.95,
+        description: "decay of A and G",
+      },
+      { flag: "kl-clip", kind: "positive", default: 0.01, description: "KL clip κ" },
+      { flag: "weight-decay", kind: "non-negative", default: 0.003, description: "weight decay ω" },
+      { flag: "cov-every", kind: "int", min: 1, default: 10, description: "fold statistics every n updates" },
+      { flag: "inv-every", kind: "int", min: 1, default: 100, description: "invert the factors every n updates" },
+      {
+        flag: "fisher",
+        kind: "choice",
+        choices: ["sampled", "empirical"],
+        default: "sampled",
+        description: "sampled: targets drawn from the model (true Fisher); empirical: the labels",
+      },
+    ],
+    build: (h) => {
+      const covEvery = num(h, "covEvery");
+      return {
+        transformation: kfac(num(h, "lr"), {
+          momentum: num(h, "momentum"),
+          damping: num(h, "damping"),
+          statDecay: num(h, "statDecay"),
+          klClip: num(h, "klClip"),
+          weightDecay: num(h, "weightDecay"),
+          covEvery,
+          invEvery: num(h, "invEvery"),
+        }),
+        gradients: (ctx, params) => {
+          if (ctx.step % covEvery !== 0) return undefined;
+          const fisher = h["fisher"] === "sampled" ? { fisher: { key: ctx.key } } : {};
+          const r = kfacStats(ctx.model, params as never, ctx.x, ctx.labels, fisher);
+          return { loss: r.loss, grads: r.grads as Params, extras: { kfac: r.stats }, dispose: [r.logits, r.stats] };
+        },
+      };
+    },
+  };
+}
+
+// registry
+
+/**
+ * The optimizers by CLI name. Hyperparameter keys are the camelCase of their flags (`lambda-int`
+ * → `lambdaInt`).
+ * @category registry
+ */
+export const OPTIMIZERS = {
+  "newton-summary": newtonEntry(),
+  adam: {
+    summary: "Adam (PyTorch/optax): θ ← θ − η·m̂/(√v̂+ε)",
+    hyper: [
+      lr(1e-3),
+      { flag: "b1", kind: "non-negative", max: 1, maxExclusive: true, default: 0.9, description: "β₁ in [0, 1)" },
+      { flag: "b2", kind: "non-negative", max: 1, maxExclusive: true, default: 0.999, description: "β₂ in [0, 1)" },
+      { flag: "eps", kind: "non-negative", default: 1e-8, description: "ε added to √v̂" },
+    ],
+    build: (h) => ({
+      transformation: adam(num(h, "lr"), { b1: num(h, "b1"), b2: num(h, "b2"), eps: num(h, "eps") }),
+    }),
+  },
+  sgd: {
+    summary: "SGD, with optional momentum (PyTorch, no dampening): b ← μb + g, θ ← θ − ηb",
+    hyper: [lr(0.01), mom(0), { flag: "nesterov", kind: "bool", default: false, description: "Nesterov momentum" }],
+    build: (h) => ({
+      transformation:
+        num(h, "momentum") > 0 || h["nesterov"] === true
+          ? momentum(num(h, "lr"), { momentum: num(h, "momentum"), nesterov: h["nesterov"] === true })
+          : sgd(num(h, "lr")),
+    }),
+  },
+  kfac: kfacEntry(optim.kfac as KfacFn, nn.kfacStats as unknown as KfacStatsFn),
+} as const satisfies Record<string, OptimizerEntry>;
+
+/** A CLI optimizer name. @category registry */
+export type OptimizerName = keyof typeof OPTIMIZERS;
+
+/** The optimizer names, in registry order. @category registry */
+export const OPTIMIZER_NAMES = Object.keys(OPTIMIZERS) as OptimizerName[];
+
+// utils
+
+/** `lambda-int` → `lambdaInt` (commander's attribute names). @category utils */
+export const camel = (flag: string): string => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** Every hyperparameter flag of every optimizer, once (the first spec of a flag wins its kind). @category utils */
+export function allHyperFlags(): { spec: HyperSpec; usedBy: { name: OptimizerName; default: HyperValue }[] }[] {
+  const byFlag = new Map<string, { spec: HyperSpec; usedBy: { name: OptimizerName; default: HyperValue }[] }>();
+  for (const name of OPTIMIZER_NAMES) {
+    for (const spec of (OPTIMIZERS[name] as OptimizerEntry).hyper) {
+      const e = byFlag.get(spec.flag) ?? { spec, usedBy: [] };
+      e.usedBy.push({ name, default: spec.default });
+      byFlag.set(spec.flag, e);
+    }
+  }
+  return [...byFlag.values()];
+}

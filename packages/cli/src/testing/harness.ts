@@ -1,0 +1,58 @@
+/** Test helpers: run `hodiff` in-process with captured output, in a temporary directory. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Io } from "../io";
+import { run } from "../program";
+
+/** The result of one in-process run. */
+export interface Ran {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Run `hodiff argv` in-process, capturing stdout and stderr lines. */
+export async function hodiff(...argv: string[]): Promise<Ran> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    progressStream: { isTTY: false } as NodeJS.WriteStream,
+  };
+  const code = await run(argv, io);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+/** A fresh temporary directory and its cleanup. */
+export function tempDir(prefix = "hodiff-cli-"): { dir: string; path: (name: string) => string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, path: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Flags of a tiny, fast synthetic run: an 8-16-10 tanh MLP (the paper's MLP family with
+ * `--hidden 16`) on 256 synthetic 8-dimensional examples, batches of 32 (8 steps per epoch).
+ */
+export const TINY = [
+  "--model",
+  "mlp",
+  "--hidden",
+  "16",
+  "--dataset",
+  "synthetic",
+  "--synthetic-shape",
+  "8",
+  "--synthetic-examples",
+  "256",
+  "--batch-size",
+  "32",
+  "--val-size",
+  "64",
+  "--log-every",
+  "1",
+  "--seed",
+  "3",
+  "--no-progress",
+] as const;

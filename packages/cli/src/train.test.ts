@@ -1,0 +1,223 @@
+import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as hd from "@hodiff/core";
+import { CHECKPOINT_FILE } from "./checkpoint";
+import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
+import { hodiff, tempDir, TINY } from "./testing/harness";
+
+const tmp = tempDir();
+
+/** NewtonSummary with a summary every 2 updates, one warm-up summary, and a plateau that halves λ
+ * unless the epoch's loss improved by 90% (so that it fires in these short runs). */
+const NEWTON = [
+  ...["--optimizer", "newton-summary", "--lr", "0.1", "--period", "2", "--warmup", "1", "--summary-batch-size", "32"],
+  ...["--plateau-patience", "0", "--plateau-threshold", "0.9"],
+];
+afterAll(() => tmp.cleanup());
+beforeAll(async () => {
+  await hd.setBackend("wasm");
+});
+
+/** A record without its wall-clock fields (the only fields allowed to differ between runs). */
+const timeless = (r: MetricsRecord) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.endsWith("time_s")));
+
+/** The trajectory of a run directory: metrics without times, and the checkpoint (tensor bytes and trees). */
+function trajectory(dir: string) {
+  const manifest = JSON.parse(readFileSync(`${dir}/${CHECKPOINT_FILE}`, "utf8"));
+  return {
+    metrics: readMetrics(`${dir}/${METRICS_FILE}`).map(timeless),
+    bin: readFileSync(`${dir}/${manifest.tensors.file}`),
+    manifest: { ...manifest, config: { ...manifest.config } },
+  };
+}
+
+describe("hodiff train on the synthetic set", () => {
+  it("trains end to end: exit 0, one line per epoch, config, metrics and a checkpoint; no tensor leaks", async () => {
+    const out = tmp.path("e2e");
+    const before = hd.numTensors();
+    const r = await hodiff(
+      "train",
+      ...TINY,
+      "--optimizer",
+      "sgd",
+      "--lr",
+      "0.1",
+      "--momentum",
+      "0.9",
+      "--epochs",
+      "2",
+      "--out",
+      out,
+    );
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(hd.numTensors()).toBe(before);
+    expect(r.out.split("\n")).toHaveLength(2);
+    expect(r.out).toMatch(/^epoch 1\/2: train_loss \d+\.\d+, val_loss .*, 8 steps in/);
+    expect(readdirSync(out).sort()).toEqual(["checkpoint.json", "ckpt-00000016.bin", "config.json", "metrics.jsonl"]);
+
+    const records = readMetrics(`${out}/${METRICS_FILE}`);
+    const steps = records.filter((x) => x.kind === "step");
+    const epochs = records.filter((x) => x.kind === "epoch");
+    expect(steps.map((x) => x.step)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    expect(steps.map((x) => x.epoch)).toEqual([...new Array<number>(8).fill(1), ...new Array<number>(8).fill(2)]);
+    expect(epochs.map((x) => [x.epoch, x.step])).toEqual([
+      [1, 8],
+      [2, 16],
+    ]);
+    for (const x of records) {
+      expect(Number.isInteger(x.epoch) && Number.isInteger(x.step)).toBe(true);
+      expect(Number.isFinite(x.train_loss)).toBe(true);
+    }
+    for (const e of epochs) {
+      expect(e).toHaveProperty("val_loss");
+      expect(e).toHaveProperty("val_accuracy");
+      expect(e).toHaveProperty("epoch_time_s");
+    }
+    // the epoch's train_loss is the mean of its step losses
+    const mean1 = steps.slice(0, 8).reduce((a, x) => a + x.train_loss, 0) / 8;
+    expect(epochs[0]!.train_loss).toBeCloseTo(mean1, 12);
+    // SGD with momentum learns this easy problem
+    expect(epochs[1]!.val_accuracy as number).toBeGreaterThan(0.5);
+    expect(epochs[1]!.train_loss).toBeLessThan(steps[0]!.train_loss);
+
+    const config = JSON.parse(readFileSync(`${out}/config.json`, "utf8"));
+    expect(config.config).toMatchObject({
+      model: "mlp",
+      hidden: [16],
+      optimizer: "sgd",
+      hyper: { lr: 0.1, momentum: 0.9 },
+    });
+    expect(config.model).toMatchObject({ inputShape: [8], parameters: 8 * 16 + 16 + 16 * 10 + 10 });
+  });
+
+  it("is deterministic: the same flags give the same trajectory, another seed another one", async () => {
+    const run = async (name: string, seed: string) => {
+      const args = [...TINY, "--seed", seed, "--epochs", "1", "--out", tmp.path(name)];
+      expect((await hodiff("train", ...args)).code).toBe(0);
+      return trajectory(tmp.path(name));
+    };
+    const a = await run("det-a", "3");
+    const b = await run("det-b", "3");
+    const c = await run("det-c", "4");
+    expect(b.metrics).toEqual(a.metrics);
+    expect(b.bin.equals(a.bin)).toBe(true);
+    expect(c.bin.equals(a.bin)).toBe(false);
+  });
+
+  describe.each([
+    ["adam", ["--optimizer", "adam", "--lr", "0.01"], 1, 2],
+    ["sgd with Nesterov momentum", ["--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9", "--nesterov"], 1, 2],
+    // 2 + 1: the resumed run's first update is where the plateau scheduler halves λ
+    ["newton-summary and its plateau scheduler", NEWTON, 2, 3],
+    ["kfac", ["--optimizer", "kfac", "--cov-every", "2", "--inv-every", "4"], 1, 2],
+  ])("--resume with %s", (name, opt, first, total) => {
+    it(`${first} epoch(s) + resume to ${total} equals ${total} epochs straight: metrics, parameters and optimizer state`, async () => {
+      const key = name.replace(/\W+/g, "-");
+      const straight = tmp.path(`straight-${key}`);
+      const split = tmp.path(`split-${key}`);
+      expect((await hodiff("train", ...TINY, ...opt, "--epochs", `${total}`, "--out", straight)).code).toBe(0);
+      expect((await hodiff("train", ...TINY, ...opt, "--epochs", `${first}`, "--out", split)).code).toBe(0);
+      const resumed = await hodiff("train", "--resume", split, "--epochs", `${total}`, "--no-progress");
+      expect(resumed.err).toMatch(
+        new RegExp(`^resuming .* after epoch ${first} \\(step ${8 * first}\\), up to epoch ${total}$`),
+      );
+      expect(resumed.code).toBe(0);
+      expect(resumed.out).toMatch(new RegExp(`^epoch ${first + 1}/${total}: `));
+
+      const a = trajectory(straight);
+      const b = trajectory(split);
+      expect(b.metrics).toEqual(a.metrics);
+      expect(b.bin.equals(a.bin)).toBe(true); // every float32 of params and optimizer state, bit for bit
+      expect(b.manifest.params).toEqual(a.manifest.params);
+      expect(b.manifest.optState).toEqual(a.manifest.optState);
+      expect(b.manifest.config).toEqual(a.manifest.config);
+      expect([b.manifest.epoch, b.manifest.step, b.manifest.lastEpochLoss]).toEqual([
+        a.manifest.epoch,
+        a.manifest.step,
+        a.manifest.lastEpochLoss,
+      ]);
+    });
+  });
+
+  it("newton-summary logs λ, η per group and the solver's case; its plateau scheduler reduces λ", async () => {
+    const dir = tmp.path("newton");
+    const r = await hodiff("train", ...TINY, ...NEWTON, "--epochs", "3", "--out", dir);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const records = readMetrics(`${dir}/${METRICS_FILE}`);
+    const [first, second, third] = records;
+    expect(first).toMatchObject({ step: 1, lambda: 0.1, eta: null, solver_case: null, summaries: 1 });
+    expect(first!.skipped).toMatch(/^warm-up/);
+    expect(second).toMatchObject({ step: 2, eta: null, summaries: 1 });
+    // the second summary (update 2) is the first solve: η for each group of the canonical partition
+    expect(Object.keys(third!.eta as object)).toEqual(["fc1.w", "fc1.b", "fc2.w", "fc2.b"]);
+    expect(third).toMatchObject({ step: 3, solve_step: 2, summaries: 2, skipped: null });
+    expect(["positive-definite", "indefinite", "hard", "quadratic", "unbounded"]).toContain(third!.solver_case);
+    for (const v of Object.values(third!.eta as object)) expect(v).toBeGreaterThanOrEqual(0);
+    // epoch 1's loss sets the plateau's best; epoch 2's does not improve on it by 90%, so λ is
+    // halved from the first update of epoch 3
+    const epochs = records.filter((x) => x.kind === "epoch");
+    expect(epochs[1]!.train_loss).toBeGreaterThan(0.1 * epochs[0]!.train_loss);
+    const epoch3 = records.filter((x) => x.kind === "step" && x.epoch === 3);
+    expect(epoch3.map((x) => x.lambda_scale)).toEqual(new Array<number>(8).fill(0.5));
+    expect(epoch3[0]!.lambda).toBeCloseTo(0.05, 12);
+    expect(epochs.map((x) => x.lambda_scale)).toEqual([1, 1, 0.5]);
+  });
+
+  it("a resumed run drops the records written after the last checkpoint (a crash mid-epoch)", async () => {
+    const straight = tmp.path("crash-straight");
+    const crashed = tmp.path("crash");
+    expect((await hodiff("train", ...TINY, "--epochs", "2", "--out", straight)).code).toBe(0);
+    expect((await hodiff("train", ...TINY, "--epochs", "1", "--out", crashed)).code).toBe(0);
+    appendFileSync(`${crashed}/${METRICS_FILE}`, '{"kind":"step","epoch":2,"step":9,"train_loss":1}\n');
+    expect((await hodiff("train", "--resume", crashed, "--epochs", "2")).code).toBe(0);
+    expect(trajectory(crashed).metrics).toEqual(trajectory(straight).metrics);
+  });
+
+  it("a run resumed on another backend says that it is no longer bitwise reproducible", async () => {
+    const dir = tmp.path("backend");
+    expect((await hodiff("train", ...TINY, "--epochs", "1", "--backend", "wasm", "--out", dir)).code).toBe(0);
+    const r = await hodiff("train", "--resume", dir, "--epochs", "2", "--backend", "cpu");
+    await hd.setBackend("wasm");
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(
+      /note: the run used the wasm backend and continues on cpu: results agree within float32 tolerance/,
+    );
+    expect(JSON.parse(readFileSync(`${dir}/${CHECKPOINT_FILE}`, "utf8")).backend).toBe("cpu");
+  });
+
+  it("resume when the run is already complete does nothing more", async () => {
+    const dir = tmp.path("complete");
+    expect((await hodiff("train", ...TINY, "--epochs", "1", "--out", dir)).code).toBe(0);
+    const before = trajectory(dir);
+    const r = await hodiff("train", "--resume", dir);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("");
+    expect(trajectory(dir).metrics).toEqual(before.metrics);
+  });
+
+  it("--log-every 0 writes epoch records only; --train-size trains on a subset", async () => {
+    const dir = tmp.path("epoch-only");
+    const r = await hodiff("train", ...TINY, "--log-every", "0", "--train-size", "64", "--epochs", "2", "--out", dir);
+    expect(r.code).toBe(0);
+    const records = readMetrics(`${dir}/${METRICS_FILE}`);
+    expect(records.map((x) => [x.kind, x.epoch, x.step])).toEqual([
+      ["epoch", 1, 2],
+      ["epoch", 2, 4],
+    ]);
+  });
+
+  it("trains the paper's full-size MLP (784-1024-200-100-10) on 28×28 synthetic images", async () => {
+    const dir = tmp.path("paper-mlp");
+    const r = await hodiff(
+      "train",
+      ...["--model", "mlp", "--dataset", "synthetic", "--synthetic-examples", "64", "--batch-size", "32"],
+      ...["--val-size", "32", "--epochs", "1", "--no-progress", "--out", dir],
+    );
+    expect(r.code).toBe(0);
+    const config = JSON.parse(readFileSync(`${dir}/config.json`, "utf8"));
+    expect(config.model).toEqual({ name: "mlp", inputShape: [28, 28, 1], parameters: 1_029_950 });
+    expect(existsSync(`${dir}/ckpt-00000002.bin`)).toBe(true);
+  });
+});

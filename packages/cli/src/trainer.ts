@@ -1,0 +1,370 @@
+/**
+ * The training loop of `hodiff train`, independent of the command line: a seeded, resumable loop
+ * over `@hodiff/data` minibatches with a pure `@hodiff/optim` optimizer.
+ *
+ * Determinism: the parameters start from `init(split(key(seed))[0])`; epoch e visits the batches of
+ * `batches(train, { seed, epoch: e, trainSize, dropLast: true })`; an optimizer's per-update key is
+ * `foldIn(split(key(seed))[1], step)` and its extra minibatches are drawn with mulberry32(seed,
+ * step). Everything random is a function of the seed and the counters, so a checkpoint (params,
+ * optimizer state, step, epoch, the last epoch's loss) is all a resumed run needs to follow the
+ * uninterrupted run's trajectory bit for bit (on the same backend).
+ */
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import * as E from "fp-ts/Either";
+import * as hd from "@hodiff/core";
+import { batches, epochOrder, mulberry32, numBatches, randInt, type Dataset } from "@hodiff/data";
+import { accuracy, nll, paramCount, type Model, type ModelName, type Params } from "@hodiff/nn";
+import { applyUpdates, type Extras, type Params as Tree } from "@hodiff/optim";
+import { loadCheckpoint, saveCheckpoint, writeFileAtomic, type Json } from "./checkpoint";
+import { loadRunData, type DatasetChoice } from "./datasets";
+import type { Io } from "./io";
+import { MetricsLog, METRICS_FILE, type MetricsRecord } from "./metrics";
+import { buildModel, defaultInputShape } from "./models";
+import {
+  OPTIMIZERS,
+  type HyperValue,
+  type OptimizerEntry,
+  type OptimizerName,
+  type StepContext,
+  type TrainOptimizer,
+} from "./optimizers";
+import { epochProgress } from "./progress";
+import { UsageError } from "./usage";
+
+// model
+
+/** Everything that defines a run's trajectory (saved in config.json and in every checkpoint). @category model */
+export interface TrainConfig {
+  readonly model: ModelName;
+  /** Hidden widths replacing an MLP's (null: the paper's). */
+  readonly hidden: readonly number[] | null;
+  readonly dataset: DatasetChoice;
+  /** Seed of the synthetic centres and of the real data's validation split. */
+  readonly dataSeed: number;
+  /** Synthetic only: number of training examples. */
+  readonly syntheticExamples: number;
+  /** Synthetic only: shape of one example (null: the model's input shape). */
+  readonly syntheticShape: readonly number[] | null;
+  readonly optimizer: OptimizerName;
+  /** The optimizer's hyperparameters, defaults filled in. */
+  readonly hyper: Readonly<Record<string, HyperValue>>;
+  /** Total number of epochs (a resumed run continues up to this). */
+  readonly epochs: number;
+  /** Train on a seeded subset of this many examples (null: all). */
+  readonly trainSize: number | null;
+  readonly batchSize: number;
+  readonly seed: number;
+  /** Evaluate on at most this many validation examples after each epoch (0: none). */
+  readonly valSize: number;
+  /** Write a step record every this many updates (0: epoch records only). */
+  readonly logEvery: number;
+}
+
+/** How to run it. @category model */
+export interface RunOptions {
+  /** The run directory (config.json, metrics.jsonl, checkpoint.json, ckpt-*.bin). */
+  readonly dir: string;
+  /** Continue from the checkpoint of `dir`. */
+  readonly resume: boolean;
+  readonly io: Io;
+  readonly progress: boolean;
+  /** The backend in use (recorded). */
+  readonly backend: string;
+  /** Cache root of real data sets. */
+  readonly dataDir?: string;
+  /** Use this optimizer instead of `OPTIMIZERS[cfg.optimizer]` (library use and tests). */
+  readonly optimizerEntry?: OptimizerEntry;
+}
+
+/** What a finished run reports. @category model */
+export interface TrainResult {
+  readonly epochs: number;
+  readonly steps: number;
+  readonly lastEpochLoss: number | null;
+  readonly seconds: number;
+}
+
+/** Data could not be loaded (exit status 1; the message names the fix). @category errors */
+export class RunError extends Error {
+  override name = "RunError";
+}
+
+// utils
+
+const EXTRA_BATCH_STREAM = 0x5a3e;
+const EVAL_CHUNK = 500;
+
+/** Free the tensors of `garbage` that `keep` does not hold (states may pass tensors through). */
+function disposeReplaced(garbage: unknown, keep: unknown): void {
+  const kept = new Set(hd.treeLeaves(keep as hd.Tree<unknown>));
+  hd.dispose(hd.treeLeaves(garbage as hd.Tree<unknown>).filter((t) => typeof t === "object" && !kept.has(t)));
+}
+
+const toX = (b: { images: Float32Array; shape: readonly number[] }) => hd.array(b.images, { shape: b.shape });
+
+/** Mean NLL and accuracy of `params` on `ds`, by chunks. */
+function evaluate(model: Model, params: Params, ds: Dataset): { loss: number; accuracy: number } {
+  let loss = 0;
+  let correct = 0;
+  const n = ds.labels.length;
+  for (const b of batches(ds, { batchSize: EVAL_CHUNK, seed: 0, shuffle: false })) {
+    hd.tidy(() => {
+      const logits = model.apply(params, toX(b));
+      loss += hd.item(nll(logits, b.labels)) * b.labels.length;
+      correct += accuracy(logits, b.labels) * b.labels.length;
+      return [];
+    });
+  }
+  return { loss: loss / n, accuracy: correct / n };
+}
+
+/** `size` distinct examples of the training subset, drawn with mulberry32(seed, stream, step). */
+function sampleBatch(train: Dataset, subset: Int32Array, size: number, seed: number, step: number) {
+  const rng = mulberry32(seed, EXTRA_BATCH_STREAM, step);
+  const pool = subset.slice();
+  const k = Math.min(size, pool.length);
+  const per = train.images.length / train.labels.length;
+  const images = new Float32Array(k * per);
+  const labels = new Int32Array(k);
+  for (let i = 0; i < k; i++) {
+    const j = i + randInt(rng, pool.length - i);
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    const idx = pool[i]!;
+    images.set(train.images.subarray(idx * per, (idx + 1) * per), i * per);
+    labels[i] = train.labels[idx]!;
+  }
+  return { images, labels, shape: [k, ...train.shape.slice(1)] };
+}
+
+const shapeKey = (x: unknown): string =>
+  typeof x === "object" && x !== null && "shape" in x ? `[${(x as hd.Tensor).shape.join(",")}]` : typeof x;
+
+/** Dotted path → shape of every tensor of a state. */
+function tensorShapes(state: unknown): Map<string, string> {
+  const [leaves, def] = hd.treeFlatten(state as hd.Tree<unknown>);
+  const paths = hd.treePaths(def);
+  const out = new Map<string, string>();
+  leaves.forEach((l, i) => {
+    if (typeof l === "object" && l !== null && "shape" in l) out.set(paths[i]!, shapeKey(l));
+  });
+  return out;
+}
+
+/**
+ * Every tensor of a fresh optimizer state is in the checkpoint's, with the same shape (plain
+ * values such as histories may differ: they grow as training goes).
+ */
+function checkStructure(what: string, fresh: unknown, loaded: unknown): void {
+  const got = tensorShapes(loaded);
+  for (const [path, shape] of tensorShapes(fresh)) {
+    if (got.get(path) !== shape)
+      throw new RunError(
+        `the checkpoint's ${what} has ${got.has(path) ? `shape ${got.get(path)}` : "no tensor"} at ${path}, expected ${shape}: it is not a state of the optimizer of its config`,
+      );
+  }
+}
+
+/** The checkpoint's parameters have the paths and shapes of the model. */
+function checkParams(model: Model, params: Params): void {
+  const [leaves, def] = hd.treeFlatten(params);
+  const got = hd.treePaths(def).map((p, i) => `${p}${shapeKey(leaves[i])}`);
+  const want = model.spec.map((s) => `${s.path}[${s.shape.join(",")}]`);
+  if (got.join(" ") !== want.join(" "))
+    throw new RunError(
+      `the checkpoint's parameters (${got.join(", ")}) are not those of ${model.name} (${want.join(", ")})`,
+    );
+}
+
+// the loop
+
+/**
+ * Train (or continue) the run of `cfg` in `run.dir`.
+ * @category training
+ */
+export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainResult> {
+  const t0 = performance.now();
+  const { io } = run;
+  const data = loadRunData({
+    dataset: cfg.dataset,
+    dataSeed: cfg.dataSeed,
+    valSize: cfg.valSize,
+    syntheticExamples: cfg.syntheticExamples,
+    syntheticShape: cfg.syntheticShape ?? defaultInputShape(cfg.model),
+    dataDir: run.dataDir,
+  });
+  if (E.isLeft(data)) throw new RunError(data.left.message);
+  const { train: trainSet, validation } = data.right;
+  const inputShape = trainSet.shape.slice(1);
+  const model = buildModel(cfg.model, { inputShape, hidden: cfg.hidden ?? undefined });
+  if (trainSet.numClasses !== model.numClasses)
+    throw new RunError(
+      `${cfg.dataset} has ${trainSet.numClasses} classes but --model ${cfg.model} outputs ${model.numClasses}`,
+    );
+  const n = trainSet.labels.length;
+  const trainSize = cfg.trainSize ?? n;
+  if (trainSize > n)
+    throw new UsageError(
+      "--train-size",
+      `--train-size ${trainSize} exceeds the ${n} training examples of ${cfg.dataset}`,
+    );
+  if (cfg.batchSize > trainSize)
+    throw new UsageError(
+      "--batch-size",
+      `--batch-size ${cfg.batchSize} exceeds the ${trainSize} training examples (--train-size)`,
+    );
+  const batchOptions = { batchSize: cfg.batchSize, seed: cfg.seed, trainSize, dropLast: true } as const;
+  const subset = epochOrder(n, { seed: cfg.seed, trainSize, shuffle: false });
+  const perEpoch = numBatches(trainSize, cfg.batchSize, true);
+
+  const [initKey, stepKey] = hd.random.split(hd.random.key(cfg.seed)) as [hd.random.Key, hd.random.Key];
+  const entry = run.optimizerEntry ?? (OPTIMIZERS[cfg.optimizer] as OptimizerEntry);
+  const rngInfo: Json = {
+    seed: cfg.seed,
+    init: { derivation: "split(key(seed))[0]", words: [...initKey.words] },
+    steps: { derivation: "foldIn(split(key(seed))[1], step)", words: [...stepKey.words] },
+    batchOrder: "@hodiff/data batches({ seed, epoch, trainSize, dropLast: true })",
+    extraBatches: `mulberry32(seed, ${EXTRA_BATCH_STREAM}, step)`,
+  };
+
+  let params: Params;
+  let state: unknown;
+  let epoch0 = 0;
+  let step = 0;
+  let lastEpochLoss: number | null = null;
+  let metricsLines: number | undefined;
+  if (run.resume) {
+    const ck = loadCheckpoint(run.dir);
+    ({ epoch: epoch0, step, lastEpochLoss, metricsLines } = ck);
+    if (ck.backend !== run.backend)
+      io.err(
+        `note: the run used the ${ck.backend} backend and continues on ${run.backend}: results agree within float32 tolerance, not bit for bit`,
+      );
+    params = ck.params as Params;
+    state = ck.optState;
+  } else {
+    params = model.init(initKey);
+  }
+  let opt: TrainOptimizer;
+  let metrics: MetricsLog;
+  try {
+    opt = entry.build(cfg.hyper, { params });
+    if (run.resume) {
+      checkParams(model, params);
+      const fresh = opt.transformation.init(params);
+      try {
+        checkStructure("optimizer state", fresh, state);
+      } finally {
+        disposeReplaced(fresh, state);
+      }
+      io.err(`resuming ${run.dir} after epoch ${epoch0} (step ${step}), up to epoch ${cfg.epochs}`);
+    } else state = opt.transformation.init(params);
+    metrics = new MetricsLog(join(run.dir, METRICS_FILE), metricsLines);
+  } catch (e) {
+    hd.dispose(params);
+    disposeReplaced(state, null);
+    throw e;
+  }
+  writeFileAtomic(
+    join(run.dir, "config.json"),
+    `${JSON.stringify({ config: cfg, backend: run.backend, model: { name: model.name, inputShape: model.inputShape, parameters: paramCount(model) } }, null, 2)}\n`,
+  );
+
+  const bar = epochProgress(run.io.progressStream, run.progress);
+  const log = (s: unknown) => (opt.log ? opt.log(s) : {});
+  try {
+    for (let epoch = epoch0; epoch < cfg.epochs; epoch++) {
+      const te = performance.now();
+      let sum = 0;
+      let count = 0;
+      bar.start(epoch + 1, cfg.epochs, perEpoch);
+      for (const b of batches(trainSet, { ...batchOptions, epoch })) {
+        const owned: hd.Value[] = [];
+        const x = toX(b);
+        owned.push(x);
+        const lossOf = (xs: hd.Value, ys: Int32Array) => (p: Tree) => nll(model.apply(p as Params, xs), ys);
+        const ctx: StepContext = {
+          step,
+          epoch,
+          key: hd.random.foldIn(stepKey, step),
+          loss: lossOf(x, b.labels),
+          model,
+          x,
+          labels: b.labels,
+          lossOnSample: (size) => {
+            const s = sampleBatch(trainSet, subset, size, cfg.seed, step);
+            const xs = toX(s);
+            owned.push(xs);
+            return lossOf(xs, s.labels);
+          },
+        };
+        const custom = opt.gradients?.(ctx, params);
+        const [lossValue, grads] = custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params);
+        if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
+        const loss = hd.item(lossValue);
+        const extras: Extras = {
+          ...(opt.extras ? opt.extras(ctx) : {}),
+          ...(custom ? custom.extras : {}),
+          ...(count === 0 && lastEpochLoss !== null ? { value: lastEpochLoss } : {}),
+        };
+        const next = opt.transformation.update(state, params, grads, extras);
+        const newParams = applyUpdates(params, next.updates);
+        disposeReplaced([lossValue, grads, next.updates, params, state, owned], [newParams, next.state]);
+        params = newParams;
+        state = next.state;
+        step++;
+        sum += loss;
+        count++;
+        bar.update(count, sum / count);
+        if (cfg.logEvery > 0 && step % cfg.logEvery === 0) {
+          metrics.append({
+            kind: "step",
+            epoch: epoch + 1,
+            step,
+            train_loss: loss,
+            ...log(state),
+            time_s: (performance.now() - t0) / 1000,
+          });
+        }
+      }
+      bar.stop();
+      lastEpochLoss = sum / count;
+      const val = validation ? evaluate(model, params, validation) : undefined;
+      const epochSeconds = (performance.now() - te) / 1000;
+      const record: MetricsRecord = {
+        kind: "epoch",
+        epoch: epoch + 1,
+        step,
+        train_loss: lastEpochLoss,
+        ...(val ? { val_loss: val.loss, val_accuracy: val.accuracy } : {}),
+        ...log(state),
+        epoch_time_s: epochSeconds,
+      };
+      metrics.append(record);
+      saveCheckpoint(
+        run.dir,
+        {
+          epoch: epoch + 1,
+          step,
+          metricsLines: metrics.lines,
+          lastEpochLoss,
+          rng: rngInfo,
+          config: cfg as unknown as Json,
+          backend: run.backend,
+        },
+        params,
+        state,
+      );
+      io.out(
+        `epoch ${epoch + 1}/${cfg.epochs}: train_loss ${lastEpochLoss.toFixed(4)}` +
+          (val ? `, val_loss ${val.loss.toFixed(4)}, val_accuracy ${val.accuracy.toFixed(4)}` : "") +
+          `, ${count} steps in ${epochSeconds.toFixed(2)} s`,
+      );
+    }
+  } finally {
+    bar.stop();
+    hd.dispose(params);
+    disposeReplaced(state, null);
+  }
+  return { epochs: cfg.epochs, steps: step, lastEpochLoss, seconds: (performance.now() - t0) / 1000 };
+}
