@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // CI sets VITEST_JSON to a path to get a machine-readable summary as well.
+    reporters: process.env.VITEST_JSON ? ["default", "json"] : ["default"],
+    ...(process.env.VITEST_JSON ? { outputFile: { json: process.env.VITEST_JSON } } : {}),
   },
 });
