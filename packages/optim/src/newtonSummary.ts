@@ -231,7 +231,10 @@ export function newtonSummary(options: NewtonSummaryOptions): GradientTransforma
                 `update(state, params, grads, { loss: (p) => lossFn(p, summaryBatch) }).`,
             );
           }
-          const s = summaries(loss, state.partition, chunkSize === undefined ? {} : { chunkSize })(params as Params, u);
+          const s = summaries(loss, state.partition, {
+            order3: cubic,
+            ...(chunkSize === undefined ? {} : { chunkSize }),
+          })(params as Params, u);
           const record = toRecord(t, s);
           if (!isFiniteRecord(record, cubic)) {
             // Kept out of the window (an EMA would never recover from it); η is kept.

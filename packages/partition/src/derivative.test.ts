@@ -450,3 +450,20 @@ describe("structural properties on a tiny MLP", () => {
     }
   });
 });
+
+describe("summaries without the order-3 diagonal", () => {
+  it("order3: false gives the same L, ḡ, H̄ and zeros for the diagonal", () => {
+    const p = { a: hd.array([0.3, -0.2]), b: hd.array([0.5]) };
+    const loss = (q: typeof p) => hd.sum(hd.exp(hd.mul(hd.sum(q.a), q.b)));
+    const part = canonical(p);
+    const u = { a: hd.array([1, 0.5]), b: hd.array([-0.4]) };
+    const full = summaries(loss as never, part)(p, u);
+    const lite = summaries(loss as never, part, { order3: false })(p, u);
+    expect(lite.loss).toBe(full.loss);
+    expect(lite.gbar).toEqual(full.gbar);
+    expect(lite.hbar).toEqual(full.hbar);
+    expect(lite.order3Diag).toEqual([0, 0]);
+    expect(full.order3Diag.some((x) => x !== 0)).toBe(true);
+    hd.dispose([p, u]);
+  });
+});

@@ -17,6 +17,8 @@ export interface Summaries {
 }
 
 export interface SummariesOptions {
+  /** Compute the order-3 diagonal (default true); false skips it and returns zeros there. */
+  order3?: boolean;
   /** Group directions batched at once (default: `defaultChunkSize`). */
   chunkSize?: number;
 }
@@ -38,7 +40,11 @@ export function summaries(f: (params: never) => Value, partition: Partition, opt
   }
   return <P extends Tree<Value>>(params: P, direction: P): Summaries => {
     // Two separate scopes, so the first pass's intermediates are freed before the second starts.
-    const d3 = hd.tidy(() => diagonal(3, partition, f as (p: P) => Value, params, direction, "summaries"));
+    const d3 = hd.tidy(() =>
+      options.order3 === false
+        ? hd.zeros([S])
+        : diagonal(3, partition, f as (p: P) => Value, params, direction, "summaries"),
+    );
     const out = hd.tidy(() => {
       const { g, alpha0 } = alongGroups("summaries", partition, f as (p: P) => Value, params, direction);
       const valueAndGrad = hd.valueAndGrad(g);
