@@ -374,27 +374,17 @@ function basis(leaves: Value[]): Value[] {
   });
 }
 
-/** Split axis `axis` of a Jacobian block by input leaves and rebuild the input structure. */
-function splitBy(
-  j: Value,
-  axis: "first" | "last",
-  inLeaves: Value[],
-  inDef: TreeDef,
-  outShape: readonly number[],
-): unknown {
+/** Split the last axis of a Jacobian block [...out, n] by input leaves: each becomes [...out, ...in_i]. */
+function splitLastAxis(j: Value, inLeaves: Value[], inDef: TreeDef): unknown {
   const js = avalOf(j).shape;
+  const outShape = js.slice(0, -1);
   let offset = 0;
   const parts = inLeaves.map((l) => {
     const s = avalOf(l).shape;
     const n = sizeOf(s);
-    const begin = js.map(() => 0);
-    const size = [...js];
-    const ax = axis === "first" ? 0 : js.length - 1;
-    begin[ax] = offset;
-    size[ax] = n;
+    const block = slice(j, [...outShape.map(() => 0), offset], [...outShape, n]);
     offset += n;
-    const block = slice(j, begin, size);
-    return axis === "last" ? reshape(block, [...outShape, ...s]) : block;
+    return reshape(block, [...outShape, ...s]);
   });
   return treeUnflatten(inDef, parts);
 }
@@ -419,7 +409,7 @@ export function jacfwd<F extends Fn>(f: F, options: JacOptions = {}) {
       const [jl, jdef] = treeFlatten(J as unknown);
       return treeUnflatten(
         jdef,
-        (jl as Value[]).map((j) => splitBy(j, "last", xl, xdef, avalOf(j).shape.slice(0, -1))),
+        (jl as Value[]).map((j) => splitLastAxis(j, xl, xdef)),
       );
     });
 }
