@@ -1,11 +1,32 @@
 /**
- * @hodiff/cli — the `hodiff` command (fetch, train; inspect/lr/report to come) and its parts,
+ * @hodiff/cli — the `hodiff` command (fetch, train, inspect, lr, report) and its parts,
  * usable from code: the program, the training loop, checkpoints, metrics and the registries.
  */
 export { run, buildProgram, COMMANDS, VERSION } from "./program";
 export type { CommandContext, CommandModule } from "./commands/types";
 export { fetchCommand } from "./commands/fetch";
-export { trainCommand } from "./commands/train";
+export { trainCommand, selectBackend } from "./commands/train";
+export {
+  inspectCommand,
+  heatmapSvgs,
+  heatmapTitle,
+  HEATMAP_FILES,
+  INSPECT_FILE,
+  type InspectOutput,
+} from "./commands/inspect";
+export { lrCommand, formatTable, learningRates, type LearningRates } from "./commands/lr";
+export { reportCommand, readRuns, renderReport, runCharts, type RunSummary } from "./commands/report";
+export { addProbeOptions, probe, type Probe, type ProbeFlags, type ProbeMeta } from "./probe";
+export {
+  heatmapSpec,
+  lineSpec,
+  renderSvg,
+  svgToPng,
+  NORMALISED,
+  type Heatmap,
+  type LineChart,
+  type Point,
+} from "./charts";
 export { train, RunError, type RunOptions, type TrainConfig, type TrainResult } from "./trainer";
 export {
   CHECKPOINT_FILE,
@@ -23,7 +44,9 @@ export { METRICS_FILE, MetricsLog, formatRecord, readMetrics, type MetricsRecord
 export {
   OPTIMIZERS,
   OPTIMIZER_NAMES,
+  PARTITION_PATTERN,
   allHyperFlags,
+  partitionBuilder,
   camel,
   kfacEntry,
   newtonEntry,

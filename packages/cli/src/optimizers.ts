@@ -127,11 +127,11 @@ const mom = (def: number): HyperSpec => ({
 
 const num = (h: Readonly<Record<string, HyperValue>>, k: string): number => h[k] as number;
 
-/** `--partition` values: canonical, trivial, weights-biases, blocks-K, alternate-K (paper App. J). */
-const PARTITION_PATTERN = /^(canonical|trivial|weights-biases|(blocks|alternate)-[1-9]\d*)$/;
+/** `--partition` values: canonical, trivial, weights-biases, blocks-K, alternate-K (paper App. J). @category registry */
+export const PARTITION_PATTERN = /^(canonical|trivial|weights-biases|(blocks|alternate)-[1-9]\d*)$/;
 
-/** The partition builder named by `--partition`; errors (e.g. k too large) are usage errors. */
-function partitionBuilder(spec: string): (params: Params) => Partition {
+/** The partition builder named by `--partition`; errors (e.g. k too large) are usage errors. @category registry */
+export function partitionBuilder(spec: string): (params: Params) => Partition {
   const [kind, k] = spec.split(/-(?=\d+$)/) as [string, string | undefined];
   return (params) => {
     try {

@@ -8,14 +8,23 @@ import * as hd from "@hodiff/core";
 import { DataLoadError } from "@hodiff/data";
 import { CheckpointError } from "./checkpoint";
 import { fetchCommand } from "./commands/fetch";
+import { inspectCommand } from "./commands/inspect";
+import { lrCommand } from "./commands/lr";
+import { reportCommand } from "./commands/report";
 import { trainCommand } from "./commands/train";
 import type { CommandModule } from "./commands/types";
 import { processIo, type Io } from "./io";
 import { RunError } from "./trainer";
 import { EXIT, UsageError } from "./usage";
 
-/** The commands, in help order; `inspect`, `lr`, `report` will be further modules here. @category registry */
-export const COMMANDS: readonly CommandModule[] = [fetchCommand, trainCommand];
+/** The commands, in help order. @category registry */
+export const COMMANDS: readonly CommandModule[] = [
+  fetchCommand,
+  trainCommand,
+  inspectCommand,
+  lrCommand,
+  reportCommand,
+];
 
 /** Version of the CLI. @category model */
 export const VERSION = "0.1.0";

@@ -187,7 +187,8 @@ function resumedConfig(dir: string, f: TrainFlags, cmd: Command): TrainConfig {
   return { ...saved, epochs };
 }
 
-async function selectBackend(name: "wasm" | "cpu" | undefined, io: Io): Promise<string> {
+/** Select the tfjs backend named by `--backend` (default: wasm, cpu if wasm cannot start). @category utils */
+export async function selectBackend(name: "wasm" | "cpu" | undefined, io: Io): Promise<string> {
   if (name === undefined) return hd.useDefaultBackend((m) => io.err(m));
   await hd.setBackend(name);
   return name;
