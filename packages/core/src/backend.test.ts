@@ -27,6 +27,23 @@ function suite(): Record<string, number[]> {
       "conv filter grad": read(hd.grad((f: Value) => hd.sum(hd.tanh(hd.conv2d(x, f, { padding: "valid" }))))(w)),
       "elu, sigmoid, logsumexp": read([hd.elu(x), hd.sigmoid(x), hd.logsumexp(x, [1, 2])]),
       "normal samples": read(hd.random.normal(hd.random.key(1), [100])),
+      // Rank 7 (nested vmap/jvp of a pooling layer makes such arrays): XNNPACK's limit is 6.
+      "rank-7 broadcasting and pad": read(
+        (() => {
+          const a = hd.random.normal(hd.random.key(8), [2, 3, 2, 2, 2, 2, 3]);
+          const b = hd.random.normal(hd.random.key(9), [3, 1, 2, 1, 2, 3]);
+          const pads = [
+            [0, 0],
+            [0, 0],
+            [1, 0],
+            [0, 0],
+            [0, 1],
+            [0, 0],
+            [0, 0],
+          ] as const;
+          return [hd.add(a, b), hd.mul(a, b), hd.sub(b, a), hd.div(a, hd.add(hd.abs(b), 1)), hd.pad(a, pads)];
+        })(),
+      ),
     };
   }) as unknown as Record<string, number[]>;
 }

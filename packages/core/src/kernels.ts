@@ -8,14 +8,65 @@ import * as tf from "@tensorflow/tfjs-core";
 export type Tensor = tf.Tensor;
 export type DType = "float32" | "int32" | "bool";
 
+/**
+ * XNNPACK (the wasm backend) handles at most 6 dimensions in broadcasting elementwise ops and in
+ * pad, and past that returns wrong values with only a console warning. Nested vmap/jvp easily
+ * makes rank-7 arrays, so such ops run on an equivalent lower-rank view: adjacent axes that
+ * broadcast the same way in every operand (or are unpadded) are merged.
+ */
+const MAX_RANK = 6;
+
+function broadcastBinary(op: (a: Tensor, b: Tensor) => Tensor) {
+  return (a: Tensor, b: Tensor): Tensor => {
+    const rank = Math.max(a.rank, b.rank);
+    if (rank <= MAX_RANK) return op(a, b);
+    const pa = [...new Array(rank - a.rank).fill(1), ...a.shape];
+    const pb = [...new Array(rank - b.rank).fill(1), ...b.shape];
+    const out = pa.map((d, i) => Math.max(d, pb[i]!));
+    const groupsA: number[] = [];
+    const groupsB: number[] = [];
+    let last = "";
+    out.forEach((_, i) => {
+      const pattern = `${pa[i] === out[i]}${pb[i] === out[i]}`;
+      if (i > 0 && pattern === last) {
+        groupsA[groupsA.length - 1]! *= pa[i]!;
+        groupsB[groupsB.length - 1]! *= pb[i]!;
+      } else {
+        groupsA.push(pa[i]!);
+        groupsB.push(pb[i]!);
+      }
+      last = pattern;
+    });
+    return tf.tidy(() => tf.reshape(op(tf.reshape(a, groupsA), tf.reshape(b, groupsB)), out));
+  };
+}
+
+function padAnyRank(x: Tensor, paddings: Array<[number, number]>): Tensor {
+  if (x.rank <= MAX_RANK) return tf.pad(x, paddings);
+  // Merge runs of unpadded axes; padded axes stay as they are.
+  const shape: number[] = [];
+  const pads: Array<[number, number]> = [];
+  x.shape.forEach((d, i) => {
+    const [lo, hi] = paddings[i]!;
+    const prev = pads[pads.length - 1];
+    if (lo === 0 && hi === 0 && prev !== undefined && prev[0] === 0 && prev[1] === 0) shape[shape.length - 1]! *= d;
+    else {
+      shape.push(d);
+      pads.push([lo, hi]);
+    }
+  });
+  const out = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+  return tf.tidy(() => tf.reshape(tf.pad(tf.reshape(x, shape), pads), out));
+}
+
 export const K = {
-  add: (a: Tensor, b: Tensor) => tf.add(a, b),
-  sub: (a: Tensor, b: Tensor) => tf.sub(a, b),
-  mul: (a: Tensor, b: Tensor) => tf.mul(a, b),
-  div: (a: Tensor, b: Tensor) => tf.div(a, b),
-  pow: (a: Tensor, b: Tensor) => tf.pow(a, b),
-  maximum: (a: Tensor, b: Tensor) => tf.maximum(a, b),
-  minimum: (a: Tensor, b: Tensor) => tf.minimum(a, b),
+  add: broadcastBinary((a, b) => tf.add(a, b)),
+  sub: broadcastBinary((a, b) => tf.sub(a, b)),
+  mul: broadcastBinary((a, b) => tf.mul(a, b)),
+  div: broadcastBinary((a, b) => tf.div(a, b)),
+  pow: broadcastBinary((a, b) => tf.pow(a, b)),
+  maximum: broadcastBinary((a, b) => tf.maximum(a, b)),
+  minimum: broadcastBinary((a, b) => tf.minimum(a, b)),
   neg: (a: Tensor) => tf.neg(a),
   exp: (a: Tensor) => tf.exp(a),
   log: (a: Tensor) => tf.log(a),
@@ -25,9 +76,9 @@ export const K = {
   cos: (a: Tensor) => tf.cos(a),
   tanh: (a: Tensor) => tf.tanh(a),
   sqrt: (a: Tensor) => tf.sqrt(a),
-  greater: (a: Tensor, b: Tensor) => tf.greater(a, b),
-  less: (a: Tensor, b: Tensor) => tf.less(a, b),
-  equal: (a: Tensor, b: Tensor) => tf.equal(a, b),
+  greater: broadcastBinary((a, b) => tf.greater(a, b)),
+  less: broadcastBinary((a, b) => tf.less(a, b)),
+  equal: broadcastBinary((a, b) => tf.equal(a, b)),
   where: (c: Tensor, a: Tensor, b: Tensor) => tf.where(c, a, b),
   sum: (a: Tensor, axes: number[]) => tf.sum(a, axes),
   max: (a: Tensor, axes: number[]) => tf.max(a, axes),
@@ -36,7 +87,7 @@ export const K = {
   transpose: (a: Tensor, perm: number[]) => tf.transpose(a, perm),
   slice: (a: Tensor, begin: number[], size: number[]) => tf.slice(a, begin, size),
   concat: (xs: Tensor[], axis: number) => tf.concat(xs, axis),
-  pad: (a: Tensor, paddings: Array<[number, number]>) => tf.pad(a, paddings),
+  pad: padAnyRank,
   reverse: (a: Tensor, axes: number[]) => tf.reverse(a, axes),
   cast: (a: Tensor, dtype: DType) => tf.cast(a, dtype),
   /** Batched matmul without transpose flags (flags are 10–20× slower on wasm). */
