@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Reproduction runs behind docs/results.md. Usage: scripts/repro/run.sh <phase>...
+# Each run: runs/repro/<name>/ (metrics.jsonl, config.json), wall time in runs/repro/<name>.time
+set -u
+cd "$(dirname "$0")/../.."
+R=runs/repro
+mkdir -p "$R"
+run() { # name, train flags...
+  local name=$1; shift
+  if [ -e "$R/$name/checkpoint.json" ]; then echo "skip $name"; return; fi
+  rm -rf "$R/$name"
+  echo "== $name $(date -u +%T)"
+  /usr/bin/time -f %e -o "$R/$name.time" node packages/cli/bin/hodiff.mjs train "$@" --no-progress --out "$R/$name" > "$R/$name.log" 2>&1
+  echo "   rc=$? wall=$(cat $R/$name.time 2>/dev/null | tail -1)s"
+}
+SMALL="--model mlp --dataset mnist --train-size 5000 --epochs 2 --seed 0"
+for phase in "$@"; do case $phase in
+  small)   # Table 4 partitions, App. K diagonal, Adam lr grid: MLP/MNIST, 5000 examples, 2 epochs
+    run s-ns-canonical $SMALL --optimizer newton-summary --lr 0.03 --partition canonical
+    run s-adam-1e-3    $SMALL --optimizer adam --lr 1e-3
+    run s-ns-trivial   $SMALL --optimizer newton-summary --lr 0.03 --partition trivial
+    run s-ns-weights-biases $SMALL --optimizer newton-summary --lr 0.03 --partition weights-biases
+    run s-ns-blocks-2  $SMALL --optimizer newton-summary --lr 0.03 --partition blocks-2
+    run s-ns-alternate-2 $SMALL --optimizer newton-summary --lr 0.03 --partition alternate-2
+    run s-ns-diagonal  $SMALL --optimizer newton-summary --lr 0.03 --partition canonical --diagonal
+    run s-adam-3e-4    $SMALL --optimizer adam --lr 3e-4
+    run s-adam-3e-3    $SMALL --optimizer adam --lr 3e-3 ;;
+  full0)   # Fig. 2: full MNIST training set (54k), seed 0
+    run f-ns-s0   --model mlp --dataset mnist --epochs ${EPOCHS:-4} --seed 0 --optimizer newton-summary --lr 0.03
+    run f-adam-s0 --model mlp --dataset mnist --epochs ${EPOCHS:-4} --seed 0 --optimizer adam --lr ${ADAM_LR:-1e-3} ;;
+  lenet)   # LeNet-5 / CIFAR-10, 5000 examples, 2 epochs
+    run l-ns   --model lenet --dataset cifar10 --train-size 5000 --epochs 2 --seed 0 --optimizer newton-summary --lr 0.3
+    run l-adam --model lenet --dataset cifar10 --train-size 5000 --epochs 2 --seed 0 --optimizer adam --lr 1e-3 ;;
+  seeds)
+    for s in 1 2; do
+      run f-ns-s$s   --model mlp --dataset mnist --epochs ${EPOCHS:-4} --seed $s --optimizer newton-summary --lr 0.03
+      run f-adam-s$s --model mlp --dataset mnist --epochs ${EPOCHS:-4} --seed $s --optimizer adam --lr ${ADAM_LR:-1e-3}
+    done ;;
+  kfac)
+    run s-kfac $SMALL --optimizer kfac ;;
+esac; done
