@@ -17,6 +17,8 @@ for phase in "$@"; do case $phase in
   lenet-backend)  # is the LeNet divergence the wasm backend's (XNN setup warnings)? same run on both backends
     run d-lenet-ns-wasm $D --backend wasm
     run d-lenet-ns-cpu  $D --backend cpu ;;
+  lenet-fixed)  # l-ns rerun after the rank-7 fix in core (docs/results.md §2)
+    run l-ns-fixed --model lenet --dataset cifar10 --train-size 5000 --epochs 2 --seed 0 --optimizer newton-summary --lr 0.3 ;;
   kfac-10k)
     run m-kfac-10k --model mlp --dataset mnist --train-size 10000 --epochs 2 --seed 0 --optimizer kfac
     run m-ns-10k   --model mlp --dataset mnist --train-size 10000 --epochs 2 --seed 0 --optimizer newton-summary --lr 0.03
