@@ -9,17 +9,18 @@
  * is a usage error) and so does the default partition (the run's `--partition` for newton-summary).
  */
 import * as E from "fp-ts/Either";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import * as hd from "@hodiff/core";
 import { batches } from "@hodiff/data";
 import { nll, type ModelName, type Params } from "@hodiff/nn";
 import { interactionMap, summaries, type InteractionMap, type Partition } from "@hodiff/partition";
 import { hasCheckpoint, loadCheckpoint, CHECKPOINT_FILE } from "./checkpoint";
-import { DATASET_CHOICES, loadRunData, type DatasetChoice } from "./datasets";
-import { buildModel, defaultInputShape, MODEL_NAMES } from "./models";
+import { loadRunData, type DatasetChoice } from "./datasets";
+import { buildModel, defaultInputShape } from "./models";
 import { PARTITION_PATTERN, partitionBuilder } from "./optimizers";
 import { RunError, type TrainConfig } from "./trainer";
-import { anyInt, intAtLeast, intList, UsageError } from "./usage";
+import { anyInt, intAtLeast, UsageError } from "./usage";
+import { addModelDataOptions, backendOption } from "./sharedOptions";
 
 // model
 
@@ -86,20 +87,10 @@ const partitionParser = (v: string): string => {
  * @category options
  */
 export function addProbeOptions(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option("--model <name>", "model (default with --checkpoint: the run's)").choices(MODEL_NAMES).default("mlp"),
-    )
-    .option("--hidden <widths>", "hidden widths of an MLP model, e.g. 64,32 (default: the paper's)", intList)
-    .addOption(new Option("--dataset <name>", "data set of the batch").choices([...DATASET_CHOICES]).default("mnist"))
-    .option("--synthetic-examples <n>", "synthetic only: training examples", intAtLeast(1), 1024)
-    .option(
-      "--synthetic-shape <dims>",
-      "synthetic only: shape of one example (default: the model's input shape)",
-      intList,
-    )
-    .option("--data-seed <n>", "seed of the synthetic set and of the validation split", anyInt, 0)
-    .option("--data-dir <path>", "cache root of the real data sets")
+  return addModelDataOptions(cmd, {
+    model: "model (default with --checkpoint: the run's)",
+    dataset: "data set of the batch",
+  })
     .option("--checkpoint <dir>", "use the parameters of the run in <dir> (default: the initialisation of --seed)")
     .option(
       "--partition <name>",
@@ -108,9 +99,7 @@ export function addProbeOptions(cmd: Command): Command {
     )
     .option("--batch-size <n>", "examples of the batch the summaries are computed on", intAtLeast(1), 100)
     .option("--seed <n>", "seed of the initialisation and of the batch", anyInt, 0)
-    .addOption(
-      new Option("--backend <name>", "tfjs backend (default: wasm, cpu if wasm cannot start)").choices(["wasm", "cpu"]),
-    );
+    .addOption(backendOption());
 }
 
 // computing

@@ -8,10 +8,9 @@ import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import * as hd from "@hodiff/core";
 import { CHECKPOINT_FILE, hasCheckpoint } from "../checkpoint";
-import { DATASET_CHOICES, type DatasetChoice } from "../datasets";
+import type { DatasetChoice } from "../datasets";
 import type { Io } from "../io";
 import { METRICS_FILE } from "../metrics";
-import { MODEL_NAMES } from "../models";
 import {
   OPTIMIZERS,
   OPTIMIZER_NAMES,
@@ -23,8 +22,9 @@ import {
   type OptimizerName,
 } from "../optimizers";
 import { train, type TrainConfig } from "../trainer";
-import { anyInt, finiteNumber, intAtLeast, intList, UsageError } from "../usage";
+import { anyInt, finiteNumber, intAtLeast, UsageError } from "../usage";
 import type { CommandModule } from "./types";
+import { addModelDataOptions, backendOption } from "../sharedOptions";
 
 // options
 
@@ -199,23 +199,12 @@ export async function selectBackend(name: "wasm" | "cpu" | undefined, io: Io): P
 /** `hodiff train`. @category commands */
 export const trainCommand: CommandModule = {
   register(program, { io, setExit }) {
-    const cmd = program
-      .command("train")
-      .description("train a model; writes config.json, metrics.jsonl and a checkpoint per epoch into --out")
-      .addOption(new Option("--model <name>", "model").choices(MODEL_NAMES).default("mlp"))
-      .option("--hidden <widths>", "hidden widths of an MLP model, e.g. 64,32 (default: the paper's)", intList)
-      .addOption(new Option("--dataset <name>", "data set").choices([...DATASET_CHOICES]).default("mnist"))
-      .option("--synthetic-examples <n>", "synthetic only: training examples", intAtLeast(1), 1024)
-      .option(
-        "--synthetic-shape <dims>",
-        "synthetic only: shape of one example, e.g. 8 or 28,28,1 (default: the model's input shape)",
-        intList,
-      )
-      .option("--data-seed <n>", "seed of the synthetic set and of the validation split", anyInt, 0)
-      .option(
-        "--data-dir <path>",
-        "cache root of the real data sets (default: $HODIFF_DATA_DIR, then <repo>/.cache/hodiff-data)",
-      )
+    const cmd = addModelDataOptions(
+      program
+        .command("train")
+        .description("train a model; writes config.json, metrics.jsonl and a checkpoint per epoch into --out"),
+      { model: "model", dataset: "data set" },
+    )
       .addOption(new Option("--optimizer <name>", "optimizer").choices(OPTIMIZER_NAMES).default("adam"))
       .option("--epochs <n>", "total number of epochs", intAtLeast(1), 10)
       .option("--train-size <n>", "train on a seeded subset of n examples (default: all)", intAtLeast(1))
@@ -228,12 +217,7 @@ export const trainCommand: CommandModule = {
         10000,
       )
       .option("--log-every <n>", "write a step record every n updates (0: epoch records only)", intAtLeast(0), 10)
-      .addOption(
-        new Option("--backend <name>", "tfjs backend (default: wasm, cpu if wasm cannot start)").choices([
-          "wasm",
-          "cpu",
-        ]),
-      )
+      .addOption(backendOption())
       .option("--out <dir>", "run directory (must not hold a run yet)")
       .option("--resume <dir>", "continue the run in <dir> up to --epochs")
       .option("--no-progress", "no progress bar (it is drawn only on a terminal anyway)");
