@@ -2,16 +2,7 @@
 # Follow-up runs of docs/results.md (LeNet backend diagnostic, K-FAC on more data). Usage: extra.sh <phase>...
 set -u
 cd "$(dirname "$0")/../.."
-R=runs/repro
-mkdir -p "$R"
-run() {
-  local name=$1; shift
-  if [ -e "$R/$name/checkpoint.json" ]; then echo "skip $name"; return; fi
-  rm -rf "$R/$name"
-  echo "== $name $(date -u +%T)"
-  /usr/bin/time -f %e -o "$R/$name.time" node packages/cli/bin/hodiff.mjs train "$@" --no-progress --out "$R/$name" > "$R/$name.log" 2>&1
-  echo "   rc=$? wall=$(tail -1 $R/$name.time 2>/dev/null)s"
-}
+. scripts/repro/common.sh
 D="--model lenet --dataset cifar10 --train-size 2000 --epochs 2 --val-size 1000 --seed 0 --optimizer newton-summary --lr 0.3"
 for phase in "$@"; do case $phase in
   lenet-backend)  # is the LeNet divergence the wasm backend's (XNN setup warnings)? same run on both backends

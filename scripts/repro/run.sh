@@ -3,16 +3,7 @@
 # Each run: runs/repro/<name>/ (metrics.jsonl, config.json), wall time in runs/repro/<name>.time
 set -u
 cd "$(dirname "$0")/../.."
-R=runs/repro
-mkdir -p "$R"
-run() { # name, train flags...
-  local name=$1; shift
-  if [ -e "$R/$name/checkpoint.json" ]; then echo "skip $name"; return; fi
-  rm -rf "$R/$name"
-  echo "== $name $(date -u +%T)"
-  /usr/bin/time -f %e -o "$R/$name.time" node packages/cli/bin/hodiff.mjs train "$@" --no-progress --out "$R/$name" > "$R/$name.log" 2>&1
-  echo "   rc=$? wall=$(cat $R/$name.time 2>/dev/null | tail -1)s"
-}
+. scripts/repro/common.sh
 SMALL="--model mlp --dataset mnist --train-size 5000 --epochs 2 --seed 0"
 for phase in "$@"; do case $phase in
   small)   # Table 4 partitions, App. K diagonal, Adam lr grid: MLP/MNIST, 5000 examples, 2 epochs
