@@ -3,8 +3,8 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core alone registers no gradients; the union package registers them (for tf.grad, the baseline).
 import "@tensorflow/tfjs";
 import * as hd from "@hodiff/core";
-import type { Value } from "@hodiff/core";
 import { medianMs, round } from "./timing";
+import { mlpProblem } from "./problems";
 
 export interface BenchContext {
   backend: string;
@@ -14,35 +14,8 @@ export type Bench = (ctx: BenchContext) => Promise<Record<string, unknown>[]>;
 
 /** The paper's MNIST MLP 784-1024-200-100-10 (tanh), NLL, batch 100; σ_w = 1 initialisation. */
 export function paperMlp(batch = 100) {
-  const sizes = [784, 1024, 200, 100, 10];
-  const keys = hd.random.split(hd.random.key(0), sizes.length + 1);
-  const params: Record<string, { w: tf.Tensor; b: tf.Tensor }> = {};
-  for (let i = 0; i + 1 < sizes.length; i++) {
-    params[`fc${i + 1}`] = {
-      w: tf.tidy(() => tf.div(hd.random.normal(keys[i]!, [sizes[i]!, sizes[i + 1]!]), Math.sqrt(sizes[i]!))),
-      b: tf.zeros([sizes[i + 1]!]),
-    };
-  }
-  const x = hd.random.normal(keys[sizes.length - 1]!, [batch, 784]);
-  const labels = tf.cast(
-    tf.oneHot(
-      tf.tensor1d(
-        Array.from({ length: batch }, (_, i) => i % 10),
-        "int32",
-      ),
-      10,
-    ),
-    "float32",
-  );
+  const { params, loss, x, labels } = mlpProblem([784, 1024, 200, 100, 10], batch);
   const names = Object.keys(params);
-  const loss = (p: typeof params): Value => {
-    let h: Value = x;
-    names.forEach((n, i) => {
-      const z = hd.add(hd.matmul(h, p[n]!.w), p[n]!.b);
-      h = i + 1 < names.length ? hd.tanh(z) : z;
-    });
-    return hd.neg(hd.mean(hd.sum(hd.mul(hd.logSoftmax(h), labels), 1)));
-  };
   // The same loss written with tfjs ops, for tf.grad.
   const tfLoss = (ws: tf.Tensor[]): tf.Scalar => {
     let h: tf.Tensor = x;
