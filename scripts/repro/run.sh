@@ -29,4 +29,14 @@ for phase in "$@"; do case $phase in
     done ;;
   kfac)
     run s-kfac $SMALL --optimizer kfac ;;
+  lenet10k)  # Fig. 2 LeNet row with all three optimizers, App. K on LeNet, the checkpoint of Fig. 1
+    L="--model lenet --dataset cifar10 --train-size 10000 --epochs ${EPOCHS:-8} --seed 0"
+    run l10-ns      $L --optimizer newton-summary --lr 0.3
+    run l10-adam    $L --optimizer adam --lr 1e-3
+    run l10-ns-diag $L --optimizer newton-summary --lr 0.3 --diagonal
+    run l10-kfac    $L --optimizer kfac ;;
+  kfac-full)  # Fig. 2 MLP/MNIST: K-FAC on the full training set, seeds 0, 1, 2
+    for s in 0 1 2; do
+      run f-kfac-s$s --model mlp --dataset mnist --epochs ${KFAC_EPOCHS:-2} --seed $s --optimizer kfac
+    done ;;
 esac; done

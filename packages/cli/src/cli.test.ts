@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { FETCH_COMMAND } from "@hodiff/data";
+import { wasmFailure } from "./program";
 import { hodiff, tempDir, TINY } from "./testing/harness";
 
 const tmp = tempDir();
@@ -34,6 +35,11 @@ describe("usage errors name the flag (exit status 2, nothing written)", () => {
       "a flag of another optimizer",
       ["train", "--optimizer", "sgd", "--b1", "0.5"],
       /--b1 does not apply to --optimizer sgd \(its flags: --lr, --momentum, --nesterov\)/,
+    ],
+    [
+      "--chunk-size -1",
+      ["train", "--optimizer", "newton-summary", "--chunk-size", "-1"],
+      /--chunk-size <n>' argument '-1' is invalid/,
     ],
     ["--hidden on a CNN", ["train", "--model", "lenet", "--hidden", "16"], /--hidden applies only to the MLP models/],
     [
@@ -164,6 +170,17 @@ describe("other exits", () => {
     ])
       expect(help.out).toContain(flag);
     expect((await hodiff("--version")).out).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("a wasm trap (the heap running out) gets advice whose flags all exist", async () => {
+    const advice = wasmFailure(new WebAssembly.RuntimeError("Aborted()"));
+    expect(advice).toMatch(/^error: the wasm backend stopped with "Aborted\(\)"/);
+    const flags = advice.match(/--[a-z-]+/g) ?? [];
+    expect(flags).toEqual(
+      expect.arrayContaining(["--batch-size", "--summary-batch-size", "--chunk-size", "--backend"]),
+    );
+    const help = (await hodiff("train", "--help")).out;
+    for (const flag of flags) expect(help).toContain(flag);
   });
 
   it("bin/hodiff.mjs runs the CLI through tsx with its exit status", () => {

@@ -207,6 +207,14 @@ export function newtonEntry(): OptimizerEntry {
         description: "B': examples of the summaries' minibatch",
       },
       {
+        flag: "chunk-size",
+        kind: "int",
+        min: 0,
+        default: 0,
+        description:
+          "group directions batched at once in the summaries (0: automatic); 1 uses the least memory (for the wasm heap's 4 GiB)",
+      },
+      {
         flag: "plateau-patience",
         kind: "int",
         default: 2,
@@ -241,6 +249,7 @@ export function newtonEntry(): OptimizerEntry {
         diagonal: h["diagonal"] === true,
         etaSmoothing: num(h, "etaSmoothing"),
         partition: partitionBuilder(h["partition"] as string),
+        ...(num(h, "chunkSize") > 0 ? { chunkSize: num(h, "chunkSize") } : {}),
       });
       const plateau = reduceOnPlateau({
         patience: num(h, "plateauPatience"),

@@ -78,7 +78,25 @@ export async function run(argv: readonly string[], io: Io = processIo()): Promis
       io.err(`error: ${e.message}`);
       return EXIT.failure;
     }
+    if (e instanceof WebAssembly.RuntimeError) {
+      io.err(wasmFailure(e));
+      return EXIT.failure;
+    }
     io.err(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return EXIT.failure;
   }
+}
+
+/**
+ * The message for a trap of the wasm backend. Its heap is capped near 4 GiB and running out shows up
+ * only as a trap (`Aborted()`, `memory access out of bounds`) from whichever kernel allocates next.
+ * @internal
+ */
+export function wasmFailure(e: Error): string {
+  return [
+    `error: the wasm backend stopped with "${e.message}".`,
+    "This is almost always its heap (4 GiB at most) running out. Use less memory per computation:",
+    "a smaller --batch-size, and with newton-summary a smaller --summary-batch-size or --chunk-size 1",
+    "(one group direction at a time in the summaries); or --backend cpu, which has no such cap but is much slower.",
+  ].join("\n");
 }

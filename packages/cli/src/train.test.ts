@@ -165,6 +165,22 @@ describe("hodiff train on the synthetic set", () => {
     expect(epochs.map((x) => x.lambda_scale)).toEqual([1, 1, 0.5]);
   });
 
+  it("--chunk-size 1 (one group direction at a time) follows the same trajectory as the default batching", async () => {
+    const batched = tmp.path("chunk-default");
+    const single = tmp.path("chunk-1");
+    expect((await hodiff("train", ...TINY, ...NEWTON, "--epochs", "1", "--out", batched)).code).toBe(0);
+    const r = await hodiff("train", ...TINY, ...NEWTON, "--epochs", "1", "--chunk-size", "1", "--out", single);
+    expect([r.code, r.err]).toEqual([0, ""]);
+    const [a, b] = [trajectory(batched).metrics, trajectory(single).metrics];
+    expect(b.length).toBe(a.length);
+    a.forEach((x, i) => {
+      expect(b[i]!.train_loss).toBeCloseTo(x.train_loss, 5);
+      if (x.eta !== null)
+        for (const [k, v] of Object.entries(x.eta as Record<string, number>))
+          expect((b[i]!.eta as Record<string, number>)[k]).toBeCloseTo(v, 4);
+    });
+  });
+
   it("a resumed run drops the records written after the last checkpoint (a crash mid-epoch)", async () => {
     const straight = tmp.path("crash-straight");
     const crashed = tmp.path("crash");
