@@ -174,8 +174,8 @@ describe("hodiff train on the synthetic set", () => {
     const [a, b] = [trajectory(batched).metrics, trajectory(single).metrics];
     expect(b.length).toBe(a.length);
     a.forEach((x, i) => {
-      expect(b[i]!.train_loss).toBeCloseTo(x.train_loss, 5);
-      if (x.eta !== null)
+      expect(b[i]!.train_loss).toBeCloseTo(x.train_loss as number, 5);
+      if (x.eta)
         for (const [k, v] of Object.entries(x.eta as Record<string, number>))
           expect((b[i]!.eta as Record<string, number>)[k]).toBeCloseTo(v, 4);
     });
