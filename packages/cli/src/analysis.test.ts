@@ -119,6 +119,31 @@ describe("train → inspect → lr → report", () => {
       expect(existsSync(`${out}/${f}`)).toBe(true);
   });
 
+  it("inspect --batches k: the summaries of the mean loss over k batches (2 × 16 examples = one batch of 32)", async () => {
+    const probe = TINY_PROBE.slice(0, -4); // without --batch-size 32 --seed 3
+    const one = tmp.path("one-32");
+    const two = tmp.path("two-16");
+    const seed = ["--seed", "3"];
+    expect((await hodiff("inspect", ...probe, ...seed, "--batch-size", "32", "--out", one)).code).toBe(0);
+    const before = hd.numTensors();
+    const r = await hodiff("inspect", ...probe, ...seed, "--batch-size", "16", "--batches", "2", "--out", two);
+    expect(r.code, r.err).toBe(0);
+    expect(hd.numTensors()).toBe(before);
+    expect(r.out).toContain("batch 16 × 2");
+    const [a, b] = [readJson(`${one}/interaction.json`), readJson(`${two}/interaction.json`)];
+    expect(b.meta).toMatchObject({ batchSize: 16, batches: 2 });
+    const close = (x: number, y: number) =>
+      expect(Math.abs(x - y)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(y)));
+    close(b.loss, a.loss);
+    a.gbar.forEach((g, i) => close(b.gbar[i]!, g));
+    a.order3Diag.forEach((d, i) => close(b.order3Diag[i]!, d));
+    a.hbar.forEach((row, i) => row.forEach((h, j) => close(b.hbar[i]![j]!, h)));
+    // and they are not those of the first batch of 16 alone
+    const first = tmp.path("first-16");
+    expect((await hodiff("inspect", ...probe, ...seed, "--batch-size", "16", "--out", first)).code).toBe(0);
+    expect(Math.abs(readJson(`${first}/interaction.json`).loss - a.loss)).toBeGreaterThan(1e-4);
+  });
+
   it("lr: one table row per group, both solvers' cases; --json gives η with H̄η = ḡ", async () => {
     const r = await hodiff("lr", "--checkpoint", ns, "--batch-size", "32");
     expect(r.code, r.err).toBe(0);
@@ -186,6 +211,8 @@ describe("train → inspect → lr → report", () => {
       [["lr", ...TINY_PROBE, "--lambda-int", "-1"], /--lambda-int/],
       [["lr", "--batch-size", "0"], /--batch-size/],
       [["lr", ...TINY_PROBE.slice(0, -4), "--batch-size", "1000"], /--batch-size 1000 exceeds/],
+      [["lr", ...TINY_PROBE, "--batches", "9"], /--batches 9 × --batch-size 32 exceeds the 256 training examples/],
+      [["inspect", ...TINY_PROBE, "--batches", "0", "--out", tmp.path("x")], /--batches/],
       [["report", ns], /--out/],
       [["report", tmp.path("nowhere"), "--out", tmp.path("r.html")], /DIR .*no such directory/],
       [["report", "--out", tmp.path("r.html")], /DIR/],

@@ -1,10 +1,11 @@
 /**
  * The shared part of `hodiff inspect` and `hodiff lr`: a model's parameters (at initialisation, or
- * from a run's checkpoint), one minibatch, and the partitioned summaries along the gradient on that
- * batch — L, ḡ, H̄, diag D̄(3) (`@hodiff/partition`'s `summaries`) and the interaction map of H̄.
+ * from a run's checkpoint), k minibatches (`--batches`, default 1), and the partitioned summaries
+ * along the gradient of their mean loss — L, ḡ, H̄, diag D̄(3) (`@hodiff/partition`'s `summaries`,
+ * averaged over the batches) and the interaction map of H̄.
  *
  * At initialisation the parameters are `init(split(key(seed))[0])`, those of `hodiff train --seed`;
- * the batch is the first of `batches(train, { seed, epoch: 0, dropLast: true })`. With
+ * the batches are the first k of `batches(train, { seed, epoch: 0, dropLast: true })`. With
  * `--checkpoint DIR` the model and data come from the run's config (a flag that disagrees with it
  * is a usage error) and so does the default partition (the run's `--partition` for newton-summary).
  */
@@ -36,6 +37,7 @@ export interface ProbeFlags {
   readonly checkpoint?: string;
   readonly partition?: string;
   readonly batchSize: number;
+  readonly batches: number;
   readonly seed: number;
   readonly backend?: "wasm" | "cpu";
 }
@@ -65,6 +67,8 @@ export interface ProbeMeta {
   readonly partition: string;
   readonly direction: "gradient";
   readonly batchSize: number;
+  /** Batches averaged: the direction is the gradient of their mean loss, the summaries are their means. */
+  readonly batches: number;
   readonly seed: number;
   /** The run directory of the checkpoint, or null at initialisation. */
   readonly checkpoint: string | null;
@@ -98,6 +102,12 @@ export function addProbeOptions(cmd: Command): Command {
       partitionParser,
     )
     .option("--batch-size <n>", "examples of the batch the summaries are computed on", intAtLeast(1), 100)
+    .option(
+      "--batches <k>",
+      "average over the first k batches (k × batch size examples; the paper's full batch when that is the training set)",
+      intAtLeast(1),
+      1,
+    )
     .option("--seed <n>", "seed of the initialisation and of the batch", anyInt, 0)
     .addOption(backendOption());
 }
@@ -122,6 +132,15 @@ function groupSizes(p: Partition): number[] {
     else for (const s of a) sizes[s]! += 1;
   });
   return sizes;
+}
+
+/** The first n items of an iterator. */
+function* take<T>(it: Iterator<T>, n: number): Generator<T> {
+  for (let i = 0; i < n; i++) {
+    const r = it.next();
+    if (r.done === true) return;
+    yield r.value;
+  }
 }
 
 const disposeTree = (tree: unknown): void =>
@@ -201,6 +220,11 @@ export function probe(f: ProbeFlags, cmd: Command, backend: string): Probe {
     const available = cfg.trainSize ?? trainSet.labels.length;
     if (f.batchSize > available)
       throw new UsageError("--batch-size", `--batch-size ${f.batchSize} exceeds the ${available} training examples`);
+    if (f.batchSize * f.batches > available)
+      throw new UsageError(
+        "--batches",
+        `--batches ${f.batches} × --batch-size ${f.batchSize} exceeds the ${available} training examples`,
+      );
     if (params === undefined) {
       const [initKey] = hd.random.split(hd.random.key(f.seed)) as [hd.random.Key, hd.random.Key];
       params = model.init(initKey);
@@ -215,21 +239,42 @@ export function probe(f: ProbeFlags, cmd: Command, backend: string): Probe {
         );
     }
     const partition = partitionBuilder(partitionSpec)(params);
-    const first = batches(trainSet, {
-      batchSize: f.batchSize,
-      seed: f.seed,
-      epoch: 0,
-      dropLast: true,
-      trainSize: cfg.trainSize ?? undefined,
-    }).next();
-    if (first.done === true) throw new UsageError("--batch-size", `--batch-size ${f.batchSize}: no full batch`);
-    const b = first.value;
-    const x = hd.array(b.images, { shape: b.shape });
-    owned.push(x);
-    const loss = (p: Params): hd.Value => nll(model.apply(p, x), b.labels);
-    const u = hd.grad(loss)(params);
+    const drawn = [
+      ...take(
+        batches(trainSet, {
+          batchSize: f.batchSize,
+          seed: f.seed,
+          epoch: 0,
+          dropLast: true,
+          trainSize: cfg.trainSize ?? undefined,
+        }),
+        f.batches,
+      ),
+    ];
+    // The derivatives are linear in the loss: those of the mean loss are the means of the batches'.
+    const losses = drawn.map((b) => {
+      const x = hd.array(b.images, { shape: b.shape });
+      owned.push(x);
+      return (p: Params): hd.Value => nll(model.apply(p, x), b.labels);
+    });
+    const k = losses.length;
+    const u = losses.reduce<Params | undefined>((acc, loss) => {
+      const g = hd.tidy(() => hd.treeMap((t: hd.Value) => hd.div(t, k), hd.grad(loss)(params!)));
+      if (acc === undefined) return g;
+      const sum = hd.tidy(() => hd.treeMap((a: hd.Value, b: hd.Value) => hd.add(a, b), acc, g));
+      disposeTree(acc);
+      disposeTree(g);
+      return sum;
+    }, undefined)!;
     owned.push(u);
-    const s = summaries(loss as never, partition)(params, u);
+    const parts = losses.map((loss) => summaries(loss as never, partition)(params!, u));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / k;
+    const s = {
+      loss: mean(parts.map((q) => q.loss)),
+      gbar: parts[0]!.gbar.map((_, i) => mean(parts.map((q) => q.gbar[i]!))),
+      hbar: parts[0]!.hbar.map((row, i) => row.map((_, j) => mean(parts.map((q) => q.hbar[i]![j]!)))),
+      order3Diag: parts[0]!.order3Diag.map((_, i) => mean(parts.map((q) => q.order3Diag[i]!))),
+    };
     const map = interactionMap(s.hbar, partition);
     return {
       labels: map.labels,
@@ -246,6 +291,7 @@ export function probe(f: ProbeFlags, cmd: Command, backend: string): Probe {
         partition: partitionSpec,
         direction: "gradient",
         batchSize: f.batchSize,
+        batches: k,
         seed: f.seed,
         checkpoint: f.checkpoint ?? null,
         step,

@@ -109,7 +109,7 @@ export const inspectCommand: CommandModule = {
         write(`${base}.png`, svgToPng(svgs[key]));
       }
       io.out(
-        `${p.meta.model}, partition ${p.meta.partition} (S = ${p.labels.length}), ${p.meta.checkpoint === null ? "at initialisation" : `${p.meta.checkpoint} at step ${p.meta.step}`}, batch ${p.meta.batchSize}: L = ${p.loss.toPrecision(6)}${o.singular ? " (H̄ singular: H̄⁻¹ is its pseudo-inverse)" : ""}`,
+        `${p.meta.model}, partition ${p.meta.partition} (S = ${p.labels.length}), ${p.meta.checkpoint === null ? "at initialisation" : `${p.meta.checkpoint} at step ${p.meta.step}`}, batch ${p.meta.batchSize}${p.meta.batches > 1 ? ` × ${p.meta.batches}` : ""}: L = ${p.loss.toPrecision(6)}${o.singular ? " (H̄ singular: H̄⁻¹ is its pseudo-inverse)" : ""}`,
       );
       for (const w of written) io.out(`wrote ${w}`);
       setExit(0);

@@ -113,7 +113,7 @@ export const lrCommand: CommandModule = {
       } else {
         const where = p.meta.checkpoint === null ? "at initialisation" : `${p.meta.checkpoint} at step ${p.meta.step}`;
         io.out(
-          `${p.meta.model}, partition ${p.meta.partition} (S = ${p.labels.length}), ${where}, batch ${p.meta.batchSize}, direction = gradient: L = ${p.loss.toPrecision(6)}`,
+          `${p.meta.model}, partition ${p.meta.partition} (S = ${p.labels.length}), ${where}, batch ${p.meta.batchSize}${p.meta.batches > 1 ? ` × ${p.meta.batches}` : ""}, direction = gradient: L = ${p.loss.toPrecision(6)}`,
         );
         for (const l of formatTable(r)) io.out(l);
         io.out(`η = H̄⁻¹ḡ: ${r.linearCase}`);
