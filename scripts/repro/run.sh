@@ -35,6 +35,23 @@ for phase in "$@"; do case $phase in
     run l10-adam    $L --optimizer adam --lr 1e-3
     run l10-ns-diag $L --optimizer newton-summary --lr 0.3 --diagonal
     run l10-kfac    $L --optimizer kfac ;;
+  big)  # Table 5 beyond the paper MLP: BigMLP on 5k CIFAR-10 (2 epochs); VGG-11' time per update (1k, 1 epoch)
+    B="--model bigmlp --dataset cifar10 --train-size 5000 --epochs 2 --seed 0"
+    run b-ns   $B --optimizer newton-summary --lr 0.1
+    run b-adam $B --optimizer adam --lr 1e-3
+    # VGG-11' does not fit the summaries of B' = 100 in wasm's 4 GiB heap: B' = 25, one direction at a time
+    V="--model vgg11 --dataset cifar10 --train-size 1000 --epochs 1 --val-size 1000 --seed 0"
+    run v-adam $V --optimizer adam --lr 1e-3
+    run v-ns   $V --optimizer newton-summary --lr 0.3 --summary-batch-size 25 --chunk-size 1 ;;
+  fig1-sgd)  # paper Fig. 1 protocol: LeNet-5 trained with SGD + momentum; a copy of the run after each epoch
+    L="--model lenet --dataset cifar10 --train-size 10000 --seed 0 --optimizer sgd --lr 0.01 --momentum 0.9"
+    run l10-sgd $L --epochs 1
+    for e in $(seq 1 ${EPOCHS:-8}); do
+      if [ ! -e "$R/l10-sgd-ep$e/checkpoint.json" ]; then
+        [ "$e" -gt 1 ] && /usr/bin/time -a -f %e -o "$R/l10-sgd.time" node packages/cli/bin/hodiff.mjs train --resume "$R/l10-sgd" --epochs "$e" --no-progress >> "$R/l10-sgd.log" 2>&1
+        rm -rf "$R/l10-sgd-ep$e" && cp -r "$R/l10-sgd" "$R/l10-sgd-ep$e"
+      fi
+    done ;;
   kfac-full)  # Fig. 2 MLP/MNIST: K-FAC on the full training set, seeds 0, 1, 2
     for s in 0 1 2; do
       run f-kfac-s$s --model mlp --dataset mnist --epochs ${KFAC_EPOCHS:-2} --seed $s --optimizer kfac

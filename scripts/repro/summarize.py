@@ -55,6 +55,50 @@ def seeds_table(prefix, label):
     walls = [d["wall"] for d in data if d["wall"]]
     print(f"\nwall time per run (s): {', '.join(f'{w:.0f}' for w in walls)}")
 
+def epochs_table(names):
+    """Per epoch, each run's train loss / val loss / val acc side by side."""
+    data = {n: load(n) for n in names}
+    data = {n: d for n, d in data.items() if d and d["epochs"]}
+    if not data: return
+    print("| epoch | " + " | ".join(f"{n}: train / val loss / val acc" for n in data) + " |")
+    print("|---|" + "---|" * len(data))
+    for i in range(max(len(d["epochs"]) for d in data.values())):
+        cells = []
+        for d in data.values():
+            e = d["epochs"][i] if len(d["epochs"]) > i else None
+            cells.append(f"{e['train_loss']:.3f} / {e['val_loss']:.3f} / {e['val_accuracy']:.3f}" if e else "")
+        print(f"| {i+1} | " + " | ".join(cells) + " |")
+    print("\n| run | mean epoch time (s) | s / update | wall (s) |\n|---|---|---|---|")
+    for n, d in data.items():
+        et = statistics.mean(x["epoch_time_s"] for x in d["epochs"])
+        ups = d["epochs"][-1]["step"] / len(d["epochs"])
+        print(f"| {n} | {et:.1f} | {et / ups:.3f} | {d['wall'] if d['wall'] else '–'} |")
+
+def interaction_summary(fig_dir="docs/figures/fig1"):
+    """Fig. 1: normalised |H̄_ij|/√|H̄_ii H̄_jj| grouped by how far apart the groups' layers are."""
+    print("| map | loss | H̄ eigenvalues < 0 | mean normalised: same layer (w–b) | adjacent layers | ≥ 2 layers apart | entries > 1 |")
+    print("|---|---|---|---|---|---|---|")
+    for d in sorted(glob.glob(os.path.join(fig_dir, "*", "interaction.json"))):
+        j = json.load(open(d))
+        labels, M, H = j["labels"], j["normalized"], j["hbar"]
+        layer = [l.rsplit(".", 1)[0] for l in labels]
+        order = list(dict.fromkeys(layer))
+        pos = [order.index(l) for l in layer]
+        buckets = {0: [], 1: [], 2: []}
+        big = 0
+        for a in range(len(labels)):
+            for b in range(a + 1, len(labels)):
+                buckets[min(abs(pos[a] - pos[b]), 2)].append(abs(M[a][b]))
+                big += abs(M[a][b]) > 1
+        try:
+            import numpy as np
+            neg = int((np.linalg.eigvalsh(np.array(H)) < 0).sum())
+        except ImportError:
+            neg = "–"
+        m = lambda xs: f"{statistics.mean(xs):.2f}" if xs else "–"
+        name = os.path.basename(os.path.dirname(d))
+        print(f"| {name} (step {j['meta']['step']}) | {j['loss']:.3f} | {neg} | {m(buckets[0])} | {m(buckets[1])} | {m(buckets[2])} | {big} |")
+
 if __name__ == "__main__":
     print("## small MLP/MNIST (5000 examples, 2 epochs, seed 0)\n")
     single_table(["s-ns-canonical", "s-ns-trivial", "s-ns-weights-biases", "s-ns-blocks-2", "s-ns-alternate-2", "s-ns-diagonal", "s-adam-3e-4", "s-adam-1e-3", "s-adam-3e-3", "s-kfac"])
@@ -67,3 +111,12 @@ if __name__ == "__main__":
     single_table(["d-lenet-ns-wasm", "d-lenet-ns-cpu"])
     print("\n## MLP/MNIST 10k, 2 epochs: K-FAC vs NewtonSummary vs Adam\n")
     single_table(["m-kfac-10k", "m-ns-10k", "m-adam-10k"])
+    print("\n## LeNet CIFAR-10 (10k, 8 epochs): Fig. 2 LeNet row, App. K\n")
+    epochs_table(["l10-ns", "l10-adam", "l10-kfac", "l10-ns-diag"])
+    print("\n## full MNIST with K-FAC")
+    seeds_table("f-kfac", "K-FAC lr 0.01")
+    print("\n## BigMLP (5k CIFAR-10, 2 epochs) and VGG-11' (1k, 1 epoch)\n")
+    epochs_table(["b-ns", "b-adam"])
+    epochs_table(["v-ns", "v-adam"])
+    print("\n## Fig. 1 interaction maps\n")
+    interaction_summary()

@@ -213,6 +213,11 @@ describe("train → inspect → lr → report", () => {
       [["lr", ...TINY_PROBE.slice(0, -4), "--batch-size", "1000"], /--batch-size 1000 exceeds/],
       [["lr", ...TINY_PROBE, "--batches", "9"], /--batches 9 × --batch-size 32 exceeds the 256 training examples/],
       [["inspect", ...TINY_PROBE, "--batches", "0", "--out", tmp.path("x")], /--batches/],
+      [["lr", ...TINY_PROBE, "--train-size", "64", "--batches", "3"], /--batches 3 × --batch-size 32 exceeds the 64/],
+      [
+        ["inspect", "--checkpoint", ns, "--train-size", "64", "--out", tmp.path("x")],
+        /--train-size 64 differs from the run's/,
+      ],
       [["report", ns], /--out/],
       [["report", tmp.path("nowhere"), "--out", tmp.path("r.html")], /DIR .*no such directory/],
       [["report", "--out", tmp.path("r.html")], /DIR/],

@@ -35,6 +35,7 @@ export interface ProbeFlags {
   readonly dataSeed: number;
   readonly dataDir?: string;
   readonly checkpoint?: string;
+  readonly trainSize?: number;
   readonly partition?: string;
   readonly batchSize: number;
   readonly batches: number;
@@ -97,6 +98,11 @@ export function addProbeOptions(cmd: Command): Command {
   })
     .option("--checkpoint <dir>", "use the parameters of the run in <dir> (default: the initialisation of --seed)")
     .option(
+      "--train-size <n>",
+      "draw the batches from the seeded subset of n examples that `train --train-size n` uses (default: all, or the run's)",
+      intAtLeast(1),
+    )
+    .option(
       "--partition <name>",
       "groups: canonical, trivial, weights-biases, blocks-K or alternate-K (default: canonical, or the run's)",
       partitionParser,
@@ -122,6 +128,7 @@ const FIXED_BY_RUN: Readonly<Record<string, string>> = {
   syntheticExamples: "synthetic-examples",
   syntheticShape: "synthetic-shape",
   dataSeed: "data-seed",
+  trainSize: "train-size",
 };
 
 /** Parameters of each group (a leaf's scalars, or for `discrete` its scalars one by one). */
@@ -162,7 +169,7 @@ export function probe(f: ProbeFlags, cmd: Command, backend: string): Probe {
     dataSeed: f.dataSeed,
     syntheticExamples: f.syntheticExamples,
     syntheticShape: f.syntheticShape ?? null,
-    trainSize: null,
+    trainSize: f.trainSize ?? null,
   };
   let partitionSpec = f.partition ?? "canonical";
   let runLambdaInt: number | null = null;
