@@ -13,3 +13,11 @@ $H $R/m-ns-10k $R/m-adam-10k $R/m-kfac-10k $R/s-ns-canonical $R/s-adam-1e-3 $R/s
   --title "MLP/MNIST 5k/10k, 2 epochs: NewtonSummary vs Adam vs K-FAC" --out docs/figures/kfac-mlp-small.html
 $H $R/l-ns-fixed $R/l-adam $R/l-ns-cpu $R/l-ns $R/d-lenet-ns-wasm $R/d-lenet-ns-cpu \
   --title "LeNet-5/CIFAR-10 subsets: NewtonSummary vs Adam (l-ns and d-lenet-ns-wasm: wasm before the rank-7 fix, diverged)" --out docs/figures/lenet-cifar10.html
+$H $R/l10-ns $R/l10-adam $R/l10-kfac $R/l10-ns-diag $R/l10-sgd docs/figures/fig1/* \
+  --title "LeNet-5/CIFAR-10, 10k, 8 epochs: NewtonSummary (full and diagonal H̄) vs Adam vs K-FAC vs SGD; Fig. 1 maps" --out docs/figures/lenet-cifar10-10k.html
+$H $R/f-kfac-s0 $R/f-kfac-s1 $R/f-kfac-s2 $R/f-ns-s0 $R/f-ns-s1 $R/f-ns-s2 $R/f-adam-s0 $R/f-adam-s1 $R/f-adam-s2 \
+  --title "MLP/MNIST, full training set: K-FAC (2 epochs) vs NewtonSummary and Adam (5 epochs), 3 seeds each" --out docs/figures/fig2-mlp-mnist-kfac.html
+extra=""
+for r in b-ns b-adam v-ns v-adam l10-ns-lam0.1 l10-ns-lam1; do [ -e "$R/$r/metrics.jsonl" ] || continue; extra="$extra $R/$r"; done
+[ -n "${extra:-}" ] && $H $extra --title "BigMLP and VGG-11' on CIFAR-10 subsets; NewtonSummary's λ on LeNet" --out docs/figures/big-models-and-lambda.html
+true

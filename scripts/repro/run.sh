@@ -52,6 +52,10 @@ for phase in "$@"; do case $phase in
         rm -rf "$R/l10-sgd-ep$e" && cp -r "$R/l10-sgd" "$R/l10-sgd-ep$e"
       fi
     done ;;
+  lenet-lambda)  # NewtonSummary's λ on LeNet (10k, 3 epochs): the paper's 0.3 against 0.1 and 1
+    L="--model lenet --dataset cifar10 --train-size 10000 --epochs 3 --seed 0 --optimizer newton-summary"
+    run l10-ns-lam0.1 $L --lr 0.1
+    run l10-ns-lam1   $L --lr 1 ;;
   kfac-full)  # Fig. 2 MLP/MNIST: K-FAC on the full training set, seeds 0, 1, 2
     for s in 0 1 2; do
       run f-kfac-s$s --model mlp --dataset mnist --epochs ${KFAC_EPOCHS:-2} --seed $s --optimizer kfac

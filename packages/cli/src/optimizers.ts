@@ -296,6 +296,7 @@ export type KfacFn = (
   options: {
     readonly momentum: number;
     readonly damping: number;
+    readonly dampingMode: "eigen" | "factored";
     readonly statDecay: number;
     readonly klClip: number;
     readonly weightDecay: number;
@@ -327,6 +328,14 @@ export function kfacEntry(kfac: KfacFn, kfacStats: KfacStatsFn): OptimizerEntry 
       mom(0.9),
       { flag: "damping", kind: "non-negative", default: 0.03, description: "λ of (A ⊗ G + λI)⁻¹" },
       {
+        flag: "damping-mode",
+        kind: "choice",
+        choices: ["eigen", "factored"],
+        default: "eigen",
+        description:
+          "eigen: (A ⊗ G + λI)⁻¹ exactly (the reference code); factored: (A + π√λI)⁻¹ ⊗ (G + √λ/π I)⁻¹, ~5× faster inversions",
+      },
+      {
         flag: "stat-decay",
         kind: "non-negative",
         max: 1,
@@ -352,6 +361,7 @@ export function kfacEntry(kfac: KfacFn, kfacStats: KfacStatsFn): OptimizerEntry 
         transformation: kfac(num(h, "lr"), {
           momentum: num(h, "momentum"),
           damping: num(h, "damping"),
+          dampingMode: h["dampingMode"] as "eigen" | "factored",
           statDecay: num(h, "statDecay"),
           klClip: num(h, "klClip"),
           weightDecay: num(h, "weightDecay"),

@@ -111,6 +111,12 @@ describe("hodiff train on the synthetic set", () => {
     // 2 + 1: the resumed run's first update is where the plateau scheduler halves λ
     ["newton-summary and its plateau scheduler", NEWTON, 2, 3],
     ["kfac", ["--optimizer", "kfac", "--cov-every", "2", "--inv-every", "4"], 1, 2],
+    [
+      "kfac with factored damping",
+      ["--optimizer", "kfac", "--damping-mode", "factored", "--cov-every", "2", "--inv-every", "4"],
+      1,
+      2,
+    ],
   ])("--resume with %s", (name, opt, first, total) => {
     it(`${first} epoch(s) + resume to ${total} equals ${total} epochs straight: metrics, parameters and optimizer state`, async () => {
       const key = name.replace(/\W+/g, "-");
@@ -137,6 +143,9 @@ describe("hodiff train on the synthetic set", () => {
         a.manifest.step,
         a.manifest.lastEpochLoss,
       ]);
+      // the K-FAC state holds the inverse its damping mode asks for
+      if (opt.includes("kfac"))
+        expect(JSON.stringify(a.manifest.optState)).toContain(opt.includes("factored") ? '"Ainv"' : '"QA"');
     });
   });
 
