@@ -75,29 +75,30 @@ def epochs_table(names):
         print(f"| {n} | {et:.1f} | {et / ups:.3f} | {d['wall'] if d['wall'] else '–'} |")
 
 def interaction_summary(fig_dir="docs/figures/fig1"):
-    """Fig. 1: normalised |H̄_ij|/√|H̄_ii H̄_jj| grouped by how far apart the groups' layers are."""
-    print("| map | loss | H̄ eigenvalues < 0 | mean normalised: same layer (w–b) | adjacent layers | ≥ 2 layers apart | entries > 1 |")
-    print("|---|---|---|---|---|---|---|")
+    """Fig. 1: normalised |M_ij|/√|M_ii M_jj| of H̄ and H̄⁻¹, off-diagonal means grouped by how far apart the groups' layers are."""
+    import numpy as np
+    print("| map | loss | H̄ eigenvalues (min, max) | matrix | off-diagonal mean | same layer (w–b) | adjacent layers | ≥ 2 layers apart | first layer's row (conv1.w) | entries > 1 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for d in sorted(glob.glob(os.path.join(fig_dir, "*", "interaction.json"))):
         j = json.load(open(d))
-        labels, M, H = j["labels"], j["normalized"], j["hbar"]
+        labels = j["labels"]
         layer = [l.rsplit(".", 1)[0] for l in labels]
         order = list(dict.fromkeys(layer))
         pos = [order.index(l) for l in layer]
-        buckets = {0: [], 1: [], 2: []}
-        big = 0
-        for a in range(len(labels)):
-            for b in range(a + 1, len(labels)):
-                buckets[min(abs(pos[a] - pos[b]), 2)].append(abs(M[a][b]))
-                big += abs(M[a][b]) > 1
-        try:
-            import numpy as np
-            neg = int((np.linalg.eigvalsh(np.array(H)) < 0).sum())
-        except ImportError:
-            neg = "–"
-        m = lambda xs: f"{statistics.mean(xs):.2f}" if xs else "–"
+        ev = np.linalg.eigvalsh(np.array(j["hbar"]))
         name = os.path.basename(os.path.dirname(d))
-        print(f"| {name} (step {j['meta']['step']}) | {j['loss']:.3f} | {neg} | {m(buckets[0])} | {m(buckets[1])} | {m(buckets[2])} | {big} |")
+        for which, key in (("H̄", "normalized"), ("H̄⁻¹", "normalizedInverse")):
+            M = np.abs(np.array(j[key]))
+            buckets = {0: [], 1: [], 2: []}
+            off = []
+            for a in range(len(labels)):
+                for b in range(a + 1, len(labels)):
+                    buckets[min(abs(pos[a] - pos[b]), 2)].append(M[a][b])
+                    off.append(M[a][b])
+            first = [M[0][b] for b in range(1, len(labels)) if pos[b] != pos[0]]
+            m = lambda xs: f"{np.mean(xs):.2f}" if xs else "–"
+            head = f"{name} (step {j['meta']['step']}, {j['meta']['batchSize']}×{j['meta'].get('batches', 1)} examples) | {j['loss']:.3f} | {ev[0]:.2g}, {ev[-1]:.2g}" if which == "H̄" else " | | "
+            print(f"| {head} | {which} | {m(off)} | {m(buckets[0])} | {m(buckets[1])} | {m(buckets[2])} | {m(first)} | {int((np.array(off) > 1).sum())} |")
 
 if __name__ == "__main__":
     print("## small MLP/MNIST (5000 examples, 2 epochs, seed 0)\n")
