@@ -1,0 +1,87 @@
+/** The broadcasting kernels (comparisons, select, broadcastTo) against a plain-JS broadcast, on both backends. */
+import { afterAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
+import * as hd from "./index";
+import { K } from "./kernels";
+
+/** Row-major index of `out`'s multi-index `idx` in an array of `shape` broadcast against `out`. */
+function sourceIndex(idx: number[], shape: readonly number[], out: readonly number[]): number {
+  let flat = 0;
+  shape.forEach((d, i) => {
+    const j = idx[out.length - shape.length + i]!;
+    flat = flat * d + (d === 1 ? 0 : j);
+  });
+  return flat;
+}
+
+/** f applied elementwise after numpy broadcasting, in JS. */
+function naive(f: (...xs: number[]) => number, out: number[], ...args: { v: number[]; s: number[] }[]): number[] {
+  const n = out.reduce((a, b) => a * b, 1);
+  return Array.from({ length: n }, (_, k) => {
+    const idx: number[] = [];
+    let r = k;
+    for (let i = out.length - 1; i >= 0; i--) {
+      idx.unshift(r % out[i]!);
+      r = Math.floor(r / out[i]!);
+    }
+    return f(...args.map((a) => a.v[sourceIndex(idx, a.s, out)]!));
+  });
+}
+
+const values = (shape: number[], seed: number) =>
+  // small integers, so that equality and ties happen
+  Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => ((i * 7 + seed * 13) % 5) - 2);
+
+const CASES: [number[], number[], number[]][] = [
+  // [a's shape, b's shape, the broadcast shape]
+  [
+    [2, 3, 4],
+    [3, 1],
+    [2, 3, 4],
+  ],
+  [
+    [1, 1, 1, 1],
+    [2, 3, 2, 5],
+    [2, 3, 2, 5],
+  ],
+  [
+    [4, 2, 3, 2, 2, 3],
+    [4, 2, 1, 2, 1, 3],
+    [4, 2, 3, 2, 2, 3],
+  ],
+  [
+    [2, 1, 3, 2, 1, 2, 3],
+    [3, 1, 2, 2, 1],
+    [2, 1, 3, 2, 2, 2, 3],
+  ], // rank 7: past XNNPACK's 6
+];
+
+describe.each(["cpu", "wasm"] as const)("broadcasting kernels on %s", (backend) => {
+  afterAll(() => hd.setBackend("cpu"));
+
+  it.each(CASES)("equal, greater, less, where, broadcastTo: %j with %j", async (sa, sb, out) => {
+    await hd.setBackend(backend);
+    const a = { v: values(sa, 1), s: sa };
+    const b = { v: values(sb, 2), s: sb };
+    const before = tf.memory().numTensors;
+    const made: tf.Tensor[] = [];
+    const own = (t: tf.Tensor) => (made.push(t), t);
+    const [ta, tb] = [own(tf.tensor(a.v, sa)), own(tf.tensor(b.v, sb))];
+    const read = (t: tf.Tensor) => {
+      expect(own(t).shape).toEqual(out);
+      return Array.from(t.dataSync());
+    };
+    const cmp = (f: (x: number, y: number) => boolean) => naive((x, y) => Number(f(x, y)), out, a, b);
+    expect(read(K.equal(ta, tb))).toEqual(cmp((x, y) => x === y));
+    expect(read(K.greater(ta, tb))).toEqual(cmp((x, y) => x > y));
+    expect(read(K.less(tb, ta))).toEqual(cmp((x, y) => y < x));
+    const [zero, minus9] = [own(tf.scalar(0)), own(tf.scalar(-9))];
+    const c = own(K.greater(tb, zero));
+    expect(read(K.where(c, ta, minus9))).toEqual(naive((y, x) => (y > 0 ? x : -9), out, b, a));
+    expect(read(K.broadcastTo(ta, out))).toEqual(naive((x) => x, out, a));
+    expect(read(K.broadcastTo(own(K.cast(ta, "int32")), out))).toEqual(naive((x) => x, out, a));
+    expect(read(K.broadcastTo(own(K.greater(ta, zero)), out))).toEqual(naive((x) => Number(x > 0), out, a));
+    tf.dispose(made);
+    expect(tf.memory().numTensors).toBe(before); // no kernel leaves an intermediate behind
+  });
+});
