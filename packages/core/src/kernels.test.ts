@@ -85,3 +85,53 @@ describe.each(["cpu", "wasm"] as const)("broadcasting kernels on %s", (backend) 
     expect(tf.memory().numTensors).toBe(before); // no kernel leaves an intermediate behind
   });
 });
+
+describe.each(["cpu", "wasm"] as const)("reverse on %s", (backend) => {
+  afterAll(() => hd.setBackend("cpu"));
+
+  /** x[i0, i1, …] = its row-major index; the flipped array in JS. */
+  function flippedJs(shape: number[], axes: number[]): number[] {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return Array.from({ length: n }, (_, k) => {
+      const idx: number[] = [];
+      let r = k;
+      for (let i = shape.length - 1; i >= 0; i--) {
+        idx.unshift(r % shape[i]!);
+        r = Math.floor(r / shape[i]!);
+      }
+      const src = idx.map((j, i) => (axes.includes(i) ? shape[i]! - 1 - j : j));
+      return src.reduce((acc, j, i) => acc * shape[i]! + j, 0);
+    });
+  }
+
+  it.each([
+    [
+      [3, 3, 4, 5],
+      [0, 1],
+    ], // conv2d's filter flip: the rows of a [9, 20] view
+    [
+      [3, 3, 4, 5],
+      [1, 0],
+    ],
+    [[4, 6], [0]],
+    [[2, 3, 4], [1]], // not leading: tfjs's kernel
+    [
+      [2, 3, 4],
+      [0, 2],
+    ],
+    [[70, 2], [0]], // too many rows for the concatenation
+  ])("%j flipped along %j", async (shape, axes) => {
+    await hd.setBackend(backend);
+    const before = tf.memory().numTensors;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = tf.tensor(
+      Array.from({ length: n }, (_, i) => i),
+      shape,
+    );
+    const y = K.reverse(x, axes);
+    expect(y.shape).toEqual(shape);
+    expect(Array.from(y.dataSync())).toEqual(flippedJs(shape, axes));
+    tf.dispose([x, y]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
