@@ -14,18 +14,18 @@ function sourceIndex(idx: number[], shape: readonly number[], out: readonly numb
   return flat;
 }
 
+/** The multi-indices of an array of `shape`, in row-major order. */
+function multiIndices(shape: readonly number[]): number[][] {
+  return Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => {
+    const idx: number[] = [];
+    for (let i = shape.length - 1, r = k; i >= 0; r = Math.floor(r / shape[i]!), i--) idx.unshift(r % shape[i]!);
+    return idx;
+  });
+}
+
 /** f applied elementwise after numpy broadcasting, in JS. */
 function naive(f: (...xs: number[]) => number, out: number[], ...args: { v: number[]; s: number[] }[]): number[] {
-  const n = out.reduce((a, b) => a * b, 1);
-  return Array.from({ length: n }, (_, k) => {
-    const idx: number[] = [];
-    let r = k;
-    for (let i = out.length - 1; i >= 0; i--) {
-      idx.unshift(r % out[i]!);
-      r = Math.floor(r / out[i]!);
-    }
-    return f(...args.map((a) => a.v[sourceIndex(idx, a.s, out)]!));
-  });
+  return multiIndices(out).map((idx) => f(...args.map((a) => a.v[sourceIndex(idx, a.s, out)]!)));
 }
 
 const values = (shape: number[], seed: number) =>
@@ -91,17 +91,9 @@ describe.each(["cpu", "wasm"] as const)("reverse on %s", (backend) => {
 
   /** x[i0, i1, …] = its row-major index; the flipped array in JS. */
   function flippedJs(shape: number[], axes: number[]): number[] {
-    const n = shape.reduce((a, b) => a * b, 1);
-    return Array.from({ length: n }, (_, k) => {
-      const idx: number[] = [];
-      let r = k;
-      for (let i = shape.length - 1; i >= 0; i--) {
-        idx.unshift(r % shape[i]!);
-        r = Math.floor(r / shape[i]!);
-      }
-      const src = idx.map((j, i) => (axes.includes(i) ? shape[i]! - 1 - j : j));
-      return src.reduce((acc, j, i) => acc * shape[i]! + j, 0);
-    });
+    return multiIndices(shape).map((idx) =>
+      idx.reduce((acc, j, i) => acc * shape[i]! + (axes.includes(i) ? shape[i]! - 1 - j : j), 0),
+    );
   }
 
   it.each([

@@ -4,6 +4,7 @@
  * touching tracing or derivative rules.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { broadcastShapes, sameShape } from "./shapes";
 
 export type Tensor = tf.Tensor;
 export type DType = "float32" | "int32" | "bool";
@@ -41,15 +42,6 @@ function broadcastBinary(op: (a: Tensor, b: Tensor) => Tensor) {
   };
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
-
-/** The shape numpy broadcasting gives these shapes. */
-function broadcastShape(...shapes: number[][]): number[] {
-  const rank = Math.max(...shapes.map((s) => s.length));
-  return Array.from({ length: rank }, (_, i) => Math.max(...shapes.map((s) => s[s.length - rank + i] ?? 1)));
-}
-
 /**
  * `a` broadcast to `shape`, by XNNPACK's broadcasting add onto zeros. On wasm, tfjs's broadcastTo
  * (the Tile kernel) and the broadcasting paths of Select and of the comparisons are 10–30× slower
@@ -72,7 +64,7 @@ function compare(op: (a: Tensor, b: Tensor) => Tensor) {
   const same = broadcastBinary(op);
   return (a: Tensor, b: Tensor): Tensor => {
     if (sameShape(a.shape, b.shape)) return same(a, b);
-    const shape = broadcastShape(a.shape, b.shape);
+    const shape = broadcastShapes("compare", [a.shape, b.shape]);
     return tf.tidy(() => same(expand(a, shape), expand(b, shape)));
   };
 }
@@ -137,7 +129,7 @@ export const K = {
   less: compare((a, b) => tf.less(a, b)),
   equal: compare((a, b) => tf.equal(a, b)),
   where: (c: Tensor, a: Tensor, b: Tensor): Tensor => {
-    const shape = broadcastShape(c.shape, a.shape, b.shape);
+    const shape = broadcastShapes("where", [c.shape, a.shape, b.shape]);
     return tf.tidy(() => tf.where(expand(c, shape), expand(a, shape), expand(b, shape)));
   },
   sum: (a: Tensor, axes: number[]) => tf.sum(a, axes),

@@ -5,30 +5,9 @@ import type { DType } from "../kernels";
 import { reshape, broadcastTo, transpose } from "./shape";
 import { reduceSum } from "./reduce";
 
-export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+import { broadcastShapes, sameShape, sizeOf } from "../shapes";
 
-export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
-
-/** Numpy broadcasting of several shapes; throws a ShapeError naming `op`. */
-export function broadcastShapes(op: string, shapes: ReadonlyArray<readonly number[]>): number[] {
-  const rank = Math.max(...shapes.map((s) => s.length));
-  const out: number[] = new Array(rank).fill(1);
-  for (const s of shapes) {
-    for (let i = 0; i < s.length; i++) {
-      const o = rank - s.length + i;
-      const d = s[i]!;
-      if (d === out[o] || d === 1) continue;
-      if (out[o] === 1) out[o] = d;
-      else
-        shapeError(
-          op,
-          `shapes ${shapes.map((x) => `[${x.join(",")}]`).join(" and ")} cannot be broadcast together (axis ${i - s.length})`,
-        );
-    }
-  }
-  return out;
-}
+export { broadcastShapes, sameShape, sizeOf };
 
 /** Sum `ct` down to `shape`: the transpose of numpy broadcasting. */
 export function unbroadcast(ct: Value, shape: readonly number[]): Value {
