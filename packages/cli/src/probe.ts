@@ -265,14 +265,15 @@ export function probe(f: ProbeFlags, cmd: Command, backend: string): Probe {
       return (p: Params): hd.Value => nll(model.apply(p, x), b.labels);
     });
     const k = losses.length;
-    const u = losses.reduce<Params | undefined>((acc, loss) => {
-      const g = hd.tidy(() => hd.treeMap((t: hd.Value) => hd.div(t, k), hd.grad(loss)(params!)));
-      if (acc === undefined) return g;
-      const sum = hd.tidy(() => hd.treeMap((a: hd.Value, b: hd.Value) => hd.add(a, b), acc, g));
-      disposeTree(acc);
-      disposeTree(g);
-      return sum;
-    }, undefined)!;
+    // u = ∇(mean loss) = Σ_i ∇L_i / k, one batch's graph at a time
+    let u = hd.tidy(() => hd.treeMap((g: hd.Value) => hd.div(g, k), hd.grad(losses[0]!)(params!)));
+    for (const loss of losses.slice(1)) {
+      const sum = hd.tidy(() =>
+        hd.treeMap((a: hd.Value, g: hd.Value) => hd.add(a, hd.div(g, k)), u, hd.grad(loss)(params!)),
+      );
+      disposeTree(u);
+      u = sum;
+    }
     owned.push(u);
     const parts = losses.map((loss) => summaries(loss as never, partition)(params!, u));
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / k;
