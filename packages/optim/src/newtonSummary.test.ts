@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { flatOf } from "./fixtures";
 import { applyUpdates, newtonSummary, reduceOnPlateau, withLearningRateScale } from "./index";
-import type { NewtonSummaryOptions, NewtonSummaryState } from "./index";
+import type { Extras, GradientTransformation, NewtonSummaryOptions, NewtonSummaryState } from "./index";
 
 // A quadratic L(θ) = ½θᵀAθ − bᵀθ on θ = { x: [2], y: [1] } (P = 3), written out in float64 too.
 const A = [
@@ -43,6 +43,32 @@ function oneStep(options: NewtonSummaryOptions, theta = THETA0, loss = quadLoss)
   const out = { theta: flatQ(next), state: r.state, updates: flatOf(r.updates) };
   hd.dispose([params, state, grads, r, next]);
   return out;
+}
+
+/**
+ * `n` updates of `opt` from `params` (consumed): the gradient of `loss`, then `extras(t)`. Returns the
+ * final parameters and state (the caller frees them) and the state after each update — tensors
+ * freed except the last's, their numbers still readable.
+ */
+function run<P>(
+  opt: GradientTransformation<NewtonSummaryState>,
+  n: number,
+  extras: (t: number) => Extras | undefined = () => ({ loss: quadLoss }),
+  params: P = makeQ() as P,
+  loss: (p: P) => hd.Value = quadLoss as (p: P) => hd.Value,
+) {
+  let state = opt.init(params);
+  const states: NewtonSummaryState[] = [];
+  for (let t = 0; t < n; t++) {
+    const grads = hd.grad(loss)(params);
+    const r = opt.update(state, params, grads, extras(t));
+    const next = applyUpdates(params, r.updates);
+    hd.dispose([grads, r.updates, params, state]);
+    params = next;
+    state = r.state;
+    states.push(state);
+  }
+  return { params, state, states };
 }
 
 const EXACT: Omit<NewtonSummaryOptions, "learningRate"> = {
@@ -94,19 +120,8 @@ describe("newtonSummary: the special cases of MATH.md", () => {
 describe("newtonSummary: the practical algorithm", () => {
   it("computes summaries every `period` updates, skips `warmup` computations, reuses η with the new direction", () => {
     const opt = newtonSummary({ learningRate: 0.5, momentum: 0.5, period: 2, window: 2, warmup: 1, cubic: false });
-    let params = makeQ();
-    let state = opt.init(params);
-    const log: NewtonSummaryState[] = [];
-    for (let t = 0; t < 6; t++) {
-      const grads = hd.grad(quadLoss)(params);
-      // extras only where a summary is due: updates 0, 2, 4
-      const r = opt.update(state, params, grads, t % 2 === 0 ? { loss: quadLoss } : undefined);
-      const next = applyUpdates(params, r.updates);
-      hd.dispose([grads, r.updates, params, state]);
-      params = next;
-      state = r.state;
-      log.push(state);
-    }
+    // extras only where a summary is due: updates 0, 2, 4
+    const { params, state, states: log } = run(opt, 6, (t) => (t % 2 === 0 ? { loss: quadLoss } : undefined));
     expect(log.map((s) => s.numSummaries)).toEqual([1, 1, 2, 2, 3, 3]);
     expect(log.map((s) => s.skipped === null)).toEqual([false, false, true, true, true, true]);
     expect(log[0]!.skipped).toMatch(/warm-up: 1 of 1/);
@@ -133,16 +148,7 @@ describe("newtonSummary: the practical algorithm", () => {
       emaDecay: beta,
       warmup: 0,
     });
-    let params = makeQ();
-    let state = opt.init(params);
-    for (let t = 0; t < 3; t++) {
-      const grads = hd.grad(quadLoss)(params);
-      const r = opt.update(state, params, grads, { loss: quadLoss });
-      const next = applyUpdates(params, r.updates);
-      hd.dispose([grads, r.updates, params, state]);
-      params = next;
-      state = r.state;
-    }
+    const { params, state } = run(opt, 3);
     const [r0, r1, r2] = state.recent;
     const w = [beta ** 2, beta, 1].map((x) => x * (1 - beta));
     const want = r0!.gbar.map(
@@ -170,18 +176,8 @@ describe("newtonSummary: the practical algorithm", () => {
     // Smoothing: η ← β·η_prev + (1 − β)·η_raw from the second solve on.
     const beta = 0.75;
     const opt = newtonSummary({ learningRate: 0.1, ...EXACT, etaSmoothing: beta });
-    let params = makeQ();
-    let state = opt.init(params);
-    const etas: (readonly number[])[] = [];
-    for (let t = 0; t < 2; t++) {
-      const grads = hd.grad(quadLoss)(params);
-      const r = opt.update(state, params, grads, { loss: quadLoss });
-      const next = applyUpdates(params, r.updates);
-      hd.dispose([grads, r.updates, params, state]);
-      params = next;
-      state = r.state;
-      etas.push(state.eta!);
-    }
+    const { params, state, states } = run(opt, 2);
+    const etas = states.map((x) => x.eta!);
     const last = state.lastSolve!;
     if (last.kind !== "ok") expect.fail(last.reason);
     etas[1]!.forEach((x, s) => expect(x).toBeCloseTo(beta * etas[0]![s]! + (1 - beta) * last.raw[s]!, 12));
@@ -237,18 +233,7 @@ describe("newtonSummary: the practical algorithm", () => {
   it("leaves non-finite summaries out of the average, keeps η, and recovers", () => {
     const opt = newtonSummary({ learningRate: 0.1, ...EXACT, window: 2, averaging: "ema" });
     const nanLoss = (p: Q) => hd.mul(quadLoss(p), NaN);
-    let params = makeQ();
-    let state = opt.init(params);
-    const log: NewtonSummaryState[] = [];
-    for (const loss of [quadLoss, nanLoss, quadLoss]) {
-      const grads = hd.grad(quadLoss)(params);
-      const r = opt.update(state, params, grads, { loss });
-      const next = applyUpdates(params, r.updates);
-      hd.dispose([grads, r.updates, params, state]);
-      params = next;
-      state = r.state;
-      log.push(state);
-    }
+    const { params, state, states: log } = run(opt, 3, (t) => ({ loss: t === 1 ? nanLoss : quadLoss }));
     expect(log[1]!.lastSolve).toMatchObject({ kind: "non-finite", step: 1 });
     expect(log[1]!.eta).toBe(log[0]!.eta);
     expect(log[1]!.skipped).toBeNull();
@@ -379,16 +364,7 @@ describe("newtonSummary: purity and memory", () => {
     const before = hd.numTensors();
     const { params: p0, loss, dispose } = mlpProblem();
     const opt = newtonSummary({ learningRate: 0.05, period: 10, warmup: 1, averaging: "ema" });
-    let params = p0;
-    let state = opt.init(params);
-    for (let step = 0; step < 1000; step++) {
-      const g = hd.grad(loss)(params);
-      const r = opt.update(state, params, g, step % 10 === 0 ? { loss } : undefined);
-      const next = applyUpdates(params, r.updates);
-      hd.dispose([g, params, r.updates, state]);
-      params = next;
-      state = r.state;
-    }
+    const { params, state } = run(opt, 1000, (t) => (t % 10 === 0 ? { loss } : undefined), p0, loss);
     expect(state.numSummaries).toBe(100);
     hd.dispose([params, state]);
     dispose();
