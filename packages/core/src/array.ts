@@ -1,6 +1,5 @@
 /** Making arrays and reading them back. */
-import * as tf from "@tensorflow/tfjs-core";
-import { K, type DType } from "./kernels";
+import { K, type DType, type Tensor, type TensorLike } from "./kernels";
 import { Tracer, avalOf, type Value } from "./trace/core";
 import { ArgumentError } from "./errors";
 
@@ -16,23 +15,23 @@ export interface ArrayOptions {
 export function array(
   data: NestedNumbers | Float32Array | Int32Array | Uint8Array | readonly number[],
   options: ArrayOptions = {},
-): tf.Tensor {
+): Tensor {
   const dtype =
     options.dtype ?? (data instanceof Int32Array ? "int32" : typeof data === "boolean" ? "bool" : "float32");
-  return K.tensor(data as tf.TensorLike, options.shape ? [...options.shape] : undefined, dtype);
+  return K.tensor(data as TensorLike, options.shape ? [...options.shape] : undefined, dtype);
 }
 
 /** zeros(shape, dtype = float32) */
-export const zeros = (shape: readonly number[], dtype: DType = "float32"): tf.Tensor => K.zeros([...shape], dtype);
+export const zeros = (shape: readonly number[], dtype: DType = "float32"): Tensor => K.zeros([...shape], dtype);
 
 /** ones(shape, dtype = float32) */
-export const ones = (shape: readonly number[], dtype: DType = "float32"): tf.Tensor => K.fill([...shape], 1, dtype);
+export const ones = (shape: readonly number[], dtype: DType = "float32"): Tensor => K.fill([...shape], 1, dtype);
 
 /** An array of zeros with the shape and dtype of x. */
-export const zerosLike = (x: Value): tf.Tensor => zeros(avalOf(x).shape, avalOf(x).dtype);
+export const zerosLike = (x: Value): Tensor => zeros(avalOf(x).shape, avalOf(x).dtype);
 
 /** An array of ones with the shape and dtype of x. */
-export const onesLike = (x: Value): tf.Tensor => ones(avalOf(x).shape, avalOf(x).dtype);
+export const onesLike = (x: Value): Tensor => ones(avalOf(x).shape, avalOf(x).dtype);
 
 /** The shape of an array or tracer. */
 export const shapeOf = (x: Value | number): number[] => (typeof x === "number" ? [] : [...avalOf(x).shape]);
@@ -40,7 +39,7 @@ export const shapeOf = (x: Value | number): number[] => (typeof x === "number" ?
 /** The dtype of an array or tracer. */
 export const dtypeOf = (x: Value): DType => avalOf(x).dtype;
 
-function concrete(op: string, x: Value): tf.Tensor {
+function concrete(op: string, x: Value): Tensor {
   if (x instanceof Tracer) {
     throw new ArgumentError(
       `${op}: cannot read the values of a traced array (${avalOf(x).dtype}[${avalOf(x).shape.join(",")}]) inside a transform; return it instead`,

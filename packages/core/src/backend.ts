@@ -2,12 +2,10 @@
  * Backends. `cpu` (pure JS) is always there; `wasm` (XNNPACK, 20–300× faster on CPUs, its .wasm
  * files ship inside its npm package) is loaded on request. Choosing one is one awaited call.
  */
-import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
+import { runtime } from "./kernels";
 import { ArgumentError } from "./errors";
 
-// PROD silences tfjs's console advice to install tfjs-node (which cannot install offline).
-tf.env().set("PROD", true);
+runtime.setProd();
 
 export type BackendName = "cpu" | "wasm";
 export const BACKENDS: readonly BackendName[] = ["wasm", "cpu"];
@@ -20,12 +18,12 @@ export async function setBackend(name: BackendName): Promise<void> {
     throw new ArgumentError(`setBackend: unknown backend '${name}' (use ${BACKENDS.join(" or ")})`);
   if (name === "wasm") {
     // Imported lazily: registering wasm at load time would make it the default before it is ready.
-    wasmLoaded ??= import("@tensorflow/tfjs-backend-wasm");
+    wasmLoaded ??= runtime.loadWasm();
     await wasmLoaded;
   }
-  const ok = await tf.setBackend(name);
+  const ok = await runtime.setBackend(name);
   if (!ok) throw new Error(`setBackend: backend '${name}' failed to initialise`);
-  await tf.ready();
+  await runtime.ready();
 }
 
 /**
@@ -48,7 +46,7 @@ export async function useDefaultBackend(
 }
 
 /** The name of the active backend. */
-export const getBackend = (): string => tf.getBackend();
+export const getBackend = (): string => runtime.getBackend();
 
 /** Number of live tfjs tensors (for leak checks). */
-export const numTensors = (): number => tf.memory().numTensors;
+export const numTensors = (): number => runtime.numTensors();

@@ -4,6 +4,8 @@
  * touching tracing or derivative rules.
  */
 import * as tf from "@tensorflow/tfjs-core";
+// The pure-JS backend, always available, registered on load.
+import "@tensorflow/tfjs-backend-cpu";
 import { broadcastShapes, sameShape } from "./shapes";
 
 export type Tensor = tf.Tensor;
@@ -158,3 +160,28 @@ export const K = {
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),
   tensor: (values: tf.TensorLike, shape: number[] | undefined, dtype: DType) => tf.tensor(values, shape, dtype),
 };
+
+/**
+ * The tensor runtime beyond kernels: memory scopes, backends and type tests. Everything else in
+ * core reaches tfjs through here, so this file is the whole of hodiff's dependency on tfjs.
+ */
+export const runtime = {
+  isTensor: (x: unknown): x is Tensor => x instanceof tf.Tensor,
+  /** tf.tidy: frees every tensor made by `fn` except those it returns. */
+  tidy: <T extends tf.TensorContainer>(fn: () => T): T => tf.tidy(fn),
+  numTensors: (): number => tf.memory().numTensors,
+  numBytes: (): number => tf.memory().numBytes,
+  /** The identity matrix n × n (float32). */
+  eye: (n: number): Tensor => tf.eye(n),
+  /** Every s-th element along each axis: x[::strides] for a rank-4 x. */
+  strided4: (x: Tensor, strides: [number, number, number, number]): Tensor =>
+    tf.stridedSlice(x, [0, 0, 0, 0], x.shape, strides),
+  setBackend: (name: string): Promise<boolean> => tf.setBackend(name),
+  getBackend: (): string => tf.getBackend(),
+  ready: (): Promise<void> => tf.ready(),
+  /** Register the wasm backend (imported lazily: registering it makes it the default before it is ready). */
+  loadWasm: (): Promise<unknown> => import("@tensorflow/tfjs-backend-wasm"),
+  /** PROD silences tfjs's console advice to install tfjs-node (which cannot install offline). */
+  setProd: (): void => void tf.env().set("PROD", true),
+};
+export type TensorLike = tf.TensorLike;

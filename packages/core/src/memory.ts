@@ -3,7 +3,7 @@
  * is a tf.tidy that keeps only the tensors reachable from the result. Inside a transform nothing
  * is freed early: intermediate values may be residuals recorded by an enclosing reverse pass.
  */
-import * as tf from "@tensorflow/tfjs-core";
+import { runtime, type Tensor } from "./kernels";
 import { Tracer, transformDepth } from "./trace/core";
 import { treeLeaves, type Tree } from "./tree";
 
@@ -13,21 +13,21 @@ export interface Disposable {
 }
 
 /** Tensors among the leaves of a result (functions may carry residual tensors). */
-export function tensorsIn(result: unknown, into: tf.Tensor[] = []): tf.Tensor[] {
+export function tensorsIn(result: unknown, into: Tensor[] = []): Tensor[] {
   for (const leaf of treeLeaves(result as Tree<unknown>)) {
-    if (leaf instanceof tf.Tensor) into.push(leaf);
+    if (runtime.isTensor(leaf)) into.push(leaf);
     else if (typeof leaf === "function" && Array.isArray((leaf as { residuals?: unknown }).residuals)) {
-      into.push(...(leaf as unknown as { residuals: tf.Tensor[] }).residuals);
+      into.push(...(leaf as unknown as { residuals: Tensor[] }).residuals);
     }
   }
   return into;
 }
 
 /** Run `fn`; at the outermost level free every tensor it made except those in its result. */
-export function scoped<T>(fn: () => T, keep: (result: T) => tf.Tensor[] = (r) => tensorsIn(r)): T {
+export function scoped<T>(fn: () => T, keep: (result: T) => Tensor[] = (r) => tensorsIn(r)): T {
   if (transformDepth() > 0) return fn();
   let result!: T;
-  tf.tidy(() => {
+  runtime.tidy(() => {
     result = fn();
     return keep(result);
   });
@@ -46,7 +46,7 @@ export function tidy<T>(fn: () => T): T {
 /** Free every tensor in a pytree (and the residuals of pullbacks/linear maps in it). */
 export function dispose(tree: unknown): void {
   for (const leaf of treeLeaves(tree as Tree<unknown>)) {
-    if (leaf instanceof tf.Tensor) leaf.dispose();
+    if (runtime.isTensor(leaf)) leaf.dispose();
     else if (leaf instanceof Tracer) continue;
     else if (leaf && typeof (leaf as Partial<Disposable>).dispose === "function") (leaf as Disposable).dispose();
   }

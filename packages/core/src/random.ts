@@ -3,7 +3,7 @@
  * keys, and samplers are pure functions of (key, shape). Bits come from Threefry-2x32 computed in
  * JS, so every backend sees exactly the same numbers.
  */
-import * as tf from "@tensorflow/tfjs-core";
+import { K, type Tensor } from "./kernels";
 import { ArgumentError } from "./errors";
 
 /** A PRNG key. Immutable; reuse a key only when you want the same numbers again. */
@@ -61,14 +61,14 @@ function uniformFloats(k: Key, n: number): Float32Array {
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** uniform(key, shape, min = 0, max = 1): i.i.d. U[min, max). */
-export function uniform(k: Key, shape: readonly number[], min = 0, max = 1): tf.Tensor {
+export function uniform(k: Key, shape: readonly number[], min = 0, max = 1): Tensor {
   const u = uniformFloats(k, count(shape));
   for (let i = 0; i < u.length; i++) u[i] = min + (max - min) * u[i]!;
-  return tf.tensor(u, [...shape], "float32");
+  return K.tensor(u, [...shape], "float32");
 }
 
 /** normal(key, shape): i.i.d. N(0, 1), by Box–Muller. */
-export function normal(k: Key, shape: readonly number[]): tf.Tensor {
+export function normal(k: Key, shape: readonly number[]): Tensor {
   const n = count(shape);
   const u = uniformFloats(k, n + (n % 2));
   const out = new Float32Array(n);
@@ -78,5 +78,5 @@ export function normal(k: Key, shape: readonly number[]): tf.Tensor {
     out[i] = r * Math.cos(t);
     if (i + 1 < n) out[i + 1] = r * Math.sin(t);
   }
-  return tf.tensor(out, [...shape], "float32");
+  return K.tensor(out, [...shape], "float32");
 }

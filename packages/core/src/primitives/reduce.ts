@@ -1,8 +1,6 @@
 /** Reductions over a set of axes (the result drops them): sum and max. */
 import { K } from "../kernels";
-import { avalOf, bind, shapeError, type Aval, type BDim, type Primitive, type Value } from "../trace/core";
-import { broadcastTo, reshape } from "./shape";
-import { cast, div, equal, mul } from "./elementwise";
+import { bind, shapeError, type Aval, type Primitive, type Value } from "../trace/core";
 
 const def = <P>(p: Primitive<P>): Primitive<P> => p;
 
@@ -20,25 +18,11 @@ function reduceShape(op: string) {
   };
 }
 
-/** The shape of x with the reduced axes kept as size 1. */
-const keptShape = (x: Value, axes: readonly number[]): number[] =>
-  avalOf(x).shape.map((d, i) => (axes.includes(i) ? 1 : d));
-
-function reduceVmap(prim: () => Primitive<ReduceParams>) {
-  return ([x]: Value[], [d]: BDim[], { axes }: ReduceParams): [Value, BDim] => {
-    const moved = axes.map((a) => (a < d! ? a : a + 1));
-    const outDim = d! - moved.filter((a) => a < d!).length;
-    return [bind(prim(), [x!], { axes: moved }), outDim];
-  };
-}
-
 export const reduceSumP: Primitive<ReduceParams> = def({
   name: "sum",
   impl: ([x], { axes }) => K.sum(x!, [...axes]),
-  shape: reduceShape("sum"),
-  jvp: ([x], [dx], p) => [bind(reduceSumP, [x!], p), dx ? bind(reduceSumP, [dx], p) : null],
-  vjp: (ct, [x], _o, { axes }) => [broadcastTo(reshape(ct, keptShape(x!, axes)), avalOf(x!).shape)],
-  vmap: reduceVmap(() => reduceSumP),
+  abstractEval: reduceShape("sum"),
+  linear: true,
 });
 
 /** Σ over `axes` (the axes are dropped). */
@@ -47,22 +31,10 @@ export function reduceSum(x: Value, axes: readonly number[]): Value {
   return bind(reduceSumP, [x], { axes: [...axes].sort((a, b) => a - b) });
 }
 
-/** Where x attains its max along `axes`, as 1/(number of ties) (so ties share the derivative). */
-function maxWeights(x: Value, out: Value, axes: readonly number[]): Value {
-  const mask = cast(equal(x, reshape(out, keptShape(x, axes))), "float32");
-  return div(mask, reshape(reduceSum(mask, axes), keptShape(x, axes)));
-}
-
 export const reduceMaxP: Primitive<ReduceParams> = def({
   name: "max",
   impl: ([x], { axes }) => K.max(x!, [...axes]),
-  shape: reduceShape("max"),
-  jvp: ([x], [dx], p) => {
-    const out = bind(reduceMaxP, [x!], p);
-    return [out, reduceSum(mul(dx!, maxWeights(x!, out, p.axes)), p.axes)];
-  },
-  vjp: (ct, [x], out, { axes }) => [mul(maxWeights(x!, out, axes), reshape(ct, keptShape(x!, axes)))],
-  vmap: reduceVmap(() => reduceMaxP),
+  abstractEval: reduceShape("max"),
 });
 
 /** max over `axes` (the axes are dropped). */

@@ -1,7 +1,7 @@
-/** Linear shape primitives: reshape, broadcastTo, transpose, slice, pad, concat, reverse. */
+/** Linear shape primitives: reshape, broadcastTo, transpose, slice, pad, concat, reverse (rules in `rules/`). */
 import { K } from "../kernels";
 import { avalOf, bind, shapeError, type ArrayLike, type Aval, type Primitive, type Value } from "../trace/core";
-import { batchedAxis, batchToFront, sizeOf, unbroadcast, zerosOf } from "./rules";
+import { sizeOf } from "../shapes";
 
 const def = <P>(p: Primitive<P>): Primitive<P> => p;
 const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
@@ -11,16 +11,14 @@ export interface ReshapeParams {
 }
 export const reshapeP: Primitive<ReshapeParams> = def({
   name: "reshape",
+  linear: true,
   impl: ([x], { shape }) => K.reshape(x!, [...shape]),
-  shape: ([x], { shape }) => {
+  abstractEval: ([x], { shape }) => {
     if (sizeOf(x!.shape) !== sizeOf(shape)) {
       shapeError("reshape", `cannot reshape ${x!.dtype}${fmt(x!.shape)} (size ${sizeOf(x!.shape)}) to ${fmt(shape)}`);
     }
     return { shape, dtype: x!.dtype };
   },
-  jvp: ([x], [dx], p) => [bind(reshapeP, [x!], p), dx ? bind(reshapeP, [dx], p) : null],
-  vjp: (ct, [x]) => [reshape(ct, avalOf(x!).shape)],
-  vmap: ([x], [d], { shape }, size) => [reshape(batchToFront(x!, d!, size), [size, ...shape]), 0],
 });
 
 /** Resolve one -1 in a target shape. */
@@ -50,22 +48,15 @@ export interface BroadcastToParams {
 }
 export const broadcastToP: Primitive<BroadcastToParams> = def({
   name: "broadcastTo",
+  linear: true,
   impl: ([x], { shape }) => K.broadcastTo(x!, [...shape]),
-  shape: ([x], { shape }) => {
+  abstractEval: ([x], { shape }) => {
     const xs = x!.shape;
     const lead = shape.length - xs.length;
     if (lead < 0 || xs.some((d, i) => d !== 1 && d !== shape[lead + i])) {
       shapeError("broadcastTo", `cannot broadcast ${x!.dtype}${fmt(xs)} to ${fmt(shape)}`);
     }
     return { shape, dtype: x!.dtype };
-  },
-  jvp: ([x], [dx], p) => [bind(broadcastToP, [x!], p), dx ? bind(broadcastToP, [dx], p) : null],
-  vjp: (ct, [x]) => [unbroadcast(ct, avalOf(x!).shape)],
-  vmap: ([x], [d], { shape }, size) => {
-    const front = batchToFront(x!, d!, size);
-    const s = avalOf(front).shape;
-    const padded = reshape(front, [size, ...new Array(shape.length - (s.length - 1)).fill(1), ...s.slice(1)]);
-    return [broadcastTo(padded, [size, ...shape]), 0];
   },
 });
 
@@ -81,8 +72,9 @@ export interface TransposeParams {
 }
 export const transposeP: Primitive<TransposeParams> = def({
   name: "transpose",
+  linear: true,
   impl: ([x], { perm }) => K.transpose(x!, [...perm]),
-  shape: ([x], { perm }) => {
+  abstractEval: ([x], { perm }) => {
     const r = x!.shape.length;
     const seen = new Set(perm);
     if (perm.length !== r || seen.size !== r || perm.some((p) => p < 0 || p >= r)) {
@@ -90,13 +82,6 @@ export const transposeP: Primitive<TransposeParams> = def({
     }
     return { shape: perm.map((p) => x!.shape[p]!), dtype: x!.dtype };
   },
-  jvp: ([x], [dx], p) => [bind(transposeP, [x!], p), dx ? bind(transposeP, [dx], p) : null],
-  vjp: (ct, _x, _o, { perm }) => {
-    const inv = new Array<number>(perm.length);
-    perm.forEach((p, i) => (inv[p] = i));
-    return [transpose(ct, inv)];
-  },
-  vmap: ([x], [d], { perm }) => [bind(transposeP, [x!], { perm: [d!, ...perm.map((p) => batchedAxis(p, d!))] }), 0],
 });
 
 /** transpose(x, perm): axes permuted, out.shape[i] = x.shape[perm[i]] (default: reversed). */
@@ -113,8 +98,9 @@ export interface SliceParams {
 }
 export const sliceP: Primitive<SliceParams> = def({
   name: "slice",
+  linear: true,
   impl: ([x], { begin, size }) => K.slice(x!, [...begin], [...size]),
-  shape: ([x], { begin, size }) => {
+  abstractEval: ([x], { begin, size }) => {
     const s = x!.shape;
     if (
       begin.length !== s.length ||
@@ -124,23 +110,6 @@ export const sliceP: Primitive<SliceParams> = def({
       shapeError("slice", `begin ${fmt(begin)} and size ${fmt(size)} do not fit ${x!.dtype}${fmt(s)}`);
     }
     return { shape: size, dtype: x!.dtype };
-  },
-  jvp: ([x], [dx], p) => [bind(sliceP, [x!], p), dx ? bind(sliceP, [dx], p) : null],
-  vjp: (ct, [x], _o, { begin, size }) => {
-    const s = avalOf(x!).shape;
-    return [
-      pad(
-        ct,
-        s.map((d, i) => [begin[i]!, d - begin[i]! - size[i]!] as [number, number]),
-      ),
-    ];
-  },
-  vmap: ([x], [d], { begin, size }, n) => {
-    const b = [...begin];
-    const z = [...size];
-    b.splice(d!, 0, 0);
-    z.splice(d!, 0, n);
-    return [bind(sliceP, [x!], { begin: b, size: z }), d!];
   },
 });
 
@@ -156,12 +125,13 @@ export interface PadParams {
 }
 export const padP: Primitive<PadParams> = def({
   name: "pad",
+  linear: true,
   impl: ([x], { paddings }) =>
     K.pad(
       x!,
       paddings.map(([a, b]) => [a, b] as [number, number]),
     ),
-  shape: ([x], { paddings }) => {
+  abstractEval: ([x], { paddings }) => {
     const s = x!.shape;
     if (paddings.length !== s.length || paddings.some(([a, b]) => a < 0 || b < 0)) {
       shapeError(
@@ -170,19 +140,6 @@ export const padP: Primitive<PadParams> = def({
       );
     }
     return { shape: s.map((d, i) => d + paddings[i]![0] + paddings[i]![1]), dtype: x!.dtype };
-  },
-  jvp: ([x], [dx], p) => [bind(padP, [x!], p), dx ? bind(padP, [dx], p) : null],
-  vjp: (ct, [x], _o, { paddings }) => [
-    slice(
-      ct,
-      paddings.map(([a]) => a),
-      avalOf(x!).shape,
-    ),
-  ],
-  vmap: ([x], [d], { paddings }) => {
-    const p = [...paddings];
-    p.splice(d!, 0, [0, 0]);
-    return [bind(padP, [x!], { paddings: p }), d!];
   },
 });
 
@@ -197,8 +154,9 @@ export interface ConcatParams {
 }
 export const concatP: Primitive<ConcatParams> = def({
   name: "concat",
+  linear: true,
   impl: (xs, { axis }) => K.concat(xs, axis),
-  shape: (xs, { axis }) => {
+  abstractEval: (xs, { axis }) => {
     const first = xs[0]!;
     const out = [...first.shape];
     for (const [i, x] of xs.entries()) {
@@ -212,33 +170,6 @@ export const concatP: Primitive<ConcatParams> = def({
     }
     return { shape: out, dtype: first.dtype };
   },
-  jvp: (xs, dxs, p) => [
-    bind(concatP, xs, p),
-    bind(
-      concatP,
-      dxs.map((d, i) => d ?? zerosOf(avalOf(xs[i]!))),
-      p,
-    ),
-  ],
-  vjp: (ct, xs, _o, { axis }) => {
-    let offset = 0;
-    const ctShape = avalOf(ct).shape;
-    return xs.map((x) => {
-      const n = avalOf(x).shape[axis]!;
-      const begin = ctShape.map((_, i) => (i === axis ? offset : 0));
-      const size = ctShape.map((d, i) => (i === axis ? n : d));
-      offset += n;
-      return slice(ct, begin, size);
-    });
-  },
-  vmap: (xs, dims, { axis }, size) => [
-    bind(
-      concatP,
-      xs.map((x, i) => batchToFront(x, dims[i]!, size)),
-      { axis: axis + 1 },
-    ),
-    0,
-  ],
 });
 
 /** concat(xs, axis): arrays joined along `axis`. */
@@ -255,11 +186,9 @@ export interface ReverseParams {
 }
 export const reverseP: Primitive<ReverseParams> = def({
   name: "reverse",
+  linear: true,
   impl: ([x], { axes }) => K.reverse(x!, [...axes]),
-  shape: ([x]) => x!,
-  jvp: ([x], [dx], p) => [bind(reverseP, [x!], p), dx ? bind(reverseP, [dx], p) : null],
-  vjp: (ct, _x, _o, p) => [bind(reverseP, [ct], p)],
-  vmap: ([x], [d], { axes }) => [bind(reverseP, [x!], { axes: axes.map((a) => batchedAxis(a, d!)) }), d!],
+  abstractEval: ([x]) => x!,
 });
 
 /** reverse(x, axes): x flipped along `axes`. */

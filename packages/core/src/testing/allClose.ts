@@ -1,5 +1,5 @@
 /** Elementwise comparison of arrays and pytrees with absolute and relative tolerance. */
-import * as tf from "@tensorflow/tfjs-core";
+import type { Tensor } from "../kernels";
 import { treeFlatten, treePaths } from "../tree";
 
 export interface Tolerance {
@@ -9,8 +9,8 @@ export interface Tolerance {
 
 function leaves(x: unknown): [number[][], number[][], string[]] {
   const [ls, def] = treeFlatten(x);
-  const vals = ls.map((l) => (typeof l === "number" ? [l] : Array.from((l as tf.Tensor).dataSync())));
-  const shapes = ls.map((l) => (typeof l === "number" ? [] : (l as tf.Tensor).shape));
+  const vals = ls.map((l) => (typeof l === "number" ? [l] : Array.from((l as Tensor).dataSync())));
+  const shapes = ls.map((l) => (typeof l === "number" ? [] : (l as Tensor).shape));
   return [vals, shapes, treePaths(def)];
 }
 

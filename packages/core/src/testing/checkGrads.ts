@@ -3,7 +3,7 @@
  * differences along a random direction, the VJP by the inner-product test ⟨ct, J·v⟩ = ⟨Jᵀ·ct, v⟩
  * (J·v again by finite differences), and higher orders by recursion on the derivative function.
  */
-import * as tf from "@tensorflow/tfjs-core";
+import type { Tensor } from "../kernels";
 import { jvp, vjp } from "../transforms/api";
 import { treeFlatten, treeUnflatten } from "../tree";
 import { avalOf, type Value } from "../trace/core";
@@ -28,7 +28,7 @@ export interface CheckGradsOptions {
 }
 
 const flat = (tree: unknown): Float64Array[] =>
-  (treeFlatten(tree)[0] as Value[]).map((v) => Float64Array.from((v as tf.Tensor).dataSync()));
+  (treeFlatten(tree)[0] as Value[]).map((v) => Float64Array.from((v as Tensor).dataSync()));
 
 const dot = (a: Float64Array[], b: Float64Array[]) =>
   a.reduce((s, x, i) => s + x.reduce((t, xv, j) => t + xv * b[i]![j]!, 0), 0);

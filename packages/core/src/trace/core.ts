@@ -8,8 +8,7 @@
  * module state of hodiff, and it changes only through `withMain`.
  */
 import type { DType, Tensor } from "../kernels";
-import { K } from "../kernels";
-import * as tf from "@tensorflow/tfjs-core";
+import { K, runtime } from "../kernels";
 import { ShapeError, TraceError } from "../errors";
 
 /** Shape and dtype of a value: all that rules may know without looking at the numbers. */
@@ -42,40 +41,30 @@ export type Value = Tensor | Tracer;
 export type ArrayLike = Value | number;
 /** A tangent or cotangent; `null` is the symbolic zero, never materialised. */
 export type Tangent = Value | null;
-/**
- * A cotangent kept in factored form until someone needs its entries (e.g. a matmul's weight
- * cotangent aᵀ·c, which a reduction against a constant can use as ⟨c, a·u⟩ without forming it).
- */
-export interface DeferredCotangent {
-  readonly deferred: true;
-  readonly aval: Aval;
-  materialize(): Value;
-}
-/** What VJP rules return for each input: a cotangent, a deferred one, or null (zero / not needed). */
-export type Cotangent = Value | DeferredCotangent | null;
-
-export const isDeferred = (x: unknown): x is DeferredCotangent =>
-  typeof x === "object" && x !== null && (x as { deferred?: unknown }).deferred === true;
-
 /** A batch dimension under `vmap`; `null` means "not batched". */
 export type BDim = number | null;
 
-/** Every rule of one primitive. Rules other than `impl` are written with hodiff ops. */
-export interface Primitive<P> {
+/**
+ * A primitive: the unit every interpreter knows. It carries only what does not depend on the
+ * interpreter — how to evaluate it and its output type — and flags that rules may rely on. Its
+ * derivative and batching rules live in one table per interpreter, keyed by this object
+ * (`rules/jvp.ts`, `rules/vjp.ts`, `rules/vmap.ts`), so primitives must stay stable exported objects.
+ */
+export interface Primitive<P = unknown> {
   readonly name: string;
-  /** Evaluate on concrete tensors (the only rule that calls kernels). */
+  /** Evaluate on concrete tensors (the only code that calls kernels, all through `kernels.ts`). */
   impl(args: Tensor[], params: P): Tensor;
   /** Output aval from input avals; throws ShapeError naming the op and shapes. */
-  shape(avals: Aval[], params: P): Aval;
-  /** Forward mode: (primal out, tangent out) from primals and tangents (null = zero). */
-  jvp(primals: Value[], tangents: Tangent[], params: P): [Value, Tangent];
-  /** Batching: output and its batch dim from batched args; `size` is the mapped axis size. */
-  vmap(args: Value[], dims: BDim[], params: P, size: number): [Value, BDim];
-  /** Reverse mode: cotangent of each input from the output cotangent (null where not needed). */
-  vjp(ct: Value, primals: Value[], out: Value, params: P, needs: boolean[]): Cotangent[];
-  /** Optional: the same from a deferred cotangent; without it the cotangent is materialised first. */
-  vjpDeferred?(ct: DeferredCotangent, primals: Value[], out: Value, params: P, needs: boolean[]): Cotangent[];
+  abstractEval(avals: Aval[], params: P): Aval;
+  /** Jointly linear in its array arguments: f(a·x + b·y) = a·f(x) + b·f(y) (neg, add, reshape, sum, …). */
+  readonly linear?: boolean;
+  /** Linear in each argument with the others fixed: f(s·x, y) = s·f(x, y) = f(x, s·y) (mul, matmul, conv2d). */
+  readonly bilinear?: boolean;
 }
+
+/** Any primitive, whatever its params (table keys). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyPrimitive = Primitive<any>;
 
 export type TraceClass = new (main: MainTrace) => Trace;
 
@@ -145,7 +134,7 @@ export function formatAval(a: Aval): string {
 }
 
 export function isValue(x: unknown): x is Value {
-  return x instanceof Tracer || x instanceof tf.Tensor;
+  return x instanceof Tracer || runtime.isTensor(x);
 }
 
 function numberToTensor(x: number, like: DType): Tensor {
@@ -170,7 +159,7 @@ export function bind<P>(prim: Primitive<P>, args: ArrayLike[], params: P): Value
       likeDtype = a.aval.dtype;
     } else if (typeof a === "number") {
       hasNumber = true;
-    } else if (a instanceof tf.Tensor) {
+    } else if (runtime.isTensor(a)) {
       likeDtype = a.dtype as DType;
     } else {
       throw new TypeError(`${prim.name}: expected arrays or numbers, got ${describe(a)}`);
@@ -201,7 +190,7 @@ export function bind<P>(prim: Primitive<P>, args: ArrayLike[], params: P): Value
 }
 
 function evaluate<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
-  prim.shape(
+  prim.abstractEval(
     args.map((a) => ({ shape: a.shape, dtype: a.dtype as DType })),
     params,
   );

@@ -1,5 +1,9 @@
-/** Forward mode: a tracer carries a primal and its tangent (absent = symbolic zero). */
+/**
+ * Forward mode: a tracer carries a primal and its tangent (absent = symbolic zero); primitives are
+ * interpreted by the rule table of `rules/jvp.ts`.
+ */
 import { Trace, Tracer, bind, avalOf, type Aval, type Primitive, type Tangent, type Value } from "./core";
+import { jvpRule } from "../rules/jvp";
 
 export class JVPTracer extends Tracer {
   constructor(
@@ -24,7 +28,7 @@ export class JVPTrace extends Trace {
     const tangents = ts.map((t) => t.tangent);
     // No perturbation reaches this op: evaluate at the level below, no tracer needed.
     if (tangents.every((t) => t === null)) return bind(prim, primals, params);
-    const [out, dout] = prim.jvp(primals, tangents, params);
+    const [out, dout] = jvpRule(prim)(primals, tangents, params);
     return dout === null ? out : new JVPTracer(this, out, dout);
   }
 }

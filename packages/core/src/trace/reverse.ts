@@ -2,19 +2,10 @@
  * Reverse mode: tracers record each primitive on a tape; the backward pass runs the primitives'
  * VJP rules (written with ops) after the level is popped, so the cotangent computation is itself
  * traced by any enclosing transform — that is what makes grad-of-grad and jvp-of-grad work.
+ * Rules come from the table of `rules/vjp.ts` (which also defines factored, deferred cotangents).
  */
-import {
-  Trace,
-  Tracer,
-  bind,
-  avalOf,
-  isDeferred,
-  type Aval,
-  type Cotangent,
-  type DeferredCotangent,
-  type Primitive,
-  type Value,
-} from "./core";
+import { Trace, Tracer, bind, avalOf, type Aval, type Primitive, type Value } from "./core";
+import { deferredVjpRule, isDeferred, vjpRule, type Cotangent, type DeferredCotangent } from "../rules/vjp";
 
 /** One recorded application of a primitive (or an input, when `prim` is null). */
 export interface TapeNode {
@@ -83,10 +74,10 @@ export function backward(
     cts.delete(node);
     const needs = node.parents.map((p) => p !== null);
     const prim = node.prim!;
-    const inCts: Cotangent[] =
-      isDeferred(ct) && prim.vjpDeferred
-        ? prim.vjpDeferred(ct, node.inputs, node.out, node.params, needs)
-        : prim.vjp(materialize(ct), node.inputs, node.out, node.params, needs);
+    const deferred = isDeferred(ct) ? deferredVjpRule(prim) : undefined;
+    const inCts: Cotangent[] = deferred
+      ? deferred(ct as DeferredCotangent, node.inputs, node.out, node.params, needs)
+      : vjpRule(prim)(materialize(ct), node.inputs, node.out, node.params, needs);
     for (let j = 0; j < node.parents.length; j++) {
       const p = node.parents[j];
       const c = inCts[j];

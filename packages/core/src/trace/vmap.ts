@@ -1,5 +1,16 @@
-/** Batching: a tracer carries a value with one extra axis (its batch dim) or none. */
+/**
+ * Batching: a tracer carries a value with one extra axis (its batch dim) or none; primitives are
+ * interpreted by the rule table of `rules/vmap.ts`.
+ *
+ * Rank-one batched values. A batched value known to equal sᵢ·b for each batch index i (a batched
+ * scalar s times an unbatched b) is kept as the pair (s, b): through a primitive that is linear in
+ * its one argument, or bilinear with only this argument batched, it stays rank-one
+ * (f(sᵢ·b, y) = sᵢ·f(b, y)), so e.g. x @ (s ⊗ u) costs one matmul, not B. The form is born when a
+ * bilinear primitive meets a batched scalar, and formed densely only when some rule needs it.
+ * It relies only on the `linear`/`bilinear` flags of primitives.
+ */
 import { Trace, Tracer, bind, avalOf, type Aval, type BDim, type Primitive, type Value } from "./core";
+import { vmapRule } from "../rules/vmap";
 import { mul } from "../primitives/elementwise";
 import { reshape } from "../primitives/shape";
 
@@ -39,24 +50,6 @@ export class BatchTracer extends Tracer {
   }
 }
 
-/**
- * Primitives linear in each argument when the others are fixed: a rank-one batched argument stays
- * rank-one through them (f(s ⊗ b, y) = s ⊗ f(b, y)), so e.g. x @ (s ⊗ u) costs one matmul, not B.
- */
-const LINEAR_IN_EACH = new Set([
-  "mul",
-  "matmul",
-  "conv2d",
-  "neg",
-  "reshape",
-  "transpose",
-  "sum",
-  "broadcastTo",
-  "slice",
-  "pad",
-  "reverse",
-]);
-
 export class BatchTrace extends Trace {
   get axisSize(): number {
     return this.main.data as number;
@@ -71,12 +64,12 @@ export class BatchTrace extends Trace {
     const vals = ts.map((t) => t.val);
     const dims = ts.map((t) => t.bdim);
     if (dims.every((d) => d === null)) return bind(prim, vals, params);
-    const [out, d] = prim.vmap(vals, dims, params, this.axisSize);
+    const [out, d] = vmapRule(prim)(vals, dims, params, this.axisSize);
     return d === null ? out : new BatchTracer(this, out, d);
   }
   /** The result in rank-one form, when the inputs allow it; otherwise undefined. */
   private rankOneResult<P>(prim: Primitive<P>, ts: BatchTracer[], params: P): RankOne | undefined {
-    if (!LINEAR_IN_EACH.has(prim.name)) return undefined;
+    if (!(prim.bilinear || (prim.linear && ts.length === 1))) return undefined;
     const batched = ts.filter((t) => t.bdim !== null);
     if (batched.length !== 1) return undefined;
     const b = batched[0]!;
@@ -88,10 +81,14 @@ export class BatchTrace extends Trace {
       );
       return { scale: b.rankOne.scale, base };
     }
-    // A batched scalar times an unbatched value: the rank-one form is born here.
-    if (prim.name === "mul" && b.aval.shape.length === 0) {
-      const other = ts.find((t) => t !== b)!;
-      return { scale: b.val, base: other.val };
+    // A batched scalar into a bilinear primitive: f(sᵢ, y) = sᵢ·f(1, y), the rank-one form is born here.
+    if (prim.bilinear && b.aval.shape.length === 0 && b.aval.dtype === "float32") {
+      const base = bind(
+        prim,
+        ts.map((t) => (t === b ? 1 : t.val)),
+        params,
+      );
+      return { scale: b.val, base };
     }
     return undefined;
   }

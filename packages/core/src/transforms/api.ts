@@ -3,8 +3,7 @@
  * jacfwd, jacrev, hessian, hvp. Each pushes one trace level, boxes its inputs, runs the user's
  * function and unboxes the outputs; any transform may wrap any other.
  */
-import * as tf from "@tensorflow/tfjs-core";
-import { K } from "../kernels";
+import { K, runtime, type Tensor } from "../kernels";
 import { ArgumentError, ShapeError, TreeError } from "../errors";
 import { Tracer, avalOf, formatAval, isValue, withMain, type Value } from "../trace/core";
 import { JVPTrace, JVPTracer } from "../trace/jvp";
@@ -167,15 +166,15 @@ function pullBack(rec: Recorded, cts: Value[]): Value[] {
 export interface Pullback<In extends unknown[]> {
   (cotangent: unknown): In;
   /** Tensors kept alive for the backward pass; freed by dispose(). */
-  readonly residuals: tf.Tensor[];
+  readonly residuals: Tensor[];
   dispose(): void;
 }
 
 /** vjp(f, ...primals) = [f(primals), ct ↦ ctᵀ·∂f(primals)]: reverse-mode pullback. */
 export function vjp<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<F>, Pullback<Parameters<F>>] {
-  let residuals: tf.Tensor[] = [];
+  let residuals: Tensor[] = [];
   // Tensors made by this call have larger ids than this mark; older ones (closure constants) are not ours to free.
-  const probe = tf.scalar(0);
+  const probe = K.scalar(0, "float32");
   const mark = probe.id;
   probe.dispose();
   const rec = scoped(
@@ -183,13 +182,13 @@ export function vjp<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<
     (r) => {
       residuals = [];
       for (const n of r.tape) {
-        for (const v of [...n.inputs, n.out]) if (v instanceof tf.Tensor && v.id > mark) residuals.push(v);
+        for (const v of [...n.inputs, n.out]) if (runtime.isTensor(v) && v.id > mark) residuals.push(v);
       }
       return [...tensorsIn(r.out), ...residuals];
     },
   );
   const own = new Set(tensorsIn(rec.out));
-  for (const v of rec.inValues) if (v instanceof tf.Tensor) own.add(v);
+  for (const v of rec.inValues) if (runtime.isTensor(v)) own.add(v);
   const kept = [...new Set(residuals)].filter((t) => !own.has(t));
   const pullback = ((ct: unknown) =>
     scoped(() => {
@@ -365,7 +364,7 @@ export function linearize<F extends Fn>(
 function basis(leaves: Value[]): Value[] {
   const sizes = leaves.map((l) => sizeOf(avalOf(l).shape));
   const n = sizes.reduce((a, b) => a + b, 0);
-  const eye = tf.eye(n);
+  const eye = runtime.eye(n);
   let offset = 0;
   return leaves.map((l, i) => {
     const cols = slice(eye, [0, offset], [n, sizes[i]!]);

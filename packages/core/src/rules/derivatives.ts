@@ -1,0 +1,88 @@
+/**
+ * Derivatives of the elementwise primitives, shared by the jvp and vjp tables: for a unary f,
+ * t ↦ f′(x)·t as a function of (x, y = f(x), t); for a binary f, the two partials t ↦ ∂ᵢf·t.
+ * Written with ops, so they are differentiable in turn.
+ */
+import { avalOf, type AnyPrimitive, type Value } from "../trace/core";
+import { reduceSum } from "../primitives/reduce";
+import { reshape } from "../primitives/shape";
+import {
+  add,
+  addP,
+  cast,
+  cos,
+  cosP,
+  div,
+  divP,
+  equal,
+  expm1P,
+  expP,
+  greater,
+  log,
+  log1pP,
+  logP,
+  maximumP,
+  minimumP,
+  mul,
+  mulP,
+  neg,
+  negP,
+  pow,
+  powP,
+  sin,
+  sinP,
+  sqrtP,
+  sub,
+  subP,
+  tanhP,
+  where,
+} from "../primitives/elementwise";
+
+export type UnaryDerivative = (x: Value, y: Value, t: Value) => Value;
+export type Partial = (a: Value, b: Value, y: Value, t: Value) => Value;
+
+export const unaryDerivatives = new Map<AnyPrimitive, UnaryDerivative>([
+  [negP, (_x, _y, t) => neg(t)],
+  [expP, (_x, y, t) => mul(t, y)],
+  [expm1P, (_x, y, t) => mul(t, add(y, 1))],
+  [logP, (x, _y, t) => div(t, x)],
+  [log1pP, (x, _y, t) => div(t, add(x, 1))],
+  [sinP, (x, _y, t) => mul(t, cos(x))],
+  [cosP, (x, _y, t) => neg(mul(t, sin(x)))],
+  [tanhP, (_x, y, t) => mul(t, sub(1, mul(y, y)))],
+  [sqrtP, (_x, y, t) => div(t, mul(y, 2))],
+]);
+
+/** Ties split the derivative equally, as JAX does. */
+const maxShare = (a: Value, b: Value): Value =>
+  add(cast(greater(a, b), "float32"), mul(cast(equal(a, b), "float32"), 0.5));
+
+export const binaryPartials = new Map<AnyPrimitive, [Partial, Partial]>([
+  [addP, [(_a, _b, _y, t) => t, (_a, _b, _y, t) => t]],
+  [subP, [(_a, _b, _y, t) => t, (_a, _b, _y, t) => neg(t)]],
+  [mulP, [(_a, b, _y, t) => mul(t, b), (a, _b, _y, t) => mul(a, t)]],
+  [divP, [(_a, b, _y, t) => div(t, b), (_a, b, y, t) => neg(mul(t, div(y, b)))]],
+  // d(aᵇ) = b·a^(b−1)·da + ln(a)·aᵇ·db, with b = 0 giving exactly 0 so high orders of xⁿ end in zeros.
+  [
+    powP,
+    [
+      (a, b, _y, t) => {
+        const isZero = equal(b, 0);
+        return mul(t, where(isZero, 0, mul(b, pow(a, where(isZero, 1, sub(b, 1))))));
+      },
+      (a, _b, y, t) => mul(t, mul(log(where(equal(a, 0), 1, a)), y)),
+    ],
+  ],
+  [maximumP, [(a, b, _y, t) => mul(t, maxShare(a, b)), (a, b, _y, t) => mul(t, maxShare(b, a))]],
+  [minimumP, [(a, b, _y, t) => mul(t, maxShare(b, a)), (a, b, _y, t) => mul(t, maxShare(a, b))]],
+]);
+
+/** The shape of x with the reduced axes kept as size 1. */
+export const keptShape = (x: Value, axes: readonly number[]): number[] =>
+  avalOf(x).shape.map((d, i) => (axes.includes(i) ? 1 : d));
+
+/** Where x attains its max along `axes`, as 1/(number of ties) (so ties share the derivative). */
+export function maxWeights(x: Value, out: Value, axes: readonly number[]): Value {
+  const mask = cast(equal(x, reshape(out, keptShape(x, axes))), "float32");
+  return div(mask, reshape(reduceSum(mask, axes), keptShape(x, axes)));
+}

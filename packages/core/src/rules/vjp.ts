@@ -1,0 +1,265 @@
+/**
+ * The reverse-mode rule table: for each primitive, the cotangent of each input from the output
+ * cotangent (the transpose of its linearisation). Rules are written with ops, so the backward
+ * pass is traced by any enclosing transform. The interpreter using this table is `trace/reverse.ts`.
+ *
+ * Factored cotangents. A rule may return, for an input, a `DeferredCotangent` instead of a value:
+ * a cotangent kept in factored form until someone needs its entries. The rule that receives it
+ * uses its deferred rule when the table has one (which may use the factored form, e.g. through
+ * `innerProduct`), and otherwise gets it materialised. matmul's weight cotangent aᵀ·c is one: the
+ * perturbation θ + s·u of partitioned derivatives then costs ⟨c, a·u⟩ per direction, not aᵀ·c.
+ */
+import { avalOf, bind, type AnyPrimitive, type Aval, type Primitive, type Value } from "../trace/core";
+import { TraceError } from "../errors";
+import {
+  addP,
+  castP,
+  equalP,
+  greaterP,
+  lessP,
+  mul,
+  mulP,
+  selectP,
+  stopGradientP,
+  where,
+} from "../primitives/elementwise";
+import { reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
+import {
+  broadcastTo,
+  broadcastToP,
+  concatP,
+  pad,
+  padP,
+  reshape,
+  reshapeP,
+  reverse,
+  reverseP,
+  slice,
+  sliceP,
+  transpose,
+  transposeP,
+} from "../primitives/shape";
+import { conv2dP, matmulP, matmulRaw, swapLast, type Conv2DParams } from "../primitives/linalg";
+import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
+import { binaryPartials, keptShape, maxWeights, unaryDerivatives } from "./derivatives";
+
+/** A cotangent in factored form, formed only when its entries are needed. */
+export interface DeferredCotangent {
+  readonly deferred: true;
+  readonly aval: Aval;
+  /** The entries (computed once). */
+  materialize(): Value;
+  /** ⟨ct, u⟩ = Σ ct ⊙ u, a scalar, for u of the cotangent's shape; may be cheaper than forming ct. */
+  innerProduct(u: Value): Value;
+}
+/** What VJP rules return for each input: a cotangent, a deferred one, or null (zero / not needed). */
+export type Cotangent = Value | DeferredCotangent | null;
+
+export const isDeferred = (x: unknown): x is DeferredCotangent =>
+  typeof x === "object" && x !== null && (x as { deferred?: unknown }).deferred === true;
+
+/** (output cotangent, primals, output, params, which inputs need one) ↦ a cotangent per input. */
+export type VjpRule<P> = (ct: Value, primals: Value[], out: Value, params: P, needs: boolean[]) => Cotangent[];
+/** The same, from a deferred output cotangent. */
+export type DeferredVjpRule<P> = (
+  ct: DeferredCotangent,
+  primals: Value[],
+  out: Value,
+  params: P,
+  needs: boolean[],
+) => Cotangent[];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const table = new Map<AnyPrimitive, VjpRule<any>>();
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const deferredTable = new Map<AnyPrimitive, DeferredVjpRule<any>>();
+
+/** Register (or replace) the reverse-mode rule of a primitive, and optionally its deferred rule. */
+export function defVjp<P>(prim: Primitive<P>, rule: VjpRule<P>, deferred?: DeferredVjpRule<P>): void {
+  table.set(prim, rule);
+  if (deferred) deferredTable.set(prim, deferred);
+}
+
+/** The reverse-mode rule of `prim`; a TraceError when it has none. */
+export function vjpRule<P>(prim: Primitive<P>): VjpRule<P> {
+  const rule = table.get(prim);
+  if (!rule) throw new TraceError(`vjp: primitive '${prim.name}' has no reverse-mode rule`);
+  return rule;
+}
+
+/** The deferred-cotangent rule of `prim`, if it has one. */
+export const deferredVjpRule = <P>(prim: Primitive<P>): DeferredVjpRule<P> | undefined => deferredTable.get(prim);
+
+const shapeOf = (x: Value) => avalOf(x).shape;
+
+for (const [prim, deriv] of unaryDerivatives) defVjp(prim, (ct, [x], y) => [deriv(x!, y, ct)]);
+
+for (const [prim, [pa, pb]] of binaryPartials) {
+  defVjp(prim, (ct, [a, b], y, _p, needs) => [
+    needs[0] ? unbroadcast(pa(a!, b!, y, ct), shapeOf(a!)) : null,
+    needs[1] ? unbroadcast(pb(a!, b!, y, ct), shapeOf(b!)) : null,
+  ]);
+}
+
+/** add passes a deferred cotangent on to a same-shape input; otherwise it is formed and summed down. */
+const passDeferred = (ct: DeferredCotangent, shape: readonly number[]): Cotangent =>
+  sameShape(ct.aval.shape, shape) ? ct : unbroadcast(ct.materialize(), shape);
+defVjp(addP, vjpRule(addP), (ct, [a, b], _y, _p, needs) => [
+  needs[0] ? passDeferred(ct, shapeOf(a!)) : null,
+  needs[1] ? passDeferred(ct, shapeOf(b!)) : null,
+]);
+
+/** mul by a scalar s: ∂⟨ct, s·u⟩/∂s = ⟨ct, u⟩, taken from the factored form. */
+defVjp(mulP, vjpRule(mulP), (ct, [a, b], _y, _p, needs) =>
+  [0, 1].map((i) => {
+    if (!needs[i]) return null;
+    const mine = shapeOf([a, b][i]!);
+    const other = [a, b][1 - i]!;
+    if (mine.every((d) => d === 1) && sameShape(shapeOf(other), ct.aval.shape)) {
+      return reshape(ct.innerProduct(other), mine);
+    }
+    return unbroadcast(mul(ct.materialize(), other), mine);
+  }),
+);
+
+for (const prim of [greaterP, lessP, equalP]) defVjp(prim, () => [null, null]);
+
+defVjp(selectP, (ct, [c, a, b], _y, _p, needs) => [
+  null,
+  needs[1] ? unbroadcast(where(c!, ct, 0), shapeOf(a!)) : null,
+  needs[2] ? unbroadcast(where(c!, 0, ct), shapeOf(b!)) : null,
+]);
+
+defVjp(castP, (ct, [x]) => [isFloat(avalOf(x!).dtype) ? ct : null]);
+defVjp(stopGradientP, () => [null]);
+
+defVjp(reduceSumP, (ct, [x], _o, { axes }) => [broadcastTo(reshape(ct, keptShape(x!, axes)), shapeOf(x!))]);
+defVjp(reduceMaxP, (ct, [x], out, { axes }) => [mul(maxWeights(x!, out, axes), reshape(ct, keptShape(x!, axes)))]);
+
+defVjp(reshapeP, (ct, [x]) => [reshape(ct, shapeOf(x!))]);
+defVjp(broadcastToP, (ct, [x]) => [unbroadcast(ct, shapeOf(x!))]);
+defVjp(transposeP, (ct, _x, _o, { perm }) => {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return [transpose(ct, inv)];
+});
+defVjp(sliceP, (ct, [x], _o, { begin, size }) => [
+  pad(
+    ct,
+    shapeOf(x!).map((d, i) => [begin[i]!, d - begin[i]! - size[i]!] as [number, number]),
+  ),
+]);
+defVjp(padP, (ct, [x], _o, { paddings }) => [
+  slice(
+    ct,
+    paddings.map(([a]) => a),
+    shapeOf(x!),
+  ),
+]);
+defVjp(concatP, (ct, xs, _o, { axis }) => {
+  let offset = 0;
+  const ctShape = shapeOf(ct);
+  return xs.map((x) => {
+    const n = shapeOf(x)[axis]!;
+    const begin = ctShape.map((_, i) => (i === axis ? offset : 0));
+    const size = ctShape.map((d, i) => (i === axis ? n : d));
+    offset += n;
+    return slice(ct, begin, size);
+  });
+});
+defVjp(reverseP, (ct, _x, _o, p) => [bind(reverseP, [ct], p)]);
+
+/** The weight cotangent aᵀ·c of a matmul, not yet formed: ⟨aᵀ·c, u⟩ = ⟨c, a·u⟩. */
+class DeferredMatmul implements DeferredCotangent {
+  readonly deferred = true;
+  private value: Value | null = null;
+  constructor(
+    readonly a: Value,
+    readonly c: Value,
+  ) {}
+  get aval(): Aval {
+    const as = shapeOf(this.a);
+    const cs = shapeOf(this.c);
+    return { shape: [...as.slice(0, -2), as.at(-1)!, cs.at(-1)!], dtype: avalOf(this.c).dtype };
+  }
+  materialize(): Value {
+    this.value ??= matmulRaw(swapLast(this.a), this.c);
+    return this.value;
+  }
+  innerProduct(u: Value): Value {
+    const contracted = mul(this.c, matmulRaw(this.a, u));
+    return reduceSum(contracted, [...shapeOf(contracted).keys()]);
+  }
+}
+
+defVjp(matmulP, (ct, [a, b], _y, _p, needs) => [
+  needs[0] ? matmulRaw(ct, swapLast(b!)) : null,
+  needs[1] ? new DeferredMatmul(a!, ct) : null,
+]);
+
+defVjp(conv2dP, (ct, [x, w], _y, p, needs) => [
+  needs[0] ? convInputTranspose(ct, x!, w!, p) : null,
+  needs[1] ? convFilterTranspose(ct, x!, w!, p) : null,
+]);
+
+/** Insert s−1 zeros between elements along `axis` (the "input dilation" of a strided conv). */
+function dilateAxis(x: Value, axis: number, s: number): Value {
+  if (s === 1) return x;
+  const shape = shapeOf(x);
+  const L = shape[axis]!;
+  const expanded = reshape(x, [...shape.slice(0, axis + 1), 1, ...shape.slice(axis + 1)]);
+  const padded = pad(expanded, [
+    ...shape.slice(0, axis + 1).map(() => [0, 0] as [number, number]),
+    [0, s - 1],
+    ...shape.slice(axis + 1).map(() => [0, 0] as [number, number]),
+  ]);
+  const flat = reshape(padded, [...shape.slice(0, axis), L * s, ...shape.slice(axis + 1)]);
+  return slice(
+    flat,
+    shape.map(() => 0),
+    shape.map((d, i) => (i === axis ? (L - 1) * s + 1 : d)),
+  );
+}
+
+/** Crop x along `axis` where a requested padding is negative; return the non-negative rest. */
+function cropNegative(x: Value, axis: number, lo: number, hi: number): [Value, number, number] {
+  if (lo >= 0 && hi >= 0) return [x, lo, hi];
+  const shape = shapeOf(x);
+  const b = Math.max(0, -lo);
+  const e = Math.max(0, -hi);
+  const begin = shape.map((_, i) => (i === axis ? b : 0));
+  const size = shape.map((d, i) => (i === axis ? d - b - e : d));
+  return [slice(x, begin, size), Math.max(0, lo), Math.max(0, hi)];
+}
+
+/** ∂⟨ct, conv(x, w)⟩/∂x: a stride-1 forward conv of the dilated ct with the flipped filter. */
+function convInputTranspose(ct: Value, x: Value, w: Value, p: Conv2DParams): Value {
+  const [, H, W] = shapeOf(x) as [number, number, number];
+  const [kh, kw] = shapeOf(w) as [number, number];
+  const [, Ho, Wo] = shapeOf(ct) as [number, number, number];
+  const { strides: s, padding: pd, dilations: d } = p;
+  const dilated = dilateAxis(dilateAxis(ct, 1, s[0]), 2, s[1]);
+  const lo = [d[0] * (kh - 1) - pd[0][0], d[1] * (kw - 1) - pd[1][0]];
+  const hi = [H - (Ho - 1) * s[0] - 1 + pd[0][0], W - (Wo - 1) * s[1] - 1 + pd[1][0]];
+  const [rows, t, b] = cropNegative(dilated, 1, lo[0]!, hi[0]!);
+  const [c, l, r] = cropNegative(rows, 2, lo[1]!, hi[1]!);
+  const flipped = transpose(reverse(w, [0, 1]), [0, 1, 3, 2]);
+  return bind(conv2dP, [c, flipped], {
+    strides: [1, 1],
+    padding: [
+      [t, b],
+      [l, r],
+    ],
+    dilations: d,
+  });
+}
+
+/** ∂⟨ct, conv(x, w)⟩/∂w: a forward conv of x (channels as batch) with ct (batch as channels). */
+function convFilterTranspose(ct: Value, x: Value, w: Value, p: Conv2DParams): Value {
+  const [kh, kw, C, O] = shapeOf(w) as [number, number, number, number];
+  const xt = transpose(x, [3, 1, 2, 0]);
+  const ctt = transpose(ct, [1, 2, 0, 3]);
+  const full = bind(conv2dP, [xt, ctt], { strides: p.dilations, padding: p.padding, dilations: p.strides });
+  const cropped = slice(full, [0, 0, 0, 0], [C, kh, kw, O]);
+  return transpose(cropped, [1, 2, 0, 3]);
+}

@@ -1,0 +1,149 @@
+/**
+ * The batching rule table: for each primitive, (batched args, their batch dims) ↦ (output, its
+ * batch dim); `size` is the mapped axis size. At least one argument is batched. The interpreter
+ * using this table is `trace/vmap.ts`.
+ */
+import { avalOf, bind, type AnyPrimitive, type BDim, type Primitive, type Value } from "../trace/core";
+import { TraceError } from "../errors";
+import { castP, equalP, greaterP, lessP, selectP, stopGradient, stopGradientP } from "../primitives/elementwise";
+import { reduceMaxP, reduceSumP, type ReduceParams } from "../primitives/reduce";
+import {
+  broadcastTo,
+  broadcastToP,
+  concat,
+  concatP,
+  padP,
+  reshape,
+  reshapeP,
+  reverseP,
+  slice,
+  sliceP,
+  transposeP,
+} from "../primitives/shape";
+import { conv2dP, matmulP, matmulRaw } from "../primitives/linalg";
+import { batchedAxis, batchToFront, elementwiseVmap, moveaxis } from "../primitives/rules";
+import { binaryPartials, unaryDerivatives } from "./derivatives";
+
+/** (args, batch dims, params, axis size) ↦ [output, its batch dim]. */
+export type VmapRule<P> = (args: Value[], dims: BDim[], params: P, size: number) => [Value, BDim];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const table = new Map<AnyPrimitive, VmapRule<any>>();
+
+/** Register (or replace) the batching rule of a primitive. */
+export function defVmap<P>(prim: Primitive<P>, rule: VmapRule<P>): void {
+  table.set(prim, rule);
+}
+
+/** The batching rule of `prim`; a TraceError when it has none. */
+export function vmapRule<P>(prim: Primitive<P>): VmapRule<P> {
+  const rule = table.get(prim);
+  if (!rule) throw new TraceError(`vmap: primitive '${prim.name}' has no batching rule`);
+  return rule;
+}
+
+const shapeOf = (x: Value) => avalOf(x).shape;
+
+for (const prim of [...unaryDerivatives.keys(), ...binaryPartials.keys(), greaterP, lessP, equalP, selectP]) {
+  defVmap(
+    prim,
+    elementwiseVmap(() => prim),
+  );
+}
+defVmap(castP, ([x], [d], p) => [bind(castP, [x!], p), d!]);
+defVmap(stopGradientP, ([x], [d]) => [stopGradient(x!), d!]);
+
+function reduceVmap(prim: Primitive<ReduceParams>): VmapRule<ReduceParams> {
+  return ([x], [d], { axes }) => {
+    const moved = axes.map((a) => (a < d! ? a : a + 1));
+    const outDim = d! - moved.filter((a) => a < d!).length;
+    return [bind(prim, [x!], { axes: moved }), outDim];
+  };
+}
+defVmap(reduceSumP, reduceVmap(reduceSumP));
+defVmap(reduceMaxP, reduceVmap(reduceMaxP));
+
+defVmap(reshapeP, ([x], [d], { shape }, size) => [reshape(batchToFront(x!, d!, size), [size, ...shape]), 0]);
+defVmap(broadcastToP, ([x], [d], { shape }, size) => {
+  const front = batchToFront(x!, d!, size);
+  const s = shapeOf(front);
+  const padded = reshape(front, [size, ...new Array(shape.length - (s.length - 1)).fill(1), ...s.slice(1)]);
+  return [broadcastTo(padded, [size, ...shape]), 0];
+});
+defVmap(transposeP, ([x], [d], { perm }) => [
+  bind(transposeP, [x!], { perm: [d!, ...perm.map((p) => batchedAxis(p, d!))] }),
+  0,
+]);
+defVmap(sliceP, ([x], [d], { begin, size }, n) => {
+  const b = [...begin];
+  const z = [...size];
+  b.splice(d!, 0, 0);
+  z.splice(d!, 0, n);
+  return [bind(sliceP, [x!], { begin: b, size: z }), d!];
+});
+defVmap(padP, ([x], [d], { paddings }) => {
+  const p = [...paddings];
+  p.splice(d!, 0, [0, 0]);
+  return [bind(padP, [x!], { paddings: p }), d!];
+});
+defVmap(concatP, (xs, dims, { axis }, size) => [
+  bind(
+    concatP,
+    xs.map((x, i) => batchToFront(x, dims[i]!, size)),
+    { axis: axis + 1 },
+  ),
+  0,
+]);
+defVmap(reverseP, ([x], [d], { axes }) => [bind(reverseP, [x!], { axes: axes.map((a) => batchedAxis(a, d!)) }), d!]);
+
+defVmap(matmulP, ([a, b], dims) => {
+  const da = dims[0] ?? null;
+  const db = dims[1] ?? null;
+  const nb = shapeOf(da === null ? a! : b!).length - 2; // batch rank of the unbatched operand's peer
+  if (da !== null && db !== null) return [matmulRaw(moveaxis(a!, da, 0), moveaxis(b!, db, 0)), 0];
+  if (da !== null) {
+    // Fold the mapped axis into the rows: [..., B, m, k] -> [..., B·m, k].
+    const am = moveaxis(a!, da, nb);
+    const s = shapeOf(am);
+    const [B, m, k] = s.slice(-3) as [number, number, number];
+    const out = matmulRaw(reshape(am, [...s.slice(0, -3), B * m, k]), b!);
+    const n = shapeOf(b!).at(-1)!;
+    return [reshape(out, [...s.slice(0, -3), B, m, n]), nb];
+  }
+  // Fold the mapped axis into the columns: [..., k, B, n] -> [..., k, B·n].
+  const nbb = shapeOf(a!).length - 2;
+  const bm = moveaxis(b!, db!, nbb + 1);
+  const s = shapeOf(bm);
+  const [k, B, n] = s.slice(-3) as [number, number, number];
+  const out = matmulRaw(a!, reshape(bm, [...s.slice(0, -3), k, B * n]));
+  const m = shapeOf(a!).at(-2)!;
+  return [reshape(out, [...s.slice(0, -3), m, B, n]), nbb + 1];
+});
+
+defVmap(conv2dP, ([x, w], dims, p, size) => {
+  const dx = dims[0] ?? null;
+  const dw = dims[1] ?? null;
+  if (dx !== null && dw === null) {
+    const xm = moveaxis(x!, dx, 0);
+    const [B, n, ...rest] = shapeOf(xm) as [number, number, ...number[]];
+    const out = bind(conv2dP, [reshape(xm, [B * n, ...rest]), w!], p);
+    return [reshape(out, [B, n, ...shapeOf(out).slice(1)]), 0];
+  }
+  if (dx === null && dw !== null) {
+    const wm = moveaxis(w!, dw, 3);
+    const [kh, kw, c, B, o] = shapeOf(wm) as [number, number, number, number, number];
+    const out = bind(conv2dP, [x!, reshape(wm, [kh, kw, c, B * o])], p);
+    return [reshape(out, [...shapeOf(out).slice(0, 3), B, o]), 3];
+  }
+  // Both mapped: no grouped convolution kernel on wasm, so one convolution per batch element.
+  const xm = moveaxis(x!, dx!, 0);
+  const wm = moveaxis(w!, dw!, 0);
+  const outs: Value[] = [];
+  for (let i = 0; i < size; i++) {
+    const xi = reshape(slice(xm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(xm).slice(1));
+    const wi = reshape(slice(wm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(wm).slice(1));
+    const o = bind(conv2dP, [xi, wi], p);
+    outs.push(reshape(o, [1, ...shapeOf(o)]));
+  }
+  return [concat(outs, 0), 0];
+});
