@@ -64,6 +64,9 @@ export { treeFlatten, treeUnflatten, treeMap, treeLeaves, treePaths, flattenAs, 
 export type { Tree, TreeDef } from "./tree";
 export { jvp, vjp, grad, valueAndGrad, vmap, linearize, jacfwd, jacrev, hessian, hvp } from "./transforms/api";
 export type { GradOptions, JacOptions, AxisSpec, Pullback } from "./transforms/api";
+export { jit, makeJaxpr } from "./transforms/jit";
+export type { Jitted, JitOptions } from "./transforms/jit";
+export { evalJaxpr, Jaxpr, ClosedJaxpr } from "./staging/jaxpr";
 export * as random from "./random";
 export type { Key } from "./random";
 export * as testing from "./testing";

@@ -169,6 +169,8 @@ export const runtime = {
   isTensor: (x: unknown): x is Tensor => x instanceof tf.Tensor,
   /** tf.tidy: frees every tensor made by `fn` except those it returns. */
   tidy: <T extends tf.TensorContainer>(fn: () => T): T => tf.tidy(fn),
+  /** tf.keep: `t` survives the enclosing tidy (for tensors cached across calls). */
+  keep: <T extends Tensor>(t: T): T => tf.keep(t),
   numTensors: (): number => tf.memory().numTensors,
   numBytes: (): number => tf.memory().numBytes,
   /** The identity matrix n × n (float32). */

@@ -82,6 +82,10 @@ export abstract class Trace {
   abstract lift(x: Value): Tracer;
   /** Interpret `prim` on tracers of this level; may return a lower-level value. */
   abstract processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value;
+  /** Box a JS number used as an operand (dtype from the other operands); staging keeps it a literal. */
+  liftNumber(x: number, like: DType): Tracer {
+    return this.lift(numberToTensor(x, like));
+  }
 }
 
 class EvalTrace extends Trace {
@@ -137,9 +141,12 @@ export function isValue(x: unknown): x is Value {
   return x instanceof Tracer || runtime.isTensor(x);
 }
 
+/** The dtype a JS number takes next to operands of dtype `like`. */
+export const numberDtype = (x: number, like: DType): DType =>
+  like === "int32" && Number.isInteger(x) ? "int32" : "float32";
+
 function numberToTensor(x: number, like: DType): Tensor {
-  const dtype: DType = like === "int32" && Number.isInteger(x) ? "int32" : "float32";
-  return K.scalar(x, dtype);
+  return K.scalar(x, numberDtype(x, like));
 }
 
 /** Apply a primitive to arguments of any level. The heart of every transform. */
@@ -182,7 +189,7 @@ export function bind<P>(prim: Primitive<P>, args: ArrayLike[], params: P): Value
   }
   const trace = stack[top]!.trace;
   const tracers = args.map((a) => {
-    if (typeof a === "number") return trace.lift(numberToTensor(a, likeDtype));
+    if (typeof a === "number") return trace.liftNumber(a, likeDtype);
     if (a instanceof Tracer && a.trace.main === trace.main) return a;
     return trace.lift(a);
   });

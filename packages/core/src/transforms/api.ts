@@ -11,6 +11,7 @@ import { BatchTrace, BatchTracer } from "../trace/vmap";
 import { ReverseTrace, ReverseTracer, backward, materialize, type TapeNode } from "../trace/reverse";
 import { flattenAs, treeFlatten, treePaths, treeUnflatten, type TreeDef } from "../tree";
 import { scoped, tensorsIn } from "../memory";
+import { linearizeImpl, type LinearMap } from "./linearize";
 import { add } from "../primitives/elementwise";
 import { broadcastTo, reshape, slice } from "../primitives/shape";
 import { moveaxis, sameShape, sizeOf, zerosOf } from "../primitives/rules";
@@ -349,15 +350,15 @@ export function vmap<F extends Fn>(f: F, inAxes: AxisSpec = 0, outAxes: AxisSpec
 }
 
 /**
- * linearize(f, ...primals) = [f(primals), t ↦ ∂f(primals)·t]. The linear map re-runs the forward
- * pass through jvp on each call (no partial evaluation yet).
+ * linearize(f, ...primals) = [f(primals), t ↦ ∂f(primals)·t], by partial evaluation: the primal
+ * runs once, the linear map runs only the staged tangent work (see `linearize.ts`). The map holds
+ * its residuals until `dispose(map)`.
  */
 export function linearize<F extends Fn>(
   f: F,
   ...primals: Parameters<F>
-): [ReturnType<F>, (...tangents: Parameters<F>) => ReturnType<F>] {
-  const out = scoped(() => f(...primals)) as ReturnType<F>;
-  return [out, (...tangents) => scoped(() => jvp(f, primals, tangents)[1])];
+): [ReturnType<F>, LinearMap<Parameters<F>, ReturnType<F>>] {
+  return linearizeImpl(jvp, f, primals);
 }
 
 /** The standard basis of the leaves of x, batched on axis 0: leaf i gets [n, ...shape_i]. */

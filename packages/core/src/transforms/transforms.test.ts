@@ -265,7 +265,7 @@ describe("memory: transforms leave tf.memory().numTensors unchanged", () => {
       "linearize",
       () => {
         const [y, lin] = hd.linearize(model.loss, theta);
-        return [y, lin(v)];
+        return [y, lin(v), lin]; // the map holds its residuals until disposed
       },
     ],
     [
