@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core alone registers no gradients; the union package registers them (for tf.grad, the baseline).
 import "@tensorflow/tfjs";
 import * as hd from "@hodiff/core";
-import { medianMs, round } from "./timing";
+import { medianMs, pairedRatio, round } from "./timing";
 import { mlpProblem } from "./problems";
 
 export interface BenchContext {
@@ -54,7 +54,77 @@ const gradMlp: Bench = async ({ backend, repeats }) => {
   ];
 };
 
+/** jit(grad) of the paper MLP against eager grad, interleaved so load drift hits both. */
+const jitGradMlp: Bench = async ({ backend, repeats }) => {
+  const m = paperMlp();
+  const eager = () => hd.grad(m.loss)(m.params);
+  const jitted = hd.jit(hd.grad(m.loss));
+  const diff = hd.tidy(() => {
+    const a = hd.treeLeaves(eager()) as hd.Value[];
+    const b = hd.treeLeaves(jitted(m.params)) as hd.Value[];
+    return Math.max(...a.map((g, i) => hd.item(hd.max(hd.abs(hd.sub(g, b[i]!))))));
+  });
+  const { ratio, baselineMs, fnMs } = pairedRatio(() => jitted(m.params), eager, repeats);
+  jitted.dispose();
+  return [
+    {
+      name: "jit-grad-mlp",
+      backend,
+      model: "784-1024-200-100-10 tanh, batch 100",
+      eager_grad_ms: round(fnMs),
+      jit_grad_ms: round(baselineMs),
+      speedup: round(ratio),
+      max_abs_diff: diff,
+    },
+  ];
+};
+
+/** A function of a few hundred small ops: the per-op cost of the eager interpreter vs a jit plan. */
+const dispatch: Bench = async ({ backend, repeats }) => {
+  const x = hd.random.normal(hd.random.key(0), [16]);
+  const w = hd.random.normal(hd.random.key(1), [16, 16]);
+  const f = (a: hd.Value) => {
+    let h = a;
+    for (let i = 0; i < 50; i++) {
+      // 6 primitives per step: 300 in all (mul by a literal, matmul, add, tanh, sub, reshape).
+      const z = hd.matmul(hd.reshape(hd.mul(h, 0.5), [1, 16]), w);
+      h = hd.sub(hd.tanh(hd.add(hd.reshape(z, [16]), a)), 0.01);
+    }
+    return h;
+  };
+  const jf = hd.jit(f);
+  const ops = jf.jaxpr(x).jaxpr.eqns.length;
+  const { ratio, baselineMs, fnMs } = pairedRatio(
+    () => jf(x),
+    () => hd.tidy(() => f(x)),
+    repeats,
+  );
+  const jg = hd.jit(hd.grad((a: hd.Value) => hd.sum(f(a))));
+  const gradRatio = pairedRatio(
+    () => jg(x),
+    () => hd.grad((a: hd.Value) => hd.sum(f(a)))(x),
+    repeats,
+  );
+  jf.dispose();
+  jg.dispose();
+  return [
+    {
+      name: "dispatch",
+      backend,
+      ops,
+      eager_ms: round(fnMs),
+      jit_ms: round(baselineMs),
+      speedup: round(ratio),
+      eager_grad_ms: round(gradRatio.fnMs),
+      jit_grad_ms: round(gradRatio.baselineMs),
+      grad_speedup: round(gradRatio.ratio),
+    },
+  ];
+};
+
 export const benchmarks: Record<string, Bench> = {
   grad: gradMlp,
+  "jit-grad": jitGradMlp,
+  dispatch,
   summaries: (ctx) => import("./summaries").then((m) => m.summariesBench(ctx)),
 };
