@@ -94,6 +94,13 @@ const dispatch: Bench = async ({ backend, repeats }) => {
   };
   const jf = hd.jit(f);
   const ops = jf.jaxpr(x).jaxpr.eqns.length;
+  // The same plan with every equation on tfjs kernels: what staging alone saves.
+  const jfKernels = hd.jit(f, { hostKernels: false });
+  const kernelsOnly = pairedRatio(
+    () => jfKernels(x),
+    () => hd.tidy(() => f(x)),
+    repeats,
+  );
   const { ratio, baselineMs, fnMs } = pairedRatio(
     () => jf(x),
     () => hd.tidy(() => f(x)),
@@ -106,6 +113,7 @@ const dispatch: Bench = async ({ backend, repeats }) => {
     repeats,
   );
   jf.dispose();
+  jfKernels.dispose();
   jg.dispose();
   return [
     {
@@ -115,6 +123,8 @@ const dispatch: Bench = async ({ backend, repeats }) => {
       eager_ms: round(fnMs),
       jit_ms: round(baselineMs),
       speedup: round(ratio),
+      jit_tfjs_kernels_only_ms: round(kernelsOnly.baselineMs),
+      speedup_tfjs_kernels_only: round(kernelsOnly.ratio),
       eager_grad_ms: round(gradRatio.fnMs),
       jit_grad_ms: round(gradRatio.baselineMs),
       grad_speedup: round(gradRatio.ratio),

@@ -1,11 +1,15 @@
 /**
  * A jaxpr compiled for concrete inputs: equations become a flat list of kernel calls over slots,
  * with each intermediate freed right after its last use (memory planning), so a jitted call holds
- * at most the live set of its program instead of every intermediate until the end.
+ * at most the live set of its program instead of every intermediate until the end. Equations on
+ * small arrays run as host kernels in JS (`host.ts`), where a tfjs call would cost mostly
+ * dispatch; values move between host and tensors only where a step needs the other side.
  */
-import { K, runtime, type Tensor } from "../kernels";
+import { K, type Tensor } from "../kernels";
 import { Literal, Var, type Jaxpr } from "./jaxpr";
 import type { AnyPrimitive, Value } from "../trace/core";
+import { runtime } from "../kernels";
+import { hostKernel, runsOnHost, type HostArray, type HostKernel, type HostData } from "./host";
 
 interface Step {
   readonly prim: AnyPrimitive;
@@ -14,7 +18,16 @@ interface Step {
   readonly out: number;
   /** Slots whose last use is this step. */
   readonly frees: readonly number[];
+  /** Set when the step runs in JS. */
+  readonly host: HostKernel | undefined;
 }
+
+const download = (t: Tensor): HostArray => ({
+  data: t.dataSync() as HostData,
+  shape: t.shape,
+  dtype: t.dtype as HostArray["dtype"],
+});
+const upload = (h: HostArray): Tensor => K.tensor(h.data, [...h.shape], h.dtype);
 
 export class Plan {
   private readonly steps: Step[] = [];
@@ -22,32 +35,45 @@ export class Plan {
   private readonly nIns: number;
   private readonly nSlots: number;
   private readonly outs: readonly number[];
-  /** Literal scalars, made as tensors on each run (so a plan holds no tensor of its own). */
+  /** Literal scalars, in slots after the constants. */
   private readonly literals: Literal[] = [];
+  /** Host copies of constants, made on first use (constants never change). */
+  private readonly constHost: (HostArray | undefined)[];
 
   constructor(
     jaxpr: Jaxpr,
     private readonly consts: readonly Tensor[],
+    /** Run small equations as host kernels (default true). */
+    useHost = true,
   ) {
     const slot = new Map<Var, number>();
     // Slots: consts and literals first (never freed), then inputs, then equation outputs.
-    const literalList: Literal[] = [];
     const litIndex = new Map<string, number>();
     for (const e of jaxpr.eqns) {
       for (const a of e.inputs) {
         if (a instanceof Literal) {
           const key = `${a.value}:${a.aval.dtype}`;
           if (!litIndex.has(key)) {
-            litIndex.set(key, literalList.length);
-            literalList.push(a);
+            litIndex.set(key, this.literals.length);
+            this.literals.push(a);
           }
         }
       }
     }
-    this.literals.push(...literalList);
     jaxpr.constvars.forEach((v) => slot.set(v, slot.size));
     const litBase = slot.size;
-    this.nConsts = litBase + literalList.length;
+    this.nConsts = litBase + this.literals.length;
+    this.constHost = new Array(this.nConsts);
+    this.literals.forEach((l, i) => {
+      const data =
+        l.aval.dtype === "float32"
+          ? new Float32Array(1)
+          : l.aval.dtype === "int32"
+            ? new Int32Array(1)
+            : new Uint8Array(1);
+      data[0] = l.value;
+      this.constHost[litBase + i] = { data, shape: [], dtype: l.aval.dtype };
+    });
     jaxpr.invars.forEach((v, i) => slot.set(v, this.nConsts + i));
     this.nIns = jaxpr.invars.length;
     let next = this.nConsts + this.nIns;
@@ -56,61 +82,79 @@ export class Plan {
     const at = (a: Var | Literal): number =>
       a instanceof Literal ? litBase + litIndex.get(`${a.value}:${a.aval.dtype}`)! : slot.get(a)!;
     this.outs = jaxpr.outs.map(at);
-    // Last use of each intermediate; outputs are never freed.
+    // Last use of each intermediate; outputs are never freed, unused results are freed at once.
     const lastUse = new Map<number, number>();
     jaxpr.eqns.forEach((e, i) => e.inputs.forEach((a) => lastUse.set(at(a), i)));
     const firstIntermediate = this.nConsts + this.nIns;
     const frees: number[][] = jaxpr.eqns.map(() => []);
     for (const [s, i] of lastUse) if (s >= firstIntermediate && !this.outs.includes(s)) frees[i]!.push(s);
     jaxpr.eqns.forEach((e, i) => {
-      this.steps.push({
-        prim: e.prim,
-        params: e.params,
-        inputs: e.inputs.map(at),
-        out: slot.get(e.out)!,
-        frees: frees[i]!,
-      });
-    });
-    // Unused equation outputs (DCE removes them; kept safe anyway): free right away.
-    jaxpr.eqns.forEach((e, i) => {
-      const s = slot.get(e.out)!;
-      if (!lastUse.has(s) && !this.outs.includes(s)) (this.steps[i]!.frees as number[]).push(s);
+      const out = slot.get(e.out)!;
+      if (!lastUse.has(out) && !this.outs.includes(out)) frees[i]!.push(out);
+      const host =
+        useHost &&
+        runsOnHost(
+          e.prim,
+          e.inputs.map((a) => a.aval),
+          e.out.aval,
+        )
+          ? hostKernel(e.prim)
+          : undefined;
+      this.steps.push({ prim: e.prim, params: e.params, inputs: e.inputs.map(at), out, frees: frees[i]!, host });
     });
   }
 
   /** Run on concrete inputs; returns fresh tensors owned by the caller. */
   run(args: readonly Tensor[]): Tensor[] {
-    const env: (Tensor | undefined)[] = new Array(this.nSlots);
-    this.consts.forEach((c, i) => (env[i] = c));
-    const scalars = this.literals.map((l) => K.scalar(l.value, l.aval.dtype));
-    scalars.forEach((t, i) => (env[this.consts.length + i] = t));
-    for (let i = 0; i < this.nIns; i++) env[this.nConsts + i] = args[i];
+    const dev: (Tensor | undefined)[] = new Array(this.nSlots);
+    const host: (HostArray | undefined)[] = new Array(this.nSlots);
+    this.consts.forEach((c, i) => (dev[i] = c));
+    for (let i = 0; i < this.nIns; i++) dev[this.nConsts + i] = args[i];
     const firstIntermediate = this.nConsts + this.nIns;
+    // Tensors made for constants, literals or inputs during this run (freed at the end).
+    const made: Tensor[] = [];
+    const onHost = (j: number): HostArray => {
+      let h = host[j] ?? (j < this.nConsts ? this.constHost[j] : undefined);
+      if (h === undefined) {
+        h = download(dev[j]!);
+        if (j < this.consts.length) this.constHost[j] = h;
+      }
+      host[j] = h;
+      return h;
+    };
+    const onDevice = (j: number): Tensor => {
+      let t = dev[j];
+      if (t === undefined) {
+        t = upload(onHost(j));
+        dev[j] = t;
+        if (j < firstIntermediate) made.push(t);
+      }
+      return t;
+    };
     try {
       for (const s of this.steps) {
-        env[s.out] = s.prim.impl(
-          s.inputs.map((j) => env[j]!),
-          s.params,
-        );
+        if (s.host) host[s.out] = s.host(s.inputs.map(onHost), s.params);
+        else dev[s.out] = s.prim.impl(s.inputs.map(onDevice), s.params);
         for (const f of s.frees) {
-          env[f]!.dispose();
-          env[f] = undefined;
+          dev[f]?.dispose();
+          dev[f] = undefined;
+          host[f] = undefined;
         }
       }
+      // Outputs that are constants, inputs or repeated get a fresh handle, so the caller owns each one.
+      const given = new Set<number>();
+      return this.outs.map((s) => {
+        const t = onDevice(s);
+        if (s < firstIntermediate || given.has(s)) return K.reshape(t, t.shape);
+        given.add(s);
+        return t;
+      });
     } catch (e) {
-      for (let i = firstIntermediate; i < env.length; i++) env[i]?.dispose();
+      for (let i = firstIntermediate; i < dev.length; i++) dev[i]?.dispose();
       throw e;
     } finally {
-      scalars.forEach((t) => t.dispose());
+      made.forEach((t) => t.dispose());
     }
-    // Outputs that are constants, inputs or repeated get a fresh handle, so the caller owns each one.
-    const given = new Set<number>();
-    return this.outs.map((s) => {
-      const t = env[s]!;
-      if (s < firstIntermediate || given.has(s)) return K.reshape(t, t.shape);
-      given.add(s);
-      return t;
-    });
   }
 }
 

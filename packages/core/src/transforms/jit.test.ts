@@ -88,14 +88,16 @@ describe("jit(f) equals f", () => {
     const jf = hd.jit(spec.f);
     const jsum = hd.jit(f);
     const jgrad = hd.jit(hd.grad(f, { argnums }));
+    const jkernels = hd.jit(spec.f, { hostKernels: false });
     hd.tidy(() => {
-      close(jf(...args), spec.f(...args));
+      close(jf(...args), spec.f(...args)); // small arrays: host kernels against tfjs's
+      close(jkernels(...args), spec.f(...args));
       close(hd.grad(jsum, { argnums })(...args), hd.grad(f, { argnums })(...args));
       close(jgrad(...args), hd.grad(f, { argnums })(...args));
       jf(...args); // cached: no second trace
     });
     expect(jf.cacheSize).toBe(1);
-    for (const j of [jf, jsum, jgrad]) j.dispose();
+    for (const j of [jf, jsum, jgrad, jkernels]) j.dispose();
     expect(hd.numTensors()).toBe(before);
     hd.dispose(args);
   });

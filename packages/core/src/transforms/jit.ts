@@ -4,7 +4,7 @@
  * jit(f) traces f once per input tree structure, shapes and dtypes (and static arguments) into a
  * jaxpr, optimises it (constant folding, CSE, DCE) and plans its memory (each intermediate freed
  * at its last use). Called on concrete arrays it runs the plan: kernel calls only, no tracing and
- * no per-op dispatch. Called on tracers (inside grad, jvp, vmap, another jit, …) it evaluates the
+ * no per-op dispatch; equations on small arrays run as JS host kernels (`staging/host.ts`). Called on tracers (inside grad, jvp, vmap, another jit, …) it evaluates the
  * optimised jaxpr with `bind`, so every transform sees exactly the primitives of the traced
  * function: the jaxpr is inlined into the enclosing transform, which is what a call primitive
  * whose rules trace into the inner jaxpr would do.
@@ -34,6 +34,8 @@ export function makeJaxpr<F extends Fn>(f: F) {
 export interface JitOptions {
   /** Positional arguments that are not arrays (numbers, strings, configs): part of the cache key. */
   staticArgnums?: number | readonly number[];
+  /** Run equations on small arrays as JS host kernels instead of tfjs kernels (default true). */
+  hostKernels?: boolean;
 }
 
 /** One compiled specialisation of a jitted function. */
@@ -98,7 +100,7 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
     for (const t of owned.filter((t) => !live.has(t))) t.dispose();
     const kept = owned.filter((t) => live.has(t));
     const closed = new ClosedJaxpr(jaxpr, consts, kept);
-    const plan = allConcrete(consts) ? new Plan(jaxpr, consts) : null;
+    const plan = allConcrete(consts) ? new Plan(jaxpr, consts, options.hostKernels ?? true) : null;
     // Cached tensors may be made inside an enclosing transform's tidy: they must outlive it.
     if (plan) kept.forEach(runtime.keep);
     return { closed, outDef: traced.outDef, plan, owned: kept };

@@ -1,0 +1,310 @@
+/**
+ * Host kernels: primitives evaluated in plain JS on small arrays. A jit plan runs an equation here
+ * when its arrays are small, where a tfjs kernel call (tens of microseconds of dispatch, whatever
+ * the size) would cost far more than the arithmetic. This table is one more interpreter of the
+ * primitives: an evaluation rule per primitive, keyed by the primitive object. Values are float32
+ * (stored in Float32Array, so rounding matches the kernels up to the last bit of transcendental
+ * functions), int32 or bool (0/1 in a Uint8Array), like tfjs's.
+ */
+import type { DType } from "../kernels";
+import type { AnyPrimitive, Aval } from "../trace/core";
+import { broadcastShapes, sizeOf } from "../shapes";
+import {
+  addP,
+  castP,
+  cosP,
+  divP,
+  equalP,
+  expm1P,
+  expP,
+  greaterP,
+  lessP,
+  log1pP,
+  logP,
+  maximumP,
+  minimumP,
+  mulP,
+  negP,
+  powP,
+  selectP,
+  sinP,
+  sqrtP,
+  stopGradientP,
+  subP,
+  tanhP,
+} from "../primitives/elementwise";
+import { reduceMaxP, reduceSumP, type ReduceParams } from "../primitives/reduce";
+import {
+  broadcastToP,
+  padP,
+  reshapeP,
+  reverseP,
+  sliceP,
+  transposeP,
+  type BroadcastToParams,
+  type PadParams,
+  type ReshapeParams,
+  type ReverseParams,
+  type SliceParams,
+  type TransposeParams,
+} from "../primitives/shape";
+import { matmulP } from "../primitives/linalg";
+
+export type HostData = Float32Array | Int32Array | Uint8Array;
+/** An array in JS memory. */
+export interface HostArray {
+  readonly data: HostData;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type HostKernel = (xs: HostArray[], params: any) => HostArray;
+
+const table = new Map<AnyPrimitive, HostKernel>();
+
+/** The host kernel of `prim`, if it has one. */
+export const hostKernel = (prim: AnyPrimitive): HostKernel | undefined => table.get(prim);
+
+/** Arrays up to this many elements run on the host. */
+export const HOST_MAX_SIZE = 4096;
+
+/** Whether an equation is worth running on the host: a host kernel and small arrays only. */
+export function runsOnHost(prim: AnyPrimitive, ins: readonly Aval[], out: Aval): boolean {
+  if (!table.has(prim)) return false;
+  if (sizeOf(out.shape) > HOST_MAX_SIZE || ins.some((a) => sizeOf(a.shape) > HOST_MAX_SIZE)) return false;
+  if (prim === matmulP) {
+    const [a, b] = ins as [Aval, Aval];
+    return sizeOf(a.shape) * b.shape[b.shape.length - 1]! <= 64 * 1024; // multiply-adds
+  }
+  return true;
+}
+
+const alloc = (dtype: DType, n: number): HostData =>
+  dtype === "float32" ? new Float32Array(n) : dtype === "int32" ? new Int32Array(n) : new Uint8Array(n);
+
+const stridesOf = (shape: readonly number[]): number[] => {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+};
+
+/** Strides of x read as an array of shape `out` (numpy broadcasting: 0 along broadcast axes). */
+function broadcastStrides(x: readonly number[], out: readonly number[]): number[] {
+  const lead = out.length - x.length;
+  const own = stridesOf(x);
+  return out.map((d, i) => (i < lead || x[i - lead] === 1 ? 0 : own[i - lead]!));
+}
+
+/** For each element of an array of `shape`, in row-major order, call visit with per-input offsets. */
+function forEachIndex(shape: readonly number[], strides: number[][], visit: (offsets: number[]) => void): void {
+  const n = sizeOf(shape);
+  const r = shape.length;
+  const idx = new Array<number>(r).fill(0);
+  const offs = strides.map(() => 0);
+  for (let k = 0; k < n; k++) {
+    visit(offs);
+    for (let a = r - 1; a >= 0; a--) {
+      idx[a]!++;
+      for (let j = 0; j < strides.length; j++) offs[j]! += strides[j]![a]!;
+      if (idx[a]! < shape[a]!) break;
+      for (let j = 0; j < strides.length; j++) offs[j]! -= strides[j]![a]! * shape[a]!;
+      idx[a] = 0;
+    }
+  }
+}
+
+/** An n-ary elementwise kernel with numpy broadcasting. */
+function elementwise(outDtype: ((xs: HostArray[]) => DType) | null, f: (...v: number[]) => number): HostKernel {
+  return (xs) => {
+    const shape = broadcastShapes(
+      "host",
+      xs.map((x) => x.shape),
+    );
+    const n = sizeOf(shape);
+    const out = alloc(outDtype ? outDtype(xs) : xs[0]!.dtype, n);
+    if (xs.length === 1) {
+      const a = xs[0]!.data;
+      for (let i = 0; i < n; i++) out[i] = f(a[i]!);
+    } else if (xs.length === 2 && xs.every((x) => x.data.length === n)) {
+      const a = xs[0]!.data;
+      const b = xs[1]!.data;
+      for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
+    } else {
+      const strides = xs.map((x) => broadcastStrides(x.shape, shape));
+      const datas = xs.map((x) => x.data);
+      let i = 0;
+      forEachIndex(shape, strides, (o) => (out[i++] = f(...datas.map((d, j) => d[o[j]!]!))));
+    }
+    return { data: out, shape, dtype: outDtype ? outDtype(xs) : xs[0]!.dtype };
+  };
+}
+
+const unaries: Array<[AnyPrimitive, (x: number) => number]> = [
+  [negP, (x) => -x],
+  [expP, Math.exp],
+  [expm1P, Math.expm1],
+  [logP, Math.log],
+  [log1pP, Math.log1p],
+  [sinP, Math.sin],
+  [cosP, Math.cos],
+  [tanhP, Math.tanh],
+  [sqrtP, Math.sqrt],
+];
+for (const [p, f] of unaries) table.set(p, elementwise(null, f));
+
+const int = (xs: HostArray[]) => xs[0]!.dtype === "int32";
+table.set(
+  addP,
+  elementwise(null, (a, b) => a + b),
+);
+table.set(
+  subP,
+  elementwise(null, (a, b) => a - b),
+);
+table.set(
+  mulP,
+  elementwise(null, (a, b) => a * b),
+);
+const divKernel = elementwise(null, (a, b) => a / b);
+const intDivKernel = elementwise(null, (a, b) => Math.floor(a / b));
+table.set(divP, (xs, p) => (int(xs) ? intDivKernel(xs, p) : divKernel(xs, p)));
+table.set(
+  powP,
+  elementwise(null, (a, b) => a ** b),
+);
+table.set(
+  maximumP,
+  elementwise(null, (a, b) => (a !== a || b !== b ? NaN : Math.max(a, b))),
+);
+table.set(
+  minimumP,
+  elementwise(null, (a, b) => (a !== a || b !== b ? NaN : Math.min(a, b))),
+);
+const bool = () => "bool" as const;
+table.set(
+  greaterP,
+  elementwise(bool, (a, b) => (a > b ? 1 : 0)),
+);
+table.set(
+  lessP,
+  elementwise(bool, (a, b) => (a < b ? 1 : 0)),
+);
+table.set(
+  equalP,
+  elementwise(bool, (a, b) => (a === b ? 1 : 0)),
+);
+table.set(
+  selectP,
+  elementwise(
+    (xs) => xs[1]!.dtype,
+    (c, a, b) => (c ? a : b),
+  ),
+);
+table.set(castP, (xs, { dtype }: { dtype: DType }) => {
+  const x = xs[0]!;
+  const f = dtype === "bool" ? (v: number) => (v !== 0 ? 1 : 0) : dtype === "int32" ? Math.trunc : (v: number) => v;
+  return elementwise(() => dtype, f)([x], {});
+});
+table.set(stopGradientP, (xs) => xs[0]!);
+table.set(reshapeP, ([x], { shape }: ReshapeParams) => ({ data: x!.data, shape: [...shape], dtype: x!.dtype }));
+
+/** Gather: out[i] = x[offset(i)] over an output of `shape` with per-axis source strides. */
+function gather(x: HostArray, shape: readonly number[], strides: number[], base = 0): HostArray {
+  const out = alloc(x.dtype, sizeOf(shape));
+  const d = x.data;
+  let i = 0;
+  forEachIndex(shape, [strides], (o) => (out[i++] = d[base + o[0]!]!));
+  return { data: out, shape: [...shape], dtype: x.dtype };
+}
+
+table.set(broadcastToP, ([x], { shape }: BroadcastToParams) => gather(x!, shape, broadcastStrides(x!.shape, shape)));
+table.set(transposeP, ([x], { perm }: TransposeParams) => {
+  const s = stridesOf(x!.shape);
+  return gather(
+    x!,
+    perm.map((p) => x!.shape[p]!),
+    perm.map((p) => s[p]!),
+  );
+});
+table.set(sliceP, ([x], { begin, size }: SliceParams) => {
+  const s = stridesOf(x!.shape);
+  return gather(
+    x!,
+    size,
+    s,
+    begin.reduce((acc, b, i) => acc + b * s[i]!, 0),
+  );
+});
+table.set(reverseP, ([x], { axes }: ReverseParams) => {
+  const s = stridesOf(x!.shape);
+  const base = axes.reduce((acc, a) => acc + (x!.shape[a]! - 1) * s[a]!, 0);
+  return gather(
+    x!,
+    x!.shape,
+    s.map((st, i) => (axes.includes(i) ? -st : st)),
+    base,
+  );
+});
+table.set(padP, ([x], { paddings }: PadParams) => {
+  const shape = x!.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+  const out = alloc(x!.dtype, sizeOf(shape));
+  const os = stridesOf(shape);
+  const base = paddings.reduce((acc, [lo], i) => acc + lo * os[i]!, 0);
+  let i = 0;
+  const d = x!.data;
+  forEachIndex(x!.shape, [os], (o) => (out[base + o[0]!] = d[i++]!));
+  return { data: out, shape, dtype: x!.dtype };
+});
+
+function reduce(init: number, op: (acc: number, v: number) => number): HostKernel {
+  return ([x], { axes }: ReduceParams) => {
+    const shape = x!.shape.filter((_, i) => !axes.includes(i));
+    const out = alloc(x!.dtype, sizeOf(shape)).fill(init);
+    // Walk x in order; the output offset ignores reduced axes.
+    const os = stridesOf(shape);
+    const strides: number[] = [];
+    let k = 0;
+    x!.shape.forEach((_, i) => strides.push(axes.includes(i) ? 0 : os[k++]!));
+    const d = x!.data;
+    let i = 0;
+    forEachIndex(x!.shape, [strides], (o) => (out[o[0]!] = op(out[o[0]!]!, d[i++]!)));
+    return { data: out, shape, dtype: x!.dtype };
+  };
+}
+table.set(
+  reduceSumP,
+  reduce(0, (a, v) => a + v),
+);
+table.set(
+  reduceMaxP,
+  reduce(-Infinity, (a, v) => (v !== v || a !== a ? NaN : v > a ? v : a)),
+);
+
+table.set(matmulP, ([a, b]) => {
+  const as = a!.shape;
+  const bs = b!.shape;
+  const [m, k] = as.slice(-2) as [number, number];
+  const n = bs[bs.length - 1]!;
+  const batch = as.slice(0, -2);
+  const B = sizeOf(batch);
+  const out = new Float32Array(B * m * n);
+  const A = a!.data;
+  const Bd = b!.data;
+  const row = new Float64Array(n);
+  for (let t = 0; t < B; t++) {
+    for (let i = 0; i < m; i++) {
+      row.fill(0);
+      for (let p = 0; p < k; p++) {
+        const av = A[t * m * k + i * k + p]!;
+        const bo = t * k * n + p * n;
+        for (let j = 0; j < n; j++) row[j]! += av * Bd[bo + j]!;
+      }
+      out.set(row, t * m * n + i * n);
+    }
+  }
+  return { data: out, shape: [...batch, m, n], dtype: "float32" };
+});
