@@ -159,6 +159,34 @@ describe("jit: caching, static arguments, optimisation, memory", () => {
     f.dispose();
   });
 
+  it("a jitted function closing over a tracer of an enclosing transform (not cached), numbers as arguments", () => {
+    const xs = hd.array([
+      [1, 2],
+      [3, 4],
+    ]);
+    const c = hd.array([0.5, 2]);
+    const before = hd.numTensors();
+    hd.tidy(() => {
+      const r = hd.vmap((x: Value) => hd.jit((y: Value) => hd.add(y, x))(c))(xs);
+      close(
+        r,
+        hd.array([
+          [1.5, 4],
+          [3.5, 6],
+        ]),
+      );
+      // d/dx Σ sin(x)·x = cos(x)·x + sin(x), through a jit whose jaxpr closes over the grad tracer x.
+      const g = hd.grad((x: Value) => hd.sum(hd.jit((y: Value) => hd.mul(hd.sin(y), x))(x)))(c);
+      close(g, hd.add(hd.mul(hd.cos(c), c), hd.sin(c)));
+      const j = hd.jit((a: Value, s: Value) => hd.mul(a, s));
+      close(j(c, 3), hd.array([1.5, 6]));
+      j.dispose();
+      return [];
+    });
+    expect(hd.numTensors()).toBe(before);
+    hd.dispose([xs, c]);
+  });
+
   it("CSE, DCE and constant folding shape the plan's jaxpr", () => {
     const c = hd.array([1, 2, 3]);
     const f = hd.jit((x: Value) => {
