@@ -8,7 +8,7 @@
  */
 import type { DType } from "../kernels";
 import type { AnyPrimitive, Aval } from "../trace/core";
-import { broadcastShapes, sizeOf } from "../shapes";
+import { sizeOf } from "../shapes";
 import {
   addP,
   castP,
@@ -58,7 +58,7 @@ export interface HostArray {
   readonly dtype: DType;
 }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type HostKernel = (xs: HostArray[], params: any) => HostArray;
+export type HostKernel = (xs: HostArray[], params: any, out: Aval) => HostArray;
 
 const table = new Map<AnyPrimitive, HostKernel>();
 
@@ -117,29 +117,32 @@ function forEachIndex(shape: readonly number[], strides: number[][], visit: (off
   }
 }
 
-/** An n-ary elementwise kernel with numpy broadcasting. */
-function elementwise(outDtype: ((xs: HostArray[]) => DType) | null, f: (...v: number[]) => number): HostKernel {
-  return (xs) => {
-    const shape = broadcastShapes(
-      "host",
-      xs.map((x) => x.shape),
-    );
+/** An n-ary elementwise kernel with numpy broadcasting; `out` is the output aval (from the jaxpr). */
+function elementwise(f: (...v: number[]) => number): HostKernel {
+  return (xs, _params, out) => {
+    const shape = out.shape;
     const n = sizeOf(shape);
-    const out = alloc(outDtype ? outDtype(xs) : xs[0]!.dtype, n);
+    const o = alloc(out.dtype, n);
+    const a = xs[0]!.data;
     if (xs.length === 1) {
-      const a = xs[0]!.data;
-      for (let i = 0; i < n; i++) out[i] = f(a[i]!);
-    } else if (xs.length === 2 && xs.every((x) => x.data.length === n)) {
-      const a = xs[0]!.data;
+      for (let i = 0; i < n; i++) o[i] = f(a[i]!);
+    } else if (xs.length === 2 && a.length === n && xs[1]!.data.length === n) {
       const b = xs[1]!.data;
-      for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
+      for (let i = 0; i < n; i++) o[i] = f(a[i]!, b[i]!);
+    } else if (xs.length === 2 && a.length === n && xs[1]!.data.length === 1) {
+      const b = xs[1]!.data[0]!;
+      for (let i = 0; i < n; i++) o[i] = f(a[i]!, b);
+    } else if (xs.length === 2 && a.length === 1 && xs[1]!.data.length === n) {
+      const av = a[0]!;
+      const b = xs[1]!.data;
+      for (let i = 0; i < n; i++) o[i] = f(av, b[i]!);
     } else {
       const strides = xs.map((x) => broadcastStrides(x.shape, shape));
       const datas = xs.map((x) => x.data);
       let i = 0;
-      forEachIndex(shape, strides, (o) => (out[i++] = f(...datas.map((d, j) => d[o[j]!]!))));
+      forEachIndex(shape, strides, (off) => (o[i++] = f(...datas.map((d, j) => d[off[j]!]!))));
     }
-    return { data: out, shape, dtype: outDtype ? outDtype(xs) : xs[0]!.dtype };
+    return { data: o, shape, dtype: out.dtype };
   };
 }
 
@@ -154,61 +157,58 @@ const unaries: Array<[AnyPrimitive, (x: number) => number]> = [
   [tanhP, Math.tanh],
   [sqrtP, Math.sqrt],
 ];
-for (const [p, f] of unaries) table.set(p, elementwise(null, f));
+for (const [p, f] of unaries) table.set(p, elementwise(f));
 
 const int = (xs: HostArray[]) => xs[0]!.dtype === "int32";
 table.set(
   addP,
-  elementwise(null, (a, b) => a + b),
+  elementwise((a, b) => a + b),
 );
 table.set(
   subP,
-  elementwise(null, (a, b) => a - b),
+  elementwise((a, b) => a - b),
 );
 table.set(
   mulP,
-  elementwise(null, (a, b) => a * b),
+  elementwise((a, b) => a * b),
 );
-const divKernel = elementwise(null, (a, b) => a / b);
-const intDivKernel = elementwise(null, (a, b) => Math.floor(a / b));
-table.set(divP, (xs, p) => (int(xs) ? intDivKernel(xs, p) : divKernel(xs, p)));
+const divKernel = elementwise((a, b) => a / b);
+const intDivKernel = elementwise((a, b) => Math.floor(a / b));
+table.set(divP, (xs, p, out) => (int(xs) ? intDivKernel(xs, p, out) : divKernel(xs, p, out)));
 table.set(
   powP,
-  elementwise(null, (a, b) => a ** b),
+  elementwise((a, b) => a ** b),
 );
 table.set(
   maximumP,
-  elementwise(null, (a, b) => (a !== a || b !== b ? NaN : Math.max(a, b))),
+  elementwise((a, b) => (a !== a || b !== b ? NaN : Math.max(a, b))),
 );
 table.set(
   minimumP,
-  elementwise(null, (a, b) => (a !== a || b !== b ? NaN : Math.min(a, b))),
+  elementwise((a, b) => (a !== a || b !== b ? NaN : Math.min(a, b))),
 );
-const bool = () => "bool" as const;
 table.set(
   greaterP,
-  elementwise(bool, (a, b) => (a > b ? 1 : 0)),
+  elementwise((a, b) => (a > b ? 1 : 0)),
 );
 table.set(
   lessP,
-  elementwise(bool, (a, b) => (a < b ? 1 : 0)),
+  elementwise((a, b) => (a < b ? 1 : 0)),
 );
 table.set(
   equalP,
-  elementwise(bool, (a, b) => (a === b ? 1 : 0)),
+  elementwise((a, b) => (a === b ? 1 : 0)),
 );
 table.set(
   selectP,
-  elementwise(
-    (xs) => xs[1]!.dtype,
-    (c, a, b) => (c ? a : b),
-  ),
+  elementwise((c, a, b) => (c ? a : b)),
 );
-table.set(castP, (xs, { dtype }: { dtype: DType }) => {
-  const x = xs[0]!;
-  const f = dtype === "bool" ? (v: number) => (v !== 0 ? 1 : 0) : dtype === "int32" ? Math.trunc : (v: number) => v;
-  return elementwise(() => dtype, f)([x], {});
-});
+const castKernels: Record<DType, HostKernel> = {
+  bool: elementwise((v) => (v !== 0 ? 1 : 0)),
+  int32: elementwise(Math.trunc),
+  float32: elementwise((v) => v),
+};
+table.set(castP, (xs, p, out) => castKernels[out.dtype](xs, p, out));
 table.set(stopGradientP, (xs) => xs[0]!);
 table.set(reshapeP, ([x], { shape }: ReshapeParams) => ({ data: x!.data, shape: [...shape], dtype: x!.dtype }));
 

@@ -7,7 +7,7 @@
  */
 import { K, type Tensor } from "../kernels";
 import { Literal, Var, type Jaxpr } from "./jaxpr";
-import type { AnyPrimitive, Value } from "../trace/core";
+import type { AnyPrimitive, Aval, Value } from "../trace/core";
 import { runtime } from "../kernels";
 import { hostKernel, runsOnHost, type HostArray, type HostKernel, type HostData } from "./host";
 
@@ -20,6 +20,7 @@ interface Step {
   readonly frees: readonly number[];
   /** Set when the step runs in JS. */
   readonly host: HostKernel | undefined;
+  readonly outAval: Aval;
 }
 
 const download = (t: Tensor): HostArray => ({
@@ -100,7 +101,15 @@ export class Plan {
         )
           ? hostKernel(e.prim)
           : undefined;
-      this.steps.push({ prim: e.prim, params: e.params, inputs: e.inputs.map(at), out, frees: frees[i]!, host });
+      this.steps.push({
+        prim: e.prim,
+        params: e.params,
+        inputs: e.inputs.map(at),
+        out,
+        frees: frees[i]!,
+        host,
+        outAval: e.out.aval,
+      });
     });
   }
 
@@ -133,7 +142,7 @@ export class Plan {
     };
     try {
       for (const s of this.steps) {
-        if (s.host) host[s.out] = s.host(s.inputs.map(onHost), s.params);
+        if (s.host) host[s.out] = s.host(s.inputs.map(onHost), s.params, s.outAval);
         else dev[s.out] = s.prim.impl(s.inputs.map(onDevice), s.params);
         for (const f of s.frees) {
           dev[f]?.dispose();

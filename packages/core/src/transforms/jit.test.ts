@@ -178,7 +178,7 @@ describe("jit: caching, static arguments, optimisation, memory", () => {
       // d/dx Σ sin(x)·x = cos(x)·x + sin(x), through a jit whose jaxpr closes over the grad tracer x.
       const g = hd.grad((x: Value) => hd.sum(hd.jit((y: Value) => hd.mul(hd.sin(y), x))(x)))(c);
       close(g, hd.add(hd.mul(hd.cos(c), c), hd.sin(c)));
-      const j = hd.jit((a: Value, s: Value) => hd.mul(a, s));
+      const j = hd.jit((a: Value, s: Value | number) => hd.mul(a, s));
       close(j(c, 3), hd.array([1.5, 6]));
       j.dispose();
       return [];
