@@ -284,14 +284,14 @@ table.set(
   reduce(-Infinity, (a, v) => (v !== v || a !== a ? NaN : v > a ? v : a)),
 );
 
-table.set(matmulP, ([a, b]) => {
+table.set(matmulP, ([a, b], _p, outAval: Aval) => {
   const as = a!.shape;
   const bs = b!.shape;
   const [m, k] = as.slice(-2) as [number, number];
   const n = bs[bs.length - 1]!;
   const batch = as.slice(0, -2);
   const B = sizeOf(batch);
-  const out = new Float32Array(B * m * n);
+  const out = alloc(outAval.dtype, B * m * n);
   const A = a!.data;
   const Bd = b!.data;
   const row = new Float64Array(n);
@@ -306,5 +306,5 @@ table.set(matmulP, ([a, b]) => {
       out.set(row, t * m * n + i * n);
     }
   }
-  return { data: out, shape: [...batch, m, n], dtype: "float32" };
+  return { data: out, shape: [...batch, m, n], dtype: outAval.dtype };
 });

@@ -102,6 +102,30 @@ describe("jit(f) equals f", () => {
     hd.dispose(args);
   });
 
+  it("int32 and bool arrays (host kernels against tfjs's)", () => {
+    const a = hd.array([7, -3, 4, 0], { dtype: "int32" });
+    const b = hd.array([2, 2, -3, 5], { dtype: "int32" });
+    const f = (p: Value, q: Value) => [
+      hd.add(p, q),
+      hd.mul(p, q),
+      hd.div(p, q),
+      hd.sum(p),
+      hd.matmul(hd.reshape(p, [2, 2]), hd.reshape(q, [2, 2])),
+      hd.where(hd.greater(p, q), p, q),
+      hd.cast(hd.less(p, q), "int32"),
+    ];
+    hd.tidy(() => {
+      const got = hd.jit(f)(a, b) as Value[];
+      const want = f(a, b);
+      got.forEach((g, i) => {
+        expect(hd.dtypeOf(g)).toBe(hd.dtypeOf(want[i]!));
+        expect(hd.toNested(g)).toEqual(hd.toNested(want[i]!));
+      });
+      return [];
+    });
+    hd.dispose([a, b]);
+  });
+
   it("comparisons, cast and where", () => {
     const a = hd.array([1, -2, 3, 0]);
     const b = hd.array([1, 2, -3, 0]);
