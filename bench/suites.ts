@@ -132,9 +132,32 @@ const dispatch: Bench = async ({ backend, repeats }) => {
   ];
 };
 
+/**
+ * Kernel work of `summaries` on the paper MLP: tfjs kernel calls and elements read and written,
+ * from tf.profile. Deterministic, so a change's cost shows even on a loaded machine.
+ */
+const kernelCount: Bench = async ({ backend }) => {
+  const { canonical, summaries } = await import("@hodiff/partition");
+  const { params, loss } = mlpProblem([784, 1024, 200, 100, 10], 100);
+  const partition = canonical(params);
+  const u = hd.grad(loss)(params);
+  const run = () => summaries(loss as never, partition)(params, u as never);
+  run();
+  const info = await tf.profile(() => {
+    run();
+    return [] as unknown as tf.Tensor;
+  });
+  const size = (shapes: unknown) =>
+    (shapes as number[][]).reduce((n, s) => n + (s ?? []).reduce((a, b) => a * b, 1), 0);
+  const elements = info.kernels.reduce((n, k) => n + size(k.inputShapes) + size(k.outputShapes), 0);
+  hd.dispose([params, u]);
+  return [{ name: "kernel-count-summaries-mlp", backend, kernels: info.kernels.length, elements }];
+};
+
 export const benchmarks: Record<string, Bench> = {
   grad: gradMlp,
   "jit-grad": jitGradMlp,
   dispatch,
+  "kernel-count": kernelCount,
   summaries: (ctx) => import("./summaries").then((m) => m.summariesBench(ctx)),
 };

@@ -67,12 +67,12 @@ function binaryShape(op: string, outDtype?: DType) {
 const binary = (
   name: string,
   kernel: (a: Tensor, b: Tensor) => Tensor,
-  flags: { linear?: boolean; bilinear?: boolean } = {},
+  flags: { linear?: boolean; bilinear?: boolean; scalarUnit?: boolean } = {},
 ): Primitive<NoParams> => def({ name, impl: ([a, b]) => kernel(a!, b!), abstractEval: binaryShape(name), ...flags });
 
 export const addP = binary("add", K.add, { linear: true });
 export const subP = binary("sub", K.sub, { linear: true });
-export const mulP = binary("mul", K.mul, { bilinear: true });
+export const mulP = binary("mul", K.mul, { bilinear: true, scalarUnit: true });
 export const divP = binary("div", K.div);
 export const powP = binary("pow", K.pow);
 export const maximumP = binary("maximum", K.maximum);

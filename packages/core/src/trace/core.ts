@@ -60,6 +60,8 @@ export interface Primitive<P = unknown> {
   readonly linear?: boolean;
   /** Linear in each argument with the others fixed: f(s·x, y) = s·f(x, y) = f(x, s·y) (mul, matmul, conv2d). */
   readonly bilinear?: boolean;
+  /** The scalar 1 is a unit: f(1, y) = f(y, 1) = y when y has the output's shape (mul). */
+  readonly scalarUnit?: boolean;
 }
 
 /** Any primitive, whatever its params (table keys). */

@@ -11,6 +11,7 @@
  */
 import { Trace, Tracer, bind, avalOf, type Aval, type BDim, type Primitive, type Value } from "./core";
 import { vmapRule } from "../rules/vmap";
+import { sameShape } from "../shapes";
 import { mul } from "../primitives/elementwise";
 import { reshape } from "../primitives/shape";
 
@@ -83,6 +84,15 @@ export class BatchTrace extends Trace {
     }
     // A batched scalar into a bilinear primitive: f(sᵢ, y) = sᵢ·f(1, y), the rank-one form is born here.
     if (prim.bilinear && b.aval.shape.length === 0 && b.aval.dtype === "float32") {
+      const others = ts.filter((t) => t !== b);
+      const out = prim.abstractEval(
+        ts.map((t) => t.aval),
+        params,
+      );
+      // f(1, y) = y needs no kernel when 1 is a unit of f and y already has the output's shape.
+      if (prim.scalarUnit && others.length === 1 && sameShape(others[0]!.aval.shape, out.shape)) {
+        return { scale: b.val, base: others[0]!.val };
+      }
       const base = bind(
         prim,
         ts.map((t) => (t === b ? 1 : t.val)),
