@@ -62,6 +62,31 @@ describe("makeJaxpr prints what JAX would", () => {
     close(j.consts[0], hd.ones([3]));
     j.dispose();
   });
+  it("vmap's and jit's outputs", () => {
+    const m = hd.array([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(String(hd.makeJaxpr(hd.vmap((r: Value) => hd.sum(hd.exp(r))))(m))).toBe(
+      ["{ lambda ; a:f32[2,2]. let", "    b:f32[2,2] = exp a", "    c:f32[2] = sum[axes=[1]] b", "  in (c) }"].join(
+        "\n",
+      ),
+    );
+    const inner = hd.jit((a: Value) => hd.mul(hd.sin(a), hd.sin(a)));
+    // jit under a trace contributes its optimised jaxpr: the repeated sin appears once.
+    expect(String(hd.makeJaxpr((a: Value) => hd.neg(inner(a)))(x))).toBe(
+      [
+        "{ lambda ; a:f32[3]. let",
+        "    b:f32[3] = sin a",
+        "    c:f32[3] = mul b b",
+        "    d:f32[3] = neg c",
+        "  in (d) }",
+      ].join("\n"),
+    );
+    inner.dispose();
+    hd.dispose(m);
+  });
+
   it("traces on avals: no kernel runs on the inputs, no tensor is left", () => {
     const big = hd.zeros([500, 500]);
     const before = hd.numTensors();
