@@ -66,6 +66,7 @@ export { jvp, vjp, grad, valueAndGrad, vmap, linearize, jacfwd, jacrev, hessian,
 export type { GradOptions, JacOptions, AxisSpec, Pullback } from "./transforms/api";
 export { jit, makeJaxpr } from "./transforms/jit";
 export type { Jitted, JitOptions } from "./transforms/jit";
+export type { LinearMap } from "./transforms/linearize";
 export { evalJaxpr, Jaxpr, ClosedJaxpr } from "./staging/jaxpr";
 export * as random from "./random";
 export type { Key } from "./random";
