@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core alone registers no gradients; the union package registers them (for tf.grad, the baseline).
 import "@tensorflow/tfjs";
 import * as hd from "@hodiff/core";
-import { medianMs, pairedRatio, round } from "./timing";
+import { medianCpuMs, medianMs, pairedRatio, round } from "./timing";
 import { mlpProblem } from "./problems";
 
 export interface BenchContext {
@@ -65,6 +65,8 @@ const jitGradMlp: Bench = async ({ backend, repeats }) => {
     return Math.max(...a.map((g, i) => hd.item(hd.max(hd.abs(hd.sub(g, b[i]!))))));
   });
   const { ratio, baselineMs, fnMs } = pairedRatio(() => jitted(m.params), eager, repeats);
+  const eagerCpu = medianCpuMs(eager, repeats);
+  const jitCpu = medianCpuMs(() => jitted(m.params), repeats);
   jitted.dispose();
   return [
     {
@@ -74,6 +76,9 @@ const jitGradMlp: Bench = async ({ backend, repeats }) => {
       eager_grad_ms: round(fnMs),
       jit_grad_ms: round(baselineMs),
       speedup: round(ratio),
+      eager_grad_cpu_ms: round(eagerCpu),
+      jit_grad_cpu_ms: round(jitCpu),
+      cpu_speedup: round(eagerCpu / jitCpu),
       max_abs_diff: diff,
     },
   ];
@@ -112,6 +117,9 @@ const dispatch: Bench = async ({ backend, repeats }) => {
     () => hd.grad((a: hd.Value) => hd.sum(f(a)))(x),
     repeats,
   );
+  const eagerCpu = medianCpuMs(() => hd.tidy(() => f(x)), repeats);
+  const jitCpu = medianCpuMs(() => jf(x), repeats);
+  const kernelsCpu = medianCpuMs(() => jfKernels(x), repeats);
   jf.dispose();
   jfKernels.dispose();
   jg.dispose();
@@ -125,6 +133,11 @@ const dispatch: Bench = async ({ backend, repeats }) => {
       speedup: round(ratio),
       jit_tfjs_kernels_only_ms: round(kernelsOnly.baselineMs),
       speedup_tfjs_kernels_only: round(kernelsOnly.ratio),
+      eager_cpu_ms: round(eagerCpu),
+      jit_cpu_ms: round(jitCpu),
+      jit_tfjs_kernels_only_cpu_ms: round(kernelsCpu),
+      cpu_speedup: round(eagerCpu / jitCpu),
+      cpu_speedup_tfjs_kernels_only: round(eagerCpu / kernelsCpu),
       eager_grad_ms: round(gradRatio.fnMs),
       jit_grad_ms: round(gradRatio.baselineMs),
       grad_speedup: round(gradRatio.ratio),

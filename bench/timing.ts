@@ -43,3 +43,21 @@ export function pairedRatio(
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return { ratio: med(ratios), baselineMs: med(base), fnMs: med(cost) };
 }
+
+/**
+ * Median CPU milliseconds (user + system, this process) of `fn`, outputs read back and freed.
+ * Unlike wall time it barely moves when other jobs load the machine.
+ */
+export function medianCpuMs(fn: () => unknown, repeats: number, warmup = 3): number {
+  const times: number[] = [];
+  for (let i = 0; i < warmup + repeats; i++) {
+    const c0 = process.cpuUsage();
+    const out = fn();
+    for (const leaf of treeLeaves(out as Tree<unknown>)) if (leaf instanceof tf.Tensor) leaf.dataSync();
+    const c = process.cpuUsage(c0);
+    dispose(out);
+    if (i >= warmup) times.push((c.user + c.system) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
