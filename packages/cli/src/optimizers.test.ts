@@ -44,7 +44,7 @@ describe("the optimizer registry", () => {
     // NewtonSummary: a summary every update and no warm-up, so that 5 updates move
     const fast: Record<string, number> = { period: 1, warmup: 0 };
     const hyper = Object.fromEntries(entry.hyper.map((h) => [camel(h.flag), fast[h.flag] ?? h.default]));
-    let params = { w: hd.array([1, -2, 0.5]) };
+    let params: { w: hd.Value } = { w: hd.array([1, -2, 0.5]) };
     const built = entry.build(hyper, { params });
     const loss = (p: { w: hd.Value }) => hd.sum(hd.square(p.w));
     const before = hd.tidy(() => hd.item(loss(params)));

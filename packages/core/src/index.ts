@@ -63,7 +63,7 @@ export type { Padding } from "./primitives/linalg";
 export { treeFlatten, treeUnflatten, treeMap, treeLeaves, treePaths, flattenAs, treeDefEqual, isLeaf } from "./tree";
 export type { Tree, TreeDef } from "./tree";
 export { jvp, vjp, grad, valueAndGrad, vmap, linearize, jacfwd, jacrev, hessian, hvp } from "./transforms/api";
-export type { GradOptions, JacOptions, AxisSpec, Pullback } from "./transforms/api";
+export type { GradOptions, JacOptions, AxisSpec, Pullback, Jacobian, GradsOf } from "./transforms/api";
 export * as random from "./random";
 export type { Key } from "./random";
 export * as testing from "./testing";
