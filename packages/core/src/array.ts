@@ -59,7 +59,10 @@ export function toFlat(x: Value): Float32Array | Int32Array | Uint8Array {
   return concrete("toFlat", x).dataSync() as Float32Array | Int32Array | Uint8Array;
 }
 
-/** The value of a concrete array of one element. */
+/**
+ * The value of a concrete array of one element. It does not free x: read inside a scope,
+ * `tidy(() => item(loss(p)))`, not `item(tidy(() => loss(p)))`, which leaves the loss array alive.
+ */
 export function item(x: Value): number {
   const t = concrete("item", x);
   if (t.size !== 1) throw new ArgumentError(`item: expected one element, got ${t.dtype}[${t.shape.join(",")}]`);

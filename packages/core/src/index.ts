@@ -8,6 +8,7 @@ export { array, zeros, ones, zerosLike, onesLike, shapeOf, dtypeOf, toNested, to
 export type { NestedNumbers, ArrayOptions } from "./array";
 export type { DType, Tensor } from "./kernels";
 export { tidy, dispose } from "./memory";
+export { scope, keep, carry, reachableTensors } from "./scope";
 export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
 export type { BackendName } from "./backend";
 export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError } from "./errors";
