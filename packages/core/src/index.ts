@@ -11,7 +11,8 @@ export { tidy, dispose } from "./memory";
 export { scope, keep, carry, reachableTensors } from "./scope";
 export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
 export type { BackendName } from "./backend";
-export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError } from "./errors";
+export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError, NonFiniteError } from "./errors";
+export { setDebugNans, withDebugNans, debugNansEnabled } from "./debugNans";
 export { Tracer } from "./trace/core";
 export type { Value, ArrayLike, Aval } from "./trace/core";
 export {
