@@ -80,7 +80,7 @@ describe("debug NaNs", () => {
       // Finite computations run unchanged, with the same numbers.
       const g = hd.grad((v: Value) => hd.sum(hd.square(v)))(x);
       expect(Array.from(hd.toFlat(g))).toEqual([8, -2]);
-      g.dispose();
+      hd.dispose(g);
       expect(hd.NonFiniteError.name).toBe("NonFiniteError");
       expect(() => hd.log(hd.array(0))).toThrow(hd.NonFiniteError);
     } finally {
