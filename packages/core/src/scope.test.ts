@@ -59,6 +59,20 @@ describe("scope", () => {
     hd.dispose([x, g]);
   });
 
+  it("carry: a step that throws frees its own tensors and leaves the old state intact", () => {
+    const state = { w: hd.array([1, 2]) };
+    const before = hd.numTensors();
+    expect(() =>
+      hd.carry(state, ({ w }) => {
+        hd.mul(w, 2);
+        throw new Error("diverged");
+      }),
+    ).toThrow("diverged");
+    expect(hd.numTensors()).toBe(before);
+    expect(hd.toNested(state.w)).toEqual([1, 2]);
+    hd.dispose(state);
+  });
+
   it("carry: 1,000 steps of gradient descent with momentum keep numTensors unchanged", () => {
     // Least squares y = X·w + b on fixed data; the loop never disposes by hand.
     const X = hd.array([

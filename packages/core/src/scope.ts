@@ -75,7 +75,8 @@ export function keep<T>(x: T): T {
  * carry(state, fn) = fn(state), run in a {@link scope}; afterwards the tensors of the old `state`
  * not reachable from the result are freed. One step of a functional loop, leak-free:
  * `state = carry(state, (s) => ({ params: applyUpdates(s.params, u), opt: newOptState }))`.
- * Takes ownership of `state`. Inside a transform it frees nothing.
+ * Takes ownership of `state`. If fn throws, the step's tensors are freed and the old state is left
+ * intact. Inside a transform it frees nothing.
  */
 export function carry<S, R>(state: S, fn: (state: S) => R): R {
   const result = scope(() => fn(state));
