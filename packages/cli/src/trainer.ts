@@ -299,7 +299,10 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
           },
         };
         const custom = opt.gradients?.(ctx, params);
-        const [lossValue, grads] = custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params);
+        const [lossValue, grads] = (custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params)) as [
+          hd.Value,
+          Params,
+        ];
         if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
         const loss = hd.item(lossValue);
         const extras: Extras = {

@@ -39,10 +39,87 @@ describe("PRNG", () => {
     expect(() => mixSeeds(1.5)).toThrow(RangeError);
   });
 
-  it("is pinned: the same permutation on every platform and version", () => {
-    expect(Array.from(permutation(10, 0))).toEqual([9, 8, 2, 1, 4, 0, 6, 3, 5, 7]);
+  it("permutations are permutations, seeded, and different seeds give different ones", () => {
+    const p = Array.from(permutation(50, 7));
+    expect([...p].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(Array.from(permutation(50, 7))).toEqual(p);
+    expect(Array.from(permutation(50, 8))).not.toEqual(p);
+    expect(Array.from(permutation(50, 7, 1))).not.toEqual(p);
+  });
+
+  it("permutations are uniform: where item 0 lands, over 5,000 seeds, is even across 5 positions", () => {
+    const counts = new Array<number>(5).fill(0);
+    for (let s = 0; s < 5000; s++) counts[permutation(5, s).indexOf(0)]! += 1;
+    // each count is Binomial(5000, 1/5): mean 1000, σ ≈ 28; ±150 is more than 5σ
+    for (const c of counts) expect(Math.abs(c - 1000)).toBeLessThan(150);
+  });
+
+  it("permutation and epoch orders are the documented algorithm, recomputed here in BigInt arithmetic", () => {
+    // mixSeeds (murmur3 fmix32 chain), mulberry32 and Fisher–Yates as random.ts/batch.ts describe
+    // them, written independently with exact BigInt arithmetic mod 2³² (no Math.imul, no >>>).
+    for (const [n, seeds] of [
+      [10, [0]],
+      [23, [3, 0x5f1e, 0]],
+      [23, [3, 0x5f1e, 1]],
+      [100, [-12345, 0x5b5e7]],
+    ] as [number, number[]][]) {
+      expect(Array.from(permutation(n, ...seeds))).toEqual(referencePermutation(n, seeds));
+    }
+    // batches(): the shuffle stream is (seed, 0x5f1e, epoch); the trainSize subset is the first
+    // trainSize of the permutation with stream (seed, 0x5b5e7), sorted, then shuffled per epoch.
+    const ds = ramp();
+    expect(order(ds, { batchSize: 4, seed: 3, epoch: 1 })).toEqual(referencePermutation(23, [3, 0x5f1e, 1]));
+    const subset = referencePermutation(23, [5, 0x5b5e7])
+      .slice(0, 8)
+      .sort((a, b) => a - b);
+    const shuffled = referenceShuffle(subset, [5, 0x5f1e, 2]);
+    expect(order(ds, { batchSize: 3, seed: 5, epoch: 2, trainSize: 8 })).toEqual(shuffled);
   });
 });
+
+// An independent reference of the documented PRNG, in BigInt arithmetic.
+const M32 = 0xffffffffn;
+const u32 = (x: bigint) => x & M32;
+function fmix32Ref(h: bigint): bigint {
+  h = u32(h);
+  h ^= h >> 16n;
+  h = u32(h * 0x85ebca6bn);
+  h ^= h >> 13n;
+  h = u32(h * 0xc2b2ae35n);
+  return h ^ (h >> 16n);
+}
+function mixSeedsRef(parts: readonly number[]): bigint {
+  let h = 0x9e3779b9n;
+  for (const p of parts) {
+    const v = BigInt(p);
+    h = fmix32Ref(h ^ fmix32Ref(u32(v) + 0x6d2b79f5n)); // low 32 bits
+    h = fmix32Ref(h ^ fmix32Ref(u32(v >> 32n) + 0x27d4eb2fn)); // high 32 bits (floor division)
+  }
+  return h;
+}
+function mulberry32Ref(seeds: readonly number[]): () => number {
+  let a = mixSeedsRef(seeds);
+  return () => {
+    a = u32(a + 0x6d2b79f5n);
+    let t = u32((a ^ (a >> 15n)) * (a | 1n));
+    t = u32(t + u32((t ^ (t >> 7n)) * (t | 61n))) ^ t;
+    return Number(t ^ (t >> 14n)) / 2 ** 32;
+  };
+}
+function referenceShuffle(items: number[], seeds: readonly number[]): number[] {
+  const a = [...items];
+  const rng = mulberry32Ref(seeds);
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+const referencePermutation = (n: number, seeds: readonly number[]) =>
+  referenceShuffle(
+    Array.from({ length: n }, (_, i) => i),
+    seeds,
+  );
 
 describe("batches", () => {
   it("an epoch visits every example exactly once, in batches of batchSize", () => {

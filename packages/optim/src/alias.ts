@@ -10,6 +10,7 @@ import {
   type ScaleByScheduleState,
   type TraceMomentumState,
 } from "./transform";
+import { checkLearningRate } from "./internal";
 
 /** State of `scaleByLearningRate`: empty for a constant rate, `{ count }` for a schedule. @category alias */
 export type LearningRateState = EmptyState | ScaleByScheduleState;
@@ -27,6 +28,7 @@ export type AdamState = readonly [ScaleByAdamState, LearningRateState];
  * @category alias
  */
 export function sgd(learningRate: ScalarOrSchedule): GradientTransformation<SgdState> {
+  checkLearningRate("sgd", learningRate);
   return chain(scaleByLearningRate(learningRate));
 }
 
@@ -47,6 +49,7 @@ export function momentum(
   learningRate: ScalarOrSchedule,
   { momentum: decay = 0.9, nesterov = false }: MomentumOptions = {},
 ): GradientTransformation<MomentumState> {
+  checkLearningRate("momentum", learningRate);
   return chain(traceMomentum({ decay, nesterov }), scaleByLearningRate(learningRate));
 }
 
@@ -59,5 +62,6 @@ export type AdamOptions = ScaleByAdamOptions;
  * @category alias
  */
 export function adam(learningRate: ScalarOrSchedule, options: AdamOptions = {}): GradientTransformation<AdamState> {
+  checkLearningRate("adam", learningRate);
   return chain(scaleByAdam(options), scaleByLearningRate(learningRate));
 }
