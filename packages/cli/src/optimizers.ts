@@ -19,6 +19,7 @@ import {
   type GradientTransformation,
   type NewtonSummarySemantics,
   type NewtonSummaryState,
+  type SummaryAveraging,
   type Params,
 } from "@hodiff/optim";
 import { alternate, blocks, canonical, trivial, weightsBiases, type Partition } from "@hodiff/partition";
@@ -170,9 +171,10 @@ export function newtonEntry(): OptimizerEntry {
       {
         flag: "averaging",
         kind: "choice",
-        choices: ["window", "ema"],
-        default: "window",
-        description: "averaging of the W summaries",
+        choices: ["by-semantics", "window", "ema", "reference-code"],
+        default: "by-semantics",
+        description:
+          "averaging of the W summaries: window (plain mean), ema, or reference-code (the published code's running average); by-semantics: window for paper, reference-code for reference-code",
       },
       {
         flag: "solver",
@@ -260,7 +262,9 @@ export function newtonEntry(): OptimizerEntry {
         period,
         window: num(h, "window"),
         warmup: num(h, "warmup"),
-        averaging: h["averaging"] as "window" | "ema",
+        ...(h["averaging"] === "by-semantics" || h["averaging"] === undefined
+          ? {}
+          : { averaging: h["averaging"] as SummaryAveraging }),
         cubic: h["solver"] === "cubic",
         diagonal: h["diagonal"] === true,
         etaSmoothing: num(h, "etaSmoothing"),
