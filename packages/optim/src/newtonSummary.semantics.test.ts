@@ -285,6 +285,42 @@ describe("solverFailure: 'keep-raw' (the published η pipeline)", () => {
   });
 });
 
+describe("solverFailure and the cubic solver's hard case", () => {
+  // Along u = (1, 1) at a = b = 0, L = −a²/2 + a³/6 + b + b² + b³/6 has ḡ = (0, 1), H̄ = diag(−1, 2) and
+  // D̄(3) = (1, 1): with λ_int = 1 the secular equation has no root above r = 2 = −κ₁/(λ_int/2),
+  // the hard case (η_b = 1/3, η_a = ±√(4 − 1/9)).
+  const loss = (p: { a: hd.Value; b: hd.Value }) => {
+    const a = hd.sum(p.a);
+    const b = hd.sum(p.b);
+    return hd.add(
+      hd.add(hd.mul(-0.5, hd.square(a)), hd.mul(1 / 6, hd.mul(a, hd.square(a)))),
+      hd.add(hd.add(b, hd.square(b)), hd.mul(1 / 6, hd.mul(b, hd.square(b)))),
+    );
+  };
+  const solveWith = (solverFailure: "keep-eta" | "keep-raw") => {
+    const t = scaleBySummaries({ period: 1, window: 1, warmup: 0, positivePart: false, solverFailure });
+    const params = { a: hd.array([0]), b: hd.array([0]) };
+    const u = { a: hd.array([1]), b: hd.array([1]) };
+    const s0 = t.init(params);
+    const r = t.update(s0, params, u, { loss });
+    const out = { lastSolve: r.state.lastSolve, eta: r.state.eta, skipped: r.state.skipped };
+    hd.dispose([params, u, s0, r]);
+    return out;
+  };
+  it("'keep-eta' (hodiff) takes the hard-case solution", () => {
+    const { lastSolve, eta } = solveWith("keep-eta");
+    expect(lastSolve).toMatchObject({ kind: "ok", case: "hard" });
+    expect(eta![1]).toBeCloseTo(1 / 3, 4);
+    expect(Math.abs(eta![0]!)).toBeCloseTo(Math.sqrt(4 - 1 / 9), 4);
+  });
+  it("'keep-raw' (published code) refuses it: no η yet, the update is skipped", () => {
+    const { lastSolve, eta, skipped } = solveWith("keep-raw");
+    expect(lastSolve).toMatchObject({ kind: "hard-case" });
+    expect(eta).toBeNull();
+    expect(skipped).toMatch(/^no η yet: .*hard case/);
+  });
+});
+
 // warm-up counting ----------------------------------------------------------------------------------
 
 describe("warmupCounting", () => {

@@ -147,13 +147,17 @@ export function checkPurity(factory: OptimizerFactory, options: LawOptions & { r
       const opt = factory();
       let params = materialize(spec);
       let state = opt.init(params);
+      let pending: unknown[] = []; // freed even when a check throws mid-update
       try {
         for (let t = 0; t < steps; t++) {
           const grads = materialize(gradSpecs[t]!);
+          pending = [grads];
           const inputs = snapshot([params, grads, state]);
           const extras = options.extras?.({ step: t, loss });
           const r1 = opt.update(state, params, grads, extras);
+          pending.push(r1);
           const r2 = opt.update(state, params, grads, extras);
+          pending.push(r2);
           if (!sameBits(snapshot([params, grads, state]), inputs))
             fail(law, `update ${t} modified its inputs (parameters, gradients or state)`);
           if (!sameBits(snapshot(r1.updates), snapshot(r2.updates)))
@@ -162,11 +166,12 @@ export function checkPurity(factory: OptimizerFactory, options: LawOptions & { r
             fail(law, `update ${t}: equal inputs gave different states`);
           const next = applyUpdates(params, r1.updates);
           hd.dispose([r2, grads, r1.updates, params, state]);
+          pending = [];
           params = next;
           state = r1.state;
         }
       } finally {
-        hd.dispose([params, state]);
+        hd.dispose([params, state, pending]);
       }
       const leaked = hd.numTensors() - before;
       if (leaked !== 0)
