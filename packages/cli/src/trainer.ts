@@ -141,8 +141,9 @@ function sampleBatch(train: Dataset, subset: Int32Array, size: number, seed: num
  * The `index`-th minibatch of `size` examples of the training subset in its stored order, cycling
  * through it (the last minibatch of a pass may be smaller): a PyTorch DataLoader without shuffling,
  * repeated, as the published NewtonSummary code feeds its summaries.
+ * @internal Exported for its test.
  */
-function sequentialBatch(train: Dataset, subset: Int32Array, size: number, index: number) {
+export function sequentialBatch(train: Dataset, subset: Int32Array, size: number, index: number) {
   const perPass = Math.ceil(subset.length / size);
   const start = (index % perPass) * size;
   return gatherExamples(train, subset.subarray(start, Math.min(start + size, subset.length)));
