@@ -5,7 +5,8 @@
  * schedule). Every decision (η, the solver's case, a skipped update and why, λ) travels in the
  * state; {@link newtonSummaryInfo} gathers them for logging.
  */
-import type { GradientTransformation, Params, ScalarOrSchedule } from "./base";
+import type { Partition } from "@hodiff/partition";
+import { freezeState, type GradientTransformation, type Params, type ScalarOrSchedule } from "./base";
 import { chain } from "./combine";
 import { check, checkOptionNames, checkScalarOrSchedule, isFiniteNumber } from "./internal";
 import type { Plateau, PlateauOptions } from "./plateau";
@@ -19,8 +20,6 @@ import {
 } from "./scaleBySummaries";
 import type { AveragedSummaries, SummaryRecord } from "./summaryAveraging";
 import { traceSummaryMomentum, type TraceSummaryMomentumState, type WarmupMomentum } from "./summaryMomentum";
-import { freezeState } from "./base";
-import type { Partition } from "@hodiff/partition";
 
 // model ---------------------------------------------------------------------------------------
 

@@ -170,6 +170,7 @@ export const SCALE_BY_SUMMARIES_OPTIONS = [
  * scaleBySummaries: every T updates, ḡ, H̄, diag D̄(3) along the incoming u on `extras.loss`'s batch,
  * averaged, η = argmin −ḡᵀη + ½ηᵀH̄η + (λ_int/6)‖Dη‖³ (or H̄⁻¹ḡ), η ← max(η, 0); every update outputs
  * V·η (leaf ℓ of group s: η_s·u_ℓ), zeros while there is no η (warm-up, failed first solve).
+ * `fn` names the caller in error messages (`newtonSummary` passes its own name).
  * @example chain(traceSummaryMomentum(), scaleBySummaries({ period: 10 }), scaleByLearningRate(0.1))
  * @category newtonSummary
  */
