@@ -126,7 +126,10 @@ describe("usage errors name the flag (exit status 2, nothing written)", () => {
     const dir = tmp.path("empty");
     mkdirSync(dir);
     const r = await hodiff("train", "--resume", dir);
-    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/--resume .*: no checkpoint.json there/)]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      expect.stringMatching(/--resume .*: no run there \(no checkpoint.json, no config.json\)/),
+    ]);
   });
 });
 
