@@ -18,7 +18,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { bytesThatFit, crashesMidWrite, enospc, faultPoint } from "./faults";
+import { bytesThatFit, crashesMidWrite, crashNow, enospc, faultPoint } from "./faults";
 
 /** True when process `pid` is running (or exists under another user). @category utils */
 export function pidAlive(pid: number): boolean {
@@ -43,7 +43,7 @@ function writeAll(fd: number, parts: readonly Uint8Array[], path: string, label:
       const fit = bytesThatFit(n);
       if (fit > 0) done += writeSync(fd, p, done, fit);
       sent += fit;
-      if (sent === crashAt) faultPoint(label, "partial");
+      if (sent === crashAt) crashNow();
       if (fit < n) throw enospc(path);
     }
   }

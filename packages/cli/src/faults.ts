@@ -62,21 +62,25 @@ export function resetFaults(): void {
   reached.clear();
 }
 
-/** Die by SIGKILL if a crash is injected at this stage of the write of `label`. @category faults */
-export function faultPoint(label: string, stage: "partial" | "written" | "renamed"): void {
-  if (faults.crash.length === 0) return;
+/** Die by SIGKILL, as a kill -9 would. @category faults */
+export const crashNow = (): void => void process.kill(process.pid, "SIGKILL");
+
+/** Count that the write of `label` reached `stage`; true when a crash is injected at this occurrence. */
+function reaches(label: string, stage: string): boolean {
+  if (faults.crash.length === 0) return false;
   const key = `${label}:${stage}`;
   const n = (reached.get(key) ?? 0) + 1;
   reached.set(key, n);
-  if (faults.crash.some((c) => c.label === label && c.stage === stage && c.nth === n))
-    process.kill(process.pid, "SIGKILL");
+  return faults.crash.some((c) => c.label === label && c.stage === stage && c.nth === n);
 }
 
-/** True when the crash at the `partial` stage of `label`'s next write is injected. @category faults */
-export function crashesMidWrite(label: string): boolean {
-  const n = (reached.get(`${label}:partial`) ?? 0) + 1;
-  return faults.crash.some((c) => c.label === label && c.stage === "partial" && c.nth === n);
+/** Die by SIGKILL if a crash is injected at this stage of the write of `label`. @category faults */
+export function faultPoint(label: string, stage: "written" | "renamed"): void {
+  if (reaches(label, stage)) crashNow();
 }
+
+/** True when the process is to die half-way through this write of `label` (stage `partial`). @category faults */
+export const crashesMidWrite = (label: string): boolean => reaches(label, "partial");
 
 /**
  * How many of the `bytes` about to be written fit before the injected full disk (all of them
