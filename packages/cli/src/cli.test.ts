@@ -149,7 +149,8 @@ describe("other exits", () => {
     );
     expect(r.code).toBe(1);
     expect(r.err).toContain(`no data cache at ${dataDir}/mnist`);
-    expect(r.err).toContain(`${FETCH_COMMAND} mnist`);
+    expect(r.err).toContain(`${FETCH_COMMAND} mnist --dir ${dataDir}`);
+    expect(existsSync(tmp.path("mnist-run"))).toBe(false); // a failed start leaves nothing behind
   });
 
   it("no command prints the help and exits 2; --help and --version exit 0", async () => {
