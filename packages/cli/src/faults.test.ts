@@ -22,6 +22,7 @@ import { describeError } from "./failures";
 import { FAULT_ENV } from "./faults";
 import { acquireRunLock, LOCK_FILE } from "./lock";
 import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
+import { readRuns } from "./commands/report";
 import { hodiff, tempDir, TINY } from "./testing/harness";
 
 const tmp = tempDir("hodiff-faults-");
@@ -50,6 +51,18 @@ function child(args: string[], env: Record<string, string> = {}, onLine?: (line:
     p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     p.on("exit", (code, signal) => done({ code, signal, stdout, stderr }));
   });
+}
+
+/** The command lines of the child processes of `pid` but tsx's esbuild service (Linux; [] elsewhere). */
+function childCommands(pid: number): string[] {
+  const list = `/proc/${pid}/task/${pid}/children`;
+  if (!existsSync(list)) return [];
+  return readFileSync(list, "utf8")
+    .trim()
+    .split(/\s+/)
+    .filter((c) => c !== "")
+    .map((c) => readFileSync(`/proc/${c}/cmdline`, "utf8").replace(/\0/g, " ").trim())
+    .filter((cmd) => !/esbuild/.test(cmd));
 }
 
 /** Run in-process with HODIFF_FAULT set to `fault` for this run only. */
@@ -96,11 +109,46 @@ const POINTS = [
 ] as const;
 /** The runs killed at each of POINTS (started first, awaited last: process starts are the slow part). */
 let killed: Promise<Exit>[];
+let sigterm: Promise<{ exit: Exit; children: string[] | null }>;
+let orphan: Promise<{ trainer: number; stderr: string }>;
+
+/** A long run sent SIGTERM once its first epoch is done, and the child processes it had then. */
+async function runSigterm() {
+  let children: string[] | null = null;
+  const exit = await child(["train", ...RUN, "--epochs", "500", "--out", tmp.path("sigterm")], {}, (line, pid) => {
+    if (!line.startsWith("epoch 1/") || children !== null) return;
+    children = childCommands(pid);
+    process.kill(pid, "SIGTERM");
+  });
+  return { exit, children };
+}
+
+/** A long run started as `pnpm hodiff` starts it (sh -c), whose shell is killed by SIGKILL after epoch 1. */
+function runOrphan() {
+  return new Promise<{ trainer: number; stderr: string }>((done) => {
+    let trainer = 0;
+    let stderr = "";
+    const args = ["train", ...RUN, "--epochs", "500", "--out", tmp.path("orphan")];
+    const shell = spawn("sh", ["-c", `"${process.execPath}" "${BIN}" "$@"; true`, "sh", ...args], {
+      env: { ...process.env, npm_lifecycle_event: "hodiff" },
+    });
+    shell.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    shell.stdout.on("data", (d: Buffer) => {
+      if (trainer !== 0 || !d.toString().includes("epoch 1/")) return;
+      trainer = Number(readFileSync(`/proc/${shell.pid}/task/${shell.pid}/children`, "utf8").trim());
+      shell.kill("SIGKILL");
+    });
+    // stdout and stderr close when the trainer, which holds them too, has exited
+    shell.on("close", () => done({ trainer, stderr }));
+  });
+}
 
 let straight: ReturnType<typeof snapshot>;
 let afterOneEpoch: ReturnType<typeof snapshot>;
 
 beforeAll(async () => {
+  sigterm = runSigterm();
+  orphan = existsSync("/proc/self/task") ? runOrphan() : Promise.resolve({ trainer: 0, stderr: "" });
   killed = POINTS.map(([, fault], i) =>
     child(["train", ...RUN, "--out", tmp.path(`kill-${i}`)], { [FAULT_ENV]: fault }),
   );
@@ -314,8 +362,8 @@ describe("paths that cannot be written, and damaged files, are sentences", () =>
     const dir = tmp.path("cut-line");
     expect((await hodiff("train", ...RUN, "--epochs", "1", "--out", dir)).code).toBe(0);
     writeFileSync(join(dir, METRICS_FILE), `${readFileSync(join(dir, METRICS_FILE), "utf8")}{"kind":"st`);
-    const ok = await hodiff("report", dir, "--out", tmp.path("cut.html"));
-    expect([ok.code, ok.err]).toEqual([0, ""]);
+    const [run] = readRuns([dir]); // what report reads (rendering the page is report's own test)
+    expect(run!.metrics.map(timeless)).toEqual(afterOneEpoch.metrics);
     writeFileSync(join(dir, METRICS_FILE), `{"kind":"st\n${readFileSync(join(dir, METRICS_FILE), "utf8")}`);
     const bad = await hodiff("report", dir, "--out", tmp.path("bad.html"));
     expect([bad.code, bad.err]).toEqual([
@@ -327,22 +375,29 @@ describe("paths that cannot be written, and damaged files, are sentences", () =>
 
 describe("signals, the launcher, the warm-up", () => {
   it("SIGTERM stops between two updates, prints the resume command and exits 143; bin/hodiff.mjs has no child process", async () => {
-    const dir = tmp.path("sigterm");
-    let children: string | null = null;
-    const exit = await child(["train", ...RUN, "--epochs", "500", "--out", dir], {}, (line, pid) => {
-      if (!line.startsWith("epoch 1/") || children !== null) return;
-      const proc = `/proc/${pid}/task/${pid}/children`;
-      children = existsSync(proc) ? readFileSync(proc, "utf8").trim() : "";
-      process.kill(pid, "SIGTERM");
-    });
-    expect(children).toBe("");
+    const { exit, children } = await sigterm;
+    expect(children).toEqual([]);
     expect(exit.code).toBe(143);
     expect(exit.stderr).toContain("SIGTERM: stopping after the current update");
-    expect(exit.stderr).toContain(`continue with: hodiff train --resume ${dir} --epochs 500`);
-    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
-    const done = JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), "utf8")).epoch as number;
-    expect((await hodiff("train", "--resume", dir, "--epochs", String(done + 1))).code).toBe(0);
+    expect(exit.stderr).toContain(`continue with: hodiff train --resume ${tmp.path("sigterm")} --epochs 500`);
+    expect(existsSync(tmp.path(`sigterm/${LOCK_FILE}`))).toBe(false);
+    const done = JSON.parse(readFileSync(tmp.path(`sigterm/${CHECKPOINT_FILE}`), "utf8")).epoch as number;
+    expect((await hodiff("train", "--resume", tmp.path("sigterm"), "--epochs", String(done + 1))).code).toBe(0);
   });
+
+  it.skipIf(!existsSync("/proc/self/task"))(
+    "under a package-manager script, a kill -9 of the launching shell stops the run (no orphan)",
+    async () => {
+      const { trainer, stderr } = await orphan;
+      expect(trainer).toBeGreaterThan(0);
+      // gone, or a zombie whose new parent has not reaped it yet
+      const stat = `/proc/${trainer}/stat`;
+      expect(existsSync(stat) ? readFileSync(stat, "utf8").split(") ")[1]![0] : "gone").toMatch(/^(gone|Z)$/);
+      expect(stderr).toContain("SIGTERM: stopping after the current update");
+      expect(stderr).toContain(`continue with: hodiff train --resume ${tmp.path("orphan")} --epochs 500`);
+      expect(existsSync(tmp.path(`orphan/${LOCK_FILE}`))).toBe(false);
+    },
+  );
 
   it("pnpm hodiff runs the launcher in-process (the tsx CLI would run the program in a child)", () => {
     const root = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8"));
