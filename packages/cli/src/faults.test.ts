@@ -212,7 +212,9 @@ describe("non-finite values", () => {
     "a NaN %s stops the run with a sentence naming the update and the quantity",
     async (quantity) => {
       const dir = tmp.path(`nan-${quantity}`);
+      const before = hd.numTensors();
       const r = await withFault(`nan-at:${quantity}:3`, "train", ...RUN, "--out", dir);
+      expect(hd.numTensors()).toBe(before); // the stopped update's tensors are freed too
       expect(r.code).toBe(1);
       expect(r.err).toMatch(new RegExp(`^error: update 3 \\(epoch 1\\) has a non-finite ${quantity}\\b`));
       expect(r.err).toContain("It had no checkpoint yet");
@@ -227,6 +229,7 @@ describe("non-finite values", () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^error: update 12 \(epoch 2\) has a non-finite gradient/);
     expect(r.err).toContain("the last after epoch 1");
+    expect(r.err).toContain(`or drop such updates: hodiff train --resume ${dir} --epochs 2 --on-nonfinite skip`);
     const kept = snapshot(dir);
     expect(kept.bins).toEqual(afterOneEpoch.bins);
     // the same manifests as a 1-epoch run's, whose config says 1 epoch instead of 2
@@ -237,8 +240,10 @@ describe("non-finite values", () => {
     expect(asOneEpoch(kept.checkpoint)).toEqual(JSON.parse(afterOneEpoch.checkpoint));
     expect(asOneEpoch(kept.best)).toEqual(JSON.parse(afterOneEpoch.best));
 
+    const before = hd.numTensors();
     const skip = await withFault("nan-at:gradient:12", "train", "--resume", dir, "--on-nonfinite", "skip");
     expect(skip.code).toBe(0);
+    expect(hd.numTensors()).toBe(before);
     const records = readMetrics(join(dir, METRICS_FILE));
     // identical to the uninterrupted run up to update 11, then every record counts the skipped update
     expect(records.slice(0, 12).map(timeless)).toEqual(straight.metrics.slice(0, 12));

@@ -430,9 +430,8 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
           throw new NonFiniteError(
             `update ${step + 1} (epoch ${epoch + 1}) has a non-finite ${bad}${bad === "loss" ? ` (${loss})` : ""}: the run stopped before applying it. ` +
               (epoch > 0
-                ? `The checkpoints in ${run.dir} hold finite state (the last after epoch ${epoch}, the best in best.json). `
-                : `It had no checkpoint yet. `) +
-              `Lower the learning rate (a new run), or continue with --on-nonfinite skip to drop such updates`,
+                ? `The checkpoints in ${run.dir} hold finite state (the last after epoch ${epoch}, the best in best.json).`
+                : `It had no checkpoint yet.`),
             step + 1,
             bad,
           );
@@ -468,7 +467,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
       bar.stop();
       if (count === 0)
         throw new NonFiniteError(
-          `every update of epoch ${epoch + 1} had a non-finite loss, gradient, update or state and was skipped: the run cannot progress. Lower the learning rate (a new run)`,
+          `every update of epoch ${epoch + 1} had a non-finite loss, gradient, update or state and was skipped: the run cannot progress.`,
           step,
           "update",
         );

@@ -388,7 +388,15 @@ export const trainCommand: CommandModule = {
           setExit(signalExit(e.signal));
           return;
         }
-        if (started && !(e instanceof NonFiniteError) && (isFsError(e) || !(e instanceof UsageError)))
+        if (e instanceof NonFiniteError)
+          throw new RunFailed(
+            e.message +
+              (f.onNonfinite === "skip"
+                ? " Lower the learning rate (a new run)."
+                : ` Lower the learning rate (a new run), or drop such updates: ${resumeCommand(dir, { epochs: cfg.epochs, dataDir: f.dataDir, backend: given("backend") ? f.backend : undefined, onNonFinite: "skip" })}`),
+            { cause: e },
+          );
+        if (started && (isFsError(e) || !(e instanceof UsageError)))
           throw new RunFailed(
             `${describeError(e)}. ${dir} is still resumable: once that is fixed, continue with: ${again}`,
             { cause: e },
