@@ -23,6 +23,7 @@ import { FAULT_ENV } from "./faults";
 import { acquireRunLock, LOCK_FILE } from "./lock";
 import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
 import { readRuns } from "./commands/report";
+import { run } from "./program";
 import { hodiff, tempDir, TINY } from "./testing/harness";
 
 const tmp = tempDir("hodiff-faults-");
@@ -38,16 +39,13 @@ interface Exit {
   readonly stderr: string;
 }
 
-/** Run bin/hodiff.mjs in a child process; `onLine` sees each stdout line (with the child). */
-function child(args: string[], env: Record<string, string> = {}, onLine?: (line: string, pid: number) => void) {
+/** Run bin/hodiff.mjs in a child process. */
+function child(args: string[], env: Record<string, string> = {}) {
   return new Promise<Exit>((done) => {
     const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
-    p.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      for (const l of d.toString().split("\n")) if (l !== "") onLine?.(l, p.pid!);
-    });
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     p.on("exit", (code, signal) => done({ code, signal, stdout, stderr }));
   });
@@ -109,24 +107,13 @@ const POINTS = [
 ] as const;
 /** The runs killed at each of POINTS (started first, awaited last: process starts are the slow part). */
 let killed: Promise<Exit>[];
-let sigterm: Promise<{ exit: Exit; children: string[] | null }>;
-let orphan: Promise<{ trainer: number; stderr: string }>;
-
-/** A long run sent SIGTERM once its first epoch is done, and the child processes it had then. */
-async function runSigterm() {
-  let children: string[] | null = null;
-  const exit = await child(["train", ...RUN, "--epochs", "500", "--out", tmp.path("sigterm")], {}, (line, pid) => {
-    if (!line.startsWith("epoch 1/") || children !== null) return;
-    children = childCommands(pid);
-    process.kill(pid, "SIGTERM");
-  });
-  return { exit, children };
-}
+let orphan: Promise<{ trainer: number; children: string[]; stderr: string }>;
 
 /** A long run started as `pnpm hodiff` starts it (sh -c), whose shell is killed by SIGKILL after epoch 1. */
 function runOrphan() {
-  return new Promise<{ trainer: number; stderr: string }>((done) => {
+  return new Promise<{ trainer: number; children: string[]; stderr: string }>((done) => {
     let trainer = 0;
+    let children: string[] = [];
     let stderr = "";
     const args = ["train", ...RUN, "--epochs", "500", "--out", tmp.path("orphan")];
     const shell = spawn("sh", ["-c", `"${process.execPath}" "${BIN}" "$@"; true`, "sh", ...args], {
@@ -136,10 +123,11 @@ function runOrphan() {
     shell.stdout.on("data", (d: Buffer) => {
       if (trainer !== 0 || !d.toString().includes("epoch 1/")) return;
       trainer = Number(readFileSync(`/proc/${shell.pid}/task/${shell.pid}/children`, "utf8").trim());
+      children = childCommands(trainer);
       shell.kill("SIGKILL");
     });
     // stdout and stderr close when the trainer, which holds them too, has exited
-    shell.on("close", () => done({ trainer, stderr }));
+    shell.on("close", () => done({ trainer, children, stderr }));
   });
 }
 
@@ -147,8 +135,7 @@ let straight: ReturnType<typeof snapshot>;
 let afterOneEpoch: ReturnType<typeof snapshot>;
 
 beforeAll(async () => {
-  sigterm = runSigterm();
-  orphan = existsSync("/proc/self/task") ? runOrphan() : Promise.resolve({ trainer: 0, stderr: "" });
+  orphan = existsSync("/proc/self/task") ? runOrphan() : Promise.resolve({ trainer: 0, children: [], stderr: "" });
   killed = POINTS.map(([, fault], i) =>
     child(["train", ...RUN, "--out", tmp.path(`kill-${i}`)], { [FAULT_ENV]: fault }),
   );
@@ -381,22 +368,38 @@ describe("paths that cannot be written, and damaged files, are sentences", () =>
 });
 
 describe("signals, the launcher, the warm-up", () => {
-  it("SIGTERM stops between two updates, prints the resume command and exits 143; bin/hodiff.mjs has no child process", async () => {
-    const { exit, children } = await sigterm;
-    expect(children).toEqual([]);
-    expect(exit.code).toBe(143);
-    expect(exit.stderr).toContain("SIGTERM: stopping after the current update");
-    expect(exit.stderr).toContain(`continue with: hodiff train --resume ${tmp.path("sigterm")} --epochs 500`);
-    expect(existsSync(tmp.path(`sigterm/${LOCK_FILE}`))).toBe(false);
-    const done = JSON.parse(readFileSync(tmp.path(`sigterm/${CHECKPOINT_FILE}`), "utf8")).epoch as number;
-    expect((await hodiff("train", "--resume", tmp.path("sigterm"), "--epochs", String(done + 1))).code).toBe(0);
+  it("SIGTERM stops between two updates, prints the resume command and exits 143", async () => {
+    // in-process: the handler that `train` installs is called as the signal would call it
+    const dir = tmp.path("sigterm");
+    const err: string[] = [];
+    let sent = false;
+    const io = {
+      ...quiet,
+      err: (l: string) => err.push(l),
+      out: (l: string) => {
+        if (sent || !l.startsWith("epoch 1/")) return;
+        sent = true;
+        (process.listeners("SIGTERM").at(-1) as (s: NodeJS.Signals) => void)("SIGTERM");
+      },
+    };
+    const listeners = process.listeners("SIGTERM").length;
+    const code = await run(["train", ...RUN, "--epochs", "500", "--out", dir], io);
+    expect(code).toBe(143);
+    expect(err.join("\n")).toBe(
+      `SIGTERM: stopping after the current update (send it again to stop at once)\nstopped by SIGTERM: ${dir} keeps its checkpoint (after epoch 1); continue with: hodiff train --resume ${dir} --epochs 500`,
+    );
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+    expect(process.listeners("SIGTERM").length).toBe(listeners); // the handler is removed again
+    expect((await hodiff("train", "--resume", dir, "--epochs", "2")).code).toBe(0);
+    expect(snapshot(dir)).toEqual(straight);
   });
 
   it.skipIf(!existsSync("/proc/self/task"))(
-    "under a package-manager script, a kill -9 of the launching shell stops the run (no orphan)",
+    "under a package-manager script, a kill -9 of the launching shell stops the run (no orphan, no child process)",
     async () => {
-      const { trainer, stderr } = await orphan;
+      const { trainer, children, stderr } = await orphan;
       expect(trainer).toBeGreaterThan(0);
+      expect(children).toEqual([]); // bin/hodiff.mjs runs the program in its own process
       // gone, or a zombie whose new parent has not reaped it yet
       const stat = `/proc/${trainer}/stat`;
       expect(existsSync(stat) ? readFileSync(stat, "utf8").split(") ")[1]![0] : "gone").toMatch(/^(gone|Z)$/);
