@@ -297,6 +297,15 @@ describe("one writer per run directory", () => {
     expect(r.err).toContain(`removed 1 file(s) an interrupted run left in ${dir}: ${METRICS_FILE}.tmp-${dead}`);
     expect(snapshot(dir)).toEqual(straight);
 
+    if (existsSync("/proc/self/stat")) {
+      // a live pid that another process had when it took the lock (a pid reused after a restart)
+      writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ ...holder, pid: process.pid, procStart: "1" }));
+      const reused = await hodiff("train", "--resume", dir, "--epochs", "2");
+      expect([reused.code, reused.err]).toEqual([
+        0,
+        expect.stringContaining(`took over the lock of ${dir} from pid ${process.pid}`),
+      ]);
+    }
     writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ ...holder, pid: process.pid, hostname: "elsewhere" }));
     const other = await hodiff("train", "--resume", dir, "--epochs", "3");
     expect(other.code).toBe(1);

@@ -6,7 +6,9 @@
  * It is removed when the run ends, on any exit of the process (an `exit` handler), and when the
  * holder died without removing it (kill -9, power cut) the next writer on the same host sees that
  * its pid is gone and takes the lock over, saying so. A lock held from another host is never taken
- * over (its pid cannot be checked from here): the message says which file to delete.
+ * over (its pid cannot be checked from here): the message says which file to delete. On Linux the
+ * holder's process start time is recorded too, so that a pid reused by another process (after a
+ * reboot or a container restart) does not keep a dead run's lock alive.
  *
  * Why not proper-lockfile: it decides staleness by the age of the lock's mtime, refreshed by a
  * timer; a single synchronous training step can outlast any sensible staleness period (minutes
@@ -32,6 +34,8 @@ export interface LockHolder {
   readonly startedAt: string;
   /** The holder's command line. */
   readonly command: string;
+  /** Linux: the holder's start time (clock ticks after boot, /proc/<pid>/stat), telling a reused pid apart. */
+  readonly procStart?: string;
 }
 
 /** A held lock; `release` is idempotent. @category model */
@@ -65,6 +69,23 @@ function readHolder(path: string): LockHolder | null | "missing" {
   } catch {
     return null;
   }
+}
+
+/** The start time of process `pid` (field 22 of /proc/<pid>/stat), where there is a /proc. */
+function procStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the holder is still running: its pid is alive and, where known, started when it did. */
+function holderAlive(h: LockHolder): boolean {
+  if (!pidAlive(h.pid)) return false;
+  const now = h.procStart === undefined ? undefined : procStart(h.pid);
+  return now === undefined || now === h.procStart;
 }
 
 const sameHolder = (a: LockHolder, b: LockHolder) =>
@@ -109,7 +130,14 @@ function takeOver(path: string, dead: LockHolder): boolean {
  */
 export function acquireRunLock(dir: string, io: Io, command = process.argv.slice(2).join(" ")): RunLock {
   const path = join(dir, LOCK_FILE);
-  const me: LockHolder = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), command };
+  const start = procStart(process.pid);
+  const me: LockHolder = {
+    pid: process.pid,
+    hostname: hostname(),
+    startedAt: new Date().toISOString(),
+    command,
+    ...(start === undefined ? {} : { procStart: start }),
+  };
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(me)}\n`);
   try {
@@ -130,7 +158,7 @@ export function acquireRunLock(dir: string, io: Io, command = process.argv.slice
         throw new RunLockedError(
           `${dir} is in use by another hodiff process (${describe(h)}). A lock of another host cannot be checked from here: if that process is gone, delete ${path}`,
         );
-      if (pidAlive(h.pid))
+      if (holderAlive(h))
         throw new RunLockedError(
           `${dir} is in use by another hodiff process (${describe(h)}): one run directory has one writer. Wait for it to finish or stop it (it can be resumed), or use another directory`,
         );
