@@ -144,6 +144,11 @@ describe("checkpoints", () => {
     repairBest(dir);
     expect(removeUnusedBins(dir)).toEqual(["ckpt-00000004.bin"]);
     expect(values(BEST_FILE)).toEqual([3, 0.25]);
+    // an unreadable manifest: nothing is removed (its tensor file may be worth recovering)
+    writeFileSync(`${dir}/${CHECKPOINT_FILE}`, "{");
+    writeFileSync(`${dir}/ckpt-00000005.bin`, "stray");
+    repairBest(dir);
+    expect(removeUnusedBins(dir)).toEqual([]);
   });
 
   it("a corrupt or missing checkpoint is a CheckpointError saying what is wrong", () => {

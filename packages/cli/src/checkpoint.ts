@@ -208,7 +208,10 @@ function binOf(path: string): string | null {
  * @category checkpoints
  */
 export function removeUnusedBins(dir: string): string[] {
-  const keep = new Set([binOf(join(dir, CHECKPOINT_FILE)), binOf(join(dir, BEST_FILE))]);
+  const manifests = [CHECKPOINT_FILE, BEST_FILE].map((f) => join(dir, f)).filter((p) => existsSync(p));
+  const keep = new Set(manifests.map(binOf));
+  // a manifest that cannot be read may still name a file someone wants to recover: remove nothing
+  if (keep.has(null)) return [];
   const removed: string[] = [];
   for (const f of readdirSync(dir)) {
     if (/^ckpt-\d+\.bin$/.test(f) && !keep.has(f)) {
@@ -228,7 +231,12 @@ export function repairBest(dir: string): void {
   const path = join(dir, CHECKPOINT_FILE);
   if (!existsSync(path)) return;
   const text = readFileSync(path, "utf8");
-  const m = JSON.parse(text) as { epoch?: number; best?: { epoch?: number } };
+  let m: { epoch?: number; best?: { epoch?: number } };
+  try {
+    m = JSON.parse(text) as typeof m;
+  } catch {
+    return; // loading it says what is wrong
+  }
   if (m.best?.epoch === undefined || m.best.epoch !== m.epoch) return;
   const bestPath = join(dir, BEST_FILE);
   if (existsSync(bestPath) && readFileSync(bestPath, "utf8") === text) return;
