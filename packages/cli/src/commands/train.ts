@@ -179,7 +179,7 @@ function resumedConfig(dir: string, f: TrainFlags, cmd: Command): TrainConfig {
   const differs = (flag: string, given: unknown, was: unknown) =>
     new UsageError(
       `--${flag}`,
-      `--${flag} ${JSON.stringify(given)} differs from the run's ${JSON.stringify(was)}: a resumed run keeps its configuration (only --epochs, --backend, --data-dir and --no-progress may change)`,
+      `--${flag} ${JSON.stringify(given)} differs from the run's ${JSON.stringify(was)}: a resumed run keeps its configuration (only --epochs, --backend, --data-dir, --on-nonfinite and --no-progress may change)`,
     );
   for (const key of Object.keys(FLAG_OF)) {
     if (RESUMABLE.has(key) || cmd.getOptionValueSource(key) !== "cli") continue;
