@@ -1,8 +1,17 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
 import { adam, applyUpdates } from "@hodiff/optim";
-import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from "./checkpoint";
+import {
+  BEST_FILE,
+  CHECKPOINT_FILE,
+  CheckpointError,
+  loadCheckpoint,
+  removeUnusedBins,
+  repairBest,
+  saveCheckpoint,
+  type CheckpointMeta,
+} from "./checkpoint";
 import { tempDir } from "./testing/harness";
 
 const tmp = tempDir();
@@ -102,6 +111,44 @@ describe("checkpoints", () => {
     saveCheckpoint(dir, meta(2), { w }, []);
     expect(readdirSync(dir).sort()).toEqual([CHECKPOINT_FILE, "ckpt-00000002.bin"]);
     hd.dispose(w);
+  });
+
+  it("keeps the last and the best: best.json's tensor file stays until a better epoch replaces it", () => {
+    const dir = tmp.path("best");
+    mkdirSync(dir);
+    const save = (step: number, value: number, best: boolean) => {
+      const w = hd.array([step, value]);
+      const m = { ...meta(step), epoch: step, best: { epoch: best ? step : 1, metric: "val_loss", value } };
+      saveCheckpoint(dir, m, { w }, [], { best });
+      hd.dispose(w);
+    };
+    const values = (file: string) => {
+      const ck = loadCheckpoint(dir, file);
+      const v = Array.from(hd.toFlat((ck.params as { w: hd.Value }).w));
+      hd.dispose(ck.params as hd.Value[]);
+      return v;
+    };
+    save(1, 0.5, true);
+    save(2, 0.7, false); // worse: checkpoint.json moves on, best.json stays at step 1
+    expect(readdirSync(dir).sort()).toEqual([BEST_FILE, CHECKPOINT_FILE, "ckpt-00000001.bin", "ckpt-00000002.bin"]);
+    expect([values(CHECKPOINT_FILE), values(BEST_FILE)]).toEqual([
+      [2, expect.closeTo(0.7, 6)],
+      [1, 0.5],
+    ]);
+    save(3, 0.25, true); // better: both name step 3, the others go
+    expect(readdirSync(dir).sort()).toEqual([BEST_FILE, CHECKPOINT_FILE, "ckpt-00000003.bin"]);
+    expect(readFileSync(`${dir}/${BEST_FILE}`, "utf8")).toBe(readFileSync(`${dir}/${CHECKPOINT_FILE}`, "utf8"));
+    // a stray tensor file (a crash before its manifest) is removed; so is a lost best.json re-made
+    writeFileSync(`${dir}/ckpt-00000004.bin`, "partial");
+    rmSync(`${dir}/${BEST_FILE}`);
+    repairBest(dir);
+    expect(removeUnusedBins(dir)).toEqual(["ckpt-00000004.bin"]);
+    expect(values(BEST_FILE)).toEqual([3, 0.25]);
+    // an unreadable manifest: nothing is removed (its tensor file may be worth recovering)
+    writeFileSync(`${dir}/${CHECKPOINT_FILE}`, "{");
+    writeFileSync(`${dir}/ckpt-00000005.bin`, "stray");
+    repairBest(dir);
+    expect(removeUnusedBins(dir)).toEqual([]);
   });
 
   it("a corrupt or missing checkpoint is a CheckpointError saying what is wrong", () => {
