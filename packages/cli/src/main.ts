@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /** The `hodiff` executable: `tsx packages/cli/src/main.ts <command> …` (what bin/hodiff.mjs runs). */
 import { run } from "./program";
 
