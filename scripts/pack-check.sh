@@ -41,6 +41,17 @@ cd "$consumer"
 echo '{ "name": "pack-check-consumer", "private": true, "type": "module" }' >package.json
 npm install --no-audit --no-fund --prefer-offline --loglevel=error "${tarballs[@]}" @types/node@20 >"$tmp/npm.log" 2>&1 ||
   { cat "$tmp/npm.log"; exit 1; }
+# Each @hodiff package came from its tarball, once, and tfjs-core is one copy (two would be two
+# engines: a backend registered on one is unknown to the other).
+node -e '
+  const lock = require("./package-lock.json").packages;
+  const copies = (name) => Object.keys(lock).filter((k) => k.endsWith(`node_modules/${name}`));
+  for (const k of Object.keys(lock).filter((k) => /node_modules\/@hodiff\/[^/]+$/.test(k))) {
+    if (!String(lock[k].resolved).startsWith("file:")) throw new Error(`${k} was not installed from a tarball`);
+    if (copies(k.split("node_modules/").pop()).length !== 1) throw new Error(`${k}: more than one copy`);
+  }
+  if (copies("@tensorflow/tfjs-core").length !== 1) throw new Error("more than one @tensorflow/tfjs-core");
+'
 step install "npm install of the tarballs into an empty project"
 
 node check.mjs "${names[@]}" | sed 's/^/           /'
