@@ -1,7 +1,7 @@
 /**
  * Optional checks of the real caches. Each data set is tested only if its cache is present (CI
  * never downloads); otherwise the test is skipped and its name says why and what to run.
- * When present, the cached bytes are re-verified against every fact of DATA.md and the loaders
+ * When present, the cached bytes are re-verified against every fact of docs/data.md and the loaders
  * are checked on the real data.
  */
 import { existsSync } from "node:fs";

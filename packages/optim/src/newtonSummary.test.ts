@@ -1,5 +1,5 @@
 /**
- * newtonSummary: the exact special cases of MATH.md (Cauchy's step, Newton's step), the practical
+ * newtonSummary: the exact special cases of docs/math.md (Cauchy's step, Newton's step), the practical
  * algorithm's bookkeeping (period, warm-up, window / EMA averaging, positive part, smoothing,
  * diagonal H̄, λ and its scale), a solver failure that keeps η, purity, memory, and the README's
  * training loop.
