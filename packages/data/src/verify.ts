@@ -1,5 +1,5 @@
 /**
- * Verification of a decoded data set against the known facts of its spec (DATA.md): counts,
+ * Verification of a decoded data set against the known facts of its spec (docs/data.md): counts,
  * per-class counts, first labels, the first pixel, and the mean/std of the training pixels.
  * Nothing is cached unless every check passes.
  */

@@ -1,5 +1,5 @@
 /**
- * The paper's models (MATH.md, "Models and data of the paper's experiments"): weights
+ * The paper's models (docs/math.md, "The experiments' models, data and baselines"): weights
  * N(0,1)·σ_w/√fanIn, biases 0, outputs are logits (apply log-softmax through `nll`).
  */
 import * as hd from "@hodiff/core";

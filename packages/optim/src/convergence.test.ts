@@ -1,5 +1,5 @@
 /**
- * Theorem F.1 (MATH.md "Convergence heuristic", paper App. F): on L(θ) = ½θᵀAθ with A positive
+ * Theorem F.1 (docs/math.md "A convergence heuristic", paper App. F): on L(θ) = ½θᵀAθ with A positive
  * definite and block diagonal, the partition aligned with the blocks, u = ∇L, no cubic term (and
  * period 1, window 1, no warm-up, λ = 1), the loss contracts at every step by at most
  * max_s ((κ_s − 1)/(κ_s + 1))², and the bound is attained from steepest descent's worst start.

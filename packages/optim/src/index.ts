@@ -2,7 +2,7 @@
  * @hodiff/optim — optimizers as pure functions: `init(params) → state`,
  * `update(state, params, grads, extras?) → { state, updates }`, `applyUpdates(params, updates)`;
  * optax's structure (building blocks in `transform`, optimizers in `alias`, `chain` in `combine`).
- * Also the S-dimensional solvers of MATH.md (per-group learning rates η = H̄⁻¹ḡ and the anisotropic
+ * Also the S-dimensional solvers of docs/math.md (per-group learning rates η = H̄⁻¹ḡ and the anisotropic
  * cubic problem).
  */
 export { identity, EMPTY_STATE } from "./base";

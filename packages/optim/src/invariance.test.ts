@@ -1,8 +1,8 @@
 /**
- * Invariance of newtonSummary under per-group rescaling (MATH.md "Invariance", paper App. E): with
+ * Invariance of newtonSummary under per-group rescaling (docs/math.md "Invariance under per-group rescaling", paper App. E): with
  * θ_s = a_s·θ̃_s and a direction that is a linear combination of gradients (gradient, SGD momentum),
  * training θ̃ gives the same trajectory in θ. A 3-5-2 tanh MLP with NLL; the scaled model multiplies
- * its parameters by a_s internally, the optimizer only sees θ̃. Also (MATH.md, not in the paper)
+ * its parameters by a_s internally, the optimizer only sees θ̃. Also (docs/math.md, not in the paper)
  * an orthogonal change of variables inside a group.
  */
 import * as hd from "@hodiff/core";

@@ -1,5 +1,5 @@
 /**
- * newtonSummary: the exact special cases of MATH.md (Cauchy's step, Newton's step), the practical
+ * newtonSummary: the exact special cases of docs/math.md (Cauchy's step, Newton's step), the practical
  * algorithm's bookkeeping (period, warm-up, window / EMA averaging, positive part, smoothing,
  * diagonal H̄, λ and its scale), a solver failure that keeps η, purity, memory, and the README's
  * training loop.
@@ -86,7 +86,7 @@ const EXACT: Omit<NewtonSummaryOptions, "learningRate"> = {
   cubic: false,
 };
 
-describe("newtonSummary: the special cases of MATH.md", () => {
+describe("newtonSummary: the special cases of docs/math.md", () => {
   it("trivial partition without the cubic term: η = gᵀg / gᵀAg, Cauchy's step", () => {
     const g = gradAt(THETA0);
     const cauchy = dot(g, g) / dot(g, matVec(A, g)); // hand-computed in float64

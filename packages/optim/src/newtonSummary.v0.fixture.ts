@@ -1,5 +1,5 @@
 /**
- * NewtonSummary (MATH.md "Method 1 and the practical algorithm", paper §5 and App. G): per-group
+ * NewtonSummary (docs/math.md "NewtonSummary: Method 1 and the practical algorithm", paper §5 and App. G): per-group
  * learning rates η from the partitioned derivatives ḡ, H̄ and the order-3 diagonal along an SGD
  * momentum direction u, and the step θ ← θ − λ·V·η. Every decision (η, the solver's case, a
  * skipped update and why, λ) travels in the returned state, which holds plain numbers besides the
@@ -16,7 +16,7 @@ import { cubicRates, groupLearningRates, type CubicCase } from "./solvers";
 /** How the last `window` summaries are averaged before solving. @category newtonSummary */
 export type SummaryAveraging = "window" | "ema";
 
-/** Options of {@link newtonSummary}; defaults are the paper's settings (MATH.md). @category newtonSummary */
+/** Options of {@link newtonSummary}; defaults are the paper's settings (docs/math.md). @category newtonSummary */
 export interface NewtonSummaryOptions {
   /** λ, the global step size: a finite number > 0 or a schedule of the update count (required; paper: 0.03 to 0.3). */
   readonly learningRate: ScalarOrSchedule;

@@ -19,7 +19,7 @@ function expectClose(actual: readonly number[], expected: readonly number[], rto
 }
 
 describe("cubicRates: exact special cases", () => {
-  it("pins MATH.md's instance H̄ = diag(−1, 2, 3), d = 1, ḡ = (0, 20, 20), λ_int = 1: r = 5.474860754766346", () => {
+  it("pins docs/math.md's instance H̄ = diag(−1, 2, 3), d = 1, ḡ = (0, 20, 20), λ_int = 1: r = 5.474860754766346", () => {
     const res = ok(
       cubicRates(
         [

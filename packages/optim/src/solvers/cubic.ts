@@ -1,5 +1,5 @@
 /**
- * The anisotropic Nesterov cubic problem (MATH.md "Anisotropic Nesterov cubic regularisation",
+ * The anisotropic Nesterov cubic problem (docs/math.md "Anisotropic Nesterov cubic regularisation",
  * paper Eq. 10, App. D), solved in float64.
  */
 import { analyseSpd, dot, norm2, singularRtolFor, spdSolve, symmetricEigen } from "./eigen";
@@ -40,7 +40,7 @@ export interface CubicRatesOptions {
 
 /**
  * η = argmin T(η) = −ḡᵀη + ½ηᵀH̄η + (λ_int/6)‖Dη‖³, d_s = |D̄(3)_sss|^{1/3}; i.e. η = (H̄ + (λ_int/2) r D²)⁻¹ḡ
- * with the largest r = ‖Dη‖ (MATH.md "Anisotropic Nesterov cubic regularisation").
+ * with the largest r = ‖Dη‖ (docs/math.md "Anisotropic Nesterov cubic regularisation").
  *
  * Groups with d_s = 0 are eliminated by a Schur complement (the model is unbounded below when H̄
  * restricted to them is not positive definite); groups that are exactly inert (d_s = 0, ḡ_s = 0,

@@ -1,5 +1,5 @@
 /**
- * Per-group learning rates of the second-order model (MATH.md "Per-group learning rates", paper Eq. 8).
+ * Per-group learning rates of the second-order model (docs/math.md "Per-group learning rates", paper Eq. 8).
  */
 import { analyseSpd, singularRtolFor, spdSolve } from "./eigen";
 import { DEFAULT_SYMMETRY_RTOL, readSymmetricMatrix, readVector, requireGroups } from "./validate";

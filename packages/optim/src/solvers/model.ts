@@ -4,7 +4,7 @@
 import { dot, norm2 } from "./eigen";
 
 /**
- * T(η) = −ḡᵀη + ½ ηᵀH̄η + (λ_int/6)‖Dη‖³ with D = Diag(|D̄(3)_sss|^{1/3}) (MATH.md, paper Eq. 10).
+ * T(η) = −ḡᵀη + ½ ηᵀH̄η + (λ_int/6)‖Dη‖³ with D = Diag(|D̄(3)_sss|^{1/3}) (docs/math.md, paper Eq. 10).
  * Inputs are trusted (no validation): it is a helper for tests and logging.
  * @category solvers
  */
