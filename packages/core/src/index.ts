@@ -67,6 +67,6 @@ export type { GradOptions, JacOptions, AxisSpec, Pullback } from "./transforms/a
 export * as random from "./random";
 export type { Key } from "./random";
 export * as testing from "./testing";
-export { jet } from "./transforms/jet";
+export { jet, multiJet } from "./transforms/jet";
 export { defJet, hasJetRule } from "./trace/jet";
 export type { JetRule, Term } from "./trace/jet";

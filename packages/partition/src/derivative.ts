@@ -5,7 +5,7 @@
  */
 import * as hd from "@hodiff/core";
 import type { Tree, Value } from "@hodiff/core";
-import { alignLeaves, groupPerturbation, perturbation } from "./perturb";
+import { alignLeaves, groupDirection, perturbation } from "./perturb";
 import type { Partition } from "./partition";
 import { PartitionError } from "./errors";
 
@@ -105,10 +105,10 @@ export function diagonal<P extends Tree<Value>>(
 }
 
 /**
- * [S, order]: row s holds dᵏ/dtᵏ L(θ + t·v_s) at 0 for k = 1..order — one Taylor-mode pass (`jet`)
- * per group for all orders. Only group s moves along t, so the series is zero (and costs nothing)
- * before the group's first use. jet's terms are derivatives along the path (JAX's convention), so
- * term k is D̄(k)[s,…,s] itself, i.e. k! times the k-th Taylor coefficient.
+ * [S, order]: row s holds dᵏ/dtᵏ L(θ + t·v_s) at 0 for k = 1..order, by Taylor mode: `multiJet`
+ * along the S paths t ↦ θ + t·v_s, `chunk` paths per pass, so the primal runs once per pass and
+ * path s carries terms only from its group's first use on. jet's terms are derivatives along the
+ * path (JAX's convention), so term k is D̄(k)[s,…,s] itself, i.e. k! × the k-th Taylor coefficient.
  */
 export function diagonalTerms<P extends Tree<Value>>(
   order: number,
@@ -117,15 +117,22 @@ export function diagonalTerms<P extends Tree<Value>>(
   params: P,
   direction: P,
   op = "partitionedDerivative",
+  chunk = defaultChunkSize(partition),
 ): Value {
   const { leaves, dirs, def } = alignLeaves(op, partition, params, direction);
-  const unitPath = [hd.array(1), ...new Array<null>(order - 1).fill(null)];
-  const rows = partition.groups.map((_, s) => {
-    const move = groupPerturbation(partition, leaves, dirs, def, s);
-    const gs = (t: Value): Value => f(move(t) as P);
-    const [, terms] = hd.jet(gs, [hd.array(0)], [unitPath]);
-    return hd.stack(terms as Value[]);
-  });
+  const fl = (...ls: Value[]): Value => f(hd.treeUnflatten(def, ls) as P);
+  const rest = new Array<null>(order - 1).fill(null);
+  const rows: Value[] = [];
+  for (let start = 0; start < partition.size; start += chunk) {
+    const groups = [...Array(Math.min(chunk, partition.size - start)).keys()].map((i) => start + i);
+    const paths = groups.map((s) => groupDirection(partition, dirs, s).map((v) => (v === null ? null : [v, ...rest])));
+    const [, series] = hd.multiJet(
+      fl,
+      leaves,
+      paths.map((p) => p.map((row) => row ?? [...rest, null])),
+    );
+    for (const terms of series) rows.push(hd.stack(terms as Value[]));
+  }
   return hd.stack(rows);
 }
 

@@ -7,6 +7,10 @@
  * The public `jet` (transforms/jet.ts) converts from and to JAX's derivative convention
  * (x(t) = Σₖ x⁽ᵏ⁾ tᵏ/k!) at its boundary. A term `null` is the symbolic zero, never materialised.
  *
+ * A level may carry several independent paths ("channels") through one primal: the primal of each
+ * primitive is computed once and each rule maps only the terms of the channels that move there —
+ * vmap over paths with symbolic zeros per path (what the order-d diagonal over groups needs).
+ *
  * The rules live in one table keyed by the primitive objects; they are written with hodiff ops,
  * so jet composes with every other transform (vmap of jet, grad of jet, jet of grad).
  */
@@ -56,10 +60,10 @@ import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
 export type Term = Value | null;
 
 /**
- * A Taylor rule: from the primals and the K terms of each input, the primal and K terms of the
- * output (all normalised coefficients).
+ * A Taylor rule: the K terms of the output from the primals, the K terms of each input on one path
+ * and the primal output `out` (computed once by the interpreter); all normalised coefficients.
  */
-export type JetRule<P> = (primals: Value[], series: Term[][], params: P, order: number) => [Value, Term[]];
+export type JetRule<P> = (primals: Value[], series: Term[][], params: P, order: number, out: Value) => Term[];
 
 // Keyed by the primitive objects themselves (never by name), so another module can add rules.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -75,11 +79,20 @@ export function hasJetRule(prim: Primitive<unknown>): boolean {
   return jetRules.has(prim);
 }
 
+interface JetData {
+  readonly order: number;
+  readonly channels: number;
+}
+
+const zeroRow = (order: number): Term[] => new Array<Term>(order).fill(null);
+const isZeroRow = (row: readonly Term[]): boolean => row.every((t) => t === null);
+
 export class JetTracer extends Tracer {
   constructor(
     readonly trace: JetTrace,
     readonly primal: Value,
-    readonly terms: Term[],
+    /** series[c][k]: term k + 1 of channel c. */
+    readonly series: Term[][],
   ) {
     super();
   }
@@ -90,53 +103,78 @@ export class JetTracer extends Tracer {
 
 export class JetTrace extends Trace {
   get order(): number {
-    return this.main.data as number;
+    return (this.main.data as JetData).order;
+  }
+  get channels(): number {
+    return (this.main.data as JetData).channels;
   }
   lift(x: Value): Tracer {
-    return new JetTracer(this, x, new Array<Term>(this.order).fill(null));
+    return new JetTracer(
+      this,
+      x,
+      Array.from({ length: this.channels }, () => zeroRow(this.order)),
+    );
   }
   processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value {
     const ts = tracers as JetTracer[];
     const primals = ts.map((t) => t.primal);
-    const series = ts.map((t) => t.terms);
-    // No input moves along the path: evaluate at the level below.
-    if (series.every((s) => s.every((t) => t === null))) return bind(prim, primals, params);
+    const active = [...Array(this.channels).keys()].filter((c) => ts.some((t) => !isZeroRow(t.series[c]!)));
+    // No input moves along any path: evaluate at the level below.
+    const out = bind(prim, primals, params);
+    if (active.length === 0) return out;
     const rule = jetRules.get(prim);
     if (!rule) throw new TraceError(`jet: no Taylor rule for primitive '${prim.name}'`);
-    const [out, terms] = rule(primals, series, params, this.order);
-    return terms.every((t) => t === null) ? out : new JetTracer(this, out, terms);
+    const rows = Array.from({ length: this.channels }, (_, c) =>
+      active.includes(c)
+        ? rule(
+            primals,
+            ts.map((t) => t.series[c]!),
+            params,
+            this.order,
+            out,
+          )
+        : zeroRow(this.order),
+    );
+    return rows.every(isZeroRow) ? out : new JetTracer(this, out, rows);
   }
 }
 
 /**
- * Propagate normalised series through `fn` at a new jet level and read every output's primal and
- * terms: the building block of `jet` and of rules defined by composition.
+ * Propagate normalised series through `fn` at a new jet level — `series[i][c]` is the K terms of
+ * input i on path c — and read every output's primal and terms per path.
  */
 export function jetMulti(
   fn: (...xs: Value[]) => Value[],
   primals: Value[],
-  series: Term[][],
+  series: Term[][][],
   order: number,
-): [Value, Term[]][] {
-  return withMain(JetTrace, order, (main) => {
+  channels = 1,
+): [Value, Term[][]][] {
+  return withMain(JetTrace, { order, channels } satisfies JetData, (main) => {
     const trace = main.trace as JetTrace;
     const outs = fn(...primals.map((p, i) => new JetTracer(trace, p, series[i]!)));
-    return outs.map((out): [Value, Term[]] =>
+    return outs.map((out): [Value, Term[][]] =>
       out instanceof JetTracer && out.trace.main === main
-        ? [out.primal, out.terms]
-        : [out, new Array<Term>(order).fill(null)],
+        ? [out.primal, out.series]
+        : [out, Array.from({ length: channels }, () => zeroRow(order))],
     );
   });
 }
 
-/** jetMulti for one output (e.g. pow with a moving exponent as exp(b·log a)). */
+/** One path, one output (e.g. pow with a moving exponent as exp(b·log a)). */
 export function jetNormalized(
   fn: (...xs: Value[]) => Value,
   primals: Value[],
   series: Term[][],
   order: number,
 ): [Value, Term[]] {
-  return jetMulti((...xs) => [fn(...xs)], primals, series, order)[0]!;
+  const [[out, rows]] = jetMulti(
+    (...xs) => [fn(...xs)],
+    primals,
+    series.map((s) => [s]),
+    order,
+  ) as [[Value, Term[][]]];
+  return [out, rows[0]!];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +183,7 @@ export function jetNormalized(
 const tmul = (a: Term, b: Term): Term => (a === null || b === null ? null : mul(a, b));
 const tadd = (a: Term, b: Term): Term => (a === null ? b : b === null ? a : add(a, b));
 const tscale = (a: Term, c: number): Term => (a === null ? null : c === 1 ? a : mul(a, c));
+const neg0 = (t: Term): Term => (t === null ? null : neg(t));
 const sumTerms = (ts: Term[]): Term => ts.reduce<Term>((s, t) => tadd(s, t), null);
 /** A term broadcast to the output's shape (an input of a broadcasting op may be smaller). */
 const fit = (t: Term, shape: readonly number[]): Term => (t === null ? null : broadcastTangent(t, shape));
@@ -164,28 +203,19 @@ function cauchy(a: Term[], b: Term[], k: number, lo = 0, hi = k, prod = tmul): T
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rules.
+// Rules. Each receives the primal output `y` and returns the K output terms.
 
 /** A primitive linear in its single argument: each term maps like the primal. */
 function linearUnary<P>(prim: Primitive<P>) {
-  defJet(prim, ([x], [s], p) => [bind(prim, [x!], p), s!.map((t) => (t === null ? null : bind(prim, [t], p)))]);
+  defJet(prim, (_x, [s], p) => s!.map((t) => (t === null ? null : bind(prim, [t], p))));
 }
 for (const p of [negP, reshapeP, broadcastToP, transposeP, sliceP, padP, reverseP, reduceSumP]) {
   linearUnary(p as Primitive<unknown>);
 }
 
-defJet(addP, ([a, b], [sa, sb], p) => {
-  const y = bind(addP, [a!, b!], p);
-  const shape = avalOf(y).shape;
-  return [y, sa!.map((t, k) => fit(tadd(t, sb![k]!), shape))];
-});
-defJet(subP, ([a, b], [sa, sb], p) => {
-  const y = bind(subP, [a!, b!], p);
-  const shape = avalOf(y).shape;
-  return [y, sa!.map((t, k) => fit(tadd(t, sb![k] === null ? null : neg(sb![k]!)), shape))];
-});
-defJet(concatP, (xs, ss, p) => [
-  bind(concatP, xs, p),
+defJet(addP, (_x, [sa, sb], _p, _K, y) => sa!.map((t, k) => fit(tadd(t, sb![k]!), avalOf(y).shape)));
+defJet(subP, (_x, [sa, sb], _p, _K, y) => sa!.map((t, k) => fit(tadd(t, neg0(sb![k]!)), avalOf(y).shape)));
+defJet(concatP, (xs, ss, p) =>
   ss[0]!.map((_, k) =>
     ss.every((s) => s[k] === null)
       ? null
@@ -195,19 +225,17 @@ defJet(concatP, (xs, ss, p) => [
           p,
         ),
   ),
-]);
+);
 
 /** A bilinear primitive (mul, matmul, conv2d): Leibniz/Cauchy products of the two series. */
 function bilinear<P>(prim: Primitive<P>) {
-  defJet(prim, ([a, b], [sa, sb], p, K) => {
-    const y = bind(prim, [a!, b!], p);
-    const shape = avalOf(y).shape;
+  defJet(prim, ([a, b], [sa, sb], p, K, y) => {
     const ua = [a!, ...sa!];
     const ub = [b!, ...sb!];
     const prod = (x: Term, z: Term): Term => (x === null || z === null ? null : bind(prim, [x, z], p));
     const terms: Term[] = [];
-    for (let k = 1; k <= K; k++) terms.push(fit(cauchy(ua, ub, k, 0, k, prod), shape));
-    return [y, terms];
+    for (let k = 1; k <= K; k++) terms.push(fit(cauchy(ua, ub, k, 0, k, prod), avalOf(y).shape));
+    return terms;
   });
 }
 bilinear(mulP);
@@ -215,37 +243,33 @@ bilinear(matmulP as Primitive<unknown>);
 bilinear(conv2dP as Primitive<unknown>);
 
 /** y = a / b: b·y = a gives y_k = (a_k − Σ_{j<k} y_j·b_{k−j}) / b₀. */
-defJet(divP, ([a, b], [sa, sb], p, K) => {
-  const y = bind(divP, [a!, b!], p);
-  const shape = avalOf(y).shape;
+defJet(divP, ([, b], [sa, sb], _p, K, y) => {
   const v: Term[] = [y];
   const ub: Term[] = [b!, ...sb!];
   for (let k = 1; k <= K; k++) {
     const num = tadd(sa![k - 1]!, neg0(cauchy(v, ub, k, 0, k - 1)));
-    v.push(fit(num === null ? null : div(num, b!), shape));
+    v.push(fit(num === null ? null : div(num, b!), avalOf(y).shape));
   }
-  return [y, v.slice(1)];
+  return v.slice(1);
 });
-const neg0 = (t: Term): Term => (t === null ? null : neg(t));
 
 /** y' = y·x'. */
-defJet(expP, ([x], [s], _p, K) => {
+defJet(expP, ([x], [s], _p, K, y) => {
   const u = [x!, ...s!];
-  const v: Term[] = [exp(x!)];
+  const v: Term[] = [y];
   for (let k = 1; k <= K; k++) v.push(chainTerm(u, v, k));
-  return [v[0]!, v.slice(1)];
+  return v.slice(1);
 });
 /** y = eˣ − 1: y' = (y + 1)·x'. */
-defJet(expm1P, ([x], [s], p, K) => {
+defJet(expm1P, ([x], [s], _p, K, y) => {
   const u = [x!, ...s!];
-  const y = bind(expm1P, [x!], p);
   const v: Term[] = [y];
   const w: Term[] = [add(y, 1)];
   for (let k = 1; k <= K; k++) {
     v.push(chainTerm(u, w, k));
     w.push(v[k]!);
   }
-  return [y, v.slice(1)];
+  return v.slice(1);
 });
 
 /** y = log w(x) with w₀ = `base`: w·y' = w' gives y_k = (w_k − Σ_{j=1}^{k−1} (j/k)·y_j·w_{k−j}) / w₀. */
@@ -260,20 +284,14 @@ function logSeries(y: Value, base: Value, s: Term[], K: number): Term[] {
   }
   return v.slice(1);
 }
-defJet(logP, ([x], [s], p, K) => {
-  const y = bind(logP, [x!], p);
-  return [y, logSeries(y, x!, s!, K)];
-});
-defJet(log1pP, ([x], [s], p, K) => {
-  const y = bind(log1pP, [x!], p);
-  return [y, logSeries(y, add(x!, 1), s!, K)];
-});
+defJet(logP, ([x], [s], _p, K, y) => logSeries(y, x!, s!, K));
+defJet(log1pP, ([x], [s], _p, K, y) => logSeries(y, add(x!, 1), s!, K));
 
-/** sin' = cos·x', cos' = −sin·x', advanced together. */
-function sinCos(x: Value, s: Term[], K: number): [Term[], Term[]] {
+/** sin' = cos·x', cos' = −sin·x', advanced together from sin x and cos x. */
+function sinCos(x: Value, sin0: Value, cos0: Value, s: Term[], K: number): [Term[], Term[]] {
   const u = [x, ...s];
-  const sn: Term[] = [bind(sinP, [x], {})];
-  const cs: Term[] = [bind(cosP, [x], {})];
+  const sn: Term[] = [sin0];
+  const cs: Term[] = [cos0];
   for (let k = 1; k <= K; k++) {
     const a = chainTerm(u, cs, k);
     const b = neg0(chainTerm(u, sn, k));
@@ -282,14 +300,8 @@ function sinCos(x: Value, s: Term[], K: number): [Term[], Term[]] {
   }
   return [sn, cs];
 }
-defJet(sinP, ([x], [s], _p, K) => {
-  const [sn] = sinCos(x!, s!, K);
-  return [sn[0]!, sn.slice(1)];
-});
-defJet(cosP, ([x], [s], _p, K) => {
-  const [, cs] = sinCos(x!, s!, K);
-  return [cs[0]!, cs.slice(1)];
-});
+defJet(sinP, ([x], [s], _p, K, y) => sinCos(x!, y, bind(cosP, [x!], {}), s!, K)[0].slice(1));
+defJet(cosP, ([x], [s], _p, K, y) => sinCos(x!, bind(sinP, [x!], {}), y, s!, K)[1].slice(1));
 
 /** Σ_{j=0..k} v_j·v_{k−j}, using symmetry (half the products). */
 function square(v: Term[], k: number): Term {
@@ -300,21 +312,19 @@ function square(v: Term[], k: number): Term {
 }
 
 /** y = tanh x: y' = (1 − y²)·x'; z = 1 − y² is advanced alongside. */
-defJet(tanhP, ([x], [s], p, K) => {
+defJet(tanhP, ([x], [s], _p, K, y) => {
   const u = [x!, ...s!];
-  const y = bind(tanhP, [x!], p);
   const v: Term[] = [y];
   const z: Term[] = [sub(1, mul(y, y))];
   for (let k = 1; k <= K; k++) {
     v.push(chainTerm(u, z, k));
     if (k < K) z.push(neg0(square(v, k)));
   }
-  return [y, v.slice(1)];
+  return v.slice(1);
 });
 
 /** y = √x: y² = x gives y_k = (x_k − Σ_{j=1}^{k−1} y_j·y_{k−j}) / (2y₀). */
-defJet(sqrtP, ([x], [s], p, K) => {
-  const y = bind(sqrtP, [x!], p);
+defJet(sqrtP, (_x, [s], _p, K, y) => {
   const twoY = mul(y, 2);
   const v: Term[] = [y];
   for (let k = 1; k <= K; k++) {
@@ -323,7 +333,7 @@ defJet(sqrtP, ([x], [s], p, K) => {
     const num = tadd(s![k - 1]!, neg0(sumTerms(inner)));
     v.push(num === null ? null : div(num, twoY));
   }
-  return [y, v.slice(1)];
+  return v.slice(1);
 });
 
 /** A non-negative integer exponent known now (a concrete scalar), or null. */
@@ -339,12 +349,11 @@ function smallIntegerExponent(b: Value): number | null {
  * uses repeated Cauchy products (exact at a = 0, like the jvp rule). Otherwise a·y' = b·a'·y gives
  * y_k = Σ_{j=1..k} (b·j − (k − j))·a_j·y_{k−j} / (k·a₀).
  */
-defJet(powP, ([a, b], [sa, sb], p, K) => {
-  const y = bind(powP, [a!, b!], p);
+defJet(powP, ([a, b], [sa, sb], _p, K, y) => {
   const shape = avalOf(y).shape;
   if (sb!.some((t) => t !== null)) {
     const [, terms] = jetNormalized((x, e) => exp(mul(e, log(x))), [a!, b!], [sa!, sb!], K);
-    return [y, terms.map((t) => fit(t, shape))];
+    return terms.map((t) => fit(t, shape));
   }
   const ua: Term[] = [a!, ...sa!];
   const n = smallIntegerExponent(b!);
@@ -359,11 +368,10 @@ defJet(powP, ([a, b], [sa, sb], p, K) => {
       e >>= 1;
       if (e > 0) base = times(base, base);
     }
-    const terms = result === null ? new Array<Term>(K).fill(null) : result.slice(1);
-    return [y, terms.map((t) => fit(t, shape))];
+    const terms = result === null ? zeroRow(K) : result.slice(1);
+    return terms.map((t) => fit(t, shape));
   }
   const v: Term[] = [y];
-  const ka0 = (k: number) => mul(a!, k);
   for (let k = 1; k <= K; k++) {
     const parts: Term[] = [];
     for (let j = 1; j <= k; j++) {
@@ -371,9 +379,9 @@ defJet(powP, ([a, b], [sa, sb], p, K) => {
       if (t !== null) parts.push(mul(t, sub(mul(b!, j), k - j)));
     }
     const num = sumTerms(parts);
-    v.push(fit(num === null ? null : div(num, ka0(k)), shape));
+    v.push(fit(num === null ? null : div(num, mul(a!, k)), shape));
   }
-  return [y, v.slice(1)];
+  return v.slice(1);
 });
 
 /** The share of the derivative that max(a, b) takes from a: 1 where a > b, ½ at ties (as jvp). */
@@ -382,45 +390,36 @@ const maxShare = (a: Value, b: Value): Value =>
 
 /** By the primal's branch: each term is the same mix of the input terms as the first derivative. */
 function choose(prim: Primitive<Record<string, never>>, first: (a: Value, b: Value) => [Value, Value]) {
-  defJet(prim, ([a, b], [sa, sb], p) => {
-    const y = bind(prim, [a!, b!], p);
-    const shape = avalOf(y).shape;
+  defJet(prim, ([a, b], [sa, sb], _p, _K, y) => {
     const [wa, wb] = first(a!, b!);
-    return [y, sa!.map((t, k) => fit(tadd(tmul(t, wa), tmul(sb![k]!, wb)), shape))];
+    return sa!.map((t, k) => fit(tadd(tmul(t, wa), tmul(sb![k]!, wb)), avalOf(y).shape));
   });
 }
 choose(maximumP, (a, b) => [maxShare(a, b), maxShare(b, a)]);
 choose(minimumP, (a, b) => [maxShare(b, a), maxShare(a, b)]);
 
-defJet(selectP, ([c, a, b], [, sa, sb], p) => {
-  const y = bind(selectP, [c!, a!, b!], p);
-  const shape = avalOf(y).shape;
-  return [
-    y,
-    sa!.map((t, k) => {
-      const tb = sb![k]!;
-      if (t === null && tb === null) return null;
-      return fit(where(c!, t ?? zerosOf(avalOf(a!)), tb ?? zerosOf(avalOf(b!))), shape);
-    }),
-  ];
-});
+defJet(selectP, ([c, a, b], [, sa, sb], _p, _K, y) =>
+  sa!.map((t, k) => {
+    const tb = sb![k]!;
+    if (t === null && tb === null) return null;
+    return fit(where(c!, t ?? zerosOf(avalOf(a!)), tb ?? zerosOf(avalOf(b!))), avalOf(y).shape);
+  }),
+);
 
 /** max over axes: the terms of the maximising entries (ties share equally, as jvp). */
-defJet(reduceMaxP, ([x], [s], p) => {
-  const out = bind(reduceMaxP, [x!], p);
+defJet(reduceMaxP, ([x], [s], p, _K, out) => {
   const kept = avalOf(x!).shape.map((d, i) => (p.axes.includes(i) ? 1 : d));
   const mask = cast(equal(x!, reshape(out, kept)), "float32");
   const weights = div(mask, reshape(reduceSum(mask, p.axes), kept));
-  return [out, s!.map((t) => (t === null ? null : reduceSum(mul(t, weights), p.axes)))];
+  return s!.map((t) => (t === null ? null : reduceSum(mul(t, weights), p.axes)));
 });
 
 defJet(castP, ([x], [s], p) => {
-  const y = bind(castP, [x!], p);
   const moves = isFloat(p.dtype) && isFloat(avalOf(x!).dtype);
-  return [y, s!.map((t) => (moves && t !== null ? t : null))];
+  return s!.map((t) => (moves && t !== null ? t : null));
 });
 
 /** No series flows through comparisons and stopGradient. */
 for (const prim of [greaterP, lessP, equalP, stopGradientP]) {
-  defJet(prim as Primitive<unknown>, (xs, ss, p) => [bind(prim as Primitive<unknown>, xs, p), ss[0]!.map(() => null)]);
+  defJet(prim as Primitive<unknown>, (_xs, ss) => ss[0]!.map(() => null));
 }

@@ -1,7 +1,8 @@
 /** Batching: a tracer carries a value with one extra axis (its batch dim) or none. */
 import { Trace, Tracer, bind, avalOf, type Aval, type BDim, type Primitive, type Value } from "./core";
-import { mul } from "../primitives/elementwise";
+import { mul, mulP } from "../primitives/elementwise";
 import { reshape } from "../primitives/shape";
+import { conv2dP, matmulP } from "../primitives/linalg";
 
 /** A batched value known to equal scale[i] · base for each batch index i. */
 export interface RankOne {
@@ -57,6 +58,9 @@ const LINEAR_IN_EACH = new Set([
   "reverse",
 ]);
 
+/** Bilinear primitives: f(x, s ⊗ b) = s ⊙ f(x, b) even when x is batched too. */
+const BILINEAR: ReadonlySet<Primitive<never>> = new Set([mulP, matmulP, conv2dP] as Primitive<never>[]);
+
 export class BatchTrace extends Trace {
   get axisSize(): number {
     return this.main.data as number;
@@ -68,11 +72,28 @@ export class BatchTrace extends Trace {
     const ts = tracers as BatchTracer[];
     const rankOne = this.rankOneResult(prim, ts, params);
     if (rankOne) return new BatchTracer(this, undefined, 0, rankOne);
+    const scaled = this.scaledBilinear(prim, ts, params);
+    if (scaled) return scaled;
     const vals = ts.map((t) => t.val);
     const dims = ts.map((t) => t.bdim);
     if (dims.every((d) => d === null)) return bind(prim, vals, params);
     const [out, d] = prim.vmap(vals, dims, params, this.axisSize);
     return d === null ? out : new BatchTracer(this, out, d);
+  }
+  /**
+   * A bilinear op of a dense batched x and a rank-one s ⊗ b: s ⊙ f(x, b), so that b stays one
+   * unbatched operand (one folded matmul instead of a batched matmul of B different right sides).
+   */
+  private scaledBilinear<P>(prim: Primitive<P>, ts: BatchTracer[], params: P): Value | undefined {
+    if (ts.length !== 2 || !BILINEAR.has(prim as Primitive<never>)) return undefined;
+    const i = ts.findIndex((t) => t.rankOne !== undefined);
+    const other = ts[1 - i];
+    // A batched scalar other operand is left to the dense path (the scale is itself one).
+    if (i < 0 || !other || other.bdim === null || other.rankOne || other.aval.shape.length === 0) return undefined;
+    const { scale, base } = ts[i]!.rankOne!;
+    const args = ts.map((t, j) => (j === i ? new BatchTracer(this, base, null) : t));
+    const unscaled = this.processPrimitive(prim, args, params);
+    return mul(unscaled, new BatchTracer(this, scale, 0));
   }
   /** The result in rank-one form, when the inputs allow it; otherwise undefined. */
   private rankOneResult<P>(prim: Primitive<P>, ts: BatchTracer[], params: P): RankOne | undefined {

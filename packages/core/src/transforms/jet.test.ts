@@ -288,6 +288,40 @@ describe("jet", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it("multiJet: each path equals its own jet, with one primal pass", () => {
+    const before = tf.memory().numTensors;
+    hd.tidy(() => {
+      const m = tinyMlp();
+      const theta = m.theta();
+      const w = arr(30, [3, 4]);
+      const f = (p: Value, q: Value) => hd.add(m.loss(p), hd.sum(hd.tanh(hd.matmul(q, hd.transpose(q)))));
+      const paths = [
+        [
+          [arr(31, [m.size]), null, arr(32, [m.size])],
+          [null, null, null],
+        ],
+        [
+          [null, null, null],
+          [arr(33, [3, 4]), arr(34, [3, 4]), null],
+        ],
+        [
+          [arr(35, [m.size]), null, null],
+          [arr(36, [3, 4]), null, null],
+        ],
+        [
+          [null, null, null],
+          [null, null, null],
+        ],
+      ];
+      const [y, all] = hd.multiJet(f, [theta, w], paths);
+      close(y, f(theta, w));
+      paths.forEach((series, c) => close(all[c], hd.jet(f, [theta, w], series)[1]));
+      close(all[3], [hd.array(0), hd.array(0), hd.array(0)]);
+      return [];
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("rejects series of mixed lengths and terms of the wrong shape", () => {
     hd.tidy(() => {
       const x = hd.zeros([2]);

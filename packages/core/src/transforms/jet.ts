@@ -16,10 +16,10 @@ type Fn = (...args: any[]) => any;
 
 const argPath = (p: string): string => p.replace(/^args\.(\d+)/, "args[$1]");
 
-function asValue(x: unknown, where: string): Value {
+function asValue(op: string, x: unknown, where: string): Value {
   if (isValue(x)) return x;
   if (typeof x === "number") return K.scalar(x, "float32");
-  throw new ArgumentError(`jet: ${where} must be an array or a number, got ${x === null ? "null" : typeof x}`);
+  throw new ArgumentError(`${op}: ${where} must be an array or a number, got ${x === null ? "null" : typeof x}`);
 }
 
 const factorial = (k: number): number => (k <= 1 ? 1 : k * factorial(k - 1));
@@ -36,59 +36,97 @@ const factorial = (k: number): number => (k <= 1 ? 1 : k * factorial(k - 1));
  * @example jet(exp, [x], [[1, 0, 0]]) // [eˣ, [eˣ, eˣ, eˣ]]
  */
 export function jet<F extends Fn>(f: F, primals: unknown[], series: unknown[][]): [ReturnType<F>, unknown] {
-  if (!Array.isArray(primals) || !Array.isArray(series) || primals.length !== series.length) {
-    throw new ArgumentError(
-      `jet: primals and series must be lists of the same length, got ${describeList(primals)} and ${describeList(series)}`,
-    );
+  const [out, [seriesOut]] = jetImpl("jet", f, primals, [series]);
+  return [out as ReturnType<F>, seriesOut];
+}
+
+/**
+ * multiJet(f, primals, paths) = [f(x₀), [series along path 1, …]]: `jet` along several paths
+ * through one primal pass — the primal of every op is computed once, and each path carries only
+ * its own terms, so a path whose terms are zero up to some op costs nothing before it. Like
+ * vmap over paths of jet, with symbolic zeros per path. `paths[c]` is a `series` argument as in
+ * `jet`; every path has the same order K.
+ * @example multiJet(f, [w, b], [[[v, null], [null, null]], [[null, null], [u, null]]]) // w moves, then b
+ */
+export function multiJet<F extends Fn>(f: F, primals: unknown[], paths: unknown[][][]): [ReturnType<F>, unknown[]] {
+  if (!Array.isArray(paths) || paths.length === 0) {
+    throw new ArgumentError(`multiJet: paths must be a non-empty list of series, got ${describeList(paths)}`);
   }
-  const orders = new Set(series.map((s) => (Array.isArray(s) ? s.length : -1)));
-  if (orders.has(-1) || orders.size > 1) {
-    throw new ArgumentError(
-      `jet: series[i] must be lists of terms of one length for every argument, got lengths [${series
-        .map((s) => (Array.isArray(s) ? s.length : "not a list"))
-        .join(", ")}]`,
-    );
+  return jetImpl("multiJet", f, primals, paths) as [ReturnType<F>, unknown[]];
+}
+
+function jetImpl(op: string, f: Fn, primals: unknown[], paths: unknown[][][]): [unknown, unknown[]] {
+  let order = -1;
+  for (const series of paths) {
+    if (!Array.isArray(primals) || !Array.isArray(series) || primals.length !== series.length) {
+      throw new ArgumentError(
+        `${op}: primals and series must be lists of the same length, got ${describeList(primals)} and ${describeList(series)}`,
+      );
+    }
+    const orders = new Set(series.map((s) => (Array.isArray(s) ? s.length : -1)));
+    if (order >= 0 && series.length > 0) orders.add(order);
+    if (orders.has(-1) || orders.size > 1) {
+      throw new ArgumentError(
+        `${op}: series[i] must be lists of terms of one length for every argument${paths.length > 1 ? " and path" : ""}, got lengths [${series
+          .map((s) => (Array.isArray(s) ? s.length : "not a list"))
+          .join(", ")}]`,
+      );
+    }
+    if (series.length > 0) order = series[0]!.length;
   }
-  const order = series.length === 0 ? 0 : series[0]!.length;
+  const K = Math.max(order, 0);
   return scoped(() => {
     const [pl, def] = treeFlatten(primals);
-    const paths = treePaths(def, "args");
-    const pv = pl.map((p, i) => asValue(p, argPath(paths[i]!)));
-    // seriesPerLeaf[leaf][k]: normalised coefficient x_k / k!.
-    const perLeaf: Term[][] = pv.map(() => []);
-    for (let k = 0; k < order; k++) {
-      const termTree = series.map((s) => s[k]);
-      const leaves = termsAsLeaves(def, termTree, k);
-      leaves.forEach((t, i) => {
-        if (t === null) return perLeaf[i]!.push(null);
-        const v = asValue(t, `series term ${k + 1} at ${argPath(paths[i]!)}`);
-        const a = avalOf(v);
-        const b = avalOf(pv[i]!);
-        if (!sameShape(a.shape, b.shape)) {
-          throw new ShapeError(
-            `jet: term ${k + 1} of ${argPath(paths[i]!)} is ${formatAval(a)} but its primal is ${formatAval(b)}`,
-          );
-        }
-        perLeaf[i]!.push(k === 0 ? v : mul(v, 1 / factorial(k + 1)));
-      });
-    }
+    const argPaths = treePaths(def, "args");
+    const pv = pl.map((p, i) => asValue(op, p, argPath(argPaths[i]!)));
+    // perLeaf[leaf][path][k]: normalised coefficient x_{k+1} / (k+1)!.
+    const perLeaf: Term[][][] = pv.map(() => paths.map(() => []));
+    paths.forEach((series, c) => {
+      for (let k = 0; k < K; k++) {
+        const leaves = termsAsLeaves(
+          op,
+          def,
+          series.map((s) => s[k]),
+          k,
+        );
+        leaves.forEach((t, i) => {
+          const row = perLeaf[i]![c]!;
+          if (t === null) return row.push(null);
+          const v = asValue(op, t, `series term ${k + 1} at ${argPath(argPaths[i]!)}`);
+          const a = avalOf(v);
+          const b = avalOf(pv[i]!);
+          if (!sameShape(a.shape, b.shape)) {
+            throw new ShapeError(
+              `${op}: term ${k + 1} of ${argPath(argPaths[i]!)} is ${formatAval(a)} but its primal is ${formatAval(b)}`,
+            );
+          }
+          row.push(k === 0 ? v : mul(v, 1 / factorial(k + 1)));
+        });
+      }
+    });
     let outDef: TreeDef | undefined;
     const flatOut = jetMulti(
       (...xs: Value[]) => {
         const [ol, od] = treeFlatten(f(...(treeUnflatten(def, xs) as unknown[])));
         outDef = od;
         const opaths = treePaths(od, "out");
-        return ol.map((o, i) => asValue(o, opaths[i]!));
+        return ol.map((o, i) => asValue(op, o, opaths[i]!));
       },
       pv,
       perLeaf,
-      order,
+      K,
+      paths.length,
     );
     const primalsOut = flatOut.map(([p]) => p);
-    const seriesOut = flatOut.map(([p, ts]) =>
-      ts.map((t, k) => (t === null ? zerosOf(avalOf(p)) : k === 0 ? t : mul(t, factorial(k + 1)))),
+    const seriesOut = paths.map((_, c) =>
+      treeUnflatten(
+        outDef!,
+        flatOut.map(([p, rows]) =>
+          rows[c]!.map((t, k) => (t === null ? zerosOf(avalOf(p)) : k === 0 ? t : mul(t, factorial(k + 1)))),
+        ),
+      ),
     );
-    return [treeUnflatten(outDef!, primalsOut), treeUnflatten(outDef!, seriesOut)] as [ReturnType<F>, unknown];
+    return [treeUnflatten(outDef!, primalsOut), seriesOut];
   });
 }
 
@@ -97,12 +135,12 @@ function describeList(x: unknown): string {
 }
 
 /** Leaves of the k-th terms of every argument, aligned with the primals' leaves (null = zero). */
-function termsAsLeaves(def: TreeDef, termTree: unknown[], k: number): unknown[] {
-  if (def.kind !== "array") throw new ArgumentError("jet: primals must be a list of arguments");
+function termsAsLeaves(op: string, def: TreeDef, termTree: unknown[], k: number): unknown[] {
+  if (def.kind !== "array") throw new ArgumentError(`${op}: primals must be a list of arguments`);
   return def.children.flatMap((child, i) => {
     const t = termTree[i];
     if (t === null) return new Array<null>(countLeaves(child)).fill(null);
-    return flattenAs<unknown>(child, t, `jet: series[${i}][${k}]`, `series[${i}][${k}]`);
+    return flattenAs<unknown>(child, t, `${op}: series[${i}][${k}]`, `series[${i}][${k}]`);
   });
 }
 
