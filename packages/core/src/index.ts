@@ -70,3 +70,5 @@ export * as testing from "./testing";
 export { jet, multiJet } from "./transforms/jet";
 export { defJet, hasJetRule } from "./trace/jet";
 export type { JetRule, Term } from "./trace/jet";
+export { checkpoint } from "./transforms/checkpoint";
+export type { CheckpointOptions } from "./transforms/checkpoint";
