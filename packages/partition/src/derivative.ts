@@ -82,7 +82,7 @@ export function partitionedDerivative(order: number, partition: Partition, optio
     (params: P, direction: P): Value =>
       hd.tidy(() => {
         const { g, alpha0 } = alongGroups("partitionedDerivative", partition, f, params, direction);
-        if (options.diagonal) return diagonal(order, partition, f, params, direction);
+        if (options.diagonal) return diagonal(order, partition, f, params, direction, undefined, chunk);
         let h: (a: Value) => Value = hd.grad(g);
         for (let d = 2; d <= order; d++) h = forwardJacobian(h, chunk);
         return h(alpha0);
@@ -99,8 +99,9 @@ export function diagonal<P extends Tree<Value>>(
   params: P,
   direction: P,
   op = "partitionedDerivative",
+  chunk = defaultChunkSize(partition),
 ): Value {
-  const terms = diagonalTerms(order, partition, f, params, direction, op);
+  const terms = diagonalTerms(order, partition, f, params, direction, op, chunk);
   return hd.reshape(hd.slice(terms, [0, order - 1], [partition.size, 1]), [partition.size]);
 }
 
