@@ -119,7 +119,7 @@ export class JetTrace extends Trace {
     const ts = tracers as JetTracer[];
     const primals = ts.map((t) => t.primal);
     const active = [...Array(this.channels).keys()].filter((c) => ts.some((t) => !isZeroRow(t.series[c]!)));
-    // No input moves along any path: evaluate at the level below.
+    // The primal, once for all paths (at the level below); alone when no input moves on any path.
     const out = bind(prim, primals, params);
     if (active.length === 0) return out;
     const rule = jetRules.get(prim);
