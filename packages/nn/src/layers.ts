@@ -158,6 +158,12 @@ export interface SequentialOptions {
   readonly numClasses: number;
   /** σ_w: weights are N(0,1)·σ_w/√fanIn. */
   readonly sigmaW: number;
+  /**
+   * Rematerialise each block — a parameterised layer with the parameter-free layers after it —
+   * with `hd.checkpoint` (default false): reverse mode keeps only block inputs and recomputes the
+   * rest, so forward-over-reverse on deep nets fits the wasm heap, for one more forward pass.
+   */
+  readonly checkpoint?: boolean;
 }
 
 /**
@@ -197,19 +203,40 @@ export function sequential(layers: readonly Layer[], options: SequentialOptions)
     return params;
   };
 
+  const blocks = blocksOf(name, layers, options.checkpoint ?? false);
   const apply = (params: Params, x: hd.Value): hd.Value => {
     const xs = hd.shapeOf(x);
     const exact = xs.length === inputShape.length + 1 && inputShape.every((d, i) => xs[i + 1] === d);
     const flatOk = layers[0]?.flattens === true && xs.length >= 2 && size(xs.slice(1)) === size(inputShape);
     if (!exact && !flatOk) fail(`${name}.apply`, `x must be [batch, ${inputShape}], got [${xs}]`);
     return hd.tidy(() =>
-      layers.reduce((h, layer) => {
-        const p = layer.name === undefined ? undefined : params[layer.name];
-        if (layer.params && !p) throw new hd.TreeError(`${name}.apply: params has no '${layer.name}'`);
-        return layer.forward(h, p);
-      }, x),
+      blocks.reduce((h, block) => block.run(block.name === undefined ? undefined : params[block.name], h), x),
     );
   };
 
   return { name, inputShape, numClasses, spec, init, apply, layers: Object.freeze([...layers]) };
+}
+
+/** A run of layers applied as one unit: its parameterised layer (if any) and the layers after it. */
+interface Block {
+  readonly name: string | undefined;
+  readonly run: (p: LayerParams | undefined, h: hd.Value) => hd.Value;
+}
+
+/** Split layers into blocks that start at each parameterised layer; checkpoint those with parameters. */
+function blocksOf(model: string, layers: readonly Layer[], remat: boolean): Block[] {
+  const groups: Layer[][] = [];
+  for (const layer of layers) {
+    if (layer.params || groups.length === 0) groups.push([layer]);
+    else groups.at(-1)!.push(layer);
+  }
+  return groups.map((ls) => {
+    const name = ls[0]!.params ? ls[0]!.name : undefined;
+    const run = (p: LayerParams | undefined, h: hd.Value): hd.Value =>
+      ls.reduce((acc, layer) => {
+        if (layer.params && !p) throw new hd.TreeError(`${model}.apply: params has no '${layer.name}'`);
+        return layer.forward(acc, layer.params ? p : undefined);
+      }, h);
+    return { name, run: remat && name !== undefined ? hd.checkpoint(run) : run };
+  });
 }

@@ -16,6 +16,8 @@ export interface MlpOptions {
   readonly name?: string;
   /** Shape of one example (default `[sizes[0]]`); its size must be `sizes[0]`. Input is flattened. */
   readonly inputShape?: readonly number[];
+  /** Rematerialise each layer under reverse mode (`SequentialOptions.checkpoint`; default false). */
+  readonly checkpoint?: boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export function mlp(sizes: readonly number[], activation: Activation, sigmaW: nu
     inputShape,
     numClasses: sizes.at(-1)!,
     sigmaW,
+    checkpoint: options.checkpoint ?? false,
   });
 }
 
@@ -79,10 +82,11 @@ const VGG11_CONFIG: readonly (number | "M")[] = [64, "M", 128, "M", 256, 256, "M
 /**
  * VGG-11' on CIFAR-10, ELU, σ_w = √2, no BatchNorm: 3×3 convs with padding 1 ('same')
  * 64,M,128,M,256,256,M,512,512,M,512,512,M, ELU after each conv, global average pool over the
- * remaining (1×1) map, then one linear layer fc1 512→10 (9,225,610 parameters, S = 18).
+ * remaining (1×1) map, then one linear layer fc1 512→10 (9,225,610 parameters, S = 18). Each conv
+ * block is checkpointed unless `checkpoint: false` (see `SequentialOptions.checkpoint`).
  * @category constructors
  */
-export function vgg11(options: { readonly inputShape?: readonly number[] } = {}): Model {
+export function vgg11(options: { readonly inputShape?: readonly number[]; readonly checkpoint?: boolean } = {}): Model {
   const inputShape = options.inputShape ?? CIFAR;
   const layers: Layer[] = [];
   let channels = inputShape[2] ?? 0;
@@ -96,13 +100,24 @@ export function vgg11(options: { readonly inputShape?: readonly number[] } = {})
     channels = c;
   }
   layers.push(globalAvgPool(), dense("fc1", channels, 10));
-  return sequential(layers, { name: "vgg11", inputShape, numClasses: 10, sigmaW: Math.SQRT2 });
+  // Checkpointed per conv block: the summaries' forward-over-reverse at B' = 100 then fits wasm's heap.
+  return sequential(layers, {
+    name: "vgg11",
+    inputShape,
+    numClasses: 10,
+    sigmaW: Math.SQRT2,
+    checkpoint: options.checkpoint ?? true,
+  });
 }
 
 /** `depth` hidden ELU layers of `width`, σ_w = √2, between `inputShape` (flattened) and 10 outputs. */
 const deepElu = (name: string, depth: number, width: number, inputShape: readonly number[]): Model => {
   const nIn = inputShape.reduce((a, b) => a * b, 1);
-  return mlp([nIn, ...new Array<number>(depth).fill(width), 10], "elu", Math.SQRT2, { name, inputShape });
+  return mlp([nIn, ...new Array<number>(depth).fill(width), 10], "elu", Math.SQRT2, {
+    name,
+    inputShape,
+    checkpoint: true,
+  });
 };
 
 /** BigMLP on CIFAR-10: 3072, 20 hidden ELU layers of 1024, 10; σ_w = √2 (23,099,402 parameters, S = 42). @category constructors */

@@ -30,7 +30,7 @@ const rows = (x: Value, S: number): number[][] => {
 
 /**
  * summaries(f, partition)(θ, u) = {L(θ), ḡ, H̄, diag D̄(3)}: one forward-over-reverse pass batched
- * over the S group directions gives L, ḡ and H̄ together; S nested univariate jvps give the diagonal.
+ * over the S group directions gives L, ḡ and H̄ together; Taylor mode (multiJet over the groups) the diagonal.
  */
 export function summaries(f: (params: never) => Value, partition: Partition, options: SummariesOptions = {}) {
   const S = partition.size;
@@ -43,7 +43,7 @@ export function summaries(f: (params: never) => Value, partition: Partition, opt
     const d3 = hd.tidy(() =>
       options.order3 === false
         ? hd.zeros([S])
-        : diagonal(3, partition, f as (p: P) => Value, params, direction, "summaries"),
+        : diagonal(3, partition, f as (p: P) => Value, params, direction, "summaries", chunk),
     );
     const out = hd.tidy(() => {
       const { g, alpha0 } = alongGroups("summaries", partition, f as (p: P) => Value, params, direction);
