@@ -5,9 +5,10 @@
  * are freed as soon as it returns — so a chain of checkpointed blocks holds one block's
  * intermediates at a time, in forward mode, Taylor mode and vmap too.
  */
-import * as tf from "@tensorflow/tfjs-core";
+import { runtime, type Tensor } from "../kernels";
 import { ArgumentError, TraceError } from "../errors";
-import { Tracer, isValue, withMain, type Cotangent, type Primitive, type Value } from "../trace/core";
+import { Tracer, isValue, withMain, type Primitive, type Value } from "../trace/core";
+import { defVjp, type Cotangent } from "../rules/vjp";
 import { ReverseTrace, ReverseTracer, backward, materialize, type TapeNode } from "../trace/reverse";
 import { treeFlatten, treeUnflatten, type TreeDef } from "../tree";
 import { add } from "../primitives/elementwise";
@@ -61,7 +62,7 @@ function plainCall(f: Fn, leaves: unknown[], def: TreeDef): unknown {
   const inputs = leaves.filter(isValue);
   if (reachable(inputs).hasReverse) return f(...(treeUnflatten(def, leaves) as unknown[]));
   let result: unknown;
-  tf.tidy(() => {
+  runtime.tidy(() => {
     result = f(...(treeUnflatten(def, leaves) as unknown[]));
     const out = treeFlatten(result)[0].filter(isValue);
     const reach = reachable(out);
@@ -91,17 +92,12 @@ const rematP: Primitive<RematParams> = {
   impl: () => {
     throw new TraceError("internal: checkpoint is never evaluated through bind");
   },
-  shape: () => {
+  abstractEval: () => {
     throw new TraceError("internal: checkpoint is never evaluated through bind");
   },
-  jvp: () => {
-    throw new TraceError("internal: checkpoint is never evaluated through bind");
-  },
-  vmap: () => {
-    throw new TraceError("internal: checkpoint is never evaluated through bind");
-  },
-  vjp: (ct, inputs, _out, params, needs) => recomputeVjp(params, inputs, ct, needs),
 };
+// Only reverse mode meets this node (it lives on a tape); other interpreters see f's own primitives.
+defVjp(rematP, (ct, inputs, _out, params, needs) => recomputeVjp(params, inputs, ct, needs));
 
 /** Under a reverse trace: evaluate below it (recursively checkpointed), record one node per output. */
 function recordRemat(f: Fn, leaves: unknown[], def: TreeDef, trace: ReverseTrace): unknown {
@@ -167,7 +163,7 @@ function recomputeVjp(p: RematParams, inputs: Value[], ct: Value, needs: boolean
   };
   if (reachable([...inputs, ct]).hasReverse) return run();
   let cts: Cotangent[] = [];
-  tf.tidy(() => {
+  runtime.tidy(() => {
     cts = run();
     const values = cts.filter((c): c is Value => c !== null && isValue(c));
     return [...reachable(values).tensors, ...reachable([...inputs, ct]).tensors];
@@ -179,12 +175,12 @@ function recomputeVjp(p: RematParams, inputs: Value[], ct: Value, needs: boolean
  * The tensors a value holds (through tracers of any kind, found by their fields) and whether a
  * reverse tracer is among them — then some tape may need intermediates and nothing is freed.
  */
-function reachable(values: unknown[]): { tensors: tf.Tensor[]; hasReverse: boolean } {
-  const tensors = new Set<tf.Tensor>();
+function reachable(values: unknown[]): { tensors: Tensor[]; hasReverse: boolean } {
+  const tensors = new Set<Tensor>();
   const seen = new Set<object>();
   let hasReverse = false;
   const visit = (x: unknown): void => {
-    if (x instanceof tf.Tensor) {
+    if (runtime.isTensor(x)) {
       tensors.add(x);
       return;
     }
