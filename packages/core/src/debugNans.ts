@@ -11,9 +11,6 @@ import type { Tensor } from "./kernels";
 import { activeTraceKinds, formatAval, setEvalHook, type EvalHook } from "./trace/core";
 import type { DType } from "./kernels";
 
-/** What users know each trace level as. */
-const TRANSFORM_NAMES: Record<string, string> = { JVPTrace: "jvp", ReverseTrace: "grad/vjp", BatchTrace: "vmap" };
-
 const shapeOf = (t: Tensor): string => formatAval({ shape: t.shape, dtype: t.dtype as DType });
 
 /** Counts of NaN and ±Inf entries of a float tensor (0, 0 for int and bool tensors). */
@@ -41,7 +38,7 @@ const check: EvalHook = (prim, args, out) => {
     badInputs.length > 0
       ? `input ${badInputs.join(", ")} was already non-finite (it came from outside hodiff's ops: data, parameters or a constant)`
       : "its inputs were finite";
-  const levels = activeTraceKinds().map((k) => TRANSFORM_NAMES[k] ?? k);
+  const levels = activeTraceKinds();
   const where = levels.length > 0 ? `inside ${levels.join(" > ")} (outermost first)` : "outside any transform";
   out.dispose();
   throw new NonFiniteError(

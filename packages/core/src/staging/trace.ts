@@ -44,6 +44,7 @@ class Builder {
 }
 
 export class JaxprTrace extends Trace {
+  readonly transformName = "makeJaxpr/jit";
   get builder(): Builder {
     return this.main.data as Builder;
   }

@@ -80,6 +80,8 @@ export interface MainTrace {
 /** An interpreter of primitives at one level. */
 export abstract class Trace {
   constructor(readonly main: MainTrace) {}
+  /** The transform users know this level as (in error messages: "inside jvp > vmap"). */
+  abstract readonly transformName: string;
   /** Box a value of a lower level as a tracer of this level (with no perturbation). */
   abstract lift(x: Value): Tracer;
   /** Interpret `prim` on tracers of this level; may return a lower-level value. */
@@ -91,6 +93,7 @@ export abstract class Trace {
 }
 
 class EvalTrace extends Trace {
+  readonly transformName = "eval";
   lift(): Tracer {
     throw new TraceError("internal: nothing lifts to the eval level");
   }
@@ -211,7 +214,7 @@ export function setEvalHook(hook: EvalHook | null): EvalHook | null {
 
 /** Kinds of the active transform levels, outermost first (trace class names, e.g. "ReverseTrace"). */
 export function activeTraceKinds(): string[] {
-  return stack.slice(1).map((m) => m.trace.constructor.name);
+  return stack.slice(1).map((m) => m.trace.transformName);
 }
 
 function evaluate<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {

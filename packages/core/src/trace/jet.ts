@@ -102,6 +102,7 @@ export class JetTracer extends Tracer {
 }
 
 export class JetTrace extends Trace {
+  readonly transformName = "jet";
   get order(): number {
     return (this.main.data as JetData).order;
   }

@@ -19,6 +19,7 @@ export class JVPTracer extends Tracer {
 }
 
 export class JVPTrace extends Trace {
+  readonly transformName = "jvp";
   lift(x: Value): Tracer {
     return new JVPTracer(this, x, null);
   }

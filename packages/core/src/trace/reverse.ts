@@ -30,6 +30,7 @@ export class ReverseTracer extends Tracer {
 }
 
 export class ReverseTrace extends Trace {
+  readonly transformName = "grad/vjp";
   get tape(): TapeNode[] {
     return this.main.data as TapeNode[];
   }

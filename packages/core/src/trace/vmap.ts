@@ -52,6 +52,7 @@ export class BatchTracer extends Tracer {
 }
 
 export class BatchTrace extends Trace {
+  readonly transformName = "vmap";
   get axisSize(): number {
     return this.main.data as number;
   }
