@@ -81,7 +81,7 @@ step cli "npx hodiff --help and --version ($version) from the installed tarball"
 # A short NewtonSummary run on the synthetic set, then the interaction heatmaps of its checkpoint
 # (vega to SVG, resvg's native binary to PNG): the installed CLI's dependencies work too.
 trained="$(npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 \
-  --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --epochs 1 --out "$tmp/run")"
+  --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 --out "$tmp/run")"
 grep -q '^epoch 1/1: train_loss' <<<"$trained" || { echo "$trained"; exit 1; }
 npx --no-install hodiff inspect --checkpoint "$tmp/run" --batch-size 32 --out "$tmp/map" >/dev/null
 for f in metrics.jsonl checkpoint.json; do [[ -s "$tmp/run/$f" ]] || { echo "pack-check: no $f"; exit 1; }; done
