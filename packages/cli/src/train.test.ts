@@ -183,9 +183,11 @@ describe("hodiff train on the synthetic set", () => {
     expect(epochs.map((x) => x.lambda_scale)).toEqual([1, 1, 0.5]);
     // The last solve's case follows from the averaged summaries it solved with (kept in the final
     // state): H̄ ≻ 0 (float64 Cholesky) with some d_s ≠ 0 is positive-definite, otherwise indefinite.
-    const { averaged } = trajectory(dir).manifest.optState.newton as {
-      averaged: { step: number; hbar: number[][]; order3Diag: number[] };
-    };
+    // The state is newtonSummary's chain [momentum, scaleBySummaries, plateau]; the summaries' part holds them.
+    const [, { averaged }] = trajectory(dir).manifest.optState as [
+      unknown,
+      { averaged: { step: number; hbar: number[][]; order3Diag: number[] } },
+    ];
     const last = records.filter((x) => x.kind === "step").at(-1)!;
     expect(last.solve_step).toBe(averaged.step);
     const expected = isPositiveDefinite(averaged.hbar)

@@ -440,7 +440,7 @@ describe("semantics", () => {
     expect(stateOf({ semantics: "reference-code", averaging: "window" }).reference).toBeNull();
     expect(stateOf({}).reference).toBeNull();
     expect(() => newtonSummary({ learningRate: 1, semantics: "code" as never })).toThrow(
-      /semantics must be 'paper' or 'reference-code', got code/,
+      /semantics must be 'paper' or 'reference-code', got the string "code"/,
     );
   });
 });
