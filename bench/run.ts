@@ -5,24 +5,33 @@
 import { parseArgs } from "node:util";
 import { useDefaultBackend, setBackend, type BackendName } from "@hodiff/core";
 import { benchmarks } from "./suites";
+import { modelsBench } from "./models";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     backend: { type: "string" },
-    repeats: { type: "string", default: "15" },
+    repeats: { type: "string" },
+    models: { type: "string" },
   },
 });
 
 const backend = values.backend
   ? (await setBackend(values.backend as BackendName), values.backend)
   : await useDefaultBackend();
-const repeats = Number(values.repeats);
-const selected = positionals.length ? positionals : Object.keys(benchmarks);
+const repeats = Number(values.repeats ?? 15);
+// `models` takes minutes: it runs only when named.
+const selected = positionals.length ? positionals : Object.keys(benchmarks).filter((n) => n !== "models");
 for (const name of selected) {
-  const run = benchmarks[name];
+  const run =
+    name === "models"
+      ? modelsBench({
+          ...(values.models ? { models: values.models } : {}),
+          ...(values.repeats ? { repeats: Number(values.repeats) } : {}),
+        })
+      : benchmarks[name];
   if (!run) {
-    console.error(`unknown benchmark '${name}'; available: ${Object.keys(benchmarks).join(", ")}`);
+    console.error(`unknown benchmark '${name}'; available: ${Object.keys(benchmarks).join(", ")}, models`);
     process.exit(2);
   }
   for (const record of await run({ backend, repeats })) console.log(JSON.stringify(record));
