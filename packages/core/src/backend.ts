@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { ArgumentError } from "./errors";
+import { installSimdKernels } from "./simd/install";
 
 // PROD silences tfjs's console advice to install tfjs-node (which cannot install offline).
 tf.env().set("PROD", true);
@@ -26,6 +27,8 @@ export async function setBackend(name: BackendName): Promise<void> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`setBackend: backend '${name}' failed to initialise`);
   await tf.ready();
+  // SIMD transcendental kernels on wasm's heap; where they cannot load, tfjs's own kernels stay.
+  if (name === "wasm") await installSimdKernels();
 }
 
 /**

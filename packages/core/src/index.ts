@@ -9,6 +9,7 @@ export type { NestedNumbers, ArrayOptions } from "./array";
 export type { DType, Tensor } from "./kernels";
 export { tidy, dispose } from "./memory";
 export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
+export { setSimdKernels, simdKernelsActive } from "./simd/install";
 export type { BackendName } from "./backend";
 export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError } from "./errors";
 export { Tracer } from "./trace/core";
