@@ -3,7 +3,7 @@
  * against a baseline measured in the same run. Timings are medians after warm-up.
  */
 import { parseArgs } from "node:util";
-import { useDefaultBackend, setBackend, type BackendName } from "@hodiff/core";
+import { useDefaultBackend, setBackend, setSimdKernels, type BackendName } from "@hodiff/core";
 import { benchmarks } from "./suites";
 import { modelsBench } from "./models";
 
@@ -13,6 +13,8 @@ const { values, positionals } = parseArgs({
     backend: { type: "string" },
     repeats: { type: "string" },
     models: { type: "string" },
+    // --simd off: tfjs-wasm's own elementwise kernels instead of hodiff's SIMD ones (for before/after).
+    simd: { type: "string", default: "on" },
   },
 });
 
@@ -20,6 +22,7 @@ const backend = values.backend
   ? (await setBackend(values.backend as BackendName), values.backend)
   : await useDefaultBackend();
 const repeats = Number(values.repeats ?? 15);
+if (values.simd === "off") setSimdKernels(false);
 // `models` takes minutes: it runs only when named.
 const selected = positionals.length ? positionals : Object.keys(benchmarks).filter((n) => n !== "models");
 for (const name of selected) {

@@ -115,7 +115,7 @@ function log1pv(x: v128): v128 {
   return v128.bitselect(f32x4.splat(Infinity), out, f32x4.eq(x, f32x4.splat(Infinity)));
 }
 
-// tanh, sigmoid, elu -----------------------------------------------------------------------------
+// tanh -----------------------------------------------------------------------------
 
 const SIGN: i32 = 0x80000000;
 
@@ -141,22 +141,6 @@ function tanhv(x: v128): v128 {
   return v128.bitselect(x, out, f32x4.lt(a, f32x4.splat(2.44140625e-4)));
 }
 
-/** 1/(1 + e⁻ˣ), as e^{−|x|}/(1 + e^{−|x|}) for x < 0 so that tiny results keep their precision. */
-// @ts-ignore: decorator
-@inline
-function sigmoidv(x: v128): v128 {
-  const e = expv(f32x4.neg(f32x4.abs(x)));
-  const num = v128.bitselect(f32x4.splat(1.0), e, f32x4.ge(x, f32x4.splat(0.0)));
-  return f32x4.div(num, f32x4.add(e, f32x4.splat(1.0)));
-}
-
-/** x for x > 0, eˣ − 1 otherwise (NaN stays NaN). */
-// @ts-ignore: decorator
-@inline
-function eluv(x: v128): v128 {
-  return v128.bitselect(x, expm1v(x), f32x4.gt(x, f32x4.splat(0.0)));
-}
-
 // loops over tfjs's tensors ----------------------------------------------------------------------
 // Pointers are byte offsets into the shared heap; n counts float32 elements. Whole vectors first,
 // then the last n mod 4 elements one lane at a time (tfjs allocates exactly n floats: never read or
@@ -180,53 +164,62 @@ function storeTail(p: usize, k: i32, v: v128): void {
   if (k > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
-export function tanh(x: usize, out: usize, n: i32): void {
-  const end = x + ((<usize>n >> 2) << 4);
-  for (; x < end; x += 16, out += 16) v128.store(out, tanhv(v128.load(x)));
+const TANH = 0;
+const EXP = 1;
+const EXPM1 = 2;
+const LOG = 3;
+const LOG1P = 4;
+
+/** Kernel `op` on one vector; `op` is a constant at every call, so only its branch is compiled. */
+// @ts-ignore: decorator
+@inline
+function apply(op: i32, v: v128): v128 {
+  if (op == TANH) return tanhv(v);
+  if (op == EXP) return expv(v);
+  if (op == EXPM1) return expm1v(v);
+  if (op == LOG) return logv(v);
+  return log1pv(v);
+}
+
+/** out[i] = op(x[i]) for i < n: four independent vectors per iteration (the CPU overlaps them), then single vectors, then the tail. */
+// @ts-ignore: decorator
+@inline
+function mapUnary(op: i32, x: usize, out: usize, n: i32): void {
+  const end16 = x + ((<usize>n >> 4) << 6);
+  for (; x < end16; x += 64, out += 64) {
+    const a = apply(op, v128.load(x));
+    const b = apply(op, v128.load(x, 16));
+    const c = apply(op, v128.load(x, 32));
+    const d = apply(op, v128.load(x, 48));
+    v128.store(out, a);
+    v128.store(out, b, 16);
+    v128.store(out, c, 32);
+    v128.store(out, d, 48);
+  }
+  const end4 = x + ((<usize>(n & 15) >> 2) << 4);
+  for (; x < end4; x += 16, out += 16) v128.store(out, apply(op, v128.load(x)));
   const k = n & 3;
-  if (k) storeTail(out, k, tanhv(loadTail(x, k)));
+  if (k) storeTail(out, k, apply(op, loadTail(x, k)));
+}
+
+export function tanh(x: usize, out: usize, n: i32): void {
+  mapUnary(TANH, x, out, n);
 }
 
 export function exp(x: usize, out: usize, n: i32): void {
-  const end = x + ((<usize>n >> 2) << 4);
-  for (; x < end; x += 16, out += 16) v128.store(out, expv(v128.load(x)));
-  const k = n & 3;
-  if (k) storeTail(out, k, expv(loadTail(x, k)));
+  mapUnary(EXP, x, out, n);
 }
 
 export function expm1(x: usize, out: usize, n: i32): void {
-  const end = x + ((<usize>n >> 2) << 4);
-  for (; x < end; x += 16, out += 16) v128.store(out, expm1v(v128.load(x)));
-  const k = n & 3;
-  if (k) storeTail(out, k, expm1v(loadTail(x, k)));
+  mapUnary(EXPM1, x, out, n);
 }
 
 export function log(x: usize, out: usize, n: i32): void {
-  const end = x + ((<usize>n >> 2) << 4);
-  for (; x < end; x += 16, out += 16) v128.store(out, logv(v128.load(x)));
-  const k = n & 3;
-  if (k) storeTail(out, k, logv(loadTail(x, k)));
+  mapUnary(LOG, x, out, n);
 }
 
 export function log1p(x: usize, out: usize, n: i32): void {
-  const end = x + ((<usize>n >> 2) << 4);
-  for (; x < end; x += 16, out += 16) v128.store(out, log1pv(v128.load(x)));
-  const k = n & 3;
-  if (k) storeTail(out, k, log1pv(loadTail(x, k)));
-}
-
-export function sigmoid(x: usize, out: usize, n: i32): void {
-  const end = x + ((<usize>n >> 2) << 4);
-  for (; x < end; x += 16, out += 16) v128.store(out, sigmoidv(v128.load(x)));
-  const k = n & 3;
-  if (k) storeTail(out, k, sigmoidv(loadTail(x, k)));
-}
-
-export function elu(x: usize, out: usize, n: i32): void {
-  const end = x + ((<usize>n >> 2) << 4);
-  for (; x < end; x += 16, out += 16) v128.store(out, eluv(v128.load(x)));
-  const k = n & 3;
-  if (k) storeTail(out, k, eluv(loadTail(x, k)));
+  mapUnary(LOG1P, x, out, n);
 }
 
 /** tanh's derivative rule in one pass: out = dy·(1 − y²) with y = tanh x (rounded as the unfused ops). */

@@ -4,9 +4,10 @@
  * time with Cephes's float32 algorithms (see packages/core/assembly/elementwise.ts). The module is
  * instantiated on the backend's own heap, so kernels read and write tfjs's tensors in place.
  *
- * `installSimdKernels` registers them under tfjs's kernel names (Tanh, Exp, Expm1, Log, Log1p,
- * Sigmoid, Elu) for the wasm backend, replacing tfjs-wasm's kernels for float32 inputs (others go to
- * tfjs's kernel), and adds `HodiffTanhGrad` (dy·(1 − y²) in one pass).
+ * `installSimdKernels` registers them under tfjs's kernel names (Tanh, Exp, Expm1, Log, Log1p) for
+ * the wasm backend, replacing tfjs-wasm's kernels for float32 inputs (others go to tfjs's kernel),
+ * and adds `HodiffTanhGrad` (dy·(1 − y²) in one pass). tfjs-wasm's Sigmoid and Elu are XNNPACK's,
+ * already vectorised, and faster than a Cephes-style version (`pnpm bench elementwise`): kept.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { SIMD_WASM_BASE64 } from "./module";
@@ -19,8 +20,6 @@ interface SimdExports {
   expm1: Unary;
   log: Unary;
   log1p: Unary;
-  sigmoid: Unary;
-  elu: Unary;
   tanhGrad: (y: number, dy: number, out: number, n: number) => void;
 }
 
@@ -38,8 +37,6 @@ export const SIMD_UNARY: Readonly<Record<string, keyof SimdExports>> = {
   Expm1: "expm1",
   Log: "log",
   Log1p: "log1p",
-  Sigmoid: "sigmoid",
-  Elu: "elu",
 };
 
 /** Name of the fused tanh-derivative kernel (inputs y, dy): dy·(1 − y²). */
