@@ -236,3 +236,83 @@ export function tanhGrad(y: usize, dy: usize, out: usize, n: i32): void {
     storeTail(out, k, f32x4.mul(loadTail(dy, k), f32x4.sub(one, f32x4.mul(v, v))));
   }
 }
+
+// transpose ----------------------------------------------------------------------------------------
+// out[b, j, i, k] = x[b, i, j, k] for x of shape [batch, rows, cols, chunk], 4-byte elements: every
+// transpose that swaps two groups of axes (matmul gradients' Wᵀ, conv gradients' [B,H,W,C] →
+// [H,W,B,C]) is one of these after merging axes. Cache-blocked; 4×4 tiles by SIMD shuffles.
+
+const BLOCK = 32;
+
+/** A 4×4 tile: 4 rows of x (stride ldx bytes) become 4 rows of out (stride ldo bytes). */
+// @ts-ignore: decorator
+@inline
+function tile4(x: usize, out: usize, ldx: usize, ldo: usize): void {
+  const r0 = v128.load(x);
+  const r1 = v128.load(x + ldx);
+  const r2 = v128.load(x + 2 * ldx);
+  const r3 = v128.load(x + 3 * ldx);
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out + ldo, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+  v128.store(out + 2 * ldo, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+  v128.store(out + 3 * ldo, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+}
+
+function transpose2d(x: usize, out: usize, rows: usize, cols: usize): void {
+  const ldx = cols << 2;
+  const ldo = rows << 2;
+  const rows4 = rows & ~3;
+  const cols4 = cols & ~3;
+  for (let i0: usize = 0; i0 < rows4; i0 += BLOCK) {
+    const iEnd = min(i0 + BLOCK, rows4);
+    for (let j0: usize = 0; j0 < cols4; j0 += BLOCK) {
+      const jEnd = min(j0 + BLOCK, cols4);
+      for (let i = i0; i < iEnd; i += 4)
+        for (let j = j0; j < jEnd; j += 4) tile4(x + i * ldx + (j << 2), out + j * ldo + (i << 2), ldx, ldo);
+    }
+  }
+  // The last cols % 4 columns of every row, then the last rows % 4 rows of the other columns.
+  for (let i: usize = 0; i < rows; i++)
+    for (let j = cols4; j < cols; j++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
+  for (let i = rows4; i < rows; i++)
+    for (let j: usize = 0; j < cols4; j++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
+}
+
+/** Move one chunk of `k` 4-byte elements (k ≥ 4: vectors, the last one overlapping). */
+// @ts-ignore: decorator
+@inline
+function copyChunk(src: usize, dst: usize, k: usize): void {
+  if (k >= 4) {
+    const last = (k - 4) << 2;
+    for (let o: usize = 0; o < last; o += 16) v128.store(dst + o, v128.load(src + o));
+    v128.store(dst + last, v128.load(src + last));
+  } else {
+    for (let o: usize = 0; o < k << 2; o += 4) store<u32>(dst + o, load<u32>(src + o));
+  }
+}
+
+function transposeChunks(x: usize, out: usize, rows: usize, cols: usize, k: usize): void {
+  const bytes = k << 2;
+  for (let i0: usize = 0; i0 < rows; i0 += BLOCK) {
+    const iEnd = min(i0 + BLOCK, rows);
+    for (let j0: usize = 0; j0 < cols; j0 += BLOCK) {
+      const jEnd = min(j0 + BLOCK, cols);
+      for (let i = i0; i < iEnd; i++)
+        for (let j = j0; j < jEnd; j++) copyChunk(x + (i * cols + j) * bytes, out + (j * rows + i) * bytes, k);
+    }
+  }
+}
+
+export function transpose(x: usize, out: usize, batch: i32, rows: i32, cols: i32, chunk: i32): void {
+  const size = <usize>rows * <usize>cols * <usize>chunk * 4;
+  for (let b = 0; b < batch; b++) {
+    const xb = x + <usize>b * size;
+    const ob = out + <usize>b * size;
+    if (chunk == 1) transpose2d(xb, ob, <usize>rows, <usize>cols);
+    else transposeChunks(xb, ob, <usize>rows, <usize>cols, <usize>chunk);
+  }
+}

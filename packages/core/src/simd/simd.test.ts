@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setBackend } from "../backend";
-import { SIMD_UNARY, TANH_GRAD, installSimdKernels, setSimdKernels, simdKernelsActive } from "./install";
+import { SIMD_UNARY, TANH_GRAD, asSwap, installSimdKernels, setSimdKernels, simdKernelsActive } from "./install";
 import { SIMD_WASM_BASE64 } from "./module";
 import { compileSimd } from "./build";
 
@@ -176,6 +176,118 @@ describe("SIMD elementwise kernels on wasm", () => {
     setSimdKernels(true);
     for (let i = 0; i < 64; i++) expect(ulps(off[i]!, reference.Tanh![i]!)).toBeLessThanOrEqual(MAX_ULPS.Tanh!);
     xi.dispose();
+  });
+});
+
+/** For each element of x transposed by perm (row-major), the flat index it comes from in x. */
+function sourceIndices(shape: number[], perm: number[]): number[] {
+  const strides = shape.map((_, k) => shape.slice(k + 1).reduce((a, b) => a * b, 1));
+  const outShape = perm.map((a) => shape[a]!);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return Array.from({ length: n }, (_, flat) => {
+    let src = 0;
+    for (let k = outShape.length - 1; k >= 0; k--) {
+      src += (flat % outShape[k]!) * strides[perm[k]!]!;
+      flat = Math.floor(flat / outShape[k]!);
+    }
+    return src;
+  });
+}
+
+describe("Transpose on wasm", () => {
+  /** Transposes whose result is compared: matmul and conv gradients' patterns, odd sizes, size-1 axes. */
+  const CASES: Array<[number[], number[]]> = [
+    [
+      [1024, 1024],
+      [1, 0],
+    ],
+    [
+      [37, 61],
+      [1, 0],
+    ],
+    [
+      [3, 1],
+      [1, 0],
+    ],
+    [
+      [5, 7, 3],
+      [0, 2, 1],
+    ],
+    [
+      [6, 9, 10],
+      [1, 0, 2],
+    ],
+    [
+      [10, 7, 7, 6],
+      [1, 2, 0, 3],
+    ],
+    [
+      [4, 5, 5, 3],
+      [1, 2, 0, 3],
+    ],
+    [
+      [3, 3, 8, 4],
+      [0, 1, 3, 2],
+    ],
+    [
+      [2, 5, 1, 7, 2],
+      [0, 3, 2, 1, 4],
+    ],
+    [
+      [2, 3, 4],
+      [2, 0, 1],
+    ],
+    [
+      [2, 3, 4, 5],
+      [3, 1, 2, 0],
+    ],
+    [
+      [4, 1, 5],
+      [1, 0, 2],
+    ],
+  ];
+  const data = (shape: number[]) =>
+    randomInputs(
+      shape.reduce((a, b) => a * b, 1),
+      shape.length + shape[0]!,
+    );
+  let reference: Float32Array[] = [];
+
+  beforeAll(async () => {
+    await setBackend("cpu");
+    reference = CASES.map(([shape, perm]) =>
+      tf.tidy(() => tf.transpose(tf.tensor(data(shape), shape), perm).dataSync() as Float32Array),
+    );
+    await setBackend("wasm");
+  });
+
+  it("recognises swaps of two axis groups", () => {
+    expect(asSwap([1024, 512], [1, 0])).toEqual([1, 1024, 512, 1]);
+    expect(asSwap([100, 28, 28, 6], [1, 2, 0, 3])).toEqual([1, 100, 784, 6]);
+    expect(asSwap([8, 3, 5], [0, 2, 1])).toEqual([8, 3, 5, 1]);
+    expect(asSwap([2, 1, 3], [1, 0, 2])).toBeNull(); // the identity once size-1 axes go
+    expect(asSwap([2, 3, 4], [2, 0, 1])).toEqual([1, 6, 4, 1]);
+    expect(asSwap([2, 3, 4, 5], [3, 1, 2, 0])).toBeNull();
+  });
+
+  it("equals the cpu backend exactly (float32 and int32), without leaking tensors", () => {
+    const before = tf.memory().numTensors;
+    /** Positions where a and b differ (by Object.is), at most 5. */
+    const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      const bad: number[] = [];
+      for (let i = 0; i < Math.max(a.length, b.length) && bad.length < 5; i++) if (!Object.is(a[i], b[i])) bad.push(i);
+      return bad;
+    };
+    CASES.forEach(([shape, perm], i) => {
+      const got = tf.tidy(() => tf.transpose(tf.tensor(data(shape), shape), perm).dataSync());
+      expect(diff(got, reference[i]!), `${shape} by ${perm}`).toEqual([]);
+      // int32: the element's index, so a misplaced element shows where it came from.
+      const n = reference[i]!.length;
+      const idx = tf.tidy(() => tf.transpose(tf.reshape(tf.range(0, n, 1, "int32"), shape), perm).dataSync());
+      const want = sourceIndices(shape, perm);
+      expect(diff(idx, want), `int32 ${shape} by ${perm}`).toEqual([]);
+    });
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 
