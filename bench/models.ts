@@ -64,7 +64,14 @@ async function kernelTimes(fn: () => unknown): Promise<{ kernel: number; gemm: n
 }
 
 /** Timings of one model; `repeats` interleaved rounds of (gradient, Adam step, NewtonSummary steps). */
-async function benchModel(name: ModelName, batch: number, repeats: number, backend: string, withSummaries: boolean) {
+async function benchModel(
+  name: ModelName,
+  batch: number,
+  repeats: number,
+  backend: string,
+  withSummaries: boolean,
+  compareSimd: boolean,
+) {
   const model = MODELS[name]();
   const params = model.init(hd.random.key(0)) as Params;
   const x = hd.random.normal(hd.random.key(1), [batch, ...model.inputShape]);
@@ -105,6 +112,7 @@ async function benchModel(name: ModelName, batch: number, repeats: number, backe
   for (const fn of [gradient, adamStep, nsStep(ns1)]) timeOnce(fn); // warm-up
   const t = {
     grad: [] as number[],
+    plain: [] as number[],
     adam: [] as number[],
     ns: [] as number[],
     nsSum: [] as number[],
@@ -112,6 +120,12 @@ async function benchModel(name: ModelName, batch: number, repeats: number, backe
   };
   const heavy = Math.max(1, Math.ceil(repeats / 3)); // updates with summaries: fewer repeats
   for (let i = 0; i < repeats; i++) {
+    if (compareSimd) {
+      // The same gradient on tfjs-wasm's own kernels, right before: the before/after of one sitting.
+      hd.setSimdKernels(false);
+      t.plain.push(timeOnce(gradient));
+      hd.setSimdKernels(true);
+    }
     t.grad.push(timeOnce(gradient));
     t.adam.push(timeOnce(adamStep));
     t.ns.push(timeOnce(nsStep(ns1)));
@@ -143,6 +157,10 @@ async function benchModel(name: ModelName, batch: number, repeats: number, backe
     repeats,
   };
   if (withSummaries) record.summaries_ms = round(median(t.sum), 2);
+  if (compareSimd) {
+    record.grad_ms_tfjs_kernels = round(median(t.plain), 2);
+    record.simd_speedup = round(median(t.plain.map((p, i) => p / t.grad[i]!)), 2);
+  }
   hd.dispose([params, x, u, adamState, ns0, ns1]);
   return record;
 }
@@ -151,6 +169,8 @@ async function benchModel(name: ModelName, batch: number, repeats: number, backe
 export interface ModelsOptions {
   models?: string;
   repeats?: number;
+  /** Also time each gradient on tfjs-wasm's own kernels (interleaved): `grad_ms_tfjs_kernels`, `simd_speedup`. */
+  compareSimd?: boolean;
 }
 
 export const modelsBench =
@@ -166,6 +186,7 @@ export const modelsBench =
         options.repeats ?? paper.repeats,
         backend,
         n === "mlp",
+        (options.compareSimd ?? false) && hd.simdKernelsActive(),
       );
       console.log(JSON.stringify(record)); // printed as soon as measured: vgg11 and bigmlp take minutes
     }

@@ -13,7 +13,8 @@ const { values, positionals } = parseArgs({
     backend: { type: "string" },
     repeats: { type: "string" },
     models: { type: "string" },
-    // --simd off: tfjs-wasm's own elementwise kernels instead of hodiff's SIMD ones (for before/after).
+    // --simd off: tfjs-wasm's own kernels instead of hodiff's SIMD ones; --simd compare: models
+    // also times each gradient with tfjs-wasm's kernels, interleaved (before/after in one sitting).
     simd: { type: "string", default: "on" },
   },
 });
@@ -31,6 +32,7 @@ for (const name of selected) {
       ? modelsBench({
           ...(values.models ? { models: values.models } : {}),
           ...(values.repeats ? { repeats: Number(values.repeats) } : {}),
+          compareSimd: values.simd === "compare",
         })
       : benchmarks[name];
   if (!run) {

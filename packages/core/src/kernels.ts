@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { broadcastShapes, sameShape } from "./shapes";
+import { TANH_GRAD, simdKernelsActive } from "./simd/install";
 
 export type Tensor = tf.Tensor;
 export type DType = "float32" | "int32" | "bool";
@@ -124,6 +125,11 @@ export const K = {
   sin: (a: Tensor) => tf.sin(a),
   cos: (a: Tensor) => tf.cos(a),
   tanh: (a: Tensor) => tf.tanh(a),
+  /** t·(1 − y²): one SIMD kernel on wasm for same-shape float32 operands, else three tfjs ops. */
+  tanhGrad: (y: Tensor, t: Tensor): Tensor =>
+    simdKernelsActive() && sameShape(y.shape, t.shape) && y.dtype === "float32" && t.dtype === "float32"
+      ? (tf.engine().runKernel(TANH_GRAD, { y, dy: t }) as Tensor)
+      : tf.tidy(() => K.mul(t, tf.sub(1, K.mul(y, y)))),
   sqrt: (a: Tensor) => tf.sqrt(a),
   greater: compare((a, b) => tf.greater(a, b)),
   less: compare((a, b) => tf.less(a, b)),

@@ -68,7 +68,7 @@ export const logP = unary("log", K.log, (x, _y, t) => div(t, x));
 export const log1pP = unary("log1p", K.log1p, (x, _y, t) => div(t, add(x, 1)));
 export const sinP = unary("sin", K.sin, (x, _y, t) => mul(t, cos(x)));
 export const cosP = unary("cos", K.cos, (x, _y, t) => neg(mul(t, sin(x))));
-export const tanhP = unary("tanh", K.tanh, (_x, y, t) => mul(t, sub(1, mul(y, y))));
+export const tanhP = unary("tanh", K.tanh, (_x, y, t) => tanhGrad(y, t));
 export const sqrtP = unary("sqrt", K.sqrt, (_x, y, t) => div(t, mul(y, 2)));
 
 /** -x */
@@ -139,6 +139,18 @@ function binary(
   });
   return prim;
 }
+
+/**
+ * tanh's derivative rule t·(1 − y²) (y = tanh x) as one primitive, so it runs as one kernel
+ * (`K.tanhGrad`) instead of three; its own derivatives keep every order available.
+ */
+export const tanhGradP = binary("tanhGrad", K.tanhGrad, [
+  (y, t, _out, dy) => mul(mul(mul(dy, t), y), -2),
+  (y, _t, _out, dt) => tanhGrad(y, dt),
+]);
+
+/** t·(1 − y²): the tangent or cotangent t through tanh, given y = tanh x. */
+export const tanhGrad = (y: ArrayLike, t: ArrayLike): Value => bind(tanhGradP, [y, t], none);
 
 /** A deferred cotangent passes through a same-shape input of add; otherwise it is formed and summed down. */
 const passDeferred = (ct: DeferredCotangent, shape: readonly number[]): Cotangent =>
