@@ -291,6 +291,87 @@ describe("Transpose on wasm", () => {
   });
 });
 
+describe("Slice on wasm", () => {
+  /** Random shapes of rank 1–5 and random begin/size in them (some full, some with size −1). */
+  function cases(count: number, seed: number): Array<[number[], number[], number[]]> {
+    let st = seed;
+    const rand = (n: number) => ((st = (Math.imul(st, 1664525) + 1013904223) >>> 0) % n) >>> 0;
+    return Array.from({ length: count }, () => {
+      const shape = Array.from({ length: 1 + rand(5) }, () => 1 + rand(6));
+      const begin = shape.map((d) => (rand(3) === 0 ? 0 : rand(d)));
+      const size = shape.map((d, i) => (rand(4) === 0 ? -1 : 1 + rand(d - begin[i]!)));
+      return [shape, begin, size];
+    });
+  }
+  const CASES = [
+    ...cases(200, 11),
+    [
+      [9, 4096],
+      [3, 0],
+      [1, 4096],
+    ] as [number[], number[], number[]],
+  ];
+  const DTYPES = ["float32", "int32", "bool"] as const;
+  const values = (n: number, dtype: string) =>
+    Array.from({ length: n }, (_, i) => (dtype === "bool" ? i % 3 === 0 : dtype === "int32" ? i * 7 - 3 : i / 3 - 1));
+  let reference: number[][][] = [];
+
+  beforeAll(async () => {
+    await setBackend("cpu");
+    reference = CASES.map(([shape, begin, size]) =>
+      DTYPES.map((dt) =>
+        tf.tidy(() =>
+          Array.from(
+            tf
+              .slice(
+                tf.tensor(
+                  values(
+                    shape.reduce((a, b) => a * b, 1),
+                    dt,
+                  ),
+                  shape,
+                  dt,
+                ),
+                begin,
+                size,
+              )
+              .dataSync(),
+          ),
+        ),
+      ),
+    );
+    await setBackend("wasm");
+  });
+
+  it("equals the cpu backend on random slices (float32, int32, bool) without leaking tensors", () => {
+    const before = tf.memory().numTensors;
+    CASES.forEach(([shape, begin, size], i) => {
+      DTYPES.forEach((dt, j) => {
+        const got = tf.tidy(() =>
+          Array.from(
+            tf
+              .slice(
+                tf.tensor(
+                  values(
+                    shape.reduce((a, b) => a * b, 1),
+                    dt,
+                  ),
+                  shape,
+                  dt,
+                ),
+                begin,
+                size,
+              )
+              .dataSync(),
+          ),
+        );
+        expect(got, `${dt} [${shape}] from [${begin}] size [${size}]`).toEqual(reference[i]![j]);
+      });
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe("the committed SIMD module", () => {
   it("is a fresh build of packages/core/assembly/elementwise.ts", async () => {
     const fresh = await compileSimd();
