@@ -141,6 +141,13 @@ function tanhv(x: v128): v128 {
   return v128.bitselect(x, out, f32x4.lt(a, f32x4.splat(2.44140625e-4)));
 }
 
+/** x for x > 0, eˣ − 1 otherwise (NaN stays NaN). */
+// @ts-ignore: decorator
+@inline
+function eluv(x: v128): v128 {
+  return v128.bitselect(x, expm1v(x), f32x4.gt(x, f32x4.splat(0.0)));
+}
+
 // loops over tfjs's tensors ----------------------------------------------------------------------
 // Pointers are byte offsets into the shared heap; n counts float32 elements. Whole vectors first,
 // then the last n mod 4 elements one lane at a time (tfjs allocates exactly n floats: never read or
@@ -169,6 +176,7 @@ const EXP = 1;
 const EXPM1 = 2;
 const LOG = 3;
 const LOG1P = 4;
+const ELU = 5;
 
 /** Kernel `op` on one vector; `op` is a constant at every call, so only its branch is compiled. */
 // @ts-ignore: decorator
@@ -178,7 +186,8 @@ function apply(op: i32, v: v128): v128 {
   if (op == EXP) return expv(v);
   if (op == EXPM1) return expm1v(v);
   if (op == LOG) return logv(v);
-  return log1pv(v);
+  if (op == LOG1P) return log1pv(v);
+  return eluv(v);
 }
 
 /** out[i] = op(x[i]) for i < n: four independent vectors per iteration (the CPU overlaps them), then single vectors, then the tail. */
@@ -220,6 +229,26 @@ export function log(x: usize, out: usize, n: i32): void {
 
 export function log1p(x: usize, out: usize, n: i32): void {
   mapUnary(LOG1P, x, out, n);
+}
+
+export function elu(x: usize, out: usize, n: i32): void {
+  mapUnary(ELU, x, out, n);
+}
+
+/** ELU's derivative rule in one pass: out = dy·(x > 0 ? 1 : eˣ). */
+export function eluGrad(x: usize, dy: usize, out: usize, n: i32): void {
+  const zero = f32x4.splat(0.0);
+  const one = f32x4.splat(1.0);
+  const end = x + ((<usize>n >> 2) << 4);
+  for (; x < end; x += 16, dy += 16, out += 16) {
+    const v = v128.load(x);
+    v128.store(out, f32x4.mul(v128.load(dy), v128.bitselect(one, expv(v), f32x4.gt(v, zero))));
+  }
+  const k = n & 3;
+  if (k) {
+    const v = loadTail(x, k);
+    storeTail(out, k, f32x4.mul(loadTail(dy, k), v128.bitselect(one, expv(v), f32x4.gt(v, zero))));
+  }
 }
 
 /** tanh's derivative rule in one pass: out = dy·(1 − y²) with y = tanh x (rounded as the unfused ops). */

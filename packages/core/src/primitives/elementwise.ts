@@ -152,6 +152,24 @@ export const tanhGradP = binary("tanhGrad", K.tanhGrad, [
 /** t·(1 − y²): the tangent or cotangent t through tanh, given y = tanh x. */
 export const tanhGrad = (y: ArrayLike, t: ArrayLike): Value => bind(tanhGradP, [y, t], none);
 
+/**
+ * ELU's derivative rule t·(x > 0 ? 1 : eˣ) as one primitive (one SIMD kernel on wasm instead of the
+ * comparisons, selects and broadcasts of the composed rule); its own derivatives for higher orders.
+ */
+export const eluGradP = binary("eluGrad", K.eluGrad, [
+  (x, t, _out, dx) => mul(mul(dx, t), where(greater(x, 0), 0, exp(minimum(x, 0)))),
+  (x, _t, _out, dt) => eluGrad(x, dt),
+]);
+
+/** t·(x > 0 ? 1 : eˣ): the tangent or cotangent t through ELU at x. */
+export const eluGrad = (x: ArrayLike, t: ArrayLike): Value => bind(eluGradP, [x, t], none);
+
+/** ELU as one primitive: x > 0 ? x : eˣ − 1 (one kernel; the untaken branch never overflows). */
+export const eluP = unary("elu", K.elu, (x, _y, t) => eluGrad(x, t));
+
+/** x for x > 0, eˣ − 1 otherwise. */
+export const eluOp = (x: ArrayLike): Value => bind(eluP, [x], none);
+
 /** A deferred cotangent passes through a same-shape input of add; otherwise it is formed and summed down. */
 const passDeferred = (ct: DeferredCotangent, shape: readonly number[]): Cotangent =>
   sameShape(ct.aval.shape, shape) ? ct : unbroadcast(ct.materialize(), shape);

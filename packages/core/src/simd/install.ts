@@ -23,7 +23,9 @@ interface SimdExports {
   expm1: Unary;
   log: Unary;
   log1p: Unary;
+  elu: Unary;
   tanhGrad: (y: number, dy: number, out: number, n: number) => void;
+  eluGrad: (x: number, dy: number, out: number, n: number) => void;
   transpose: (x: number, out: number, batch: number, rows: number, cols: number, chunk: number) => void;
 }
 
@@ -45,6 +47,10 @@ export const SIMD_UNARY: Readonly<Record<string, keyof SimdExports>> = {
 
 /** Name of the fused tanh-derivative kernel (inputs y, dy): dy·(1 − y²). */
 export const TANH_GRAD = "HodiffTanhGrad";
+/** ELU as x > 0 ? x : expm1(x) (input x; tfjs's Elu computes exp(x) − 1, inexact near 0). */
+export const ELU = "HodiffElu";
+/** The fused ELU-derivative kernel (inputs x, dy): dy·(x > 0 ? 1 : eˣ). */
+export const ELU_GRAD = "HodiffEluGrad";
 
 let installed: { backend: WasmBackend; exports: SimdExports } | null = null;
 const originals = new Map<string, tf.KernelConfig>();
@@ -77,20 +83,30 @@ function unaryKernel(name: string, fn: keyof SimdExports): tf.KernelConfig {
   };
 }
 
-const tanhGradKernel: tf.KernelConfig = {
-  kernelName: TANH_GRAD,
-  backendName: "wasm",
-  kernelFunc: (args) => {
-    const { y, dy } = args.inputs as { y: tf.TensorInfo; dy: tf.TensorInfo };
-    const backend = args.backend as WasmBackend;
-    if (backend !== installed?.backend)
-      throw new Error(`${TANH_GRAD}: the wasm backend changed since installSimdKernels`);
-    const out = backend.makeOutput(y.shape, "float32");
-    const n = tf.util.sizeFromShape(y.shape);
-    if (n > 0) installed.exports.tanhGrad(offset(backend, y), offset(backend, dy), offset(backend, out), n);
-    return out;
-  },
-};
+/** A kernel of two same-shape float32 inputs (`a`, `dy`) and one output, computed by `fn`. */
+function binaryKernel(name: string, a: string, fn: "tanhGrad" | "eluGrad"): tf.KernelConfig {
+  return {
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const x = args.inputs[a] as tf.TensorInfo;
+      const dy = args.inputs.dy as tf.TensorInfo;
+      const backend = args.backend as WasmBackend;
+      if (backend !== installed?.backend) throw new Error(`${name}: the wasm backend changed since installSimdKernels`);
+      const out = backend.makeOutput(x.shape, "float32");
+      const n = tf.util.sizeFromShape(x.shape);
+      if (n > 0) installed.exports[fn](offset(backend, x), offset(backend, dy), offset(backend, out), n);
+      return out;
+    },
+  };
+}
+
+/** Kernels of hodiff's own (not replacing tfjs's). */
+const ADDED = [
+  binaryKernel(TANH_GRAD, "y", "tanhGrad"),
+  binaryKernel(ELU_GRAD, "x", "eluGrad"),
+  unaryKernel(ELU, "elu"),
+];
 
 /**
  * A transpose as a swap of two axis groups: [batch, rows, cols, chunk] with out[b, j, i, k] =
@@ -182,8 +198,10 @@ function register(on: boolean): void {
     tf.unregisterKernel(k.kernelName, "wasm");
     tf.registerKernel(on ? k : originals.get(k.kernelName)!);
   }
-  if (on && !tf.getKernel(TANH_GRAD, "wasm")) tf.registerKernel(tanhGradKernel);
-  if (!on && tf.getKernel(TANH_GRAD, "wasm")) tf.unregisterKernel(TANH_GRAD, "wasm");
+  for (const k of ADDED) {
+    if (on && !tf.getKernel(k.kernelName, "wasm")) tf.registerKernel(k);
+    if (!on && tf.getKernel(k.kernelName, "wasm")) tf.unregisterKernel(k.kernelName, "wasm");
+  }
   enabled = on;
 }
 

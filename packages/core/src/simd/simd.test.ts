@@ -7,7 +7,16 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setBackend } from "../backend";
-import { SIMD_UNARY, TANH_GRAD, asSwap, installSimdKernels, setSimdKernels, simdKernelsActive } from "./install";
+import {
+  ELU,
+  ELU_GRAD,
+  SIMD_UNARY,
+  TANH_GRAD,
+  asSwap,
+  installSimdKernels,
+  setSimdKernels,
+  simdKernelsActive,
+} from "./install";
 import { SIMD_WASM_BASE64 } from "./module";
 import { compileSimd } from "./build";
 
@@ -155,6 +164,37 @@ describe("SIMD elementwise kernels on wasm", () => {
       expect(Array.from(got[1]!)).toEqual(new Array(8).fill(42));
       for (let i = 0; i < n; i++)
         expect(ulps(got[0]![i]!, reference.Tanh![100 + i]!)).toBeLessThanOrEqual(MAX_ULPS.Tanh!);
+    }
+  });
+
+  it(`${ELU} and ${ELU_GRAD} match the cpu backend's x > 0 ? x : expm1(x) and dy·(x > 0 ? 1 : eˣ) within 2 ulps`, async () => {
+    const dyValues = randomInputs(inputs.length, 5).map((v) => Math.max(-1e30, Math.min(1e30, v)));
+    const compute = () =>
+      tf.tidy(() => {
+        const x = tf.tensor1d(inputs);
+        const zero = tf.zerosLike(x);
+        const dy = tf.tensor1d(dyValues);
+        return [
+          tf.where(tf.greater(x, zero), x, tf.expm1(tf.minimum(x, zero))).dataSync(),
+          tf.mul(dy, tf.where(tf.greater(x, zero), tf.onesLike(x), tf.exp(tf.minimum(x, zero)))).dataSync(),
+        ];
+      });
+    await setBackend("cpu");
+    const [wantElu, wantGrad] = compute();
+    await setBackend("wasm");
+    const before = tf.memory().numTensors;
+    const [gotElu, gotGrad] = tf.tidy(() => {
+      const x = tf.tensor1d(inputs);
+      const dy = tf.tensor1d(dyValues);
+      return [
+        (tf.engine().runKernel(ELU, { x }) as tf.Tensor).dataSync(),
+        (tf.engine().runKernel(ELU_GRAD, { x, dy }) as tf.Tensor).dataSync(),
+      ];
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    for (let i = 0; i < inputs.length; i++) {
+      expect(ulps(gotElu![i]!, wantElu![i]!), `elu(${inputs[i]})`).toBeLessThanOrEqual(2);
+      expect(ulps(gotGrad![i]!, wantGrad![i]!), `elu'(${inputs[i]})·${dyValues[i]}`).toBeLessThanOrEqual(2);
     }
   });
 
@@ -312,8 +352,10 @@ describe("Slice on wasm", () => {
     ] as [number[], number[], number[]],
   ];
   const DTYPES = ["float32", "int32", "bool"] as const;
-  const values = (n: number, dtype: string) =>
-    Array.from({ length: n }, (_, i) => (dtype === "bool" ? i % 3 === 0 : dtype === "int32" ? i * 7 - 3 : i / 3 - 1));
+  const values = (n: number, dtype: string): tf.TensorLike =>
+    dtype === "bool"
+      ? Array.from({ length: n }, (_, i) => i % 3 === 0)
+      : Array.from({ length: n }, (_, i) => (dtype === "int32" ? i * 7 - 3 : i / 3 - 1));
   let reference: number[][][] = [];
 
   beforeAll(async () => {
