@@ -345,3 +345,78 @@ export function transpose(x: usize, out: usize, batch: i32, rows: i32, cols: i32
     else transposeChunks(xb, ob, <usize>rows, <usize>cols, <usize>chunk);
   }
 }
+
+// reductions over a middle axis -------------------------------------------------------------------
+// out[o, i] = Σ_r or max_r x[o, r, i] for x of shape [outer, r, inner] (float32). Any Sum or Max over
+// a set of axes is a few of these (one per run of reduced axes) with no transpose, where tfjs-wasm
+// first transposes the reduced axes to the end with its slow generic transpose.
+
+const SUM = 0;
+
+// @ts-ignore: decorator
+@inline
+function combine(op: i32, acc: v128, v: v128): v128 {
+  // max as the cpu backend's `if (v > acc) acc = v`: a NaN after the first element is skipped.
+  return op == SUM ? f32x4.add(acc, v) : v128.bitselect(v, acc, f32x4.gt(v, acc));
+}
+
+// @ts-ignore: decorator
+@inline
+function combine1(op: i32, acc: f32, v: f32): f32 {
+  return op == SUM ? acc + v : v > acc ? v : acc;
+}
+
+// @ts-ignore: decorator
+@inline
+function reduceMiddle(op: i32, x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
+  const row = <usize>inner << 2; // bytes of one [inner] row
+  const inner4 = inner & ~3;
+  for (let o = 0; o < outer; o++) {
+    const xo = x + <usize>o * <usize>r * row;
+    const oo = out + <usize>o * row;
+    let i = 0;
+    for (; i < inner4; i += 4) {
+      let acc = v128.load(xo + (<usize>i << 2));
+      for (let k = 1; k < r; k++) acc = combine(op, acc, v128.load(xo + <usize>k * row + (<usize>i << 2)));
+      v128.store(oo + (<usize>i << 2), acc);
+    }
+    for (; i < inner; i++) {
+      let acc = load<f32>(xo + (<usize>i << 2));
+      for (let k = 1; k < r; k++) acc = combine1(op, acc, load<f32>(xo + <usize>k * row + (<usize>i << 2)));
+      store<f32>(oo + (<usize>i << 2), acc);
+    }
+  }
+}
+
+/** inner = 1: each output is a reduction of r contiguous floats (four partial results, then one). */
+// @ts-ignore: decorator
+@inline
+function reduceRows(op: i32, x: usize, out: usize, outer: i32, r: i32): void {
+  const r4 = r & ~3;
+  for (let o = 0; o < outer; o++) {
+    const xo = x + ((<usize>o * <usize>r) << 2);
+    let acc: f32 = load<f32>(xo);
+    let k = 0;
+    if (r4 >= 4) {
+      let v = v128.load(xo);
+      for (k = 4; k < r4; k += 4) v = combine(op, v, v128.load(xo + (<usize>k << 2)));
+      const a = combine1(op, f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1));
+      const b = combine1(op, f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3));
+      acc = combine1(op, a, b);
+    } else {
+      k = 1;
+    }
+    for (; k < r; k++) acc = combine1(op, acc, load<f32>(xo + (<usize>k << 2)));
+    store<f32>(out + (<usize>o << 2), acc);
+  }
+}
+
+export function sumMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
+  if (inner == 1) reduceRows(SUM, x, out, outer, r);
+  else reduceMiddle(SUM, x, out, outer, r, inner);
+}
+
+export function maxMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
+  if (inner == 1) reduceRows(1, x, out, outer, r);
+  else reduceMiddle(1, x, out, outer, r, inner);
+}

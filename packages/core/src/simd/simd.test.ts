@@ -414,6 +414,73 @@ describe("Slice on wasm", () => {
   });
 });
 
+describe("Sum and Max on wasm", () => {
+  /** Random shapes of rank 1–6 and random axis subsets (pooling's [N,Ho,2,Wo,2,C] over [2,4] among them). */
+  function cases(count: number, seed: number): Array<[number[], number[], boolean]> {
+    let st = seed;
+    const rand = (n: number) => ((st = (Math.imul(st, 1664525) + 1013904223) >>> 0) % n) >>> 0;
+    const out: Array<[number[], number[], boolean]> = [
+      [[10, 5, 2, 5, 2, 16], [2, 4], false],
+      [[8, 7, 7, 13], [0, 1, 2], false],
+      [[100, 37], [1], true],
+      [[3, 4], [], false],
+    ];
+    for (let c = 0; c < count; c++) {
+      const shape = Array.from({ length: 1 + rand(6) }, () => 1 + rand(7));
+      out.push([shape, shape.flatMap((_, a) => (rand(2) ? [a] : [])), rand(2) === 1]);
+    }
+    return out;
+  }
+  const CASES = cases(150, 5);
+  const data = (shape: number[]) =>
+    randomInputs(
+      shape.reduce((a, b) => a * b, 1),
+      9,
+    ).map((v) => Math.max(-1e3, Math.min(1e3, v)));
+  let reference: Array<[Float32Array, Float32Array, number[]]> = [];
+  const compute = () =>
+    CASES.map(([shape, axes, keep]) =>
+      tf.tidy(() => {
+        const x = tf.tensor(data(shape), shape);
+        const s = tf.sum(x, axes, keep);
+        return [s.dataSync() as Float32Array, tf.max(x, axes, keep).dataSync() as Float32Array, s.shape] as [
+          Float32Array,
+          Float32Array,
+          number[],
+        ];
+      }),
+    );
+
+  beforeAll(async () => {
+    await setBackend("cpu");
+    reference = compute();
+    await setBackend("wasm");
+  });
+
+  it("equals the cpu backend (Max exactly, Sum to float32 rounding), shapes included, without leaking", () => {
+    const before = tf.memory().numTensors;
+    const got = compute();
+    expect(tf.memory().numTensors).toBe(before);
+    CASES.forEach(([shape, axes, keep], i) => {
+      const [sum, max, outShape] = got[i]!;
+      const [wantSum, wantMax, wantShape] = reference[i]!;
+      const what = `[${shape}] over [${axes}]${keep ? " keepDims" : ""}`;
+      expect(outShape, what).toEqual(wantShape);
+      expect(Array.from(max), what).toEqual(Array.from(wantMax));
+      const r = shape.filter((_, a) => axes.includes(a)).reduce((a, b) => a * b, 1);
+      // |Σ computed in another order − Σ| ≤ r·ε·Σ|x|, with Σ|x| ≤ r·1000.
+      sum.forEach((v, j) => expect(Math.abs(v - wantSum[j]!), what).toBeLessThanOrEqual(r * r * 1000 * 1.2e-7));
+    });
+  });
+
+  it("leaves int32 to tfjs's kernels", () => {
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], "int32");
+    expect(Array.from(tf.sum(x, 0).dataSync())).toEqual([5, 7, 9]);
+    expect(Array.from(tf.max(x, 1).dataSync())).toEqual([3, 6]);
+    x.dispose();
+  });
+});
+
 describe("the committed SIMD module", () => {
   it("is a fresh build of packages/core/assembly/elementwise.ts", async () => {
     const fresh = await compileSimd();
