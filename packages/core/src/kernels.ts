@@ -9,6 +9,18 @@ import "@tensorflow/tfjs-backend-cpu";
 import { broadcastShapes, sameShape } from "./shapes";
 
 export type Tensor = tf.Tensor;
+
+/** Names of hodiff's fused kernels, registered on wasm by `simd/install.ts` (inputs in comments). */
+export const FUSED_KERNELS = {
+  /** (y, dy) ↦ dy·(1 − y²) */
+  tanhGrad: "HodiffTanhGrad",
+  /** x ↦ x > 0 ? x : expm1(x) */
+  elu: "HodiffElu",
+  /** (x, dy) ↦ dy·(x > 0 ? 1 : eˣ) */
+  eluGrad: "HodiffEluGrad",
+} as const;
+// Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
+let fusedKernelsActive: () => boolean = () => false;
 export type DType = "float32" | "int32" | "bool";
 
 /**
@@ -126,6 +138,27 @@ export const K = {
   sin: (a: Tensor) => tf.sin(a),
   cos: (a: Tensor) => tf.cos(a),
   tanh: (a: Tensor) => tf.tanh(a),
+  /** t·(1 − y²): one SIMD kernel on wasm for same-shape float32 operands, else three tfjs ops. */
+  tanhGrad: (y: Tensor, t: Tensor): Tensor =>
+    fusedKernelsActive() && sameShape(y.shape, t.shape) && y.dtype === "float32" && t.dtype === "float32"
+      ? (tf.engine().runKernel(FUSED_KERNELS.tanhGrad, { y, dy: t }) as Tensor)
+      : tf.tidy(() => K.mul(t, tf.sub(1, K.mul(y, y)))),
+  /** x > 0 ? x : expm1(x): one SIMD kernel on wasm for float32, else four tfjs ops (the same values). */
+  elu: (x: Tensor): Tensor =>
+    fusedKernelsActive() && x.dtype === "float32"
+      ? (tf.engine().runKernel(FUSED_KERNELS.elu, { x }) as Tensor)
+      : tf.tidy(() => {
+          const zero = tf.zerosLike(x);
+          return tf.where(tf.greater(x, zero), x, tf.expm1(tf.minimum(x, zero)));
+        }),
+  /** t·(x > 0 ? 1 : eˣ): one SIMD kernel on wasm for same-shape float32 operands, else tfjs ops. */
+  eluGrad: (x: Tensor, t: Tensor): Tensor =>
+    fusedKernelsActive() && sameShape(x.shape, t.shape) && x.dtype === "float32" && t.dtype === "float32"
+      ? (tf.engine().runKernel(FUSED_KERNELS.eluGrad, { x, dy: t }) as Tensor)
+      : tf.tidy(() => {
+          const zero = tf.zerosLike(x);
+          return K.mul(t, tf.where(tf.greater(x, zero), tf.onesLike(x), tf.exp(tf.minimum(x, zero))));
+        }),
   sqrt: (a: Tensor) => tf.sqrt(a),
   greater: compare((a, b) => tf.greater(a, b)),
   less: compare((a, b) => tf.less(a, b)),
@@ -185,5 +218,24 @@ export const runtime = {
   loadWasm: (): Promise<unknown> => import("@tensorflow/tfjs-backend-wasm"),
   /** PROD silences tfjs's console advice to install tfjs-node (which cannot install offline). */
   setProd: (): void => void tf.env().set("PROD", true),
+  /** The active backend's object (simd/install.ts reaches tfjs-wasm's heap through it). */
+  backend: (): KernelBackend => tf.backend(),
+  registerKernel: (config: KernelConfig): void => tf.registerKernel(config),
+  unregisterKernel: (name: string, backend: string): void => tf.unregisterKernel(name, backend),
+  getKernel: (name: string, backend: string): KernelConfig | undefined => tf.getKernel(name, backend),
+  /** Tells K whether the fused kernels (`FUSED_KERNELS`) can run now. */
+  setFusedKernelsActive: (active: () => boolean): void => void (fusedKernelsActive = active),
+  sizeFromShape: (shape: readonly number[]): number => tf.util.sizeFromShape(shape as number[]),
+  computeStrides: (shape: readonly number[]): number[] => tf.util.computeStrides(shape as number[]),
+  parseAxisParam: (axis: number | number[], shape: readonly number[]): number[] =>
+    tf.util.parseAxisParam(axis, shape as number[]),
+  parseSliceParams: (x: TensorInfo, begin: number | number[], size?: number | number[]): [number[], number[]] =>
+    tf.slice_util.parseSliceParams(x as Tensor, begin, size) as [number[], number[]],
 };
+/** tfjs's kernel-registry types, for kernels registered by simd/install.ts. */
+export type KernelConfig = tf.KernelConfig;
+export type KernelFunc = tf.KernelFunc;
+export type KernelBackend = tf.KernelBackend;
+export type TensorInfo = tf.TensorInfo;
+export type TfDataType = tf.DataType;
 export type TensorLike = tf.TensorLike;

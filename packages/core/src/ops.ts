@@ -8,17 +8,16 @@ import {
   cast,
   div,
   exp,
-  expm1,
   greater,
   log,
   maximum,
-  minimum,
   mul,
   neg,
   stopGradient,
   sub,
   tanh,
   where,
+  eluOp,
 } from "./primitives/elementwise";
 import { reduceMax, reduceSum } from "./primitives/reduce";
 import { avalOfLike, broadcastTo, concat, pad, reshape, slice } from "./primitives/shape";
@@ -118,8 +117,8 @@ export const softmax = (x: Value, axis = -1): Value => exp(logSoftmax(x, axis));
 /** max(x, 0) (derivative 0 at 0, as tfjs) */
 export const relu = (x: Value): Value => where(greater(x, 0), x, 0);
 
-/** x for x > 0, eˣ − 1 otherwise (the untaken branch is clamped so it never overflows) */
-export const elu = (x: Value): Value => where(greater(x, 0), x, expm1(minimum(x, 0)));
+/** x for x > 0, eˣ − 1 otherwise (one primitive: see `eluP`; eˣ − 1 computed as expm1) */
+export const elu = (x: Value): Value => eluOp(x);
 
 /** 1 / (1 + e⁻ˣ), computed as (1 + tanh(x/2))/2, stable at every order */
 export const sigmoid = (x: Value): Value => mul(add(tanh(mul(x, 0.5)), 1), 0.5);

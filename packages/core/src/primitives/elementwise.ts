@@ -93,6 +93,26 @@ export const maximum = (a: ArrayLike, b: ArrayLike): Value => bind(maximumP, [a,
 /** min(a, b) elementwise (broadcasting) */
 export const minimum = (a: ArrayLike, b: ArrayLike): Value => bind(minimumP, [a, b], none);
 
+/**
+ * tanh's derivative rule t·(1 − y²) (y = tanh x) as one primitive, so it runs as one kernel
+ * (`K.tanhGrad`, one SIMD pass on wasm) instead of three; its derivatives are in `rules/derivatives.ts`.
+ */
+export const tanhGradP = binary("tanhGrad", K.tanhGrad);
+/**
+ * ELU's derivative rule t·(x > 0 ? 1 : eˣ) as one primitive (one SIMD kernel on wasm instead of the
+ * comparisons, selects and broadcasts of the composed rule).
+ */
+export const eluGradP = binary("eluGrad", K.eluGrad);
+/** ELU as one primitive: x > 0 ? x : eˣ − 1 (one kernel; the untaken branch never overflows). */
+export const eluP = unary("elu", K.elu);
+
+/** t·(1 − y²): the tangent or cotangent t through tanh, given y = tanh x. */
+export const tanhGrad = (y: ArrayLike, t: ArrayLike): Value => bind(tanhGradP, [y, t], none);
+/** t·(x > 0 ? 1 : eˣ): the tangent or cotangent t through ELU at x. */
+export const eluGrad = (x: ArrayLike, t: ArrayLike): Value => bind(eluGradP, [x, t], none);
+/** x for x > 0, eˣ − 1 otherwise. */
+export const eluOp = (x: ArrayLike): Value => bind(eluP, [x], none);
+
 /** A comparison: boolean output, no derivative. */
 const compare = (name: string, kernel: (a: Tensor, b: Tensor) => Tensor): Primitive<NoParams> =>
   def({ name, impl: ([a, b]) => kernel(a!, b!), abstractEval: binaryShape(name, "bool") });

@@ -5,6 +5,7 @@
  */
 import * as hd from "../index";
 import type { Value } from "../index";
+import { eluGrad, tanhGrad } from "./elementwise";
 
 const k = hd.random.key(42);
 const [k1, k2, k3, k4] = hd.random.split(k, 4) as [hd.Key, hd.Key, hd.Key, hd.Key];
@@ -28,6 +29,14 @@ export const GRAD_OPS: GradSpec[] = [
   { name: "cos", f: (x) => hd.cos(x), args: () => [u(k1, [5])] },
   { name: "tanh", f: (x) => hd.tanh(x), args: () => [u(k1, [2, 3])] },
   { name: "sqrt", f: (x) => hd.sqrt(x), args: () => [u(k1, [4], 0.5, 2)] },
+  { name: "tanhGrad", f: (y, t) => tanhGrad(y, t), args: () => [u(k1, [2, 3]), u(k2, [2, 3])] },
+  { name: "tanhGrad (broadcast)", f: (y, t) => tanhGrad(y, t), args: () => [u(k1, [3, 2]), u(k2, [2])] },
+  // x away from 0 (the kink of ELU's second derivative), on both sides.
+  {
+    name: "eluGrad",
+    f: (x, t) => eluGrad(x, t),
+    args: () => [hd.array([-0.9, -0.5, -0.2, 0.3, 0.6, 0.95]), u(k2, [6])],
+  },
   { name: "add (broadcast)", f: (a, b) => hd.add(a, b), args: () => [u(k1, [3, 2]), u(k2, [2])] },
   { name: "sub (broadcast)", f: (a, b) => hd.sub(a, b), args: () => [u(k1, [3, 1]), u(k2, [1, 2])] },
   { name: "mul (broadcast)", f: (a, b) => hd.mul(a, b), args: () => [u(k1, [3, 2]), u(k2, [3, 1])] },

@@ -14,6 +14,8 @@ import {
   castP,
   cosP,
   divP,
+  eluGradP,
+  eluP,
   equalP,
   expm1P,
   expP,
@@ -31,6 +33,7 @@ import {
   sqrtP,
   stopGradientP,
   subP,
+  tanhGradP,
   tanhP,
 } from "../primitives/elementwise";
 import { reduceMaxP, reduceSumP, type ReduceParams } from "../primitives/reduce";
@@ -156,6 +159,7 @@ const unaries: Array<[AnyPrimitive, (x: number) => number]> = [
   [cosP, Math.cos],
   [tanhP, Math.tanh],
   [sqrtP, Math.sqrt],
+  [eluP, (x) => (x > 0 ? x : Math.expm1(x))],
 ];
 for (const [p, f] of unaries) table.set(p, elementwise(f));
 
@@ -178,6 +182,14 @@ table.set(divP, (xs, p, out) => (int(xs) ? intDivKernel(xs, p, out) : divKernel(
 table.set(
   powP,
   elementwise((a, b) => a ** b),
+);
+table.set(
+  tanhGradP,
+  elementwise((y, t) => t * (1 - y * y)),
+);
+table.set(
+  eluGradP,
+  elementwise((x, t) => t * (x > 0 ? 1 : Math.exp(x))),
 );
 table.set(
   maximumP,

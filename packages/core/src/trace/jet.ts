@@ -24,6 +24,8 @@ import {
   cosP,
   div,
   divP,
+  eluGradP,
+  eluP,
   equal,
   equalP,
   exp,
@@ -36,6 +38,7 @@ import {
   log1pP,
   logP,
   maximumP,
+  minimum,
   minimumP,
   mul,
   mulP,
@@ -48,6 +51,7 @@ import {
   stopGradientP,
   sub,
   subP,
+  tanhGradP,
   tanhP,
   where,
 } from "../primitives/elementwise";
@@ -336,6 +340,30 @@ defJet(sqrtP, (_x, [s], _p, K, y) => {
   }
   return v.slice(1);
 });
+
+/**
+ * The fused primitives (elu, tanhGrad, eluGrad) through their compositions of primitives that have
+ * Taylor rules, at a nested jet level like pow's moving exponent: the same functions, so the same
+ * series (the clamp in eˣ keeps the untaken branch finite). Their primals stay one fused kernel.
+ */
+function composedJet(f: (...xs: Value[]) => Value): JetRule<Record<string, never>> {
+  return (primals, series, _p, K, y) => {
+    const [, terms] = jetNormalized(f, primals, series, K);
+    return terms.map((t) => fit(t, avalOf(y).shape));
+  };
+}
+defJet(
+  eluP,
+  composedJet((x) => where(greater(x, 0), x, bind(expm1P, [minimum(x, 0)], {}))),
+);
+defJet(
+  tanhGradP,
+  composedJet((y, t) => mul(t, sub(1, mul(y, y)))),
+);
+defJet(
+  eluGradP,
+  composedJet((x, t) => mul(t, where(greater(x, 0), 1, exp(minimum(x, 0))))),
+);
 
 /** A non-negative integer exponent known now (a concrete scalar), or null. */
 function smallIntegerExponent(b: Value): number | null {

@@ -69,6 +69,8 @@ const UNARY: UnaryCase[] = [
   { name: "abs", f: hd.abs },
   { name: "relu", f: hd.relu },
   { name: "elu", f: hd.elu },
+  { name: "tanhGrad(tanh x, sin x)", f: (x) => elementwise.tanhGrad(hd.tanh(x), hd.sin(x)) },
+  { name: "eluGrad(x, cos x)", f: (x) => elementwise.eluGrad(x, hd.cos(x)) },
   { name: "sigmoid", f: hd.sigmoid },
   { name: "pow(x, 2.5)", f: (x) => hd.pow(x, 2.5), lo: 0.5, hi: 2 },
   { name: "pow(x, 3)", f: (x) => hd.pow(x, 3) },

@@ -1,0 +1,422 @@
+// SIMD (f32x4) elementwise transcendental kernels for the tfjs wasm backend, in AssemblyScript.
+// Built by `node packages/core/scripts/build-simd.mjs` into src/kernels/wasm/simdModule.ts.
+//
+// The module imports its memory: it is given the tfjs-wasm backend's own heap, so every function
+// reads its input and writes its output in place, at the byte offsets tfjs allocated for the
+// tensors (no copies). It therefore has no data segment, no globals and no allocator: nothing of
+// its own is ever written to that memory.
+//
+// The functions of one float are Cephes's single-precision algorithms (S. L. Moshier, Cephes Math
+// Library), vectorised: range reduction, a short polynomial, and selects for the edge cases, so
+// NaN, ±Inf, ±0 and subnormal inputs give what the float64 reference rounded to float32 gives.
+
+// exp ------------------------------------------------------------------------------------------
+
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375; // ln 2 = LN2_HI + LN2_LO, LN2_HI has few bits so n·LN2_HI is exact
+const LN2_LO: f32 = -2.12194440e-4;
+
+/** r·P(r) + r with eʳ ≈ 1 + (that), |r| ≤ ln2/2 (Cephes expf). */
+// @ts-ignore: decorator
+@inline
+function expPoly(r: v128): v128 {
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  return f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r);
+}
+
+/** 2ⁿ for integer lanes n with −126 ≤ n ≤ 127, by building the exponent bits. */
+// @ts-ignore: decorator
+@inline
+function pow2(n: v128): v128 {
+  return i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
+}
+
+/** eˣ; x is clamped to [−104, 89] (beyond it the result is 0 or +Inf) and 2ⁿ applied in two halves. */
+// @ts-ignore: decorator
+@inline
+function expv(x: v128): v128 {
+  // wasm's min/max propagate NaN, so NaN stays NaN through the whole computation.
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-104.0)), f32x4.splat(89.0));
+  const fn = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fn, f32x4.splat(LN2_HI))), f32x4.mul(fn, f32x4.splat(LN2_LO)));
+  const p = f32x4.add(expPoly(r), f32x4.splat(1.0));
+  const n = i32x4.trunc_sat_f32x4_s(fn); // in [−150, 129]
+  const n1 = i32x4.shr_s(n, 1);
+  const n2 = i32x4.sub(n, n1);
+  return f32x4.mul(f32x4.mul(p, pow2(n1)), pow2(n2));
+}
+
+/** eˣ − 1 = q·2ⁿ + (2ⁿ − 1) with q = e^r − 1 computed without adding 1, so it is exact near 0. */
+// @ts-ignore: decorator
+@inline
+function expm1v(x: v128): v128 {
+  // Below −30, eˣ − 1 rounds to −1; above 88.8 it overflows (and does here, through the ·2).
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-30.0)), f32x4.splat(88.8));
+  const fn = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fn, f32x4.splat(LN2_HI))), f32x4.mul(fn, f32x4.splat(LN2_LO)));
+  const q = expPoly(r);
+  const t = pow2(i32x4.sub(i32x4.trunc_sat_f32x4_s(fn), i32x4.splat(1))); // 2ⁿ⁻¹, n − 1 in [−45, 127]
+  // (q·t + (t − ½))·2 = q·2ⁿ + 2ⁿ − 1; below 2⁻²⁵ in magnitude eˣ − 1 rounds to x (keeps −0).
+  const out = f32x4.mul(f32x4.add(f32x4.mul(q, t), f32x4.sub(t, f32x4.splat(0.5))), f32x4.splat(2.0));
+  return v128.bitselect(x, out, f32x4.lt(f32x4.abs(x), f32x4.splat(2.98023224e-8)));
+}
+
+// log ------------------------------------------------------------------------------------------
+
+/** ln x (Cephes logf): x = m·2ᵉ with m in [√½, √2), ln m by a polynomial in m − 1. */
+// @ts-ignore: decorator
+@inline
+function logv(x: v128): v128 {
+  // Subnormals: scale by 2²³ first and take 23 off the exponent.
+  const sub = f32x4.lt(x, f32x4.splat(1.17549435e-38));
+  const xs = v128.bitselect(f32x4.mul(x, f32x4.splat(8388608.0)), x, sub);
+  const bits = xs;
+  let e = f32x4.convert_i32x4_s(
+    i32x4.sub(i32x4.shr_u(v128.and(bits, i32x4.splat(0x7f800000)), 23), i32x4.splat(126)),
+  );
+  e = f32x4.sub(e, v128.and(f32x4.splat(23.0), sub));
+  let m = v128.or(v128.and(bits, i32x4.splat(0x807fffff)), i32x4.splat(0x3f000000)); // in [½, 1)
+  const small = f32x4.lt(m, f32x4.splat(0.707106781186547524));
+  // m < √½: use 2m − 1 and e − 1; otherwise m − 1.
+  e = f32x4.sub(e, v128.and(f32x4.splat(1.0), small));
+  m = f32x4.sub(f32x4.add(m, v128.and(m, small)), f32x4.splat(1.0));
+  const z = f32x4.mul(m, m);
+  let y = f32x4.splat(7.0376836292e-2);
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.151461031e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.167699874e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.2420140846e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(1.4249322787e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-1.6668057665e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(2.0000714765e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(-2.4999993993e-1));
+  y = f32x4.add(f32x4.mul(y, m), f32x4.splat(3.3333331174e-1));
+  y = f32x4.mul(f32x4.mul(y, m), z);
+  y = f32x4.add(y, f32x4.mul(e, f32x4.splat(LN2_LO)));
+  y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
+  let out = f32x4.add(f32x4.add(m, y), f32x4.mul(e, f32x4.splat(LN2_HI)));
+  // x ≤ 0 or NaN → NaN; then x = ±0 → −Inf; x = +Inf → +Inf.
+  out = v128.bitselect(out, f32x4.splat(NaN), f32x4.gt(x, f32x4.splat(0.0)));
+  out = v128.bitselect(f32x4.splat(-Infinity), out, f32x4.eq(x, f32x4.splat(0.0)));
+  return v128.bitselect(f32x4.splat(Infinity), out, f32x4.eq(x, f32x4.splat(Infinity)));
+}
+
+/** ln(1 + x) = ln(u)·x/(u − 1) with u = 1 + x rounded (the rounding error of u cancels); x where u = 1. */
+// @ts-ignore: decorator
+@inline
+function log1pv(x: v128): v128 {
+  const u = f32x4.add(x, f32x4.splat(1.0));
+  let out = f32x4.mul(logv(u), f32x4.div(x, f32x4.sub(u, f32x4.splat(1.0))));
+  out = v128.bitselect(x, out, f32x4.eq(u, f32x4.splat(1.0)));
+  return v128.bitselect(f32x4.splat(Infinity), out, f32x4.eq(x, f32x4.splat(Infinity)));
+}
+
+// tanh -----------------------------------------------------------------------------
+
+const SIGN: i32 = 0x80000000;
+
+/** tanh x (Cephes tanhf): an odd polynomial for |x| < 0.625, 1 − 2/(e^{2|x|} + 1) beyond, sign of x. */
+// @ts-ignore: decorator
+@inline
+function tanhv(x: v128): v128 {
+  const a = f32x4.abs(x);
+  const z = f32x4.mul(x, x);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
+  // tanh rounds to 1 from |x| ≈ 9.01 on; clamping at 10 keeps e^{2|x|} finite.
+  const e = expv(f32x4.mul(f32x4.min(a, f32x4.splat(10.0)), f32x4.splat(2.0)));
+  const big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
+  const bigSigned = v128.bitselect(x, big, i32x4.splat(SIGN));
+  // NaN fails the comparison and takes the polynomial, which keeps it NaN. Below 2⁻¹², tanh x
+  // rounds to x (this also keeps the sign of −0).
+  const out = v128.bitselect(bigSigned, small, f32x4.ge(a, f32x4.splat(0.625)));
+  return v128.bitselect(x, out, f32x4.lt(a, f32x4.splat(2.44140625e-4)));
+}
+
+/** x for x > 0, eˣ − 1 otherwise (NaN stays NaN). */
+// @ts-ignore: decorator
+@inline
+function eluv(x: v128): v128 {
+  return v128.bitselect(x, expm1v(x), f32x4.gt(x, f32x4.splat(0.0)));
+}
+
+// loops over tfjs's tensors ----------------------------------------------------------------------
+// Pointers are byte offsets into the shared heap; n counts float32 elements. Whole vectors first,
+// then the last n mod 4 elements one lane at a time (tfjs allocates exactly n floats: never read or
+// write past them).
+
+// @ts-ignore: decorator
+@inline
+function loadTail(p: usize, k: i32): v128 {
+  let v = f32x4.splat(0.0);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (k > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (k > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline
+function storeTail(p: usize, k: i32, v: v128): void {
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (k > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (k > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+const TANH = 0;
+const EXP = 1;
+const EXPM1 = 2;
+const LOG = 3;
+const LOG1P = 4;
+const ELU = 5;
+
+/** Kernel `op` on one vector; `op` is a constant at every call, so only its branch is compiled. */
+// @ts-ignore: decorator
+@inline
+function apply(op: i32, v: v128): v128 {
+  if (op == TANH) return tanhv(v);
+  if (op == EXP) return expv(v);
+  if (op == EXPM1) return expm1v(v);
+  if (op == LOG) return logv(v);
+  if (op == LOG1P) return log1pv(v);
+  return eluv(v);
+}
+
+/** out[i] = op(x[i]) for i < n: four independent vectors per iteration (the CPU overlaps them), then single vectors, then the tail. */
+// @ts-ignore: decorator
+@inline
+function mapUnary(op: i32, x: usize, out: usize, n: i32): void {
+  const end16 = x + ((<usize>n >> 4) << 6);
+  for (; x < end16; x += 64, out += 64) {
+    const a = apply(op, v128.load(x));
+    const b = apply(op, v128.load(x, 16));
+    const c = apply(op, v128.load(x, 32));
+    const d = apply(op, v128.load(x, 48));
+    v128.store(out, a);
+    v128.store(out, b, 16);
+    v128.store(out, c, 32);
+    v128.store(out, d, 48);
+  }
+  const end4 = x + ((<usize>(n & 15) >> 2) << 4);
+  for (; x < end4; x += 16, out += 16) v128.store(out, apply(op, v128.load(x)));
+  const k = n & 3;
+  if (k) storeTail(out, k, apply(op, loadTail(x, k)));
+}
+
+export function tanh(x: usize, out: usize, n: i32): void {
+  mapUnary(TANH, x, out, n);
+}
+
+export function exp(x: usize, out: usize, n: i32): void {
+  mapUnary(EXP, x, out, n);
+}
+
+export function expm1(x: usize, out: usize, n: i32): void {
+  mapUnary(EXPM1, x, out, n);
+}
+
+export function log(x: usize, out: usize, n: i32): void {
+  mapUnary(LOG, x, out, n);
+}
+
+export function log1p(x: usize, out: usize, n: i32): void {
+  mapUnary(LOG1P, x, out, n);
+}
+
+export function elu(x: usize, out: usize, n: i32): void {
+  mapUnary(ELU, x, out, n);
+}
+
+/** ELU's derivative rule in one pass: out = dy·(x > 0 ? 1 : eˣ). */
+export function eluGrad(x: usize, dy: usize, out: usize, n: i32): void {
+  const zero = f32x4.splat(0.0);
+  const one = f32x4.splat(1.0);
+  const end = x + ((<usize>n >> 2) << 4);
+  for (; x < end; x += 16, dy += 16, out += 16) {
+    const v = v128.load(x);
+    v128.store(out, f32x4.mul(v128.load(dy), v128.bitselect(one, expv(v), f32x4.gt(v, zero))));
+  }
+  const k = n & 3;
+  if (k) {
+    const v = loadTail(x, k);
+    storeTail(out, k, f32x4.mul(loadTail(dy, k), v128.bitselect(one, expv(v), f32x4.gt(v, zero))));
+  }
+}
+
+/** tanh's derivative rule in one pass: out = dy·(1 − y²) with y = tanh x (rounded as the unfused ops). */
+export function tanhGrad(y: usize, dy: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1.0);
+  const end = y + ((<usize>n >> 2) << 4);
+  for (; y < end; y += 16, dy += 16, out += 16) {
+    const v = v128.load(y);
+    v128.store(out, f32x4.mul(v128.load(dy), f32x4.sub(one, f32x4.mul(v, v))));
+  }
+  const k = n & 3;
+  if (k) {
+    const v = loadTail(y, k);
+    storeTail(out, k, f32x4.mul(loadTail(dy, k), f32x4.sub(one, f32x4.mul(v, v))));
+  }
+}
+
+// transpose ----------------------------------------------------------------------------------------
+// out[b, j, i, k] = x[b, i, j, k] for x of shape [batch, rows, cols, chunk], 4-byte elements: every
+// transpose that swaps two groups of axes (matmul gradients' Wᵀ, conv gradients' [B,H,W,C] →
+// [H,W,B,C]) is one of these after merging axes. Cache-blocked; 4×4 tiles by SIMD shuffles.
+
+const BLOCK = 32;
+
+/** A 4×4 tile: 4 rows of x (stride ldx bytes) become 4 rows of out (stride ldo bytes). */
+// @ts-ignore: decorator
+@inline
+function tile4(x: usize, out: usize, ldx: usize, ldo: usize): void {
+  const r0 = v128.load(x);
+  const r1 = v128.load(x + ldx);
+  const r2 = v128.load(x + 2 * ldx);
+  const r3 = v128.load(x + 3 * ldx);
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out + ldo, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+  v128.store(out + 2 * ldo, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+  v128.store(out + 3 * ldo, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+}
+
+function transpose2d(x: usize, out: usize, rows: usize, cols: usize): void {
+  const ldx = cols << 2;
+  const ldo = rows << 2;
+  const rows4 = rows & ~3;
+  const cols4 = cols & ~3;
+  for (let i0: usize = 0; i0 < rows4; i0 += BLOCK) {
+    const iEnd = min(i0 + BLOCK, rows4);
+    for (let j0: usize = 0; j0 < cols4; j0 += BLOCK) {
+      const jEnd = min(j0 + BLOCK, cols4);
+      for (let i = i0; i < iEnd; i += 4)
+        for (let j = j0; j < jEnd; j += 4) tile4(x + i * ldx + (j << 2), out + j * ldo + (i << 2), ldx, ldo);
+    }
+  }
+  // The last cols % 4 columns of every row, then the last rows % 4 rows of the other columns.
+  for (let i: usize = 0; i < rows; i++)
+    for (let j = cols4; j < cols; j++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
+  for (let i = rows4; i < rows; i++)
+    for (let j: usize = 0; j < cols4; j++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
+}
+
+/** Move one chunk of `k` 4-byte elements (k ≥ 4: vectors, the last one overlapping). */
+// @ts-ignore: decorator
+@inline
+function copyChunk(src: usize, dst: usize, k: usize): void {
+  if (k >= 4) {
+    const last = (k - 4) << 2;
+    for (let o: usize = 0; o < last; o += 16) v128.store(dst + o, v128.load(src + o));
+    v128.store(dst + last, v128.load(src + last));
+  } else {
+    for (let o: usize = 0; o < k << 2; o += 4) store<u32>(dst + o, load<u32>(src + o));
+  }
+}
+
+function transposeChunks(x: usize, out: usize, rows: usize, cols: usize, k: usize): void {
+  const bytes = k << 2;
+  for (let i0: usize = 0; i0 < rows; i0 += BLOCK) {
+    const iEnd = min(i0 + BLOCK, rows);
+    for (let j0: usize = 0; j0 < cols; j0 += BLOCK) {
+      const jEnd = min(j0 + BLOCK, cols);
+      for (let i = i0; i < iEnd; i++)
+        for (let j = j0; j < jEnd; j++) copyChunk(x + (i * cols + j) * bytes, out + (j * rows + i) * bytes, k);
+    }
+  }
+}
+
+export function transpose(x: usize, out: usize, batch: i32, rows: i32, cols: i32, chunk: i32): void {
+  const size = <usize>rows * <usize>cols * <usize>chunk * 4;
+  for (let b = 0; b < batch; b++) {
+    const xb = x + <usize>b * size;
+    const ob = out + <usize>b * size;
+    if (chunk == 1) transpose2d(xb, ob, <usize>rows, <usize>cols);
+    else transposeChunks(xb, ob, <usize>rows, <usize>cols, <usize>chunk);
+  }
+}
+
+// reductions over a middle axis -------------------------------------------------------------------
+// out[o, i] = Σ_r or max_r x[o, r, i] for x of shape [outer, r, inner] (float32). Any Sum or Max over
+// a set of axes is a few of these (one per run of reduced axes) with no transpose, where tfjs-wasm
+// first transposes the reduced axes to the end with its slow generic transpose.
+
+const SUM = 0;
+
+// @ts-ignore: decorator
+@inline
+function combine(op: i32, acc: v128, v: v128): v128 {
+  // max as the cpu backend's `if (v > acc) acc = v`: a NaN after the first element is skipped.
+  return op == SUM ? f32x4.add(acc, v) : v128.bitselect(v, acc, f32x4.gt(v, acc));
+}
+
+// @ts-ignore: decorator
+@inline
+function combine1(op: i32, acc: f32, v: f32): f32 {
+  return op == SUM ? acc + v : v > acc ? v : acc;
+}
+
+// @ts-ignore: decorator
+@inline
+function reduceMiddle(op: i32, x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
+  const row = <usize>inner << 2; // bytes of one [inner] row
+  const inner4 = inner & ~3;
+  for (let o = 0; o < outer; o++) {
+    const xo = x + <usize>o * <usize>r * row;
+    const oo = out + <usize>o * row;
+    let i = 0;
+    for (; i < inner4; i += 4) {
+      let acc = v128.load(xo + (<usize>i << 2));
+      for (let k = 1; k < r; k++) acc = combine(op, acc, v128.load(xo + <usize>k * row + (<usize>i << 2)));
+      v128.store(oo + (<usize>i << 2), acc);
+    }
+    for (; i < inner; i++) {
+      let acc = load<f32>(xo + (<usize>i << 2));
+      for (let k = 1; k < r; k++) acc = combine1(op, acc, load<f32>(xo + <usize>k * row + (<usize>i << 2)));
+      store<f32>(oo + (<usize>i << 2), acc);
+    }
+  }
+}
+
+/** inner = 1: each output is a reduction of r contiguous floats (four partial results, then one). */
+// @ts-ignore: decorator
+@inline
+function reduceRows(op: i32, x: usize, out: usize, outer: i32, r: i32): void {
+  const r4 = r & ~3;
+  for (let o = 0; o < outer; o++) {
+    const xo = x + ((<usize>o * <usize>r) << 2);
+    let acc: f32 = load<f32>(xo);
+    let k = 0;
+    if (r4 >= 4) {
+      let v = v128.load(xo);
+      for (k = 4; k < r4; k += 4) v = combine(op, v, v128.load(xo + (<usize>k << 2)));
+      const a = combine1(op, f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1));
+      const b = combine1(op, f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3));
+      acc = combine1(op, a, b);
+    } else {
+      k = 1;
+    }
+    for (; k < r; k++) acc = combine1(op, acc, load<f32>(xo + (<usize>k << 2)));
+    store<f32>(out + (<usize>o << 2), acc);
+  }
+}
+
+export function sumMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
+  if (inner == 1) reduceRows(SUM, x, out, outer, r);
+  else reduceMiddle(SUM, x, out, outer, r, inner);
+}
+
+export function maxMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
+  if (inner == 1) reduceRows(1, x, out, outer, r);
+  else reduceMiddle(1, x, out, outer, r, inner);
+}

@@ -1,0 +1,320 @@
+/**
+ * SIMD elementwise kernels for the tfjs wasm backend. tfjs-wasm computes tanh, exp, log, … one
+ * float at a time (LeNet's Tanh on [100,28,28,6]: 12 ms, 26 ns an element); these compute four at a
+ * time with Cephes's float32 algorithms (see packages/core/assembly/elementwise.ts). The module is
+ * instantiated on the backend's own heap, so kernels read and write tfjs's tensors in place.
+ *
+ * `installSimdKernels` registers them under tfjs's kernel names (Tanh, Exp, Expm1, Log, Log1p) for
+ * the wasm backend, replacing tfjs-wasm's kernels for float32 inputs (others go to tfjs's kernel),
+ * and adds `HodiffTanhGrad` (dy·(1 − y²) in one pass). tfjs-wasm's Sigmoid and Elu are XNNPACK's,
+ * already vectorised, and faster than a Cephes-style version (`pnpm bench elementwise`): kept.
+ * Transpose is replaced too, for float32/int32 permutations that swap two groups of axes (all of
+ * matmul's and conv's gradients): tfjs-wasm's takes 60 ms for a 1024×1024 matrix, a cache-blocked
+ * SIMD one about 1 ms.
+ */
+import {
+  FUSED_KERNELS,
+  runtime,
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+  type TfDataType,
+} from "../kernels";
+import { SIMD_WASM_BASE64 } from "./module";
+
+/** The kernels the module exports: (x, out, n) for unary ones, byte offsets and an element count. */
+type Unary = (x: number, out: number, n: number) => void;
+interface SimdExports {
+  tanh: Unary;
+  exp: Unary;
+  expm1: Unary;
+  log: Unary;
+  log1p: Unary;
+  elu: Unary;
+  tanhGrad: (y: number, dy: number, out: number, n: number) => void;
+  eluGrad: (x: number, dy: number, out: number, n: number) => void;
+  transpose: (x: number, out: number, batch: number, rows: number, cols: number, chunk: number) => void;
+  sumMiddle: (x: number, out: number, outer: number, r: number, inner: number) => void;
+  maxMiddle: (x: number, out: number, outer: number, r: number, inner: number) => void;
+}
+
+/** The parts of tfjs-wasm's BackendWasm used here (not in its public types). */
+interface WasmBackend extends KernelBackend {
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory; HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: TfDataType): TensorInfo;
+}
+
+/** tfjs kernel name → export of the module. */
+export const SIMD_UNARY: Readonly<Record<string, keyof SimdExports>> = {
+  Tanh: "tanh",
+  Exp: "exp",
+  Expm1: "expm1",
+  Log: "log",
+  Log1p: "log1p",
+};
+
+/** Name of the fused tanh-derivative kernel (inputs y, dy): dy·(1 − y²). */
+export const TANH_GRAD = FUSED_KERNELS.tanhGrad;
+/** ELU as x > 0 ? x : expm1(x) (input x; tfjs's Elu computes exp(x) − 1, inexact near 0). */
+export const ELU = FUSED_KERNELS.elu;
+/** The fused ELU-derivative kernel (inputs x, dy): dy·(x > 0 ? 1 : eˣ). */
+export const ELU_GRAD = FUSED_KERNELS.eluGrad;
+
+let installed: { backend: WasmBackend; exports: SimdExports } | null = null;
+const originals = new Map<string, KernelConfig>();
+let enabled = false;
+
+const decode = (b64: string): Uint8Array => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+
+const offset = (backend: WasmBackend, t: TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+
+/** tfjs's own kernel `name` on `backend` (set up for it), for inputs these kernels do not take. */
+function original(name: string, args: Parameters<KernelFunc>[0]) {
+  const config = originals.get(name)!;
+  if (args.backend !== installed?.backend) config.setupFunc?.(args.backend);
+  return config.kernelFunc(args);
+}
+
+function unaryKernel(name: string, fn: keyof SimdExports): KernelConfig {
+  return {
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const x = args.inputs.x as TensorInfo;
+      const backend = args.backend as WasmBackend;
+      if (x.dtype !== "float32" || backend !== installed?.backend) return original(name, args);
+      const out = backend.makeOutput(x.shape, "float32");
+      const n = runtime.sizeFromShape(x.shape);
+      if (n > 0) (installed.exports[fn] as Unary)(offset(backend, x), offset(backend, out), n);
+      return out;
+    },
+  };
+}
+
+/** A kernel of two same-shape float32 inputs (`a`, `dy`) and one output, computed by `fn`. */
+function binaryKernel(name: string, a: string, fn: "tanhGrad" | "eluGrad"): KernelConfig {
+  return {
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const x = args.inputs[a] as TensorInfo;
+      const dy = args.inputs.dy as TensorInfo;
+      const backend = args.backend as WasmBackend;
+      if (backend !== installed?.backend) throw new Error(`${name}: the wasm backend changed since installSimdKernels`);
+      const out = backend.makeOutput(x.shape, "float32");
+      const n = runtime.sizeFromShape(x.shape);
+      if (n > 0) installed.exports[fn](offset(backend, x), offset(backend, dy), offset(backend, out), n);
+      return out;
+    },
+  };
+}
+
+/** Kernels of hodiff's own (not replacing tfjs's). */
+const ADDED = [
+  binaryKernel(TANH_GRAD, "y", "tanhGrad"),
+  binaryKernel(ELU_GRAD, "x", "eluGrad"),
+  unaryKernel(ELU, "elu"),
+];
+
+/**
+ * A transpose as a swap of two axis groups: [batch, rows, cols, chunk] with out[b, j, i, k] =
+ * x[b, i, j, k], after dropping size-1 axes and merging axes that stay adjacent; null for other
+ * permutations (and for the identity).
+ */
+export function asSwap(shape: readonly number[], perm: readonly number[]): [number, number, number, number] | null {
+  const groups: number[][] = []; // runs of input axes adjacent in both, in output order
+  for (const a of perm.filter((a) => shape[a] !== 1)) {
+    const g = groups.at(-1);
+    if (g && g.at(-1)! + 1 === a) g.push(a);
+    else groups.push([a]);
+  }
+  const byInput = [...groups].sort((a, b) => a[0]! - b[0]!);
+  const size = byInput.map((g) => g.reduce((p, a) => p * shape[a]!, 1));
+  const q = groups.map((g) => byInput.indexOf(g)).join(",");
+  const [s0 = 1, s1 = 1, s2 = 1, s3 = 1] = size;
+  if (q === "1,0") return [1, s0, s1, 1];
+  if (q === "1,0,2") return [1, s0, s1, s2];
+  if (q === "0,2,1") return [s0, s1, s2, 1];
+  if (q === "0,2,1,3") return [s0, s1, s2, s3];
+  return null;
+}
+
+const transposeKernel: KernelConfig = {
+  kernelName: "Transpose",
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const perm = (args.attrs as { perm: number[] }).perm;
+    const backend = args.backend as WasmBackend;
+    const swap = x.dtype === "float32" || x.dtype === "int32" ? asSwap(x.shape, perm) : null;
+    if (!swap || backend !== installed?.backend) return original("Transpose", args);
+    const out = backend.makeOutput(
+      perm.map((a) => x.shape[a]!),
+      x.dtype,
+    );
+    installed.exports.transpose(offset(backend, x), offset(backend, out), ...swap);
+    return out;
+  },
+};
+
+/**
+ * Slice by copying contiguous runs within the heap. tfjs-wasm's Slice first reads the whole input
+ * out of the heap (readSync copies it), so slicing one row of a [9, 262144] array — conv2d's filter
+ * flip — copies all nine (23 ms instead of 0.1 ms).
+ */
+const sliceKernel: KernelConfig = {
+  kernelName: "Slice",
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const backend = args.backend as WasmBackend;
+    const width = x.dtype === "float32" || x.dtype === "int32" ? 4 : x.dtype === "bool" ? 1 : 0;
+    if (width === 0 || x.shape.length === 0 || backend !== installed?.backend) return original("Slice", args);
+    const { begin, size } = args.attrs as { begin: number | number[]; size: number | number[] };
+    const [b, s] = runtime.parseSliceParams(x, begin, size);
+    const out = backend.makeOutput(s, x.dtype);
+    const n = runtime.sizeFromShape(s);
+    if (n === 0) return out;
+    const strides = [...runtime.computeStrides(x.shape), 1];
+    // Axes from `inner` on are copied as one run per index of the axes before it.
+    let inner = x.shape.length - 1;
+    while (inner > 0 && b[inner] === 0 && s[inner] === x.shape[inner]) inner--;
+    const run = s[inner]! * strides[inner]!;
+    const heap = backend.wasm.HEAPU8; // read after makeOutput, which may have grown the heap
+    const src = offset(backend, x);
+    const dst = offset(backend, out);
+    const idx = new Array<number>(inner).fill(0);
+    for (let r = 0, o = dst; r < n / run; r++, o += run * width) {
+      let from = b[inner]! * strides[inner]!;
+      for (let a = 0; a < inner; a++) from += (b[a]! + idx[a]!) * strides[a]!;
+      heap.copyWithin(o, src + from * width, src + (from + run) * width);
+      for (let a = inner - 1; a >= 0 && ++idx[a]! === s[a]; a--) idx[a] = 0; // next outer index
+    }
+    return out;
+  },
+};
+
+/**
+ * The runs of `shape` after merging adjacent axes that are both reduced or both kept (size-1 axes
+ * join either): [size, reduced] pairs.
+ */
+export function reductionRuns(shape: readonly number[], axes: readonly number[]): Array<[number, boolean]> {
+  const runs: Array<[number, boolean]> = [];
+  shape.forEach((d, a) => {
+    if (d === 1) return;
+    const red = axes.includes(a);
+    const last = runs.at(-1);
+    if (last && last[1] === red) last[0] *= d;
+    else runs.push([d, red]);
+  });
+  return runs;
+}
+
+/**
+ * Sum or Max over any axes of a float32 array as passes over [outer, r, inner] views, one per run
+ * of reduced axes, innermost first. tfjs-wasm transposes the reduced axes to the end first (its
+ * generic transpose: a 2×2 max pool's Max over [100,5,2,5,2,16] took 11 ms).
+ */
+function reduceKernel(name: "Sum" | "Max", fn: "sumMiddle" | "maxMiddle"): KernelConfig {
+  return {
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const x = args.inputs.x as TensorInfo;
+      const backend = args.backend as WasmBackend;
+      // Sum's attribute is `axis`, Max's `reductionIndices`.
+      const attrs = args.attrs as { axis?: number | number[]; reductionIndices?: number | number[]; keepDims: boolean };
+      const keepDims = attrs.keepDims;
+      const axes = runtime.parseAxisParam((name === "Sum" ? attrs.axis : attrs.reductionIndices)!, x.shape);
+      const n = runtime.sizeFromShape(x.shape);
+      if (x.dtype !== "float32" || n === 0 || backend !== installed?.backend) return original(name, args);
+      const outShape = keepDims
+        ? x.shape.map((d, a) => (axes.includes(a) ? 1 : d))
+        : x.shape.filter((_, a) => !axes.includes(a));
+      const runs = reductionRuns(x.shape, axes);
+      const out = backend.makeOutput(outShape, "float32");
+      if (!runs.some(([, red]) => red)) {
+        backend.wasm.HEAPU8.copyWithin(offset(backend, out), offset(backend, x), offset(backend, x) + n * 4);
+        return out;
+      }
+      let src = x;
+      let size = n;
+      const temps: TensorInfo[] = [];
+      for (let k = runs.length - 1; k >= 0; k--) {
+        const [r, red] = runs[k]!;
+        if (!red) continue;
+        const inner = runs.slice(k + 1).reduce((p, [d, rd]) => (rd ? p : p * d), 1);
+        const outer = size / (r * inner);
+        const last = !runs.slice(0, k).some(([, rd]) => rd);
+        const dst = last ? out : backend.makeOutput([outer * inner], "float32");
+        if (!last) temps.push(dst);
+        installed.exports[fn](offset(backend, src), offset(backend, dst), outer, r, inner);
+        src = dst;
+        size = outer * inner;
+      }
+      for (const t of temps) backend.disposeData(t.dataId);
+      return out;
+    },
+  };
+}
+
+/** The tfjs kernels replaced on wasm. */
+const REDUCTIONS = [reduceKernel("Sum", "sumMiddle"), reduceKernel("Max", "maxMiddle")];
+const REPLACED = [...Object.keys(SIMD_UNARY), "Transpose", "Slice", "Sum", "Max"];
+
+function register(on: boolean): void {
+  for (const [name, fn] of Object.entries(SIMD_UNARY)) {
+    runtime.unregisterKernel(name, "wasm");
+    runtime.registerKernel(on ? unaryKernel(name, fn) : originals.get(name)!);
+  }
+  for (const k of [transposeKernel, sliceKernel, ...REDUCTIONS]) {
+    runtime.unregisterKernel(k.kernelName, "wasm");
+    runtime.registerKernel(on ? k : originals.get(k.kernelName)!);
+  }
+  for (const k of ADDED) {
+    if (on && !runtime.getKernel(k.kernelName, "wasm")) runtime.registerKernel(k);
+    if (!on && runtime.getKernel(k.kernelName, "wasm")) runtime.unregisterKernel(k.kernelName, "wasm");
+  }
+  enabled = on;
+}
+
+/**
+ * Instantiate the SIMD module on the active wasm backend's heap and register its kernels.
+ * Resolves to false (and leaves tfjs's kernels) where that is impossible: no wasm backend active,
+ * a shared (threaded) heap, or no WebAssembly SIMD.
+ */
+export async function installSimdKernels(): Promise<boolean> {
+  const backend = runtime.backend() as WasmBackend;
+  if (runtime.getBackend() !== "wasm") return false;
+  if (installed?.backend === backend) {
+    if (!enabled) register(true);
+    return true;
+  }
+  const memory = backend.wasm.asm?.memory ?? backend.wasm.wasmMemory;
+  if (!(memory instanceof WebAssembly.Memory)) return false;
+  try {
+    const { instance } = await WebAssembly.instantiate(decode(SIMD_WASM_BASE64), { env: { memory } });
+    installed = { backend, exports: instance.exports as unknown as SimdExports };
+  } catch {
+    return false; // e.g. a shared memory (threaded build), or an engine without SIMD
+  }
+  for (const name of REPLACED) if (!originals.has(name)) originals.set(name, runtime.getKernel(name, "wasm")!);
+  register(true);
+  return true;
+}
+
+/** Switch between these kernels (true) and tfjs-wasm's own (false), e.g. to compare them. */
+export function setSimdKernels(on: boolean): void {
+  if (!installed) {
+    if (on) throw new Error("setSimdKernels: the SIMD kernels are not installed (set the wasm backend first)");
+    return;
+  }
+  if (on !== enabled) register(on);
+}
+
+/** Whether the SIMD kernels are installed and in use (then `HodiffTanhGrad` exists on wasm). */
+export const simdKernelsActive = (): boolean =>
+  enabled && runtime.getBackend() === "wasm" && installed?.backend === runtime.backend();
+runtime.setFusedKernelsActive(simdKernelsActive);
