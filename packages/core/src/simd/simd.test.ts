@@ -19,6 +19,7 @@ import {
 } from "./install";
 import { SIMD_WASM_BASE64 } from "./module";
 import { compileSimd } from "./build";
+import * as hd from "../index";
 
 /** Distance in float32 ulps (0 where both are NaN or equal infinities; Infinity where one is NaN). */
 function ulps(a: number, b: number): number {
@@ -485,5 +486,43 @@ describe("the committed SIMD module", () => {
   it("is a fresh build of packages/core/assembly/elementwise.ts", async () => {
     const fresh = await compileSimd();
     expect(Buffer.from(fresh).toString("base64")).toBe(SIMD_WASM_BASE64);
+  });
+});
+
+describe("hodiff's fused primitives on wasm", () => {
+  // f(x) = Σ c·elu(x) + Σ tanh(x)²: its gradient runs eluGrad and tanhGrad, its Hessian-vector
+  // product their own derivatives, its jet the Taylor rules; all must equal the cpu backend's.
+  const xs = Array.from({ length: 64 }, (_, i) => -3 + (6 * (i + 0.5)) / 64); // both sides of 0, never 0
+  const cs = Array.from({ length: 64 }, (_, i) => Math.sin(i + 1));
+  const derivatives = () =>
+    hd.tidy(() => {
+      const x = hd.array(xs);
+      const v = hd.array(cs);
+      const f = (z: hd.Value) => hd.add(hd.sum(hd.mul(hd.elu(z), v)), hd.sum(hd.square(hd.tanh(z))));
+      const g = hd.grad(f)(x) as hd.Value;
+      const hv = hd.jvp((z: hd.Value) => hd.grad(f)(z) as hd.Value, [x], [v])[1] as hd.Value;
+      const [, terms] = hd.jet((z: hd.Value) => hd.mul(hd.elu(z), hd.tanh(z)), [x], [[v, v, v]]);
+      return [g, hv, ...(terms as hd.Value[])].map((t) => Array.from(hd.toFlat(t)));
+    });
+
+  it("give the cpu backend's gradient, Hessian-vector product and jet, through the fused kernels", async () => {
+    await setBackend("cpu");
+    const want = derivatives();
+    await setBackend("wasm");
+    expect(simdKernelsActive()).toBe(true);
+    const before = tf.memory().numTensors;
+    const profile = await tf.profile(() => {
+      derivatives();
+    });
+    expect(profile.kernelNames).toEqual(expect.arrayContaining([TANH_GRAD, ELU, ELU_GRAD]));
+    const got = derivatives();
+    expect(tf.memory().numTensors).toBe(before);
+    got.forEach((row, r) =>
+      row.forEach((value, i) =>
+        expect(Math.abs(value - want[r]![i]!), `row ${r}, x = ${xs[i]}`).toBeLessThanOrEqual(
+          1e-5 * (1 + Math.abs(want[r]![i]!)),
+        ),
+      ),
+    );
   });
 });
