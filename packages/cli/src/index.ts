@@ -52,8 +52,6 @@ export {
   newtonEntry,
   type BuildContext,
   type Gradients,
-  type KfacFn,
-  type KfacStatsFn,
   type HyperSpec,
   type HyperValue,
   type OptimizerEntry,

@@ -63,3 +63,45 @@ describe("the optimizer registry", () => {
     hd.dispose([params, state]);
   });
 });
+
+describe("newton-summary's --semantics and --summary-batches", () => {
+  const entry = OPTIMIZERS["newton-summary"] as OptimizerEntry;
+  const defaults = Object.fromEntries(entry.hyper.map((h) => [camel(h.flag), h.default]));
+  /** Which batch source feeds the summaries of updates 0, 1, 2, …, 2T under these flags. */
+  const sources = (flags: Record<string, string>) => {
+    const built = entry.build({ ...defaults, period: 2, ...flags }, { params: {} });
+    const calls: string[] = [];
+    const loss = (): never => {
+      throw new Error("not evaluated here");
+    };
+    for (let step = 0; step < 5; step++) {
+      const ctx = {
+        step,
+        lossOnSample: (size: number) => (calls.push(`random ${size}`), loss),
+        lossOnSequential: (index: number, size: number) => (calls.push(`sequential ${index} ${size}`), loss),
+      };
+      built.extras?.(ctx as never);
+    }
+    return calls;
+  };
+  it("defaults to the paper's semantics with seeded random summary batches", () => {
+    expect(sources({})).toEqual(["random 100", "random 100", "random 100"]);
+  });
+  it("reference-code feeds the summaries sequentially (the k-th summary gets the k-th minibatch), unless told otherwise", () => {
+    expect(sources({ semantics: "reference-code" })).toEqual([
+      "sequential 0 100",
+      "sequential 1 100",
+      "sequential 2 100",
+    ]);
+    expect(sources({ semantics: "reference-code", summaryBatches: "random" })).toEqual([
+      "random 100",
+      "random 100",
+      "random 100",
+    ]);
+    expect(sources({ summaryBatches: "sequential" })).toEqual([
+      "sequential 0 100",
+      "sequential 1 100",
+      "sequential 2 100",
+    ]);
+  });
+});

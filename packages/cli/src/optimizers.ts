@@ -13,14 +13,14 @@ import {
   adam,
   momentum,
   newtonSummary,
-  reduceOnPlateau,
+  newtonSummaryInfo,
   sgd,
-  withLearningRateScale,
   type Extras,
   type GradientTransformation,
+  type NewtonSummarySemantics,
   type NewtonSummaryState,
+  type SummaryAveraging,
   type Params,
-  type PlateauState,
 } from "@hodiff/optim";
 import { alternate, blocks, canonical, trivial, weightsBiases, type Partition } from "@hodiff/partition";
 import { UsageError } from "./usage";
@@ -62,6 +62,11 @@ export interface StepContext {
    * seeded by (seed, step): the same examples on a resumed run.
    */
   readonly lossOnSample: (size: number) => (params: Params) => hd.Value;
+  /**
+   * The loss on the `index`-th minibatch of `size` examples of the training subset in its stored
+   * (unshuffled) order, cycling: the published NewtonSummary code's separate summaries loader.
+   */
+  readonly lossOnSequential?: (index: number, size: number) => (params: Params) => hd.Value;
   /** The model, and the current minibatch (for optimizers that need more than the loss, e.g. K-FAC's statistics). */
   readonly model: Model;
   readonly x: hd.Value;
@@ -148,16 +153,10 @@ export function partitionBuilder(spec: string): (params: Params) => Partition {
   };
 }
 
-/** The state of the CLI's NewtonSummary: the optimizer's and the plateau scheduler's of λ. */
-interface NewtonRunState {
-  readonly newton: NewtonSummaryState;
-  readonly plateau: PlateauState;
-}
-
 /**
- * NewtonSummary with the paper's plateau scheduler on λ: on an update that receives
- * `extras.value` (the first of each epoch after the first: the previous epoch's mean training loss)
- * the plateau steps and λ's scale is set before the update.
+ * NewtonSummary with the paper's plateau scheduler on λ (the chain's `plateau` option): on an update
+ * that receives `extras.value` (the first of each epoch after the first: the previous epoch's mean
+ * training loss) the plateau steps and λ's scale is set before the update.
  */
 export function newtonEntry(): OptimizerEntry {
   return {
@@ -172,9 +171,10 @@ export function newtonEntry(): OptimizerEntry {
       {
         flag: "averaging",
         kind: "choice",
-        choices: ["window", "ema"],
-        default: "window",
-        description: "averaging of the W summaries",
+        choices: ["by-semantics", "window", "ema", "reference-code"],
+        default: "by-semantics",
+        description:
+          "averaging of the W summaries: window (plain mean), ema, or reference-code (the published code's running average); by-semantics: window for paper, reference-code for reference-code",
       },
       {
         flag: "solver",
@@ -198,6 +198,22 @@ export function newtonEntry(): OptimizerEntry {
         pattern: PARTITION_PATTERN,
         default: "canonical",
         description: "groups: canonical, trivial, weights-biases, blocks-K or alternate-K",
+      },
+      {
+        flag: "semantics",
+        kind: "choice",
+        choices: ["paper", "reference-code"],
+        default: "paper",
+        description:
+          "paper: the paper's text; reference-code: what the published code (p-wol/GroupedNewton) does (momentum, averaging, linear solve, solver failure, warm-up, plateau; see @hodiff/optim's README)",
+      },
+      {
+        flag: "summary-batches",
+        kind: "choice",
+        choices: ["by-semantics", "random", "sequential"],
+        default: "by-semantics",
+        description:
+          "the summaries' minibatches: random (seeded draws) or sequential (the training subset in order, cycling, as the published code's loader); by-semantics: random for paper, sequential for reference-code",
       },
       {
         flag: "summary-batch-size",
@@ -237,43 +253,42 @@ export function newtonEntry(): OptimizerEntry {
     ],
     build: (h) => {
       const period = num(h, "period");
-      const inner = newtonSummary({
+      const semantics = (h["semantics"] ?? "paper") as NewtonSummarySemantics;
+      const transformation = newtonSummary({
+        semantics,
         learningRate: num(h, "lr"),
         momentum: num(h, "momentum"),
         lambdaInt: num(h, "lambdaInt"),
         period,
         window: num(h, "window"),
         warmup: num(h, "warmup"),
-        averaging: h["averaging"] as "window" | "ema",
+        ...(h["averaging"] === "by-semantics" || h["averaging"] === undefined
+          ? {}
+          : { averaging: h["averaging"] as SummaryAveraging }),
         cubic: h["solver"] === "cubic",
         diagonal: h["diagonal"] === true,
         etaSmoothing: num(h, "etaSmoothing"),
         partition: partitionBuilder(h["partition"] as string),
         ...(num(h, "chunkSize") > 0 ? { chunkSize: num(h, "chunkSize") } : {}),
-      });
-      const plateau = reduceOnPlateau({
-        patience: num(h, "plateauPatience"),
-        factor: num(h, "plateauFactor"),
-        threshold: num(h, "plateauThreshold"),
-      });
-      const transformation: GradientTransformation<NewtonRunState> = {
-        init: (params) => ({ newton: inner.init(params), plateau: plateau.init() }),
-        update: (state, params, grads, extras) => {
-          let { newton, plateau: p } = state;
-          if (extras?.value !== undefined) {
-            p = plateau.step(p, extras.value);
-            newton = withLearningRateScale(newton, p.scale);
-          }
-          const r = inner.update(newton, params, grads, extras);
-          return { state: { newton: r.state, plateau: p }, updates: r.updates };
+        plateau: {
+          patience: num(h, "plateauPatience"),
+          factor: num(h, "plateauFactor"),
+          threshold: num(h, "plateauThreshold"),
         },
-      };
+      });
       const summaryBatch = num(h, "summaryBatchSize");
+      const batches = h["summaryBatches"] ?? "by-semantics";
+      const sequential = batches === "sequential" || (batches === "by-semantics" && semantics === "reference-code");
+      const lossFor = (ctx: StepContext) => {
+        if (!sequential) return ctx.lossOnSample(summaryBatch);
+        if (!ctx.lossOnSequential) throw new UsageError("--summary-batches", "this loop has no sequential batches");
+        return ctx.lossOnSequential(ctx.step / period, summaryBatch);
+      };
       return {
         transformation,
-        extras: (ctx) => (ctx.step % period === 0 ? { loss: ctx.lossOnSample(summaryBatch) } : {}),
+        extras: (ctx) => (ctx.step % period === 0 ? { loss: lossFor(ctx) } : {}),
         log: (s) => {
-          const { newton: n } = s as NewtonRunState;
+          const n = newtonSummaryInfo(s as NewtonSummaryState);
           const solve = n.lastSolve;
           return {
             lambda: n.learningRate,
@@ -290,37 +305,16 @@ export function newtonEntry(): OptimizerEntry {
   };
 }
 
-/** `kfac(lr, options)` of `@hodiff/optim` (src/kfac.ts), as the registry needs it. */
-export type KfacFn = (
-  learningRate: number,
-  options: {
-    readonly momentum: number;
-    readonly damping: number;
-    readonly dampingMode: "eigen" | "factored";
-    readonly statDecay: number;
-    readonly klClip: number;
-    readonly weightDecay: number;
-    readonly covEvery: number;
-    readonly invEvery: number;
-  },
-) => GradientTransformation<unknown>;
-
-/** `kfacStats(model, params, x, labels, options)` of `@hodiff/nn` (src/taps.ts), as the registry needs it. */
-export type KfacStatsFn = (
-  model: Model,
-  params: never,
-  x: hd.Value,
-  labels: Int32Array,
-  options: { readonly fisher?: { readonly key: hd.random.Key } },
-) => { readonly loss: hd.Value; readonly logits: hd.Value; readonly grads: unknown; readonly stats: unknown };
-
 /**
  * K-FAC (the paper's baseline, alecwangcq/KFAC-Pytorch): on the updates that fold statistics
  * (every `--cov-every`), the loss, gradient and per-layer statistics come from `@hodiff/nn`'s
  * `kfacStats` (true Fisher: targets sampled with the update's key), passed as `extras.kfac`.
  * @category registry
  */
-export function kfacEntry(kfac: KfacFn, kfacStats: KfacStatsFn): OptimizerEntry {
+export function kfacEntry(
+  kfac: typeof optim.kfac = optim.kfac,
+  kfacStats: typeof nn.kfacStats = nn.kfacStats,
+): OptimizerEntry {
   return {
     summary: "K-FAC (alecwangcq/KFAC-Pytorch): Kronecker-factored natural gradient with KL clipping and momentum",
     hyper: [
@@ -371,8 +365,8 @@ export function kfacEntry(kfac: KfacFn, kfacStats: KfacStatsFn): OptimizerEntry 
         gradients: (ctx, params) => {
           if (ctx.step % covEvery !== 0) return undefined;
           const fisher = h["fisher"] === "sampled" ? { fisher: { key: ctx.key } } : {};
-          const r = kfacStats(ctx.model, params as never, ctx.x, ctx.labels, fisher);
-          return { loss: r.loss, grads: r.grads as Params, extras: { kfac: r.stats }, dispose: [r.logits, r.stats] };
+          const r = kfacStats(ctx.model, params as nn.Params, ctx.x, ctx.labels, fisher);
+          return { loss: r.loss, grads: r.grads, extras: { kfac: r.stats }, dispose: [r.logits, r.stats] };
         },
       };
     },
@@ -410,7 +404,7 @@ export const OPTIMIZERS = {
           : sgd(num(h, "lr")),
     }),
   },
-  kfac: kfacEntry(optim.kfac as KfacFn, nn.kfacStats as unknown as KfacStatsFn),
+  kfac: kfacEntry(),
 } as const satisfies Record<string, OptimizerEntry>;
 
 /** A CLI optimizer name. @category registry */

@@ -174,6 +174,17 @@ describe("hodiff train on the synthetic set", () => {
     expect(epochs.map((x) => x.lambda_scale)).toEqual([1, 1, 0.5]);
   });
 
+  it("newton-summary --semantics reference-code: warm-up by steps, no step and no solve before it ends", async () => {
+    const dir = tmp.path("newton-reference");
+    const r = await hodiff("train", ...TINY, ...NEWTON, "--semantics", "reference-code", "--epochs", "1", "--out", dir);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const steps = readMetrics(`${dir}/${METRICS_FILE}`).filter((x) => x.kind === "step");
+    expect(steps[0]!.skipped).toMatch(/^warm-up: update 0 of the first 2/);
+    expect(steps[1]!.skipped).toMatch(/^warm-up: update 1 of the first 2/);
+    expect(steps[2]).toMatchObject({ solve_step: 2, skipped: null });
+  });
+
   it("--chunk-size 1 (one group direction at a time) follows the same trajectory as the default batching", async () => {
     const batched = tmp.path("chunk-default");
     const single = tmp.path("chunk-1");

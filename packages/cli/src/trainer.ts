@@ -137,6 +137,31 @@ function sampleBatch(train: Dataset, subset: Int32Array, size: number, seed: num
   return { images, labels, shape: [k, ...train.shape.slice(1)] };
 }
 
+/**
+ * The `index`-th minibatch of `size` examples of the training subset in its stored order, cycling
+ * through it (the last minibatch of a pass may be smaller): a PyTorch DataLoader without shuffling,
+ * repeated, as the published NewtonSummary code feeds its summaries.
+ */
+function sequentialBatch(train: Dataset, subset: Int32Array, size: number, index: number) {
+  const perPass = Math.ceil(subset.length / size);
+  const start = (index % perPass) * size;
+  return gatherExamples(train, subset.subarray(start, Math.min(start + size, subset.length)));
+}
+
+/** The examples `indices` of `train`, as one batch. */
+function gatherExamples(train: Dataset, indices: ArrayLike<number>) {
+  const per = train.images.length / train.labels.length;
+  const k = indices.length;
+  const images = new Float32Array(k * per);
+  const labels = new Int32Array(k);
+  for (let i = 0; i < k; i++) {
+    const idx = indices[i]!;
+    images.set(train.images.subarray(idx * per, (idx + 1) * per), i * per);
+    labels[i] = train.labels[idx]!;
+  }
+  return { images, labels, shape: [k, ...train.shape.slice(1)] };
+}
+
 const shapeKey = (x: unknown): string =>
   typeof x === "object" && x !== null && "shape" in x ? `[${(x as hd.Tensor).shape.join(",")}]` : typeof x;
 
@@ -293,6 +318,12 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
           labels: b.labels,
           lossOnSample: (size) => {
             const s = sampleBatch(trainSet, subset, size, cfg.seed, step);
+            const xs = toX(s);
+            owned.push(xs);
+            return lossOf(xs, s.labels);
+          },
+          lossOnSequential: (index, size) => {
+            const s = sequentialBatch(trainSet, subset, size, index);
             const xs = toX(s);
             owned.push(xs);
             return lossOf(xs, s.labels);

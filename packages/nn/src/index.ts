@@ -9,4 +9,4 @@ export type { MlpOptions, ModelName } from "./models";
 export { accuracy, nll, oneHot, squaredError } from "./losses";
 export type { Labels } from "./losses";
 export { applyWithTaps, kfacStats, sampleClasses, tapShapes, zeroTaps } from "./taps";
-export type { KfacStatsOptions, KfacStatsResult, LayerStats, TappedOutput, Taps } from "./taps";
+export type { KfacStatsOptions, KfacStatsResult, TappedOutput, Taps } from "./taps";

@@ -6,6 +6,7 @@
  * forward pass and one (or two, for the sampled Fisher) backward passes of `hd.vjp`.
  */
 import * as hd from "@hodiff/core";
+import type { KfacLayerStats, KfacStats } from "@hodiff/optim";
 import type { Layer, LayerParams, Model, Params } from "./layers";
 import { nll, type Labels } from "./losses";
 
@@ -19,16 +20,6 @@ export interface TappedOutput {
   readonly logits: hd.Value;
   readonly activations: Readonly<Record<string, hd.Value>>;
 }
-
-/**
- * One layer's K-FAC statistics (structurally `@hodiff/optim`'s `KfacLayerStats`): `a` the layer's
- * input (`[B, in]`, or `[B, H, W, C]` for a conv), `g = ∂L/∂z` for the batch-mean loss (`[B, out]` or
- * `[B, H', W', cout]`), and the conv's padding.
- * @category kfac
- */
-export type LayerStats =
-  | { readonly kind: "dense"; readonly a: hd.Value; readonly g: hd.Value }
-  | { readonly kind: "conv"; readonly a: hd.Value; readonly g: hd.Value; readonly padding: "same" | "valid" };
 
 /** Options of {@link kfacStats}. @category kfac */
 export interface KfacStatsOptions {
@@ -47,7 +38,8 @@ export interface KfacStatsResult<P = Params> {
   readonly loss: hd.Value;
   readonly logits: hd.Value;
   readonly grads: P;
-  readonly stats: Readonly<Record<string, LayerStats>>;
+  /** By layer name: `@hodiff/optim`'s statistics type, the contract with `scaleByKfac` (defined there once). */
+  readonly stats: KfacStats;
 }
 
 // utils ---------------------------------------------------------------------------------------
@@ -161,7 +153,7 @@ export function kfacStats(
       g = (pullback([dSampled, noActs]) as [Params, Taps])[1];
     }
     pullback.dispose();
-    const stats: Record<string, LayerStats> = {};
+    const stats: Record<string, KfacLayerStats> = {};
     for (const layer of layers) {
       const name = layer.name!;
       // The first layer's input may be x itself: copy it so that disposing the stats spares x.

@@ -1,7 +1,9 @@
 /** The public optimizers, as compositions of the building blocks (optax's `alias.py`). */
 import type { EmptyState, GradientTransformation, ScalarOrSchedule } from "./base";
 import { chain } from "./combine";
+import { checkOptionNames } from "./internal";
 import {
+  ADAM_OPTIONS,
   scaleByAdam,
   scaleByLearningRate,
   traceMomentum,
@@ -45,8 +47,10 @@ export interface MomentumOptions {
  */
 export function momentum(
   learningRate: ScalarOrSchedule,
-  { momentum: decay = 0.9, nesterov = false }: MomentumOptions = {},
+  options: MomentumOptions = {},
 ): GradientTransformation<MomentumState> {
+  checkOptionNames("momentum", options, ["momentum", "nesterov"]);
+  const { momentum: decay = 0.9, nesterov = false } = options;
   return chain(traceMomentum({ decay, nesterov }), scaleByLearningRate(learningRate));
 }
 
@@ -59,5 +63,6 @@ export type AdamOptions = ScaleByAdamOptions;
  * @category alias
  */
 export function adam(learningRate: ScalarOrSchedule, options: AdamOptions = {}): GradientTransformation<AdamState> {
+  checkOptionNames("adam", options, ADAM_OPTIONS);
   return chain(scaleByAdam(options), scaleByLearningRate(learningRate));
 }

@@ -44,16 +44,29 @@ export type {
   MatrixLike,
   VectorLike,
 } from "./solvers";
-export { newtonSummary, withLearningRateScale } from "./newtonSummary";
+export { newtonSummary, newtonSummaryInfo, withLearningRateScale, NEWTON_SUMMARY_OPTIONS } from "./newtonSummary";
 export type {
   NewtonSummaryOptions,
-  NewtonSummaryExtras,
   NewtonSummaryState,
+  NewtonSummaryInfo,
+  NewtonSummarySemantics,
+} from "./newtonSummary";
+export { traceSummaryMomentum } from "./summaryMomentum";
+export type { TraceSummaryMomentumOptions, TraceSummaryMomentumState, WarmupMomentum } from "./summaryMomentum";
+export { scaleBySummaries } from "./scaleBySummaries";
+export type {
+  ScaleBySummariesOptions,
+  ScaleBySummariesState,
+  NewtonSummaryExtras,
   NewtonSummarySolve,
   SummaryAveraging,
-  SummaryRecord,
-  EmaSums,
-} from "./newtonSummary";
+  IndefiniteLinearSolve,
+  SolverFailure,
+  WarmupCounting,
+} from "./scaleBySummaries";
+export type { SummaryRecord, AveragedSummaries, EmaSums, ReferenceAverages } from "./summaryAveraging";
+export { scaleByLearningRateOnPlateau } from "./plateauLearningRate";
+export type { ScaleByLearningRateOnPlateauState } from "./plateauLearningRate";
 export { kfac, scaleByKfac, kfacNeedsStats } from "./kfac";
 export type {
   KfacDamping,

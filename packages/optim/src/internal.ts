@@ -49,3 +49,17 @@ export const isFiniteNumber = (x: unknown): x is number => typeof x === "number"
 export function checkScalarOrSchedule(fn: string, name: string, value: unknown): void {
   check(isFiniteNumber(value) || typeof value === "function", fn, name, "a finite number or a schedule", value);
 }
+
+/**
+ * Throw an ArgumentError naming the allowed options when `options` has a key not in `allowed`
+ * (a misspelt option would otherwise be ignored silently). @internal
+ */
+export function checkOptionNames(fn: string, options: unknown, allowed: readonly string[]): void {
+  if (typeof options !== "object" || options === null) return;
+  const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0)
+    throw new hd.ArgumentError(
+      `${fn}: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")}; ` +
+        `the options are ${allowed.map((k) => `'${k}'`).join(", ")}.`,
+    );
+}

@@ -9,7 +9,7 @@ import * as hd from "@hodiff/core";
 import { trivial } from "@hodiff/partition";
 import { describe, expect, it } from "vitest";
 import { flatOf, type Flat } from "./fixtures";
-import { applyUpdates, newtonSummary, type NewtonSummaryOptions } from "./index";
+import { applyUpdates, newtonSummary, newtonSummaryInfo, type NewtonSummaryOptions } from "./index";
 
 type Mlp = { fc1: { w: hd.Value; b: hd.Value }; fc2: { w: hd.Value; b: hd.Value } };
 /** a_s per tensor, in flatten order fc1.w, fc1.b, fc2.w, fc2.b (not powers of two: rounding differs). */
@@ -73,9 +73,10 @@ function trajectory(options: NewtonSummaryOptions, reparam: Reparam, steps = 20)
     thetas.push(flatOf(theta));
     const own = new Set(hd.treeLeaves(params));
     hd.dispose(hd.treeLeaves(theta).filter((x) => !own.has(x))); // forward may return a leaf itself
-    etas.push(state.eta);
+    etas.push(newtonSummaryInfo(state).eta);
   }
-  const cases = state.lastSolve?.kind === "ok" ? state.lastSolve.case : state.lastSolve?.kind;
+  const last = newtonSummaryInfo(state).lastSolve;
+  const cases = last?.kind === "ok" ? last.case : last?.kind;
   hd.dispose([params, state]);
   dispose();
   return { thetas, etas, cases };

@@ -7,7 +7,7 @@
 import * as hd from "@hodiff/core";
 import { freezeState, type GradientTransformation, type ScalarOrSchedule } from "./base";
 import { chain } from "./combine";
-import { check, checkScalarOrSchedule, isFiniteNumber } from "./internal";
+import { check, checkOptionNames, checkScalarOrSchedule, isFiniteNumber } from "./internal";
 import { layerFactors, type KfacStats, type LayerShape } from "./kfacFactors";
 import { dampedInverse, eigen, meanDiagonal, toFloat64 } from "./kfacLinalg";
 import { scaleByLearningRate, traceMomentum, type ScaleByScheduleState, type TraceMomentumState } from "./transform";
@@ -56,6 +56,20 @@ export interface ScaleByKfacOptions {
 }
 
 /** Options of {@link kfac}. @category kfac */
+const SCALE_BY_KFAC_OPTIONS = [
+  "learningRate",
+  "statDecay",
+  "damping",
+  "dampingMode",
+  "klClip",
+  "weightDecay",
+  "weightDecayFrom",
+  "covEvery",
+  "invEvery",
+  "batchAveraged",
+  "layers",
+] as const;
+
 export interface KfacOptions extends Omit<ScaleByKfacOptions, "learningRate"> {
   /** SGD momentum μ in [0, 1] after the K-FAC step (default 0.9, PyTorch's buffer without dampening). */
   readonly momentum?: number;
@@ -174,19 +188,21 @@ const checkPeriod = (name: string, v: unknown) =>
  * @example chain(scaleByKfac({ learningRate: 0.01 }), traceMomentum(), scaleByLearningRate(0.01)) // kfac(0.01)
  * @category kfac
  */
-export function scaleByKfac({
-  learningRate = 1,
-  statDecay = 0.95,
-  damping = 0.03,
-  dampingMode = "eigen",
-  klClip = 0.01,
-  weightDecay = 0.003,
-  covEvery = 10,
-  invEvery = 100,
-  weightDecayFrom = 20 * covEvery,
-  batchAveraged = true,
-  layers,
-}: ScaleByKfacOptions = {}): GradientTransformation<ScaleByKfacState> {
+export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransformation<ScaleByKfacState> {
+  checkOptionNames(FN, options, SCALE_BY_KFAC_OPTIONS);
+  const {
+    learningRate = 1,
+    statDecay = 0.95,
+    damping = 0.03,
+    dampingMode = "eigen",
+    klClip = 0.01,
+    weightDecay = 0.003,
+    covEvery = 10,
+    invEvery = 100,
+    weightDecayFrom = 20 * covEvery,
+    batchAveraged = true,
+    layers,
+  } = options;
   checkScalarOrSchedule(FN, "learningRate", learningRate);
   check(isFiniteNumber(statDecay) && statDecay >= 0 && statDecay < 1, FN, "statDecay", "in [0, 1)", statDecay);
   check(isFiniteNumber(damping) && damping >= 0, FN, "damping", "a finite number ≥ 0", damping);
@@ -347,10 +363,9 @@ export function scaleByKfac({
  * @example const opt = kfac(0.01); // pass extras.kfac = stats on updates 0, 10, 20, …
  * @category kfac
  */
-export function kfac(
-  learningRate: ScalarOrSchedule,
-  { momentum = 0.9, ...options }: KfacOptions = {},
-): GradientTransformation<KfacState> {
+export function kfac(learningRate: ScalarOrSchedule, kfacOptions: KfacOptions = {}): GradientTransformation<KfacState> {
+  checkOptionNames("kfac", kfacOptions, [...SCALE_BY_KFAC_OPTIONS.filter((k) => k !== "learningRate"), "momentum"]);
+  const { momentum = 0.9, ...options } = kfacOptions;
   return chain(
     scaleByKfac({ ...options, learningRate }),
     traceMomentum({ decay: momentum }),

@@ -4,7 +4,7 @@
  */
 import * as hd from "@hodiff/core";
 import { freezeState, type GradientTransformation } from "./base";
-import { check, isFiniteNumber, zipMap } from "./internal";
+import { check, checkOptionNames, isFiniteNumber, zipMap } from "./internal";
 
 /** Options of {@link reduceOnPlateau} (PyTorch's names and defaults; `minScale`, `eps` apply to the scale). @category schedules */
 export interface PlateauOptions {
@@ -22,9 +22,34 @@ export interface PlateauOptions {
   readonly cooldown?: number;
   /** Lower bound of the scale (default 0). */
   readonly minScale?: number;
-  /** A reduction smaller than eps is skipped (default 1e-8). */
+  /** A reduction smaller than eps (of `baseValue`·scale) is skipped (default 1e-8). */
   readonly eps?: number;
+  /**
+   * After a reduction, best ← the current metric (default false: keep the old best, as PyTorch and
+   * the paper's text). true is the published code's `ReduceDampingOnPlateau`.
+   */
+  readonly resetBest?: boolean;
+  /**
+   * The value the scale multiplies (e.g. λ), for `eps`: a reduction is skipped when
+   * baseValue·(scale − reduced) ≤ eps (default 1: eps applies to the scale; the published code
+   * applies it to the absolute damping λ·scale).
+   */
+  readonly baseValue?: number;
 }
+
+/** The option names of {@link reduceOnPlateau}. @internal */
+export const PLATEAU_OPTIONS = [
+  "mode",
+  "factor",
+  "patience",
+  "threshold",
+  "thresholdMode",
+  "cooldown",
+  "minScale",
+  "eps",
+  "resetBest",
+  "baseValue",
+] as const;
 
 /**
  * State of {@link reduceOnPlateau}: `count` (metrics seen), `best` (±Infinity before the first),
@@ -50,7 +75,8 @@ export interface Plateau {
 /**
  * reduceOnPlateau: scale ← max(factor·scale, minScale) after more than `patience` epochs in a row
  * without a metric below best·(1 − threshold), then `cooldown` epochs without counting (PyTorch's
- * `ReduceLROnPlateau`, its `step(metric)` made pure).
+ * `ReduceLROnPlateau`, its `step(metric)` made pure; `resetBest` and `baseValue` give the published
+ * NewtonSummary code's `ReduceDampingOnPlateau`).
  * @example
  * const plateau = reduceOnPlateau({ factor: 0.5, patience: 2 });
  * let s = plateau.init();
@@ -59,6 +85,7 @@ export interface Plateau {
  */
 export function reduceOnPlateau(options: PlateauOptions = {}): Plateau {
   const fn = "reduceOnPlateau";
+  checkOptionNames(fn, options, PLATEAU_OPTIONS);
   const o: Required<PlateauOptions> = {
     mode: "min",
     factor: 0.1,
@@ -68,6 +95,8 @@ export function reduceOnPlateau(options: PlateauOptions = {}): Plateau {
     cooldown: 0,
     minScale: 0,
     eps: 1e-8,
+    resetBest: false,
+    baseValue: 1,
     // Options given as undefined keep their defaults.
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   };
@@ -79,6 +108,8 @@ export function reduceOnPlateau(options: PlateauOptions = {}): Plateau {
   check(Number.isInteger(o.cooldown) && o.cooldown >= 0, fn, "cooldown", "an integer ≥ 0", o.cooldown);
   check(isFiniteNumber(o.minScale) && o.minScale >= 0 && o.minScale <= 1, fn, "minScale", "in [0, 1]", o.minScale);
   check(isFiniteNumber(o.eps) && o.eps >= 0, fn, "eps", "a finite number ≥ 0", o.eps);
+  check(typeof o.resetBest === "boolean", fn, "resetBest", "a boolean", o.resetBest);
+  check(isFiniteNumber(o.baseValue) && o.baseValue > 0, fn, "baseValue", "a finite number > 0", o.baseValue);
   const options_ = Object.freeze(o);
 
   const isBetter = (a: number, best: number): boolean => {
@@ -100,7 +131,7 @@ export function reduceOnPlateau(options: PlateauOptions = {}): Plateau {
       check(typeof metric === "number", `${fn}.step`, "metric", "a number", metric);
       // A NaN metric is never better: it counts as a bad epoch (as in PyTorch).
       const better = isBetter(metric, state.best);
-      const best = better ? metric : state.best;
+      let best = better ? metric : state.best;
       let numBadEpochs = better ? 0 : state.numBadEpochs + 1;
       let cooldownCounter = state.cooldownCounter;
       if (cooldownCounter > 0) {
@@ -110,9 +141,10 @@ export function reduceOnPlateau(options: PlateauOptions = {}): Plateau {
       let scale = state.scale;
       if (numBadEpochs > o.patience) {
         const reduced = Math.max(scale * o.factor, o.minScale);
-        if (scale - reduced > o.eps) scale = reduced;
+        if (o.baseValue * (scale - reduced) > o.eps) scale = reduced;
         cooldownCounter = o.cooldown;
         numBadEpochs = 0;
+        if (o.resetBest) best = metric;
       }
       return freezeState({ count: state.count + 1, best, numBadEpochs, cooldownCounter, scale });
     },

@@ -13,7 +13,7 @@ import {
   type ScalarOrSchedule,
   type Schedule,
 } from "./base";
-import { check, checkScalarOrSchedule, isFiniteNumber, zipMap } from "./internal";
+import { check, checkOptionNames, checkScalarOrSchedule, isFiniteNumber, zipMap } from "./internal";
 
 const zerosLikeTree = (params: unknown): Params => hd.tidy(() => hd.treeMap(hd.zerosLike, params)) as Params;
 
@@ -84,8 +84,10 @@ export function scaleByLearningRate(
 ): GradientTransformation<EmptyState | ScaleByScheduleState>;
 export function scaleByLearningRate(
   learningRate: ScalarOrSchedule,
-  { flipSign = true }: ScaleByLearningRateOptions = {},
+  options: ScaleByLearningRateOptions = {},
 ): GradientTransformation<EmptyState> | GradientTransformation<ScaleByScheduleState> {
+  checkOptionNames("scaleByLearningRate", options, ["flipSign"]);
+  const { flipSign = true } = options;
   checkScalarOrSchedule("scaleByLearningRate", "learningRate", learningRate);
   const m = flipSign ? -1 : 1;
   return typeof learningRate === "function"
@@ -114,10 +116,9 @@ export interface TraceMomentumOptions {
  * @example chain(traceMomentum({ decay: 0.9 }), scaleByLearningRate(0.01)) // momentum(0.01)
  * @category transforms
  */
-export function traceMomentum({
-  decay = 0.9,
-  nesterov = false,
-}: TraceMomentumOptions = {}): GradientTransformation<TraceMomentumState> {
+export function traceMomentum(options: TraceMomentumOptions = {}): GradientTransformation<TraceMomentumState> {
+  checkOptionNames("traceMomentum", options, ["decay", "nesterov"]);
+  const { decay = 0.9, nesterov = false } = options;
   check(isFiniteNumber(decay) && decay >= 0 && decay <= 1, "traceMomentum", "decay", "in [0, 1]", decay);
   return {
     init: (params) => freezeState({ trace: zerosLikeTree(params) }),
@@ -158,18 +159,18 @@ export interface ScaleByAdamOptions {
   readonly epsRoot?: number;
 }
 
+/** The option names of {@link scaleByAdam} and `adam`. @internal */
+export const ADAM_OPTIONS = ["b1", "b2", "eps", "epsRoot"] as const;
+
 /**
  * scaleByAdam: m←β₁m+(1−β₁)g, v←β₂v+(1−β₂)g², u = m̂/(√(v̂+ε_root)+ε), m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ).
  * @example chain(scaleByAdam({ b1: 0.9, b2: 0.999 }), scaleByLearningRate(1e-3)) // adam(1e-3)
  * @category transforms
  */
-export function scaleByAdam({
-  b1 = 0.9,
-  b2 = 0.999,
-  eps = 1e-8,
-  epsRoot = 0,
-}: ScaleByAdamOptions = {}): GradientTransformation<ScaleByAdamState> {
+export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransformation<ScaleByAdamState> {
   const fn = "scaleByAdam";
+  checkOptionNames(fn, options, ADAM_OPTIONS);
+  const { b1 = 0.9, b2 = 0.999, eps = 1e-8, epsRoot = 0 } = options;
   check(isFiniteNumber(b1) && b1 >= 0 && b1 < 1, fn, "b1", "in [0, 1)", b1);
   check(isFiniteNumber(b2) && b2 >= 0 && b2 < 1, fn, "b2", "in [0, 1)", b2);
   check(isFiniteNumber(eps) && eps >= 0, fn, "eps", "a finite number ≥ 0", eps);
