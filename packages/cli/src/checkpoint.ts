@@ -6,25 +6,20 @@
  * by the manifest with its sha256. Writing is atomic: the binary file, then the manifest, each
  * written to a temporary name, fsynced and renamed; renaming the manifest is the commit point,
  * after which older binary files are removed. A crash leaves the previous checkpoint valid.
+ * `best.json` is a copy of the manifest of the best epoch so far (lowest validation loss, or
+ * training loss without validation); the binary files of both manifests are kept.
  *
  * The encoding of a state tree is exact: float32 tensors keep their bits, JS numbers are written
  * by JSON's shortest round-trip form (±Infinity, NaN and −0 as tagged values), typed arrays keep
  * their type, `undefined` is kept.
  */
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as hd from "@hodiff/core";
+import { fsyncPath, writeFileAtomic } from "./durable";
+
+export { writeFileAtomic };
 
 // model
 
@@ -55,6 +50,10 @@ export interface CheckpointMeta {
   readonly config: Json;
   /** The backend the run used (results are bitwise reproducible on the same backend). */
   readonly backend: string;
+  /** The best epoch up to this one and its score (lower is better). */
+  readonly best?: { readonly epoch: number; readonly metric: string; readonly value: number };
+  /** Updates skipped so far for a non-finite loss, gradient or update (`--on-nonfinite skip`). */
+  readonly nonfiniteSkipped?: number;
 }
 
 /** A loaded checkpoint; the caller owns the tensors of `params` and `optState`. @category model */
@@ -65,6 +64,8 @@ export interface Checkpoint extends CheckpointMeta {
 
 /** The file that names the current checkpoint. @category model */
 export const CHECKPOINT_FILE = "checkpoint.json";
+/** The manifest of the best checkpoint so far. @category model */
+export const BEST_FILE = "best.json";
 const FORMAT = "hodiff-checkpoint";
 const VERSION = 1;
 
@@ -155,36 +156,6 @@ function decode(j: Json, tensors: (i: number) => hd.Tensor): unknown {
 
 // files
 
-/** Write `data` to `path` atomically: a temporary file, fsync, rename. @category utils */
-export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  try {
-    const parts = typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
-    for (const p of parts) {
-      let done = 0;
-      while (done < p.byteLength) done += writeSync(fd, p, done, p.byteLength - done);
-    }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // some file systems cannot fsync a directory: the renames are still atomic
-  }
-}
-
 const binName = (step: number) => `ckpt-${String(step).padStart(8, "0")}.bin`;
 
 /**
@@ -192,15 +163,21 @@ const binName = (step: number) => `ckpt-${String(step).padStart(8, "0")}.bin`;
  * atomically; older binary files are removed once the new manifest is in place.
  * @category checkpoints
  */
-export function saveCheckpoint(dir: string, meta: CheckpointMeta, params: unknown, optState: unknown): void {
+export function saveCheckpoint(
+  dir: string,
+  meta: CheckpointMeta,
+  params: unknown,
+  optState: unknown,
+  opts: { readonly best?: boolean } = {},
+): void {
   const sink: TensorSink = { entries: [], chunks: [], bytes: 0 };
   const encodedParams = encode(params, sink, "params");
   const encodedState = encode(optState, sink, "optState");
   const file = binName(meta.step);
   const sha256 = createHash("sha256");
   for (const c of sink.chunks) sha256.update(c);
-  writeFileAtomic(join(dir, file), sink.chunks);
-  const manifest = {
+  writeFileAtomic(join(dir, file), sink.chunks, "bin");
+  const manifest = JSON.stringify({
     format: FORMAT,
     version: VERSION,
     ...meta,
@@ -208,12 +185,54 @@ export function saveCheckpoint(dir: string, meta: CheckpointMeta, params: unknow
     tensors: { file, bytes: sink.bytes, sha256: sha256.digest("hex"), entries: sink.entries },
     params: encodedParams,
     optState: encodedState,
-  };
-  writeFileAtomic(join(dir, CHECKPOINT_FILE), JSON.stringify(manifest));
-  fsyncDir(dir);
-  for (const f of readdirSync(dir)) {
-    if (/^ckpt-\d+\.bin$/.test(f) && f !== file) rmSync(join(dir, f), { force: true });
+  });
+  writeFileAtomic(join(dir, CHECKPOINT_FILE), manifest, "manifest");
+  if (opts.best) writeFileAtomic(join(dir, BEST_FILE), manifest, "best");
+  fsyncPath(dir);
+  removeUnusedBins(dir);
+}
+
+/** The binary file a manifest names (null when it is missing or unreadable). */
+function binOf(path: string): string | null {
+  try {
+    const file = (JSON.parse(readFileSync(path, "utf8")) as { tensors?: { file?: unknown } }).tensors?.file;
+    return typeof file === "string" ? file : null;
+  } catch {
+    return null;
   }
+}
+
+/**
+ * Remove the `ckpt-*.bin` files that neither checkpoint.json nor best.json names (left by a crash
+ * between writing a binary file and committing its manifest, or superseded).
+ * @category checkpoints
+ */
+export function removeUnusedBins(dir: string): string[] {
+  const keep = new Set([binOf(join(dir, CHECKPOINT_FILE)), binOf(join(dir, BEST_FILE))]);
+  const removed: string[] = [];
+  for (const f of readdirSync(dir)) {
+    if (/^ckpt-\d+\.bin$/.test(f) && !keep.has(f)) {
+      rmSync(join(dir, f), { force: true });
+      removed.push(f);
+    }
+  }
+  return removed;
+}
+
+/**
+ * After a crash between committing checkpoint.json and copying it to best.json, the best epoch's
+ * manifest is only in checkpoint.json: copy it (its `best.epoch` says whether it is the best).
+ * @category checkpoints
+ */
+export function repairBest(dir: string): void {
+  const path = join(dir, CHECKPOINT_FILE);
+  if (!existsSync(path)) return;
+  const text = readFileSync(path, "utf8");
+  const m = JSON.parse(text) as { epoch?: number; best?: { epoch?: number } };
+  if (m.best?.epoch === undefined || m.best.epoch !== m.epoch) return;
+  const bestPath = join(dir, BEST_FILE);
+  if (existsSync(bestPath) && readFileSync(bestPath, "utf8") === text) return;
+  writeFileAtomic(bestPath, text, "best");
 }
 
 /** True when `dir` holds a checkpoint manifest. @category checkpoints */
@@ -224,9 +243,9 @@ export const hasCheckpoint = (dir: string): boolean => existsSync(join(dir, CHEC
  * rebuilds the tensors (the caller owns them). State containers come back frozen.
  * @category checkpoints
  */
-export function loadCheckpoint(dir: string): Checkpoint {
-  const path = join(dir, CHECKPOINT_FILE);
-  if (!existsSync(path)) throw new CheckpointError(`${dir}: no ${CHECKPOINT_FILE}: not a hodiff run directory`);
+export function loadCheckpoint(dir: string, manifestFile: string = CHECKPOINT_FILE): Checkpoint {
+  const path = join(dir, manifestFile);
+  if (!existsSync(path)) throw new CheckpointError(`${dir}: no ${manifestFile}: not a hodiff run directory`);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let m: any;
   try {
@@ -271,6 +290,8 @@ export function loadCheckpoint(dir: string): Checkpoint {
       rng: m.rng,
       config: m.config,
       backend: m.backend,
+      ...(m.best === undefined ? {} : { best: m.best }),
+      ...(m.nonfiniteSkipped === undefined ? {} : { nonfiniteSkipped: m.nonfiniteSkipped }),
       params,
       optState,
     };

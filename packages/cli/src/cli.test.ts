@@ -126,7 +126,10 @@ describe("usage errors name the flag (exit status 2, nothing written)", () => {
     const dir = tmp.path("empty");
     mkdirSync(dir);
     const r = await hodiff("train", "--resume", dir);
-    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/--resume .*: no checkpoint.json there/)]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      expect.stringMatching(/--resume .*: no run there \(no checkpoint.json, no config.json\)/),
+    ]);
   });
 });
 
@@ -146,7 +149,8 @@ describe("other exits", () => {
     );
     expect(r.code).toBe(1);
     expect(r.err).toContain(`no data cache at ${dataDir}/mnist`);
-    expect(r.err).toContain(`${FETCH_COMMAND} mnist`);
+    expect(r.err).toContain(`${FETCH_COMMAND} mnist --dir ${dataDir}`);
+    expect(existsSync(tmp.path("mnist-run"))).toBe(false); // a failed start leaves nothing behind
   });
 
   it("no command prints the help and exits 2; --help and --version exit 0", async () => {

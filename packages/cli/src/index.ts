@@ -27,10 +27,26 @@ export {
   type LineChart,
   type Point,
 } from "./charts";
-export { train, RunError, type RunOptions, type TrainConfig, type TrainResult } from "./trainer";
 export {
+  train,
+  RunError,
+  NonFiniteError,
+  RunInterrupted,
+  type RunOptions,
+  type StopRequest,
+  type TrainConfig,
+  type TrainResult,
+} from "./trainer";
+export { acquireRunLock, LOCK_FILE, RunLockedError, type LockHolder, type RunLock } from "./lock";
+export { appendDurable, removeDeadTemps } from "./durable";
+export { describeError, resumeCommand, RunFailed } from "./failures";
+export { FAULT_ENV, type NonFiniteQuantity } from "./faults";
+export {
+  BEST_FILE,
   CHECKPOINT_FILE,
   CheckpointError,
+  removeUnusedBins,
+  repairBest,
   hasCheckpoint,
   loadCheckpoint,
   saveCheckpoint,
@@ -40,7 +56,7 @@ export {
   type Json,
   type TensorEntry,
 } from "./checkpoint";
-export { METRICS_FILE, MetricsLog, formatRecord, readMetrics, type MetricsRecord } from "./metrics";
+export { METRICS_FILE, MetricsError, MetricsLog, formatRecord, readMetrics, type MetricsRecord } from "./metrics";
 export {
   OPTIMIZERS,
   OPTIMIZER_NAMES,

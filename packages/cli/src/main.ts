@@ -1,4 +1,4 @@
-/** The `hodiff` executable: `tsx packages/cli/src/main.ts <command> …` (what bin/hodiff.mjs runs). */
+/** The `hodiff` program's entry: bin/hodiff.mjs (and so `pnpm hodiff`) imports it in-process. */
 import { run } from "./program";
 
 process.exitCode = await run(process.argv.slice(2));

@@ -3,10 +3,11 @@
  * `{ kind: "step" | "epoch", epoch, step, train_loss, … }` (see the README for every field).
  * Non-finite numbers are written as the strings "NaN", "Infinity", "-Infinity" (JSON has no such
  * numbers). On resume the file is cut back to the lines the checkpoint had seen, so a resumed run
- * writes exactly the file an uninterrupted run writes.
+ * writes exactly the file an uninterrupted run writes; a last line cut short by a crash or a full
+ * disk is skipped by readers and cut off by the next writer.
  */
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
-import { writeFileAtomic } from "./checkpoint";
+import { existsSync, readFileSync, truncateSync } from "node:fs";
+import { appendDurable, fsyncPath } from "./durable";
 
 // model
 
@@ -32,34 +33,44 @@ const replacer = (_key: string, v: unknown): unknown => (typeof v === "number" &
 /** The text of one record (one line, with its newline). @category utils */
 export const formatRecord = (r: MetricsRecord): string => `${JSON.stringify(r, replacer)}\n`;
 
+/** A metrics file that cannot be used (exit status 1). @category errors */
+export class MetricsError extends Error {
+  override name = "MetricsError";
+}
+
+/** Byte offsets just past each complete (newline-terminated) line of `text`. */
+function lineEnds(text: Buffer): number[] {
+  const ends: number[] = [];
+  for (let i = text.indexOf(10); i !== -1; i = text.indexOf(10, i + 1)) ends.push(i + 1);
+  return ends;
+}
+
 /** Appends records to a metrics file and counts its lines. @category model */
 export class MetricsLog {
   private count: number;
 
-  /** Open `path`; with `keepLines`, cut the file back to its first `keepLines` lines (resume). */
+  /**
+   * Open `path`; with `keepLines`, cut the file back to its first `keepLines` complete lines
+   * (resume: drops what was written after the checkpoint, including a line cut short by a crash).
+   */
   constructor(
     readonly path: string,
     keepLines?: number,
   ) {
-    const lines = existsSync(path)
-      ? readFileSync(path, "utf8")
-          .split("\n")
-          .filter((l) => l !== "")
-      : [];
-    if (keepLines !== undefined && keepLines < lines.length) {
-      writeFileAtomic(
-        path,
-        lines
-          .slice(0, keepLines)
-          .map((l) => `${l}\n`)
-          .join(""),
+    const bytes = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
+    const ends = lineEnds(bytes);
+    if (keepLines === undefined) {
+      this.count = ends.length;
+      if (bytes.length > (ends.at(-1) ?? 0)) truncateSync(path, ends.at(-1) ?? 0); // a partial last line
+      return;
+    }
+    if (keepLines > ends.length)
+      throw new MetricsError(
+        `${path} has ${ends.length} complete records but the checkpoint saw ${keepLines}: the file was cut or edited, so the run's history is lost; start the run again in a new directory`,
       );
-      this.count = keepLines;
-    } else if (keepLines !== undefined && keepLines > lines.length) {
-      throw new Error(
-        `${path} has ${lines.length} records but the checkpoint saw ${keepLines}: the run directory was altered`,
-      );
-    } else this.count = lines.length;
+    if (bytes.length > (keepLines === 0 ? 0 : ends[keepLines - 1]!))
+      truncateSync(path, keepLines === 0 ? 0 : ends[keepLines - 1]!);
+    this.count = keepLines;
   }
 
   /** Lines written so far. */
@@ -68,14 +79,34 @@ export class MetricsLog {
   }
 
   append(record: MetricsRecord): void {
-    appendFileSync(this.path, formatRecord(record));
+    appendDurable(this.path, formatRecord(record), "metrics");
     this.count++;
+  }
+
+  /** Make the records written so far durable (before a checkpoint counts them). */
+  sync(): void {
+    if (existsSync(this.path)) fsyncPath(this.path);
   }
 }
 
-/** Parse a metrics file (for tests and reports). @category utils */
-export const readMetrics = (path: string): MetricsRecord[] =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => JSON.parse(l) as MetricsRecord);
+/**
+ * Parse a metrics file (for tests and reports). A last line without its newline that is not
+ * valid JSON is the record a crash or a full disk cut short: it is skipped. Any other bad line
+ * is a `MetricsError` naming the line.
+ * @category utils
+ */
+export function readMetrics(path: string): MetricsRecord[] {
+  const text = readFileSync(path, "utf8");
+  const lines = text.split("\n");
+  const records: MetricsRecord[] = [];
+  lines.forEach((l, i) => {
+    if (l === "") return;
+    try {
+      records.push(JSON.parse(l) as MetricsRecord);
+    } catch (e) {
+      if (i === lines.length - 1) return; // no newline after it: cut short by a crash
+      throw new MetricsError(`${path}, line ${i + 1}: not a JSON record (${(e as Error).message})`);
+    }
+  });
+  return records;
+}

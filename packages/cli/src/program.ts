@@ -1,12 +1,17 @@
 /**
  * The `hodiff` program: one commander program with one module per command (`COMMANDS`), and
  * `run(argv, io)`, which parses, runs and maps every failure to an exit status: 0 success,
- * 1 failure (missing data, corrupt checkpoint…), 2 usage error (the message names the flag).
+ * 1 failure (missing data, corrupt checkpoint, a full disk, a locked run directory…), 2 usage
+ * error (the message names the flag), 130/143 a run stopped by SIGINT/SIGTERM. Every failure is
+ * printed as a sentence; `--debug` (anywhere on the line, or HODIFF_DEBUG=1) adds the stack trace.
  */
 import { Command, CommanderError } from "commander";
 import * as hd from "@hodiff/core";
 import { DataLoadError } from "@hodiff/data";
 import { CheckpointError } from "./checkpoint";
+import { describeError, isFsError, RunFailed } from "./failures";
+import { RunLockedError } from "./lock";
+import { MetricsError } from "./metrics";
 import { fetchCommand } from "./commands/fetch";
 import { inspectCommand } from "./commands/inspect";
 import { lrCommand } from "./commands/lr";
@@ -37,6 +42,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command("hodiff")
     .description("hodiff: JAX-style higher-order derivatives on TensorFlow.js — data, training, checkpoints")
     .version(VERSION)
+    .option("--debug", "print the stack trace of a failure (also HODIFF_DEBUG=1)")
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")
     .configureOutput({
@@ -55,36 +61,60 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 export async function run(argv: readonly string[], io: Io = processIo()): Promise<number> {
   let code: number = EXIT.ok;
   const program = buildProgram(io, (c) => (code = c));
-  if (argv.length === 0) {
+  const end = argv.indexOf("--");
+  const debug =
+    (end === -1 ? argv : argv.slice(0, end)).includes("--debug") ||
+    ["1", "true"].includes(process.env["HODIFF_DEBUG"] ?? "");
+  const args = argv.filter((a, i) => a !== "--debug" || (end !== -1 && i > end));
+  if (args.length === 0) {
     program.outputHelp({ error: true });
     return EXIT.usage;
   }
   try {
-    await program.parseAsync([...argv], { from: "user" });
+    await program.parseAsync([...args], { from: "user" });
     return code;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage; // already printed
-    if (e instanceof UsageError) {
-      io.err(`error: ${e.message}`);
-      io.err("(add --help for usage)");
-      return EXIT.usage;
-    }
-    if (
-      e instanceof RunError ||
-      e instanceof CheckpointError ||
-      e instanceof DataLoadError ||
-      e instanceof hd.HodiffError
-    ) {
-      io.err(`error: ${e.message}`);
-      return EXIT.failure;
-    }
-    if (e instanceof WebAssembly.RuntimeError) {
-      io.err(wasmFailure(e));
-      return EXIT.failure;
-    }
-    io.err(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    const status = failureStatus(e, io);
+    if (debug && !(e instanceof CommanderError)) io.err(stackOf(e));
+    return status;
+  }
+}
+
+/** The stack of `e` and of its causes. */
+function stackOf(e: unknown): string {
+  const parts: string[] = [];
+  for (let x: unknown = e; x !== undefined; x = x instanceof Error ? x.cause : undefined)
+    parts.push(x instanceof Error ? (x.stack ?? x.message) : String(x));
+  return parts.join("\ncaused by: ");
+}
+
+/** Print `e` as a sentence; its exit status. */
+function failureStatus(e: unknown, io: Io): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage; // already printed
+  if (e instanceof UsageError) {
+    io.err(`error: ${e.message}`);
+    io.err("(add --help for usage)");
+    return EXIT.usage;
+  }
+  if (
+    e instanceof RunError ||
+    e instanceof RunFailed ||
+    e instanceof RunLockedError ||
+    e instanceof CheckpointError ||
+    e instanceof MetricsError ||
+    e instanceof DataLoadError ||
+    e instanceof hd.HodiffError ||
+    isFsError(e)
+  ) {
+    io.err(`error: ${describeError(e)}`);
     return EXIT.failure;
   }
+  if (e instanceof WebAssembly.RuntimeError) {
+    io.err(wasmFailure(e));
+    return EXIT.failure;
+  }
+  io.err(`error: ${describeError(e)} (an unexpected failure: rerun with --debug for the stack trace)`);
+  return EXIT.failure;
 }
 
 /**

@@ -8,6 +8,11 @@
  * step). Everything random is a function of the seed and the counters, so a checkpoint (params,
  * optimizer state, step, epoch, the last epoch's loss) is all a resumed run needs to follow the
  * uninterrupted run's trajectory bit for bit (on the same backend).
+ *
+ * Faults: every update's loss, gradient, update and new optimizer state are checked to be finite;
+ * a non-finite one stops the run (or, with `onNonFinite: "skip"`, the update is dropped and
+ * counted), so a checkpoint is only ever written from finite parameters and state. Between updates
+ * the loop yields to the event loop, so that SIGINT/SIGTERM (`stop`) end it between two updates.
  */
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -16,7 +21,7 @@ import * as hd from "@hodiff/core";
 import { batches, epochOrder, mulberry32, numBatches, randInt, type Dataset } from "@hodiff/data";
 import { accuracy, nll, paramCount, type Model, type ModelName, type Params } from "@hodiff/nn";
 import { applyUpdates, type Extras, type Params as Tree } from "@hodiff/optim";
-import { loadCheckpoint, saveCheckpoint, writeFileAtomic, type Json } from "./checkpoint";
+import { loadCheckpoint, saveCheckpoint, writeFileAtomic, type CheckpointMeta, type Json } from "./checkpoint";
 import { loadRunData, type DatasetChoice } from "./datasets";
 import type { Io } from "./io";
 import { MetricsLog, METRICS_FILE, type MetricsRecord } from "./metrics";
@@ -29,6 +34,7 @@ import {
   type StepContext,
   type TrainOptimizer,
 } from "./optimizers";
+import { injectsNaN, resetFaults, type NonFiniteQuantity } from "./faults";
 import { epochProgress } from "./progress";
 import { UsageError } from "./usage";
 
@@ -75,6 +81,17 @@ export interface RunOptions {
   readonly dataDir?: string;
   /** Use this optimizer instead of `OPTIMIZERS[cfg.optimizer]` (library use and tests). */
   readonly optimizerEntry?: OptimizerEntry;
+  /** What a non-finite loss, gradient, update or optimizer state does: stop the run (default) or skip the update. */
+  readonly onNonFinite?: "stop" | "skip";
+  /** Set `requested` (e.g. from a signal handler) to stop the run after the current update. */
+  readonly stop?: StopRequest;
+  /** Called once the run has written its config.json (the start succeeded). */
+  readonly onStarted?: () => void;
+}
+
+/** A request to stop a run between two updates. @category model */
+export interface StopRequest {
+  requested: NodeJS.Signals | null;
 }
 
 /** What a finished run reports. @category model */
@@ -90,6 +107,29 @@ export class RunError extends Error {
   override name = "RunError";
 }
 
+/** A non-finite loss, gradient, update or state stopped the run (exit status 1). @category errors */
+export class NonFiniteError extends RunError {
+  override name = "NonFiniteError";
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly quantity: NonFiniteQuantity,
+  ) {
+    super(message);
+  }
+}
+
+/** The run was stopped by a signal between two updates (exit status 128 + the signal's number). @category errors */
+export class RunInterrupted extends Error {
+  override name = "RunInterrupted";
+  constructor(
+    readonly signal: NodeJS.Signals,
+    readonly epochsDone: number,
+  ) {
+    super(`stopped by ${signal}`);
+  }
+}
+
 // utils
 
 const EXTRA_BATCH_STREAM = 0x5a3e;
@@ -102,6 +142,48 @@ function disposeReplaced(garbage: unknown, keep: unknown): void {
 }
 
 const toX = (b: { images: Float32Array; shape: readonly number[] }) => hd.array(b.images, { shape: b.shape });
+
+/**
+ * The first of `quantities` holding a non-finite float tensor element (NaN, ±Infinity), or null
+ * (plain numbers inside a state are not checked). One scalar per
+ * quantity, Σ (x · 0), is NaN exactly when some element is not finite (∞ · 0 = NaN); all are
+ * read back at once.
+ */
+function firstNonFinite(quantities: readonly (readonly [NonFiniteQuantity, unknown])[]): NonFiniteQuantity | null {
+  const flags = hd.tidy(() => {
+    const sums = quantities.map(([, tree]) => {
+      // a number is checked as a quantity (the loss), not inside a state (±Infinity is a fine "best so far")
+      let acc: hd.Value = hd.array(typeof tree === "number" ? tree * 0 : 0);
+      for (const leaf of hd.treeLeaves(tree as hd.Tree<unknown>)) {
+        if (typeof leaf === "object" && leaf !== null && "dtype" in leaf && (leaf as hd.Tensor).dtype === "float32")
+          acc = hd.add(acc, hd.sum(hd.mul(leaf as hd.Tensor, 0)));
+      }
+      return acc;
+    });
+    return hd.stack(sums);
+  });
+  const values = hd.toFlat(flags) as ArrayLike<number>;
+  hd.dispose(flags);
+  for (let i = 0; i < quantities.length; i++) if (!Number.isFinite(values[i]!)) return quantities[i]![0];
+  return null;
+}
+
+/** Multiply every float tensor of `tree` by NaN (fault injection); the caller keeps `tree`'s tensors. */
+const poisoned = <T>(tree: T): T =>
+  hd.treeMap(
+    (x: unknown) => (typeof x === "object" && x !== null && "dtype" in x ? hd.mul(x as hd.Tensor, NaN) : x),
+    tree as hd.Tree<unknown>,
+  ) as T;
+
+/** The number of updates NewtonSummary spends on warm-up (W summaries, one every T updates), if known. */
+function warmupUpdates(cfg: TrainConfig): number | null {
+  const { warmup, period } = cfg.hyper;
+  return cfg.optimizer === "newton-summary" && typeof warmup === "number" && typeof period === "number"
+    ? warmup * period
+    : null;
+}
+
+const yieldToEvents = () => new Promise<void>((r) => setImmediate(r));
 
 /** Mean NLL and accuracy of `params` on `ds`, by chunks. */
 function evaluate(model: Model, params: Params, ds: Dataset): { loss: number; accuracy: number } {
@@ -210,6 +292,8 @@ function checkParams(model: Model, params: Params): void {
 export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const { io } = run;
+  resetFaults();
+  const onNonFinite = run.onNonFinite ?? "stop";
   const data = loadRunData({
     dataset: cfg.dataset,
     dataSeed: cfg.dataSeed,
@@ -241,6 +325,11 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
   const batchOptions = { batchSize: cfg.batchSize, seed: cfg.seed, trainSize, dropLast: true } as const;
   const subset = epochOrder(n, { seed: cfg.seed, trainSize, shuffle: false });
   const perEpoch = numBatches(trainSize, cfg.batchSize, true);
+  const warm = warmupUpdates(cfg);
+  if (warm !== null && !run.resume && cfg.epochs * perEpoch <= warm)
+    io.err(
+      `warning: newton-summary spends its first ${warm} updates on warm-up (--warmup ${String(cfg.hyper["warmup"])} summaries × --period ${String(cfg.hyper["period"])}), but this run has only ${cfg.epochs * perEpoch} (${cfg.epochs} epoch(s) × ${perEpoch}): it will not change the parameters. Use more --epochs or a smaller --warmup or --period`,
+    );
 
   const [initKey, stepKey] = hd.random.split(hd.random.key(cfg.seed)) as [hd.random.Key, hd.random.Key];
   const entry = run.optimizerEntry ?? (OPTIMIZERS[cfg.optimizer] as OptimizerEntry);
@@ -257,10 +346,13 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
   let epoch0 = 0;
   let step = 0;
   let lastEpochLoss: number | null = null;
-  let metricsLines: number | undefined;
+  let metricsLines = 0;
+  let best: CheckpointMeta["best"];
+  let skipped = 0;
   if (run.resume) {
     const ck = loadCheckpoint(run.dir);
-    ({ epoch: epoch0, step, lastEpochLoss, metricsLines } = ck);
+    ({ epoch: epoch0, step, lastEpochLoss, metricsLines, best } = ck);
+    skipped = ck.nonfiniteSkipped ?? 0;
     if (ck.backend !== run.backend)
       io.err(
         `note: the run used the ${ck.backend} backend and continues on ${run.backend}: results agree within float32 tolerance, not bit for bit`,
@@ -290,14 +382,23 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
     disposeReplaced(state, null);
     throw e;
   }
-  writeFileAtomic(
-    join(run.dir, "config.json"),
-    `${JSON.stringify({ config: cfg, backend: run.backend, model: { name: model.name, inputShape: model.inputShape, parameters: paramCount(model) } }, null, 2)}\n`,
-  );
+  try {
+    writeFileAtomic(
+      join(run.dir, "config.json"),
+      `${JSON.stringify({ config: cfg, backend: run.backend, model: { name: model.name, inputShape: model.inputShape, parameters: paramCount(model) } }, null, 2)}\n`,
+      "config",
+    );
+  } catch (e) {
+    hd.dispose(params);
+    disposeReplaced(state, null);
+    throw e;
+  }
+  run.onStarted?.();
 
   const bar = epochProgress(run.io.progressStream, run.progress);
   const log = (s: unknown) => (opt.log ? opt.log(s) : {});
   try {
+    if (run.stop?.requested) throw new RunInterrupted(run.stop.requested, epoch0);
     for (let epoch = epoch0; epoch < cfg.epochs; epoch++) {
       const te = performance.now();
       let sum = 0;
@@ -330,23 +431,57 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
           },
         };
         const custom = opt.gradients?.(ctx, params);
-        const [lossValue, grads] = custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params);
+        const [lossValue, rawGrads] = custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params);
         if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
-        const loss = hd.item(lossValue);
+        let grads = rawGrads;
+        if (injectsNaN("gradient", step + 1)) {
+          owned.push(...(hd.treeLeaves(grads as hd.Tree<hd.Value>) as hd.Value[]));
+          grads = poisoned(grads);
+        }
+        const loss = injectsNaN("loss", step + 1) ? NaN : hd.item(lossValue);
         const extras: Extras = {
           ...(opt.extras ? opt.extras(ctx) : {}),
           ...(custom ? custom.extras : {}),
           ...(count === 0 && lastEpochLoss !== null ? { value: lastEpochLoss } : {}),
         };
         const next = opt.transformation.update(state, params, grads, extras);
-        const newParams = applyUpdates(params, next.updates);
-        disposeReplaced([lossValue, grads, next.updates, params, state, owned], [newParams, next.state]);
-        params = newParams;
-        state = next.state;
+        let updates = next.updates;
+        if (injectsNaN("update", step + 1)) {
+          owned.push(...(hd.treeLeaves(updates as hd.Tree<hd.Value>) as hd.Value[]));
+          updates = poisoned(updates);
+        }
+        const bad = firstNonFinite([
+          ["loss", loss],
+          ["gradient", grads],
+          ["update", updates],
+          ["optimizer state", next.state],
+        ]);
+        if (bad !== null && onNonFinite === "stop") {
+          disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
+          throw new NonFiniteError(
+            `update ${step + 1} (epoch ${epoch + 1}) has a non-finite ${bad}${bad === "loss" ? ` (${loss})` : ""}: the run stopped before applying it. ` +
+              (epoch > 0
+                ? `The checkpoints in ${run.dir} hold finite state (the last after epoch ${epoch}, the best in best.json). `
+                : `It had no checkpoint yet. `) +
+              `Lower the learning rate (a new run), or continue with --on-nonfinite skip to drop such updates`,
+            step + 1,
+            bad,
+          );
+        }
+        if (bad !== null) {
+          // skip: the parameters and the state stay as they were; the update slot is used up
+          disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
+          skipped++;
+        } else {
+          const newParams = applyUpdates(params, updates);
+          disposeReplaced([lossValue, grads, updates, params, state, owned], [newParams, next.state]);
+          params = newParams;
+          state = next.state;
+          sum += loss;
+          count++;
+        }
         step++;
-        sum += loss;
-        count++;
-        bar.update(count, sum / count);
+        bar.update(count, count === 0 ? NaN : sum / count);
         if (cfg.logEvery > 0 && step % cfg.logEvery === 0) {
           metrics.append({
             kind: "step",
@@ -354,11 +489,20 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
             step,
             train_loss: loss,
             ...log(state),
+            ...(skipped > 0 ? { nonfinite_skipped: skipped } : {}),
             time_s: (performance.now() - t0) / 1000,
           });
         }
+        await yieldToEvents();
+        if (run.stop?.requested) throw new RunInterrupted(run.stop.requested, epoch);
       }
       bar.stop();
+      if (count === 0)
+        throw new NonFiniteError(
+          `every update of epoch ${epoch + 1} had a non-finite loss, gradient, update or state and was skipped: the run cannot progress. Lower the learning rate (a new run)`,
+          step,
+          "update",
+        );
       lastEpochLoss = sum / count;
       const val = validation ? evaluate(model, params, validation) : undefined;
       const epochSeconds = (performance.now() - te) / 1000;
@@ -369,9 +513,14 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
         train_loss: lastEpochLoss,
         ...(val ? { val_loss: val.loss, val_accuracy: val.accuracy } : {}),
         ...log(state),
+        ...(skipped > 0 ? { nonfinite_skipped: skipped } : {}),
         epoch_time_s: epochSeconds,
       };
       metrics.append(record);
+      metrics.sync();
+      const score = val ? { metric: "val_loss", value: val.loss } : { metric: "train_loss", value: lastEpochLoss };
+      const isBest = Number.isFinite(score.value) && (best === undefined || score.value < best.value);
+      if (isBest) best = { epoch: epoch + 1, ...score };
       saveCheckpoint(
         run.dir,
         {
@@ -382,9 +531,12 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
           rng: rngInfo,
           config: cfg as unknown as Json,
           backend: run.backend,
+          ...(best === undefined ? {} : { best }),
+          ...(skipped > 0 ? { nonfiniteSkipped: skipped } : {}),
         },
         params,
         state,
+        { best: isBest },
       );
       io.out(
         `epoch ${epoch + 1}/${cfg.epochs}: train_loss ${lastEpochLoss.toFixed(4)}` +

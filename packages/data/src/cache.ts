@@ -16,7 +16,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as E from "fp-ts/Either";
 import { pipe } from "fp-ts/function";
-import { corruptCache, missingCache, type DataError } from "./errors";
+import { corruptCache, ioError, missingCache, type DataError } from "./errors";
 import type { Check } from "./verify";
 import type { RawDataset, RawSplit } from "./types";
 
@@ -78,6 +78,37 @@ export function cacheRoot(cacheDir?: string): string {
   const env = process.env[DATA_DIR_ENV];
   if (env !== undefined && env !== "") return resolve(env);
   return join(repoRoot(), ".cache", "hodiff-data");
+}
+
+/**
+ * Check that files can be created in the cache root `root` (created if missing) by creating and
+ * removing one; Left `io-error` with the reason otherwise. A fetch calls it before downloading,
+ * so a read-only or misplaced cache root is reported at once, not after the download.
+ * @category cache
+ */
+export function checkWritable(root: string): E.Either<DataError, void> {
+  try {
+    mkdirSync(root, { recursive: true });
+    const probe = join(root, `.write-test-${process.pid}-${Date.now()}`);
+    writeFileSync(probe, "");
+    rmSync(probe, { force: true });
+    return E.right(undefined);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "EROFS"
+        ? "the file system is read-only"
+        : code === "EACCES" || code === "EPERM"
+          ? "permission denied"
+          : code === "ENOTDIR"
+            ? "a part of the path is a file, not a directory"
+            : code === "ENOSPC"
+              ? "no space left on the device"
+              : (e as Error).message;
+    return E.left(
+      ioError(root, `the cache root cannot be written (${why}): choose another with --dir or $HODIFF_DATA_DIR`),
+    );
+  }
 }
 
 /** The cache directory of one data set: `<cacheRoot(cacheDir)>/<name>`. @category cache */

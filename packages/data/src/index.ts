@@ -51,6 +51,7 @@ export {
   CACHE_VERSION,
   DATA_DIR_ENV,
   cacheRoot,
+  checkWritable,
   datasetCacheDir,
   readCache,
   readManifest,

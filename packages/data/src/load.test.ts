@@ -194,6 +194,9 @@ describe("cache location", () => {
   it("the fetch command lives in one constant", () => {
     expect(fetchCommand("mnist")).toBe(`${FETCH_COMMAND} mnist`);
     expect(fetchCommand("mnist", { force: true })).toBe(`${FETCH_COMMAND} mnist --force`);
+    expect(fetchCommand("mnist", { force: true, dir: "/data/my cache" })).toBe(
+      `${FETCH_COMMAND} mnist --dir '/data/my cache' --force`,
+    );
     expect(MNIST.validationSize).toBe(6000);
     expect(CIFAR10.validationSize).toBe(5000);
   });

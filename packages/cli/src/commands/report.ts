@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node
 import { basename, dirname, join, resolve } from "node:path";
 import { lineSpec, renderSvg, type LineChart, type Point } from "../charts";
 import { writeFileAtomic } from "../checkpoint";
-import { METRICS_FILE, readMetrics, type MetricsRecord } from "../metrics";
+import { METRICS_FILE, MetricsError, readMetrics, type MetricsRecord } from "../metrics";
 import { UsageError } from "../usage";
 import { heatmapSvgs, INSPECT_FILE, type InspectOutput } from "./inspect";
 import type { CommandModule } from "./types";
@@ -40,6 +40,15 @@ function readInspects(dir: string): { dir: string; output: InspectOutput }[] {
     .filter((x) => x.output.format === "hodiff-inspect");
 }
 
+/** config.json's `config`; a damaged file is a sentence, not a stack trace. */
+function readConfig(path: string): Record<string, unknown> | null {
+  try {
+    return (JSON.parse(readFileSync(path, "utf8")) as { config?: Record<string, unknown> }).config ?? null;
+  } catch (e) {
+    throw new MetricsError(`${path} is not valid JSON (${(e as Error).message}): the run directory is damaged`);
+  }
+}
+
 /**
  * Read the runs (metrics.jsonl, config.json) and inspect outputs of `dirs`; a directory with
  * neither is a usage error.
@@ -52,9 +61,7 @@ export function readRuns(dirs: readonly string[]): RunSummary[] {
     const metricsPath = join(dir, METRICS_FILE);
     const metrics = existsSync(metricsPath) ? readMetrics(metricsPath) : [];
     const configPath = join(dir, "config.json");
-    const config = existsSync(configPath)
-      ? ((JSON.parse(readFileSync(configPath, "utf8")) as { config?: Record<string, unknown> }).config ?? null)
-      : null;
+    const config = existsSync(configPath) ? readConfig(configPath) : null;
     const inspects = readInspects(dir);
     if (!existsSync(metricsPath) && inspects.length === 0)
       throw new UsageError(

@@ -1,13 +1,19 @@
 /**
  * `hodiff train`: train a model on a data set with an optimizer, writing config.json,
  * metrics.jsonl and a checkpoint after every epoch into `--out DIR`; `--resume DIR` continues
- * such a run to `--epochs` exactly as if it had not stopped.
+ * such a run to `--epochs` exactly as if it had not stopped (and starts over from config.json a
+ * run stopped before its first checkpoint). The directory is locked for the run's life; a start
+ * that fails leaves nothing behind; SIGINT/SIGTERM stop between two updates and print the command
+ * that resumes.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import * as hd from "@hodiff/core";
-import { CHECKPOINT_FILE, hasCheckpoint } from "../checkpoint";
+import { CHECKPOINT_FILE, hasCheckpoint, removeUnusedBins, repairBest } from "../checkpoint";
+import { removeDeadTemps } from "../durable";
+import { describeError, isFsError, resumeCommand, RunFailed } from "../failures";
+import { acquireRunLock, type RunLock } from "../lock";
 import type { DatasetChoice } from "../datasets";
 import type { Io } from "../io";
 import { METRICS_FILE } from "../metrics";
@@ -21,7 +27,7 @@ import {
   type OptimizerEntry,
   type OptimizerName,
 } from "../optimizers";
-import { train, type TrainConfig } from "../trainer";
+import { NonFiniteError, RunError, RunInterrupted, train, type StopRequest, type TrainConfig } from "../trainer";
 import { anyInt, finiteNumber, intAtLeast, UsageError } from "../usage";
 import type { CommandModule } from "./types";
 import { addModelDataOptions, backendOption } from "../sharedOptions";
@@ -48,11 +54,12 @@ interface TrainFlags {
   readonly out?: string;
   readonly resume?: string;
   readonly progress: boolean;
+  readonly onNonfinite: "stop" | "skip";
   readonly [hyper: string]: unknown;
 }
 
 /** Flags a resumed run may change: they do not affect the trajectory. */
-const RESUMABLE = new Set(["epochs", "backend", "dataDir", "progress", "resume", "out"]);
+const RESUMABLE = new Set(["epochs", "backend", "dataDir", "progress", "resume", "out", "onNonfinite"]);
 
 /** Flag (without dashes) of each config key, for messages. */
 const FLAG_OF: Readonly<Record<string, string>> = {
@@ -148,17 +155,23 @@ function configFromFlags(f: TrainFlags, cmd: Command): TrainConfig {
   };
 }
 
-/** The saved config of the run in `dir`, with `--epochs` replaced; other given flags must agree with it. */
+/** The JSON of `path`, or a sentence saying it is damaged. */
+function readJson<T>(path: string): T {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T;
+  } catch (e) {
+    throw new RunError(`${path} is not valid JSON (${(e as Error).message}): the run directory is damaged`);
+  }
+}
+
+/**
+ * The saved config of the run in `dir` (its checkpoint's, or config.json's when it stopped before
+ * its first checkpoint), with `--epochs` replaced; other given flags must agree with it.
+ */
 function resumedConfig(dir: string, f: TrainFlags, cmd: Command): TrainConfig {
-  if (!hasCheckpoint(dir))
-    throw new UsageError(
-      "--resume",
-      `--resume ${dir}: no ${CHECKPOINT_FILE} there (a run writes one after its first epoch)`,
-    );
-  const manifest = JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), "utf8")) as {
-    config: TrainConfig;
-    epoch: number;
-  };
+  const manifest = hasCheckpoint(dir)
+    ? readJson<{ config: TrainConfig; epoch: number }>(join(dir, CHECKPOINT_FILE))
+    : { config: readJson<{ config: TrainConfig }>(join(dir, CONFIG_FILE)).config, epoch: 0 };
   const saved = manifest.config;
   const optimizer = cmd.getOptionValueSource("optimizer") === "cli" ? f.optimizer : saved.optimizer;
   const fromFlags = configFromFlags({ ...f, optimizer }, cmd);
@@ -185,6 +198,42 @@ function resumedConfig(dir: string, f: TrainFlags, cmd: Command): TrainConfig {
       `--epochs ${epochs} is fewer than the ${manifest.epoch} epochs the run in ${dir} has done`,
     );
   return { ...saved, epochs };
+}
+
+const CONFIG_FILE = "config.json";
+
+/** True when `dir` holds (the start of) a run. */
+const holdsRun = (dir: string) => [CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE].some((f) => existsSync(join(dir, f)));
+
+/** Remove what dead writers left in `dir` (temporary files, unreferenced tensor files); say so. */
+function tidyRunDir(dir: string, io: Io): void {
+  const temps = removeDeadTemps(dir);
+  repairBest(dir);
+  const bins = removeUnusedBins(dir);
+  const files = [...temps.files, ...bins];
+  if (files.length > 0)
+    io.err(`note: removed ${files.length} file(s) an interrupted run left in ${dir}: ${files.join(", ")}`);
+}
+
+/** The signal's exit status (128 + its number). */
+const signalExit = (s: NodeJS.Signals) => 128 + (s === "SIGINT" ? 2 : s === "SIGTERM" ? 15 : 1);
+
+/**
+ * Until the returned function is called, SIGINT and SIGTERM ask the run to stop after the current
+ * update (a second one exits at once: the directory stays resumable, it only loses that update).
+ */
+function onSignals(stop: StopRequest, io: Io): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    if (stop.requested !== null) process.exit(signalExit(signal));
+    stop.requested = signal;
+    io.err(`${signal}: stopping after the current update (send it again to stop at once)`);
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return () => {
+    process.removeListener("SIGINT", handler);
+    process.removeListener("SIGTERM", handler);
+  };
 }
 
 /** Select the tfjs backend named by `--backend` (default: wasm, cpu if wasm cannot start). @category utils */
@@ -219,7 +268,15 @@ export const trainCommand: CommandModule = {
       .option("--log-every <n>", "write a step record every n updates (0: epoch records only)", intAtLeast(0), 10)
       .addOption(backendOption())
       .option("--out <dir>", "run directory (must not hold a run yet)")
-      .option("--resume <dir>", "continue the run in <dir> up to --epochs")
+      .option(
+        "--resume <dir>",
+        "continue the run in <dir> up to --epochs (a run stopped before its first checkpoint starts over)",
+      )
+      .addOption(
+        new Option("--on-nonfinite <action>", "a non-finite loss, gradient or update: stop the run, or skip the update")
+          .choices(["stop", "skip"])
+          .default("stop"),
+      )
       .option("--no-progress", "no progress bar (it is drawn only on a terminal anyway)");
     for (const { spec, usedBy } of allHyperFlags()) cmd.addOption(hyperOption(spec, usedBy));
     cmd.addHelpText(
@@ -229,6 +286,8 @@ export const trainCommand: CommandModule = {
     cmd.action(async (f: TrainFlags, c: Command) => {
       let dir: string;
       let cfg: TrainConfig;
+      let lock: RunLock;
+      let created: string | undefined; // the first directory this start created, removed if it fails
       if (f.resume !== undefined) {
         dir = f.resume;
         if (f.out !== undefined && resolve(f.out) !== resolve(dir))
@@ -236,11 +295,31 @@ export const trainCommand: CommandModule = {
             "--out",
             `--out ${f.out} differs from --resume ${dir}: a resumed run writes into its own directory`,
           );
-        cfg = resumedConfig(dir, f, c);
+        if (!existsSync(dir) || !statSync(dir).isDirectory())
+          throw new UsageError("--resume", `--resume ${dir}: no such directory`);
+        lock = acquireRunLock(dir, io);
+        try {
+          if (!hasCheckpoint(dir) && !existsSync(join(dir, CONFIG_FILE)))
+            throw new UsageError(
+              "--resume",
+              `--resume ${dir}: no run there (no ${CHECKPOINT_FILE}, no ${CONFIG_FILE}): start one with --out ${dir}`,
+            );
+          tidyRunDir(dir, io);
+          cfg = resumedConfig(dir, f, c);
+          if (!hasCheckpoint(dir))
+            io.err(
+              `note: ${dir} has no checkpoint yet (it stopped during its first epoch): starting it over from its ${CONFIG_FILE}`,
+            );
+        } catch (e) {
+          lock.release();
+          throw e;
+        }
       } else {
         if (f.out === undefined) throw new UsageError("--out", "train needs --out <dir> (or --resume <dir>)");
         dir = f.out;
-        if (existsSync(join(dir, CHECKPOINT_FILE)) || existsSync(join(dir, METRICS_FILE)))
+        if (existsSync(dir) && !statSync(dir).isDirectory())
+          throw new UsageError("--out", `--out ${dir} is a file, not a directory: choose another --out`);
+        if (holdsRun(dir))
           throw new UsageError(
             "--out",
             `--out ${dir} already holds a run: continue it with --resume ${dir}, or choose another --out`,
@@ -256,11 +335,70 @@ export const trainCommand: CommandModule = {
             if (c.getOptionValueSource(flag) === "cli")
               throw new UsageError(`--${FLAG_OF[flag]}`, `--${FLAG_OF[flag]} applies only to --dataset synthetic`);
         }
-        mkdirSync(dir, { recursive: true });
+        try {
+          created = mkdirSync(dir, { recursive: true });
+        } catch (e) {
+          throw new RunError(`--out ${dir}: ${describeError(e)}`);
+        }
+        try {
+          lock = acquireRunLock(dir, io);
+        } catch (e) {
+          if (created !== undefined) rmSync(created, { recursive: true, force: true });
+          throw e;
+        }
+        // checked again under the lock: another start may have begun between the check and the lock
+        if (holdsRun(dir)) {
+          lock.release();
+          throw new UsageError("--out", `--out ${dir} already holds a run: continue it with --resume ${dir}`);
+        }
+        tidyRunDir(dir, io);
       }
-      const backend = await selectBackend(f.backend, io);
-      await train(cfg, { dir, resume: f.resume !== undefined, io, progress: f.progress, backend, dataDir: f.dataDir });
-      setExit(0);
+      const resume = f.resume !== undefined && hasCheckpoint(dir);
+      const given = (key: string) => c.getOptionValueSource(key) === "cli";
+      const again = resumeCommand(dir, {
+        epochs: cfg.epochs,
+        dataDir: f.dataDir,
+        backend: given("backend") ? f.backend : undefined,
+        onNonFinite: f.onNonfinite,
+      });
+      const stop: StopRequest = { requested: null };
+      const offSignals = onSignals(stop, io);
+      let started = false;
+      try {
+        const backend = await selectBackend(f.backend, io);
+        await train(cfg, {
+          dir,
+          resume,
+          io,
+          progress: f.progress,
+          backend,
+          dataDir: f.dataDir,
+          onNonFinite: f.onNonfinite,
+          stop,
+          onStarted: () => (started = true),
+        });
+        setExit(0);
+      } catch (e) {
+        if (e instanceof RunInterrupted) {
+          io.err(
+            e.epochsDone > 0 || resume
+              ? `stopped by ${e.signal}: ${dir} keeps its checkpoint (after epoch ${Math.max(e.epochsDone, 0)}); continue with: ${again}`
+              : `stopped by ${e.signal} before the first checkpoint; start it over with: ${again}`,
+          );
+          setExit(signalExit(e.signal));
+          return;
+        }
+        if (started && !(e instanceof NonFiniteError) && (isFsError(e) || !(e instanceof UsageError)))
+          throw new RunFailed(
+            `${describeError(e)}. ${dir} is still resumable: once that is fixed, continue with: ${again}`,
+            { cause: e },
+          );
+        throw e;
+      } finally {
+        offSignals();
+        lock.release();
+        if (!started && created !== undefined) rmSync(created, { recursive: true, force: true });
+      }
     });
   },
 };
