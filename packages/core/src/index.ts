@@ -70,3 +70,6 @@ export { evalJaxpr, Jaxpr, ClosedJaxpr } from "./staging/jaxpr";
 export * as random from "./random";
 export type { Key } from "./random";
 export * as testing from "./testing";
+export { jet, multiJet } from "./transforms/jet";
+export { defJet, hasJetRule } from "./trace/jet";
+export type { JetRule, Term } from "./trace/jet";

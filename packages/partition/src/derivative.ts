@@ -1,11 +1,11 @@
 /**
  * Partitioned derivatives (paper §3, App. A): the derivatives of g(α) = L(θ + V·α) at α = 0, built
  * by composing core transforms — grad for order 1, then one forward-mode Jacobian (vmap of jvp
- * over the S group directions) per further order; the diagonal by S nested univariate jvps.
+ * over the S group directions) per further order; the diagonal by one Taylor-mode pass (jet) per group.
  */
 import * as hd from "@hodiff/core";
 import type { Tree, Value } from "@hodiff/core";
-import { alignLeaves, groupPerturbation, perturbation } from "./perturb";
+import { alignLeaves, groupDirection, perturbation } from "./perturb";
 import type { Partition } from "./partition";
 import { PartitionError } from "./errors";
 
@@ -47,10 +47,6 @@ function forwardJacobian(h: (a: Value) => Value, chunk: number) {
     return parts.length === 1 ? parts[0]! : hd.concat(parts, 0);
   };
 }
-
-/** n-th derivative of h along e, by n nested jvps. */
-const nthDirectional = (h: (a: Value) => Value, e: Value, n: number): ((a: Value) => Value) =>
-  n === 0 ? h : nthDirectional((a: Value) => hd.jvp(h, [a], [e])[1] as Value, e, n - 1);
 
 function checkOrder(op: string, order: number) {
   if (!Number.isInteger(order) || order < 1)
@@ -94,8 +90,7 @@ export function partitionedDerivative(order: number, partition: Partition, optio
 }
 
 /**
- * D̄[s,…,s] = dᵈ/dtᵈ L(θ + t·v_s) at 0 for every s: one scalar-direction nested jvp per group,
- * in which only group s carries a tangent (symbolic zeros elsewhere).
+ * D̄[s,…,s] = dᵈ/dtᵈ L(θ + t·v_s) at 0 for every s: the last of `diagonalTerms`.
  */
 export function diagonal<P extends Tree<Value>>(
   order: number,
@@ -105,13 +100,40 @@ export function diagonal<P extends Tree<Value>>(
   direction: P,
   op = "partitionedDerivative",
 ): Value {
+  const terms = diagonalTerms(order, partition, f, params, direction, op);
+  return hd.reshape(hd.slice(terms, [0, order - 1], [partition.size, 1]), [partition.size]);
+}
+
+/**
+ * [S, order]: row s holds dᵏ/dtᵏ L(θ + t·v_s) at 0 for k = 1..order, by Taylor mode: `multiJet`
+ * along the S paths t ↦ θ + t·v_s, `chunk` paths per pass, so the primal runs once per pass and
+ * path s carries terms only from its group's first use on. jet's terms are derivatives along the
+ * path (JAX's convention), so term k is D̄(k)[s,…,s] itself, i.e. k! × the k-th Taylor coefficient.
+ */
+export function diagonalTerms<P extends Tree<Value>>(
+  order: number,
+  partition: Partition,
+  f: Loss<P>,
+  params: P,
+  direction: P,
+  op = "partitionedDerivative",
+  chunk = defaultChunkSize(partition),
+): Value {
   const { leaves, dirs, def } = alignLeaves(op, partition, params, direction);
-  const entries = partition.groups.map((_, s) => {
-    const move = groupPerturbation(partition, leaves, dirs, def, s);
-    const gs = (t: Value): Value => f(move(t) as P);
-    return nthDirectional(gs, hd.array(1), order)(hd.array(0));
-  });
-  return hd.stack(entries);
+  const fl = (...ls: Value[]): Value => f(hd.treeUnflatten(def, ls) as P);
+  const rest = new Array<null>(order - 1).fill(null);
+  const rows: Value[] = [];
+  for (let start = 0; start < partition.size; start += chunk) {
+    const groups = [...Array(Math.min(chunk, partition.size - start)).keys()].map((i) => start + i);
+    const paths = groups.map((s) => groupDirection(partition, dirs, s).map((v) => (v === null ? null : [v, ...rest])));
+    const [, series] = hd.multiJet(
+      fl,
+      leaves,
+      paths.map((p) => p.map((row) => row ?? [...rest, null])),
+    );
+    for (const terms of series) rows.push(hd.stack(terms as Value[]));
+  }
+  return hd.stack(rows);
 }
 
 /**

@@ -53,25 +53,15 @@ export function perturbation(partition: Partition, leaves: Value[], dirs: Value[
 }
 
 /**
- * t ↦ θ + t·v_s: only the leaves of group s move, so forward mode along t carries symbolic zeros
- * everywhere else (no work before the group's first use, unlike a batched α-tangent).
+ * v_s leaf by leaf: u on the leaves of group s (masked to its scalars for discrete groups), null
+ * (zero, never formed) on the others.
  */
-export function groupPerturbation(partition: Partition, leaves: Value[], dirs: Value[], def: hd.TreeDef, s: number) {
-  const masks = partition.assignment.map((a, i) => {
-    if (typeof a === "number") return a === s ? true : null;
+export function groupDirection(partition: Partition, dirs: Value[], s: number): (Value | null)[] {
+  return partition.assignment.map((a, i) => {
+    if (typeof a === "number") return a === s ? dirs[i]! : null;
     if (!a.includes(s)) return null;
     const m = new Float32Array(a.length);
     a.forEach((g, j) => (m[j] = g === s ? 1 : 0));
-    return hd.array(m, { shape: hd.shapeOf(dirs[i]!) });
+    return hd.mul(hd.array(m, { shape: hd.shapeOf(dirs[i]!) }), dirs[i]!);
   });
-  return (t: Value): Tree<Value> =>
-    hd.treeUnflatten(
-      def,
-      leaves.map((theta, i) => {
-        const m = masks[i];
-        if (m === null || m === undefined) return theta;
-        const v = m === true ? dirs[i]! : hd.mul(m, dirs[i]!);
-        return hd.add(theta, hd.mul(t, v));
-      }),
-    );
 }

@@ -61,11 +61,28 @@ export class BatchTrace extends Trace {
     const ts = tracers as BatchTracer[];
     const rankOne = this.rankOneResult(prim, ts, params);
     if (rankOne) return new BatchTracer(this, undefined, 0, rankOne);
+    const scaled = this.scaledBilinear(prim, ts, params);
+    if (scaled) return scaled;
     const vals = ts.map((t) => t.val);
     const dims = ts.map((t) => t.bdim);
     if (dims.every((d) => d === null)) return bind(prim, vals, params);
     const [out, d] = vmapRule(prim)(vals, dims, params, this.axisSize);
     return d === null ? out : new BatchTracer(this, out, d);
+  }
+  /**
+   * A bilinear op of a dense batched x and a rank-one s ⊗ b: s ⊙ f(x, b), so that b stays one
+   * unbatched operand (one folded matmul instead of a batched matmul of B different right sides).
+   */
+  private scaledBilinear<P>(prim: Primitive<P>, ts: BatchTracer[], params: P): Value | undefined {
+    if (ts.length !== 2 || !prim.bilinear) return undefined;
+    const i = ts.findIndex((t) => t.rankOne !== undefined);
+    const other = ts[1 - i];
+    // A batched scalar other operand is left to the dense path (the scale is itself one).
+    if (i < 0 || !other || other.bdim === null || other.rankOne || other.aval.shape.length === 0) return undefined;
+    const { scale, base } = ts[i]!.rankOne!;
+    const args = ts.map((t, j) => (j === i ? new BatchTracer(this, base, null) : t));
+    const unscaled = this.processPrimitive(prim, args, params);
+    return mul(unscaled, new BatchTracer(this, scale, 0));
   }
   /** The result in rank-one form, when the inputs allow it; otherwise undefined. */
   private rankOneResult<P>(prim: Primitive<P>, ts: BatchTracer[], params: P): RankOne | undefined {
