@@ -431,7 +431,10 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
           },
         };
         const custom = opt.gradients?.(ctx, params);
-        const [lossValue, rawGrads] = custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params);
+        const [lossValue, rawGrads] = (custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params)) as [
+          hd.Value,
+          Params,
+        ];
         if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
         let grads = rawGrads;
         if (injectsNaN("gradient", step + 1)) {

@@ -24,3 +24,8 @@ export class TraceError extends HodiffError {
 export class ArgumentError extends HodiffError {
   override name = "ArgumentError";
 }
+
+/** A primitive produced NaN or ±Inf while the debug-NaNs mode was on (see `setDebugNans`). @category errors */
+export class NonFiniteError extends HodiffError {
+  override name = "NonFiniteError";
+}

@@ -8,9 +8,11 @@ export { array, zeros, ones, zerosLike, onesLike, shapeOf, dtypeOf, toNested, to
 export type { NestedNumbers, ArrayOptions } from "./array";
 export type { DType, Tensor } from "./kernels";
 export { tidy, dispose } from "./memory";
+export { scope, keep, carry, reachableTensors } from "./scope";
 export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
 export type { BackendName } from "./backend";
-export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError } from "./errors";
+export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError, NonFiniteError } from "./errors";
+export { setDebugNans, withDebugNans, debugNansEnabled } from "./debugNans";
 export { Tracer } from "./trace/core";
 export type { Value, ArrayLike, Aval } from "./trace/core";
 export {
@@ -63,7 +65,7 @@ export type { Padding } from "./primitives/linalg";
 export { treeFlatten, treeUnflatten, treeMap, treeLeaves, treePaths, flattenAs, treeDefEqual, isLeaf } from "./tree";
 export type { Tree, TreeDef } from "./tree";
 export { jvp, vjp, grad, valueAndGrad, vmap, linearize, jacfwd, jacrev, hessian, hvp } from "./transforms/api";
-export type { GradOptions, JacOptions, AxisSpec, Pullback } from "./transforms/api";
+export type { GradOptions, JacOptions, AxisSpec, Pullback, Jacobian, GradsOf } from "./transforms/api";
 export { jit, makeJaxpr } from "./transforms/jit";
 export type { Jitted, JitOptions } from "./transforms/jit";
 export { evalJaxpr, Jaxpr, ClosedJaxpr } from "./staging/jaxpr";

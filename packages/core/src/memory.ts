@@ -37,7 +37,10 @@ export function scoped<T>(fn: () => T, keep: (result: T) => Tensor[] = (r) => te
 /**
  * tidy(fn) runs fn and frees every tensor it created except those in its returned pytree.
  * Inside a transformed function it frees nothing (intermediates may be needed for derivatives).
- * @example const loss = tidy(() => sum(square(x)))
+ * A returned array is the caller's: read numbers inside, `tidy(() => item(loss(p)))`, since
+ * `item(tidy(() => loss(p)))` leaves the loss array alive. `scope` also keeps tensors inside
+ * optimizer states and class instances; `carry` frees a loop's old state too.
+ * @example const loss = tidy(() => item(sum(square(x))))
  */
 export function tidy<T>(fn: () => T): T {
   return scoped(fn);

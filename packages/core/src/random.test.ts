@@ -44,3 +44,39 @@ describe("random", () => {
     expect(() => hd.random.key(1.5)).toThrow(/seed must be a safe integer/);
   });
 });
+
+describe("Threefry-2x32-20 known-answer vectors", () => {
+  // From the Random123 distribution's kat_vectors (also JAX's prng tests): key, counter → output.
+  const KAT: [[number, number], [number, number], [number, number]][] = [
+    [
+      [0x00000000, 0x00000000],
+      [0x00000000, 0x00000000],
+      [0x6b200159, 0x99ba4efe],
+    ],
+    [
+      [0xffffffff, 0xffffffff],
+      [0xffffffff, 0xffffffff],
+      [0x1cb996fc, 0xbb002be7],
+    ],
+    [
+      [0x13198a2e, 0x03707344],
+      [0x243f6a88, 0x85a308d3],
+      [0xc4923a9c, 0x483df7a0],
+    ],
+  ];
+  it.each(KAT)("key %j, counter %j", (key, counter, expected) => {
+    expect(hd.random.threefry2x32(key[0], key[1], counter[0], counter[1])).toEqual(expected);
+  });
+
+  it("keys, splits and uniform bits are Threefry blocks as documented", () => {
+    // key(seed) = [high 32 bits, low 32 bits]; split i = threefry(key, (0, i)); foldIn = threefry(key, (1, d)).
+    const k = hd.random.key(2 ** 32 + 7);
+    expect(k.words).toEqual([1, 7]);
+    expect(hd.random.split(k, 3).map((s) => s.words)).toEqual([0, 1, 2].map((i) => hd.random.threefry2x32(1, 7, 0, i)));
+    expect(hd.random.foldIn(k, 5).words).toEqual(hd.random.threefry2x32(1, 7, 1, 5));
+    // uniform: the top 23 bits of each word of threefry(key, (0, i)), i = 0, 2, 4, … over pairs.
+    const [a, b] = hd.random.threefry2x32(1, 7, 0, 0);
+    const u = values(hd.random.uniform(k, [2]));
+    expect(u).toEqual([(a >>> 9) * 2 ** -23, (b >>> 9) * 2 ** -23]);
+  });
+});

@@ -14,8 +14,11 @@ export interface Key {
 const ROT = [13, 15, 26, 6, 17, 29, 16, 24] as const;
 const rotl = (x: number, r: number) => ((x << r) | (x >>> (32 - r))) >>> 0;
 
-/** Threefry-2x32 with 20 rounds: a keyed bijection of 64-bit counters. */
-function threefry(k0: number, k1: number, c0: number, c1: number): [number, number] {
+/**
+ * threefry2x32(k0, k1, c0, c1): Threefry-2x32 with 20 rounds (Salmon et al. 2011, Random123), a
+ * keyed bijection of 64-bit counters (c0, c1) under the key (k0, k1), as two uint32 words.
+ */
+export function threefry2x32(k0: number, k1: number, c0: number, c1: number): [number, number] {
   const ks = [k0 >>> 0, k1 >>> 0, (k0 ^ k1 ^ 0x1bd11bda) >>> 0];
   let x0 = (c0 + ks[0]!) >>> 0;
   let x1 = (c1 + ks[1]!) >>> 0;
@@ -39,19 +42,19 @@ export function key(seed: number): Key {
 
 /** split(key, n = 2): n new independent keys. */
 export function split(k: Key, n = 2): Key[] {
-  return Array.from({ length: n }, (_, i) => ({ words: threefry(k.words[0], k.words[1], 0, i) }));
+  return Array.from({ length: n }, (_, i) => ({ words: threefry2x32(k.words[0], k.words[1], 0, i) }));
 }
 
 /** fold(key, data): a key derived from `key` and an integer (e.g. a step number). */
 export function foldIn(k: Key, data: number): Key {
-  return { words: threefry(k.words[0], k.words[1], 1, data >>> 0) };
+  return { words: threefry2x32(k.words[0], k.words[1], 1, data >>> 0) };
 }
 
 /** n uniform floats in [0, 1) from the key, 23 bits each. */
 function uniformFloats(k: Key, n: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
-    const [a, b] = threefry(k.words[0], k.words[1], Math.floor(i / 2 ** 32) >>> 0, i >>> 0);
+    const [a, b] = threefry2x32(k.words[0], k.words[1], Math.floor(i / 2 ** 32) >>> 0, i >>> 0);
     out[i] = (a >>> 9) * 2 ** -23;
     if (i + 1 < n) out[i + 1] = (b >>> 9) * 2 ** -23;
   }

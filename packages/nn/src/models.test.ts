@@ -208,3 +208,124 @@ describe("sequential", () => {
     );
   });
 });
+
+/**
+ * An independent float64 forward pass in plain JS, written from the architectures as the paper
+ * states them (not from ./layers): images are HWC row-major, weights dense [in, out] and conv HWIO.
+ */
+interface RefImage {
+  h: number;
+  w: number;
+  c: number;
+  v: Float64Array;
+}
+type Get = (path: string) => Float64Array;
+
+function refConv(x: RefImage, wt: Float64Array, b: Float64Array, k: number, cOut: number, pad: number): RefImage {
+  const h = x.h + 2 * pad - k + 1;
+  const w = x.w + 2 * pad - k + 1;
+  const out = new Float64Array(h * w * cOut);
+  for (let i = 0; i < h; i++)
+    for (let j = 0; j < w; j++) {
+      const o = (i * w + j) * cOut;
+      for (let co = 0; co < cOut; co++) out[o + co] = b[co]!;
+      for (let di = 0; di < k; di++) {
+        const si = i + di - pad;
+        if (si < 0 || si >= x.h) continue;
+        for (let dj = 0; dj < k; dj++) {
+          const sj = j + dj - pad;
+          if (sj < 0 || sj >= x.w) continue;
+          for (let ci = 0; ci < x.c; ci++) {
+            const xv = x.v[(si * x.w + sj) * x.c + ci]!;
+            const wo = ((di * k + dj) * x.c + ci) * cOut;
+            for (let co = 0; co < cOut; co++) out[o + co] = out[o + co]! + xv * wt[wo + co]!;
+          }
+        }
+      }
+    }
+  return { h, w, c: cOut, v: out };
+}
+
+function refMaxPool2(x: RefImage): RefImage {
+  const h = Math.floor(x.h / 2);
+  const w = Math.floor(x.w / 2);
+  const out = new Float64Array(h * w * x.c).fill(-Infinity);
+  for (let i = 0; i < 2 * h; i++)
+    for (let j = 0; j < 2 * w; j++)
+      for (let c = 0; c < x.c; c++) {
+        const o = (Math.floor(i / 2) * w + Math.floor(j / 2)) * x.c + c;
+        out[o] = Math.max(out[o]!, x.v[(i * x.w + j) * x.c + c]!);
+      }
+  return { h, w, c: x.c, v: out };
+}
+
+function refDense(x: Float64Array, wt: Float64Array, b: Float64Array): Float64Array {
+  const n = b.length;
+  const out = Float64Array.from(b);
+  for (let i = 0; i < x.length; i++) for (let o = 0; o < n; o++) out[o] = out[o]! + x[i]! * wt[i * n + o]!;
+  return out;
+}
+
+const refMap = <T extends { v: Float64Array } | Float64Array>(x: T, f: (v: number) => number): T =>
+  (x instanceof Float64Array ? x.map(f) : { ...x, v: x.v.map(f) }) as T;
+const refElu = (v: number) => (v > 0 ? v : Math.expm1(v));
+
+function refLenet(x: RefImage, p: Get): Float64Array {
+  let y = refMaxPool2(refMap(refConv(x, p("conv1.w"), p("conv1.b"), 5, 6, 0), Math.tanh));
+  y = refMaxPool2(refMap(refConv(y, p("conv2.w"), p("conv2.b"), 5, 16, 0), Math.tanh));
+  let z = refMap(refDense(y.v, p("fc1.w"), p("fc1.b")), Math.tanh);
+  z = refMap(refDense(z, p("fc2.w"), p("fc2.b")), Math.tanh);
+  return refDense(z, p("fc3.w"), p("fc3.b"));
+}
+
+function refVgg11(x: RefImage, p: Get): Float64Array {
+  let y = x;
+  let n = 0;
+  for (const c of [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"] as const) {
+    if (c === "M") y = refMaxPool2(y);
+    else {
+      n++;
+      y = refMap(refConv(y, p(`conv${n}.w`), p(`conv${n}.b`), 3, c, 1), refElu);
+    }
+  }
+  const pooled = new Float64Array(y.c);
+  for (let i = 0; i < y.h * y.w; i++)
+    for (let c = 0; c < y.c; c++) pooled[c] = pooled[c]! + y.v[i * y.c + c]! / (y.h * y.w);
+  return refDense(pooled, p("fc1.w"), p("fc1.b"));
+}
+
+function refBigmlp(x: RefImage, p: Get): Float64Array {
+  let z = x.v;
+  for (let l = 1; l <= 21; l++) {
+    z = refDense(z, p(`fc${l}.w`), p(`fc${l}.b`));
+    if (l < 21) z = refMap(z, refElu);
+  }
+  return z;
+}
+
+const Reference = { lenet: refLenet, vgg11: refVgg11, bigmlp: refBigmlp };
+
+describe("forward values against an independent float64 reference (plain JS)", () => {
+  it.each(["lenet", "vgg11", "bigmlp"] as const)("%s: logits of 2 random images agree to 1e-4 relative", (name) => {
+    const { model, params } = models[name];
+    const [h, w, c] = model.inputShape as [number, number, number];
+    const x = hd.random.normal(hd.random.key(11), [2, h, w, c]);
+    const logits = Array.from(hd.tidy(() => hd.toFlat(model.apply(params, x))));
+    const tree = params as Record<string, Record<string, hd.Value>>;
+    const get = (path: string) => {
+      const [layer, leaf] = path.split(".") as [string, string];
+      return Float64Array.from(hd.toFlat(tree[layer]![leaf]!));
+    };
+    const xs = Float64Array.from(hd.toFlat(x));
+    const reference: number[] = [];
+    for (let n = 0; n < 2; n++) {
+      const image = { h, w, c, v: xs.subarray(n * h * w * c, (n + 1) * h * w * c) };
+      reference.push(...Reference[name](image, get));
+    }
+    const scale = Math.max(...reference.map(Math.abs));
+    expect(scale).toBeGreaterThan(1e-3); // the logits are not all ~0, so the comparison means something
+    const error = Math.max(...logits.map((v, i) => Math.abs(v - reference[i]!)));
+    expect(error / scale).toBeLessThan(1e-4);
+    hd.dispose(x);
+  });
+});

@@ -130,3 +130,16 @@ describe("convergence with tuned rates", () => {
     }
   });
 });
+
+describe("learning-rate validation", () => {
+  it("rejects rates that are not finite positive numbers or schedules, naming the type that came", () => {
+    expect(() => adam(-1)).toThrow("adam: learningRate must be a finite number > 0 or a schedule, got -1.");
+    expect(() => sgd(0)).toThrow("sgd: learningRate must be a finite number > 0 or a schedule, got 0.");
+    expect(() => sgd("0.1" as never)).toThrow(
+      'sgd: learningRate must be a finite number > 0 or a schedule, got the string "0.1".',
+    );
+    expect(() => momentum(NaN)).toThrow(/momentum: learningRate .* got NaN\./);
+    expect(() => adam(1e-3)).not.toThrow();
+    expect(() => sgd((t) => 0.1 / (t + 1))).not.toThrow();
+  });
+});

@@ -12,6 +12,7 @@ import {
   type ScaleByScheduleState,
   type TraceMomentumState,
 } from "./transform";
+import { checkLearningRate } from "./internal";
 
 /** State of `scaleByLearningRate`: empty for a constant rate, `{ count }` for a schedule. @category alias */
 export type LearningRateState = EmptyState | ScaleByScheduleState;
@@ -29,6 +30,7 @@ export type AdamState = readonly [ScaleByAdamState, LearningRateState];
  * @category alias
  */
 export function sgd(learningRate: ScalarOrSchedule): GradientTransformation<SgdState> {
+  checkLearningRate("sgd", learningRate);
   return chain(scaleByLearningRate(learningRate));
 }
 
@@ -49,6 +51,7 @@ export function momentum(
   learningRate: ScalarOrSchedule,
   options: MomentumOptions = {},
 ): GradientTransformation<MomentumState> {
+  checkLearningRate("momentum", learningRate);
   checkOptionNames("momentum", options, ["momentum", "nesterov"]);
   const { momentum: decay = 0.9, nesterov = false } = options;
   return chain(traceMomentum({ decay, nesterov }), scaleByLearningRate(learningRate));
@@ -63,6 +66,7 @@ export type AdamOptions = ScaleByAdamOptions;
  * @category alias
  */
 export function adam(learningRate: ScalarOrSchedule, options: AdamOptions = {}): GradientTransformation<AdamState> {
+  checkLearningRate("adam", learningRate);
   checkOptionNames("adam", options, ADAM_OPTIONS);
   return chain(scaleByAdam(options), scaleByLearningRate(learningRate));
 }

@@ -37,9 +37,29 @@ export function zipMap<T>(
   return hd.treeUnflatten(def, out) as T;
 }
 
+/** A value as an error message shows it: numbers as they print, other types named (`the string "0.1"`). @internal */
+export function describeValue(value: unknown): string {
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined)
+    return String(value);
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  return `a ${typeof value}`;
+}
+
 /** Throw an ArgumentError unless `ok`: `${fn}: ${name} must be ${what}, got ${value}.` @internal */
 export function check(ok: boolean, fn: string, name: string, what: string, value: unknown): void {
-  if (!ok) throw new hd.ArgumentError(`${fn}: ${name} must be ${what}, got ${String(value)}.`);
+  if (!ok) throw new hd.ArgumentError(`${fn}: ${name} must be ${what}, got ${describeValue(value)}.`);
+}
+
+/** Check an optimizer's learning rate: a finite number > 0 or a schedule (its values are checked when used). @internal */
+export function checkLearningRate(fn: string, value: unknown): void {
+  check(
+    (isFiniteNumber(value) && value > 0) || typeof value === "function",
+    fn,
+    "learningRate",
+    "a finite number > 0 or a schedule",
+    value,
+  );
 }
 
 /** A finite number. @internal */

@@ -145,11 +145,12 @@ describe("errors", () => {
     const s = t.init(params);
     const wrongShape = { w: hd.zeros([2, 2]), b: hd.zeros([1]) };
     expect(() => t.update(s, params, wrongShape)).toThrow(
-      "scaleByAdam: shapes differ at b: grads [1] vs state.mu [3] (no broadcasting: gradients and states have the parameters' shapes).",
+      "scaleByAdam: shapes differ at b: state.mu [3] vs grads [1] (no broadcasting: gradients and states have the parameters' shapes).",
     );
+    // The state is what is expected; the gradient that came is what "got" names.
     const missing = { w: hd.zeros([2, 2]) } as unknown as typeof params;
     expect(() => t.update(s, params, missing)).toThrow(
-      /scaleByAdam \(state\.mu against grads\): structure differs at the root/,
+      /scaleByAdam \(grads against state\.mu\): structure differs at the root: expected an object with keys \{w, b\}, got an object with keys \{w\}/,
     );
     hd.dispose([params, s, wrongShape, missing]);
   });

@@ -183,19 +183,20 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
         // Bias corrections in float64; only the final scalars reach float32.
         const bc1 = 1 - b1 ** count;
         const bc2 = 1 - b2 ** count;
+        // The state is the reference structure: a wrong gradient is what "got" names.
         const mu = zipMap<Params>(
           fn,
-          ["grads", "state.mu"],
-          (g, m) => hd.add(hd.mul(m, b1), hd.mul(g, 1 - b1)),
-          grads,
+          ["state.mu", "grads"],
+          (m, g) => hd.add(hd.mul(m, b1), hd.mul(g, 1 - b1)),
           state.mu,
+          grads,
         );
         const nu = zipMap<Params>(
           fn,
-          ["grads", "state.nu"],
-          (g, v) => hd.add(hd.mul(v, b2), hd.mul(hd.square(g), 1 - b2)),
-          grads,
+          ["state.nu", "grads"],
+          (v, g) => hd.add(hd.mul(v, b2), hd.mul(hd.square(g), 1 - b2)),
           state.nu,
+          grads,
         );
         const updates = zipMap<typeof grads>(
           fn,

@@ -196,12 +196,30 @@ export function bind<P>(prim: Primitive<P>, args: ArrayLike[], params: P): Value
   return trace.processPrimitive(prim, tracers, params);
 }
 
+/** Sees every primitive evaluated on concrete tensors (e.g. debug_nans); null, the default, costs nothing. */
+export type EvalHook = (prim: Primitive<unknown>, args: readonly Tensor[], out: Tensor, params: unknown) => void;
+let evalHook: EvalHook | null = null;
+
+/** Install (or with null remove) the hook called after each concrete evaluation; returns the previous one. */
+export function setEvalHook(hook: EvalHook | null): EvalHook | null {
+  const previous = evalHook;
+  evalHook = hook;
+  return previous;
+}
+
+/** Kinds of the active transform levels, outermost first (trace class names, e.g. "ReverseTrace"). */
+export function activeTraceKinds(): string[] {
+  return stack.slice(1).map((m) => m.trace.constructor.name);
+}
+
 function evaluate<P>(prim: Primitive<P>, args: Tensor[], params: P): Tensor {
   prim.abstractEval(
     args.map((a) => ({ shape: a.shape, dtype: a.dtype as DType })),
     params,
   );
-  return prim.impl(args, params);
+  const out = prim.impl(args, params);
+  if (evalHook !== null) evalHook(prim as Primitive<unknown>, args, out, params);
+  return out;
 }
 
 function describe(x: unknown): string {

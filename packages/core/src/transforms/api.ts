@@ -5,7 +5,7 @@
  */
 import { K, runtime, type Tensor } from "../kernels";
 import { ArgumentError, ShapeError, TreeError } from "../errors";
-import { Tracer, avalOf, formatAval, isValue, withMain, type Value } from "../trace/core";
+import { Tracer, avalOf, formatAval, isValue, withMain, type ArrayLike, type Value } from "../trace/core";
 import { JVPTrace, JVPTracer } from "../trace/jvp";
 import { BatchTrace, BatchTracer } from "../trace/vmap";
 import { ReverseTrace, ReverseTracer, backward, materialize, type TapeNode } from "../trace/reverse";
@@ -49,8 +49,25 @@ function checkSameAvals(op: string, a: Value[], b: Value[], paths: string[], wha
   });
 }
 
-/** jvp(f, primals, tangents) = [f(primals), ∂f(primals)·tangents]: forward-mode pushforward. */
-export function jvp<F extends Fn>(f: F, primals: unknown[], tangents: unknown[]): [ReturnType<F>, ReturnType<F>] {
+/** Throw unless `args` is a JS array of f's arguments (the common slip is passing the first argument bare). */
+function checkArgList(op: string, what: string, args: unknown): asserts args is unknown[] {
+  if (Array.isArray(args)) return;
+  throw new ArgumentError(
+    `${op}: ${what} must be an array of f's arguments (e.g. [params] for f(params)), got ${describeOut(args)}`,
+  );
+}
+
+/**
+ * jvp(f, primals, tangents) = [f(primals), ∂f(primals)·tangents]: forward-mode pushforward.
+ * `primals` and `tangents` are arrays of f's arguments: `jvp(f, [params], [direction])`.
+ */
+export function jvp<A extends unknown[], O>(
+  f: (...args: A) => O,
+  primals: readonly [...A],
+  tangents: readonly [...A] | readonly ArrayLike[],
+): [O, O] {
+  checkArgList("jvp", "primals", primals);
+  checkArgList("jvp", "tangents", tangents);
   return scoped(() => {
     const [pl, def] = flattenValues("jvp", primals, "args");
     const paths = treePaths(def, "args");
@@ -61,7 +78,7 @@ export function jvp<F extends Fn>(f: F, primals: unknown[], tangents: unknown[])
     return withMain(JVPTrace, undefined, (main) => {
       const trace = main.trace as JVPTrace;
       const ins = pl.map((p, i) => new JVPTracer(trace, p, tl[i]!));
-      const out = f(...(treeUnflatten(def, ins) as unknown[]));
+      const out = f(...(treeUnflatten(def, ins) as A));
       const [ol, odef] = flattenValues("jvp", out, "out");
       const ps: Value[] = [];
       const ts: Value[] = [];
@@ -74,7 +91,7 @@ export function jvp<F extends Fn>(f: F, primals: unknown[], tangents: unknown[])
           ts.push(zerosOf(avalOf(o)));
         }
       }
-      return [treeUnflatten(odef, ps), treeUnflatten(odef, ts)] as [ReturnType<F>, ReturnType<F>];
+      return [treeUnflatten(odef, ps), treeUnflatten(odef, ts)] as [O, O];
     });
   });
 }
@@ -148,7 +165,15 @@ function record(op: string, f: Fn, args: unknown[], diff: (i: number) => boolean
 }
 
 const describeOut = (x: unknown): string =>
-  isValue(x) ? formatAval(avalOf(x)) : Array.isArray(x) ? `an array of length ${x.length}` : typeof x;
+  isValue(x)
+    ? formatAval(avalOf(x))
+    : Array.isArray(x)
+      ? `an array of length ${x.length}`
+      : x !== null && typeof x === "object"
+        ? `an object with keys {${Object.keys(x).join(", ")}}`
+        : x === null
+          ? "null"
+          : typeof x;
 
 /** Cotangents of the recorded inputs for output cotangents `cts` (zeros where none arrive). */
 function pullBack(rec: Recorded, cts: Value[]): Value[] {
@@ -163,7 +188,7 @@ function pullBack(rec: Recorded, cts: Value[]): Value[] {
   });
 }
 
-/** A pullback: a linear map from output cotangents to input cotangents, holding residuals. */
+/** A pullback: a linear map from output cotangents (shaped like f's output) to input cotangents. */
 export interface Pullback<In extends unknown[]> {
   (cotangent: unknown): In;
   /** Tensors kept alive for the backward pass; freed by dispose(). */
@@ -172,14 +197,14 @@ export interface Pullback<In extends unknown[]> {
 }
 
 /** vjp(f, ...primals) = [f(primals), ct ↦ ctᵀ·∂f(primals)]: reverse-mode pullback. */
-export function vjp<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<F>, Pullback<Parameters<F>>] {
+export function vjp<A extends unknown[], O>(f: (...args: A) => O, ...primals: A): [O, Pullback<A>] {
   let residuals: Tensor[] = [];
   // Tensors made by this call have larger ids than this mark; older ones (closure constants) are not ours to free.
   const probe = K.scalar(0, "float32");
   const mark = probe.id;
   probe.dispose();
   const rec = scoped(
-    () => record("vjp", f, primals, () => true, false),
+    () => record("vjp", f as Fn, primals, () => true, false),
     (r) => {
       residuals = [];
       for (const n of r.tape) {
@@ -206,10 +231,10 @@ export function vjp<F extends Fn>(f: F, ...primals: Parameters<F>): [ReturnType<
           leaves.map(() => inCts[k++]!),
         );
       });
-    })) as Pullback<Parameters<F>>;
+    })) as Pullback<A>;
   Object.defineProperty(pullback, "residuals", { value: kept });
   Object.defineProperty(pullback, "dispose", { value: () => kept.forEach((t) => t.dispose()) });
-  return [rec.out as ReturnType<F>, pullback];
+  return [rec.out as O, pullback];
 }
 
 export interface GradOptions {
@@ -254,21 +279,82 @@ function valueAndGradImpl(
   });
 }
 
-/** grad(f)(x) = ∇ₓf(x) for scalar f; argnums picks arguments, hasAux passes [loss, aux] through. */
-export function grad<F extends Fn>(f: F, options: GradOptions = {}) {
-  return (...args: Parameters<F>) => {
+/** The gradients of the arguments picked by a tuple of argnums: one pytree per index, typed like it. */
+export type GradsOf<A extends readonly unknown[], N extends readonly number[]> = { [K in keyof N]: A[N[K]] };
+
+/** Options of grad/valueAndGrad that differentiate argument 0 and return no aux. */
+interface Plain {
+  readonly argnums?: 0;
+  readonly hasAux?: false;
+}
+/** Options that differentiate argument 0 of an f that returns [loss, aux]. */
+interface WithAux {
+  readonly argnums?: 0;
+  readonly hasAux: true;
+}
+/** Options that differentiate one argument N or a tuple of arguments Ns, without aux. */
+interface ArgN<N> {
+  readonly argnums: N;
+  readonly hasAux?: false;
+}
+
+/**
+ * grad(f)(x) = ∇ₓf(x) for scalar f. The gradient has the type (and pytree structure) of the
+ * differentiated argument: `grad((p: Params, x: Array) => loss)` is `(p: Params, x: Array) => Params`
+ * (number leaves come back as float32 scalar arrays). `argnums: n` or `[i, j]` picks other
+ * arguments (a tuple of gradients for a tuple); `hasAux` lets f return [loss, aux], passed through.
+ */
+export function grad<P, R extends unknown[]>(
+  f: (p: P, ...rest: R) => ArrayLike,
+  options?: Plain,
+): (p: P, ...rest: R) => P;
+export function grad<P, R extends unknown[], Aux>(
+  f: (p: P, ...rest: R) => readonly [ArrayLike, Aux],
+  options: WithAux,
+): (p: P, ...rest: R) => [P, Aux];
+export function grad<A extends unknown[], const N extends number>(
+  f: (...args: A) => ArrayLike,
+  options: ArgN<N>,
+): (...args: A) => A[N];
+export function grad<A extends unknown[], const N extends readonly number[]>(
+  f: (...args: A) => ArrayLike,
+  options: ArgN<N>,
+): (...args: A) => GradsOf<A, N>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function grad<F extends Fn>(f: F, options?: GradOptions): (...args: Parameters<F>) => any;
+export function grad(f: Fn, options: GradOptions = {}): Fn {
+  return (...args: unknown[]) => {
     const [, aux, g] = valueAndGradImpl("grad", f, options, args, false);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    return (options.hasAux ? [g, aux] : g) as any;
+    return options.hasAux ? [g, aux] : g;
   };
 }
 
-/** valueAndGrad(f)(x) = [f(x), ∇ₓf(x)] (with hasAux: [[loss, aux], grads]). */
-export function valueAndGrad<F extends Fn>(f: F, options: GradOptions = {}) {
-  return (...args: Parameters<F>) => {
+/**
+ * valueAndGrad(f)(x) = [f(x), ∇ₓf(x)] (with hasAux: [[loss, aux], grads]); typed like {@link grad}.
+ * @example const [loss, g] = valueAndGrad(lossFn)(params, x, y); // g: typeof params
+ */
+export function valueAndGrad<P, R extends unknown[], V extends Value>(
+  f: (p: P, ...rest: R) => V,
+  options?: Plain,
+): (p: P, ...rest: R) => [V, P];
+export function valueAndGrad<P, R extends unknown[], V extends Value, Aux>(
+  f: (p: P, ...rest: R) => readonly [V, Aux],
+  options: WithAux,
+): (p: P, ...rest: R) => [[V, Aux], P];
+export function valueAndGrad<A extends unknown[], V extends Value, const N extends number>(
+  f: (...args: A) => V,
+  options: ArgN<N>,
+): (...args: A) => [V, A[N]];
+export function valueAndGrad<A extends unknown[], V extends Value, const N extends readonly number[]>(
+  f: (...args: A) => V,
+  options: ArgN<N>,
+): (...args: A) => [V, GradsOf<A, N>];
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function valueAndGrad<F extends Fn>(f: F, options?: GradOptions): (...args: Parameters<F>) => any;
+export function valueAndGrad(f: Fn, options: GradOptions = {}): Fn {
+  return (...args: unknown[]) => {
     const [value, aux, g] = valueAndGradImpl("valueAndGrad", f, options, args, true);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    return (options.hasAux ? [[value, aux], g] : [value, g]) as any;
+    return options.hasAux ? [[value, aux], g] : [value, g];
   };
 }
 
@@ -293,8 +379,12 @@ const countLeaves = (def: TreeDef): number =>
   def.kind === "leaf" ? 1 : def.kind === "none" ? 0 : def.children.reduce((n, c) => n + countLeaves(c), 0);
 
 /** vmap(f, inAxes, outAxes)(xs) = stack_i f(xs[i]): f mapped over an axis of its inputs. */
-export function vmap<F extends Fn>(f: F, inAxes: AxisSpec = 0, outAxes: AxisSpec = 0) {
-  return (...args: Parameters<F>): ReturnType<F> =>
+export function vmap<A extends unknown[], O>(
+  f: (...args: A) => O,
+  inAxes: AxisSpec = 0,
+  outAxes: AxisSpec = 0,
+): (...args: A) => O {
+  return (...args: A): O =>
     scoped(() => {
       const [leaves, def] = flattenValues("vmap", args, "args");
       const paths = treePaths(def, "args");
@@ -325,7 +415,7 @@ export function vmap<F extends Fn>(f: F, inAxes: AxisSpec = 0, outAxes: AxisSpec
       return withMain(BatchTrace, n, (main) => {
         const trace = main.trace as BatchTrace;
         const ins = leaves.map((l, i) => (norm[i] === null ? l : new BatchTracer(trace, l, norm[i]!)));
-        const out = f(...(treeUnflatten(def, ins) as unknown[]));
+        const out = f(...(treeUnflatten(def, ins) as A));
         const [ol, odef] = flattenValues("vmap", out, "out");
         const oaxes = axesFor("vmap", outAxes, odef, "out");
         const opaths = treePaths(odef, "out");
@@ -344,7 +434,7 @@ export function vmap<F extends Fn>(f: F, inAxes: AxisSpec = 0, outAxes: AxisSpec
           const expanded = reshape(v, [...s.slice(0, to), 1, ...s.slice(to)]);
           return broadcastTo(expanded, [...s.slice(0, to), n, ...s.slice(to)]);
         });
-        return treeUnflatten(odef, res) as ReturnType<F>;
+        return treeUnflatten(odef, res) as O;
       });
     });
 }
@@ -354,11 +444,8 @@ export function vmap<F extends Fn>(f: F, inAxes: AxisSpec = 0, outAxes: AxisSpec
  * runs once, the linear map runs only the staged tangent work (see `linearize.ts`). The map holds
  * its residuals until `dispose(map)`.
  */
-export function linearize<F extends Fn>(
-  f: F,
-  ...primals: Parameters<F>
-): [ReturnType<F>, LinearMap<Parameters<F>, ReturnType<F>>] {
-  return linearizeImpl(jvp, f, primals);
+export function linearize<A extends unknown[], O>(f: (...args: A) => O, ...primals: A): [O, LinearMap<A, O>] {
+  return linearizeImpl(jvp as never, f, primals) as [O, LinearMap<A, O>];
 }
 
 /** The standard basis of the leaves of x, batched on axis 0: leaf i gets [n, ...shape_i]. */
@@ -394,13 +481,26 @@ export interface JacOptions {
   argnums?: number;
 }
 
+/**
+ * The type of a Jacobian of an output tree O with respect to an input tree I: every leaf of O
+ * becomes a tree shaped like I (block [...outShape, ...inShape] at each leaf pair).
+ */
+export type Jacobian<O, I> = O extends Value | number ? I : { [K in keyof O]: Jacobian<O[K], I> };
+
 const withArg = (args: unknown[], n: number, x: unknown): unknown[] => args.map((a, i) => (i === n ? x : a));
 
 /** jacfwd(f)(x)[out…, in…] = ∂f/∂x by forward mode: vmap of jvp over the input basis. */
-export function jacfwd<F extends Fn>(f: F, options: JacOptions = {}) {
+export function jacfwd<P, R extends unknown[], O>(
+  f: (p: P, ...rest: R) => O,
+  options?: { readonly argnums?: 0 },
+): (p: P, ...rest: R) => Jacobian<O, P>;
+export function jacfwd<A extends unknown[], O, const N extends number>(
+  f: (...args: A) => O,
+  options: { readonly argnums: N },
+): (...args: A) => Jacobian<O, A[N]>;
+export function jacfwd(f: Fn, options: JacOptions = {}): Fn {
   const n = options.argnums ?? 0;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return (...args: Parameters<F>): any =>
+  return (...args: unknown[]): unknown =>
     scoped(() => {
       const [xl, xdef] = flattenValues("jacfwd", args[n], `args.${n}`);
       const push = (...ts: Value[]) =>
@@ -415,10 +515,17 @@ export function jacfwd<F extends Fn>(f: F, options: JacOptions = {}) {
 }
 
 /** jacrev(f)(x)[out…, in…] = ∂f/∂x by reverse mode: vmap of the pullback over the output basis. */
-export function jacrev<F extends Fn>(f: F, options: JacOptions = {}) {
+export function jacrev<P, R extends unknown[], O>(
+  f: (p: P, ...rest: R) => O,
+  options?: { readonly argnums?: 0 },
+): (p: P, ...rest: R) => Jacobian<O, P>;
+export function jacrev<A extends unknown[], O, const N extends number>(
+  f: (...args: A) => O,
+  options: { readonly argnums: N },
+): (...args: A) => Jacobian<O, A[N]>;
+export function jacrev(f: Fn, options: JacOptions = {}): Fn {
   const n = options.argnums ?? 0;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return (...args: Parameters<F>): any =>
+  return (...args: unknown[]): unknown =>
     scoped(() => {
       const [xl, xdef] = flattenValues("jacrev", args[n], `args.${n}`);
       const [y, pullback] = vjp((x: unknown) => f(...withArg(args, n, x)), args[n]);
@@ -441,14 +548,31 @@ export function jacrev<F extends Fn>(f: F, options: JacOptions = {}) {
     });
 }
 
-/** hessian(f)(x) = ∂²f/∂x² = jacfwd(jacrev(f)). */
-export function hessian<F extends Fn>(f: F, options: JacOptions = {}) {
-  return jacfwd(jacrev(f, options), options);
+/** hessian(f)(x) = ∂²f/∂x² = jacfwd(jacrev(f)); for a pytree x, H[a][b] is the block ∂²f/∂x_a∂x_b. */
+export function hessian<P, R extends unknown[]>(
+  f: (p: P, ...rest: R) => ArrayLike,
+  options?: { readonly argnums?: 0 },
+): (p: P, ...rest: R) => Jacobian<P, P>;
+export function hessian<A extends unknown[], const N extends number>(
+  f: (...args: A) => ArrayLike,
+  options: { readonly argnums: N },
+): (...args: A) => Jacobian<A[N], A[N]>;
+export function hessian(f: Fn, options: JacOptions = {}): Fn {
+  return jacfwd(jacrev(f, options as { argnums: number }), options as { argnums: number });
 }
 
-/** hvp(f, primals, tangents) = ∇²f(primals)·tangents, forward-over-reverse (w.r.t. argument 0). */
-export function hvp<F extends Fn>(f: F, primals: Parameters<F>, tangents: Parameters<F>): Parameters<F>[0] {
-  return scoped(() => jvp((...xs: unknown[]) => grad(f)(...(xs as Parameters<F>)), primals, tangents)[1]);
+/**
+ * hvp(f, primals, tangents) = ∇²f(primals)·tangents, forward-over-reverse (w.r.t. argument 0);
+ * typed like the first argument: `hvp(loss, [params, x], [v, x])` has the type of params.
+ */
+export function hvp<P, R extends unknown[]>(
+  f: (p: P, ...rest: R) => ArrayLike,
+  primals: readonly [P, ...R],
+  tangents: readonly [P, ...R] | readonly ArrayLike[],
+): P {
+  checkArgList("hvp", "primals", primals);
+  checkArgList("hvp", "tangents", tangents);
+  return scoped(() => jvp((...xs: [P, ...R]) => grad(f)(...xs), primals, tangents)[1]);
 }
 
 export { Tracer };

@@ -217,7 +217,7 @@ describe("pytrees", () => {
     expect(() => hd.jvp(loss, [p], [bad])).toThrow(
       /jvp: primals and tangents differ at args\[0\]\.l0\.b: float32\[2\] vs float32\[3\]/,
     );
-    expect(() => hd.jvp(loss, [p], [{ l0: p.l0 }])).toThrow(
+    expect(() => hd.jvp(loss, [p], [{ l0: p.l0 } as never])).toThrow(
       /jvp: tangents: structure differs at tangents\[0\]: expected an object with keys \{l0, l1\}/,
     );
     expect(() => hd.grad((q: ReturnType<typeof params>) => hd.tanh(q.l0.b))(p)).toThrow(
