@@ -57,4 +57,5 @@ const gradMlp: Bench = async ({ backend, repeats }) => {
 export const benchmarks: Record<string, Bench> = {
   grad: gradMlp,
   summaries: (ctx) => import("./summaries").then((m) => m.summariesBench(ctx)),
+  elementwise: (ctx) => import("./elementwise").then((m) => m.elementwiseBench(ctx)),
 };

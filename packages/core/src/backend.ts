@@ -4,6 +4,7 @@
  */
 import { runtime } from "./kernels";
 import { ArgumentError } from "./errors";
+import { installSimdKernels } from "./simd/install";
 
 runtime.setProd();
 
@@ -24,6 +25,8 @@ export async function setBackend(name: BackendName): Promise<void> {
   const ok = await runtime.setBackend(name);
   if (!ok) throw new Error(`setBackend: backend '${name}' failed to initialise`);
   await runtime.ready();
+  // SIMD transcendental kernels on wasm's heap; where they cannot load, tfjs's own kernels stay.
+  if (name === "wasm") await installSimdKernels();
 }
 
 /**

@@ -10,6 +10,7 @@ export type { DType, Tensor } from "./kernels";
 export { tidy, dispose } from "./memory";
 export { scope, keep, carry, reachableTensors } from "./scope";
 export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
+export { setSimdKernels, simdKernelsActive } from "./simd/install";
 export type { BackendName } from "./backend";
 export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError, NonFiniteError } from "./errors";
 export { setDebugNans, withDebugNans, debugNansEnabled } from "./debugNans";
