@@ -5,7 +5,7 @@
 import { runtime } from "./kernels";
 import { ArgumentError } from "./errors";
 import { installSimdKernels } from "./simd/install";
-import { installWebGpu, rememberAdapter, webGpuAdapter } from "./webgpu/install";
+import { installWebGpu, rememberAdapter, syncReadsWork, webGpuAdapter } from "./webgpu/install";
 import { watchWebGpuErrors, webGpuErrors } from "./webgpu/kernels";
 
 runtime.setProd();
@@ -94,6 +94,12 @@ export const getWebGpuAdapter = () => webGpuAdapter;
  * validation do not throw, they leave their outputs unwritten: check this after webgpu work.
  */
 export const takeWebGpuErrors = (): string[] => webGpuErrors();
+
+/**
+ * Whether synchronous reads (`toNested`, `toFlat`, `item`) work on the active backend: everywhere
+ * except webgpu in Node, where only `toNestedAsync`, `toFlatAsync` and `itemAsync` read.
+ */
+export const canReadSync = (): boolean => runtime.getBackend() !== "webgpu" || syncReadsWork();
 
 /** The name of the active backend. */
 export const getBackend = (): string => runtime.getBackend();

@@ -13,7 +13,7 @@ export { scope, keep, carry, reachableTensors } from "./scope";
 export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
 export { setSimdKernels, simdKernelsActive } from "./simd/install";
 export type { BackendName, DefaultBackendOptions } from "./backend";
-export { getWebGpuAdapter, takeWebGpuErrors } from "./backend";
+export { getWebGpuAdapter, takeWebGpuErrors, canReadSync } from "./backend";
 export type { WebGpuAdapterInfo } from "./webgpu/install";
 export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError, NonFiniteError } from "./errors";
 export { setDebugNans, withDebugNans, debugNansEnabled } from "./debugNans";
