@@ -188,3 +188,21 @@ describe("webgpu matches cpu", () => {
     hd.dispose([params, u] as never);
   });
 });
+
+describe("default backend with preferWebGpu", () => {
+  it("keeps webgpu only on a hardware adapter, else wasm, with one notice line naming the reason", async () => {
+    expect(hd.canReadSync()).toBe(typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== "undefined");
+    const software = hd.getWebGpuAdapter()!.software;
+    const notices: string[] = [];
+    const used = await hd.useDefaultBackend((m) => notices.push(m), { preferWebGpu: true });
+    expect(notices).toHaveLength(1);
+    if (software) {
+      expect(used).toBe("wasm");
+      expect(notices[0]).toMatch(/webgpu not used: its only adapter is a software one .*; using wasm/);
+    } else {
+      expect(used).toBe("webgpu");
+      expect(notices[0]).toMatch(/using webgpu/);
+    }
+    await hd.setBackend("webgpu"); // the afterEach reads the device log
+  });
+});
