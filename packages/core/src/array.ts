@@ -82,7 +82,7 @@ function concrete(op: string, x: Value): Tensor {
   }
   if (runtime.getBackend() === "webgpu" && !syncReadsWork()) {
     throw new ArgumentError(
-      `${op}: synchronous reads are not possible on the webgpu backend here (tfjs reads through an OffscreenCanvas, which Node lacks); use await ${op}Async(x)`,
+      `${op}: synchronous reads are not possible on the webgpu backend (tfjs reads through an OffscreenCanvas: Node has none, and in a page it loses the device); use await ${op}Async(x)`,
     );
   }
   return x;

@@ -97,7 +97,7 @@ export const takeWebGpuErrors = (): string[] => webGpuErrors();
 
 /**
  * Whether synchronous reads (`toNested`, `toFlat`, `item`) work on the active backend: everywhere
- * except webgpu in Node, where only `toNestedAsync`, `toFlatAsync` and `itemAsync` read.
+ * except webgpu, where only `toNestedAsync`, `toFlatAsync` and `itemAsync` read.
  */
 export const canReadSync = (): boolean => runtime.getBackend() !== "webgpu" || syncReadsWork();
 

@@ -248,7 +248,7 @@ export async function selectBackend(name: "webgpu" | "wasm" | "cpu" | "auto" | u
     // The training loop, the evaluation and the checkpoints read values synchronously.
     throw new UsageError(
       "--backend",
-      "--backend webgpu: this webgpu backend has only asynchronous reads (Node has no OffscreenCanvas), and the CLI's " +
+      "--backend webgpu: the webgpu backend has only asynchronous reads, and the CLI's " +
         "training loop reads synchronously; use the library with itemAsync/toFlatAsync/summariesAsync, or the explorer page",
     );
   }

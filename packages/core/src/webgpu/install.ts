@@ -125,8 +125,9 @@ export const rememberAdapter = (info: WebGpuAdapterInfo): void => {
 };
 
 /**
- * Whether synchronous reads (`dataSync`) work on the active webgpu backend: tfjs reads through an
- * OffscreenCanvas, which browsers have and Node does not.
+ * Whether synchronous reads (`dataSync`) work on the active webgpu backend: no. tfjs reads
+ * synchronously through an OffscreenCanvas, which Node lacks, and in a page (Chromium 156,
+ * SwiftShader) that read loses the device: the next asynchronous read fails with "A valid external
+ * Instance reference no longer exists". A clear error naming the async variant is better than both.
  */
-export const syncReadsWork = (): boolean =>
-  typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== "undefined";
+export const syncReadsWork = (): boolean => false;
