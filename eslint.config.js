@@ -2,7 +2,17 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", ".cache/**", "out/**", "coverage/**", "runs/**"] },
+  {
+    ignores: [
+      "**/node_modules/**",
+      "**/dist/**",
+      ".cache/**",
+      "out/**",
+      "coverage/**",
+      "runs/**",
+      "packages/*/assembly/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

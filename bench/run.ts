@@ -3,26 +3,38 @@
  * against a baseline measured in the same run. Timings are medians after warm-up.
  */
 import { parseArgs } from "node:util";
-import { useDefaultBackend, setBackend, type BackendName } from "@hodiff/core";
+import { useDefaultBackend, setBackend, setSimdKernels, type BackendName } from "@hodiff/core";
 import { benchmarks } from "./suites";
+import { modelsBench } from "./models";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     backend: { type: "string" },
-    repeats: { type: "string", default: "15" },
+    repeats: { type: "string" },
+    models: { type: "string" },
+    // --simd off: tfjs-wasm's own elementwise kernels instead of hodiff's SIMD ones (for before/after).
+    simd: { type: "string", default: "on" },
   },
 });
 
 const backend = values.backend
   ? (await setBackend(values.backend as BackendName), values.backend)
   : await useDefaultBackend();
-const repeats = Number(values.repeats);
-const selected = positionals.length ? positionals : Object.keys(benchmarks);
+const repeats = Number(values.repeats ?? 15);
+if (values.simd === "off") setSimdKernels(false);
+// `models` takes minutes: it runs only when named.
+const selected = positionals.length ? positionals : Object.keys(benchmarks).filter((n) => n !== "models");
 for (const name of selected) {
-  const run = benchmarks[name];
+  const run =
+    name === "models"
+      ? modelsBench({
+          ...(values.models ? { models: values.models } : {}),
+          ...(values.repeats ? { repeats: Number(values.repeats) } : {}),
+        })
+      : benchmarks[name];
   if (!run) {
-    console.error(`unknown benchmark '${name}'; available: ${Object.keys(benchmarks).join(", ")}`);
+    console.error(`unknown benchmark '${name}'; available: ${Object.keys(benchmarks).join(", ")}, models`);
     process.exit(2);
   }
   for (const record of await run({ backend, repeats })) console.log(JSON.stringify(record));

@@ -173,4 +173,5 @@ export const benchmarks: Record<string, Bench> = {
   dispatch,
   "kernel-count": kernelCount,
   summaries: (ctx) => import("./summaries").then((m) => m.summariesBench(ctx)),
+  elementwise: (ctx) => import("./elementwise").then((m) => m.elementwiseBench(ctx)),
 };

@@ -6,11 +6,15 @@
  */
 export { array, zeros, ones, zerosLike, onesLike, shapeOf, dtypeOf, toNested, toFlat, item } from "./array";
 export type { NestedNumbers, ArrayOptions } from "./array";
+export { toNestedAsync, toFlatAsync, itemAsync } from "./readAsync";
 export type { DType, Tensor } from "./kernels";
 export { tidy, dispose } from "./memory";
 export { scope, keep, carry, reachableTensors } from "./scope";
 export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
-export type { BackendName } from "./backend";
+export { setSimdKernels, simdKernelsActive } from "./simd/install";
+export type { BackendName, DefaultBackendOptions } from "./backend";
+export { getWebGpuAdapter, takeWebGpuErrors, canReadSync } from "./backend";
+export type { WebGpuAdapterInfo } from "./webgpu/install";
 export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError, NonFiniteError } from "./errors";
 export { setDebugNans, withDebugNans, debugNansEnabled } from "./debugNans";
 export { Tracer } from "./trace/core";
