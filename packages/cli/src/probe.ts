@@ -40,7 +40,7 @@ export interface ProbeFlags {
   readonly batchSize: number;
   readonly batches: number;
   readonly seed: number;
-  readonly backend?: "wasm" | "cpu";
+  readonly backend?: "webgpu" | "wasm" | "cpu" | "auto";
 }
 
 /** What was probed: the summaries along the gradient, labelled by group, and where they come from. @category model */

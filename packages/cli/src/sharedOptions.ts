@@ -23,6 +23,12 @@ export function addModelDataOptions(cmd: Command, notes: { model: string; datase
     );
 }
 
-/** --backend wasm|cpu (default: wasm, cpu if wasm cannot start). */
+/**
+ * --backend webgpu|wasm|cpu|auto (default: wasm, cpu if wasm cannot start; auto: webgpu on a
+ * hardware adapter, else wasm, else cpu).
+ */
 export const backendOption = (): Option =>
-  new Option("--backend <name>", "tfjs backend (default: wasm, cpu if wasm cannot start)").choices(["wasm", "cpu"]);
+  new Option(
+    "--backend <name>",
+    "tfjs backend (default: wasm, cpu if wasm cannot start; auto: webgpu on a hardware GPU, else wasm, else cpu)",
+  ).choices(["webgpu", "wasm", "cpu", "auto"]);

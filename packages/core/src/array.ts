@@ -1,7 +1,8 @@
 /** Making arrays and reading them back. */
-import { K, type DType, type Tensor, type TensorLike } from "./kernels";
+import { K, runtime, type DType, type Tensor, type TensorLike } from "./kernels";
 import { Tracer, avalOf, type Value } from "./trace/core";
 import { ArgumentError } from "./errors";
+import { syncReadsWork } from "./webgpu/install";
 
 /** Nested JS numbers (or booleans) of any depth. */
 export type NestedNumbers = number | boolean | readonly NestedNumbers[];
@@ -77,6 +78,11 @@ function concrete(op: string, x: Value): Tensor {
   if (x instanceof Tracer) {
     throw new ArgumentError(
       `${op}: cannot read the values of a traced array (${avalOf(x).dtype}[${avalOf(x).shape.join(",")}]) inside a transform; return it instead`,
+    );
+  }
+  if (runtime.getBackend() === "webgpu" && !syncReadsWork()) {
+    throw new ArgumentError(
+      `${op}: synchronous reads are not possible on the webgpu backend (tfjs reads through an OffscreenCanvas: Node has none, and in a page it loses the device); use await ${op}Async(x)`,
     );
   }
   return x;

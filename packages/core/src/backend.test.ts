@@ -69,6 +69,8 @@ describe("backends agree", () => {
   });
 
   it("unknown backends are refused with the list of valid ones", async () => {
-    await expect(hd.setBackend("webgl" as never)).rejects.toThrow(/unknown backend 'webgl' \(use wasm or cpu\)/);
+    await expect(hd.setBackend("webgl" as never)).rejects.toThrow(
+      /unknown backend 'webgl' \(use webgpu or wasm or cpu\)/,
+    );
   });
 });

@@ -6,16 +6,19 @@
  */
 export { array, zeros, ones, zerosLike, onesLike, shapeOf, dtypeOf, toNested, toFlat, item } from "./array";
 export type { NestedNumbers, ArrayOptions } from "./array";
+export { toNestedAsync, toFlatAsync, itemAsync } from "./readAsync";
 export type { DType, Tensor } from "./kernels";
 export { tidy, dispose } from "./memory";
 export { scope, keep, carry, reachableTensors } from "./scope";
 export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
 export { setSimdKernels, simdKernelsActive } from "./simd/install";
-export type { BackendName } from "./backend";
+export type { BackendName, DefaultBackendOptions } from "./backend";
+export { getWebGpuAdapter, takeWebGpuErrors, canReadSync } from "./backend";
+export type { WebGpuAdapterInfo } from "./webgpu/install";
 export { HodiffError, ShapeError, TreeError, TraceError, ArgumentError, NonFiniteError } from "./errors";
 export { setDebugNans, withDebugNans, debugNansEnabled } from "./debugNans";
 export { Tracer } from "./trace/core";
-export type { Value, ArrayLike, Aval } from "./trace/core";
+export type { Value, ArrayLike, Aval, Primitive, AnyPrimitive } from "./trace/core";
 export {
   add,
   sub,
@@ -66,11 +69,22 @@ export type { Padding } from "./primitives/linalg";
 export { treeFlatten, treeUnflatten, treeMap, treeLeaves, treePaths, flattenAs, treeDefEqual, isLeaf } from "./tree";
 export type { Tree, TreeDef } from "./tree";
 export { jvp, vjp, grad, valueAndGrad, vmap, linearize, jacfwd, jacrev, hessian, hvp } from "./transforms/api";
-export type { GradOptions, JacOptions, AxisSpec, Pullback, Jacobian, GradsOf } from "./transforms/api";
+export type {
+  GradOptions,
+  JacOptions,
+  AxisSpec,
+  Pullback,
+  Jacobian,
+  GradsOf,
+  Plain,
+  WithAux,
+  ArgN,
+} from "./transforms/api";
 export { jit, makeJaxpr } from "./transforms/jit";
 export type { Jitted, JitOptions } from "./transforms/jit";
 export type { LinearMap } from "./transforms/linearize";
-export { evalJaxpr, Jaxpr, ClosedJaxpr } from "./staging/jaxpr";
+export { evalJaxpr, Jaxpr, ClosedJaxpr, Var, Literal } from "./staging/jaxpr";
+export type { Atom, Eqn } from "./staging/jaxpr";
 export * as random from "./random";
 export type { Key } from "./random";
 export * as testing from "./testing";

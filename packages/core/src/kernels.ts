@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // The pure-JS backend, always available, registered on load.
 import "@tensorflow/tfjs-backend-cpu";
 import { broadcastShapes, sameShape } from "./shapes";
+import * as gpu from "./webgpu/kernels";
 
 export type Tensor = tf.Tensor;
 
@@ -149,7 +150,7 @@ export const K = {
       ? (tf.engine().runKernel(FUSED_KERNELS.elu, { x }) as Tensor)
       : tf.tidy(() => {
           const zero = tf.zerosLike(x);
-          return tf.where(tf.greater(x, zero), x, tf.expm1(tf.minimum(x, zero)));
+          return K.where(tf.greater(x, zero), x, tf.expm1(tf.minimum(x, zero)));
         }),
   /** t·(x > 0 ? 1 : eˣ): one SIMD kernel on wasm for same-shape float32 operands, else tfjs ops. */
   eluGrad: (x: Tensor, t: Tensor): Tensor =>
@@ -157,7 +158,7 @@ export const K = {
       ? (tf.engine().runKernel(FUSED_KERNELS.eluGrad, { x, dy: t }) as Tensor)
       : tf.tidy(() => {
           const zero = tf.zerosLike(x);
-          return K.mul(t, tf.where(tf.greater(x, zero), tf.onesLike(x), tf.exp(tf.minimum(x, zero))));
+          return K.mul(t, K.where(tf.greater(x, zero), tf.onesLike(x), tf.exp(tf.minimum(x, zero))));
         }),
   sqrt: (a: Tensor) => tf.sqrt(a),
   greater: compare((a, b) => tf.greater(a, b)),
@@ -165,18 +166,20 @@ export const K = {
   equal: compare((a, b) => tf.equal(a, b)),
   where: (c: Tensor, a: Tensor, b: Tensor): Tensor => {
     const shape = broadcastShapes("where", [c.shape, a.shape, b.shape]);
-    return tf.tidy(() => tf.where(expand(c, shape), expand(a, shape), expand(b, shape)));
+    const select = gpu.onWebGpu() ? gpu.whereFlat : tf.where;
+    return tf.tidy(() => select(expand(c, shape), expand(a, shape), expand(b, shape)));
   },
-  sum: (a: Tensor, axes: number[]) => tf.sum(a, axes),
-  max: (a: Tensor, axes: number[]) => tf.max(a, axes),
+  sum: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.sum, a, axes) : tf.sum(a, axes)),
+  max: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.max, a, axes) : tf.max(a, axes)),
   reshape: (a: Tensor, shape: number[]) => tf.reshape(a, shape),
   broadcastTo: (a: Tensor, shape: number[]) => (sameShape(a.shape, shape) ? tf.clone(a) : expand(a, shape)),
-  transpose: (a: Tensor, perm: number[]) => tf.transpose(a, perm),
+  transpose: (a: Tensor, perm: number[]) => (gpu.onWebGpu() ? gpu.transposeAnyRank(a, perm) : tf.transpose(a, perm)),
   slice: (a: Tensor, begin: number[], size: number[]) => tf.slice(a, begin, size),
-  concat: (xs: Tensor[], axis: number) => tf.concat(xs, axis),
-  pad: padAnyRank,
+  concat: (xs: Tensor[], axis: number) => (gpu.onWebGpu() ? gpu.concatAnyRank(xs, axis) : tf.concat(xs, axis)),
+  pad: (x: Tensor, paddings: Array<[number, number]>) =>
+    gpu.onWebGpu() ? gpu.padByConcat(x, paddings) : padAnyRank(x, paddings),
   reverse: reverseAxes,
-  cast: (a: Tensor, dtype: DType) => tf.cast(a, dtype),
+  cast: (a: Tensor, dtype: DType) => (gpu.onWebGpu() ? gpu.castMaterialized(a, dtype) : tf.cast(a, dtype)),
   /** Batched matmul without transpose flags (flags are 10–20× slower on wasm). */
   matmul3: (a: Tensor, b: Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
   matmul2: (a: Tensor, b: Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
@@ -187,7 +190,16 @@ export const K = {
     padding: [[number, number], [number, number]],
     dilations: [number, number],
   ) =>
-    tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, strides, [[0, 0], padding[0], padding[1], [0, 0]], "NHWC", dilations),
+    gpu.onWebGpu()
+      ? gpu.conv2dPadded(x, w, strides, padding, dilations)
+      : tf.conv2d(
+          x as tf.Tensor4D,
+          w as tf.Tensor4D,
+          strides,
+          [[0, 0], padding[0], padding[1], [0, 0]],
+          "NHWC",
+          dilations,
+        ),
   zeros: (shape: number[], dtype: DType) => tf.zeros(shape, dtype),
   fill: (shape: number[], value: number, dtype: DType) => tf.fill(shape, value, dtype),
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),
@@ -216,6 +228,12 @@ export const runtime = {
   ready: (): Promise<void> => tf.ready(),
   /** Register the wasm backend (imported lazily: registering it makes it the default before it is ready). */
   loadWasm: (): Promise<unknown> => import("@tensorflow/tfjs-backend-wasm"),
+  /** Register the webgpu backend (lazily: it registers only if navigator.gpu exists at import). */
+  loadWebGpu: (): Promise<unknown> => import("@tensorflow/tfjs-backend-webgpu"),
+  /** Read a tensor's values without blocking (the only way on webgpu in Node). */
+  data: (t: Tensor): Promise<Float32Array | Int32Array | Uint8Array> =>
+    t.data() as Promise<Float32Array | Int32Array | Uint8Array>,
+  array: (t: Tensor): Promise<unknown> => t.array(),
   /** PROD silences tfjs's console advice to install tfjs-node (which cannot install offline). */
   setProd: (): void => void tf.env().set("PROD", true),
   /** The active backend's object (simd/install.ts reaches tfjs-wasm's heap through it). */

@@ -98,6 +98,12 @@ export interface ScaleBySummariesOptions {
  */
 export interface NewtonSummaryExtras extends Extras {
   readonly loss?: (params: never) => hd.Value;
+  /**
+   * The summaries of this update, computed by the caller along the update's own direction u (the
+   * incoming updates) — e.g. with `@hodiff/partition`'s `summariesAsync`, where synchronous reads
+   * are impossible (webgpu). When given, `loss` is not used.
+   */
+  readonly summaries?: Summaries;
 }
 
 /**
@@ -283,18 +289,21 @@ export function scaleBySummaries(
         let { eta, rawEta, recent, ema, reference, averaged, lastSolve, numSummaries } = state;
 
         if (t % period === 0) {
+          const given = (extras as NewtonSummaryExtras | undefined)?.summaries;
           const loss = (extras as NewtonSummaryExtras | undefined)?.loss;
-          if (typeof loss !== "function") {
+          if (given === undefined && typeof loss !== "function") {
             throw new hd.ArgumentError(
               `${fn}: a summary is due at update ${t} (every period = ${period} updates from the first), but ` +
                 `extras.loss is ${loss === undefined ? "missing" : `a ${typeof loss}`}; pass ` +
                 `update(state, params, grads, { loss: (p) => lossFn(p, summaryBatch) }).`,
             );
           }
-          const s = summaries(loss, state.partition, {
-            order3: cubic,
-            ...(chunkSize === undefined ? {} : { chunkSize }),
-          })(params as Params, u);
+          const s =
+            given ??
+            summaries(loss!, state.partition, {
+              order3: cubic,
+              ...(chunkSize === undefined ? {} : { chunkSize }),
+            })(params as Params, u);
           const record = toRecord(t, s);
           if (!isFiniteRecord(record, cubic)) {
             // Kept out of the average (an average would never recover from it); η is kept.

@@ -18,7 +18,7 @@ export {
 export type { Partition, Group, Layer, PathPattern } from "./partition";
 export { partitionedDerivative, taylorTerms, defaultChunkSize, BATCHED_SCALARS } from "./derivative";
 export type { PartitionedDerivativeOptions } from "./derivative";
-export { summaries } from "./summaries";
+export { summaries, summariesAsync } from "./summaries";
 export type { Summaries, SummariesOptions } from "./summaries";
 export { interactionMap, normalize } from "./interaction";
 export type { InteractionMap } from "./interaction";

@@ -23,22 +23,72 @@ export interface SummariesOptions {
   chunkSize?: number;
 }
 
-const rows = (x: Value, S: number): number[][] => {
-  const flat = Array.from(hd.toFlat(x));
-  return Array.from({ length: S }, (_, i) => flat.slice(i * S, (i + 1) * S));
-};
+const rows = (flat: ArrayLike<number>, S: number): number[][] =>
+  Array.from({ length: S }, (_, i) => Array.from(flat).slice(i * S, (i + 1) * S));
+
+/** The summaries as arrays on the backend, before they are read into float64 numbers. */
+interface SummaryArrays {
+  loss: Value;
+  gbar: Value;
+  hbar: Value;
+  d3: Value;
+}
+
+/** The numbers of `SummaryArrays` (H̄ symmetrised), given its values read as flat arrays. */
+function toSummaries(
+  S: number,
+  loss: ArrayLike<number>,
+  gbar: ArrayLike<number>,
+  hbar: ArrayLike<number>,
+  d3: ArrayLike<number>,
+): Summaries {
+  const h = rows(hbar, S);
+  return {
+    loss: loss[0]!,
+    gbar: Array.from(gbar),
+    hbar: h.map((row, i) => row.map((x, j) => (x + h[j]![i]!) / 2)),
+    order3Diag: Array.from(d3),
+  };
+}
 
 /**
  * summaries(f, partition)(θ, u) = {L(θ), ḡ, H̄, diag D̄(3)}: one forward-over-reverse pass batched
  * over the S group directions gives L, ḡ and H̄ together; Taylor mode (multiJet over the groups) the diagonal.
  */
 export function summaries(f: (params: never) => Value, partition: Partition, options: SummariesOptions = {}) {
+  const arrays = summaryArrays(f, partition, options);
+  return <P extends Tree<Value>>(params: P, direction: P): Summaries => {
+    const a = arrays(params, direction);
+    const flat = [a.loss, a.gbar, a.hbar, a.d3].map((x) => hd.toFlat(x));
+    hd.dispose([a.loss, a.gbar, a.hbar, a.d3]);
+    return toSummaries(partition.size, flat[0]!, flat[1]!, flat[2]!, flat[3]!);
+  };
+}
+
+/**
+ * `summaries`, reading the results without blocking: the form for webgpu in Node, where
+ * synchronous reads are impossible, and for pages that must stay responsive.
+ */
+export function summariesAsync(f: (params: never) => Value, partition: Partition, options: SummariesOptions = {}) {
+  const arrays = summaryArrays(f, partition, options);
+  return async <P extends Tree<Value>>(params: P, direction: P): Promise<Summaries> => {
+    const a = arrays(params, direction);
+    try {
+      const flat = await Promise.all([a.loss, a.gbar, a.hbar, a.d3].map((x) => hd.toFlatAsync(x)));
+      return toSummaries(partition.size, flat[0]!, flat[1]!, flat[2]!, flat[3]!);
+    } finally {
+      hd.dispose([a.loss, a.gbar, a.hbar, a.d3]);
+    }
+  };
+}
+
+function summaryArrays(f: (params: never) => Value, partition: Partition, options: SummariesOptions) {
   const S = partition.size;
   const chunk = options.chunkSize ?? defaultChunkSize(partition);
   if (!Number.isInteger(chunk) || chunk < 1) {
     throw new PartitionError(`summaries: chunkSize must be a positive integer, got ${chunk}`);
   }
-  return <P extends Tree<Value>>(params: P, direction: P): Summaries => {
+  return <P extends Tree<Value>>(params: P, direction: P): SummaryArrays => {
     // Two separate scopes, so the first pass's intermediates are freed before the second starts.
     const d3 = hd.tidy(() =>
       options.order3 === false
@@ -66,15 +116,7 @@ export function summaries(f: (params: never) => Value, partition: Partition, opt
       }
       return { loss: loss!, gbar: gbar!, hbar: hd.concat(hcols, 0) };
     });
-    const h = rows(out.hbar, S);
-    const result: Summaries = {
-      loss: hd.item(out.loss),
-      gbar: Array.from(hd.toFlat(out.gbar)),
-      hbar: h.map((row, i) => row.map((x, j) => (x + h[j]![i]!) / 2)),
-      order3Diag: Array.from(hd.toFlat(d3)),
-    };
-    hd.dispose([out, d3]);
-    return result;
+    return { ...out, d3 };
   };
 }
 

@@ -50,7 +50,7 @@ interface TrainFlags {
   readonly seed: number;
   readonly valSize: number;
   readonly logEvery: number;
-  readonly backend?: "wasm" | "cpu";
+  readonly backend?: "webgpu" | "wasm" | "cpu" | "auto";
   readonly out?: string;
   readonly resume?: string;
   readonly progress: boolean;
@@ -236,10 +236,22 @@ function onSignals(stop: StopRequest, io: Io): () => void {
   };
 }
 
-/** Select the tfjs backend named by `--backend` (default: wasm, cpu if wasm cannot start). @category utils */
-export async function selectBackend(name: "wasm" | "cpu" | undefined, io: Io): Promise<string> {
+/**
+ * Select the tfjs backend named by `--backend` (default: wasm, cpu if wasm cannot start; `auto`:
+ * webgpu on a hardware adapter first). @category utils
+ */
+export async function selectBackend(name: "webgpu" | "wasm" | "cpu" | "auto" | undefined, io: Io): Promise<string> {
   if (name === undefined) return hd.useDefaultBackend((m) => io.err(m));
+  if (name === "auto") return hd.useDefaultBackend((m) => io.err(m), { preferWebGpu: true });
   await hd.setBackend(name);
+  if (!hd.canReadSync()) {
+    // The training loop, the evaluation and the checkpoints read values synchronously.
+    throw new UsageError(
+      "--backend",
+      "--backend webgpu: the webgpu backend has only asynchronous reads, and the CLI's " +
+        "training loop reads synchronously; use the library with itemAsync/toFlatAsync/summariesAsync, or the explorer page",
+    );
+  }
   return name;
 }
 

@@ -22,7 +22,7 @@ export class Literal {
 
 export type Atom = Var | Literal;
 
-/** out = prim[params](...inputs) */
+/** One equation: `out = prim[params](...inputs)`. */
 export interface Eqn {
   readonly prim: AnyPrimitive;
   readonly params: unknown;

@@ -283,17 +283,17 @@ function valueAndGradImpl(
 export type GradsOf<A extends readonly unknown[], N extends readonly number[]> = { [K in keyof N]: A[N[K]] };
 
 /** Options of grad/valueAndGrad that differentiate argument 0 and return no aux. */
-interface Plain {
+export interface Plain {
   readonly argnums?: 0;
   readonly hasAux?: false;
 }
 /** Options that differentiate argument 0 of an f that returns [loss, aux]. */
-interface WithAux {
+export interface WithAux {
   readonly argnums?: 0;
   readonly hasAux: true;
 }
 /** Options that differentiate one argument N or a tuple of arguments Ns, without aux. */
-interface ArgN<N> {
+export interface ArgN<N> {
   readonly argnums: N;
   readonly hasAux?: false;
 }

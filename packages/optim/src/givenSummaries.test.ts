@@ -1,0 +1,55 @@
+/**
+ * scaleBySummaries with `extras.summaries` (summaries the caller computed, e.g. asynchronously on
+ * webgpu): the solve uses exactly those numbers and the loss closure is never needed.
+ */
+import * as hd from "@hodiff/core";
+import { fromGroups } from "@hodiff/partition";
+import { describe, expect, it } from "vitest";
+import { applyUpdates, newtonSummary, newtonSummaryInfo } from "./index";
+import type { NewtonSummaryState } from "./index";
+
+describe("newtonSummary with extras.summaries", () => {
+  it("η = H̄⁻¹ḡ of the given numbers and θ ← θ − λ·η_s·g on each group, without calling a loss", () => {
+    const params = { x: hd.array([1, 2]), y: hd.array([3]) };
+    const grads = { x: hd.array([0.5, -1]), y: hd.array([2]) };
+    const partition = fromGroups(params, [
+      { label: "x", paths: ["x"] },
+      { label: "y", paths: ["y"] },
+    ]);
+    // momentum 0: u = g; cubic off: η = H̄⁻¹ḡ = [[2, 1], [1, 4]]⁻¹ [3, 5] = [1, 1] (2·1 + 1 = 3, 1 + 4 = 5).
+    const opt = newtonSummary({
+      learningRate: 0.1,
+      momentum: 0,
+      cubic: false,
+      period: 1,
+      window: 1,
+      warmup: 0,
+      partition,
+    });
+    const before = hd.numTensors();
+    const state = opt.init(params);
+    const summaries = {
+      loss: 0.7,
+      gbar: [3, 5],
+      hbar: [
+        [2, 1],
+        [1, 4],
+      ],
+      order3Diag: [0, 0],
+    };
+    const noLoss = () => {
+      throw new Error("the loss closure must not be called");
+    };
+    const next = opt.update(state, params, grads, { summaries, loss: noLoss as never });
+    const eta = newtonSummaryInfo(next.state as NewtonSummaryState).eta!;
+    expect(eta[0]).toBeCloseTo(1, 6);
+    expect(eta[1]).toBeCloseTo(1, 6);
+    const moved = applyUpdates(params, next.updates);
+    // x ← x − 0.1·1·[0.5, −1]; y ← y − 0.1·1·2.
+    expect(Array.from(hd.toFlat(moved.x))).toEqual([0.95, 2.1].map((v) => expect.closeTo(v, 6)));
+    expect(hd.toFlat(moved.y)[0]).toBeCloseTo(2.8, 6);
+    hd.dispose([state, next.state, next.updates, moved] as never);
+    expect(hd.numTensors()).toBe(before);
+    hd.dispose([params, grads] as never);
+  });
+});
