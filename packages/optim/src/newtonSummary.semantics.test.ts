@@ -8,6 +8,7 @@
 import * as hd from "@hodiff/core";
 import { discrete } from "@hodiff/partition";
 import { describe, expect, it } from "vitest";
+import { quadraticMinimiser } from "@hodiff/testing";
 import { flatOf } from "./fixtures";
 import {
   adam,
@@ -154,28 +155,6 @@ describe("warmupMomentum", () => {
 
 // the linear solve of an indefinite H̄ --------------------------------------------------------------
 
-/** Gaussian elimination with partial pivoting in float64 (independent of the code under test). */
-function denseSolve(a: number[][], b: number[]): number[] {
-  const n = b.length;
-  const m = a.map((row, i) => [...row, b[i]!]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[p]![c]!)) p = r;
-    [m[c], m[p]] = [m[p]!, m[c]!];
-    for (let r = c + 1; r < n; r++) {
-      const f = m[r]![c]! / m[c]![c]!;
-      for (let k = c; k <= n; k++) m[r]![k] = m[r]![k]! - f * m[c]![k]!;
-    }
-  }
-  const x = new Array<number>(n).fill(0);
-  for (let r = n - 1; r >= 0; r--) {
-    let s = m[r]![n]!;
-    for (let k = r + 1; k < n; k++) s -= m[r]![k]! * x[k]!;
-    x[r] = s / m[r]![r]!;
-  }
-  return x;
-}
-
 describe("indefiniteLinearSolve", () => {
   // L = ½θᵀAθ − bᵀθ with A indefinite; discrete partition, u = g: ḡ_s = g_s², H̄_st = g_s A_st g_t.
   const A = [
@@ -215,7 +194,8 @@ describe("indefiniteLinearSolve", () => {
   };
 
   it("'solve' (published code): η = H̄⁻¹ḡ for an indefinite H̄, matching a dense float64 solve, and steps", () => {
-    const want = denseSolve(hbar, gbar);
+    // A⁻¹b by @hodiff/testing's float64 Gaussian elimination, independent of the code under test.
+    const want = quadraticMinimiser({ a: hbar, b: gbar });
     const { info, updates } = step({ indefiniteLinearSolve: "solve" });
     expect(info.lastSolve).toMatchObject({ kind: "ok", case: "linear" });
     info.eta!.forEach((x, s) => expect(Math.abs(x - want[s]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[s]!))));
