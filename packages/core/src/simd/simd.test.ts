@@ -357,32 +357,24 @@ describe("Slice on wasm", () => {
     dtype === "bool"
       ? Array.from({ length: n }, (_, i) => i % 3 === 0)
       : Array.from({ length: n }, (_, i) => (dtype === "int32" ? i * 7 - 3 : i / 3 - 1));
+  /** The entries of x[begin : begin + size] on the current backend, x of `shape` filled by `values`. */
+  const sliceValues = (shape: number[], begin: number[], size: number[], dt: (typeof DTYPES)[number]): number[] =>
+    tf.tidy(() => {
+      const x = tf.tensor(
+        values(
+          shape.reduce((a, b) => a * b, 1),
+          dt,
+        ),
+        shape,
+        dt,
+      );
+      return Array.from(tf.slice(x, begin, size).dataSync());
+    });
   let reference: number[][][] = [];
 
   beforeAll(async () => {
     await setBackend("cpu");
-    reference = CASES.map(([shape, begin, size]) =>
-      DTYPES.map((dt) =>
-        tf.tidy(() =>
-          Array.from(
-            tf
-              .slice(
-                tf.tensor(
-                  values(
-                    shape.reduce((a, b) => a * b, 1),
-                    dt,
-                  ),
-                  shape,
-                  dt,
-                ),
-                begin,
-                size,
-              )
-              .dataSync(),
-          ),
-        ),
-      ),
-    );
+    reference = CASES.map(([shape, begin, size]) => DTYPES.map((dt) => sliceValues(shape, begin, size, dt)));
     await setBackend("wasm");
   });
 
@@ -390,24 +382,7 @@ describe("Slice on wasm", () => {
     const before = tf.memory().numTensors;
     CASES.forEach(([shape, begin, size], i) => {
       DTYPES.forEach((dt, j) => {
-        const got = tf.tidy(() =>
-          Array.from(
-            tf
-              .slice(
-                tf.tensor(
-                  values(
-                    shape.reduce((a, b) => a * b, 1),
-                    dt,
-                  ),
-                  shape,
-                  dt,
-                ),
-                begin,
-                size,
-              )
-              .dataSync(),
-          ),
-        );
+        const got = sliceValues(shape, begin, size, dt);
         expect(got, `${dt} [${shape}] from [${begin}] size [${size}]`).toEqual(reference[i]![j]);
       });
     });
