@@ -1,0 +1,152 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import * as hd from "@hodiff/core";
+import { canonical, summaries, type Summaries } from "@hodiff/partition";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool, type Pool } from "./pool";
+import { testModel, type TestInit, type TestModel } from "./testing/models";
+import type { Params } from "./task";
+
+const TASK = new URL("./testing/models.ts", import.meta.url);
+
+/** A random batch of `B` examples for `model` and the loss of the whole batch on one thread. */
+function setup(name: TestModel, B: number, seed: number) {
+  const model = testModel(name);
+  const params = model.init(hd.random.key(seed)) as Params;
+  const x = hd.random.normal(hd.random.key(seed + 1), [B, ...model.inputShape]);
+  const labels = Int32Array.from({ length: B }, (_, i) => (i * 7 + seed) % model.numClasses);
+  const u = hd.tidy(() =>
+    hd.treeMap((p: hd.Value) => hd.random.normal(hd.random.key(seed + 2), hd.shapeOf(p)), params),
+  ) as Params;
+  return { model, params, x, labels, u };
+}
+
+/** Max |a − b| over arrays, relative to max |b| (float32 sums in another order differ by a few ulp). */
+function relDiff(a: Params, b: Params): number {
+  const [la] = hd.treeFlatten(a);
+  const [lb] = hd.treeFlatten(b);
+  let diff = 0;
+  let scale = 0;
+  la.forEach((x, i) => {
+    const xa = hd.toFlat(x);
+    const xb = hd.toFlat(lb[i]!);
+    for (let j = 0; j < xa.length; j++) {
+      diff = Math.max(diff, Math.abs(xa[j]! - xb[j]!));
+      scale = Math.max(scale, Math.abs(xb[j]!));
+    }
+  });
+  return diff / scale;
+}
+
+function expectSummariesClose(got: Summaries, want: Summaries, rtol: number) {
+  const flat = (s: Summaries) => [s.loss, ...s.gbar, ...s.hbar.flat(), ...s.order3Diag];
+  const g = flat(got);
+  const w = flat(want);
+  const scale = Math.max(...w.map(Math.abs));
+  w.forEach((v, i) => expect(Math.abs(g[i]! - v)).toBeLessThanOrEqual(rtol * scale));
+}
+
+describe.each<[TestModel, number, number]>([
+  ["tiny-mlp", 7, 2], // 7 = 4 + 3
+  ["tiny-mlp", 7, 3], // 3 + 2 + 2
+  ["tiny-cnn", 5, 2],
+  ["mlp", 100, 2], // the paper's MLP at its batch size
+])("pool(%s, B = %i, threads = %i) equals one thread", (name, B, threads) => {
+  let pool: Pool;
+  const init: TestInit = { model: name };
+  beforeAll(async () => {
+    await hd.setBackend("wasm");
+    pool = await createPool({ task: TASK, init, threads });
+  });
+  afterAll(() => pool.close());
+
+  it("loss and gradient", () => {
+    const { model, params, x, labels } = setup(name, B, 3);
+    const before = hd.numTensors();
+    const got = pool.valueAndGrad(params, { x, labels });
+    expect(hd.numTensors() - before).toBe(hd.treeLeaves(got.grads).length); // only the result
+    const [wantLoss, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x, labels }))(params);
+    expect(Math.abs(got.loss - hd.item(wantLoss))).toBeLessThanOrEqual(1e-5 * Math.abs(hd.item(wantLoss)));
+    expect(relDiff(got.grads, want)).toBeLessThan(1e-5);
+    expect(hd.treePaths(hd.treeFlatten(got.grads)[1])).toEqual(hd.treePaths(hd.treeFlatten(params)[1]));
+    hd.dispose([got.grads, wantLoss, want, params, x]);
+    void model;
+  });
+
+  it("summaries (L, ḡ, H̄, order-3 diagonal) along a direction", () => {
+    const { params, x, labels, u } = setup(name, B, 5);
+    const partition = canonical(params);
+    const before = hd.numTensors();
+    const got = pool.summaries(params, u, { x, labels }, partition);
+    expect(hd.numTensors()).toBe(before);
+    const want = summaries((p: never) => pool.loss(p, { x, labels }), partition)(params, u);
+    expectSummariesClose(got, want, 1e-4);
+    hd.dispose([params, x, u]);
+  });
+});
+
+describe("pool edge cases", () => {
+  beforeAll(() => hd.setBackend("wasm"));
+
+  it("a batch smaller than the pool leaves workers idle; one example still works", async () => {
+    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 3 });
+    const { params, x, labels } = setup("tiny-mlp", 1, 9);
+    const got = pool.valueAndGrad(params, { x, labels });
+    const [, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x, labels }))(params);
+    expect(relDiff(got.grads, want)).toBeLessThan(1e-6);
+    hd.dispose([got.grads, want, params, x]);
+  });
+
+  it("threads = 1 starts no worker and computes on the calling thread", async () => {
+    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 1 });
+    const { params, x, labels } = setup("tiny-mlp", 4, 2);
+    const got = pool.valueAndGrad(params, { x, labels });
+    const [, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x, labels }))(params);
+    expect(relDiff(got.grads, want)).toBe(0);
+    hd.dispose([got.grads, want, params, x]);
+  });
+
+  it("a worker's error reaches the caller, naming the worker", async () => {
+    // B = 5 on 2 threads: the worker gets 2 examples and its loss throws on a part of 2.
+    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp", failOn: 2 }, threads: 2 });
+    const { params, x, labels } = setup("tiny-mlp", 5, 1);
+    const before = hd.numTensors();
+    expect(() => pool.valueAndGrad(params, { x, labels })).toThrow(/worker 1 failed: test task: refusing a part of 2/);
+    expect(hd.numTensors()).toBe(before);
+    hd.dispose([params, x]);
+  });
+
+  it("a closed pool refuses calls; closing twice is fine", async () => {
+    const pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2 });
+    await pool.close();
+    await pool.close();
+    const { params, x, labels } = setup("tiny-mlp", 4, 2);
+    expect(() => pool.valueAndGrad(params, { x, labels })).toThrow(/closed/);
+    hd.dispose([params, x]);
+  });
+
+  it("a task module without a default export is refused clearly", async () => {
+    await expect(createPool({ task: new URL("./shards.ts", import.meta.url), threads: 2 })).rejects.toThrow(
+      /no default export made with defineTask/,
+    );
+  });
+});
+
+describe("the process ends", () => {
+  // A child node process (tsx, like the CLI) that uses a pool; it must exit by itself.
+  const run = (arg: string) =>
+    spawnSync(
+      process.execPath,
+      ["--import", "tsx", fileURLToPath(new URL("./testing/exits.ts", import.meta.url)), arg],
+      {
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+  it.each(["close", "forget"])("after a pool is used (%s)", (arg) => {
+    const r = run(arg);
+    expect(r.error).toBeUndefined(); // no ETIMEDOUT: nothing kept it alive
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^loss \d+\.\d{4}$/m);
+  });
+});

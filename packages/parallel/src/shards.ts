@@ -1,0 +1,81 @@
+/**
+ * How a batch is cut into parts and how the parts' results are put back together. Pure functions
+ * of host arrays (no tensors, no threads), so they are tested on their own.
+ */
+import type { Summaries } from "@hodiff/partition";
+
+/** One input of a batch: an array whose first axis is the example (a tensor, or host labels). */
+export type BatchLeaf = { readonly data: Float32Array | Int32Array; readonly shape: readonly number[] };
+
+/** A batch on the host: named inputs, each with the examples along its first axis. */
+export type HostBatch = Readonly<Record<string, BatchLeaf>>;
+
+/**
+ * sizes(B, n): n part sizes that sum to B and differ by at most one (the first B mod n parts get
+ * one more), e.g. sizes(7, 2) = [4, 3]; parts may be 0 when B < n.
+ */
+export function partSizes(batch: number, parts: number): number[] {
+  const base = Math.floor(batch / parts);
+  const extra = batch % parts;
+  return Array.from({ length: parts }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/** The number of examples of a host batch; every input must have the same first-axis length. */
+export function batchSize(batch: HostBatch): number {
+  const names = Object.keys(batch);
+  if (names.length === 0) throw new Error("parallel: the batch has no inputs");
+  const sizes = names.map((n) => batch[n]!.shape[0]);
+  const b = sizes[0];
+  names.forEach((n, i) => {
+    const s = sizes[i];
+    if (s === undefined || s !== b)
+      throw new Error(
+        `parallel: batch input '${n}' has shape [${batch[n]!.shape.join(", ")}]; every input needs the ` +
+          `examples along its first axis, ${b} of them like '${names[0]}'`,
+      );
+  });
+  return b!;
+}
+
+/** Examples [start, start + count) of every input (views, no copy). */
+export function sliceBatch(batch: HostBatch, start: number, count: number): Record<string, BatchLeaf> {
+  const out: Record<string, BatchLeaf> = {};
+  for (const [name, leaf] of Object.entries(batch)) {
+    const per = leaf.shape.slice(1).reduce((a, b) => a * b, 1);
+    out[name] = {
+      data: leaf.data.subarray(start * per, (start + count) * per),
+      shape: [count, ...leaf.shape.slice(1)],
+    };
+  }
+  return out;
+}
+
+/**
+ * Σ_k w_k·parts_k, elementwise, accumulated in float64 and stored as float32: the mean over the
+ * whole batch of a quantity given as means over its parts (w_k = B_k / B).
+ */
+export function weightedSum(parts: readonly Float32Array[], weights: readonly number[]): Float32Array {
+  const n = parts[0]!.length;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let k = 0; k < parts.length; k++) s += weights[k]! * parts[k]![i]!;
+    out[i] = s;
+  }
+  return out;
+}
+
+/**
+ * The summaries of the whole batch from those of its parts: L, ḡ, H̄ and the order-3 diagonal are
+ * each linear in the loss, and the loss is the mean over examples, so each is Σ_k w_k·(part k's).
+ */
+export function combineSummaries(parts: readonly Summaries[], weights: readonly number[]): Summaries {
+  const mix = (get: (s: Summaries) => number): number => parts.reduce((acc, s, k) => acc + weights[k]! * get(s), 0);
+  const first = parts[0]!;
+  return {
+    loss: mix((s) => s.loss),
+    gbar: first.gbar.map((_, i) => mix((s) => s.gbar[i]!)),
+    hbar: first.hbar.map((row, i) => row.map((_, j) => mix((s) => s.hbar[i]![j]!))),
+    order3Diag: first.order3Diag.map((_, i) => mix((s) => s.order3Diag[i]!)),
+  };
+}

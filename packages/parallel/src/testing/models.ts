@@ -1,0 +1,29 @@
+/**
+ * A task module for the tests: a model named in `init` (a tiny MLP, a tiny LeNet-style CNN, the
+ * paper's MLP) under the mean NLL; `failOn` makes the loss throw on a part of that many examples
+ * (to test that a worker's error reaches the caller).
+ */
+import { lenet5, mlp, nll, paperMlp, type Model } from "@hodiff/nn";
+import { defineTask } from "../task";
+
+export type TestModel = "tiny-mlp" | "tiny-cnn" | "mlp";
+
+export interface TestInit {
+  readonly model: TestModel;
+  readonly failOn?: number;
+}
+
+export function testModel(name: TestModel): Model {
+  if (name === "tiny-mlp") return mlp([6, 5, 3], "tanh", 1);
+  if (name === "tiny-cnn") return lenet5({ inputShape: [16, 16, 1] });
+  return paperMlp();
+}
+
+export default defineTask((init: TestInit) => {
+  const model = testModel(init.model);
+  return (params, batch) => {
+    const labels = batch.labels as Int32Array;
+    if (labels.length === init.failOn) throw new Error(`test task: refusing a part of ${init.failOn} examples`);
+    return nll(model.apply(params as never, batch.x as never), labels);
+  };
+});
