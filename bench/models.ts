@@ -5,12 +5,17 @@
  * kernels and inside the matmul/conv kernels alone (tf.profile of gradients in the same run), and
  * the time of one NewtonSummary update (period T = 10, so one update in ten computes the
  * summaries) divided by one Adam update, both counting the gradient. Medians of interleaved repeats.
- * Node's tfjs-wasm runs on one thread, so every line has threads = 1.
+ * `--threads 1,2` (the default): tfjs-wasm runs on one thread in Node, so threads n > 1 is an
+ * `@hodiff/parallel` pool (the calling thread and n − 1 workers, each taking a part of the batch),
+ * timed interleaved with one thread in the same rounds; its line has the same wall times and
+ * `speedup` = median over rounds of (one thread's gradient ÷ the pool's), and no kernel times
+ * (tf.profile sees one thread's kernels only).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { adam, applyUpdates, newtonSummary, type Params } from "@hodiff/optim";
+import { createPool, type Pool } from "@hodiff/parallel";
 import { canonical, summaries } from "@hodiff/partition";
 import { round } from "./timing";
 import type { Bench } from "./suites";
@@ -71,11 +76,12 @@ async function benchModel(
   backend: string,
   withSummaries: boolean,
   compareSimd: boolean,
+  pools: readonly Pool[],
 ) {
   const model = MODELS[name]();
   const params = model.init(hd.random.key(0)) as Params;
   const x = hd.random.normal(hd.random.key(1), [batch, ...model.inputShape]);
-  const labels = Array.from({ length: batch }, (_, i) => i % model.numClasses);
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % model.numClasses);
   const loss = (p: Params) => nll(model.apply(p as never, x), labels);
   const gradient = () => hd.grad(loss)(params);
 
@@ -109,6 +115,38 @@ async function benchModel(
   const partition = canonical(params);
   const summaryFn = () => (summaries(loss as never, partition)(params, u), []);
 
+  // The same steps on each pool: its gradient, and its summaries handed to NewtonSummary.
+  const onPool = pools.map((pool) => {
+    const data = { x, labels };
+    const gradient = () => pool.valueAndGrad(params, data).grads;
+    const adamStep = () => {
+      const g = gradient();
+      const { state, updates } = opt.update(adamState, params, g);
+      const next = applyUpdates(params, updates);
+      hd.dispose([g, state, updates]);
+      return next;
+    };
+    const summarize = (p: Params, dir: Params, part: typeof partition, o: object) =>
+      pool.summaries(p, dir, data, part, o);
+    const nsStep = (state: typeof ns0) => () => {
+      const g = gradient();
+      const r = ns.update(state, params, g, { summarize });
+      const next = applyUpdates(params, r.updates);
+      hd.dispose([g, r.state, r.updates]);
+      return next;
+    };
+    const summaryFn = () => (pool.summaries(params, u, data, partition), []);
+    return { gradient, adamStep, nsStep, summaryFn };
+  });
+  const tp = pools.map(() => ({
+    grad: [] as number[],
+    adam: [] as number[],
+    ns: [] as number[],
+    nsSum: [] as number[],
+    sum: [] as number[],
+  }));
+  for (const p of onPool) for (const fn of [p.gradient, p.adamStep, p.nsStep(ns1)]) timeOnce(fn); // warm-up
+
   for (const fn of [gradient, adamStep, nsStep(ns1)]) timeOnce(fn); // warm-up
   const t = {
     grad: [] as number[],
@@ -127,11 +165,18 @@ async function benchModel(
       hd.setSimdKernels(true);
     }
     t.grad.push(timeOnce(gradient));
+    onPool.forEach((p, k) => tp[k]!.grad.push(timeOnce(p.gradient)));
     t.adam.push(timeOnce(adamStep));
+    onPool.forEach((p, k) => tp[k]!.adam.push(timeOnce(p.adamStep)));
     t.ns.push(timeOnce(nsStep(ns1)));
+    onPool.forEach((p, k) => tp[k]!.ns.push(timeOnce(p.nsStep(ns1))));
     if (i < heavy) {
       t.nsSum.push(timeOnce(nsStep(ns0)));
-      if (withSummaries) t.sum.push(timeOnce(summaryFn));
+      onPool.forEach((p, k) => tp[k]!.nsSum.push(timeOnce(p.nsStep(ns0))));
+      if (withSummaries) {
+        t.sum.push(timeOnce(summaryFn));
+        onPool.forEach((p, k) => tp[k]!.sum.push(timeOnce(p.summaryFn)));
+      }
     }
   }
   const profiles: { kernel: number; gemm: number }[] = [];
@@ -161,8 +206,35 @@ async function benchModel(
     record.grad_ms_tfjs_kernels = round(median(t.plain), 2);
     record.simd_speedup = round(median(t.plain.map((p, i) => p / t.grad[i]!)), 2);
   }
+  const records = [record];
+  pools.forEach((pool, k) => {
+    const m = tp[k]!;
+    const nsUpdateN = (median(m.nsSum) + 9 * median(m.ns)) / 10;
+    const r: Record<string, unknown> = {
+      name: "grad-model",
+      model: name,
+      batch,
+      backend,
+      threads: pool.threads,
+      grad_ms: round(median(m.grad), 2),
+      kernel_ms: null,
+      gemm_ms: null,
+      speedup: round(median(t.grad.map((g1, i) => g1 / m.grad[i]!)), 2),
+      adam_step_ms: round(median(m.adam), 2),
+      ns_step_ms: round(nsUpdateN, 2),
+      ns_plain_step_ms: round(median(m.ns), 2),
+      ns_summary_step_ms: round(median(m.nsSum), 2),
+      ns_over_adam: round(nsUpdateN / median(m.adam), 3),
+      repeats,
+    };
+    if (withSummaries) {
+      r.summaries_ms = round(median(m.sum), 2);
+      r.summaries_speedup = round(median(t.sum.map((s1, i) => s1 / m.sum[i]!)), 2);
+    }
+    records.push(r);
+  });
   hd.dispose([params, x, u, adamState, ns0, ns1]);
-  return record;
+  return records;
 }
 
 /** Options of the models bench that run.ts passes on: `--models a,b` and `--repeats` (default per model). */
@@ -171,6 +243,8 @@ export interface ModelsOptions {
   repeats?: number;
   /** Also time each gradient on tfjs-wasm's own kernels (interleaved): `grad_ms_tfjs_kernels`, `simd_speedup`. */
   compareSimd?: boolean;
+  /** Thread counts to time (default [1, 2]); each n > 1 is an `@hodiff/parallel` pool of n threads. */
+  threads?: readonly number[];
 }
 
 export const modelsBench =
@@ -180,15 +254,27 @@ export const modelsBench =
     for (const n of names) {
       const paper = PAPER[n];
       if (!paper) throw new Error(`bench models: unknown model '${n}' (use ${Object.keys(PAPER).join(", ")})`);
-      const record = await benchModel(
-        n as ModelName,
-        paper.batch,
-        options.repeats ?? paper.repeats,
-        backend,
-        n === "mlp",
-        (options.compareSimd ?? false) && hd.simdKernelsActive(),
-      );
-      console.log(JSON.stringify(record)); // printed as soon as measured: vgg11 and bigmlp take minutes
+      const counts = options.threads ?? [1, 2];
+      const pools: Pool[] = [];
+      try {
+        for (const threads of counts.filter((c) => c > 1))
+          pools.push(
+            await createPool({ task: new URL("./modelTask.ts", import.meta.url), init: { model: n }, threads }),
+          );
+        const records = await benchModel(
+          n as ModelName,
+          paper.batch,
+          options.repeats ?? paper.repeats,
+          backend,
+          n === "mlp",
+          (options.compareSimd ?? false) && hd.simdKernelsActive(),
+          pools,
+        );
+        // printed as soon as measured: vgg11 and bigmlp take minutes
+        for (const r of records) console.log(JSON.stringify(r));
+      } finally {
+        await Promise.all(pools.map((p) => p.close()));
+      }
     }
     return [];
   };

@@ -13,6 +13,8 @@ const { values, positionals } = parseArgs({
     backend: { type: "string" },
     repeats: { type: "string" },
     models: { type: "string" },
+    // models: thread counts, e.g. 1,2 (default); n > 1 is an @hodiff/parallel pool of n threads.
+    threads: { type: "string" },
     // --simd off: tfjs-wasm's own kernels instead of hodiff's SIMD ones; --simd compare: models
     // also times each gradient with tfjs-wasm's kernels, interleaved (before/after in one sitting).
     simd: { type: "string", default: "on" },
@@ -33,6 +35,7 @@ for (const name of selected) {
           ...(values.models ? { models: values.models } : {}),
           ...(values.repeats ? { repeats: Number(values.repeats) } : {}),
           compareSimd: values.simd === "compare",
+          ...(values.threads ? { threads: values.threads.split(",").map(Number) } : {}),
         })
       : benchmarks[name];
   if (!run) {

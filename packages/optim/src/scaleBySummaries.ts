@@ -6,7 +6,7 @@
  * Every decision (η, the solver's case, a skipped update and why) travels in the state.
  */
 import * as hd from "@hodiff/core";
-import { canonical, summaries, type Partition, type Summaries } from "@hodiff/partition";
+import { canonical, summaries, type Partition, type Summaries, type SummariesOptions } from "@hodiff/partition";
 import { LuDecomposition, Matrix } from "ml-matrix";
 import { freezeState, type Extras, type GradientTransformation, type Params } from "./base";
 import { check, checkOptionNames, isFiniteNumber } from "./internal";
@@ -104,6 +104,17 @@ export interface NewtonSummaryExtras extends Extras {
    * are impossible (webgpu). When given, `loss` is not used.
    */
   readonly summaries?: Summaries;
+  /**
+   * How to compute this update's summaries along its direction u, in place of `summaries(loss,
+   * partition, options)(params, u)` — e.g. a `@hodiff/parallel` pool's, which splits the batch over
+   * threads. Used when `summaries` is not given; `loss` is then not needed.
+   */
+  readonly summarize?: (
+    params: Params,
+    direction: Params,
+    partition: Partition,
+    options: SummariesOptions,
+  ) => Summaries;
 }
 
 /**
@@ -290,20 +301,21 @@ export function scaleBySummaries(
 
         if (t % period === 0) {
           const given = (extras as NewtonSummaryExtras | undefined)?.summaries;
+          const summarize = (extras as NewtonSummaryExtras | undefined)?.summarize;
           const loss = (extras as NewtonSummaryExtras | undefined)?.loss;
-          if (given === undefined && typeof loss !== "function") {
+          if (given === undefined && summarize === undefined && typeof loss !== "function") {
             throw new hd.ArgumentError(
               `${fn}: a summary is due at update ${t} (every period = ${period} updates from the first), but ` +
                 `extras.loss is ${loss === undefined ? "missing" : `a ${typeof loss}`}; pass ` +
                 `update(state, params, grads, { loss: (p) => lossFn(p, summaryBatch) }).`,
             );
           }
+          const options: SummariesOptions = { order3: cubic, ...(chunkSize === undefined ? {} : { chunkSize }) };
           const s =
             given ??
-            summaries(loss!, state.partition, {
-              order3: cubic,
-              ...(chunkSize === undefined ? {} : { chunkSize }),
-            })(params as Params, u);
+            (summarize
+              ? summarize(params as Params, u, state.partition, options)
+              : summaries(loss!, state.partition, options)(params as Params, u));
           const record = toRecord(t, s);
           if (!isFiniteRecord(record, cubic)) {
             // Kept out of the average (an average would never recover from it); η is kept.

@@ -10,25 +10,8 @@ import * as hd from "@hodiff/core";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { Partition, Summaries, SummariesOptions } from "@hodiff/partition";
 import type { Reply, Request, Started, WorkerStart } from "./protocol";
-import {
-  batchSize,
-  combineSummaries,
-  partSizes,
-  sliceBatch,
-  weightedSum,
-  type BatchLeaf,
-  type HostBatch,
-} from "./shards";
-import {
-  gradOnPart,
-  paramsFrom,
-  summariesOnPart,
-  toTaskBatch,
-  writeFlat,
-  type BatchLoss,
-  type Params,
-  type Task,
-} from "./task";
+import { batchSize, combineSummaries, partSizes, sliceBatch, type BatchLeaf, type HostBatch } from "./shards";
+import { summariesOnPart, toTaskBatch, writeFlat, type BatchLoss, type Params, type Task } from "./task";
 
 /** A batch given to a pool: float32 arrays (examples along axis 0) and int32 labels (one per example). */
 export type Batch = Readonly<Record<string, hd.Value | Float32Array | Int32Array>>;
@@ -165,14 +148,14 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
   let closed = false;
 
   /** Post each worker its part, run part 0 here, wait for the rest; weights B_k / B. */
-  function run<R>(
+  function run<L, R>(
     params: Params,
     direction: Params | null,
     batch: Batch,
-    local: (part: Record<string, BatchLeaf>) => R,
+    local: (part: Record<string, BatchLeaf>) => L,
     request: (base: Omit<Request & { op: "grad" }, "op">) => Request,
     read: (reply: Reply) => R,
-  ): { results: R[]; weights: number[] } {
+  ): { own: L; results: R[]; weights: number[] } {
     if (closed) throw new Error("parallel: the pool is closed");
     const host = toHost(batch);
     const B = batchSize(host);
@@ -197,13 +180,19 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       busy.push({ member, index: k });
       start += sizes[k]!;
     }
-    const results: R[] = [local(sliceBatch(host, 0, sizes[0]!))];
+    const own = local(sliceBatch(host, 0, sizes[0]!));
+    const results: R[] = [];
     const weights = [sizes[0]! / B];
-    for (const { member, index } of busy) {
-      results.push(read(waitFor(member, index)));
-      weights.push(sizes[index]! / B);
+    try {
+      for (const { member, index } of busy) {
+        results.push(read(waitFor(member, index)));
+        weights.push(sizes[index]! / B);
+      }
+    } catch (e) {
+      hd.dispose(own as hd.Tree<hd.Value>);
+      throw e;
     }
-    return { results, weights };
+    return { own, results, weights };
   }
 
   /** Block until worker `index` answers (its flag turns 1), then take the answer off its port. */
@@ -242,16 +231,20 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
         hd.dispose([value, own]);
         return { loss: l, grads };
       }
-      const { results, weights } = run(
+      const { own, results, weights } = run(
         params,
         null,
         batch,
         (part) => {
-          const own: hd.Value[] = [];
+          // This thread's part stays on the backend: the workers' parts are added to it there.
+          const tensors: hd.Value[] = [];
           try {
-            return gradOnPart(loss, params, toTaskBatch(part, own));
+            const [value, grads] = hd.valueAndGrad((p: Params) => loss(p, toTaskBatch(part, tensors)))(params);
+            const l = hd.item(value);
+            hd.dispose(value);
+            return { loss: l, grads };
           } finally {
-            hd.dispose(own);
+            hd.dispose(tensors);
           }
         },
         (base) => ({ op: "grad", ...base }),
@@ -260,22 +253,29 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
           return { loss: reply.loss, grad: reply.grad };
         },
       );
-      const [leaves, def] = hd.treeFlatten(params);
-      const grad = weightedSum(
-        results.map((r) => r.grad),
-        weights,
+      const [mine, def] = hd.treeFlatten(own.grads);
+      let offset = 0;
+      // ∇L = w_0·∇L_0 + Σ_k w_k·∇L_k, leaf by leaf, on the backend.
+      const grads = mine.map((g0) =>
+        hd.tidy(() => {
+          const shape = hd.shapeOf(g0);
+          const n = shape.reduce((a, b) => a * b, 1);
+          let g = hd.mul(g0, weights[0]!);
+          results.forEach((r, k) => {
+            g = hd.add(g, hd.mul(hd.array(r.grad.subarray(offset, offset + n), { shape }), weights[k + 1]!));
+          });
+          offset += n;
+          return g;
+        }),
       );
+      hd.dispose(own.grads);
       return {
-        loss: results.reduce((acc, r, k) => acc + weights[k]! * r.loss, 0),
-        grads: paramsFrom(
-          def,
-          leaves.map((l) => hd.shapeOf(l)),
-          grad,
-        ),
+        loss: results.reduce((acc, r, k) => acc + weights[k + 1]! * r.loss, weights[0]! * own.loss),
+        grads: hd.treeUnflatten(def, grads) as Params,
       };
     },
     summaries(params, direction, batch, partition, options = {}) {
-      const { results, weights } = run(
+      const { own, results, weights } = run(
         params,
         direction,
         batch,
@@ -293,7 +293,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
           return reply.summaries;
         },
       );
-      return results.length === 1 ? results[0]! : combineSummaries(results, weights);
+      return results.length === 0 ? own : combineSummaries([own, ...results], weights);
     },
     close,
     [Symbol.asyncDispose]: close,

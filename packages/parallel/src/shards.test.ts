@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batchSize, combineSummaries, partSizes, sliceBatch, weightedSum } from "./shards";
+import { batchSize, combineSummaries, partSizes, sliceBatch } from "./shards";
 
 describe("partSizes", () => {
   it("splits B into n parts that sum to B and differ by at most one", () => {
@@ -32,15 +32,6 @@ describe("sliceBatch and batchSize", () => {
 });
 
 describe("combining parts", () => {
-  it("a mean over the batch is the size-weighted sum of the parts' means", () => {
-    const xs = [1, 2, 3, 4, 5, 6, 7];
-    const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
-    const got = weightedSum(
-      [Float32Array.of(mean(xs.slice(0, 4))), Float32Array.of(mean(xs.slice(4)))],
-      [4 / 7, 3 / 7],
-    );
-    expect(got[0]).toBeCloseTo(mean(xs), 6);
-  });
   it("summaries combine entry by entry", () => {
     const a = {
       loss: 1,

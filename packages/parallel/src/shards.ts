@@ -51,21 +51,6 @@ export function sliceBatch(batch: HostBatch, start: number, count: number): Reco
 }
 
 /**
- * Σ_k w_k·parts_k, elementwise, accumulated in float64 and stored as float32: the mean over the
- * whole batch of a quantity given as means over its parts (w_k = B_k / B).
- */
-export function weightedSum(parts: readonly Float32Array[], weights: readonly number[]): Float32Array {
-  const n = parts[0]!.length;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let k = 0; k < parts.length; k++) s += weights[k]! * parts[k]![i]!;
-    out[i] = s;
-  }
-  return out;
-}
-
-/**
  * The summaries of the whole batch from those of its parts: L, ḡ, H̄ and the order-3 diagonal are
  * each linear in the loss, and the loss is the mean over examples, so each is Σ_k w_k·(part k's).
  */

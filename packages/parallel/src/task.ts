@@ -42,12 +42,18 @@ export function toTaskBatch(part: Readonly<Record<string, BatchLeaf>>, own: hd.V
   return out;
 }
 
-/** Parameters rebuilt from one flat float32 array (`view` is copied, so it may be reused). */
+/**
+ * Parameters rebuilt from one flat float32 array, which the caller may overwrite afterwards: wasm
+ * copies an array's data into its heap when it makes it; other backends may keep the array itself,
+ * so they get a copy.
+ */
 export function paramsFrom(def: hd.TreeDef, shapes: readonly (readonly number[])[], flat: Float32Array): Params {
   let offset = 0;
+  const copy = hd.getBackend() !== "wasm";
   const leaves = shapes.map((shape) => {
     const n = shape.reduce((a, b) => a * b, 1);
-    const t = hd.array(flat.slice(offset, offset + n), { shape });
+    const view = flat.subarray(offset, offset + n);
+    const t = hd.array(copy ? view.slice() : view, { shape });
     offset += n;
     return t;
   });
