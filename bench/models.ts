@@ -9,7 +9,7 @@
  * `@hodiff/parallel` pool (the calling thread and n − 1 workers, each taking a part of the batch),
  * timed interleaved with one thread in the same rounds; its line has the same wall times and
  * `speedup` = median over rounds of (one thread's gradient ÷ the pool's), and no kernel times
- * (tf.profile sees one thread's kernels only).
+ * (tf.profile sees one thread's kernels only). `grad_cpu_ms`: CPU time of the process (all threads) per gradient.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
@@ -41,13 +41,19 @@ const GEMM = new Set([
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Wall time of `fn` in ms; its tensor outputs are read back (so the kernels have run) and freed. */
-function timeOnce(fn: () => unknown): number {
+/**
+ * Wall time of `fn` in ms; its tensor outputs are read back (so the kernels have run) and freed.
+ * With `cpu`, also pushes the process's CPU time (user + system, every thread: a pool's workers too).
+ */
+function timeOnce(fn: () => unknown, cpu?: number[]): number {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const out = fn();
   for (const leaf of hd.treeLeaves(out as hd.Tree<unknown>)) if (leaf instanceof tf.Tensor) leaf.dataSync();
   const t1 = performance.now();
+  const c = process.cpuUsage(c0);
   hd.dispose(out);
+  cpu?.push((c.user + c.system) / 1000);
   return t1 - t0;
 }
 
@@ -140,6 +146,7 @@ async function benchModel(
   });
   const tp = pools.map(() => ({
     grad: [] as number[],
+    gradCpu: [] as number[],
     adam: [] as number[],
     ns: [] as number[],
     nsSum: [] as number[],
@@ -150,6 +157,7 @@ async function benchModel(
   for (const fn of [gradient, adamStep, nsStep(ns1)]) timeOnce(fn); // warm-up
   const t = {
     grad: [] as number[],
+    gradCpu: [] as number[],
     plain: [] as number[],
     adam: [] as number[],
     ns: [] as number[],
@@ -164,8 +172,8 @@ async function benchModel(
       t.plain.push(timeOnce(gradient));
       hd.setSimdKernels(true);
     }
-    t.grad.push(timeOnce(gradient));
-    onPool.forEach((p, k) => tp[k]!.grad.push(timeOnce(p.gradient)));
+    t.grad.push(timeOnce(gradient, t.gradCpu));
+    onPool.forEach((p, k) => tp[k]!.grad.push(timeOnce(p.gradient, tp[k]!.gradCpu)));
     t.adam.push(timeOnce(adamStep));
     onPool.forEach((p, k) => tp[k]!.adam.push(timeOnce(p.adamStep)));
     t.ns.push(timeOnce(nsStep(ns1)));
@@ -191,6 +199,7 @@ async function benchModel(
     backend,
     threads: 1,
     grad_ms: round(grad, 2),
+    grad_cpu_ms: round(median(t.gradCpu), 2),
     kernel_ms: round(median(profiles.map((p) => p.kernel)), 2),
     gemm_ms: round(median(profiles.map((p) => p.gemm)), 2),
     grad_over_gemm: round(grad / median(profiles.map((p) => p.gemm)), 2),
@@ -217,6 +226,7 @@ async function benchModel(
       backend,
       threads: pool.threads,
       grad_ms: round(median(m.grad), 2),
+      grad_cpu_ms: round(median(m.gradCpu), 2),
       kernel_ms: null,
       gemm_ms: null,
       speedup: round(median(t.grad.map((g1, i) => g1 / m.grad[i]!)), 2),

@@ -17,6 +17,7 @@ import {
   sgd,
   type Extras,
   type GradientTransformation,
+  type NewtonSummaryExtras,
   type NewtonSummarySemantics,
   type NewtonSummaryState,
   type SummaryAveraging,
@@ -71,6 +72,12 @@ export interface StepContext {
   readonly model: Model;
   readonly x: hd.Value;
   readonly labels: Int32Array;
+  /**
+   * With `--threads n` (n > 1): NewtonSummary's `extras.summarize` that computes the summaries on
+   * the batch of `loss` (one made by `lossOnSample`/`lossOnSequential`) on the run's thread pool;
+   * undefined on one thread.
+   */
+  readonly summarizeOn?: (loss: (params: Params) => hd.Value) => NewtonSummaryExtras["summarize"];
 }
 
 /**
@@ -286,7 +293,12 @@ export function newtonEntry(): OptimizerEntry {
       };
       return {
         transformation,
-        extras: (ctx) => (ctx.step % period === 0 ? { loss: lossFor(ctx) } : {}),
+        extras: (ctx) => {
+          if (ctx.step % period !== 0) return {};
+          const loss = lossFor(ctx);
+          const summarize = ctx.summarizeOn?.(loss);
+          return summarize ? { loss, summarize } : { loss };
+        },
         log: (s) => {
           const n = newtonSummaryInfo(s as NewtonSummaryState);
           const solve = n.lastSolve;

@@ -18,14 +18,17 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import * as E from "fp-ts/Either";
 import * as hd from "@hodiff/core";
+import { createPool, type Pool } from "@hodiff/parallel";
 import { batches, epochOrder, mulberry32, numBatches, randInt, type Dataset } from "@hodiff/data";
 import { accuracy, nll, paramCount, type Model, type ModelName, type Params } from "@hodiff/nn";
 import { applyUpdates, type Extras, type Params as Tree } from "@hodiff/optim";
+import type { Partition, SummariesOptions } from "@hodiff/partition";
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic, type CheckpointMeta, type Json } from "./checkpoint";
 import { loadRunData, type DatasetChoice } from "./datasets";
 import type { Io } from "./io";
 import { MetricsLog, METRICS_FILE, type MetricsRecord } from "./metrics";
 import { buildModel, defaultInputShape } from "./models";
+import type { ParallelTaskInit } from "./parallelTask";
 import {
   OPTIMIZERS,
   type HyperValue,
@@ -87,6 +90,12 @@ export interface RunOptions {
   readonly stop?: StopRequest;
   /** Called once the run has written its config.json (the start succeeded). */
   readonly onStarted?: () => void;
+  /**
+   * Threads over each batch (default 1): n > 1 starts an `@hodiff/parallel` pool of n − 1 workers
+   * that, with this thread, compute the gradient and NewtonSummary's summaries on parts of the
+   * batch. The trajectory equals one thread's within float32 rounding.
+   */
+  readonly threads?: number;
 }
 
 /** A request to stop a run between two updates. @category model */
@@ -245,6 +254,12 @@ function gatherExamples(train: Dataset, indices: ArrayLike<number>) {
   return { images, labels, shape: [k, ...train.shape.slice(1)] };
 }
 
+/** The loop's (loss, gradient) of a batch on a pool, the loss as a scalar array like `valueAndGrad`'s. */
+function poolGradient(pool: Pool, params: Params, x: hd.Value, labels: Int32Array): [hd.Value, Params] {
+  const r = pool.valueAndGrad(params as Tree, { x, labels });
+  return [hd.array(r.loss), r.grads as Params];
+}
+
 const shapeKey = (x: unknown): string =>
   typeof x === "object" && x !== null && "shape" in x ? `[${(x as hd.Tensor).shape.join(",")}]` : typeof x;
 
@@ -396,6 +411,27 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
   }
   run.onStarted?.();
 
+  const threads = run.threads ?? 1;
+  let pool: Pool | null = null;
+  if (threads > 1) {
+    try {
+      const init: ParallelTaskInit = { model: cfg.model, inputShape, hidden: cfg.hidden };
+      pool = await createPool({ task: new URL("./parallelTask.ts", import.meta.url), init, threads });
+    } catch (e) {
+      hd.dispose(params);
+      disposeReplaced(state, null);
+      throw e;
+    }
+  }
+  // The batch of each loss closure the loop makes, so a pool can compute that loss's summaries.
+  const batchOf = new WeakMap<(p: Tree) => hd.Value, { x: hd.Value; labels: Int32Array }>();
+  const summarizeOn = (loss: (p: Params) => hd.Value) => {
+    const batch = batchOf.get(loss as (p: Tree) => hd.Value);
+    if (pool === null || batch === undefined) return undefined;
+    const p = pool;
+    return (theta: Tree, u: Tree, partition: Partition, options: SummariesOptions) =>
+      p.summaries(theta, u, batch, partition, options);
+  };
   const bar = epochProgress(run.io.progressStream, run.progress);
   const log = (s: unknown) => (opt.log ? opt.log(s) : {});
   try {
@@ -409,7 +445,11 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
         const owned: hd.Value[] = [];
         const x = toX(b);
         owned.push(x);
-        const lossOf = (xs: hd.Value, ys: Int32Array) => (p: Tree) => nll(model.apply(p as Params, xs), ys);
+        const lossOf = (xs: hd.Value, ys: Int32Array) => {
+          const f = (p: Tree) => nll(model.apply(p as Params, xs), ys);
+          batchOf.set(f, { x: xs, labels: ys });
+          return f;
+        };
         const ctx: StepContext = {
           step,
           epoch,
@@ -430,12 +470,16 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
             owned.push(xs);
             return lossOf(xs, s.labels);
           },
+          ...(pool ? { summarizeOn } : {}),
         };
         const custom = opt.gradients?.(ctx, params);
-        const [lossValue, rawGrads] = (custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params)) as [
-          hd.Value,
-          Params,
-        ];
+        const [lossValue, rawGrads] = (
+          custom
+            ? [custom.loss, custom.grads]
+            : pool
+              ? poolGradient(pool, params, x, b.labels)
+              : hd.valueAndGrad(ctx.loss)(params)
+        ) as [hd.Value, Params];
         if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
         let grads = rawGrads;
         if (injectsNaN("gradient", step + 1)) {
@@ -551,6 +595,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
     bar.stop();
     hd.dispose(params);
     disposeReplaced(state, null);
+    await pool?.close();
   }
   return { epochs: cfg.epochs, steps: step, lastEpochLoss, seconds: (performance.now() - t0) / 1000 };
 }

@@ -55,11 +55,12 @@ interface TrainFlags {
   readonly resume?: string;
   readonly progress: boolean;
   readonly onNonfinite: "stop" | "skip";
+  readonly threads: number;
   readonly [hyper: string]: unknown;
 }
 
 /** Flags a resumed run may change: they do not affect the trajectory. */
-const RESUMABLE = new Set(["epochs", "backend", "dataDir", "progress", "resume", "out", "onNonfinite"]);
+const RESUMABLE = new Set(["epochs", "backend", "threads", "dataDir", "progress", "resume", "out", "onNonfinite"]);
 
 /** Flag (without dashes) of each config key, for messages. */
 const FLAG_OF: Readonly<Record<string, string>> = {
@@ -179,7 +180,7 @@ function resumedConfig(dir: string, f: TrainFlags, cmd: Command): TrainConfig {
   const differs = (flag: string, given: unknown, was: unknown) =>
     new UsageError(
       `--${flag}`,
-      `--${flag} ${JSON.stringify(given)} differs from the run's ${JSON.stringify(was)}: a resumed run keeps its configuration (only --epochs, --backend, --data-dir, --on-nonfinite and --no-progress may change)`,
+      `--${flag} ${JSON.stringify(given)} differs from the run's ${JSON.stringify(was)}: a resumed run keeps its configuration (only --epochs, --backend, --threads, --data-dir, --on-nonfinite and --no-progress may change)`,
     );
   for (const key of Object.keys(FLAG_OF)) {
     if (RESUMABLE.has(key) || cmd.getOptionValueSource(key) !== "cli") continue;
@@ -279,6 +280,12 @@ export const trainCommand: CommandModule = {
       )
       .option("--log-every <n>", "write a step record every n updates (0: epoch records only)", intAtLeast(0), 10)
       .addOption(backendOption())
+      .option(
+        "--threads <n>",
+        "threads over each batch: n > 1 starts n − 1 worker threads (@hodiff/parallel) that compute the gradient and NewtonSummary's summaries on parts of the batch; equal to 1 thread within float32 rounding",
+        intAtLeast(1),
+        1,
+      )
       .option("--out <dir>", "run directory (must not hold a run yet)")
       .option(
         "--resume <dir>",
@@ -384,6 +391,7 @@ export const trainCommand: CommandModule = {
           io,
           progress: f.progress,
           backend,
+          threads: f.threads,
           dataDir: f.dataDir,
           onNonFinite: f.onNonfinite,
           stop,

@@ -1,0 +1,20 @@
+/**
+ * The task of `hodiff train --threads n` (n > 1): the run's model under the mean NLL, built in every
+ * thread of the `@hodiff/parallel` pool from the run's model name, example shape and hidden widths.
+ */
+import type { ModelName } from "@hodiff/nn";
+import { nll } from "@hodiff/nn";
+import { defineTask } from "@hodiff/parallel";
+import { buildModel } from "./models";
+
+/** What each thread needs to build the model (plain data: it is copied to the workers). */
+export interface ParallelTaskInit {
+  readonly model: ModelName;
+  readonly inputShape: readonly number[];
+  readonly hidden: readonly number[] | null;
+}
+
+export default defineTask((init: ParallelTaskInit) => {
+  const model = buildModel(init.model, { inputShape: init.inputShape, hidden: init.hidden ?? undefined });
+  return (params, batch) => nll(model.apply(params as never, batch.x as never), batch.labels as Int32Array);
+});
