@@ -30,7 +30,7 @@ step pack "${#tarballs[@]} tarballs checked: ${names[*]}"
 
 consumer="$tmp/consumer"
 mkdir -p "$consumer"
-cp "$fixtures"/{check.mjs,first.mjs,types.ts,tsconfig.nodenext.json,tsconfig.bundler.json,index.html,web.ts} "$consumer/"
+cp "$fixtures"/{check.mjs,first.mjs,pool-task.mjs,types.ts,tsconfig.nodenext.json,tsconfig.bundler.json,index.html,web.ts} "$consumer/"
 cd "$consumer"
 echo '{ "name": "pack-check-consumer", "private": true, "type": "module" }' >package.json
 npm install --no-audit --no-fund --prefer-offline --loglevel=error "${tarballs[@]}" @types/node@20 >"$tmp/npm.log" 2>&1 ||

@@ -6,6 +6,7 @@
 // With tᵢ = tanh(zᵢ): tanh' = 1 − t², tanh'' = −2t(1 − t²), tanh''' = (6t² − 2)(1 − t²).
 import assert from "node:assert/strict";
 import process from "node:process";
+import { URL } from "node:url";
 import * as hd from "@hodiff/core";
 import { canonical, summaries } from "@hodiff/partition";
 import { adam, applyUpdates } from "@hodiff/optim";
@@ -128,6 +129,38 @@ for (let k = 1; k <= 2; k++) {
 }
 closeAll([...hd.toFlat(params.w), hd.item(params.b)], [...w, b], "adam parameters after 2 steps");
 log(`adam      ok  θ after 2 steps = [${[...w, b].map((v) => v.toFixed(6))}]`);
+
+// Both cores: a pool of 2 threads (this one and a worker running the built dist/worker.js) over
+// a batch of 5 (parts of 3 and 2): ∂/∂w mean tanh(w·xᵢ + b) = mean (1 − tᵢ²)·xᵢ, ∂/∂b = mean (1 − tᵢ²).
+{
+  const { createPool } = await import("@hodiff/parallel");
+  const pool = await createPool({ task: new URL("./pool-task.mjs", import.meta.url), threads: 2 });
+  const bx = [0.5, -1.5, 2, 0.25, -0.75];
+  const [pw, pb] = [0.3, 0.1];
+  const p = { w: hd.array(pw), b: hd.array(pb) };
+  const bxArr = hd.array(bx);
+  const r = pool.valueAndGrad(p, { x: bxArr });
+  await pool.close();
+  const ts = bx.map((xi) => Math.tanh(pw * xi + pb));
+  const mean = (f) => ts.reduce((acc, ti, i) => acc + f(ti, i), 0) / bx.length;
+  close(
+    r.loss,
+    mean((ti) => ti),
+    "pool loss",
+  );
+  close(
+    hd.item(r.grads.w),
+    mean((ti, i) => (1 - ti * ti) * bx[i]),
+    "pool ∂L/∂w",
+  );
+  close(
+    hd.item(r.grads.b),
+    mean((ti) => 1 - ti * ti),
+    "pool ∂L/∂b",
+  );
+  hd.dispose([p, bxArr, r.grads]);
+  log(`parallel  ok  a pool of 2 threads (dist/worker.js): L and ∇L of a batch of 5 in closed form`);
+}
 
 hd.dispose([params, state, x]);
 assert.equal(hd.numTensors(), before, "tensors leaked");

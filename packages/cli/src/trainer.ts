@@ -416,7 +416,9 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
   if (threads > 1) {
     try {
       const init: ParallelTaskInit = { model: cfg.model, inputShape, hidden: cfg.hidden };
-      pool = await createPool({ task: new URL("./parallelTask.ts", import.meta.url), init, threads });
+      // parallelTask.ts from sources (tsx), dist/parallelTask.js when built.
+      const ext = /\.ts$/.test(new URL(import.meta.url).pathname) ? "ts" : "js";
+      pool = await createPool({ task: new URL(`./parallelTask.${ext}`, import.meta.url), init, threads });
     } catch (e) {
       hd.dispose(params);
       disposeReplaced(state, null);

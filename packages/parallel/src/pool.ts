@@ -63,9 +63,10 @@ interface Member {
 /** Where the worker thread starts: from sources through tsx's loader (boot.mjs), or the built worker.js. */
 function workerEntry(): { url: URL; entry?: string } {
   const here = import.meta.url;
-  if (/\.[cm]?ts$/.test(new URL(here).pathname))
-    return { url: new URL("./boot.mjs", here), entry: new URL("./worker.ts", here).href };
-  return { url: new URL("./worker.js", here) };
+  // Names built at run time, so that a bundler does not try to resolve them as assets.
+  const file = (name: string) => new URL(`./${name}`, here);
+  if (/\.[cm]?ts$/.test(new URL(here).pathname)) return { url: file("boot.mjs"), entry: file("worker.ts").href };
+  return { url: file("worker.js") };
 }
 
 /** The batch as host arrays (float32 inputs read back once, labels as they are). */
