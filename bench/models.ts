@@ -5,11 +5,12 @@
  * kernels and inside the matmul/conv kernels alone (tf.profile of gradients in the same run), and
  * the time of one NewtonSummary update (period T = 10, so one update in ten computes the
  * summaries) divided by one Adam update, both counting the gradient. Medians of interleaved repeats.
- * `--threads 1,2` (the default): tfjs-wasm runs on one thread in Node, so threads n > 1 is an
- * `@hodiff/parallel` pool (the calling thread and n − 1 workers, each taking a part of the batch),
- * timed interleaved with one thread in the same rounds; its line has the same wall times and
- * `speedup` = median over rounds of (one thread's gradient ÷ the pool's), and no kernel times
- * (tf.profile sees one thread's kernels only). `grad_cpu_ms`: CPU time of the process (all threads) per gradient.
+ * `--threads 1,2` (the default for mlp and lenet; [1] for vgg11 and bigmlp unless given):
+ * tfjs-wasm runs on one thread in Node, so threads n > 1 is an `@hodiff/parallel` pool (the
+ * calling thread and n − 1 workers, each taking a part of the batch), timed interleaved with one
+ * thread in the same rounds; its line has the same wall times, `speedup` = median over rounds of
+ * (one thread's gradient ÷ the pool's), and no kernel times (tf.profile sees one thread's kernels
+ * only). `grad_cpu_ms`: CPU time of the process (all threads) per gradient.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
@@ -253,7 +254,7 @@ export interface ModelsOptions {
   repeats?: number;
   /** Also time each gradient on tfjs-wasm's own kernels (interleaved): `grad_ms_tfjs_kernels`, `simd_speedup`. */
   compareSimd?: boolean;
-  /** Thread counts to time (default [1, 2]); each n > 1 is an `@hodiff/parallel` pool of n threads. */
+  /** Thread counts to time (default [1, 2] for mlp and lenet, [1] otherwise); n > 1 is an `@hodiff/parallel` pool of n threads. */
   threads?: readonly number[];
 }
 
@@ -264,7 +265,9 @@ export const modelsBench =
     for (const n of names) {
       const paper = PAPER[n];
       if (!paper) throw new Error(`bench models: unknown model '${n}' (use ${Object.keys(PAPER).join(", ")})`);
-      const counts = options.threads ?? [1, 2];
+      // By default a pool only for the small models: a VGG-11'/BigMLP pool holds the model and its
+      // summaries' memory in every thread's wasm heap, and doubles minutes-long runs (untested).
+      const counts = options.threads ?? (n === "mlp" || n === "lenet" ? [1, 2] : [1]);
       const pools: Pool[] = [];
       try {
         for (const threads of counts.filter((c) => c > 1))
