@@ -116,6 +116,19 @@ describe("pool edge cases", () => {
     hd.dispose([params, x]);
   });
 
+  it("after a failure on this thread's part, the next call gets its own answers (none left over)", async () => {
+    // B = 5 on 2 threads: this thread's part has 3 examples, and the loss throws on a part of 3.
+    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp", failOn: 3 }, threads: 2 });
+    const { params, x, labels } = setup("tiny-mlp", 5, 1);
+    expect(() => pool.valueAndGrad(params, { x, labels })).toThrow(/refusing a part of 3/);
+    // B = 4: parts of 2 and 2 — the worker's answer must be this call's, not the one of B = 5.
+    const x4 = hd.slice(x, [0, 0], [4, 6]);
+    const got = pool.valueAndGrad(params, { x: x4, labels: labels.subarray(0, 4) });
+    const [, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x: x4, labels: labels.subarray(0, 4) }))(params);
+    expect(relDiff(got.grads, want)).toBeLessThan(1e-6);
+    hd.dispose([got.grads, want, params, x, x4]);
+  });
+
   it("a closed pool refuses calls; closing twice is fine", async () => {
     const pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2 });
     await pool.close();

@@ -181,19 +181,33 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       busy.push({ member, index: k });
       start += sizes[k]!;
     }
-    const own = local(sliceBatch(host, 0, sizes[0]!));
+    let own: L | undefined;
+    let failure: unknown = null;
+    try {
+      own = local(sliceBatch(host, 0, sizes[0]!));
+    } catch (e) {
+      failure = e;
+    }
+    // Every busy worker's answer is taken off its port, even after a failure: one left there
+    // would be read as the answer to the next call.
     const results: R[] = [];
     const weights = [sizes[0]! / B];
-    try {
-      for (const { member, index } of busy) {
-        results.push(read(waitFor(member, index)));
-        weights.push(sizes[index]! / B);
+    for (const { member, index } of busy) {
+      try {
+        const reply = waitFor(member, index);
+        if (failure === null) {
+          results.push(read(reply));
+          weights.push(sizes[index]! / B);
+        }
+      } catch (e) {
+        failure ??= e;
       }
-    } catch (e) {
-      hd.dispose(own as hd.Tree<hd.Value>);
-      throw e;
     }
-    return { own, results, weights };
+    if (failure !== null) {
+      hd.dispose(own as hd.Tree<hd.Value>);
+      throw failure;
+    }
+    return { own: own as L, results, weights };
   }
 
   /** Block until worker `index` answers (its flag turns 1), then take the answer off its port. */
