@@ -3,9 +3,10 @@
 # packs each with `pnpm pack`, checks the tarballs' manifests, installs all of them with plain
 # `npm install` into a fresh project in a temporary folder (third-party dependencies from the npm
 # registry), and there: runs scripts/pack-check/check.mjs with plain node (gradient, jvp,
-# summaries and two Adam steps against closed forms, on the wasm backend), type-checks
-# scripts/pack-check/types.ts under moduleResolution nodenext and bundler, builds a Vite app
-# importing the packages, and runs the installed `hodiff` CLI (--help, a short train, inspect).
+# summaries, two Adam steps and a 2-thread @hodiff/parallel pool against closed forms, on the
+# wasm backend), type-checks scripts/pack-check/types.ts under moduleResolution nodenext and
+# bundler, builds a Vite app importing the packages, and runs the installed `hodiff` CLI (--help,
+# a short train, the same on two threads, inspect).
 # New packages are covered as they come: everything below loops over packages/*.
 # KEEP=1 keeps the temporary folder.
 set -euo pipefail
@@ -87,4 +88,10 @@ npx --no-install hodiff inspect --checkpoint "$tmp/run" --batch-size 32 --out "$
 for f in metrics.jsonl checkpoint.json; do [[ -s "$tmp/run/$f" ]] || { echo "pack-check: no $f"; exit 1; }; done
 for f in hbar.svg hbar.png interaction.json; do [[ -s "$tmp/map/$f" ]] || { echo "pack-check: no $f"; exit 1; }; done
 step cli "hodiff train (synthetic, newton-summary) and inspect (SVG, PNG): ${trained%%,*}"
+# The same run on two threads: the installed CLI starts @hodiff/parallel's dist/worker.js with its
+# dist/parallelTask.js; the loss agrees with one thread's to the 4 printed decimals.
+threaded="$(npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 \
+  --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 --threads 2 --out "$tmp/run2")"
+[[ "${threaded%%,*}" == "${trained%%,*}" ]] || { echo "$trained"; echo "$threaded"; echo "pack-check: --threads 2 differs"; exit 1; }
+step cli "hodiff train --threads 2 from the tarball: ${threaded%%,*}"
 echo "pack-check: all passed in $((SECONDS - start)) s"
