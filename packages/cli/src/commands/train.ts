@@ -282,7 +282,7 @@ export const trainCommand: CommandModule = {
       .addOption(backendOption())
       .option(
         "--threads <n>",
-        "threads over each batch: n > 1 starts n − 1 worker threads (@hodiff/parallel) that compute the gradient and NewtonSummary's summaries on parts of the batch; equal to 1 thread within float32 rounding",
+        "threads over each batch: n > 1 starts n − 1 worker threads (@hodiff/parallel) that compute the gradient and NewtonSummary's summaries on parts of the batch (K-FAC's statistics updates stay on one thread); equal to 1 thread within float32 rounding",
         intAtLeast(1),
         1,
       )
