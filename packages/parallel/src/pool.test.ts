@@ -129,6 +129,14 @@ describe("pool edge cases", () => {
     hd.dispose([got.grads, want, params, x, x4]);
   });
 
+  it("a worker that dies during a call makes the call fail, not hang", async () => {
+    // B = 5 on 2 threads: the worker's part has 2 examples, and its thread exits there.
+    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp", exitOn: 2 }, threads: 2 });
+    const { params, x, labels } = setup("tiny-mlp", 5, 1);
+    expect(() => pool.valueAndGrad(params, { x, labels })).toThrow(/worker 1 has exited/);
+    hd.dispose([params, x]);
+  });
+
   it("a closed pool refuses calls; closing twice is fine", async () => {
     const pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2 });
     await pool.close();

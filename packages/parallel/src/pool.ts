@@ -58,6 +58,8 @@ interface Member {
   readonly worker: Worker;
   readonly port: MessagePort;
   readonly flag: Int32Array;
+  /** Why the worker died, once its 'error' event has come (reported by the next call). */
+  failure: string | null;
 }
 
 /** Where the worker thread starts: from sources through tsx's loader (boot.mjs), or the built worker.js. */
@@ -126,7 +128,8 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
           flag,
         };
         const worker = new Worker(url, { workerData: data, transferList: [port2] });
-        members.push({ worker, port: port1, flag });
+        const member: Member = { worker, port: port1, flag, failure: null };
+        members.push(member);
         const started = await new Promise<Started>((resolve, reject) => {
           worker.once("message", resolve);
           worker.once("error", reject);
@@ -135,6 +138,8 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
         if (!started.ready) throw new Error(`createPool: a worker could not start: ${started.message}`);
         worker.removeAllListeners("exit");
         worker.removeAllListeners("error");
+        // Kept: an 'error' event with no listener would crash this process.
+        worker.on("error", (e: unknown) => (member.failure = e instanceof Error ? e.message : String(e)));
         // A pool someone forgot to close must not keep the process alive; calls block on their own.
         worker.unref();
         port1.unref();
@@ -220,7 +225,8 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
         if (reply.op === "error") throw new Error(`parallel: worker ${index} failed: ${reply.message}`);
         return reply;
       }
-      if (Atomics.load(member.flag, 0) === 2) throw new Error(`parallel: worker ${index} has exited`);
+      if (Atomics.load(member.flag, 0) === 2)
+        throw new Error(`parallel: worker ${index} has exited${member.failure ? `: ${member.failure}` : ""}`);
       const left = deadline - performance.now();
       if (left <= 0) throw new Error(`parallel: worker ${index} did not answer within ${timeoutMs} ms`);
       Atomics.wait(member.flag, 0, 0, Math.min(left, 1000));

@@ -1,7 +1,7 @@
 /**
  * A task module for the tests: a model named in `init` (a tiny MLP, a tiny LeNet-style CNN, the
  * paper's MLP) under the mean NLL; `failOn` makes the loss throw on a part of that many examples
- * (to test that a worker's error reaches the caller).
+ * (to test that a worker's error reaches the caller), `exitOn` ends its thread.
  */
 import { lenet5, mlp, nll, paperMlp, type Model } from "@hodiff/nn";
 import { defineTask } from "../task";
@@ -11,6 +11,8 @@ export type TestModel = "tiny-mlp" | "tiny-cnn" | "mlp";
 export interface TestInit {
   readonly model: TestModel;
   readonly failOn?: number;
+  /** Ends the thread (process.exit in a worker) on a part of that many examples. */
+  readonly exitOn?: number;
 }
 
 export function testModel(name: TestModel): Model {
@@ -24,6 +26,7 @@ export default defineTask((init: TestInit) => {
   return (params, batch) => {
     const labels = batch.labels as Int32Array;
     if (labels.length === init.failOn) throw new Error(`test task: refusing a part of ${init.failOn} examples`);
+    if (labels.length === init.exitOn) process.exit(3);
     return nll(model.apply(params as never, batch.x as never), labels);
   };
 });
