@@ -13,6 +13,7 @@ import {
   newtonSummaryPrepare,
   type NewtonSummaryOptions,
   type NewtonSummaryState,
+  type Extras,
 } from "./index";
 
 type Net = { a: { w: hd.Value; b: hd.Value }; o: { w: hd.Value; b: hd.Value } };
@@ -52,7 +53,7 @@ async function run(options: NewtonSummaryOptions, steps: number, prepared: boole
     const train = lossOn(t);
     const grads = hd.grad(train)(params);
     const loss = lossOn(100 + t) as (p: never) => hd.Value; // the summaries' own batch
-    let extras: object = { loss };
+    let extras: Extras = { loss };
     if (prepared) {
       extras = await prepare(state, params, grads, extras);
       const noLoss = () => {
