@@ -453,58 +453,73 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
             return lossOf(xs, s.labels);
           },
         };
-        const custom = opt.gradients?.(ctx, params);
-        const [lossValue, rawGrads] = (custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params)) as [
-          hd.Value,
-          Params,
-        ];
-        if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
-        let grads = rawGrads;
-        if (injectsNaN("gradient", step + 1)) {
-          owned.push(...(hd.treeLeaves(grads as hd.Tree<hd.Value>) as hd.Value[]));
-          grads = poisoned(grads);
-        }
-        let extras: Extras = {
-          ...(opt.extras ? opt.extras(ctx) : {}),
-          ...(custom ? custom.extras : {}),
-          ...(count === 0 && lastEpochLoss !== null ? { value: lastEpochLoss } : {}),
-        };
-        if (opt.prepare) extras = await opt.prepare(state, params, grads, extras);
-        const next = opt.transformation.update(state, params, grads, extras);
-        let updates = next.updates;
-        if (injectsNaN("update", step + 1)) {
-          owned.push(...(hd.treeLeaves(updates as hd.Tree<hd.Value>) as hd.Value[]));
-          updates = poisoned(updates);
-        }
-        const read = await readUpdate(lossValue, [
-          ["gradient", grads],
-          ["update", updates],
-          ["optimizer state", next.state],
-        ]);
-        const loss = injectsNaN("loss", step + 1) ? NaN : read.loss;
-        const bad = Number.isFinite(loss) ? read.bad : "loss";
-        if (bad !== null && onNonFinite === "stop") {
-          disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
-          throw new NonFiniteError(
-            `update ${step + 1} (epoch ${epoch + 1}) has a non-finite ${bad}${bad === "loss" ? ` (${loss})` : ""}: the run stopped before applying it. ` +
-              (epoch > 0
-                ? `The checkpoints in ${run.dir} hold finite state (the last after epoch ${epoch}, the best in best.json).`
-                : `It had no checkpoint yet.`),
-            step + 1,
-            bad,
-          );
-        }
-        if (bad !== null) {
-          // skip: the parameters and the state stay as they were; the update slot is used up
-          disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
-          skipped++;
-        } else {
-          const newParams = applyUpdates(params, updates);
-          disposeReplaced([lossValue, grads, updates, params, state, owned], [newParams, next.state]);
-          params = newParams;
-          state = next.state;
-          sum += loss;
-          count++;
+        // the update's tensors, freed if it fails midway (a read, the optimizer); params and state are kept
+        const pending: unknown[] = [owned];
+        let loss = NaN;
+        try {
+          const custom = opt.gradients?.(ctx, params);
+          const [lossValue, rawGrads] = (custom ? [custom.loss, custom.grads] : hd.valueAndGrad(ctx.loss)(params)) as [
+            hd.Value,
+            Params,
+          ];
+          pending.push(lossValue, rawGrads);
+          if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
+          let grads = rawGrads;
+          if (injectsNaN("gradient", step + 1)) {
+            owned.push(...(hd.treeLeaves(grads as hd.Tree<hd.Value>) as hd.Value[]));
+            grads = poisoned(grads);
+            pending.push(grads);
+          }
+          let extras: Extras = {
+            ...(opt.extras ? opt.extras(ctx) : {}),
+            ...(custom ? custom.extras : {}),
+            ...(count === 0 && lastEpochLoss !== null ? { value: lastEpochLoss } : {}),
+          };
+          if (opt.prepare) extras = await opt.prepare(state, params, grads, extras);
+          const next = opt.transformation.update(state, params, grads, extras);
+          pending.push(next.updates, next.state);
+          let updates = next.updates;
+          if (injectsNaN("update", step + 1)) {
+            owned.push(...(hd.treeLeaves(updates as hd.Tree<hd.Value>) as hd.Value[]));
+            updates = poisoned(updates);
+            pending.push(updates);
+          }
+          const read = await readUpdate(lossValue, [
+            ["gradient", grads],
+            ["update", updates],
+            ["optimizer state", next.state],
+          ]);
+          loss = injectsNaN("loss", step + 1) ? NaN : read.loss;
+          const bad = Number.isFinite(loss) ? read.bad : "loss";
+          if (bad !== null && onNonFinite === "stop") {
+            disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
+            pending.length = 0;
+            throw new NonFiniteError(
+              `update ${step + 1} (epoch ${epoch + 1}) has a non-finite ${bad}${bad === "loss" ? ` (${loss})` : ""}: the run stopped before applying it. ` +
+                (epoch > 0
+                  ? `The checkpoints in ${run.dir} hold finite state (the last after epoch ${epoch}, the best in best.json).`
+                  : `It had no checkpoint yet.`),
+              step + 1,
+              bad,
+            );
+          }
+          if (bad !== null) {
+            // skip: the parameters and the state stay as they were; the update slot is used up
+            disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
+            pending.length = 0;
+            skipped++;
+          } else {
+            const newParams = applyUpdates(params, updates);
+            disposeReplaced([lossValue, grads, updates, params, state, owned], [newParams, next.state]);
+            pending.length = 0;
+            params = newParams;
+            state = next.state;
+            sum += loss;
+            count++;
+          }
+        } catch (e) {
+          disposeReplaced(pending, [params, state]);
+          throw e;
         }
         step++;
         bar.update(count, count === 0 ? NaN : sum / count);
