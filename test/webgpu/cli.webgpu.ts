@@ -1,7 +1,7 @@
 /**
  * `hodiff train|inspect|lr --backend webgpu` in Node (`pnpm test:webgpu`): each command runs on
  * webgpu and agrees with the same command on cpu within float32 tolerance; the training loop leaves
- * no tensor behind; `--backend auto` says in one line what it chose; an optimizer whose update reads
+ * no tensor behind and resumes bit for bit; `--backend auto` says in one line what it chose; an optimizer whose update reads
  * values synchronously is refused, and a synchronous read that slips through names its async variant.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -82,6 +82,23 @@ describe("hodiff train --backend webgpu", () => {
       expect(eta(cpu.records).length).toBeGreaterThan(0);
       expectClose("η", eta(gpu.records), eta(cpu.records), 1e-3, 1e-5);
     }
+  });
+
+  it("newton-summary: 1 epoch + --resume to 2 equals 2 epochs straight, bit for bit, on webgpu", async () => {
+    const straight = tmp.path("resume-straight");
+    const split = tmp.path("resume-split");
+    const gpu = ["--backend", "webgpu"];
+    expect((await hodiff("train", ...TINY, ...NEWTON, ...gpu, "--epochs", "2", "--out", straight)).code).toBe(0);
+    expect((await hodiff("train", ...TINY, ...NEWTON, ...gpu, "--epochs", "1", "--out", split)).code).toBe(0);
+    const r = await hodiff("train", "--resume", split, "--epochs", "2", ...gpu, "--no-progress");
+    expect(r.code, r.err).toBe(0);
+    const timeless = (dir: string) =>
+      readMetrics(`${dir}/${METRICS_FILE}`).map((x) =>
+        Object.fromEntries(Object.entries(x).filter(([k]) => !k.endsWith("time_s"))),
+      );
+    expect(timeless(split)).toEqual(timeless(straight));
+    const bin = (dir: string) => readFileSync(`${dir}/ckpt-00000016.bin`);
+    expect(bin(split).equals(bin(straight))).toBe(true);
   });
 
   it("refuses an optimizer whose update reads values synchronously (kfac), leaving no run directory", async () => {
