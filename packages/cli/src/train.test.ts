@@ -250,6 +250,18 @@ describe("hodiff train on the synthetic set", () => {
     expect(JSON.parse(readFileSync(`${dir}/${CHECKPOINT_FILE}`, "utf8")).backend).toBe("cpu");
   });
 
+  it("--backend auto does not try webgpu for kfac (its update reads synchronously) and says so in one line", async () => {
+    const dir = tmp.path("auto-kfac");
+    const r = await hodiff("train", ...TINY, "--optimizer", "kfac", "--epochs", "1", "--backend", "auto", "--out", dir);
+    expect(r.code).toBe(0);
+    expect(r.err.split("\n")).toEqual([
+      expect.stringMatching(
+        /^hodiff: webgpu not used: --optimizer kfac: its update reads values synchronously \(.*\); using wasm\.$/,
+      ),
+    ]);
+    expect(JSON.parse(readFileSync(`${dir}/${CHECKPOINT_FILE}`, "utf8")).backend).toBe("wasm");
+  });
+
   it("resume when the run is already complete does nothing more", async () => {
     const dir = tmp.path("complete");
     expect((await hodiff("train", ...TINY, "--epochs", "1", "--out", dir)).code).toBe(0);
