@@ -1,4 +1,7 @@
-/** `pnpm test:webgpu`: the webgpu-against-cpu parity suite (Dawn in Node; see test/webgpu). */
+/**
+ * `pnpm test:webgpu`: webgpu against cpu (Dawn in Node; see test/webgpu): the parity suite of
+ * core/partition and the CLI's train, inspect and lr (`cli.webgpu.ts`).
+ */
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -7,7 +10,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: "forks",
-    // One Dawn device per process is plenty; the suite is one file.
+    // One Dawn device per process is plenty: the files run one after the other in one process.
     poolOptions: { forks: { singleFork: true } },
   },
 });

@@ -42,7 +42,7 @@ function awkwardFloats(n: number): Float32Array {
 const bits = (t: hd.Value) => Array.from(new Uint32Array((hd.toFlat(t) as Float32Array).slice().buffer));
 
 describe("checkpoints", () => {
-  it("round-trip tensors bit for bit and plain values exactly (±Infinity, NaN, −0, undefined, typed arrays, $-keys)", () => {
+  it("round-trip tensors bit for bit and plain values exactly (±Infinity, NaN, −0, undefined, typed arrays, $-keys)", async () => {
     const dir = tmp.path("roundtrip");
     mkdirSync(dir);
     const floats = hd.array(awkwardFloats(37), { shape: [37] });
@@ -55,7 +55,7 @@ describe("checkpoints", () => {
       { trace: ints, flags: bools, eta: Float64Array.from([0.1, 1 / 3, -1e-300]), case: "indefinite", ok: true },
       { $weird: 1, nested: [[1, 2], []] },
     ];
-    saveCheckpoint(dir, meta(5), params, state);
+    await saveCheckpoint(dir, meta(5), params, state);
     const ck = loadCheckpoint(dir);
     try {
       expect([ck.epoch, ck.step, ck.metricsLines, ck.lastEpochLoss, ck.backend]).toEqual([1, 5, 3, 0.5, "wasm"]);
@@ -85,7 +85,7 @@ describe("checkpoints", () => {
     }
   });
 
-  it("an optimizer continues identically from a loaded state", () => {
+  it("an optimizer continues identically from a loaded state", async () => {
     const dir = tmp.path("adam");
     mkdirSync(dir);
     const opt = adam(0.1);
@@ -93,7 +93,7 @@ describe("checkpoints", () => {
     const g = { w: hd.array([0.5, 0.25, -1]) };
     const s0 = opt.init(p0);
     const r1 = opt.update(s0, p0, g);
-    saveCheckpoint(dir, meta(1), p0, r1.state);
+    await saveCheckpoint(dir, meta(1), p0, r1.state);
     const ck = loadCheckpoint(dir);
     const a = opt.update(r1.state, p0, g);
     const b = opt.update(ck.optState as typeof r1.state, ck.params as typeof p0, g);
@@ -103,23 +103,23 @@ describe("checkpoints", () => {
     hd.dispose([p0, g, s0, r1, a, b, pa, pb, ck.params as hd.Value, ck.optState as hd.Value]);
   });
 
-  it("writes atomically: no temporary files remain, older tensor files are removed", () => {
+  it("writes atomically: no temporary files remain, older tensor files are removed", async () => {
     const dir = tmp.path("atomic");
     mkdirSync(dir);
     const w = hd.array([1, 2]);
-    saveCheckpoint(dir, meta(1), { w }, []);
-    saveCheckpoint(dir, meta(2), { w }, []);
+    await saveCheckpoint(dir, meta(1), { w }, []);
+    await saveCheckpoint(dir, meta(2), { w }, []);
     expect(readdirSync(dir).sort()).toEqual([CHECKPOINT_FILE, "ckpt-00000002.bin"]);
     hd.dispose(w);
   });
 
-  it("keeps the last and the best: best.json's tensor file stays until a better epoch replaces it", () => {
+  it("keeps the last and the best: best.json's tensor file stays until a better epoch replaces it", async () => {
     const dir = tmp.path("best");
     mkdirSync(dir);
-    const save = (step: number, value: number, best: boolean) => {
+    const save = async (step: number, value: number, best: boolean) => {
       const w = hd.array([step, value]);
       const m = { ...meta(step), epoch: step, best: { epoch: best ? step : 1, metric: "val_loss", value } };
-      saveCheckpoint(dir, m, { w }, [], { best });
+      await saveCheckpoint(dir, m, { w }, [], { best });
       hd.dispose(w);
     };
     const values = (file: string) => {
@@ -128,14 +128,14 @@ describe("checkpoints", () => {
       hd.dispose(ck.params as hd.Value[]);
       return v;
     };
-    save(1, 0.5, true);
-    save(2, 0.7, false); // worse: checkpoint.json moves on, best.json stays at step 1
+    await save(1, 0.5, true);
+    await save(2, 0.7, false); // worse: checkpoint.json moves on, best.json stays at step 1
     expect(readdirSync(dir).sort()).toEqual([BEST_FILE, CHECKPOINT_FILE, "ckpt-00000001.bin", "ckpt-00000002.bin"]);
     expect([values(CHECKPOINT_FILE), values(BEST_FILE)]).toEqual([
       [2, expect.closeTo(0.7, 6)],
       [1, 0.5],
     ]);
-    save(3, 0.25, true); // better: both name step 3, the others go
+    await save(3, 0.25, true); // better: both name step 3, the others go
     expect(readdirSync(dir).sort()).toEqual([BEST_FILE, CHECKPOINT_FILE, "ckpt-00000003.bin"]);
     expect(readFileSync(`${dir}/${BEST_FILE}`, "utf8")).toBe(readFileSync(`${dir}/${CHECKPOINT_FILE}`, "utf8"));
     // a stray tensor file (a crash before its manifest) is removed; so is a lost best.json re-made
@@ -151,11 +151,11 @@ describe("checkpoints", () => {
     expect(removeUnusedBins(dir)).toEqual([]);
   });
 
-  it("a corrupt or missing checkpoint is a CheckpointError saying what is wrong", () => {
+  it("a corrupt or missing checkpoint is a CheckpointError saying what is wrong", async () => {
     const dir = tmp.path("corrupt");
     mkdirSync(dir);
     const w = hd.array([1, 2, 3]);
-    saveCheckpoint(dir, meta(4), { w }, []);
+    await saveCheckpoint(dir, meta(4), { w }, []);
     hd.dispose(w);
     const bin = `${dir}/ckpt-00000004.bin`;
     const bytes = readFileSync(bin);
@@ -172,10 +172,12 @@ describe("checkpoints", () => {
     expect(() => loadCheckpoint(tmp.path("nowhere"))).toThrow(/no checkpoint.json: not a hodiff run directory/);
   });
 
-  it("refuses values it cannot restore, naming their path", () => {
+  it("refuses values it cannot restore, naming their path", async () => {
     const dir = tmp.path("bad");
     mkdirSync(dir);
-    expect(() => saveCheckpoint(dir, meta(1), {}, { f: () => 1 })).toThrow(/cannot save a function at optState.f/);
-    expect(() => saveCheckpoint(dir, meta(1), {}, { m: new Map() })).toThrow(/cannot save a Map at optState.m/);
+    await expect(saveCheckpoint(dir, meta(1), {}, { f: () => 1 })).rejects.toThrow(
+      /cannot save a function at optState.f/,
+    );
+    await expect(saveCheckpoint(dir, meta(1), {}, { m: new Map() })).rejects.toThrow(/cannot save a Map at optState.m/);
   });
 });

@@ -92,9 +92,13 @@ const decodeNumber = (s: string): number => (s === "-0" ? -0 : Number(s));
 
 interface TensorSink {
   readonly entries: TensorEntry[];
-  readonly chunks: Uint8Array[];
+  /** The file's pieces: padding, or a tensor whose bytes are read (asynchronously) after encoding. */
+  readonly chunks: (Uint8Array | hd.Tensor)[];
   bytes: number;
 }
+
+/** Bytes per element as tfjs stores each dtype (bool: one byte). */
+const ELEMENT_BYTES = { float32: 4, int32: 4, bool: 1 } as const;
 
 /** Encode a pytree-like state as JSON, sending tensors to `sink`. */
 function encode(x: unknown, sink: TensorSink, path: string): Json {
@@ -106,13 +110,12 @@ function encode(x: unknown, sink: TensorSink, path: string): Json {
     const dtype = x.dtype as TensorEntry["dtype"];
     if (!["float32", "int32", "bool"].includes(dtype))
       throw new CheckpointError(`checkpoint: cannot save a ${dtype} tensor at ${path}`);
-    const data = x.dataSync() as Float32Array | Int32Array | Uint8Array;
-    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    const byteLength = x.size * ELEMENT_BYTES[dtype];
     const offset = Math.ceil(sink.bytes / 8) * 8;
     if (offset > sink.bytes) sink.chunks.push(new Uint8Array(offset - sink.bytes));
-    sink.chunks.push(raw);
-    sink.bytes = offset + raw.byteLength;
-    sink.entries.push({ dtype, shape: [...x.shape], offset, byteLength: raw.byteLength });
+    sink.chunks.push(x);
+    sink.bytes = offset + byteLength;
+    sink.entries.push({ dtype, shape: [...x.shape], offset, byteLength });
     return { $tensor: sink.entries.length - 1 };
   }
   if (ArrayBuffer.isView(x) && x.constructor.name in TYPED) {
@@ -158,25 +161,40 @@ function decode(j: Json, tensors: (i: number) => hd.Tensor): unknown {
 
 const binName = (step: number) => `ckpt-${String(step).padStart(8, "0")}.bin`;
 
+/** The bytes of each chunk, tensors read without blocking (the only reads webgpu has). */
+async function chunkBytes(sink: TensorSink): Promise<Uint8Array[]> {
+  return Promise.all(
+    sink.chunks.map(async (c) => {
+      if (c instanceof Uint8Array) return c;
+      const read = await hd.toFlatAsync(c);
+      // bool is one byte per element in the file, whatever array type a backend reads it into
+      const data = c.dtype === "bool" && !(read instanceof Uint8Array) ? Uint8Array.from(read) : read;
+      return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    }),
+  );
+}
+
 /**
  * Save a checkpoint of `params` and `optState` (pytrees of tensors and plain values) in `dir`,
- * atomically; older binary files are removed once the new manifest is in place.
+ * atomically; older binary files are removed once the new manifest is in place. The tensors are
+ * read without blocking; the caller keeps them alive until the returned promise settles.
  * @category checkpoints
  */
-export function saveCheckpoint(
+export async function saveCheckpoint(
   dir: string,
   meta: CheckpointMeta,
   params: unknown,
   optState: unknown,
   opts: { readonly best?: boolean } = {},
-): void {
+): Promise<void> {
   const sink: TensorSink = { entries: [], chunks: [], bytes: 0 };
   const encodedParams = encode(params, sink, "params");
   const encodedState = encode(optState, sink, "optState");
+  const chunks = await chunkBytes(sink);
   const file = binName(meta.step);
   const sha256 = createHash("sha256");
-  for (const c of sink.chunks) sha256.update(c);
-  writeFileAtomic(join(dir, file), sink.chunks, "bin");
+  for (const c of chunks) sha256.update(c);
+  writeFileAtomic(join(dir, file), chunks, "bin");
   const manifest = JSON.stringify({
     format: FORMAT,
     version: VERSION,

@@ -14,10 +14,12 @@ import {
   momentum,
   newtonSummary,
   newtonSummaryInfo,
+  newtonSummaryPrepare,
   sgd,
   type Extras,
   type GradientTransformation,
   type NewtonSummaryExtras,
+  type NewtonSummaryOptions,
   type NewtonSummarySemantics,
   type NewtonSummaryState,
   type SummaryAveraging,
@@ -102,6 +104,12 @@ export interface TrainOptimizer {
   readonly extras?: (ctx: StepContext) => Extras;
   /** Compute the loss and gradient itself on some updates (undefined: the loop's `valueAndGrad`). */
   readonly gradients?: (ctx: StepContext, params: Params) => Gradients | undefined;
+  /**
+   * The extras of an update that need values read back from the device, computed just before it
+   * without blocking (webgpu has no synchronous reads): e.g. NewtonSummary's summaries. Gets the
+   * update's state, parameters, gradient and extras; resolves to the extras to pass.
+   */
+  readonly prepare?: (state: unknown, params: Params, grads: Params, extras: Extras) => Promise<Extras>;
   /** Fields for the metrics records, read from the optimizer state after an update (plain JSON values). */
   readonly log?: (state: unknown) => Record<string, unknown>;
 }
@@ -115,6 +123,8 @@ export interface BuildContext {
 /** One optimizer of the CLI. @category model */
 export interface OptimizerEntry {
   readonly summary: string;
+  /** Why its update reads values synchronously, if it does: it cannot run on webgpu. */
+  readonly syncReads?: string;
   readonly hyper: readonly HyperSpec[];
   readonly build: (h: Readonly<Record<string, HyperValue>>, ctx: BuildContext) => TrainOptimizer;
 }
@@ -261,7 +271,7 @@ export function newtonEntry(): OptimizerEntry {
     build: (h) => {
       const period = num(h, "period");
       const semantics = (h["semantics"] ?? "paper") as NewtonSummarySemantics;
-      const transformation = newtonSummary({
+      const options: NewtonSummaryOptions = {
         semantics,
         learningRate: num(h, "lr"),
         momentum: num(h, "momentum"),
@@ -282,7 +292,8 @@ export function newtonEntry(): OptimizerEntry {
           factor: num(h, "plateauFactor"),
           threshold: num(h, "plateauThreshold"),
         },
-      });
+      };
+      const transformation = newtonSummary(options);
       const summaryBatch = num(h, "summaryBatchSize");
       const batches = h["summaryBatches"] ?? "by-semantics";
       const sequential = batches === "sequential" || (batches === "by-semantics" && semantics === "reference-code");
@@ -299,6 +310,9 @@ export function newtonEntry(): OptimizerEntry {
           const summarize = ctx.summarizeOn?.(loss);
           return summarize ? { loss, summarize } : { loss };
         },
+        // the summaries, read without blocking, before the update (bitwise the in-update ones);
+        // with --threads, through extras.summarize on the pool
+        prepare: newtonSummaryPrepare(options) as TrainOptimizer["prepare"],
         log: (s) => {
           const n = newtonSummaryInfo(s as NewtonSummaryState);
           const solve = n.lastSolve;
@@ -329,6 +343,8 @@ export function kfacEntry(
 ): OptimizerEntry {
   return {
     summary: "K-FAC (alecwangcq/KFAC-Pytorch): Kronecker-factored natural gradient with KL clipping and momentum",
+    syncReads:
+      "its update reads values synchronously (the KL clip's scalar, and the factors for their eigendecompositions on the host)",
     hyper: [
       lr(0.01),
       mom(0.9),

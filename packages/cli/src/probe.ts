@@ -14,7 +14,7 @@ import { Command, InvalidArgumentError } from "commander";
 import * as hd from "@hodiff/core";
 import { batches } from "@hodiff/data";
 import { nll, type ModelName, type Params } from "@hodiff/nn";
-import { interactionMap, summaries, type InteractionMap, type Partition } from "@hodiff/partition";
+import { interactionMap, summariesAsync, type InteractionMap, type Partition, type Summaries } from "@hodiff/partition";
 import { hasCheckpoint, loadCheckpoint, CHECKPOINT_FILE } from "./checkpoint";
 import { loadRunData, type DatasetChoice } from "./datasets";
 import { buildModel, defaultInputShape } from "./models";
@@ -154,11 +154,11 @@ const disposeTree = (tree: unknown): void =>
   hd.dispose(hd.treeLeaves(tree as hd.Tree<unknown>).filter((t) => typeof t === "object" && t !== null));
 
 /**
- * Load the parameters (init or checkpoint), draw the batch and compute the summaries along its gradient.
- * Frees every tensor it makes.
+ * Load the parameters (init or checkpoint), draw the batch and compute the summaries along its gradient,
+ * read without blocking (so it runs on webgpu too). Frees every tensor it makes.
  * @category probe
  */
-export function probe(f: ProbeFlags, cmd: Command, backend: string): Probe {
+export async function probe(f: ProbeFlags, cmd: Command, backend: string): Promise<Probe> {
   const given = (key: string) => cmd.getOptionValueSource(key) === "cli";
   let cfg: Pick<TrainConfig, "model" | "hidden" | "dataset" | "dataSeed" | "syntheticExamples" | "syntheticShape"> & {
     trainSize: number | null;
@@ -275,7 +275,8 @@ export function probe(f: ProbeFlags, cmd: Command, backend: string): Probe {
       u = sum;
     }
     owned.push(u);
-    const parts = losses.map((loss) => summaries(loss as never, partition)(params!, u));
+    const parts: Summaries[] = []; // one batch at a time, as before
+    for (const loss of losses) parts.push(await summariesAsync(loss as never, partition)(params!, u));
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / k;
     const s = {
       loss: mean(parts.map((q) => q.loss)),

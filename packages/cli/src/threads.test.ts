@@ -9,6 +9,9 @@ import * as hd from "@hodiff/core";
 import { loadCheckpoint } from "./checkpoint";
 import { METRICS_FILE, readMetrics } from "./metrics";
 import { hodiff, tempDir, TINY } from "./testing/harness";
+import type { Io } from "./io";
+import { train, type TrainConfig } from "./trainer";
+import { UsageError } from "./usage";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -66,5 +69,21 @@ describe.each(Object.keys(OPTIMIZERS))("hodiff train --optimizer %s --threads 2"
     expect(diff / scale).toBeLessThan(1e-5);
     // not the same computation: the two-thread sums differ in the last bits somewhere
     expect(two.params.some((p, i) => p !== one.params[i])).toBe(true);
+  });
+});
+
+describe("--threads on webgpu", () => {
+  it("is refused before anything is written: the pool's threads read synchronously", async () => {
+    const cfg: TrainConfig = {
+      ...{ model: "mlp", hidden: [16], dataset: "synthetic", dataSeed: 0, syntheticExamples: 64, syntheticShape: [8] },
+      ...{ optimizer: "adam", hyper: { lr: 0.01 }, epochs: 1, trainSize: null, batchSize: 32, seed: 0, valSize: 0 },
+      logEvery: 0,
+    };
+    const io: Io = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
+    const run = { dir: tmp.path("webgpu-threads"), resume: false, io, progress: false, threads: 2 };
+    await expect(train(cfg, { ...run, backend: "webgpu" })).rejects.toThrow(UsageError);
+    await expect(train(cfg, { ...run, backend: "webgpu" })).rejects.toThrow(
+      /--threads 2 runs on the wasm or cpu backend only/,
+    );
   });
 });

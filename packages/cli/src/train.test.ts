@@ -1,9 +1,12 @@
-import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
 import { CHECKPOINT_FILE } from "./checkpoint";
 import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
+import type { Io } from "./io";
+import { OPTIMIZERS, type OptimizerEntry } from "./optimizers";
 import { hodiff, tempDir, TINY } from "./testing/harness";
+import { train, type TrainConfig } from "./trainer";
 import { isPositiveDefinite } from "./testing/linalg";
 
 const tmp = tempDir();
@@ -247,6 +250,18 @@ describe("hodiff train on the synthetic set", () => {
     expect(JSON.parse(readFileSync(`${dir}/${CHECKPOINT_FILE}`, "utf8")).backend).toBe("cpu");
   });
 
+  it("--backend auto does not try webgpu for kfac (its update reads synchronously) and says so in one line", async () => {
+    const dir = tmp.path("auto-kfac");
+    const r = await hodiff("train", ...TINY, "--optimizer", "kfac", "--epochs", "1", "--backend", "auto", "--out", dir);
+    expect(r.code).toBe(0);
+    expect(r.err.split("\n")).toEqual([
+      expect.stringMatching(
+        /^hodiff: webgpu not used: --optimizer kfac: its update reads values synchronously \(.*\); using wasm\.$/,
+      ),
+    ]);
+    expect(JSON.parse(readFileSync(`${dir}/${CHECKPOINT_FILE}`, "utf8")).backend).toBe("wasm");
+  });
+
   it("resume when the run is already complete does nothing more", async () => {
     const dir = tmp.path("complete");
     expect((await hodiff("train", ...TINY, "--epochs", "1", "--out", dir)).code).toBe(0);
@@ -266,6 +281,51 @@ describe("hodiff train on the synthetic set", () => {
       ["epoch", 1, 2],
       ["epoch", 2, 4],
     ]);
+  });
+
+  it("an update that throws midway (here the third) rejects with its error and frees the update's tensors", async () => {
+    const sgd = OPTIMIZERS.sgd as OptimizerEntry;
+    let updates = 0;
+    const failing: OptimizerEntry = {
+      ...sgd,
+      build: (h, ctx) => {
+        const inner = sgd.build(h, ctx).transformation;
+        return {
+          transformation: {
+            init: inner.init,
+            update: (s, p, g, e) => {
+              if (++updates === 3) throw new Error("update 3 failed");
+              return inner.update(s, p, g, e);
+            },
+          },
+        };
+      },
+    };
+    const cfg: TrainConfig = {
+      model: "mlp",
+      hidden: [16],
+      dataset: "synthetic",
+      dataSeed: 0,
+      syntheticExamples: 128,
+      syntheticShape: [8],
+      optimizer: "sgd",
+      hyper: { lr: 0.1, momentum: 0, nesterov: false },
+      epochs: 1,
+      trainSize: null,
+      batchSize: 32,
+      seed: 0,
+      valSize: 0,
+      logEvery: 0,
+    };
+    const io: Io = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
+    const dir = tmp.path("failing");
+    mkdirSync(dir);
+    const before = hd.numTensors();
+    await expect(
+      train(cfg, { dir, resume: false, io, progress: false, backend: "wasm", optimizerEntry: failing }),
+    ).rejects.toThrow("update 3 failed");
+    expect(updates).toBe(3);
+    expect(hd.numTensors()).toBe(before);
   });
 
   it("trains the paper's full-size MLP (784-1024-200-100-10) on 28×28 synthetic images", async () => {

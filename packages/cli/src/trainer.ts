@@ -13,6 +13,11 @@
  * a non-finite one stops the run (or, with `onNonFinite: "skip"`, the update is dropped and
  * counted), so a checkpoint is only ever written from finite parameters and state. Between updates
  * the loop yields to the event loop, so that SIGINT/SIGTERM (`stop`) end it between two updates.
+ *
+ * Reads: every value the loop reads back (the loss with the finiteness flags, one read per update;
+ * NewtonSummary's summaries; the validation; the checkpoints' tensors) is read without blocking, so
+ * the one loop runs on every backend, webgpu included, where synchronous reads do not exist. Reading
+ * changes no value: on cpu and wasm the trajectory is bit for bit what synchronous reads gave.
  */
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -20,7 +25,7 @@ import * as E from "fp-ts/Either";
 import * as hd from "@hodiff/core";
 import { createPool, type Pool } from "@hodiff/parallel";
 import { batches, epochOrder, mulberry32, numBatches, randInt, type Dataset } from "@hodiff/data";
-import { accuracy, nll, paramCount, type Model, type ModelName, type Params } from "@hodiff/nn";
+import { accuracyAsync, nll, paramCount, type Model, type ModelName, type Params } from "@hodiff/nn";
 import { applyUpdates, type Extras, type Params as Tree } from "@hodiff/optim";
 import type { Partition, SummariesOptions } from "@hodiff/partition";
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic, type CheckpointMeta, type Json } from "./checkpoint";
@@ -153,28 +158,35 @@ function disposeReplaced(garbage: unknown, keep: unknown): void {
 const toX = (b: { images: Float32Array; shape: readonly number[] }) => hd.array(b.images, { shape: b.shape });
 
 /**
- * The first of `quantities` holding a non-finite float tensor element (NaN, ±Infinity), or null
- * (plain numbers inside a state are not checked). One scalar per
- * quantity, Σ (x · 0), is NaN exactly when some element is not finite (∞ · 0 = NaN); all are
- * read back at once.
+ * The loss of an update and the first of `quantities` holding a non-finite float tensor element
+ * (NaN, ±Infinity), or null (plain numbers inside a state are not checked). One scalar per
+ * quantity, Σ (x · 0), is NaN exactly when some element is not finite (∞ · 0 = NaN); the loss and
+ * these flags are read back together, without blocking (one device round trip per update).
  */
-function firstNonFinite(quantities: readonly (readonly [NonFiniteQuantity, unknown])[]): NonFiniteQuantity | null {
-  const flags = hd.tidy(() => {
+async function readUpdate(
+  lossValue: hd.Value,
+  quantities: readonly (readonly [NonFiniteQuantity, unknown])[],
+): Promise<{ loss: number; bad: NonFiniteQuantity | null }> {
+  const read = hd.tidy(() => {
     const sums = quantities.map(([, tree]) => {
-      // a number is checked as a quantity (the loss), not inside a state (±Infinity is a fine "best so far")
-      let acc: hd.Value = hd.array(typeof tree === "number" ? tree * 0 : 0);
+      let acc: hd.Value = hd.array(0);
       for (const leaf of hd.treeLeaves(tree as hd.Tree<unknown>)) {
         if (typeof leaf === "object" && leaf !== null && "dtype" in leaf && (leaf as hd.Tensor).dtype === "float32")
           acc = hd.add(acc, hd.sum(hd.mul(leaf as hd.Tensor, 0)));
       }
       return acc;
     });
-    return hd.stack(sums);
+    return hd.stack([hd.reshape(lossValue, []), ...sums]);
   });
-  const values = hd.toFlat(flags) as ArrayLike<number>;
-  hd.dispose(flags);
-  for (let i = 0; i < quantities.length; i++) if (!Number.isFinite(values[i]!)) return quantities[i]![0];
-  return null;
+  let values: ArrayLike<number>;
+  try {
+    values = await hd.toFlatAsync(read);
+  } finally {
+    hd.dispose(read);
+  }
+  for (let i = 0; i < quantities.length; i++)
+    if (!Number.isFinite(values[i + 1]!)) return { loss: values[0]!, bad: quantities[i]![0] };
+  return { loss: values[0]!, bad: null };
 }
 
 /** Multiply every float tensor of `tree` by NaN (fault injection); the caller keeps `tree`'s tensors. */
@@ -194,18 +206,23 @@ function warmupUpdates(cfg: TrainConfig): number | null {
 
 const yieldToEvents = () => new Promise<void>((r) => setImmediate(r));
 
-/** Mean NLL and accuracy of `params` on `ds`, by chunks. */
-function evaluate(model: Model, params: Params, ds: Dataset): { loss: number; accuracy: number } {
+/** Mean NLL and accuracy of `params` on `ds`, by chunks (read without blocking). */
+async function evaluate(model: Model, params: Params, ds: Dataset): Promise<{ loss: number; accuracy: number }> {
   let loss = 0;
   let correct = 0;
   const n = ds.labels.length;
   for (const b of batches(ds, { batchSize: EVAL_CHUNK, seed: 0, shuffle: false })) {
-    hd.tidy(() => {
-      const logits = model.apply(params, toX(b));
-      loss += hd.item(nll(logits, b.labels)) * b.labels.length;
-      correct += accuracy(logits, b.labels) * b.labels.length;
-      return [];
+    const [logits, chunkLoss] = hd.tidy(() => {
+      const z = model.apply(params, toX(b));
+      return [z, nll(z, b.labels)];
     });
+    try {
+      const [l, a] = await Promise.all([hd.itemAsync(chunkLoss), accuracyAsync(logits, b.labels)]);
+      loss += l * b.labels.length;
+      correct += a * b.labels.length;
+    } finally {
+      hd.dispose([logits, chunkLoss]);
+    }
   }
   return { loss: loss / n, accuracy: correct / n };
 }
@@ -310,6 +327,12 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
   const { io } = run;
   resetFaults();
   const onNonFinite = run.onNonFinite ?? "stop";
+  // A thread pool reads its parts synchronously and starts a backend per worker: wasm or cpu only.
+  if ((run.threads ?? 1) > 1 && run.backend === "webgpu")
+    throw new UsageError(
+      "--threads",
+      `--threads ${run.threads} runs on the wasm or cpu backend only (its threads read synchronously); use --backend wasm, or --threads 1 on webgpu`,
+    );
   const data = loadRunData({
     dataset: cfg.dataset,
     dataSeed: cfg.dataSeed,
@@ -349,6 +372,11 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
 
   const [initKey, stepKey] = hd.random.split(hd.random.key(cfg.seed)) as [hd.random.Key, hd.random.Key];
   const entry = run.optimizerEntry ?? (OPTIMIZERS[cfg.optimizer] as OptimizerEntry);
+  if (entry.syncReads !== undefined && !hd.canReadSync())
+    throw new UsageError(
+      "--backend",
+      `--optimizer ${cfg.optimizer} cannot run on the ${hd.getBackend()} backend: ${entry.syncReads}, and ${hd.getBackend()} has only asynchronous reads (itemAsync, toFlatAsync). Use --backend wasm or cpu, or another optimizer`,
+    );
   const rngInfo: Json = {
     seed: cfg.seed,
     init: { derivation: "split(key(seed))[0]", words: [...initKey.words] },
@@ -474,60 +502,76 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
           },
           ...(pool ? { summarizeOn } : {}),
         };
-        const custom = opt.gradients?.(ctx, params);
-        const [lossValue, rawGrads] = (
-          custom
-            ? [custom.loss, custom.grads]
-            : pool
-              ? poolGradient(pool, params, x, b.labels)
-              : hd.valueAndGrad(ctx.loss)(params)
-        ) as [hd.Value, Params];
-        if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
-        let grads = rawGrads;
-        if (injectsNaN("gradient", step + 1)) {
-          owned.push(...(hd.treeLeaves(grads as hd.Tree<hd.Value>) as hd.Value[]));
-          grads = poisoned(grads);
-        }
-        const loss = injectsNaN("loss", step + 1) ? NaN : hd.item(lossValue);
-        const extras: Extras = {
-          ...(opt.extras ? opt.extras(ctx) : {}),
-          ...(custom ? custom.extras : {}),
-          ...(count === 0 && lastEpochLoss !== null ? { value: lastEpochLoss } : {}),
-        };
-        const next = opt.transformation.update(state, params, grads, extras);
-        let updates = next.updates;
-        if (injectsNaN("update", step + 1)) {
-          owned.push(...(hd.treeLeaves(updates as hd.Tree<hd.Value>) as hd.Value[]));
-          updates = poisoned(updates);
-        }
-        const bad = firstNonFinite([
-          ["loss", loss],
-          ["gradient", grads],
-          ["update", updates],
-          ["optimizer state", next.state],
-        ]);
-        if (bad !== null && onNonFinite === "stop") {
-          disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
-          throw new NonFiniteError(
-            `update ${step + 1} (epoch ${epoch + 1}) has a non-finite ${bad}${bad === "loss" ? ` (${loss})` : ""}: the run stopped before applying it. ` +
-              (epoch > 0
-                ? `The checkpoints in ${run.dir} hold finite state (the last after epoch ${epoch}, the best in best.json).`
-                : `It had no checkpoint yet.`),
-            step + 1,
-            bad,
-          );
-        }
-        if (bad !== null) {
-          // skip: the parameters and the state stay as they were; the update slot is used up
-          disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
-          skipped++;
-        } else {
-          const newParams = applyUpdates(params, updates);
-          disposeReplaced([lossValue, grads, updates, params, state, owned], [newParams, next.state]);
-          params = newParams;
-          state = next.state;
-          sum += loss;
-          count++;
+        // the update's tensors, freed if it fails midway (a read, the optimizer); params and state are kept
+        const pending: unknown[] = [owned];
+        let loss = NaN;
+        try {
+          const custom = opt.gradients?.(ctx, params);
+          const [lossValue, rawGrads] = (
+            custom
+              ? [custom.loss, custom.grads]
+              : pool
+                ? poolGradient(pool, params, x, b.labels)
+                : hd.valueAndGrad(ctx.loss)(params)
+          ) as [hd.Value, Params];
+          pending.push(lossValue, rawGrads);
+          if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
+          let grads = rawGrads;
+          if (injectsNaN("gradient", step + 1)) {
+            owned.push(...(hd.treeLeaves(grads as hd.Tree<hd.Value>) as hd.Value[]));
+            grads = poisoned(grads);
+            pending.push(grads);
+          }
+          let extras: Extras = {
+            ...(opt.extras ? opt.extras(ctx) : {}),
+            ...(custom ? custom.extras : {}),
+            ...(count === 0 && lastEpochLoss !== null ? { value: lastEpochLoss } : {}),
+          };
+          if (opt.prepare) extras = await opt.prepare(state, params, grads, extras);
+          const next = opt.transformation.update(state, params, grads, extras);
+          pending.push(next.updates, next.state);
+          let updates = next.updates;
+          if (injectsNaN("update", step + 1)) {
+            owned.push(...(hd.treeLeaves(updates as hd.Tree<hd.Value>) as hd.Value[]));
+            updates = poisoned(updates);
+            pending.push(updates);
+          }
+          const read = await readUpdate(lossValue, [
+            ["gradient", grads],
+            ["update", updates],
+            ["optimizer state", next.state],
+          ]);
+          loss = injectsNaN("loss", step + 1) ? NaN : read.loss;
+          const bad = Number.isFinite(loss) ? read.bad : "loss";
+          if (bad !== null && onNonFinite === "stop") {
+            disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
+            pending.length = 0;
+            throw new NonFiniteError(
+              `update ${step + 1} (epoch ${epoch + 1}) has a non-finite ${bad}${bad === "loss" ? ` (${loss})` : ""}: the run stopped before applying it. ` +
+                (epoch > 0
+                  ? `The checkpoints in ${run.dir} hold finite state (the last after epoch ${epoch}, the best in best.json).`
+                  : `It had no checkpoint yet.`),
+              step + 1,
+              bad,
+            );
+          }
+          if (bad !== null) {
+            // skip: the parameters and the state stay as they were; the update slot is used up
+            disposeReplaced([lossValue, grads, updates, next.state, owned], [params, state]);
+            pending.length = 0;
+            skipped++;
+          } else {
+            const newParams = applyUpdates(params, updates);
+            disposeReplaced([lossValue, grads, updates, params, state, owned], [newParams, next.state]);
+            pending.length = 0;
+            params = newParams;
+            state = next.state;
+            sum += loss;
+            count++;
+          }
+        } catch (e) {
+          disposeReplaced(pending, [params, state]);
+          throw e;
         }
         step++;
         bar.update(count, count === 0 ? NaN : sum / count);
@@ -553,7 +597,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
           "update",
         );
       lastEpochLoss = sum / count;
-      const val = validation ? evaluate(model, params, validation) : undefined;
+      const val = validation ? await evaluate(model, params, validation) : undefined;
       const epochSeconds = (performance.now() - te) / 1000;
       const record: MetricsRecord = {
         kind: "epoch",
@@ -570,7 +614,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
       const score = val ? { metric: "val_loss", value: val.loss } : { metric: "train_loss", value: lastEpochLoss };
       const isBest = Number.isFinite(score.value) && (best === undefined || score.value < best.value);
       if (isBest) best = { epoch: epoch + 1, ...score };
-      saveCheckpoint(
+      await saveCheckpoint(
         run.dir,
         {
           epoch: epoch + 1,

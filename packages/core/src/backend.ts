@@ -6,7 +6,6 @@ import { runtime } from "./kernels";
 import { ArgumentError } from "./errors";
 import { installSimdKernels } from "./simd/install";
 import { installWebGpu, rememberAdapter, syncReadsWork, webGpuAdapter } from "./webgpu/install";
-import { watchWebGpuErrors, webGpuErrors } from "./webgpu/kernels";
 
 runtime.setProd();
 
@@ -31,7 +30,7 @@ export async function setBackend(name: BackendName): Promise<void> {
   await runtime.ready();
   // SIMD transcendental kernels on wasm's heap; where they cannot load, tfjs's own kernels stay.
   if (name === "wasm") await installSimdKernels();
-  if (name === "webgpu") watchWebGpuErrors();
+  if (name === "webgpu") runtime.watchWebGpuErrors();
 }
 
 /** What `useDefaultBackend` may try first. */
@@ -93,7 +92,7 @@ export const getWebGpuAdapter = () => webGpuAdapter;
  * Errors the webgpu device reported since the last call (cleared by the call). Shaders that fail
  * validation do not throw, they leave their outputs unwritten: check this after webgpu work.
  */
-export const takeWebGpuErrors = (): string[] => webGpuErrors();
+export const takeWebGpuErrors = (): string[] => runtime.webGpuErrors();
 
 /**
  * Whether synchronous reads (`toNested`, `toFlat`, `item`) work on the active backend: everywhere

@@ -1,4 +1,6 @@
 /** The broadcasting kernels (comparisons, select, broadcastTo) against a plain-JS broadcast, on both backends. */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "./index";
@@ -125,5 +127,15 @@ describe.each(["cpu", "wasm"] as const)("reverse on %s", (backend) => {
     expect(Array.from(y.dataSync())).toEqual(flippedJs(shape, axes));
     tf.dispose([x, y]);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("the tfjs seam", () => {
+  it("kernels.ts is the only module of core that imports tfjs (type-only imports of it included)", () => {
+    const src = new URL(".", import.meta.url).pathname;
+    const importers = (readdirSync(src, { recursive: true }) as string[])
+      .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+      .filter((f) => /(from\s+|import\s*\(\s*|import\s+)["']@tensorflow\//.test(readFileSync(join(src, f), "utf8")));
+    expect(importers).toEqual(["kernels.ts"]);
   });
 });

@@ -10,6 +10,11 @@ import { broadcastShapes, sameShape } from "./shapes";
 import * as gpu from "./webgpu/kernels";
 
 export type Tensor = tf.Tensor;
+export type Tensor4D = tf.Tensor4D;
+/** The tfjs module, as webgpu/kernels.ts receives it (it imports tfjs's types only, through here). */
+export type Tf = typeof tf;
+
+gpu.useTfjs(tf);
 
 /** Names of hodiff's fused kernels, registered on wasm by `simd/install.ts` (inputs in comments). */
 export const FUSED_KERNELS = {
@@ -241,6 +246,10 @@ export const runtime = {
   registerKernel: (config: KernelConfig): void => tf.registerKernel(config),
   unregisterKernel: (name: string, backend: string): void => tf.unregisterKernel(name, backend),
   getKernel: (name: string, backend: string): KernelConfig | undefined => tf.getKernel(name, backend),
+  /** Start recording the webgpu device's uncaptured errors (a failed shader throws nothing). */
+  watchWebGpuErrors: (): void => gpu.watchWebGpuErrors(),
+  /** The webgpu device errors seen since the last call (and clears them). */
+  webGpuErrors: (): string[] => gpu.webGpuErrors(),
   /** Tells K whether the fused kernels (`FUSED_KERNELS`) can run now. */
   setFusedKernelsActive: (active: () => boolean): void => void (fusedKernelsActive = active),
   sizeFromShape: (shape: readonly number[]): number => tf.util.sizeFromShape(shape as number[]),

@@ -6,7 +6,7 @@ export { act, activationFn, conv, dense, flatten, globalAvgPool, maxPool, sequen
 export type { Activation, Layer, LayerParams, LayerTap, Model, Params, ParamSpec, SequentialOptions } from "./layers";
 export { MODELS, bigMlp, leafCount, lenet5, mlp, paperMlp, paramCount, paramPaths, vbigMlp, vgg11 } from "./models";
 export type { MlpOptions, ModelName } from "./models";
-export { accuracy, nll, oneHot, squaredError } from "./losses";
+export { accuracy, accuracyAsync, nll, oneHot, squaredError } from "./losses";
 export type { Labels } from "./losses";
 export { applyWithTaps, kfacStats, sampleClasses, tapShapes, zeroTaps } from "./taps";
 export type { KfacStatsOptions, KfacStatsResult, TappedOutput, Taps } from "./taps";

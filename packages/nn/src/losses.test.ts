@@ -1,7 +1,7 @@
 /** Losses against hand-computed values and closed-form gradients. */
 import { describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
-import { accuracy, nll, oneHot, squaredError } from "./index";
+import { accuracy, accuracyAsync, nll, oneHot, squaredError } from "./index";
 
 const LOGITS = [
   [1, 2, 3],
@@ -114,5 +114,21 @@ describe("accuracy", () => {
   });
   it("breaks ties towards the first class", () => {
     expect(accuracy(hd.array([[0.5, 0.5]]), [0])).toBe(1);
+  });
+  it("accuracyAsync reads without blocking and counts the same rows", async () => {
+    expect(await accuracyAsync(z, [1, 1, 1])).toBeCloseTo(2 / 3, 12);
+    expect(await accuracyAsync(z, hd.array([1, 0, 1], { dtype: "int32" }))).toBe(1);
+    expect(
+      await accuracyAsync(
+        z,
+        hd.array([
+          [1, 0],
+          [1, 0],
+          [1, 0],
+        ]),
+      ),
+    ).toBeCloseTo(1 / 3, 12);
+    expect(await accuracyAsync(hd.array([[0.5, 0.5]]), [0])).toBe(1);
+    await expect(accuracyAsync(z, [1, 1])).rejects.toThrow(/3 rows of logits but 2 labels/);
   });
 });

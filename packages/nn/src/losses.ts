@@ -90,13 +90,36 @@ const argmaxRows = (values: ArrayLike<number>, B: number, C: number): number[] =
  */
 export function accuracy(logits: hd.Value, labels: Labels): number {
   const [B, C] = batchOf("accuracy", logits);
-  const predicted = argmaxRows(hd.toFlat(logits), B, C);
+  const y = Array.isArray(labels) || labels instanceof Int32Array ? null : (labels as hd.Value);
+  return accuracyOf(hd.toFlat(logits), B, C, labels, y === null ? null : hd.toFlat(y));
+}
+
+/**
+ * accuracy(z, y), reading the values without blocking: the form for webgpu, where synchronous
+ * reads are impossible (see `accuracy`).
+ * @category metrics
+ */
+export async function accuracyAsync(logits: hd.Value, labels: Labels): Promise<number> {
+  const [B, C] = batchOf("accuracyAsync", logits);
+  const y = Array.isArray(labels) || labels instanceof Int32Array ? null : (labels as hd.Value);
+  const [z, yv] = await Promise.all([hd.toFlatAsync(logits), y === null ? null : hd.toFlatAsync(y)]);
+  return accuracyOf(z, B, C, labels, yv);
+}
+
+/** The accuracy from the logits' values (B × C) and the labels (`yValues`: a labels array's values). */
+function accuracyOf(
+  z: ArrayLike<number>,
+  B: number,
+  C: number,
+  labels: Labels,
+  yValues: ArrayLike<number> | null,
+): number {
+  const predicted = argmaxRows(z, B, C);
   let truth: number[];
-  if (Array.isArray(labels) || labels instanceof Int32Array) truth = Array.from(labels as ArrayLike<number>);
+  if (yValues === null) truth = Array.from(labels as ArrayLike<number>);
   else {
-    const y = labels as hd.Value;
-    const s = hd.shapeOf(y);
-    truth = s.length === 2 ? argmaxRows(hd.toFlat(y), s[0]!, s[1]!) : Array.from(hd.toFlat(y));
+    const s = hd.shapeOf(labels as hd.Value);
+    truth = s.length === 2 ? argmaxRows(yValues, s[0]!, s[1]!) : Array.from(yValues);
   }
   if (truth.length !== B) fail("accuracy", `${B} rows of logits but ${truth.length} labels`);
   return B === 0 ? NaN : predicted.filter((p, b) => p === truth[b]).length / B;

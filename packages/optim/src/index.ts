@@ -44,7 +44,13 @@ export type {
   MatrixLike,
   VectorLike,
 } from "./solvers";
-export { newtonSummary, newtonSummaryInfo, withLearningRateScale, NEWTON_SUMMARY_OPTIONS } from "./newtonSummary";
+export {
+  newtonSummary,
+  newtonSummaryInfo,
+  newtonSummaryPrepare,
+  withLearningRateScale,
+  NEWTON_SUMMARY_OPTIONS,
+} from "./newtonSummary";
 export type {
   NewtonSummaryOptions,
   NewtonSummaryState,

@@ -5,8 +5,9 @@
  * schedule). Every decision (η, the solver's case, a skipped update and why, λ) travels in the
  * state; {@link newtonSummaryInfo} gathers them for logging.
  */
-import type { Partition } from "@hodiff/partition";
-import { freezeState, type GradientTransformation, type Params, type ScalarOrSchedule } from "./base";
+import * as hd from "@hodiff/core";
+import { summariesAsync, type Partition } from "@hodiff/partition";
+import { freezeState, type Extras, type GradientTransformation, type Params, type ScalarOrSchedule } from "./base";
 import { chain } from "./combine";
 import { check, checkOptionNames, checkScalarOrSchedule, isFiniteNumber } from "./internal";
 import type { Plateau, PlateauOptions } from "./plateau";
@@ -14,6 +15,7 @@ import { scaleByLearningRateOnPlateau, type ScaleByLearningRateOnPlateauState } 
 import {
   SCALE_BY_SUMMARIES_OPTIONS,
   scaleBySummaries,
+  type NewtonSummaryExtras,
   type NewtonSummarySolve,
   type ScaleBySummariesOptions,
   type ScaleBySummariesState,
@@ -110,6 +112,53 @@ export const NEWTON_SUMMARY_OPTIONS: readonly string[] = [...OWN_OPTIONS, ...SCA
  * @category newtonSummary
  */
 export function newtonSummary(options: NewtonSummaryOptions): GradientTransformation<NewtonSummaryState> {
+  const { momentum, scaling, learningRate, plateau } = resolveOptions(options);
+  return chain(
+    traceSummaryMomentum(momentum),
+    scaleBySummaries(scaling, "newtonSummary"),
+    scaleByLearningRateOnPlateau(learningRate, plateau, "newtonSummary"),
+  );
+}
+
+/**
+ * newtonSummaryPrepare: the extras of a {@link newtonSummary} update with its summaries computed
+ * beforehand and read without blocking: when a summary is due (update count t ≡ 0 mod T) and
+ * `extras.summaries` is not given, {L, ḡ, H̄, diag D̄(3)} = `summariesAsync(extras.loss, partition)(θ, u_t)`
+ * along u_t = μ·u_{t−1} + g_t, the direction the update itself uses (same options, same numbers as
+ * computing them inside it), or by `extras.summarize` when given (e.g. a thread pool's); otherwise
+ * `extras` unchanged. The form for webgpu (no synchronous reads).
+ * @example const extras = await prepare(state, params, grads, { loss }); opt.update(state, params, grads, extras)
+ * @category newtonSummary
+ */
+export function newtonSummaryPrepare(
+  options: NewtonSummaryOptions,
+): (state: NewtonSummaryState, params: Params, grads: Params, extras?: Extras) => Promise<Extras> {
+  const { momentum, scaling } = resolveOptions(options);
+  const direction = traceSummaryMomentum(momentum);
+  const { period = 10, cubic = true, chunkSize } = scaling;
+  return async (state, params, grads, extras = {}) => {
+    const given = extras as NewtonSummaryExtras;
+    const summarize = given.summarize;
+    if (
+      state[1].count % period !== 0 ||
+      given.summaries !== undefined ||
+      (summarize === undefined && typeof given.loss !== "function")
+    )
+      return extras; // nothing due, or the update reports what is missing
+    const u = direction.update(state[0], params, grads).updates;
+    try {
+      const opts = { order3: cubic, ...(chunkSize === undefined ? {} : { chunkSize }) };
+      // The caller's function (e.g. a thread pool's) when given, as the update itself would use it.
+      if (summarize) return { ...extras, summaries: summarize(params, u, state[1].partition, opts) };
+      return { ...extras, summaries: await summariesAsync(given.loss!, state[1].partition, opts)(params, u) };
+    } finally {
+      hd.dispose(hd.treeLeaves(u));
+    }
+  };
+}
+
+/** The options of the chain's three stages, with `semantics`' defaults filled in (checked). */
+function resolveOptions(options: NewtonSummaryOptions) {
   const fn = "newtonSummary";
   check(typeof options === "object" && options !== null, fn, "options", "an object with a learningRate", options);
   checkOptionNames(fn, options, NEWTON_SUMMARY_OPTIONS);
@@ -148,11 +197,12 @@ export function newtonSummary(options: NewtonSummaryOptions): GradientTransforma
       : ref
         ? { resetBest: true, ...(isFiniteNumber(lambda0) && lambda0 > 0 ? { baseValue: lambda0 } : {}), ...plateau }
         : plateau;
-  return chain(
-    traceSummaryMomentum({ decay: momentum, period, warmup, warmupMomentum }),
-    scaleBySummaries(scalingOptions, fn),
-    scaleByLearningRateOnPlateau(learningRate, plateauOptions, fn),
-  );
+  return {
+    momentum: { decay: momentum, period, warmup, warmupMomentum },
+    scaling: scalingOptions as ScaleBySummariesOptions,
+    learningRate,
+    plateau: plateauOptions,
+  };
 }
 
 // utils ---------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ export const inspectCommand: CommandModule = {
     );
     cmd.action(async (f: ProbeFlags & { out: string }, c: Command) => {
       const backend = await selectBackend(f.backend, io);
-      const p = probe(f, c, backend);
+      const p = await probe(f, c, backend);
       const o: InspectOutput = {
         format: "hodiff-inspect",
         version: 1,

@@ -106,7 +106,7 @@ export const lrCommand: CommandModule = {
     );
     cmd.action(async (f: ProbeFlags & { lambdaInt?: number; json?: boolean }, c: Command) => {
       const backend = await selectBackend(f.backend, io);
-      const p = probe(f, c, backend);
+      const p = await probe(f, c, backend);
       const r = learningRates(p, f.lambdaInt ?? p.runLambdaInt ?? 1);
       if (f.json === true) {
         io.out(JSON.stringify({ meta: p.meta, loss: p.loss, ...r }, null, 2));

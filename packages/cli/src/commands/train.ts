@@ -238,21 +238,36 @@ function onSignals(stop: StopRequest, io: Io): () => void {
 }
 
 /**
- * Select the tfjs backend named by `--backend` (default: wasm, cpu if wasm cannot start; `auto`:
- * webgpu on a hardware adapter first). @category utils
+ * Select the tfjs backend named by `--backend`: the default is wasm (cpu if wasm cannot start);
+ * `auto` tries webgpu first and keeps it on a hardware adapter only, else wasm, else cpu — and does
+ * not try it when `syncReads` says why the run needs synchronous reads (webgpu has none). One notice
+ * line (stderr) says which backend is used whenever it is not the one named (auto's choice, a
+ * fallback, webgpu on a software adapter); a named backend that cannot start is an error.
+ * @category utils
  */
-export async function selectBackend(name: "webgpu" | "wasm" | "cpu" | "auto" | undefined, io: Io): Promise<string> {
+export async function selectBackend(
+  name: "webgpu" | "wasm" | "cpu" | "auto" | undefined,
+  io: Io,
+  syncReads?: string,
+): Promise<string> {
   if (name === undefined) return hd.useDefaultBackend((m) => io.err(m));
-  if (name === "auto") return hd.useDefaultBackend((m) => io.err(m), { preferWebGpu: true });
-  await hd.setBackend(name);
-  if (!hd.canReadSync()) {
-    // The training loop, the evaluation and the checkpoints read values synchronously.
-    throw new UsageError(
-      "--backend",
-      "--backend webgpu: the webgpu backend has only asynchronous reads, and the CLI's " +
-        "training loop reads synchronously; use the library with itemAsync/toFlatAsync/summariesAsync, or the explorer page",
-    );
+  if (name === "auto" && syncReads !== undefined) {
+    const fallback: string[] = []; // wasm's failure, if any, goes into the same line
+    const used = await hd.useDefaultBackend((m) => fallback.push(m.replace(/^hodiff: /, "")));
+    io.err(`hodiff: webgpu not used: ${syncReads}; using ${used}.${fallback.map((m) => ` (${m})`).join("")}`);
+    return used;
   }
+  if (name === "auto") return hd.useDefaultBackend((m) => io.err(m), { preferWebGpu: true });
+  try {
+    await hd.setBackend(name);
+  } catch (e) {
+    throw new RunError(`--backend ${name} could not start: ${describeError(e)}`);
+  }
+  const adapter = hd.getWebGpuAdapter();
+  if (name === "webgpu" && adapter?.software === true)
+    io.err(
+      `hodiff: using webgpu on a software adapter (${adapter.description}): expect it slower than --backend wasm.`,
+    );
   return name;
 }
 
@@ -384,7 +399,9 @@ export const trainCommand: CommandModule = {
       const offSignals = onSignals(stop, io);
       let started = false;
       try {
-        const backend = await selectBackend(f.backend, io);
+        const entry = optimizerEntry(cfg.optimizer);
+        const syncReads = entry.syncReads && `--optimizer ${cfg.optimizer}: ${entry.syncReads}`;
+        const backend = await selectBackend(f.backend, io, syncReads);
         await train(cfg, {
           dir,
           resume,

@@ -11,10 +11,19 @@
  *   (as above) and the convolution is 'valid';
  * - bool arrays of rank 6 make invalid WGSL (f32/i32 mismatch) in Cast: casts run on a flat view,
  *   and bool transposes as float32 (exact for 0/1).
+ *
+ * kernels.ts stays core's only module that imports tfjs: it hands its tfjs module over with
+ * `useTfjs(tf)` when it loads, and this module names tfjs only in types.
  */
-import * as tf from "@tensorflow/tfjs-core";
+import type { Tensor, Tensor4D, Tf, TfDataType } from "../kernels";
 
-type Tensor = tf.Tensor;
+/** The tfjs module, set by kernels.ts when it loads (before any kernel can run). */
+let tf: Tf;
+
+/** Give this module kernels.ts's tfjs (called once, by kernels.ts). */
+export const useTfjs = (tfjs: Tf): void => {
+  tf = tfjs;
+};
 
 /** Whether the active tfjs backend is webgpu. */
 export const onWebGpu = (): boolean => tf.getBackend() === "webgpu";
@@ -65,7 +74,7 @@ export function conv2dPadded(
 ): Tensor {
   return tf.tidy(() => {
     const xp = padByConcat(x, [[0, 0], padding[0], padding[1], [0, 0]]);
-    return tf.conv2d(xp as tf.Tensor4D, w as tf.Tensor4D, strides, "valid", "NHWC", dilations);
+    return tf.conv2d(xp as Tensor4D, w as Tensor4D, strides, "valid", "NHWC", dilations);
   });
 }
 
@@ -119,7 +128,7 @@ export function reduceAnyRank(op: (x: Tensor, axes: number[]) => Tensor, x: Tens
  * (its Cast returns an identity), so a later Transpose shader reads i32 data as f32 and fails
  * validation; a select or an add materialises real float32 values.
  */
-export function castMaterialized(x: Tensor, dtype: tf.DataType): Tensor {
+export function castMaterialized(x: Tensor, dtype: TfDataType): Tensor {
   if (dtype !== "float32" || x.dtype === "float32") return tf.cast(x, dtype);
   return tf.tidy(() =>
     x.dtype === "bool"
