@@ -210,7 +210,10 @@ export function partialEval(j: Jaxpr, knownIn: readonly boolean[]): PartialEval 
     if (isCallPrimitive(e.prim) && e.inputs.some(isKnown)) {
       const p = e.params as CallParams;
       const inner = partialEval(p.jaxpr, e.inputs.map(isKnown));
-      const res = Array.from({ length: inner.nResiduals }, (_, i) => new Var(inner.known.outs[i + countTrue(inner.outKnown)]!.aval));
+      const res = Array.from(
+        { length: inner.nResiduals },
+        (_, i) => new Var(inner.known.outs[i + countTrue(inner.outKnown)]!.aval),
+      );
       const kOuts = e.outs.filter((_, i) => inner.outKnown[i]);
       kEqns.push({
         prim: e.prim,
@@ -327,7 +330,8 @@ defCallRule(ReverseTrace, (trace, prim, tracers, params: CallParams) => {
   const group = { nodes, rule: transpose };
   return ys.map((y, i) => {
     if (!linearOut[i]) return y;
-    const node: TapeNode = { prim: null, params: undefined, inputs: [], out: y, parents, group };
+    // `inputs`: the residuals, so that a pullback keeps them alive (vjp keeps the tape's inputs).
+    const node: TapeNode = { prim: null, params: undefined, inputs: residuals, out: y, parents, group };
     nodes.push(node);
     rt.tape.push(node);
     return new ReverseTracer(rt, y, node);

@@ -161,7 +161,11 @@ export function evalJaxpr(jaxpr: Jaxpr, consts: readonly Value[], args: readonly
   for (const e of jaxpr.eqns) {
     if (isCallPrimitive(e.prim)) {
       // Call inputs are always variables (bindCall takes arrays only).
-      const outs = bindCall(e.prim, e.inputs.map((a) => env.get(a as Var)!), e.params);
+      const outs = bindCall(
+        e.prim,
+        e.inputs.map((a) => env.get(a as Var)!),
+        e.params,
+      );
       e.outs.forEach((v, i) => env.set(v, outs[i]!));
     } else {
       env.set(e.outs[0]!, bind(e.prim, e.inputs.map(read), e.params));

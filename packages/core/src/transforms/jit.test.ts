@@ -295,7 +295,8 @@ describe("jit: caching, static arguments, optimisation, memory", () => {
 /** Variables of `j` that depend on its inputs. */
 function tangentDependent(j: Jaxpr): Set<Var> {
   const dep = new Set<Var>(j.invars);
-  for (const e of j.eqns) if (e.inputs.some((a) => !(a instanceof Literal) && dep.has(a))) e.outs.forEach((o) => dep.add(o));
+  for (const e of j.eqns)
+    if (e.inputs.some((a) => !(a instanceof Literal) && dep.has(a))) e.outs.forEach((o) => dep.add(o));
   return dep;
 }
 
