@@ -21,6 +21,12 @@ export interface SummariesOptions {
   order3?: boolean;
   /** Group directions batched at once (default: `defaultChunkSize`). */
   chunkSize?: number;
+  /**
+   * Run the passes as one `jit` plan, traced anew for each call (default true in `summaries`,
+   * except under debugNans; `summariesAsync` runs eagerly, since plans read small arrays back
+   * synchronously).
+   */
+  jit?: boolean;
 }
 
 const rows = (flat: ArrayLike<number>, S: number): number[][] =>
@@ -56,9 +62,11 @@ function toSummaries(
  * over the S group directions gives L, ḡ and H̄ together; Taylor mode (multiJet over the groups) the diagonal.
  */
 export function summaries(f: (params: never) => Value, partition: Partition, options: SummariesOptions = {}) {
-  const arrays = summaryArrays(f, partition, options);
+  const eager = summaryArrays(f, partition, options);
+  const jitted = staged(eager);
   return <P extends Tree<Value>>(params: P, direction: P): Summaries => {
-    const a = arrays(params, direction);
+    // Under debugNans the passes run eagerly, where every primitive's output is checked.
+    const a = (options.jit === false || hd.debugNansEnabled() ? eager : jitted)(params, direction);
     const flat = [a.loss, a.gbar, a.hbar, a.d3].map((x) => hd.toFlat(x));
     hd.dispose([a.loss, a.gbar, a.hbar, a.d3]);
     return toSummaries(partition.size, flat[0]!, flat[1]!, flat[2]!, flat[3]!);
@@ -124,4 +132,25 @@ function basisRows(S: number): Value {
   const m = new Float32Array(S * S);
   for (let i = 0; i < S; i++) m[i * S + i] = 1;
   return hd.array(m, { shape: [S, S] });
+}
+
+/**
+ * The passes staged and run as one jit plan: shared primal work is computed once (CSE), small
+ * arrays run as host kernels and each intermediate is freed at its last use. Traced on every
+ * call (tracing runs no kernel), because f closes over its data: a cached plan would keep that
+ * data alive and go stale when the caller's closure changes.
+ */
+function staged(arrays: ReturnType<typeof summaryArrays>): ReturnType<typeof summaryArrays> {
+  return (params, direction) => {
+    const j = hd.jit((p: typeof params, d: typeof direction) => {
+      const a = arrays(p, d);
+      return [a.loss, a.gbar, a.hbar, a.d3];
+    });
+    try {
+      const [loss, gbar, hbar, d3] = j(params, direction) as Value[];
+      return { loss: loss!, gbar: gbar!, hbar: hbar!, d3: d3! };
+    } finally {
+      j.dispose();
+    }
+  };
 }
