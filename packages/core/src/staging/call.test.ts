@@ -97,6 +97,33 @@ describe("makeJaxpr(jit(f)) prints nested, like JAX's pjit", () => {
   });
 });
 
+describe("linearize of a jitted function", () => {
+  it("runs the call's primal part at linearize time: the linear map's call has no primal-only equation", () => {
+    const f = hd.jit(function sinExp(a: Value) {
+      return hd.sum(hd.sin(hd.exp(a)));
+    });
+    const x = hd.array([0.1, 0.5, -0.3]);
+    const t = hd.array([1, -2, 0.5]);
+    const before = hd.numTensors();
+    const [y, lin] = hd.linearize(f, x);
+    const [[name, prims]] = calls(lin.jaxpr.jaxpr) as [[string, string[]]];
+    expect(name).toBe("jvp(sinExp)");
+    expect(prims).not.toContain("exp");
+    expect(prims).not.toContain("sin");
+    expect(prims).not.toContain("cos");
+    hd.tidy(() => {
+      const [y0, t0] = hd.jvp((a: Value) => hd.sum(hd.sin(hd.exp(a))), [x], [t]);
+      close(y, y0);
+      close(lin(t), t0);
+      return [];
+    });
+    hd.dispose([y, lin]);
+    f.dispose();
+    expect(hd.numTensors()).toBe(before);
+    hd.dispose([x, t]);
+  });
+});
+
 /** A few functions of two arrays, with nested jits inside some. */
 const inner = hd.jit(function inner(a: Value, b: Value) {
   return [hd.tanh(hd.mul(a, b)), hd.exp(hd.mul(b, 0.3))];

@@ -33,6 +33,7 @@ import { ReverseTrace, ReverseTracer, backward, materialize, type TapeNode } fro
 import type { Cotangent } from "../rules/vjp";
 import { add } from "../primitives/elementwise";
 import { isFloat, moveaxis, zerosOf } from "../primitives/rules";
+import { runtime } from "../kernels";
 
 /** Params of a `jit` equation: a name for printing, and the jaxpr (no constvars) it applies. */
 export interface CallParams {
@@ -80,10 +81,47 @@ function stage(fn: (xs: Value[]) => Value[], examples: readonly Value[]): { jaxp
   return { jaxpr: hoistConsts(jaxpr), consts };
 }
 
-// Staging: one equation with the nested jaxpr.
-defCallRule(JaxprTrace, (trace, prim, tracers, params) => {
+// Staging: one equation with the nested jaxpr. Inputs that are concrete constants are known: the
+// part of the call they determine runs now (as the staging trace folds operations on constants),
+// and only the rest is staged — what makes `linearize` of a jitted function run no primal work.
+defCallRule(JaxprTrace, (trace, prim, tracers, params: CallParams) => {
   const t = trace as JaxprTrace;
   const ts = tracers as JaxprTracer[];
+  const values = ts.map((x) => concreteConst(t, x.atom));
+  if (values.some((v) => v !== undefined)) {
+    const pe = partialEval(
+      params.jaxpr,
+      values.map((v) => v !== undefined),
+    );
+    if (pe.known.eqns.length > 0) {
+      const known = bindCall(
+        prim,
+        values.filter((v): v is Value => v !== undefined),
+        { ...params, jaxpr: pe.known },
+      );
+      const nKnownOuts = countTrue(pe.outKnown);
+      const residuals = known.slice(nKnownOuts).map((r) => t.lift(r) as JaxprTracer);
+      const rest = record(t, prim, [...residuals, ...ts.filter((_, i) => values[i] === undefined)], {
+        ...params,
+        jaxpr: pe.unknown,
+      });
+      let k = 0;
+      let u = 0;
+      return pe.outKnown.map((isKnown) => (isKnown ? known[k++]! : rest[u++]!));
+    }
+  }
+  return record(t, prim, ts, params);
+});
+
+/** The value of a staged constant when it is a concrete tensor. */
+function concreteConst(t: JaxprTrace, a: Atom): Value | undefined {
+  if (!(a instanceof Var)) return undefined;
+  const i = t.builder.constvars.indexOf(a);
+  const v = i < 0 ? undefined : t.builder.consts[i];
+  return v !== undefined && runtime.isTensor(v) ? v : undefined;
+}
+
+function record(t: JaxprTrace, prim: CallPrimitive<CallParams>, ts: JaxprTracer[], params: CallParams): Value[] {
   const outs = (prim as CallPrimitive<unknown>)
     .abstractEval(
       ts.map((x) => x.aval),
@@ -93,7 +131,7 @@ defCallRule(JaxprTrace, (trace, prim, tracers, params) => {
   const eqn: Eqn = { prim, params, inputs: ts.map((x) => x.atom), outs };
   t.builder.eqns.push(eqn);
   return outs.map((v) => new JaxprTracer(t, v));
-});
+}
 
 /** The jvp of `jaxpr` staged: (primals, tangents of the inputs in `withTangent`) ↦ (outputs, non-zero output tangents). */
 function jvpJaxpr(
@@ -207,9 +245,11 @@ export function partialEval(j: Jaxpr, knownIn: readonly boolean[]): PartialEval 
       e.outs.forEach((o) => known.add(o));
       continue;
     }
-    if (isCallPrimitive(e.prim) && e.inputs.some(isKnown)) {
-      const p = e.params as CallParams;
-      const inner = partialEval(p.jaxpr, e.inputs.map(isKnown));
+    const p = e.params as CallParams;
+    const inner =
+      isCallPrimitive(e.prim) && e.inputs.some(isKnown) ? partialEval(p.jaxpr, e.inputs.map(isKnown)) : null;
+    // Split only when the call has known work to do; otherwise it is unknown as a whole.
+    if (inner && inner.known.eqns.length > 0) {
       const res = Array.from(
         { length: inner.nResiduals },
         (_, i) => new Var(inner.known.outs[i + countTrue(inner.outKnown)]!.aval),
