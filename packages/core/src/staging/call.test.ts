@@ -8,7 +8,7 @@ import type { Value } from "../index";
 import { tinyMlp } from "../transforms/fixtures";
 import { isCallPrimitive } from "../trace/core";
 import type { Jaxpr } from "./jaxpr";
-import type { CallParams } from "./call";
+import { derivedCacheHits, type CallParams } from "./call";
 
 const close = (a: unknown, b: unknown, tol = 1e-5) =>
   expect(hd.testing.allClose(a, b, { atol: tol, rtol: tol })).toBeNull();
@@ -94,6 +94,27 @@ describe("makeJaxpr(jit(f)) prints nested, like JAX's pjit", () => {
     expect(calls(m.jaxpr)).toEqual([["vmap(sinSq)", ["mul", "sin", "sum"]]]);
     expect(m.jaxpr.eqns[0]!.outs[0]!.aval.shape).toEqual([4]);
     f.dispose();
+  });
+});
+
+describe("derived jaxprs are cached per sub-jaxpr and input pattern", () => {
+  it("a second grad, jvp or vmap of the same jit(f) traces nothing new, and gives the same numbers", () => {
+    const f = hd.jit((a: Value) => hd.sum(hd.tanh(hd.mul(a, a))));
+    const x = hd.array([0.2, -0.4, 0.9]);
+    const xs = hd.stack([x, hd.neg(x)]);
+    const before = hd.numTensors();
+    const runs = [() => hd.grad(f)(x), () => hd.jvp(f, [x], [x]), () => hd.vmap(f)(xs)];
+    for (const run of runs) {
+      const first = run();
+      const hits = derivedCacheHits();
+      const second = run();
+      expect(derivedCacheHits()).toBeGreaterThan(hits);
+      close(second, first);
+      hd.dispose([first, second]);
+    }
+    expect(hd.numTensors()).toBe(before);
+    f.dispose();
+    hd.dispose([x, xs]);
   });
 });
 

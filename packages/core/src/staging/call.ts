@@ -133,6 +133,30 @@ function record(t: JaxprTrace, prim: CallPrimitive<CallParams>, ts: JaxprTracer[
   return outs.map((v) => new JaxprTracer(t, v));
 }
 
+// What is derived from a sub-jaxpr (its jvp, batching, partial evaluation, transpose), per input
+// pattern; only when it closes over no tensor, so the cache never holds memory (a WeakMap).
+const derivedCache = new WeakMap<Jaxpr, Map<string, unknown>>();
+let derivedHits = 0;
+/** How many derived jaxprs were taken from the cache (for tests). */
+export const derivedCacheHits = (): number => derivedHits;
+
+function memo<T extends { readonly consts: readonly Value[] }>(src: Jaxpr, key: string, make: () => T): T {
+  let m = derivedCache.get(src);
+  const hit = m?.get(key) as T | undefined;
+  if (hit !== undefined) {
+    derivedHits++;
+    return hit;
+  }
+  const v = make();
+  if (v.consts.length === 0) {
+    if (!m) derivedCache.set(src, (m = new Map()));
+    m.set(key, v);
+  }
+  return v;
+}
+
+const maskKey = (xs: readonly boolean[]): string => xs.map((x) => (x ? 1 : 0)).join("");
+
 /** The jvp of `jaxpr` staged: (primals, tangents of the inputs in `withTangent`) ↦ (outputs, non-zero output tangents). */
 function jvpJaxpr(
   jaxpr: Jaxpr,
@@ -173,11 +197,8 @@ defCallRule(JVPTrace, (trace, prim, tracers, params: CallParams) => {
   const primals = ts.map((t) => t.primal);
   const tangents = ts.map((t) => t.tangent);
   if (tangents.every((t) => t === null)) return bindCall(prim, primals, params);
-  const j = jvpJaxpr(
-    params.jaxpr,
-    primals,
-    tangents.map((t) => t !== null),
-  );
+  const withTangent = tangents.map((t) => t !== null);
+  const j = memo(params.jaxpr, `jvp|${maskKey(withTangent)}`, () => jvpJaxpr(params.jaxpr, primals, withTangent));
   const args = [...j.consts, ...primals, ...tangents.filter((t): t is Value => t !== null)];
   const outs = bindCall(prim, args, { name: `jvp(${params.name})`, jaxpr: j.jaxpr });
   const k = params.jaxpr.outs.length;
@@ -199,19 +220,23 @@ defCallRule(BatchTrace, (trace, prim, tracers, params: CallParams) => {
   }
   const batched = ts.map((t) => t.bdim !== null);
   const vals = ts.map((t) => (t.bdim === null ? t.val : moveaxis(t.val, t.bdim, 0)));
-  let outBatched: boolean[] = [];
-  const staged = stage(
-    (xs) =>
-      withMain(BatchTrace, size, (main) => {
-        const inner = main.trace as BatchTrace;
-        const ins = xs.map((x, i) => new BatchTracer(inner, x, batched[i] ? 0 : null));
-        const outs = evalJaxpr(params.jaxpr, [], ins);
-        const mine = (o: Value): o is BatchTracer => o instanceof BatchTracer && o.trace.main === main;
-        outBatched = outs.map((o) => mine(o) && o.bdim !== null);
-        return outs.map((o) => (!mine(o) ? o : o.bdim === null ? o.val : moveaxis(o.val, o.bdim, 0)));
-      }),
-    vals,
-  );
+  const staged = memo(params.jaxpr, `vmap|${size}|${maskKey(batched)}`, () => {
+    let outBatched: boolean[] = [];
+    const st = stage(
+      (xs) =>
+        withMain(BatchTrace, size, (main) => {
+          const inner = main.trace as BatchTrace;
+          const ins = xs.map((x, i) => new BatchTracer(inner, x, batched[i] ? 0 : null));
+          const outs = evalJaxpr(params.jaxpr, [], ins);
+          const mine = (o: Value): o is BatchTracer => o instanceof BatchTracer && o.trace.main === main;
+          outBatched = outs.map((o) => mine(o) && o.bdim !== null);
+          return outs.map((o) => (!mine(o) ? o : o.bdim === null ? o.val : moveaxis(o.val, o.bdim, 0)));
+        }),
+      vals,
+    );
+    return { ...st, outBatched };
+  });
+  const outBatched = staged.outBatched;
   const outs = bindCall(prim, [...staged.consts, ...vals], { name: `vmap(${params.name})`, jaxpr: staged.jaxpr });
   return outs.map((o, i) => (outBatched[i] ? new BatchTracer(bt, o, 0) : o));
 });
@@ -311,12 +336,12 @@ defCallRule(ReverseTrace, (trace, prim, tracers, params: CallParams) => {
   const primals = ts.map((t) => t.primal);
   const diff = ts.map((t) => t.node !== null && isFloat(t.aval.dtype));
   if (!diff.some(Boolean)) return bindCall(prim, primals, params);
-  const j = jvpJaxpr(params.jaxpr, primals, diff);
-  const nC = j.consts.length;
-  const nP = primals.length;
-  const nT = countTrue(diff);
-  const knownIn = [...new Array<boolean>(nC + nP).fill(true), ...new Array<boolean>(nT).fill(false)];
-  const pe = partialEval(j.jaxpr, knownIn);
+  const { j, pe } = memo(params.jaxpr, `rev|${maskKey(diff)}`, () => {
+    const j = jvpJaxpr(params.jaxpr, primals, diff);
+    const known = new Array<boolean>(j.consts.length + primals.length).fill(true);
+    const pe = partialEval(j.jaxpr, [...known, ...new Array<boolean>(countTrue(diff)).fill(false)]);
+    return { consts: j.consts, j, pe };
+  });
   const k = params.jaxpr.outs.length;
   // The primal outputs never depend on tangents; the tangent outputs that do form the linear part.
   if (!pe.outKnown.slice(0, k).every(Boolean)) throw new Error("internal: jit's primal output depends on a tangent");
@@ -333,33 +358,37 @@ defCallRule(ReverseTrace, (trace, prim, tracers, params: CallParams) => {
   const transpose = (cts: (Value | null)[]): Cotangent[] => {
     // cts: one per linear output, in order.
     const given = cts.map((c) => c !== null);
-    let inHas: boolean[] = [];
     const tangentAvals = diffTs.map((t) => t.aval);
-    const staged = stage(
-      (xs) => {
-        const res = xs.slice(0, residuals.length);
-        const ctv = xs.slice(residuals.length);
-        const tape: TapeNode[] = [];
-        return withMain(ReverseTrace, tape, (main) => {
-          const inner = main.trace as ReverseTrace;
-          // The linear part's forward values are never needed by its transpose: zeros stand in.
-          const ins = tangentAvals.map((a) => inner.input(zerosOf(a)));
-          const outs = evalJaxpr(pe.unknown, [], [...res, ...ins]);
-          const seeds: [TapeNode, Value][] = [];
-          let c = 0;
-          outs.forEach((o, i) => {
-            if (!given[i]) return;
-            const ct = ctv[c++]!;
-            if (o instanceof ReverseTracer && o.trace.main === main && o.node) seeds.push([o.node, ct]);
+    const staged = memo(pe.unknown, `transpose|${maskKey(given)}`, () => {
+      let inHas: boolean[] = [];
+      const st = stage(
+        (xs) => {
+          const res = xs.slice(0, residuals.length);
+          const ctv = xs.slice(residuals.length);
+          const tape: TapeNode[] = [];
+          return withMain(ReverseTrace, tape, (main) => {
+            const inner = main.trace as ReverseTrace;
+            // The linear part's forward values are never needed by its transpose: zeros stand in.
+            const ins = tangentAvals.map((a) => inner.input(zerosOf(a)));
+            const outs = evalJaxpr(pe.unknown, [], [...res, ...ins]);
+            const seeds: [TapeNode, Value][] = [];
+            let c = 0;
+            outs.forEach((o, i) => {
+              if (!given[i]) return;
+              const ct = ctv[c++]!;
+              if (o instanceof ReverseTracer && o.trace.main === main && o.node) seeds.push([o.node, ct]);
+            });
+            const reached = backward(tape, seeds, add);
+            const got = ins.map((t) => reached.get(t.node!));
+            inHas = got.map((g) => g !== undefined);
+            return got.filter((g) => g !== undefined).map(materialize);
           });
-          const reached = backward(tape, seeds, add);
-          const got = ins.map((t) => reached.get(t.node!));
-          inHas = got.map((g) => g !== undefined);
-          return got.filter((g) => g !== undefined).map(materialize);
-        });
-      },
-      [...residuals, ...cts.filter((c): c is Value => c !== null)],
-    );
+        },
+        [...residuals, ...cts.filter((c): c is Value => c !== null)],
+      );
+      return { ...st, inHas };
+    });
+    const inHas = staged.inHas;
     const back = bindCall(prim, [...staged.consts, ...residuals, ...cts.filter((c): c is Value => c !== null)], {
       name: `transpose(jvp(${params.name}))`,
       jaxpr: staged.jaxpr,
