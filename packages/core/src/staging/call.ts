@@ -34,6 +34,7 @@ import type { Cotangent } from "../rules/vjp";
 import { add } from "../primitives/elementwise";
 import { isFloat, moveaxis, zerosOf } from "../primitives/rules";
 import { runtime } from "../kernels";
+import { canReadSync } from "../backend";
 
 /** Params of a `jit` equation: a name for printing, and the jaxpr (no constvars) it applies. */
 export interface CallParams {
@@ -77,8 +78,29 @@ export const asCall = (c: ClosedJaxpr): { jaxpr: Jaxpr; consts: readonly Value[]
  */
 function stage(fn: (xs: Value[]) => Value[], examples: readonly Value[]): { jaxpr: Jaxpr; consts: Value[] } {
   const traced = traceToJaxpr("jit", (...xs: unknown[]) => fn(xs as Value[]), [...examples]);
-  const [jaxpr, consts] = dce(cse(traced.closed.jaxpr), traced.closed.consts);
+  const [jaxpr, consts] = dce(cse(scalarsAsLiterals(traced.closed)), traced.closed.consts);
   return { jaxpr: hoistConsts(jaxpr), consts };
+}
+
+/**
+ * Scalar constants made while tracing (a JS number lifted by a transform above the staging level
+ * becomes a scalar tensor) as literals: the derived jaxpr then often closes over nothing and can
+ * be cached.
+ */
+function scalarsAsLiterals(c: ClosedJaxpr): Jaxpr {
+  const owned = new Set(c.owned);
+  const lit = new Map<Var, Literal>();
+  c.jaxpr.constvars.forEach((v, i) => {
+    const t = c.consts[i]!;
+    if (owned.has(t) && runtime.isTensor(t) && t.shape.length === 0 && t.dtype !== "bool" && canReadSync()) {
+      lit.set(v, new Literal(t.dataSync()[0]!, v.aval));
+    }
+  });
+  if (lit.size === 0) return c.jaxpr;
+  // Outputs keep their constants (a literal is no output); DCE then drops the unused ones.
+  const atom = (a: Atom): Atom => (a instanceof Var ? (lit.get(a) ?? a) : a);
+  const eqns = c.jaxpr.eqns.map((e) => ({ ...e, inputs: e.inputs.map(atom) }));
+  return new Jaxpr(c.jaxpr.constvars, c.jaxpr.invars, eqns, c.jaxpr.outs);
 }
 
 // Staging: one equation with the nested jaxpr. Inputs that are concrete constants are known: the
