@@ -66,12 +66,6 @@ export function hoistConsts(j: Jaxpr): Jaxpr {
   return new Jaxpr([], [...j.constvars, ...j.invars], j.eqns, j.outs);
 }
 
-/** A closed jaxpr as a call: its hoisted jaxpr and the arguments to put before the inputs. */
-export const asCall = (c: ClosedJaxpr): { jaxpr: Jaxpr; consts: readonly Value[] } => ({
-  jaxpr: hoistConsts(c.jaxpr),
-  consts: c.consts,
-});
-
 /**
  * Stage `fn` on abstract values shaped like `examples` into a jaxpr (CSE and DCE applied) and
  * return it with the values of its constants, which the call takes as leading arguments.

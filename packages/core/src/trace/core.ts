@@ -217,9 +217,11 @@ export interface CallPrimitive<P = unknown> {
   inline(args: Value[], params: P): Value[];
 }
 
+/** Any call primitive, whatever its params. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCallPrimitive = CallPrimitive<any>;
 
+/** Whether an equation's primitive is a call primitive (several outputs, a sub-jaxpr in its params). */
 export const isCallPrimitive = (p: unknown): p is AnyCallPrimitive =>
   typeof p === "object" && p !== null && (p as { call?: unknown }).call === true;
 
