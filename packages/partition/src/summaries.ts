@@ -96,15 +96,23 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
   if (!Number.isInteger(chunk) || chunk < 1) {
     throw new PartitionError(`summaries: chunkSize must be a positive integer, got ${chunk}`);
   }
-  return <P extends Tree<Value>>(params: P, direction: P): SummaryArrays => {
-    // Two separate scopes, so the first pass's intermediates are freed before the second starts.
-    const d3 = hd.tidy(() =>
-      options.order3 === false
-        ? hd.zeros([S])
-        : diagonal(3, partition, f as (p: P) => Value, params, direction, "summaries", chunk),
+  return <P extends Tree<Value>>(params: P, direction: P, jitted = false): SummaryArrays => {
+    // Two separate passes (scopes or plans), so the first pass's intermediates are freed before
+    // the second starts, as eagerly.
+    const pass = <T>(body: (p: P, u: P) => T): T => {
+      if (!jitted) return hd.tidy(() => body(params, direction));
+      const j = hd.jit(body);
+      try {
+        return j(params, direction) as T;
+      } finally {
+        j.dispose();
+      }
+    };
+    const d3 = pass((p, u) =>
+      options.order3 === false ? hd.zeros([S]) : diagonal(3, partition, f as (p: P) => Value, p, u, "summaries", chunk),
     );
-    const out = hd.tidy(() => {
-      const { g, alpha0 } = alongGroups("summaries", partition, f as (p: P) => Value, params, direction);
+    const out = pass((p, u) => {
+      const { g, alpha0 } = alongGroups("summaries", partition, f as (p: P) => Value, p, u);
       const valueAndGrad = hd.valueAndGrad(g);
       const starts = [...Array(Math.ceil(S / chunk)).keys()].map((i) => i * chunk);
       let loss: Value | undefined;
@@ -135,22 +143,13 @@ function basisRows(S: number): Value {
 }
 
 /**
- * The passes staged and run as one jit plan: shared primal work is computed once (CSE), small
- * arrays run as host kernels and each intermediate is freed at its last use. Traced on every
- * call (tracing runs no kernel), because f closes over its data: a cached plan would keep that
- * data alive and go stale when the caller's closure changes.
+ * Each pass (the order-3 diagonal, then L, ḡ and H̄) staged and run as its own jit plan: small
+ * arrays run as host kernels, shared work inside a pass is computed once (CSE) and each
+ * intermediate is freed at its last use. Two plans rather than one keep the eager path's memory
+ * profile (one plan would let CSE share the primal between the passes and hold it across both).
+ * Traced on every call (tracing runs no kernel), because f closes over its data: a cached plan
+ * would keep that data alive and go stale when the caller's closure changes.
  */
 function staged(arrays: ReturnType<typeof summaryArrays>): ReturnType<typeof summaryArrays> {
-  return (params, direction) => {
-    const j = hd.jit((p: typeof params, d: typeof direction) => {
-      const a = arrays(p, d);
-      return [a.loss, a.gbar, a.hbar, a.d3];
-    });
-    try {
-      const [loss, gbar, hbar, d3] = j(params, direction) as Value[];
-      return { loss: loss!, gbar: gbar!, hbar: hbar!, d3: d3! };
-    } finally {
-      j.dispose();
-    }
-  };
+  return (params, direction) => arrays(params, direction, true);
 }
