@@ -1,6 +1,6 @@
 /**
  * Kernel time against wall time for the paper MLP (784-1024-200-100-10 tanh, batch 100, wasm):
- * `npx tsx bench/profileJit.ts grad|jit-grad|summaries|summaries-eager`. Prints the unprofiled
+ * `npx tsx bench/profileJit.ts grad|jit-grad|summaries|summaries-jit`. Prints the unprofiled
  * wall time (median of 5), the kernels of one profiled run (count, total time) and the time by
  * kernel name — how much of a run jit could ever save (everything that is not a kernel).
  */
@@ -20,7 +20,7 @@ const runs: Record<string, () => unknown> = {
   grad: () => hd.grad(loss)(params),
   "jit-grad": () => jitGrad(params),
   summaries: () => (summaries(loss as never, partition)(params, u), []),
-  "summaries-eager": () => (summaries(loss as never, partition, { jit: false })(params, u), []),
+  "summaries-jit": () => (summaries(loss as never, partition, { jit: true })(params, u), []),
 };
 const run = runs[which];
 if (!run) throw new Error(`unknown run '${which}'; available: ${Object.keys(runs).join(", ")}`);

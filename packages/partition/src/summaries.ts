@@ -22,9 +22,8 @@ export interface SummariesOptions {
   /** Group directions batched at once (default: `defaultChunkSize`). */
   chunkSize?: number;
   /**
-   * Run the passes as one `jit` plan, traced anew for each call (default true in `summaries`,
-   * except under debugNans; `summariesAsync` runs eagerly, since plans read small arrays back
-   * synchronously).
+   * Run each pass as a `jit` plan, traced anew for each call (default false: under load the
+   * tracing cost about what the plans saved; `summariesAsync` and debugNans always run eagerly).
    */
   jit?: boolean;
 }
@@ -66,7 +65,7 @@ export function summaries(f: (params: never) => Value, partition: Partition, opt
   const jitted = staged(eager);
   return <P extends Tree<Value>>(params: P, direction: P): Summaries => {
     // Under debugNans the passes run eagerly, where every primitive's output is checked.
-    const a = (options.jit === false || hd.debugNansEnabled() ? eager : jitted)(params, direction);
+    const a = (options.jit !== true || hd.debugNansEnabled() ? eager : jitted)(params, direction);
     const flat = [a.loss, a.gbar, a.hbar, a.d3].map((x) => hd.toFlat(x));
     hd.dispose([a.loss, a.gbar, a.hbar, a.d3]);
     return toSummaries(partition.size, flat[0]!, flat[1]!, flat[2]!, flat[3]!);
