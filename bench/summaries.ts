@@ -53,6 +53,8 @@ export const summariesBench: Bench = async ({ backend, repeats }) => {
     const grad = () => hd.grad(loss)(params);
     const sum = pairedRatio(grad, () => (summaries(loss as never, partition)(params, u), []), reps);
     progress(`summaries-mlp: grad ${round(sum.baselineMs)} ms, summaries ${round(sum.fnMs)} ms`);
+    // The same passes as jit plans (traced per call), for comparison in the same sitting.
+    const staged = pairedRatio(grad, () => (summaries(loss as never, partition, { jit: true })(params, u), []), reps);
     const ror = pairedRatio(grad, () => reverseOverReverse(loss, partition, params, u), 2);
     out.push({
       name: "summaries-mlp",
@@ -62,6 +64,8 @@ export const summariesBench: Bench = async ({ backend, repeats }) => {
       grad_ms: round(sum.baselineMs),
       summaries_ms: round(sum.fnMs),
       ratio: round(sum.ratio, 2),
+      jit_summaries_ms: round(staged.fnMs),
+      jit_ratio: round(staged.ratio, 2),
       reverse_over_reverse_ms: round(ror.fnMs),
       reverse_over_reverse_ratio: round(ror.ratio, 2),
     });

@@ -85,6 +85,8 @@ export type { Jitted, JitOptions } from "./transforms/jit";
 export type { LinearMap } from "./transforms/linearize";
 export { evalJaxpr, Jaxpr, ClosedJaxpr, Var, Literal } from "./staging/jaxpr";
 export type { Atom, Eqn } from "./staging/jaxpr";
+export type { CallParams } from "./staging/call";
+export { isCallPrimitive, type CallPrimitive, type AnyCallPrimitive } from "./trace/core";
 export * as random from "./random";
 export type { Key } from "./random";
 export * as testing from "./testing";

@@ -21,6 +21,11 @@ export interface SummariesOptions {
   order3?: boolean;
   /** Group directions batched at once (default: `defaultChunkSize`). */
   chunkSize?: number;
+  /**
+   * Run each pass as a `jit` plan, traced anew for each call (default false: under load the
+   * tracing cost about what the plans saved; `summariesAsync` and debugNans always run eagerly).
+   */
+  jit?: boolean;
 }
 
 const rows = (flat: ArrayLike<number>, S: number): number[][] =>
@@ -56,9 +61,11 @@ function toSummaries(
  * over the S group directions gives L, ḡ and H̄ together; Taylor mode (multiJet over the groups) the diagonal.
  */
 export function summaries(f: (params: never) => Value, partition: Partition, options: SummariesOptions = {}) {
-  const arrays = summaryArrays(f, partition, options);
+  const eager = summaryArrays(f, partition, options);
+  const jitted = staged(eager);
   return <P extends Tree<Value>>(params: P, direction: P): Summaries => {
-    const a = arrays(params, direction);
+    // Under debugNans the passes run eagerly, where every primitive's output is checked.
+    const a = (options.jit !== true || hd.debugNansEnabled() ? eager : jitted)(params, direction);
     const flat = [a.loss, a.gbar, a.hbar, a.d3].map((x) => hd.toFlat(x));
     hd.dispose([a.loss, a.gbar, a.hbar, a.d3]);
     return toSummaries(partition.size, flat[0]!, flat[1]!, flat[2]!, flat[3]!);
@@ -88,15 +95,23 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
   if (!Number.isInteger(chunk) || chunk < 1) {
     throw new PartitionError(`summaries: chunkSize must be a positive integer, got ${chunk}`);
   }
-  return <P extends Tree<Value>>(params: P, direction: P): SummaryArrays => {
-    // Two separate scopes, so the first pass's intermediates are freed before the second starts.
-    const d3 = hd.tidy(() =>
-      options.order3 === false
-        ? hd.zeros([S])
-        : diagonal(3, partition, f as (p: P) => Value, params, direction, "summaries", chunk),
+  return <P extends Tree<Value>>(params: P, direction: P, jitted = false): SummaryArrays => {
+    // Two separate passes (scopes or plans), so the first pass's intermediates are freed before
+    // the second starts, as eagerly.
+    const pass = <T>(body: (p: P, u: P) => T): T => {
+      if (!jitted) return hd.tidy(() => body(params, direction));
+      const j = hd.jit(body);
+      try {
+        return j(params, direction) as T;
+      } finally {
+        j.dispose();
+      }
+    };
+    const d3 = pass((p, u) =>
+      options.order3 === false ? hd.zeros([S]) : diagonal(3, partition, f as (p: P) => Value, p, u, "summaries", chunk),
     );
-    const out = hd.tidy(() => {
-      const { g, alpha0 } = alongGroups("summaries", partition, f as (p: P) => Value, params, direction);
+    const out = pass((p, u) => {
+      const { g, alpha0 } = alongGroups("summaries", partition, f as (p: P) => Value, p, u);
       const valueAndGrad = hd.valueAndGrad(g);
       const starts = [...Array(Math.ceil(S / chunk)).keys()].map((i) => i * chunk);
       let loss: Value | undefined;
@@ -124,4 +139,16 @@ function basisRows(S: number): Value {
   const m = new Float32Array(S * S);
   for (let i = 0; i < S; i++) m[i * S + i] = 1;
   return hd.array(m, { shape: [S, S] });
+}
+
+/**
+ * Each pass (the order-3 diagonal, then L, ḡ and H̄) staged and run as its own jit plan: small
+ * arrays run as host kernels, shared work inside a pass is computed once (CSE) and each
+ * intermediate is freed at its last use. Two plans rather than one keep the eager path's memory
+ * profile (one plan would let CSE share the primal between the passes and hold it across both).
+ * Traced on every call (tracing runs no kernel), because f closes over its data: a cached plan
+ * would keep that data alive and go stale when the caller's closure changes.
+ */
+function staged(arrays: ReturnType<typeof summaryArrays>): ReturnType<typeof summaryArrays> {
+  return (params, direction) => arrays(params, direction, true);
 }

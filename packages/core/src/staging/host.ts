@@ -65,6 +65,9 @@ export type HostKernel = (xs: HostArray[], params: any, out: Aval) => HostArray;
 
 const table = new Map<AnyPrimitive, HostKernel>();
 
+/** Register (or replace) the host kernel of a primitive. */
+export const defHostKernel = (prim: AnyPrimitive, kernel: HostKernel): void => void table.set(prim, kernel);
+
 /** The host kernel of `prim`, if it has one. */
 export const hostKernel = (prim: AnyPrimitive): HostKernel | undefined => table.get(prim);
 

@@ -4,7 +4,15 @@
  * binds one new variable. Evaluating it with `evalJaxpr` binds each primitive in turn, so a
  * jaxpr runs under any transform exactly like the function it was traced from.
  */
-import { bind, type AnyPrimitive, type Aval, type Value } from "../trace/core";
+import {
+  bind,
+  bindCall,
+  isCallPrimitive,
+  type AnyCallPrimitive,
+  type AnyPrimitive,
+  type Aval,
+  type Value,
+} from "../trace/core";
 import { K, type DType } from "../kernels";
 
 /** A variable: bound once, by an equation, or as an input or constant of the jaxpr. */
@@ -22,12 +30,15 @@ export class Literal {
 
 export type Atom = Var | Literal;
 
-/** One equation: `out = prim[params](...inputs)`. */
+/**
+ * One equation: `outs = prim[params](...inputs)`. A primitive binds one output; a call primitive
+ * (`jit`) binds one per output of its sub-jaxpr.
+ */
 export interface Eqn {
-  readonly prim: AnyPrimitive;
+  readonly prim: AnyPrimitive | AnyCallPrimitive;
   readonly params: unknown;
   readonly inputs: readonly Atom[];
-  readonly out: Var;
+  readonly outs: readonly Var[];
 }
 
 /** `{ lambda consts ; inputs . let eqns in (outs) }` */
@@ -81,19 +92,12 @@ function literalText(l: Literal): string {
   return Number.isInteger(l.value) ? l.value.toFixed(1) : String(l.value);
 }
 
-function paramsText(params: unknown): string {
-  if (params === null || typeof params !== "object") return "";
-  const entries = Object.entries(params as Record<string, unknown>);
-  if (entries.length === 0) return "";
-  const fmt = (v: unknown): string =>
-    v instanceof Jaxpr || v instanceof ClosedJaxpr ? `{ ${v.toString().slice(2, -2).trim()} }` : JSON.stringify(v);
-  return `[${entries.map(([k, v]) => `${k}=${fmt(v)}`).join(" ")}]`;
-}
+type Namer = (v: Var) => string;
 
-/** JAX's printout: one line when it fits in 80 columns, else one equation per line. */
-export function printJaxpr(j: Jaxpr): string {
+/** A fresh namer: JAX's names in order of first appearance, shared by nested jaxprs. */
+function namer(): Namer {
   const names = new Map<Var, string>();
-  const name = (v: Var): string => {
+  return (v) => {
     let n = names.get(v);
     if (n === undefined) {
       n = varName(names.size);
@@ -101,18 +105,51 @@ export function printJaxpr(j: Jaxpr): string {
     }
     return n;
   };
+}
+
+/** A param's text; sub-jaxprs are printed with the enclosing namer, their lines indented by `indent`. */
+function paramText(k: string, v: unknown, name: Namer, indent: string): string {
+  if (v instanceof Jaxpr) return printWith(v, name, indent, true);
+  if (v instanceof ClosedJaxpr) return printWith(v.jaxpr, name, indent, true);
+  // A call's name is printed bare, like JAX's `name=f`.
+  return k === "name" && typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/**
+ * One equation. Params go in brackets on one line; when a sub-jaxpr needs several lines the
+ * params go one per line, like JAX prints `pjit[ name=f jaxpr={ … } ]`.
+ */
+function eqnText(e: Eqn, name: Namer, indent: string): string {
+  const lhs = e.outs.map((v) => `${name(v)}:${typeOf(v.aval)}`).join(" ");
+  const args = e.inputs.map((a) => (a instanceof Literal ? literalText(a) : name(a))).join(" ");
+  const entries =
+    e.params !== null && typeof e.params === "object" ? Object.entries(e.params as Record<string, unknown>) : [];
+  const params = entries.map(([k, v]) => `${k}=${paramText(k, v, name, indent + "  ")}`);
+  if (params.length === 0) return `${lhs} = ${e.prim.name} ${args}`.trimEnd();
+  if (!params.some((p) => p.includes("\n"))) return `${lhs} = ${e.prim.name}[${params.join(" ")}] ${args}`.trimEnd();
+  return [`${lhs} = ${e.prim.name}[`, ...params.map((p) => `${indent}  ${p}`), `${indent}] ${args}`]
+    .join("\n")
+    .trimEnd();
+}
+
+/** JAX's printout: one line when it fits in 80 columns, else one equation per line. */
+export function printJaxpr(j: Jaxpr): string {
+  return printWith(j, namer(), "", false);
+}
+
+/** `indent`: where continuation lines start; a nested jaxpr is one line only with at most one equation. */
+function printWith(j: Jaxpr, name: Namer, indent: string, nested: boolean): string {
   const atom = (a: Atom): string => (a instanceof Literal ? literalText(a) : name(a));
   const binder = (v: Var): string => `${name(v)}:${typeOf(v.aval)}`;
   const consts = j.constvars.map(binder).join(" ");
   const ins = j.invars.map(binder).join(" ");
-  const eqns = j.eqns.map((e) =>
-    `${binder(e.out)} = ${e.prim.name}${paramsText(e.params)} ${e.inputs.map(atom).join(" ")}`.trimEnd(),
-  );
+  const eqns = j.eqns.map((e) => eqnText(e, name, indent + "    "));
   const head = `{ lambda ${consts}; ${ins}. let`;
   const tail = `in (${j.outs.map(atom).join(", ")}) }`;
   const one = [head, ...eqns, tail].join(" ");
-  if (one.length <= 80 && !one.includes("\n")) return one;
-  return [head, ...eqns.map((e) => `    ${e}`), `  ${tail}`].join("\n");
+  const fits = nested ? eqns.length <= 1 && one.length <= 80 : indent.length + one.length <= 80;
+  if (fits && !one.includes("\n")) return one;
+  return [head, ...eqns.map((e) => `${indent}    ${e}`), `${indent}  ${tail}`].join("\n");
 }
 
 /** Evaluate a jaxpr by binding each primitive: works on tensors and under every transform. */
@@ -121,7 +158,19 @@ export function evalJaxpr(jaxpr: Jaxpr, consts: readonly Value[], args: readonly
   jaxpr.constvars.forEach((v, i) => env.set(v, consts[i]!));
   jaxpr.invars.forEach((v, i) => env.set(v, args[i]!));
   const read = (a: Atom): Value | number => (a instanceof Literal ? a.value : env.get(a)!);
-  for (const e of jaxpr.eqns) env.set(e.out, bind(e.prim, e.inputs.map(read), e.params));
+  for (const e of jaxpr.eqns) {
+    if (isCallPrimitive(e.prim)) {
+      // Call inputs are always variables (bindCall takes arrays only).
+      const outs = bindCall(
+        e.prim,
+        e.inputs.map((a) => env.get(a as Var)!),
+        e.params,
+      );
+      e.outs.forEach((v, i) => env.set(v, outs[i]!));
+    } else {
+      env.set(e.outs[0]!, bind(e.prim, e.inputs.map(read), e.params));
+    }
+  }
   return jaxpr.outs.map((a) => {
     const v = read(a);
     // A literal output (f returned a number): the only place a literal becomes an array.

@@ -6,7 +6,8 @@
  */
 import { Jaxpr, Literal, Var, type Atom, type Eqn } from "./jaxpr";
 import { K, runtime, type Tensor } from "../kernels";
-import type { Value } from "../trace/core";
+import { isCallPrimitive, type Value } from "../trace/core";
+import type { CallParams } from "./call";
 
 /** Drop equations that no output depends on, and constants nothing reads. */
 export function dce(j: Jaxpr, consts: readonly Value[]): [Jaxpr, Value[]] {
@@ -15,7 +16,7 @@ export function dce(j: Jaxpr, consts: readonly Value[]): [Jaxpr, Value[]] {
   const kept: Eqn[] = [];
   for (let i = j.eqns.length - 1; i >= 0; i--) {
     const e = j.eqns[i]!;
-    if (!live.has(e.out)) continue;
+    if (!e.outs.some((o) => live.has(o))) continue;
     kept.push(e);
     for (const a of e.inputs) if (a instanceof Var) live.add(a);
   }
@@ -44,20 +45,27 @@ export function cse(j: Jaxpr): Jaxpr {
   for (const v of [...j.constvars, ...j.invars]) id(v);
   const subst = new Map<Var, Var>();
   const rename = (a: Atom): Atom => (a instanceof Var ? (subst.get(a) ?? a) : a);
-  const seen = new Map<string, Var>();
+  const seen = new Map<string, readonly Var[]>();
   const primIds = new Map<unknown, number>();
+  // Sub-jaxprs in params are compared by identity.
+  const jaxprIds = new Map<Jaxpr, number>();
+  const replacer = (_k: string, v: unknown) => {
+    if (!(v instanceof Jaxpr)) return v;
+    if (!jaxprIds.has(v)) jaxprIds.set(v, jaxprIds.size);
+    return `jaxpr#${jaxprIds.get(v)}`;
+  };
   const eqns: Eqn[] = [];
   for (const e of j.eqns) {
     const inputs = e.inputs.map(rename);
     if (!primIds.has(e.prim)) primIds.set(e.prim, primIds.size);
-    const key = `${primIds.get(e.prim)}|${JSON.stringify(e.params)}|${inputs.map((a) => atomKey(a, ids)).join(",")}`;
+    const key = `${primIds.get(e.prim)}|${JSON.stringify(e.params, replacer)}|${inputs.map((a) => atomKey(a, ids)).join(",")}`;
     const prev = seen.get(key);
     if (prev) {
-      subst.set(e.out, prev);
+      e.outs.forEach((o, i) => subst.set(o, prev[i]!));
       continue;
     }
-    seen.set(key, e.out);
-    id(e.out);
+    seen.set(key, e.outs);
+    e.outs.forEach(id);
     eqns.push({ ...e, inputs });
   }
   return new Jaxpr(j.constvars, j.invars, eqns, j.outs.map(rename));
@@ -90,12 +98,54 @@ export function foldConstants(j: Jaxpr, consts: readonly Value[]): [Jaxpr, Value
       scalars.push(t);
       return t;
     });
-    const out = e.prim.impl(args, e.params);
+    const outs = isCallPrimitive(e.prim) ? e.prim.impl(args, e.params) : [e.prim.impl(args, e.params)];
     scalars.forEach((t) => t.dispose());
-    made.push(out);
-    known.set(e.out, out);
-    constvars.push(e.out);
-    values.push(out);
+    outs.forEach((out, i) => {
+      made.push(out);
+      known.set(e.outs[i]!, out);
+      constvars.push(e.outs[i]!);
+      values.push(out);
+    });
   }
   return [new Jaxpr(constvars, j.invars, eqns, j.outs), values, made];
+}
+
+/**
+ * Replace each call equation by the equations of its sub-jaxpr (recursively, with fresh
+ * variables), so a plan sees one flat program: its memory planning and CSE cross call boundaries.
+ */
+export function inlineCalls(j: Jaxpr): Jaxpr {
+  if (!j.eqns.some((e) => isCallPrimitive(e.prim))) return j;
+  const eqns: Eqn[] = [];
+  const emit = (sub: Jaxpr, ins: readonly Atom[]): Atom[] => {
+    const env = new Map<Var, Atom>();
+    sub.invars.forEach((v, i) => env.set(v, ins[i]!));
+    const read = (a: Atom): Atom => (a instanceof Var ? env.get(a)! : a);
+    for (const e of sub.eqns) {
+      const inputs = e.inputs.map(read);
+      if (isCallPrimitive(e.prim)) {
+        const outs = emit((e.params as CallParams).jaxpr, inputs);
+        e.outs.forEach((o, i) => env.set(o, outs[i]!));
+      } else {
+        const outs = e.outs.map((o) => new Var(o.aval));
+        e.outs.forEach((o, i) => env.set(o, outs[i]!));
+        eqns.push({ ...e, inputs, outs });
+      }
+    }
+    return sub.outs.map(read);
+  };
+  // The top level keeps its variables; only sub-jaxprs are renamed.
+  const env = new Map<Var, Atom>();
+  const read = (a: Atom): Atom => (a instanceof Var ? (env.get(a) ?? a) : a);
+  for (const e of j.eqns) {
+    const inputs = e.inputs.map(read);
+    if (isCallPrimitive(e.prim)) {
+      const outs = emit((e.params as CallParams).jaxpr, inputs);
+      e.outs.forEach((o, i) => env.set(o, outs[i]!));
+    } else {
+      eqns.push({ ...e, inputs });
+    }
+  }
+  // An output of a call may now be an input, a constant or a literal of the top level.
+  return new Jaxpr(j.constvars, j.invars, eqns, j.outs.map(read));
 }

@@ -10,6 +10,7 @@ import { Literal, Var, type Jaxpr } from "./jaxpr";
 import type { AnyPrimitive, Aval, Value } from "../trace/core";
 import { runtime } from "../kernels";
 import { hostKernel, runsOnHost, type HostArray, type HostKernel, type HostData } from "./host";
+import { cse, dce, inlineCalls } from "./optimize";
 
 interface Step {
   readonly prim: AnyPrimitive;
@@ -41,12 +42,19 @@ export class Plan {
   /** Host copies of constants, made on first use (constants never change). */
   private readonly constHost: (HostArray | undefined)[];
 
+  private readonly consts: readonly Tensor[];
+
   constructor(
-    jaxpr: Jaxpr,
-    private readonly consts: readonly Tensor[],
+    nested: Jaxpr,
+    nestedConsts: readonly Tensor[],
     /** Run small equations as host kernels (default true). */
     useHost = true,
   ) {
+    // Calls are inlined: the plan is one flat program (CSE and DCE again across call boundaries).
+    let jaxpr = inlineCalls(nested);
+    let consts = nestedConsts;
+    if (jaxpr !== nested) [jaxpr, consts] = dce(cse(jaxpr), consts) as [Jaxpr, Tensor[]];
+    this.consts = consts;
     const slot = new Map<Var, number>();
     // Slots: consts and literals first (never freed), then inputs, then equation outputs.
     const litIndex = new Map<string, number>();
@@ -78,7 +86,7 @@ export class Plan {
     jaxpr.invars.forEach((v, i) => slot.set(v, this.nConsts + i));
     this.nIns = jaxpr.invars.length;
     let next = this.nConsts + this.nIns;
-    for (const e of jaxpr.eqns) slot.set(e.out, next++);
+    for (const e of jaxpr.eqns) slot.set(e.outs[0]!, next++);
     this.nSlots = next;
     const at = (a: Var | Literal): number =>
       a instanceof Literal ? litBase + litIndex.get(`${a.value}:${a.aval.dtype}`)! : slot.get(a)!;
@@ -90,25 +98,26 @@ export class Plan {
     const frees: number[][] = jaxpr.eqns.map(() => []);
     for (const [s, i] of lastUse) if (s >= firstIntermediate && !this.outs.includes(s)) frees[i]!.push(s);
     jaxpr.eqns.forEach((e, i) => {
-      const out = slot.get(e.out)!;
+      const prim = e.prim as AnyPrimitive; // calls were inlined above
+      const out = slot.get(e.outs[0]!)!;
       if (!lastUse.has(out) && !this.outs.includes(out)) frees[i]!.push(out);
       const host =
         useHost &&
         runsOnHost(
-          e.prim,
+          prim,
           e.inputs.map((a) => a.aval),
-          e.out.aval,
+          e.outs[0]!.aval,
         )
-          ? hostKernel(e.prim)
+          ? hostKernel(prim)
           : undefined;
       this.steps.push({
-        prim: e.prim,
+        prim,
         params: e.params,
         inputs: e.inputs.map(at),
         out,
         frees: frees[i]!,
         host,
-        outAval: e.out.aval,
+        outAval: e.outs[0]!.aval,
       });
     });
   }

@@ -62,7 +62,7 @@ export class JaxprTrace extends Trace {
         params,
       ),
     );
-    this.builder.eqns.push({ prim, params, inputs: ts.map((t) => t.atom), out });
+    this.builder.eqns.push({ prim, params, inputs: ts.map((t) => t.atom), outs: [out] });
     return new JaxprTracer(this, out);
   }
 }

@@ -201,6 +201,65 @@ export function bind<P>(prim: Primitive<P>, args: ArrayLike[], params: P): Value
   return trace.processPrimitive(prim, tracers, params);
 }
 
+/**
+ * A call primitive (JAX's `pjit`/`closed_call`): applies a sub-program, given as a jaxpr in its
+ * params, to several inputs and gives several outputs. Interpreters that know calls keep them as
+ * one call (staged, differentiated or batched as a whole); the others inline the sub-program.
+ */
+export interface CallPrimitive<P = unknown> {
+  readonly name: string;
+  readonly call: true;
+  /** Evaluate on concrete tensors; returns fresh tensors owned by the caller. */
+  impl(args: Tensor[], params: P): Tensor[];
+  /** Output avals from input avals. */
+  abstractEval(avals: Aval[], params: P): Aval[];
+  /** Interpret the call's sub-program primitive by primitive on values of any level (inlining). */
+  inline(args: Value[], params: P): Value[];
+}
+
+/** Any call primitive, whatever its params. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyCallPrimitive = CallPrimitive<any>;
+
+/** Whether an equation's primitive is a call primitive (several outputs, a sub-jaxpr in its params). */
+export const isCallPrimitive = (p: unknown): p is AnyCallPrimitive =>
+  typeof p === "object" && p !== null && (p as { call?: unknown }).call === true;
+
+/** How one interpreter handles call primitives: (its trace, the call, its tracers, params) ↦ outputs. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CallRule = (trace: Trace, prim: AnyCallPrimitive, tracers: Tracer[], params: any) => Value[];
+
+// Keyed by the trace class: one call rule per interpreter; without one, the call is inlined.
+const callRules = new Map<abstract new (main: MainTrace) => Trace, CallRule>();
+
+/** Register how the interpreter of trace class `T` handles call primitives. */
+export function defCallRule(T: abstract new (main: MainTrace) => Trace, rule: CallRule): void {
+  callRules.set(T, rule);
+}
+
+/** Apply a call primitive to arguments of any level (`bind` for several outputs). */
+export function bindCall<P>(prim: CallPrimitive<P>, args: readonly Value[], params: P): Value[] {
+  let top = 0;
+  for (const a of args) {
+    if (a instanceof Tracer) {
+      if (!isLive(a)) {
+        throw new TraceError(
+          `${prim.name}: a tracer (${formatAval(a.aval)}) escaped the transform that created it; ` +
+            `return it from the transformed function instead of storing it.`,
+        );
+      }
+      if (a.trace.main.level > top) top = a.trace.main.level;
+    } else if (!runtime.isTensor(a)) {
+      throw new TypeError(`${prim.name}: expected arrays, got ${describe(a)}`);
+    }
+  }
+  if (top === 0) return prim.impl(args as Tensor[], params);
+  const trace = stack[top]!.trace;
+  const tracers = args.map((a) => (a instanceof Tracer && a.trace.main === trace.main ? a : trace.lift(a)));
+  const rule = callRules.get(trace.constructor as abstract new (main: MainTrace) => Trace);
+  return rule ? rule(trace, prim, tracers, params) : prim.inline(tracers, params);
+}
+
 /** Sees every primitive evaluated on concrete tensors (e.g. debug_nans); null, the default, costs nothing. */
 export type EvalHook = (prim: Primitive<unknown>, args: readonly Tensor[], out: Tensor, params: unknown) => void;
 let evalHook: EvalHook | null = null;

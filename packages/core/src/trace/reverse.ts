@@ -14,6 +14,14 @@ export interface TapeNode {
   readonly inputs: Value[];
   readonly out: Value;
   readonly parents: (TapeNode | null)[];
+  /**
+   * Set on the nodes of a call's outputs (recorded together): their cotangents are pulled back
+   * by one rule, from all of them at once, to the shared `parents`.
+   */
+  readonly group?: {
+    readonly nodes: readonly TapeNode[];
+    readonly rule: (cts: (Value | null)[]) => Cotangent[];
+  };
 }
 
 export class ReverseTracer extends Tracer {
@@ -70,6 +78,21 @@ export function backward(
   for (const [n, ct] of seeds) accumulate(n, ct);
   for (let i = tape.length - 1; i >= 0; i--) {
     const node = tape[i]!;
+    if (node.group) {
+      // The last output of the call met first: take every output's cotangent now.
+      const got = node.group.nodes.map((n) => {
+        const c = cts.get(n);
+        cts.delete(n);
+        return c === undefined ? null : materialize(c);
+      });
+      if (got.every((c) => c === null)) continue;
+      const inCts = node.group.rule(got);
+      node.parents.forEach((p, j) => {
+        const c = inCts[j];
+        if (p && c) accumulate(p, c);
+      });
+      continue;
+    }
     const ct = cts.get(node);
     if (ct === undefined) continue;
     cts.delete(node);

@@ -102,3 +102,21 @@ describe("checkpoint", () => {
     });
   });
 });
+
+describe("checkpoint under jit", () => {
+  it("the recomputation is not merged with the forward pass by CSE, and values and gradients still match", () => {
+    const { layers, x } = problem();
+    const f = lossWith(hd.checkpoint(block), x);
+    const plain = lossWith(block, x);
+    const jg = hd.jit(hd.grad(f));
+    // Each checkpointed block runs its matmul twice: forward, and recomputed on the backward pass.
+    const matmuls = jg.jaxpr(layers).jaxpr.eqns.filter((e) => e.prim.name === "matmul").length;
+    const jp = hd.jit(hd.grad(plain));
+    const plainMatmuls = jp.jaxpr(layers).jaxpr.eqns.filter((e) => e.prim.name === "matmul").length;
+    jp.dispose();
+    expect(matmuls).toBe(plainMatmuls + layers.length);
+    close(jg(layers), hd.grad(plain)(layers));
+    jg.dispose();
+    hd.dispose([layers, x]);
+  });
+});

@@ -7,8 +7,13 @@
  */
 import { runtime, type Tensor } from "../kernels";
 import { ArgumentError, TraceError } from "../errors";
-import { Tracer, isValue, withMain, type Primitive, type Value } from "../trace/core";
+import { Tracer, activeTraceKinds, bind, isValue, withMain, type Primitive, type Value } from "../trace/core";
 import { defVjp, type Cotangent } from "../rules/vjp";
+import { defJvp } from "../rules/jvp";
+import { defVmap } from "../rules/vmap";
+import { defJet } from "../trace/jet";
+import { defHostKernel } from "../staging/host";
+import { K } from "../kernels";
 import { ReverseTrace, ReverseTracer, backward, materialize, type TapeNode } from "../trace/reverse";
 import { treeFlatten, treeUnflatten, type TreeDef } from "../tree";
 import { add } from "../primitives/elementwise";
@@ -60,7 +65,7 @@ function call(f: Fn, args: unknown[]): unknown {
 /** Run f on values of levels without a reverse pass at the top: free its intermediates if nothing below can need them. */
 function plainCall(f: Fn, leaves: unknown[], def: TreeDef): unknown {
   const inputs = leaves.filter(isValue);
-  if (reachable(inputs).hasReverse) return f(...(treeUnflatten(def, leaves) as unknown[]));
+  if (staging() || reachable(inputs).hasReverse) return f(...(treeUnflatten(def, leaves) as unknown[]));
   let result: unknown;
   runtime.tidy(() => {
     result = f(...(treeUnflatten(def, leaves) as unknown[]));
@@ -99,6 +104,28 @@ const rematP: Primitive<RematParams> = {
 // Only reverse mode meets this node (it lives on a tape); other interpreters see f's own primitives.
 defVjp(rematP, (ct, inputs, _out, params, needs) => recomputeVjp(params, inputs, ct, needs));
 
+/**
+ * The identity, with a fresh id per recomputation: when the backward pass is staged (under jit),
+ * CSE would otherwise merge the recomputed forward with the original one and keep every
+ * intermediate alive until the backward pass — undoing the checkpoint (JAX's optimization barrier).
+ */
+const rematBarrierP: Primitive<{ readonly id: number }> = {
+  name: "remat_barrier",
+  impl: ([x]) => K.reshape(x!, x!.shape),
+  abstractEval: ([a]) => a!,
+};
+defJvp(rematBarrierP, ([x], [dx], p) => [bind(rematBarrierP, [x!], p), dx ?? null]);
+defVjp(rematBarrierP, (ct) => [ct]);
+defVmap(rematBarrierP, ([x], [d], p) => [bind(rematBarrierP, [x!], p), d!]);
+defJet(rematBarrierP, (_x, [series]) => series!);
+defHostKernel(rematBarrierP, ([x]) => x!);
+let barrierIds = 0;
+/** Whether a staging level is active: constants made now belong to a jaxpr, no tidy may free them. */
+const staging = (): boolean => activeTraceKinds().includes("makeJaxpr/jit");
+/** Inputs of a recomputation, behind barriers when it is being staged. */
+const barrier = (inputs: Value[]): Value[] =>
+  staging() ? inputs.map((x) => (x instanceof Tracer ? bind(rematBarrierP, [x], { id: barrierIds++ }) : x)) : inputs;
+
 /** Under a reverse trace: evaluate below it (recursively checkpointed), record one node per output. */
 function recordRemat(f: Fn, leaves: unknown[], def: TreeDef, trace: ReverseTrace): unknown {
   const mine = (l: unknown): l is ReverseTracer => l instanceof ReverseTracer && l.trace === trace;
@@ -136,7 +163,8 @@ function recordRemat(f: Fn, leaves: unknown[], def: TreeDef, trace: ReverseTrace
 }
 
 /** ∂⟨ct, f(x)[index]⟩/∂x by re-running f under a fresh reverse level (intermediates freed when safe). */
-function recomputeVjp(p: RematParams, inputs: Value[], ct: Value, needs: boolean[]): Cotangent[] {
+function recomputeVjp(p: RematParams, given: Value[], ct: Value, needs: boolean[]): Cotangent[] {
+  const inputs = barrier(given);
   const run = (): Cotangent[] => {
     const tape: TapeNode[] = [];
     const rec = withMain(ReverseTrace, tape, (main) => {
@@ -161,7 +189,7 @@ function recomputeVjp(p: RematParams, inputs: Value[], ct: Value, needs: boolean
       return c === undefined ? null : materialize(c);
     });
   };
-  if (reachable([...inputs, ct]).hasReverse) return run();
+  if (staging() || reachable([...inputs, ct]).hasReverse) return run();
   let cts: Cotangent[] = [];
   runtime.tidy(() => {
     cts = run();

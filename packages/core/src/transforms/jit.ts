@@ -4,16 +4,18 @@
  * jit(f) traces f once per input tree structure, shapes and dtypes (and static arguments) into a
  * jaxpr, optimises it (constant folding, CSE, DCE) and plans its memory (each intermediate freed
  * at its last use). Called on concrete arrays it runs the plan: kernel calls only, no tracing and
- * no per-op dispatch; equations on small arrays run as JS host kernels (`staging/host.ts`). Called on tracers (inside grad, jvp, vmap, another jit, …) it evaluates the
- * optimised jaxpr with `bind`, so every transform sees exactly the primitives of the traced
- * function: the jaxpr is inlined into the enclosing transform, which is what a call primitive
- * whose rules trace into the inner jaxpr would do.
+ * no per-op dispatch; equations on small arrays run as JS host kernels (`staging/host.ts`). Called
+ * on tracers (inside grad, jvp, vmap, makeJaxpr, another jit, …) it binds the call primitive
+ * `jit` (`staging/call.ts`) carrying the optimised jaxpr, so the enclosing transform handles the
+ * call as a whole (one nested equation, the jvp, transpose or batching of the inner jaxpr).
  */
 import { ArgumentError } from "../errors";
 import { runtime, type Tensor } from "../kernels";
 import { avalOf, formatAval, isValue, type Value } from "../trace/core";
 import { treeFlatten, treeUnflatten, type TreeDef } from "../tree";
-import { ClosedJaxpr, evalJaxpr } from "../staging/jaxpr";
+import { ClosedJaxpr, type Jaxpr } from "../staging/jaxpr";
+import { hoistConsts, jitP } from "../staging/call";
+import { bindCall } from "../trace/core";
 import { traceToJaxpr } from "../staging/trace";
 import { cse, dce, foldConstants } from "../staging/optimize";
 import { allConcrete, Plan } from "../staging/plan";
@@ -41,6 +43,8 @@ export interface JitOptions {
 /** One compiled specialisation of a jitted function. */
 interface Compiled {
   readonly closed: ClosedJaxpr;
+  /** The optimised jaxpr with its constants as leading inputs: what a `jit` equation carries. */
+  readonly callJaxpr: Jaxpr;
   readonly outDef: TreeDef;
   readonly plan: Plan | null;
   /** Tensors this entry owns: constants made while tracing or folding. */
@@ -66,6 +70,7 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   const s = options.staticArgnums ?? [];
   const statics = new Set(typeof s === "number" ? [s] : s);
   const cache = new Map<string, Compiled>();
+  const name = f.name || "<lambda>";
 
   const split = (args: unknown[]) => {
     const dynamic = args.filter((_, i) => !statics.has(i));
@@ -103,7 +108,7 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
     const plan = allConcrete(consts) ? new Plan(jaxpr, consts, options.hostKernels ?? true) : null;
     // Cached tensors may be made inside an enclosing transform's tidy: they must outlive it.
     if (plan) kept.forEach(runtime.keep);
-    return { closed, outDef: traced.outDef, plan, owned: kept };
+    return { closed, callJaxpr: hoistConsts(jaxpr), outDef: traced.outDef, plan, owned: kept };
   };
 
   const lookup = (args: unknown[]) => {
@@ -134,10 +139,11 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
         made.forEach((t) => t.dispose());
       }
     }
-    // Inside a transform: inline the optimised jaxpr, so the transform interprets its primitives.
+    // Inside a transform: one call of the optimised jaxpr, which the transform handles as a whole.
     return scoped(() => {
       const ins = leaves.map((l) => (typeof l === "number" ? K.scalar(l, "float32") : l));
-      return treeUnflatten(c.outDef, evalJaxpr(c.closed.jaxpr, c.closed.consts, ins)) as ReturnType<F>;
+      const outs = bindCall(jitP, [...c.closed.consts, ...ins], { name, jaxpr: c.callJaxpr });
+      return treeUnflatten(c.outDef, outs) as ReturnType<F>;
     });
   }) as Jitted<F>;
 
