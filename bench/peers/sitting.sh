@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The speed table of the README in one sitting: hodiff (pnpm bench models, elementwise) and
+# The speed tables of the README in one sitting: hodiff (pnpm bench grad/summaries/jit-grad/dispatch,
+# models with threads 1 and 2, elementwise) and
 # PyTorch (bench/peers/models_torch.py, ../shared/peers/mlp_torch.py) back to back, so both see
 # the same machine load. Usage: bash bench/peers/sitting.sh > bench/results/DATE-sitting.txt
 cd "$(dirname "$0")/../.."
 SHARED=${SHARED:-../shared} # the peers folder lives beside the repository
 PY=${PY:-$(bash "$SHARED/peers/setup.sh")}
 echo "# start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "\$ npx tsx bench/run.ts grad summaries jit-grad dispatch"
+npx tsx bench/run.ts grad summaries jit-grad dispatch
 echo "\$ npx tsx bench/run.ts models --models mlp,lenet --simd compare"
 npx tsx bench/run.ts models --models mlp,lenet --simd compare
 echo "\$ python bench/peers/models_torch.py --threads 1 --models mlp,lenet"
