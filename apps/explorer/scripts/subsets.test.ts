@@ -43,8 +43,10 @@ describe("explorer subsets", () => {
           const want = loadDatasetOrThrow(name, { split, verify: false });
           const per = want.shape.slice(1).reduce((a, b) => a * b, 1);
           expect(got.shape).toEqual(want.shape.slice(1));
-          expect(got.images).toEqual(want.images.subarray(0, got.count * per));
-          expect(got.labels).toEqual(want.labels.subarray(0, got.count));
+          expect(got.images.length).toBe(got.count * per);
+          // The first differing index (−1: none): a diff of 100k floats would take vitest minutes.
+          expect(got.images.findIndex((v, i) => v !== want.images[i])).toBe(-1);
+          expect(Array.from(got.labels)).toEqual(Array.from(want.labels.subarray(0, got.count)));
         }
       },
     );
