@@ -8,7 +8,8 @@
  *   - η per group and the H̄ / H̄⁻¹ heatmap values, and the validation loss after the run, equal a
  *     Node run of the same model, seed and batch size (wasm in Node, scripts/node-run.ts) within
  *     float32 tolerance, and the validation accuracy within one example,
- *   - the plots rendered;
+ *   - the plots rendered,
+ *   - the controls work (case "controls"): LeNet picked on the page, 2 updates on wasm, Train;
  * and saves screenshots under apps/explorer/screenshots/ (git-ignored).
  * `EXPLORER_CASES=lenet-webgpu,…` runs only the named cases.
  */
@@ -44,9 +45,10 @@ const ALL_CASES: Readonly<Record<string, Case>> = {
   "lenet-wasm": { model: "lenet", backend: "wasm", updates: 30, batchSize: 64, period: 5, validate: true },
   "lenet-webgpu": { model: "lenet", backend: "webgpu", updates: 10, batchSize: 16, period: 5, validate: false },
 };
-const chosen = process.env.EXPLORER_CASES?.split(",") ?? Object.keys(ALL_CASES);
-for (const name of chosen) if (!(name in ALL_CASES)) throw new Error(`EXPLORER_CASES: unknown case "${name}"`);
-const CASES = chosen.map((name) => [name, ALL_CASES[name]!] as const);
+const chosen = process.env.EXPLORER_CASES?.split(",") ?? [...Object.keys(ALL_CASES), "controls"];
+for (const name of chosen)
+  if (!(name in ALL_CASES) && name !== "controls") throw new Error(`EXPLORER_CASES: unknown case "${name}"`);
+const CASES = chosen.filter((name) => name in ALL_CASES).map((name) => [name, ALL_CASES[name]!] as const);
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 /** Relative tolerance of η and H̄ entries (scaled by the largest entry of each matrix/vector). */
 const RTOL = Number(process.env.EXPLORER_RTOL ?? 2e-3);
@@ -185,6 +187,25 @@ async function main(): Promise<void> {
       // One example's worth, in case a float32 difference flips a near tie.
       if (validation && !(accuracyDiff <= 1 / validation.count + 1e-9))
         failures.push(`${name}: validation accuracy ${validation.accuracy} vs the Node run's ${want?.accuracy}`);
+      await page.close();
+    }
+    // The controls themselves: pick LeNet, 2 updates on wasm, press Train.
+    if (chosen.includes("controls")) {
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.waitForSelector("body[data-state=ready]");
+      await page.select("#model", "lenet");
+      await page.select("#backend", "wasm");
+      await page.$eval("#updates", (e) => ((e as HTMLInputElement).value = "2"));
+      await page.click("#start");
+      await page.waitForFunction(() => document.body.dataset.state === "done", { timeout: 120_000 });
+      const [title, said] = await page.evaluate(() => [
+        document.getElementById("title")!.textContent,
+        document.getElementById("status")!.textContent,
+      ]);
+      console.log(JSON.stringify({ case: "controls", title, status: said }));
+      if (!title?.includes("LeNet-5") || !said?.includes("update 2/2") || !said.includes("validation"))
+        failures.push(`controls: after picking LeNet and Train, the page says "${title}" / "${said}"`);
       await page.close();
     }
   } finally {
