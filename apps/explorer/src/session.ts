@@ -176,7 +176,7 @@ export function createSession(data: Subset, config: SessionConfig, validation?: 
     },
     /**
      * (1/n) Σ nll and the fraction of argmax hits over the validation subset, in chunks of the
-     * training batch (a software WebGPU adapter pays for every new shape), read asynchronously.
+     * training batch (shapes training has already used; memory of one batch), read asynchronously.
      */
     async evaluate(): Promise<{ loss: number; accuracy: number; count: number } | null> {
       if (validation === undefined || validation.count === 0) return null;

@@ -36,8 +36,8 @@ interface Case {
 }
 /**
  * LeNet on webgpu runs 10 updates (two summaries) at batch 16, without the validation pass: on
- * SwiftShader, which runs every kernel on the CPU, one LeNet summary takes about as long as 30 MLP
- * updates, and the validation pass as long again.
+ * SwiftShader, which runs every kernel on the CPU, one LeNet summary takes about half as long as
+ * the MLP's 30 updates, and the validation pass as long again.
  */
 const ALL_CASES: Readonly<Record<string, Case>> = {
   "mlp-wasm": { model: "mlp", backend: "wasm", updates: 30, batchSize: 64, period: 5, validate: true },
