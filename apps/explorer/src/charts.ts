@@ -12,6 +12,8 @@ async function render(el: HTMLElement, spec: Spec): Promise<void> {
 }
 
 const base = { width: 330, height: 220, $schema: "https://vega.github.io/schema/vega-lite/v6.json" } as const;
+/** Updates are whole numbers: no 6.5 on the axis of a short run. */
+const updateAxis = { field: "update", type: "quantitative", axis: { tickMinStep: 1, format: "d" } } as const;
 
 export const lossChart = (el: HTMLElement, reports: readonly StepReport[]) =>
   render(el, {
@@ -19,7 +21,7 @@ export const lossChart = (el: HTMLElement, reports: readonly StepReport[]) =>
     data: { values: reports.map((r) => ({ update: r.step, loss: r.loss })) },
     mark: { type: "line", point: reports.length < 40 },
     encoding: {
-      x: { field: "update", type: "quantitative" },
+      x: updateAxis,
       y: { field: "loss", type: "quantitative", scale: { zero: false } },
     },
   });
@@ -32,7 +34,7 @@ export const etaChart = (el: HTMLElement, reports: readonly StepReport[]) =>
     },
     mark: "line",
     encoding: {
-      x: { field: "update", type: "quantitative" },
+      x: updateAxis,
       y: { field: "eta", type: "quantitative", title: "η" },
       color: { field: "group", type: "nominal", sort: null },
     },

@@ -1,19 +1,31 @@
 /**
  * One training run of the explorer, shared by the page and by Node (the browser test compares the
- * two): the paper MLP on an MNIST subset, NewtonSummary or Adam, one update per `step()`, each
- * reporting the loss, η per group and the H̄ of the last summary with its inverse.
+ * two): a model of `MODELS` (the paper MLP on an MNIST subset, LeNet-5 on a CIFAR-10 subset),
+ * NewtonSummary or Adam, one update per `step()`, each reporting the loss, η per group and the H̄
+ * of the last summary with its inverse.
  */
 import * as hd from "@hodiff/core";
 import * as nn from "@hodiff/nn";
 import * as optim from "@hodiff/optim";
 import * as pt from "@hodiff/partition";
 import { inverse } from "./inverse";
+import type { Subset } from "./subset";
+
+export type { Subset } from "./subset";
+
+/** The models the page offers, each with the data set (an @hodiff/data name) it trains on. */
+export const MODELS = {
+  mlp: { title: "paper MLP on MNIST", dataset: "mnist", build: nn.paperMlp },
+  lenet: { title: "LeNet-5 on CIFAR-10", dataset: "cifar10", build: () => nn.lenet5() },
+} as const satisfies Record<string, { title: string; dataset: string; build: () => nn.Model }>;
+export type ModelName = keyof typeof MODELS;
 
 /** The partitions the page offers (paper §3): per layer, weights vs biases, k blocks of layers. */
-export const PARTITIONS = ["canonical", "weights-biases", "blocks-2"] as const;
-export type PartitionName = (typeof PARTITIONS)[number];
+export const PARTITIONS = ["canonical", "weights-biases", "blocks-2", "blocks-3"] as const;
+export type PartitionName = "canonical" | "weights-biases" | `blocks-${number}`;
 
 export interface SessionConfig {
+  readonly model: ModelName;
   readonly optimizer: "newton-summary" | "adam";
   readonly partition: PartitionName;
   /** λ (NewtonSummary's global step) or Adam's learning rate. */
@@ -25,6 +37,7 @@ export interface SessionConfig {
 }
 
 export const DEFAULT_CONFIG: SessionConfig = {
+  model: "mlp",
   optimizer: "newton-summary",
   partition: "canonical",
   lambda: 0.1,
@@ -32,13 +45,6 @@ export const DEFAULT_CONFIG: SessionConfig = {
   batchSize: 64,
   period: 5,
 };
-
-/** The MNIST subset: normalised NHWC float32 images [n, 28, 28, 1] and labels. */
-export interface Subset {
-  readonly images: Float32Array;
-  readonly labels: Int32Array;
-  readonly count: number;
-}
 
 /** What one update reports; `hbar`/`hbarInverse` are those of the averaged summaries in use. */
 export interface StepReport {
@@ -56,25 +62,45 @@ type Params = nn.Params;
 /** μ of NewtonSummary's direction u_t = μ·u_{t−1} + g_t (the paper's 0.9). */
 const MOMENTUM = 0.9;
 
-const partitionOf = (name: PartitionName) => (params: Params) => {
-  const p = params as never;
-  if (name === "weights-biases") return pt.weightsBiases(p);
-  if (name === "blocks-2") return pt.blocks(p, 2);
-  return pt.canonical(p);
+const partitionOf = (name: PartitionName) => {
+  const k = /^blocks-([1-9][0-9]*)$/.exec(name)?.[1];
+  if (name !== "canonical" && name !== "weights-biases" && k === undefined)
+    throw new Error(`explorer: unknown partition "${name}"; use canonical, weights-biases or blocks-<k>`);
+  return (params: Params) => {
+    const p = params as never;
+    if (name === "weights-biases") return pt.weightsBiases(p);
+    if (k !== undefined) return pt.blocks(p, Number(k));
+    return pt.canonical(p);
+  };
 };
 
-/** A session: `step()` does one update on the next minibatch (batches in order, wrapping). */
-export function createSession(data: Subset, config: SessionConfig) {
-  const model = nn.paperMlp();
-  const shape = [28, 28, 1];
-  const per = shape.reduce((a, b) => a * b, 1);
-  const batch = (i: number) => {
-    const start = (i * config.batchSize) % (data.count - config.batchSize + 1);
-    const x = hd.array(data.images.subarray(start * per, (start + config.batchSize) * per), {
-      shape: [config.batchSize, ...shape],
-    });
-    return { x, y: data.labels.slice(start, start + config.batchSize) };
-  };
+/** The first `count` examples of `data` from `start` as a batch [count, ...shape]. */
+const slice = (data: Subset, start: number, count: number) => {
+  const per = data.shape.reduce((a, b) => a * b, 1);
+  const x = hd.array(data.images.subarray(start * per, (start + count) * per), { shape: [count, ...data.shape] });
+  return { x, y: data.labels.slice(start, start + count) };
+};
+
+/** Index of the largest of each row of a row-major [rows, cols] array (ties: the first). */
+function argmaxRows(v: ArrayLike<number>, rows: number, cols: number): number[] {
+  return Array.from({ length: rows }, (_, r) => {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (v[r * cols + c]! > v[r * cols + best]!) best = c;
+    return best;
+  });
+}
+
+/**
+ * A session: `step()` does one update on the next minibatch of `data` (batches in order,
+ * wrapping); `evaluate()` gives the loss and accuracy on `validation`.
+ */
+export function createSession(data: Subset, config: SessionConfig, validation?: Subset) {
+  const model = MODELS[config.model].build();
+  const shape = model.inputShape;
+  if (data.shape.join() !== shape.join())
+    throw new Error(`explorer: ${config.model} takes ${shape.join("×")} images, the data are ${data.shape.join("×")}`);
+  const batch = (i: number) =>
+    slice(data, (i * config.batchSize) % (data.count - config.batchSize + 1), config.batchSize);
   const lossOn = (x: hd.Value, y: Int32Array) => (p: Params) => nn.nll(model.apply(p, x), y);
 
   const partition = partitionOf(config.partition);
@@ -147,6 +173,26 @@ export function createSession(data: Subset, config: SessionConfig) {
         hbarInverse: hbar === null ? null : inverse(hbar),
         ms: performance.now() - t0,
       };
+    },
+    /**
+     * (1/n) Σ nll and the fraction of argmax hits over the validation subset, in chunks of the
+     * training batch (shapes training has already used; memory of one batch), read asynchronously.
+     */
+    async evaluate(): Promise<{ loss: number; accuracy: number; count: number } | null> {
+      if (validation === undefined || validation.count === 0) return null;
+      let lossSum = 0;
+      let hits = 0;
+      for (let start = 0; start < validation.count; start += config.batchSize) {
+        const n = Math.min(config.batchSize, validation.count - start);
+        const { x, y } = slice(validation, start, n);
+        const logits = model.apply(params, x);
+        const loss = nn.nll(logits, y);
+        const [l, z] = await Promise.all([hd.itemAsync(loss), hd.toFlatAsync(logits)]);
+        hd.dispose([x, logits, loss] as never);
+        lossSum += l * n;
+        hits += argmaxRows(z, n, model.numClasses).filter((p, i) => p === y[i]).length;
+      }
+      return { loss: lossSum / validation.count, accuracy: hits / validation.count, count: validation.count };
     },
     dispose(): void {
       hd.dispose([params, state] as never);
