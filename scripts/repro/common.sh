@@ -10,3 +10,20 @@ run() {
   /usr/bin/time -f %e -o "$R/$name.time" node packages/cli/bin/hodiff.mjs train "$@" --no-progress --out "$R/$name" > "$R/$name.log" 2>&1
   echo "   rc=$? wall=$(tail -1 "$R/$name.time" 2>/dev/null)s"
 }
+# `runto NAME EPOCHS FLAGS…`: like run, but a run that stopped at an earlier epoch is resumed up to
+# EPOCHS (an uninterrupted run writes the same metrics.jsonl); each sitting's wall time is appended
+# to NAME.time (one line per sitting: the run's wall time is their sum).
+runto() {
+  local name=$1 epochs=$2; shift 2
+  if [ -e "$R/$name/checkpoint.json" ]; then
+    local done_=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['epoch'])" "$R/$name/checkpoint.json")
+    if [ "$done_" -ge "$epochs" ]; then echo "skip $name (epoch $done_)"; return; fi
+    echo "== $name: epoch $done_ -> $epochs $(date -u +%T)"
+    /usr/bin/time -a -f %e -o "$R/$name.time" node packages/cli/bin/hodiff.mjs train --resume "$R/$name" --epochs "$epochs" --no-progress >> "$R/$name.log" 2>&1
+  else
+    rm -rf "$R/$name" "$R/$name.time"
+    echo "== $name: 0 -> $epochs $(date -u +%T)"
+    /usr/bin/time -a -f %e -o "$R/$name.time" node packages/cli/bin/hodiff.mjs train "$@" --epochs "$epochs" --no-progress --out "$R/$name" > "$R/$name.log" 2>&1
+  fi
+  echo "   rc=$? wall=$(tail -1 "$R/$name.time" 2>/dev/null)s"
+}

@@ -60,4 +60,24 @@ for phase in "$@"; do case $phase in
     for s in 0 1 2; do
       run f-kfac-s$s --model mlp --dataset mnist --epochs ${KFAC_EPOCHS:-2} --seed $s --optimizer kfac
     done ;;
+  semantics)  # issue 13: LeNet-5/CIFAR-10 on the full 45k training split, NewtonSummary (λ 0.3) with the paper's
+    # and the published code's semantics, full and diagonal H̄, against Adam and K-FAC. SEEDS (default
+    # "0 1"), EPOCHS (default 2); a run stopped at an earlier epoch is resumed up to EPOCHS.
+    for s in ${SEEDS:-0 1}; do
+      L="--model lenet --dataset cifar10 --seed $s"
+      runto sem-l-ns-paper-s$s      ${EPOCHS:-2} $L --optimizer newton-summary --lr 0.3 --semantics paper
+      runto sem-l-ns-ref-s$s        ${EPOCHS:-2} $L --optimizer newton-summary --lr 0.3 --semantics reference-code
+      runto sem-l-adam-s$s          ${EPOCHS:-2} $L --optimizer adam --lr 1e-3
+      runto sem-l-kfac-s$s          ${EPOCHS:-2} $L --optimizer kfac
+      runto sem-l-nsdiag-paper-s$s  ${EPOCHS:-2} $L --optimizer newton-summary --lr 0.3 --semantics paper --diagonal
+      runto sem-l-nsdiag-ref-s$s    ${EPOCHS:-2} $L --optimizer newton-summary --lr 0.3 --semantics reference-code --diagonal
+    done ;;
+  semantics-mlp)  # issue 13, App. K on MLP/MNIST: full vs diagonal H̄, each with both semantics; 10k examples, 2 epochs
+    for s in ${SEEDS:-0 1}; do
+      M="--model mlp --dataset mnist --train-size 10000 --seed $s --optimizer newton-summary --lr 0.03"
+      runto sem-m-ns-paper-s$s     2 $M --semantics paper
+      runto sem-m-ns-ref-s$s       2 $M --semantics reference-code
+      runto sem-m-nsdiag-paper-s$s 2 $M --semantics paper --diagonal
+      runto sem-m-nsdiag-ref-s$s   2 $M --semantics reference-code --diagonal
+    done ;;
 esac; done
