@@ -27,3 +27,20 @@ runto() {
   fi
   echo "   rc=$? wall=$(tail -1 "$R/$name.time" 2>/dev/null)s"
 }
+# `runsteps NAME STEPS FLAGS…`: the first STEPS updates of a run (stopped once its step record for
+# STEPS is written; the run directory then has metrics.jsonl but no checkpoint). For trajectories
+# that part early: the same flags give the same first updates as the full run.
+runsteps() {
+  local name=$1 steps=$2; shift 2
+  if [ -e "$R/$name/metrics.jsonl" ] && python3 -c "import json,sys; sys.exit(0 if any(json.loads(l)['step']>=int(sys.argv[2]) for l in open(sys.argv[1])) else 1)" "$R/$name/metrics.jsonl" "$steps"; then echo "skip $name"; return; fi
+  rm -rf "$R/$name"
+  echo "== $name: $steps updates $(date -u +%T)"
+  node packages/cli/bin/hodiff.mjs train "$@" --no-progress --out "$R/$name" > "$R/$name.log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ -e "$R/$name/metrics.jsonl" ] && grep -q "\"step\":$steps," "$R/$name/metrics.jsonl"; then kill "$pid"; break; fi
+    sleep 1
+  done
+  wait "$pid" 2>/dev/null
+  echo "   done $(date -u +%T)"
+}

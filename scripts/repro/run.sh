@@ -80,4 +80,18 @@ for phase in "$@"; do case $phase in
       runto sem-m-nsdiag-paper-s$s 2 $M --semantics paper --diagonal
       runto sem-m-nsdiag-ref-s$s   2 $M --semantics reference-code --diagonal
     done ;;
+  semantics-ablate)  # issue 13: which point makes a run part from the other semantics early on: the first
+    # 100 updates of the LeNet 45k runs with one CLI-switchable point changed (seed 1), and both
+    # semantics on seeds 2 and 3 (how often the first steps blow up)
+    L="--model lenet --dataset cifar10 --seed 1 --optimizer newton-summary --lr 0.3 --epochs 1"
+    runsteps sem-a-ref-window-s1        100 $L --semantics reference-code --averaging window
+    runsteps sem-a-ref-random-s1        100 $L --semantics reference-code --summary-batches random
+    runsteps sem-a-ref-window-random-s1 100 $L --semantics reference-code --averaging window --summary-batches random
+    runsteps sem-a-paper-refavg-s1      100 $L --semantics paper --averaging reference-code
+    runsteps sem-a-paper-seq-s1         100 $L --semantics paper --summary-batches sequential
+    for s in 2 3; do
+      L="--model lenet --dataset cifar10 --seed $s --optimizer newton-summary --lr 0.3 --epochs 1"
+      runsteps sem-a-paper-s$s 100 $L --semantics paper
+      runsteps sem-a-ref-s$s   100 $L --semantics reference-code
+    done ;;
 esac; done
