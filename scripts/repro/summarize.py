@@ -173,6 +173,20 @@ def solve_diagnostics(names):
               f"{statistics.mean(zero) * 100 if zero else float('nan'):.0f} % | "
               f"{', '.join(f'{g} {sum(v) / len(v) * 100:.0f} %' for g, v in top)} | {skips} | {last} |")
 
+def early_table(names):
+    """The first updates of NewtonSummary runs: the first solve's largest η, and the logged minibatch losses."""
+    print("| run | first solve: case, largest η | train loss at update 40 / 50 / 70 / 100 | largest logged loss, updates 40–100 |")
+    print("|---|---|---|---|")
+    for n in names:
+        d = load(n)
+        if not d or not d["steps"]: print(f"| {n} | (not run) |||"); continue
+        by = {r["step"]: r for r in d["steps"]}
+        first = next((r for r in d["steps"] if r.get("eta")), None)
+        big = max(first["eta"].items(), key=lambda kv: kv[1]) if first else None
+        losses = [by[k]["train_loss"] for k in (40, 50, 70, 100) if k in by]
+        peak = max((r["train_loss"] for r in d["steps"] if 40 <= r["step"] <= 100), default=float("nan"))
+        print(f"| {n} | {first['solver_case'] if first else '–'}, {big[0]} {big[1]:.3g} | {' / '.join(f'{x:.3f}' for x in losses)} | {peak:.3f} |" if big else f"| {n} | – | {' / '.join(f'{x:.3f}' for x in losses)} | {peak:.3f} |")
+
 SEM_LENET = [("sem-l-ns-paper", "NewtonSummary, paper"), ("sem-l-ns-ref", "NewtonSummary, reference-code"),
              ("sem-l-nsdiag-paper", "NS diagonal, paper"), ("sem-l-nsdiag-ref", "NS diagonal, reference-code"),
              ("sem-l-adam", "Adam 1e-3"), ("sem-l-kfac", "K-FAC")]
@@ -184,6 +198,10 @@ def semantics_report():
     semantics_tables(SEM_LENET)
     print()
     solve_diagnostics([f"{p}-s{s}" for p, _ in SEM_LENET[:4] for s in (0, 1)])
+    print("\n### the first 100 updates (run.sh semantics-ablate, and the first updates of the runs above)\n")
+    early_table(["sem-l-ns-paper-s1", "sem-l-ns-ref-s1", "sem-a-ref-window-s1", "sem-a-ref-random-s1", "sem-a-ref-window-random-s1",
+                 "sem-a-paper-refavg-s1", "sem-a-paper-seq-s1", "sem-l-ns-paper-s0", "sem-l-ns-ref-s0",
+                 "sem-a-paper-s2", "sem-a-ref-s2", "sem-a-paper-s3", "sem-a-ref-s3"])
     print("\n## issue 13: App. K on MLP/MNIST, 10k images, 2 epochs (run.sh semantics-mlp)\n")
     semantics_tables(SEM_MLP)
     print()
