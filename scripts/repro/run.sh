@@ -94,4 +94,10 @@ for phase in "$@"; do case $phase in
       runsteps sem-a-paper-s$s 100 $L --semantics paper
       runsteps sem-a-ref-s$s   100 $L --semantics reference-code
     done ;;
+  semantics-horizon)  # issue 13: NewtonSummary (paper) and Adam of the semantics phase, further (EPOCHS, default 6)
+    for s in ${SEEDS:-1}; do
+      L="--model lenet --dataset cifar10 --seed $s"
+      runto sem-l-ns-paper-s$s ${EPOCHS:-6} $L --optimizer newton-summary --lr 0.3 --semantics paper
+      runto sem-l-adam-s$s     ${EPOCHS:-6} $L --optimizer adam --lr 1e-3
+    done ;;
 esac; done
