@@ -131,7 +131,7 @@ def semantics_tables(configs, seeds=(0, 1)):
     if not have: print("(not run)"); return
     E = min(have)
     print(f"At epoch {E} ({E} epoch(s) of every run; mean ± sample std over the seeds listed; best = lowest val loss over epochs 1–{E}):\n")
-    print("| optimizer | seeds | updates | train loss (epoch mean) | val loss | val acc | best val loss | best val acc | wall (s) |")
+    print("| optimizer | seeds | updates | train loss (epoch mean) | val loss | val acc | best val loss | best val acc | s / update |")
     print("|---|---|---|---|---|---|---|---|---|")
     for p, label in configs:
         rs = runs[p]
@@ -140,7 +140,7 @@ def semantics_tables(configs, seeds=(0, 1)):
         best = [min(d["epochs"][:E], key=lambda e: e["val_loss"]) for _, d, _ in rs]
         print(f"| {label} | {','.join(str(s) for s, _, _ in rs)} | {ep[0]['step']} | {pm([e['train_loss'] for e in ep])} | {pm([e['val_loss'] for e in ep])} | "
               f"{pm([e['val_accuracy'] for e in ep])} | {pm([b['val_loss'] for b in best])} | {pm([max(e['val_accuracy'] for e in d['epochs'][:E]) for _, d, _ in rs])} | "
-              f"{', '.join(f'{w:.0f}' for _, _, w in rs if w)} |")
+              f"{pm([sum(e['epoch_time_s'] for e in d['epochs'][:E]) / d['epochs'][E - 1]['step'] for _, d, _ in rs], 3)} |")
     print("\nPer epoch, val loss (mean ± std over seeds):\n")
     print("| epoch | " + " | ".join(l for _, l in configs) + " |")
     print("|---|" + "---|" * len(configs))
@@ -149,7 +149,7 @@ def semantics_tables(configs, seeds=(0, 1)):
         print(f"| {i+1} | " + " | ".join(cells) + " |")
 
 def solve_diagnostics(names):
-    """NewtonSummary's decisions from the step records (one per period when --log-every = T = 10)."""
+    """NewtonSummary's decisions from the step records (one per period when --log-every = T = 10), over the whole run."""
     print("| run | solves | solver cases | η zeroed (mean fraction per solve) | most zeroed groups | updates skipped after warm-up | λ scale (last) |")
     print("|---|---|---|---|---|---|---|")
     for n in names:
