@@ -124,12 +124,16 @@ def sem_runs(prefix, seeds):
         if d and d["epochs"]: out.append((s, d, wall_sum(f"{prefix}-s{s}")))
     return out
 
-def semantics_tables(configs, seeds=(0, 1)):
-    """Issue 13: per optimizer, over seeds, at the epoch count every run of the table reached."""
+def semantics_tables(configs, seeds=(0, 1), at=None):
+    """Issue 13: per optimizer, over seeds, at the epoch count every run of the table reached (or at
+    epoch `at`, for the runs that reached it: then only the summary table)."""
     runs = {p: sem_runs(p, seeds) for p, _ in configs}
+    if at is not None:
+        runs = {p: [x for x in rs if len(x[1]["epochs"]) >= at] for p, rs in runs.items()}
+        configs = [(p, l) for p, l in configs if runs[p]]
     have = [len(d["epochs"]) for rs in runs.values() for _, d, _ in rs]
     if not have: print("(not run)"); return
-    E = min(have)
+    E = at or min(have)
     print(f"At epoch {E} ({E} epoch(s) of every run; mean ± sample std over the seeds listed; best = lowest val loss over epochs 1–{E}):\n")
     print("| optimizer | seeds | updates | train loss (epoch mean) | val loss | val acc | best val loss | best val acc | s / update |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -141,6 +145,7 @@ def semantics_tables(configs, seeds=(0, 1)):
         print(f"| {label} | {','.join(str(s) for s, _, _ in rs)} | {ep[0]['step']} | {pm([e['train_loss'] for e in ep])} | {pm([e['val_loss'] for e in ep])} | "
               f"{pm([e['val_accuracy'] for e in ep])} | {pm([b['val_loss'] for b in best])} | {pm([max(e['val_accuracy'] for e in d['epochs'][:E]) for _, d, _ in rs])} | "
               f"{pm([sum(e['epoch_time_s'] for e in d['epochs'][:E]) / d['epochs'][E - 1]['step'] for _, d, _ in rs], 3)} |")
+    if at is not None: return
     print("\nPer epoch, val loss (mean ± std over seeds):\n")
     print("| epoch | " + " | ".join(l for _, l in configs) + " |")
     print("|---|" + "---|" * len(configs))
@@ -196,6 +201,8 @@ SEM_MLP = [("sem-m-ns-paper", "full H̄, paper"), ("sem-m-ns-ref", "full H̄, re
 def semantics_report():
     print("## issue 13: LeNet-5/CIFAR-10, 45k training images (run.sh semantics)\n")
     semantics_tables(SEM_LENET)
+    print()
+    semantics_tables(SEM_LENET, at=8)
     print()
     solve_diagnostics([f"{p}-s{s}" for p, _ in SEM_LENET[:4] for s in (0, 1)])
     print("\n### the first 100 updates (run.sh semantics-ablate, and the first updates of the runs above)\n")
