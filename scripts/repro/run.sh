@@ -60,4 +60,44 @@ for phase in "$@"; do case $phase in
     for s in 0 1 2; do
       run f-kfac-s$s --model mlp --dataset mnist --epochs ${KFAC_EPOCHS:-2} --seed $s --optimizer kfac
     done ;;
+  semantics)  # issue 13: LeNet-5/CIFAR-10 on the full 45k training split, NewtonSummary (λ 0.3) with the paper's
+    # and the published code's semantics, full and diagonal H̄, against Adam and K-FAC. SEEDS (default
+    # "0 1"), EPOCHS (default 2); a run stopped at an earlier epoch is resumed up to EPOCHS.
+    for s in ${SEEDS:-0 1}; do
+      L="--model lenet --dataset cifar10 --seed $s"
+      runto sem-l-ns-paper-s$s      ${EPOCHS:-2} $L --optimizer newton-summary --lr 0.3 --semantics paper
+      runto sem-l-ns-ref-s$s        ${EPOCHS:-2} $L --optimizer newton-summary --lr 0.3 --semantics reference-code
+      runto sem-l-adam-s$s          ${EPOCHS:-2} $L --optimizer adam --lr 1e-3
+      runto sem-l-kfac-s$s          ${EPOCHS:-2} $L --optimizer kfac
+      runto sem-l-nsdiag-paper-s$s  ${EPOCHS:-2} $L --optimizer newton-summary --lr 0.3 --semantics paper --diagonal
+      runto sem-l-nsdiag-ref-s$s    ${EPOCHS:-2} $L --optimizer newton-summary --lr 0.3 --semantics reference-code --diagonal
+    done ;;
+  semantics-mlp)  # issue 13, App. K on MLP/MNIST: full vs diagonal H̄, each with both semantics; 10k examples, 2 epochs
+    for s in ${SEEDS:-0 1}; do
+      M="--model mlp --dataset mnist --train-size 10000 --seed $s --optimizer newton-summary --lr 0.03"
+      runto sem-m-ns-paper-s$s     2 $M --semantics paper
+      runto sem-m-ns-ref-s$s       2 $M --semantics reference-code
+      runto sem-m-nsdiag-paper-s$s 2 $M --semantics paper --diagonal
+      runto sem-m-nsdiag-ref-s$s   2 $M --semantics reference-code --diagonal
+    done ;;
+  semantics-ablate)  # issue 13: which point makes a run part from the other semantics early on: the first
+    # 100 updates of the LeNet 45k runs with one CLI-switchable point changed (seed 1), and both
+    # semantics on seeds 2 and 3 (how often the first steps blow up)
+    L="--model lenet --dataset cifar10 --seed 1 --optimizer newton-summary --lr 0.3 --epochs 1"
+    runsteps sem-a-ref-window-s1        100 $L --semantics reference-code --averaging window
+    runsteps sem-a-ref-random-s1        100 $L --semantics reference-code --summary-batches random
+    runsteps sem-a-ref-window-random-s1 100 $L --semantics reference-code --averaging window --summary-batches random
+    runsteps sem-a-paper-refavg-s1      100 $L --semantics paper --averaging reference-code
+    runsteps sem-a-paper-seq-s1         100 $L --semantics paper --summary-batches sequential
+    for s in 2 3; do
+      L="--model lenet --dataset cifar10 --seed $s --optimizer newton-summary --lr 0.3 --epochs 1"
+      runsteps sem-a-paper-s$s 100 $L --semantics paper
+      runsteps sem-a-ref-s$s   100 $L --semantics reference-code
+    done ;;
+  semantics-horizon)  # issue 13: NewtonSummary (paper) and Adam of the semantics phase, further (EPOCHS, default 6)
+    for s in ${SEEDS:-1}; do
+      L="--model lenet --dataset cifar10 --seed $s"
+      runto sem-l-ns-paper-s$s ${EPOCHS:-6} $L --optimizer newton-summary --lr 0.3 --semantics paper
+      runto sem-l-adam-s$s     ${EPOCHS:-6} $L --optimizer adam --lr 1e-3
+    done ;;
 esac; done
