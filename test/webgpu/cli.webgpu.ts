@@ -1,8 +1,9 @@
 /**
  * `hodiff train|inspect|lr --backend webgpu` in Node (`pnpm test:webgpu`): each command runs on
  * webgpu and agrees with the same command on cpu within float32 tolerance; the training loop leaves
- * no tensor behind and resumes bit for bit; `--backend auto` says in one line what it chose; an optimizer whose update reads
- * values synchronously is refused, and a synchronous read that slips through names its async variant.
+ * no tensor behind and resumes bit for bit (newton-summary and kfac read ahead without blocking through their
+ * `prepare`); `--backend auto` says in one line what it chose; an optimizer entry whose update reads values
+ * synchronously is refused, and a synchronous read that slips through names its async variant.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -46,11 +47,34 @@ const NEWTON = [
   ...["--optimizer", "newton-summary", "--lr", "0.1", "--period", "2", "--warmup", "1", "--summary-batch-size", "32"],
 ];
 const ADAM = ["--optimizer", "adam", "--lr", "0.01"];
+// folds statistics every 2 updates and inverts every 4 (updates 0 and 4 of the 8 of an epoch)
+const KFAC = ["--optimizer", "kfac", "--cov-every", "2", "--inv-every", "4"];
+const KFAC_FACTORED = [...KFAC, "--damping-mode", "factored"];
+
+/** A one-epoch adam run on a small synthetic set, for `train` called as a library. */
+const TINY_CONFIG: TrainConfig = {
+  model: "mlp",
+  hidden: [16],
+  dataset: "synthetic",
+  dataSeed: 0,
+  syntheticExamples: 64,
+  syntheticShape: [8],
+  optimizer: "adam",
+  hyper: { lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8 },
+  epochs: 1,
+  trainSize: null,
+  batchSize: 32,
+  seed: 0,
+  valSize: 0,
+  logEvery: 0,
+};
 
 describe("hodiff train --backend webgpu", () => {
   it.each([
     ["newton-summary", NEWTON],
     ["adam", ADAM],
+    ["kfac", KFAC],
+    ["kfac-factored", KFAC_FACTORED],
   ])("%s: one epoch follows the cpu run within float32 tolerance; no tensor left", async (name, opt) => {
     const run = async (backend: string) => {
       const dir = tmp.path(`train-${name}-${backend}`);
@@ -66,7 +90,7 @@ describe("hodiff train --backend webgpu", () => {
     expect(JSON.parse(readFileSync(`${gpu.dir}/checkpoint.json`, "utf8")).backend).toBe("webgpu");
     const steps = (rs: MetricsRecord[]) => rs.filter((x) => x.kind === "step");
     expect(steps(gpu.records)).toHaveLength(8);
-    // (llvmpipe: within 3e-7 relative over these 8 updates, η within 1e-5)
+    // (llvmpipe: within 3e-7 relative over these 8 updates, kfac 1e-7; η within 1e-5)
     expectClose(
       "step losses",
       steps(gpu.records).map((x) => x.train_loss),
@@ -84,12 +108,15 @@ describe("hodiff train --backend webgpu", () => {
     }
   });
 
-  it("newton-summary: 1 epoch + --resume to 2 equals 2 epochs straight, bit for bit, on webgpu", async () => {
-    const straight = tmp.path("resume-straight");
-    const split = tmp.path("resume-split");
+  it.each([
+    ["newton-summary", NEWTON],
+    ["kfac", KFAC],
+  ])("%s: 1 epoch + --resume to 2 equals 2 epochs straight, bit for bit, on webgpu", async (name, opt) => {
+    const straight = tmp.path(`resume-straight-${name}`);
+    const split = tmp.path(`resume-split-${name}`);
     const gpu = ["--backend", "webgpu"];
-    expect((await hodiff("train", ...TINY, ...NEWTON, ...gpu, "--epochs", "2", "--out", straight)).code).toBe(0);
-    expect((await hodiff("train", ...TINY, ...NEWTON, ...gpu, "--epochs", "1", "--out", split)).code).toBe(0);
+    expect((await hodiff("train", ...TINY, ...opt, ...gpu, "--epochs", "2", "--out", straight)).code).toBe(0);
+    expect((await hodiff("train", ...TINY, ...opt, ...gpu, "--epochs", "1", "--out", split)).code).toBe(0);
     const r = await hodiff("train", "--resume", split, "--epochs", "2", ...gpu, "--no-progress");
     expect(r.code, r.err).toBe(0);
     const timeless = (dir: string) =>
@@ -101,12 +128,19 @@ describe("hodiff train --backend webgpu", () => {
     expect(bin(split).equals(bin(straight))).toBe(true);
   });
 
-  it("refuses an optimizer whose update reads values synchronously (kfac), leaving no run directory", async () => {
-    const dir = tmp.path("kfac-webgpu");
-    const r = await hodiff("train", ...TINY, "--optimizer", "kfac", "--backend", "webgpu", "--out", dir);
-    expect(r.code).toBe(2);
-    expect(r.err).toMatch(/--optimizer kfac cannot run on the webgpu backend: its update reads values synchronously/);
-    expect(r.err).toMatch(/itemAsync/);
+  it("refuses an optimizer entry that declares synchronous reads (syncReads), before any tensor or file", async () => {
+    await hd.setBackend("webgpu");
+    const adam = OPTIMIZERS.adam as OptimizerEntry;
+    const reading: OptimizerEntry = { ...adam, syncReads: "its update reads values synchronously (a test entry)" };
+    const io: Io = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
+    const dir = tmp.path("sync-entry");
+    const before = hd.numTensors();
+    await expect(
+      train(TINY_CONFIG, { dir, resume: false, io, progress: false, backend: "webgpu", optimizerEntry: reading }),
+    ).rejects.toThrow(
+      /--optimizer adam cannot run on the webgpu backend: its update reads values synchronously .*itemAsync/,
+    );
+    expect(hd.numTensors()).toBe(before);
     expect(existsSync(dir)).toBe(false);
   });
 
@@ -129,26 +163,17 @@ describe("hodiff train --backend webgpu", () => {
         };
       },
     };
-    const cfg: TrainConfig = {
-      model: "mlp",
-      hidden: [16],
-      dataset: "synthetic",
-      dataSeed: 0,
-      syntheticExamples: 64,
-      syntheticShape: [8],
-      optimizer: "adam",
-      hyper: { lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8 },
-      epochs: 1,
-      trainSize: null,
-      batchSize: 32,
-      seed: 0,
-      valSize: 0,
-      logEvery: 0,
-    };
     const io: Io = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
     const before = hd.numTensors();
     await expect(
-      train(cfg, { dir: tmp.dir, resume: false, io, progress: false, backend: "webgpu", optimizerEntry: reading }),
+      train(TINY_CONFIG, {
+        dir: tmp.dir,
+        resume: false,
+        io,
+        progress: false,
+        backend: "webgpu",
+        optimizerEntry: reading,
+      }),
     ).rejects.toThrow(/item: synchronous reads are not possible on the webgpu backend .*use await itemAsync\(x\)/);
     expect(hd.numTensors()).toBe(before);
   });

@@ -5,7 +5,7 @@
  * separate minibatch, as NewtonSummary needs) and `log` (fields of the metrics records, e.g. η per
  * group, the solver case, λ). Adding an optimizer is one entry of `OPTIMIZERS`.
  */
-import type * as hd from "@hodiff/core";
+import * as hd from "@hodiff/core";
 import * as optim from "@hodiff/optim";
 import * as nn from "@hodiff/nn";
 import type { Model } from "@hodiff/nn";
@@ -334,7 +334,8 @@ export function newtonEntry(): OptimizerEntry {
 /**
  * K-FAC (the paper's baseline, alecwangcq/KFAC-Pytorch): on the updates that fold statistics
  * (every `--cov-every`), the loss, gradient and per-layer statistics come from `@hodiff/nn`'s
- * `kfacStats` (true Fisher: targets sampled with the update's key), passed as `extras.kfac`.
+ * `kfacStats` (true Fisher: targets sampled with the update's key), passed as `extras.kfac`. On a
+ * backend without synchronous reads (webgpu) `kfacPrepare` reads the factors and the KL clip's sum first.
  * @category registry
  */
 export function kfacEntry(
@@ -343,8 +344,6 @@ export function kfacEntry(
 ): OptimizerEntry {
   return {
     summary: "K-FAC (alecwangcq/KFAC-Pytorch): Kronecker-factored natural gradient with KL clipping and momentum",
-    syncReads:
-      "its update reads values synchronously (the KL clip's scalar, and the factors for their eigendecompositions on the host)",
     hyper: [
       lr(0.01),
       mom(0.9),
@@ -379,17 +378,24 @@ export function kfacEntry(
     ],
     build: (h) => {
       const covEvery = num(h, "covEvery");
+      const options: optim.KfacOptions = {
+        momentum: num(h, "momentum"),
+        damping: num(h, "damping"),
+        dampingMode: h["dampingMode"] as "eigen" | "factored",
+        statDecay: num(h, "statDecay"),
+        klClip: num(h, "klClip"),
+        weightDecay: num(h, "weightDecay"),
+        covEvery,
+        invEvery: num(h, "invEvery"),
+      };
+      const prepareReads = optim.kfacPrepare(options);
       return {
-        transformation: kfac(num(h, "lr"), {
-          momentum: num(h, "momentum"),
-          damping: num(h, "damping"),
-          dampingMode: h["dampingMode"] as "eigen" | "factored",
-          statDecay: num(h, "statDecay"),
-          klClip: num(h, "klClip"),
-          weightDecay: num(h, "weightDecay"),
-          covEvery,
-          invEvery: num(h, "invEvery"),
-        }),
+        transformation: kfac(num(h, "lr"), options),
+        // Where reads are asynchronous only (webgpu), the factors and the KL clip's sum are read
+        // before the update (same numbers); elsewhere the update reads them itself, as before,
+        // without computing the preconditioned gradient twice.
+        prepare: (state, params, grads, extras) =>
+          hd.canReadSync() ? Promise.resolve(extras) : prepareReads(state as optim.KfacState, params, grads, extras),
         gradients: (ctx, params) => {
           if (ctx.step % covEvery !== 0) return undefined;
           const fisher = h["fisher"] === "sampled" ? { fisher: { key: ctx.key } } : {};

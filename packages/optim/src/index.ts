@@ -73,12 +73,14 @@ export type {
 export type { SummaryRecord, AveragedSummaries, EmaSums, ReferenceAverages } from "./summaryAveraging";
 export { scaleByLearningRateOnPlateau } from "./plateauLearningRate";
 export type { ScaleByLearningRateOnPlateauState } from "./plateauLearningRate";
-export { kfac, scaleByKfac, kfacNeedsStats } from "./kfac";
+export { kfac, scaleByKfac, kfacNeedsStats, kfacPrepare, scaleByKfacPrepare } from "./kfac";
 export type {
   KfacDamping,
+  KfacHostInverse,
   KfacInverse,
   KfacLayerState,
   KfacOptions,
+  KfacPrepared,
   KfacState,
   ScaleByKfacOptions,
   ScaleByKfacState,

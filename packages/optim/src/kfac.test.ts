@@ -1,13 +1,24 @@
 /**
  * K-FAC against a dense float64 computation of the same Kronecker factors on tiny models (dense and
  * conv, with taps written here from hd ops, as `@hodiff/nn`'s `kfacStats` does), purity, memory over
- * 1,000 steps, and training.
+ * 1,000 steps, training, and the prepared form (reads done beforehand without blocking) against the
+ * plain one, bit for bit.
  */
 import * as hd from "@hodiff/core";
 import { Matrix, solve } from "ml-matrix";
 import { describe, expect, it } from "vitest";
 import { applyUpdates } from "./update";
-import { kfac, scaleByKfac, type ScaleByKfacOptions } from "./kfac";
+import {
+  kfac,
+  kfacPrepare,
+  scaleByKfac,
+  scaleByKfacPrepare,
+  type KfacDamping,
+  type KfacOptions,
+  type KfacPrepared,
+  type ScaleByKfacOptions,
+} from "./kfac";
+import type { Extras } from "./base";
 import { extractPatches, type KfacStats } from "./kfacFactors";
 import { dampedInverse } from "./kfacLinalg";
 
@@ -430,5 +441,85 @@ describe("kfac", () => {
     const before = hd.numTensors();
     train(1000, denseProblem, 0.05);
     expect(hd.numTensors()).toBe(before);
+  });
+});
+
+describe("kfacPrepare", () => {
+  /** Every update's leaves and KL scale over `steps` kfac updates, each prepared beforehand or not. */
+  async function trajectory(make: typeof denseProblem, mode: KfacDamping, prepared: boolean, steps = 9) {
+    const { layers, params: p0, x, y } = make();
+    // folds every 2 updates, inverts every 3 (with and without a fold), weight decay from update 4,
+    // and a KL clip that is active (ν < 1), so every read of the update is exercised
+    const options: KfacOptions = { covEvery: 2, invEvery: 3, weightDecayFrom: 4, dampingMode: mode, klClip: 1e-6 };
+    const opt = kfac(0.1, options);
+    const prepare = kfacPrepare(options);
+    let params = p0;
+    let state = opt.init(params);
+    const seen: number[][] = [];
+    const kl: number[] = [];
+    for (let t = 0; t < steps; t++) {
+      const { loss, grads, stats } = statsOf(layers, params, x, y);
+      let extras: Extras = t % 2 === 0 ? { kfac: stats } : {};
+      if (prepared) {
+        const before = hd.numTensors();
+        extras = await prepare(state, params, grads, extras);
+        expect(hd.numTensors()).toBe(before); // it hands over host arrays only
+        expect((extras["kfacPrepared"] as KfacPrepared).count).toBe(t);
+      }
+      const r = opt.update(state, params, grads, extras);
+      seen.push(...hd.treeLeaves(r.updates as hd.Tree<hd.Value>).map(flat));
+      kl.push(r.state[0].klScale);
+      const next = applyUpdates(params, r.updates);
+      hd.dispose([loss, grads, stats, r.updates, params, state]);
+      params = next;
+      state = r.state;
+    }
+    hd.dispose([params, state, x]);
+    return { seen, kl };
+  }
+
+  it.each([
+    ["dense", "eigen", denseProblem],
+    ["dense", "factored", denseProblem],
+    ["conv + dense", "eigen", convProblem],
+    ["conv + dense", "factored", convProblem],
+  ] as const)("%s, %s damping: the prepared trajectory is the plain one, bit for bit", async (_n, mode, make) => {
+    const before = hd.numTensors();
+    const plain = await trajectory(make, mode, false);
+    const prepared = await trajectory(make, mode, true);
+    expect(prepared).toEqual(plain);
+    expect(plain.kl.every((v) => v < 1)).toBe(true); // the clip (hence Σ⟨v, M⟩) acts on every update
+    expect(hd.numTensors()).toBe(before);
+  });
+
+  it("the update takes what was prepared (it reads nothing itself), for its own count only", async () => {
+    const { layers, params, x, y } = denseProblem();
+    const { loss, grads, stats } = statsOf(layers, params, x, y);
+    const options: ScaleByKfacOptions = { klClip: 1e-6, covEvery: 1, invEvery: 1 };
+    const opt = scaleByKfac(options);
+    const state = opt.init(params);
+    const extras = await scaleByKfacPrepare(options)(state, params, grads, { kfac: stats });
+    const kp = extras["kfacPrepared"] as KfacPrepared;
+    expect(Object.keys(kp.inverses!)).toEqual(["fc1", "fc2"]);
+    expect(kp.klDot!).toBeGreaterThan(0);
+    // altered reads show through: ν from klDot (η = 1), π from the inversion
+    const altered: KfacPrepared = {
+      ...kp,
+      klDot: 4 * kp.klDot!,
+      inverses: { ...kp.inverses, fc1: { ...kp.inverses!.fc1!, pi: 7 } },
+    };
+    const r = opt.update(state, params, grads, { kfac: stats, kfacPrepared: altered });
+    expect(r.state.klScale).toBe(Math.min(1, Math.sqrt(1e-6 / (4 * kp.klDot!))));
+    expect(r.state.factors.fc1!.pi).toBe(7);
+    expect(() => opt.update(r.state, params, grads, { kfac: stats, kfacPrepared: kp })).toThrow(
+      /extras\.kfacPrepared was read for update 0, this is update 1/,
+    );
+    // nothing to read (no clip, no inversion due) or already prepared: extras come back as they are
+    const quiet = { ...options, klClip: Infinity };
+    const e1 = { kfac: stats };
+    expect(await scaleByKfacPrepare({ ...quiet, invEvery: 5 })(r.state, params, grads, e1)).toBe(e1);
+    expect(await scaleByKfacPrepare(options)(state, params, grads, extras)).toBe(extras);
+    expect(() => kfacPrepare({ nope: 1 } as unknown as KfacOptions)).toThrow(/kfacPrepare: unknown option 'nope'/);
+    hd.dispose([params, x, loss, grads, stats, state, r]);
   });
 });

@@ -5,7 +5,7 @@
  * model hooks replaced by explicit statistics passed as `extras.kfac` (see `kfacFactors.ts`).
  */
 import * as hd from "@hodiff/core";
-import { freezeState, type GradientTransformation, type ScalarOrSchedule } from "./base";
+import { freezeState, type Extras, type GradientTransformation, type ScalarOrSchedule } from "./base";
 import { chain } from "./combine";
 import { check, checkOptionNames, checkScalarOrSchedule, isFiniteNumber } from "./internal";
 import { layerFactors, type KfacStats, type LayerShape } from "./kfacFactors";
@@ -175,20 +175,68 @@ const share = (v: hd.Value): hd.Value => {
 const checkPeriod = (name: string, v: unknown) =>
   check(Number.isInteger(v) && (v as number) >= 1, FN, name, "an integer ≥ 1", v);
 
+/**
+ * One layer's inversion done on the host, from factors read beforehand: π and the inverse's
+ * float32 arrays (row-major; the eigenvectors are the columns of `QA`, `QG`).
+ * @category kfac
+ */
+export interface KfacHostInverse {
+  readonly pi: number;
+  readonly inverse:
+    | {
+        readonly kind: "eigen";
+        readonly QA: Float32Array;
+        readonly dA: Float32Array;
+        readonly QG: Float32Array;
+        readonly dG: Float32Array;
+      }
+    | { readonly kind: "factored"; readonly Ainv: Float32Array; readonly Ginv: Float32Array };
+}
+
+/**
+ * What {@link kfacPrepare} read, without blocking, for the update with this `count`, passed to it
+ * as `extras.kfacPrepared`: the layers' inversions (on an inversion update) and `klDot = Σ⟨v, M⟩`,
+ * the KL clip's sum (when the clip is on). The update then reads nothing synchronously.
+ * @category kfac
+ */
+export interface KfacPrepared {
+  readonly count: number;
+  readonly inverses?: Readonly<Record<string, KfacHostInverse>>;
+  readonly klDot?: number;
+}
+
+/** The prepared reads of this update, if any (checked against its count). */
+function preparedFor(extras: Record<string, unknown> | undefined, count: number): KfacPrepared | undefined {
+  const prepared = extras?.["kfacPrepared"] as KfacPrepared | undefined;
+  if (prepared === undefined) return undefined;
+  if (prepared === null || typeof prepared !== "object" || prepared.count !== count)
+    throw new hd.ArgumentError(
+      `${FN}: extras.kfacPrepared was read for update ${String((prepared as { count?: unknown } | null)?.count)}, this is update ${count}: prepare each update from its own state`,
+    );
+  return prepared;
+}
+
+/** The tensors of a host inversion (the same arrays give the same tensors, prepared or not). */
+function inverseTensors(h: KfacHostInverse, k: number, out: number): KfacInverse {
+  const v = h.inverse;
+  return v.kind === "eigen"
+    ? {
+        kind: "eigen",
+        QA: hd.array(v.QA, { shape: [k, k] }),
+        dA: hd.array(v.dA),
+        QG: hd.array(v.QG, { shape: [out, out] }),
+        dG: hd.array(v.dG),
+      }
+    : { kind: "factored", Ainv: hd.array(v.Ainv, { shape: [k, k] }), Ginv: hd.array(v.Ginv, { shape: [out, out] }) };
+}
+
 // constructors --------------------------------------------------------------------------------
 
 /**
- * scaleByKfac: per K-FAC layer with gradient matrix `M = [∇w; ∇b]` (`[fan-in (+1), out]`),
- * `v = (A ⊗ G + λI)⁻¹ vec M` (or the factored inverse), then `u = ν·v + ω·θ` with the KL clip
- * `ν = min(1, √(κ / (η² Σ_layers ⟨v, M⟩)))`; other leaves get `u = g + ω·θ`. On an update whose count
- * is a multiple of `covEvery`, `A ← ρA + (1 − ρ)A_batch` and `G ← ρG + (1 − ρ)G_batch` from
- * `extras.kfac` (required then, ignored otherwise; A and G start at I); on a multiple of `invEvery`,
- * after that, the factors are inverted again in float64 (symmetric eigendecompositions with
- * ml-matrix for `'eigen'`, ~9n³ flops; Cholesky damped inverses for `'factored'`, ~n³).
- * @example chain(scaleByKfac({ learningRate: 0.01 }), traceMomentum(), scaleByLearningRate(0.01)) // kfac(0.01)
- * @category kfac
+ * The update of {@link scaleByKfac} and its prepare step, sharing every computation, so that a
+ * prepared update computes the same numbers as one that reads synchronously.
  */
-export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransformation<ScaleByKfacState> {
+function kfacCore(options: ScaleByKfacOptions) {
   checkOptionNames(FN, options, SCALE_BY_KFAC_OPTIONS);
   const {
     learningRate = 1,
@@ -225,7 +273,93 @@ export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransform
     return { leaves, def, shapes, index: indexLayers(hd.treePaths(def), layers, shapes) };
   };
 
-  return {
+  /** The update's checked inputs and layers (creates no tensor). */
+  const plan = (
+    state: ScaleByKfacState,
+    params: unknown,
+    grads: unknown,
+    extras: Record<string, unknown> | undefined,
+  ) => {
+    const { count } = state;
+    const { leaves: g, def, shapes, index } = layout(grads);
+    const theta = hd.flattenAs<hd.Value>(def, params, `${FN} (params against grads)`);
+    const lr = typeof learningRate === "function" ? learningRate(count) : learningRate;
+    check(isFiniteNumber(lr), FN, `learningRate(${count})`, "a finite number", lr);
+    const covStep = count % covEvery === 0;
+    const invStep = count % invEvery === 0;
+    const stats = extras?.["kfac"] as KfacStats | undefined;
+    if (covStep && (stats === undefined || stats === null || typeof stats !== "object"))
+      throw new hd.ArgumentError(
+        `${FN}: update ${count} folds new statistics into the factors (every ${covEvery} updates): pass them as extras.kfac`,
+      );
+    const planned = Object.entries(index).map(([layer, { w, b }]) => {
+      const old = state.factors[layer];
+      if (old === undefined) throw new hd.TreeError(`${FN}: the state has no factors for layer '${layer}'`);
+      const [k, out] = factorSizes(shapes[w]!, b !== undefined);
+      const fs = hd.shapeOf(old.A);
+      if (fs[0] !== k || hd.shapeOf(old.G)[0] !== out)
+        throw new hd.ShapeError(
+          `${FN}: shapes differ at ${layer}: grads need factors [${k},${k}] ⊗ [${out},${out}], state.factors has [${fs.join(",")}] ⊗ [${hd.shapeOf(old.G).join(",")}]`,
+        );
+      if (old.inverse.kind !== dampingMode)
+        throw new hd.ArgumentError(
+          `${FN}: the state of ${layer} holds a '${old.inverse.kind}' inverse, not '${dampingMode}'`,
+        );
+      return { layer, w, b, k, out, old };
+    });
+    return { count, g, def, shapes, theta, lr, covStep, invStep, stats, layers: planned };
+  };
+  type Plan = ReturnType<typeof plan>;
+  type PlannedLayer = Plan["layers"][number];
+
+  /** A and G after this update: ρ·old + (1 − ρ)·batch on a fold, else new handles on the old ones. */
+  const fold = (p: Plan, L: PlannedLayer): [hd.Value, hd.Value] => {
+    let [A, G] = [share(L.old.A), share(L.old.G)];
+    if (p.covStep) {
+      const s = p.stats![L.layer];
+      if (s === undefined) throw new hd.ArgumentError(`${FN}: extras.kfac has no statistics for layer '${L.layer}'`);
+      const shape: LayerShape = { w: p.shapes[L.w]!, hasBias: L.b !== undefined };
+      const batch = layerFactors(L.layer, s, shape, batchAveraged);
+      A = hd.add(hd.mul(A, statDecay), hd.mul(batch.A, 1 - statDecay));
+      G = hd.add(hd.mul(G, statDecay), hd.mul(batch.G, 1 - statDecay));
+    }
+    return [A, G];
+  };
+
+  /** The inversion of A and G (row-major float64 on the host): π and the inverse's arrays. */
+  const invertOnHost = (L: PlannedLayer, fa: Float64Array, fg: Float64Array): KfacHostInverse => {
+    const { k, out } = L;
+    const p = Math.sqrt(meanDiagonal(fa, k) / meanDiagonal(fg, out));
+    const pi = Number.isFinite(p) && p > 0 ? p : 1;
+    if (dampingMode === "eigen") {
+      const [ea, eg] = [eigen(fa, k), eigen(fg, out)];
+      return { pi, inverse: { kind: "eigen", QA: ea.Q, dA: ea.d, QG: eg.Q, dG: eg.d } };
+    }
+    const s = Math.sqrt(damping);
+    const Ainv = Float32Array.from(dampedInverse(fa, k, pi * s, `A of ${L.layer}`));
+    const Ginv = Float32Array.from(dampedInverse(fg, out, s / pi, `G of ${L.layer}`));
+    return { pi, inverse: { kind: "factored", Ainv, Ginv } };
+  };
+
+  /**
+   * M = [∇w reshaped to [fan-in, out]; ∇b] and V = (A ⊗ G + λI)⁻¹ M (eigen) or
+   * (A + π√λ)⁻¹ M (G + √λ/π)⁻¹ (factored).
+   */
+  const precondition = (p: Plan, L: PlannedLayer, inverse: KfacInverse) => {
+    const { w, b, k, out } = L;
+    const gw = hd.reshape(p.g[w]!, [k - (b === undefined ? 0 : 1), out]);
+    const M = b === undefined ? gw : hd.concat([gw, hd.reshape(p.g[b]!, [1, out])], 0);
+    let V: hd.Value;
+    if (inverse.kind === "eigen") {
+      const { QA, dA, QG, dG } = inverse;
+      const denom = hd.add(hd.mul(hd.reshape(dA, [k, 1]), hd.reshape(dG, [1, out])), damping);
+      const inner = hd.div(hd.matmul(hd.matmul(hd.transpose(QA), M), QG), denom);
+      V = hd.matmul(hd.matmul(QA, inner), hd.transpose(QG));
+    } else V = hd.matmul(hd.matmul(inverse.Ainv, M), inverse.Ginv);
+    return { M, V };
+  };
+
+  const transformation: GradientTransformation<ScaleByKfacState> = {
     init: (params) =>
       hd.tidy(() => {
         const { shapes, index } = layout(params);
@@ -242,93 +376,35 @@ export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransform
       }),
     update: (state, params, grads, extras) =>
       hd.tidy(() => {
-        const { count } = state;
-        const { leaves: g, def, shapes, index } = layout(grads);
-        const theta = hd.flattenAs<hd.Value>(def, params, `${FN} (params against grads)`);
-        const lr = typeof learningRate === "function" ? learningRate(count) : learningRate;
-        check(isFiniteNumber(lr), FN, `learningRate(${count})`, "a finite number", lr);
-        const covStep = count % covEvery === 0;
-        const invStep = count % invEvery === 0;
-        const stats = extras?.["kfac"] as KfacStats | undefined;
-        if (covStep && (stats === undefined || stats === null || typeof stats !== "object"))
-          throw new hd.ArgumentError(
-            `${FN}: update ${count} folds new statistics into the factors (every ${covEvery} updates): pass them as extras.kfac`,
-          );
+        const p = plan(state, params, grads, extras);
+        const { count, g, def, shapes, theta, lr } = p;
+        const prepared = preparedFor(extras, count);
         const factors: Record<string, KfacLayerState> = {};
         const precond: [number, number | undefined, hd.Value][] = [];
         let vg: hd.Value = hd.zeros([]);
-        for (const [layer, { w, b }] of Object.entries(index)) {
-          const old = state.factors[layer];
-          if (old === undefined) throw new hd.TreeError(`${FN}: the state has no factors for layer '${layer}'`);
-          const wShape = shapes[w]!;
-          const [k, out] = factorSizes(wShape, b !== undefined);
-          const fs = hd.shapeOf(old.A);
-          if (fs[0] !== k || hd.shapeOf(old.G)[0] !== out)
-            throw new hd.ShapeError(
-              `${FN}: shapes differ at ${layer}: grads need factors [${k},${k}] ⊗ [${out},${out}], state.factors has [${fs.join(",")}] ⊗ [${hd.shapeOf(old.G).join(",")}]`,
-            );
-          if (old.inverse.kind !== dampingMode)
-            throw new hd.ArgumentError(
-              `${FN}: the state of ${layer} holds a '${old.inverse.kind}' inverse, not '${dampingMode}'`,
-            );
-          let [A, G] = [share(old.A), share(old.G)];
-          if (covStep) {
-            const s = stats![layer];
-            if (s === undefined)
-              throw new hd.ArgumentError(`${FN}: extras.kfac has no statistics for layer '${layer}'`);
-            const shape: LayerShape = { w: wShape, hasBias: b !== undefined };
-            const batch = layerFactors(layer, s, shape, batchAveraged);
-            A = hd.add(hd.mul(A, statDecay), hd.mul(batch.A, 1 - statDecay));
-            G = hd.add(hd.mul(G, statDecay), hd.mul(batch.G, 1 - statDecay));
-          }
-          let { pi } = old;
-          const was = old.inverse;
+        for (const L of p.layers) {
+          const [A, G] = fold(p, L);
+          let { pi } = L.old;
+          const was = L.old.inverse;
           let inverse: KfacInverse =
             was.kind === "eigen"
               ? { kind: "eigen", QA: share(was.QA), dA: share(was.dA), QG: share(was.QG), dG: share(was.dG) }
               : { kind: "factored", Ainv: share(was.Ainv), Ginv: share(was.Ginv) };
-          if (invStep) {
-            const fa = toFloat64(A);
-            const fg = toFloat64(G);
-            const p = Math.sqrt(meanDiagonal(fa.a, k) / meanDiagonal(fg.a, out));
-            pi = Number.isFinite(p) && p > 0 ? p : 1;
-            if (dampingMode === "eigen") {
-              const [ea, eg] = [eigen(fa.a, k), eigen(fg.a, out)];
-              inverse = {
-                kind: "eigen",
-                QA: hd.array(ea.Q, { shape: [k, k] }),
-                dA: hd.array(ea.d),
-                QG: hd.array(eg.Q, { shape: [out, out] }),
-                dG: hd.array(eg.d),
-              };
-            } else {
-              const s = Math.sqrt(damping);
-              const Ainv = dampedInverse(fa.a, k, pi * s, `A of ${layer}`);
-              const Ginv = dampedInverse(fg.a, out, s / pi, `G of ${layer}`);
-              inverse = {
-                kind: "factored",
-                Ainv: hd.array(Float32Array.from(Ainv), { shape: [k, k] }),
-                Ginv: hd.array(Float32Array.from(Ginv), { shape: [out, out] }),
-              };
-            }
+          if (p.invStep) {
+            // read beforehand by kfacPrepare when given (webgpu), else synchronously here
+            const host = prepared?.inverses?.[L.layer] ?? invertOnHost(L, toFloat64(A).a, toFloat64(G).a);
+            pi = host.pi;
+            inverse = inverseTensors(host, L.k, L.out);
           }
-          factors[layer] = { A, G, pi, inverse };
-          // M = [∇w reshaped to [fan-in, out]; ∇b]; V = (A ⊗ G + λI)⁻¹ M or (A + π√λ)⁻¹ M (G + √λ/π)⁻¹.
-          const gw = hd.reshape(g[w]!, [k - (b === undefined ? 0 : 1), out]);
-          const M = b === undefined ? gw : hd.concat([gw, hd.reshape(g[b]!, [1, out])], 0);
-          let V: hd.Value;
-          if (inverse.kind === "eigen") {
-            const { QA, dA, QG, dG } = inverse;
-            const denom = hd.add(hd.mul(hd.reshape(dA, [k, 1]), hd.reshape(dG, [1, out])), damping);
-            const inner = hd.div(hd.matmul(hd.matmul(hd.transpose(QA), M), QG), denom);
-            V = hd.matmul(hd.matmul(QA, inner), hd.transpose(QG));
-          } else V = hd.matmul(hd.matmul(inverse.Ainv, M), inverse.Ginv);
+          factors[L.layer] = { A, G, pi, inverse };
+          const { M, V } = precondition(p, L, inverse);
           vg = hd.add(vg, hd.sum(hd.mul(V, M)));
-          precond.push([w, b, V]);
+          precond.push([L.w, L.b, V]);
         }
-        // ν in float64 on the host (one scalar read per update; none without clipping). Σ⟨v, g⟩ ≤ 0
-        // (only possible with damping 0 and round-off) leaves the step unclipped, like a zero gradient.
-        const vgSum = klClip === Infinity ? 0 : hd.item(vg) * lr * lr;
+        // ν in float64 on the host (one scalar read per update, or kfacPrepare's; none without
+        // clipping). Σ⟨v, g⟩ ≤ 0 (only possible with damping 0 and round-off) leaves the step
+        // unclipped, like a zero gradient.
+        const vgSum = klClip === Infinity ? 0 : (prepared?.klDot ?? hd.item(vg)) * lr * lr;
         const klScale = vgSum > 0 ? Math.min(1, Math.sqrt(klClip / vgSum)) : 1;
         const out: hd.Value[] = [...g];
         for (const [w, b, V] of precond) {
@@ -353,6 +429,108 @@ export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransform
         return { state: freezeState({ count: count + 1, factors, klScale }), updates };
       }),
   };
+
+  /** The reads of the update, done without blocking (same computations, so the same numbers). */
+  const prepare = async (
+    state: ScaleByKfacState,
+    params: unknown,
+    grads: unknown,
+    extras: Extras = {},
+  ): Promise<Extras> => {
+    const invStep = state.count % invEvery === 0;
+    if (extras["kfacPrepared"] !== undefined || (!invStep && klClip === Infinity)) return extras;
+    const p = plan(state, params, grads, extras);
+    let inverses: Record<string, KfacHostInverse> | undefined;
+    if (p.invStep) {
+      const folded = hd.tidy(() => p.layers.map((L) => fold(p, L)));
+      try {
+        inverses = {};
+        for (const [i, L] of p.layers.entries()) {
+          const [A, G] = folded[i]!;
+          const fa = Float64Array.from(await hd.toFlatAsync(A));
+          const fg = Float64Array.from(await hd.toFlatAsync(G));
+          inverses[L.layer] = invertOnHost(L, fa, fg);
+        }
+      } finally {
+        hd.dispose(folded);
+      }
+    }
+    let klDot: number | undefined;
+    if (klClip !== Infinity) {
+      const vg = hd.tidy(() => {
+        let sum: hd.Value = hd.zeros([]);
+        for (const L of p.layers) {
+          const inverse = inverses ? inverseTensors(inverses[L.layer]!, L.k, L.out) : L.old.inverse;
+          const { M, V } = precondition(p, L, inverse);
+          sum = hd.add(sum, hd.sum(hd.mul(V, M)));
+        }
+        return sum;
+      });
+      try {
+        klDot = await hd.itemAsync(vg);
+      } finally {
+        hd.dispose(vg);
+      }
+    }
+    const prepared: KfacPrepared = {
+      count: p.count,
+      ...(inverses === undefined ? {} : { inverses }),
+      ...(klDot === undefined ? {} : { klDot }),
+    };
+    return { ...extras, kfacPrepared: prepared };
+  };
+
+  return { transformation, prepare };
+}
+
+/**
+ * scaleByKfac: per K-FAC layer with gradient matrix `M = [∇w; ∇b]` (`[fan-in (+1), out]`),
+ * `v = (A ⊗ G + λI)⁻¹ vec M` (or the factored inverse), then `u = ν·v + ω·θ` with the KL clip
+ * `ν = min(1, √(κ / (η² Σ_layers ⟨v, M⟩)))`; other leaves get `u = g + ω·θ`. On an update whose count
+ * is a multiple of `covEvery`, `A ← ρA + (1 − ρ)A_batch` and `G ← ρG + (1 − ρ)G_batch` from
+ * `extras.kfac` (required then, ignored otherwise; A and G start at I); on a multiple of `invEvery`,
+ * after that, the factors are inverted again in float64 (symmetric eigendecompositions with
+ * ml-matrix for `'eigen'`, ~9n³ flops; Cholesky damped inverses for `'factored'`, ~n³). The host
+ * reads (factors, Σ⟨v, M⟩) are synchronous unless `extras.kfacPrepared` (see {@link kfacPrepare}) holds them.
+ * @example chain(scaleByKfac({ learningRate: 0.01 }), traceMomentum(), scaleByLearningRate(0.01)) // kfac(0.01)
+ * @category kfac
+ */
+export function scaleByKfac(options: ScaleByKfacOptions = {}): GradientTransformation<ScaleByKfacState> {
+  return kfacCore(options).transformation;
+}
+
+/**
+ * scaleByKfacPrepare: `extras` plus `kfacPrepared` = {factors' inversions (on an update with count ≡ 0
+ * mod invEvery), Σ⟨v, M⟩ (when klClip < ∞)} of the {@link scaleByKfac} update with these options and
+ * inputs, computed by the same operations and read without blocking; `extras` unchanged when the
+ * update reads nothing or `extras.kfacPrepared` is given. The form for webgpu (no synchronous reads).
+ * @example const extras = await scaleByKfacPrepare(opts)(state, params, grads, { kfac: stats }); scaleByKfac(opts).update(state, params, grads, extras)
+ * @category kfac
+ */
+export function scaleByKfacPrepare(
+  options: ScaleByKfacOptions = {},
+): (state: ScaleByKfacState, params: unknown, grads: unknown, extras?: Extras) => Promise<Extras> {
+  return kfacCore(options).prepare;
+}
+
+/**
+ * kfacPrepare: {@link scaleByKfacPrepare} for {@link kfac} with these options (its state's first
+ * stage; the learning rate and momentum do not enter: the prepared Σ⟨v, M⟩ is before η): after
+ * `extras = await prepare(state, params, grads, extras)`, `kfac(lr, options).update(state, params, grads, extras)`
+ * reads nothing synchronously and gives the same numbers as without it.
+ * @example const prepare = kfacPrepare({ damping: 0.03 }); const extras = await prepare(state, params, grads, { kfac: stats })
+ * @category kfac
+ */
+export function kfacPrepare(
+  kfacOptions: KfacOptions = {},
+): (state: KfacState, params: unknown, grads: unknown, extras?: Extras) => Promise<Extras> {
+  checkOptionNames("kfacPrepare", kfacOptions, [
+    ...SCALE_BY_KFAC_OPTIONS.filter((k) => k !== "learningRate"),
+    "momentum",
+  ]);
+  const { momentum: _momentum, ...options } = kfacOptions;
+  const prepare = kfacCore(options).prepare;
+  return (state, params, grads, extras) => prepare(state[0], params, grads, extras);
 }
 
 /**
