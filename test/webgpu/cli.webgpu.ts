@@ -8,11 +8,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
-import { hodiff, tempDir, TINY } from "../../packages/cli/src/testing/harness";
+import { beforeEachUpdate, hodiff, silentIo, tempDir, TINY } from "../../packages/cli/src/testing/harness";
 import { readMetrics, METRICS_FILE, type MetricsRecord } from "../../packages/cli/src/metrics";
 import { OPTIMIZERS, type OptimizerEntry } from "../../packages/cli/src/optimizers";
 import { train, type TrainConfig } from "../../packages/cli/src/trainer";
-import type { Io } from "../../packages/cli/src/io";
 
 const tmp = tempDir("hodiff-cli-webgpu-");
 afterAll(() => tmp.cleanup());
@@ -132,11 +131,17 @@ describe("hodiff train --backend webgpu", () => {
     await hd.setBackend("webgpu");
     const adam = OPTIMIZERS.adam as OptimizerEntry;
     const reading: OptimizerEntry = { ...adam, syncReads: "its update reads values synchronously (a test entry)" };
-    const io: Io = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
     const dir = tmp.path("sync-entry");
     const before = hd.numTensors();
     await expect(
-      train(TINY_CONFIG, { dir, resume: false, io, progress: false, backend: "webgpu", optimizerEntry: reading }),
+      train(TINY_CONFIG, {
+        dir,
+        resume: false,
+        io: silentIo,
+        progress: false,
+        backend: "webgpu",
+        optimizerEntry: reading,
+      }),
     ).rejects.toThrow(
       /--optimizer adam cannot run on the webgpu backend: its update reads values synchronously .*itemAsync/,
     );
@@ -148,28 +153,13 @@ describe("hodiff train --backend webgpu", () => {
     await hd.setBackend("webgpu");
     const adam = OPTIMIZERS.adam as OptimizerEntry;
     // an optimizer entry (library use) whose update reads the gradient's first value synchronously
-    const reading: OptimizerEntry = {
-      ...adam,
-      build: (h, ctx) => {
-        const inner = adam.build(h, ctx).transformation;
-        return {
-          transformation: {
-            init: inner.init,
-            update: (s, p, g, e) => {
-              hd.item(hd.treeLeaves(g as never)[0] as hd.Value);
-              return inner.update(s, p, g, e);
-            },
-          },
-        };
-      },
-    };
-    const io: Io = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
+    const reading = beforeEachUpdate(adam, (g) => hd.item(hd.treeLeaves(g as never)[0] as hd.Value));
     const before = hd.numTensors();
     await expect(
       train(TINY_CONFIG, {
         dir: tmp.dir,
         resume: false,
-        io,
+        io: silentIo,
         progress: false,
         backend: "webgpu",
         optimizerEntry: reading,

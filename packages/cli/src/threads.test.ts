@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
 import { loadCheckpoint } from "./checkpoint";
 import { METRICS_FILE, readMetrics } from "./metrics";
-import { hodiff, tempDir, TINY } from "./testing/harness";
-import type { Io } from "./io";
+import { hodiff, silentIo, tempDir, TINY } from "./testing/harness";
 import { train, type TrainConfig } from "./trainer";
 import { UsageError } from "./usage";
 
@@ -79,8 +78,7 @@ describe("--threads on webgpu", () => {
       ...{ optimizer: "adam", hyper: { lr: 0.01 }, epochs: 1, trainSize: null, batchSize: 32, seed: 0, valSize: 0 },
       logEvery: 0,
     };
-    const io: Io = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
-    const run = { dir: tmp.path("webgpu-threads"), resume: false, io, progress: false, threads: 2 };
+    const run = { dir: tmp.path("webgpu-threads"), resume: false, io: silentIo, progress: false, threads: 2 };
     await expect(train(cfg, { ...run, backend: "webgpu" })).rejects.toThrow(UsageError);
     await expect(train(cfg, { ...run, backend: "webgpu" })).rejects.toThrow(
       /--threads 2 runs on the wasm or cpu backend only/,

@@ -5,7 +5,7 @@ import { CHECKPOINT_FILE } from "./checkpoint";
 import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
 import type { Io } from "./io";
 import { OPTIMIZERS, type OptimizerEntry } from "./optimizers";
-import { hodiff, tempDir, TINY } from "./testing/harness";
+import { beforeEachUpdate, hodiff, silentIo, tempDir, TINY } from "./testing/harness";
 import { train, type TrainConfig } from "./trainer";
 import { selectBackend } from "./commands/train";
 import { isPositiveDefinite } from "./testing/linalg";
@@ -289,21 +289,9 @@ describe("hodiff train on the synthetic set", () => {
   it("an update that throws midway (here the third) rejects with its error and frees the update's tensors", async () => {
     const sgd = OPTIMIZERS.sgd as OptimizerEntry;
     let updates = 0;
-    const failing: OptimizerEntry = {
-      ...sgd,
-      build: (h, ctx) => {
-        const inner = sgd.build(h, ctx).transformation;
-        return {
-          transformation: {
-            init: inner.init,
-            update: (s, p, g, e) => {
-              if (++updates === 3) throw new Error("update 3 failed");
-              return inner.update(s, p, g, e);
-            },
-          },
-        };
-      },
-    };
+    const failing = beforeEachUpdate(sgd, () => {
+      if (++updates === 3) throw new Error("update 3 failed");
+    });
     const cfg: TrainConfig = {
       model: "mlp",
       hidden: [16],
@@ -320,12 +308,11 @@ describe("hodiff train on the synthetic set", () => {
       valSize: 0,
       logEvery: 0,
     };
-    const io: Io = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
     const dir = tmp.path("failing");
     mkdirSync(dir);
     const before = hd.numTensors();
     await expect(
-      train(cfg, { dir, resume: false, io, progress: false, backend: "wasm", optimizerEntry: failing }),
+      train(cfg, { dir, resume: false, io: silentIo, progress: false, backend: "wasm", optimizerEntry: failing }),
     ).rejects.toThrow("update 3 failed");
     expect(updates).toBe(3);
     expect(hd.numTensors()).toBe(before);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Io } from "../io";
+import type { OptimizerEntry } from "../optimizers";
 import { run } from "../program";
 
 /** The result of one in-process run. */
@@ -10,6 +11,28 @@ export interface Ran {
   readonly code: number;
   readonly out: string;
   readonly err: string;
+}
+
+/** An `Io` that drops every line (no progress bar). */
+export const silentIo: Io = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
+
+/** `entry` with `before(grads)` called ahead of each of its updates (a test's hook: count, throw, read). */
+export function beforeEachUpdate(entry: OptimizerEntry, before: (grads: unknown) => void): OptimizerEntry {
+  return {
+    ...entry,
+    build: (h, ctx) => {
+      const inner = entry.build(h, ctx).transformation;
+      return {
+        transformation: {
+          init: inner.init,
+          update: (s, p, g, e) => {
+            before(g);
+            return inner.update(s, p, g, e);
+          },
+        },
+      };
+    },
+  };
 }
 
 /** Run `hodiff argv` in-process, capturing stdout and stderr lines. */
