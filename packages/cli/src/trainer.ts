@@ -477,7 +477,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
         owned.push(x);
         const lossOf = (xs: hd.Value, ys: Int32Array) => {
           const f = (p: Tree) => nll(model.apply(p as Params, xs), ys);
-          batchOf.set(f, { x: xs, labels: ys });
+          if (pool !== null) batchOf.set(f, { x: xs, labels: ys }); // only a pool looks its batch up
           return f;
         };
         const ctx: StepContext = {
