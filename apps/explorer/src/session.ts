@@ -106,16 +106,19 @@ export function createSession(data: Subset, config: SessionConfig, validation?: 
   const partition = partitionOf(config.partition);
   const groups = partition(hd.tidy(() => model.init(hd.random.key(config.seed)))).groups.map((g) => g.label);
   const newton = config.optimizer === "newton-summary";
-  const opt = newton
-    ? optim.newtonSummary({
-        learningRate: config.lambda,
-        partition: partition as never,
-        period: config.period,
-        window: 1,
-        warmup: 1,
-        momentum: MOMENTUM,
-      })
-    : optim.adam(config.lambda);
+  const newtonOptions: optim.NewtonSummaryOptions = {
+    learningRate: config.lambda,
+    partition: partition as never,
+    period: config.period,
+    window: 1,
+    warmup: 1,
+    momentum: MOMENTUM,
+  };
+  const opt = newton ? optim.newtonSummary(newtonOptions) : optim.adam(config.lambda);
+  // The summaries (every `period` updates, on the update's own batch, along the update's own
+  // direction) computed ahead of the update and read asynchronously: webgpu in a page has no
+  // working synchronous read.
+  const prepare = newton ? optim.newtonSummaryPrepare(newtonOptions) : null;
   let params = model.init(hd.random.key(config.seed));
   let state = (opt.init as (p: Params) => unknown)(params);
   let step = 0;
@@ -128,22 +131,9 @@ export function createSession(data: Subset, config: SessionConfig, validation?: 
       const { x, y } = batch(step);
       const f = lossOn(x, y);
       const [loss, grads] = hd.valueAndGrad(f)(params);
-      // The summaries (every `period` updates) use the update's own batch. They are computed here
-      // and read asynchronously (webgpu in a page has no working synchronous read), along the
-      // direction NewtonSummary's momentum step makes: u = g + μ·u_prev.
-      let extras = {};
-      if (newton && step % config.period === 0) {
-        const info = optim.newtonSummaryInfo(state as optim.NewtonSummaryState);
-        const u = hd.treeMap(
-          (g: hd.Value, b: hd.Value) => hd.add(g, hd.mul(b, MOMENTUM)),
-          grads as never,
-          info.trace as never,
-        );
-        extras = {
-          summaries: await pt.summariesAsync(f as never, info.partition, { order3: true })(params, u as Params),
-        };
-        hd.dispose(u as never);
-      }
+      const extras = prepare
+        ? await prepare(state as optim.NewtonSummaryState, params, grads, { loss: f as never })
+        : {};
       const next = (opt.update as (s: unknown, p: Params, g: Params, e: object) => { state: unknown; updates: Params })(
         state,
         params,
