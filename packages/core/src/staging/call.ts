@@ -14,15 +14,7 @@
  * - any other interpreter (Taylor mode) inlines the inner jaxpr, primitive by primitive.
  * On concrete arrays a call runs the inner jaxpr as a plan (cached per jaxpr).
  */
-import {
-  bindCall,
-  defCallRule,
-  isCallPrimitive,
-  withMain,
-  type Aval,
-  type CallPrimitive,
-  type Value,
-} from "../trace/core";
+import { bindCall, defCallRule, isCallPrimitive, withMain, type CallPrimitive, type Value } from "../trace/core";
 import { evalJaxpr, Jaxpr, Literal, Var, type Atom, type ClosedJaxpr, type Eqn } from "./jaxpr";
 import { JaxprTrace, JaxprTracer, traceToJaxpr } from "./trace";
 import { cse, dce } from "./optimize";
@@ -151,14 +143,13 @@ function concreteConst(t: JaxprTrace, a: Atom): Value | undefined {
 }
 
 function record(t: JaxprTrace, prim: CallPrimitive<CallParams>, ts: JaxprTracer[], params: CallParams): Value[] {
-  const outs = (prim as CallPrimitive<unknown>)
+  const outs = prim
     .abstractEval(
       ts.map((x) => x.aval),
       params,
     )
-    .map((a: Aval) => new Var(a));
-  const eqn: Eqn = { prim, params, inputs: ts.map((x) => x.atom), outs };
-  t.builder.eqns.push(eqn);
+    .map((a) => new Var(a));
+  t.builder.eqns.push({ prim, params, inputs: ts.map((x) => x.atom), outs });
   return outs.map((v) => new JaxprTracer(t, v));
 }
 
