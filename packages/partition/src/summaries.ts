@@ -122,9 +122,10 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
       let loss: Value | undefined;
       let gbar: Value | undefined;
       const hcols: Value[] = [];
+      const basis = basisRows(S);
       for (const start of starts) {
         const n = Math.min(chunk, S - start);
-        const E = hd.slice(hd.reshape(basisRows(S), [S, S]), [start, 0], [n, S]);
+        const E = hd.slice(basis, [start, 0], [n, S]);
         // The primal (L, ḡ) does not depend on the tangent, so vmap leaves it unbatched (out axis null).
         const [[l, gb], [, hc]] = hd.vmap((e: Value) => hd.jvp(valueAndGrad, [alpha0], [e]), 0, [
           [null, null],
