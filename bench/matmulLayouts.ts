@@ -4,19 +4,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
+import { medianMs } from "./timing";
 
 await hd.setBackend("wasm");
-const median = (f: () => tf.Tensor, n = 7): number => {
-  const ts: number[] = [];
-  for (let i = 0; i < n + 2; i++) {
-    const t0 = performance.now();
-    const y = f();
-    y.dataSync();
-    ts.push(performance.now() - t0);
-    y.dispose();
-  }
-  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
-};
 const cases: [string, number[], number[], boolean, boolean][] = [
   ["forward X·W1", [100, 784], [784, 1024], false, false],
   ["dW1 = Xᵀ·c", [100, 784], [100, 1024], true, false],
@@ -26,8 +16,8 @@ const cases: [string, number[], number[], boolean, boolean][] = [
 for (const [name, as, bs, ta, tb] of cases) {
   const a = tf.randomNormal(as);
   const b = tf.randomNormal(bs);
-  const flags = median(() => tf.matMul(a, b, ta, tb));
-  const explicit = median(() => tf.tidy(() => tf.matMul(ta ? tf.transpose(a) : a, tb ? tf.transpose(b) : b)));
+  const flags = medianMs(() => tf.matMul(a, b, ta, tb), 7, 2);
+  const explicit = medianMs(() => tf.tidy(() => tf.matMul(ta ? tf.transpose(a) : a, tb ? tf.transpose(b) : b)), 7, 2);
   console.log(`${name}: transpose flags ${flags.toFixed(2)} ms, explicit transpose + matmul ${explicit.toFixed(2)} ms`);
   tf.dispose([a, b]);
 }

@@ -90,7 +90,7 @@ const argmaxRows = (values: ArrayLike<number>, B: number, C: number): number[] =
  */
 export function accuracy(logits: hd.Value, labels: Labels): number {
   const [B, C] = batchOf("accuracy", logits);
-  const y = Array.isArray(labels) || labels instanceof Int32Array ? null : (labels as hd.Value);
+  const y = labelsArray(labels);
   return accuracyOf(hd.toFlat(logits), B, C, labels, y === null ? null : hd.toFlat(y));
 }
 
@@ -101,10 +101,14 @@ export function accuracy(logits: hd.Value, labels: Labels): number {
  */
 export async function accuracyAsync(logits: hd.Value, labels: Labels): Promise<number> {
   const [B, C] = batchOf("accuracyAsync", logits);
-  const y = Array.isArray(labels) || labels instanceof Int32Array ? null : (labels as hd.Value);
+  const y = labelsArray(labels);
   const [z, yv] = await Promise.all([hd.toFlatAsync(logits), y === null ? null : hd.toFlatAsync(y)]);
   return accuracyOf(z, B, C, labels, yv);
 }
+
+/** The labels as an array value, or null when they are given as numbers. */
+const labelsArray = (labels: Labels): hd.Value | null =>
+  Array.isArray(labels) || labels instanceof Int32Array ? null : (labels as hd.Value);
 
 /** The accuracy from the logits' values (B × C) and the labels (`yValues`: a labels array's values). */
 function accuracyOf(

@@ -25,6 +25,7 @@ describe("summaries under jit", () => {
       const eager = summaries(loss as (p: never) => Value, part)(params, u);
       const jitted = summaries(loss as (p: never) => Value, part, { jit: true })(params, u);
       const [a, b] = [numbers(jitted), numbers(eager)];
+      expect(a).toHaveLength(b.length);
       const scale = Math.max(...b.map(Math.abs));
       a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThanOrEqual(1e-4 * scale + 1e-6));
     }

@@ -61,11 +61,10 @@ function toSummaries(
  * over the S group directions gives L, ḡ and H̄ together; Taylor mode (multiJet over the groups) the diagonal.
  */
 export function summaries(f: (params: never) => Value, partition: Partition, options: SummariesOptions = {}) {
-  const eager = summaryArrays(f, partition, options);
-  const jitted = staged(eager);
+  const arrays = summaryArrays(f, partition, options);
   return <P extends Tree<Value>>(params: P, direction: P): Summaries => {
     // Under debugNans the passes run eagerly, where every primitive's output is checked.
-    const a = (options.jit !== true || hd.debugNansEnabled() ? eager : jitted)(params, direction);
+    const a = arrays(params, direction, options.jit === true && !hd.debugNansEnabled());
     const flat = [a.loss, a.gbar, a.hbar, a.d3].map((x) => hd.toFlat(x));
     hd.dispose([a.loss, a.gbar, a.hbar, a.d3]);
     return toSummaries(partition.size, flat[0]!, flat[1]!, flat[2]!, flat[3]!);
@@ -97,7 +96,13 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
   }
   return <P extends Tree<Value>>(params: P, direction: P, jitted = false): SummaryArrays => {
     // Two separate passes (scopes or plans), so the first pass's intermediates are freed before
-    // the second starts, as eagerly.
+    // the second starts, as eagerly. `jitted`: each pass (the order-3 diagonal, then L, ḡ and H̄)
+    // is staged and run as its own jit plan: small arrays run as host kernels, shared work inside
+    // a pass is computed once (CSE) and each intermediate is freed at its last use. Two plans
+    // rather than one keep the eager path's memory profile (one plan would let CSE share the
+    // primal between the passes and hold it across both). Traced on every call (tracing runs no
+    // kernel), because f closes over its data: a cached plan would keep that data alive and go
+    // stale when the caller's closure changes.
     const pass = <T>(body: (p: P, u: P) => T): T => {
       if (!jitted) return hd.tidy(() => body(params, direction));
       const j = hd.jit(body);
@@ -117,9 +122,10 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
       let loss: Value | undefined;
       let gbar: Value | undefined;
       const hcols: Value[] = [];
+      const basis = basisRows(S);
       for (const start of starts) {
         const n = Math.min(chunk, S - start);
-        const E = hd.slice(hd.reshape(basisRows(S), [S, S]), [start, 0], [n, S]);
+        const E = hd.slice(basis, [start, 0], [n, S]);
         // The primal (L, ḡ) does not depend on the tangent, so vmap leaves it unbatched (out axis null).
         const [[l, gb], [, hc]] = hd.vmap((e: Value) => hd.jvp(valueAndGrad, [alpha0], [e]), 0, [
           [null, null],
@@ -139,16 +145,4 @@ function basisRows(S: number): Value {
   const m = new Float32Array(S * S);
   for (let i = 0; i < S; i++) m[i * S + i] = 1;
   return hd.array(m, { shape: [S, S] });
-}
-
-/**
- * Each pass (the order-3 diagonal, then L, ḡ and H̄) staged and run as its own jit plan: small
- * arrays run as host kernels, shared work inside a pass is computed once (CSE) and each
- * intermediate is freed at its last use. Two plans rather than one keep the eager path's memory
- * profile (one plan would let CSE share the primal between the passes and hold it across both).
- * Traced on every call (tracing runs no kernel), because f closes over its data: a cached plan
- * would keep that data alive and go stale when the caller's closure changes.
- */
-function staged(arrays: ReturnType<typeof summaryArrays>): ReturnType<typeof summaryArrays> {
-  return (params, direction) => arrays(params, direction, true);
 }

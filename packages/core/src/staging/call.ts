@@ -14,15 +14,7 @@
  * - any other interpreter (Taylor mode) inlines the inner jaxpr, primitive by primitive.
  * On concrete arrays a call runs the inner jaxpr as a plan (cached per jaxpr).
  */
-import {
-  bindCall,
-  defCallRule,
-  isCallPrimitive,
-  withMain,
-  type Aval,
-  type CallPrimitive,
-  type Value,
-} from "../trace/core";
+import { bindCall, defCallRule, isCallPrimitive, withMain, type CallPrimitive, type Value } from "../trace/core";
 import { evalJaxpr, Jaxpr, Literal, Var, type Atom, type ClosedJaxpr, type Eqn } from "./jaxpr";
 import { JaxprTrace, JaxprTracer, traceToJaxpr } from "./trace";
 import { cse, dce } from "./optimize";
@@ -68,12 +60,25 @@ export function hoistConsts(j: Jaxpr): Jaxpr {
 
 /**
  * Stage `fn` on abstract values shaped like `examples` into a jaxpr (CSE and DCE applied) and
- * return it with the values of its constants, which the call takes as leading arguments.
+ * return it with the values of its constants, which the call takes as leading arguments, and the
+ * `info` `fn` gave about its outputs while tracing.
  */
-function stage(fn: (xs: Value[]) => Value[], examples: readonly Value[]): { jaxpr: Jaxpr; consts: Value[] } {
-  const traced = traceToJaxpr("jit", (...xs: unknown[]) => fn(xs as Value[]), [...examples]);
+function stage<I>(
+  fn: (xs: Value[]) => { outs: Value[]; info: I },
+  examples: readonly Value[],
+): { jaxpr: Jaxpr; consts: Value[]; info: I } {
+  let info: I | undefined;
+  const traced = traceToJaxpr(
+    "jit",
+    (...xs: unknown[]) => {
+      const r = fn(xs as Value[]);
+      info = r.info;
+      return r.outs;
+    },
+    [...examples],
+  );
   const [jaxpr, consts] = dce(cse(scalarsAsLiterals(traced.closed)), traced.closed.consts);
-  return { jaxpr: hoistConsts(jaxpr), consts };
+  return { jaxpr: hoistConsts(jaxpr), consts, info: info! };
 }
 
 /**
@@ -138,14 +143,13 @@ function concreteConst(t: JaxprTrace, a: Atom): Value | undefined {
 }
 
 function record(t: JaxprTrace, prim: CallPrimitive<CallParams>, ts: JaxprTracer[], params: CallParams): Value[] {
-  const outs = (prim as CallPrimitive<unknown>)
+  const outs = prim
     .abstractEval(
       ts.map((x) => x.aval),
       params,
     )
-    .map((a: Aval) => new Var(a));
-  const eqn: Eqn = { prim, params, inputs: ts.map((x) => x.atom), outs };
-  t.builder.eqns.push(eqn);
+    .map((a) => new Var(a));
+  t.builder.eqns.push({ prim, params, inputs: ts.map((x) => x.atom), outs });
   return outs.map((v) => new JaxprTracer(t, v));
 }
 
@@ -180,7 +184,6 @@ function jvpJaxpr(
   withTangent: readonly boolean[],
 ): { jaxpr: Jaxpr; consts: Value[]; outHasTangent: boolean[] } {
   const n = primals.length;
-  let outHasTangent: boolean[] = [];
   const examples = [...primals, ...primals.filter((_, i) => withTangent[i])];
   const staged = stage(
     (xs) =>
@@ -191,7 +194,7 @@ function jvpJaxpr(
         const outs = evalJaxpr(jaxpr, [], ins);
         const ys: Value[] = [];
         const dys: Value[] = [];
-        outHasTangent = outs.map((o) => {
+        const outHasTangent = outs.map((o) => {
           if (o instanceof JVPTracer && o.trace.main === main) {
             ys.push(o.primal);
             if (o.tangent !== null) dys.push(o.tangent);
@@ -200,11 +203,11 @@ function jvpJaxpr(
           ys.push(o);
           return false;
         });
-        return [...ys, ...dys];
+        return { outs: [...ys, ...dys], info: outHasTangent };
       }),
     examples,
   );
-  return { ...staged, outHasTangent };
+  return { jaxpr: staged.jaxpr, consts: staged.consts, outHasTangent: staged.info };
 }
 
 // Forward mode: the jvp of the inner jaxpr, as one call.
@@ -236,23 +239,23 @@ defCallRule(BatchTrace, (trace, prim, tracers, params: CallParams) => {
   }
   const batched = ts.map((t) => t.bdim !== null);
   const vals = ts.map((t) => (t.bdim === null ? t.val : moveaxis(t.val, t.bdim, 0)));
-  const staged = memo(params.jaxpr, `vmap|${size}|${maskKey(batched)}`, () => {
-    let outBatched: boolean[] = [];
-    const st = stage(
+  const staged = memo(params.jaxpr, `vmap|${size}|${maskKey(batched)}`, () =>
+    stage(
       (xs) =>
         withMain(BatchTrace, size, (main) => {
           const inner = main.trace as BatchTrace;
           const ins = xs.map((x, i) => new BatchTracer(inner, x, batched[i] ? 0 : null));
           const outs = evalJaxpr(params.jaxpr, [], ins);
           const mine = (o: Value): o is BatchTracer => o instanceof BatchTracer && o.trace.main === main;
-          outBatched = outs.map((o) => mine(o) && o.bdim !== null);
-          return outs.map((o) => (!mine(o) ? o : o.bdim === null ? o.val : moveaxis(o.val, o.bdim, 0)));
+          return {
+            outs: outs.map((o) => (!mine(o) ? o : o.bdim === null ? o.val : moveaxis(o.val, o.bdim, 0))),
+            info: outs.map((o) => mine(o) && o.bdim !== null),
+          };
         }),
       vals,
-    );
-    return { ...st, outBatched };
-  });
-  const outBatched = staged.outBatched;
+    ),
+  );
+  const outBatched = staged.info;
   const outs = bindCall(prim, [...staged.consts, ...vals], { name: `vmap(${params.name})`, jaxpr: staged.jaxpr });
   return outs.map((o, i) => (outBatched[i] ? new BatchTracer(bt, o, 0) : o));
 });
@@ -375,9 +378,8 @@ defCallRule(ReverseTrace, (trace, prim, tracers, params: CallParams) => {
     // cts: one per linear output, in order.
     const given = cts.map((c) => c !== null);
     const tangentAvals = diffTs.map((t) => t.aval);
-    const staged = memo(pe.unknown, `transpose|${maskKey(given)}`, () => {
-      let inHas: boolean[] = [];
-      const st = stage(
+    const staged = memo(pe.unknown, `transpose|${maskKey(given)}`, () =>
+      stage(
         (xs) => {
           const res = xs.slice(0, residuals.length);
           const ctv = xs.slice(residuals.length);
@@ -396,15 +398,16 @@ defCallRule(ReverseTrace, (trace, prim, tracers, params: CallParams) => {
             });
             const reached = backward(tape, seeds, add);
             const got = ins.map((t) => reached.get(t.node!));
-            inHas = got.map((g) => g !== undefined);
-            return got.filter((g) => g !== undefined).map(materialize);
+            return {
+              outs: got.filter((g) => g !== undefined).map(materialize),
+              info: got.map((g) => g !== undefined),
+            };
           });
         },
         [...residuals, ...cts.filter((c): c is Value => c !== null)],
-      );
-      return { ...st, inHas };
-    });
-    const inHas = staged.inHas;
+      ),
+    );
+    const inHas = staged.info;
     const back = bindCall(prim, [...staged.consts, ...residuals, ...cts.filter((c): c is Value => c !== null)], {
       name: `transpose(jvp(${params.name}))`,
       jaxpr: staged.jaxpr,

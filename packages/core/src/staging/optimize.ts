@@ -117,35 +117,27 @@ export function foldConstants(j: Jaxpr, consts: readonly Value[]): [Jaxpr, Value
 export function inlineCalls(j: Jaxpr): Jaxpr {
   if (!j.eqns.some((e) => isCallPrimitive(e.prim))) return j;
   const eqns: Eqn[] = [];
-  const emit = (sub: Jaxpr, ins: readonly Atom[]): Atom[] => {
-    const env = new Map<Var, Atom>();
-    sub.invars.forEach((v, i) => env.set(v, ins[i]!));
-    const read = (a: Atom): Atom => (a instanceof Var ? env.get(a)! : a);
+  // `env`: what each variable of `sub` now reads (absent: itself). Only sub-jaxprs get `fresh`
+  // variables; the top level keeps its own.
+  const emit = (sub: Jaxpr, env: Map<Var, Atom>, fresh: boolean): Atom[] => {
+    const read = (a: Atom): Atom => (a instanceof Var ? (env.get(a) ?? a) : a);
     for (const e of sub.eqns) {
       const inputs = e.inputs.map(read);
       if (isCallPrimitive(e.prim)) {
-        const outs = emit((e.params as CallParams).jaxpr, inputs);
+        const inner = (e.params as CallParams).jaxpr;
+        const outs = emit(inner, new Map(inner.invars.map((v, i) => [v, inputs[i]!])), true);
         e.outs.forEach((o, i) => env.set(o, outs[i]!));
-      } else {
+      } else if (fresh) {
         const outs = e.outs.map((o) => new Var(o.aval));
         e.outs.forEach((o, i) => env.set(o, outs[i]!));
         eqns.push({ ...e, inputs, outs });
+      } else {
+        eqns.push({ ...e, inputs });
       }
     }
     return sub.outs.map(read);
   };
-  // The top level keeps its variables; only sub-jaxprs are renamed.
-  const env = new Map<Var, Atom>();
-  const read = (a: Atom): Atom => (a instanceof Var ? (env.get(a) ?? a) : a);
-  for (const e of j.eqns) {
-    const inputs = e.inputs.map(read);
-    if (isCallPrimitive(e.prim)) {
-      const outs = emit((e.params as CallParams).jaxpr, inputs);
-      e.outs.forEach((o, i) => env.set(o, outs[i]!));
-    } else {
-      eqns.push({ ...e, inputs });
-    }
-  }
   // An output of a call may now be an input, a constant or a literal of the top level.
-  return new Jaxpr(j.constvars, j.invars, eqns, j.outs.map(read));
+  const outs = emit(j, new Map(), false);
+  return new Jaxpr(j.constvars, j.invars, eqns, outs);
 }

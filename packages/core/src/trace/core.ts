@@ -154,6 +154,16 @@ function numberToTensor(x: number, like: DType): Tensor {
   return K.scalar(x, numberDtype(x, like));
 }
 
+/** Throw when tracer `a`, an argument of primitive `name`, outlived the transform that made it. */
+function assertLive(name: string, a: Tracer): void {
+  if (!isLive(a)) {
+    throw new TraceError(
+      `${name}: a tracer (${formatAval(a.aval)}) escaped the transform that created it; ` +
+        `return it from the transformed function instead of storing it.`,
+    );
+  }
+}
+
 /** Apply a primitive to arguments of any level. The heart of every transform. */
 export function bind<P>(prim: Primitive<P>, args: ArrayLike[], params: P): Value {
   let top = 0;
@@ -161,12 +171,7 @@ export function bind<P>(prim: Primitive<P>, args: ArrayLike[], params: P): Value
   let hasNumber = false;
   for (const a of args) {
     if (a instanceof Tracer) {
-      if (!isLive(a)) {
-        throw new TraceError(
-          `${prim.name}: a tracer (${formatAval(a.aval)}) escaped the transform that created it; ` +
-            `return it from the transformed function instead of storing it.`,
-        );
-      }
+      assertLive(prim.name, a);
       if (a.trace.main.level > top) top = a.trace.main.level;
       likeDtype = a.aval.dtype;
     } else if (typeof a === "number") {
@@ -242,12 +247,7 @@ export function bindCall<P>(prim: CallPrimitive<P>, args: readonly Value[], para
   let top = 0;
   for (const a of args) {
     if (a instanceof Tracer) {
-      if (!isLive(a)) {
-        throw new TraceError(
-          `${prim.name}: a tracer (${formatAval(a.aval)}) escaped the transform that created it; ` +
-            `return it from the transformed function instead of storing it.`,
-        );
-      }
+      assertLive(prim.name, a);
       if (a.trace.main.level > top) top = a.trace.main.level;
     } else if (!runtime.isTensor(a)) {
       throw new TypeError(`${prim.name}: expected arrays, got ${describe(a)}`);

@@ -122,9 +122,9 @@ defHostKernel(rematBarrierP, ([x]) => x!);
 let barrierIds = 0;
 /** Whether a staging level is active: constants made now belong to a jaxpr, no tidy may free them. */
 const staging = (): boolean => activeTraceKinds().includes("makeJaxpr/jit");
-/** Inputs of a recomputation, behind barriers when it is being staged. */
+/** Inputs of a staged recomputation, behind barriers. */
 const barrier = (inputs: Value[]): Value[] =>
-  staging() ? inputs.map((x) => (x instanceof Tracer ? bind(rematBarrierP, [x], { id: barrierIds++ }) : x)) : inputs;
+  inputs.map((x) => (x instanceof Tracer ? bind(rematBarrierP, [x], { id: barrierIds++ }) : x));
 
 /** Under a reverse trace: evaluate below it (recursively checkpointed), record one node per output. */
 function recordRemat(f: Fn, leaves: unknown[], def: TreeDef, trace: ReverseTrace): unknown {
@@ -164,7 +164,8 @@ function recordRemat(f: Fn, leaves: unknown[], def: TreeDef, trace: ReverseTrace
 
 /** ∂⟨ct, f(x)[index]⟩/∂x by re-running f under a fresh reverse level (intermediates freed when safe). */
 function recomputeVjp(p: RematParams, given: Value[], ct: Value, needs: boolean[]): Cotangent[] {
-  const inputs = barrier(given);
+  const staged = staging();
+  const inputs = staged ? barrier(given) : given;
   const run = (): Cotangent[] => {
     const tape: TapeNode[] = [];
     const rec = withMain(ReverseTrace, tape, (main) => {
@@ -189,7 +190,7 @@ function recomputeVjp(p: RematParams, given: Value[], ct: Value, needs: boolean[
       return c === undefined ? null : materialize(c);
     });
   };
-  if (staging() || reachable([...inputs, ct]).hasReverse) return run();
+  if (staged || reachable([...inputs, ct]).hasReverse) return run();
   let cts: Cotangent[] = [];
   runtime.tidy(() => {
     cts = run();
