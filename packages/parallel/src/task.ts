@@ -42,6 +42,16 @@ export function toTaskBatch(part: Readonly<Record<string, BatchLeaf>>, own: hd.V
   return out;
 }
 
+/** `fn` of a host batch's part as the loss sees it; the arrays made for it are freed afterwards. */
+export function withTaskBatch<T>(part: Readonly<Record<string, BatchLeaf>>, fn: (batch: TaskBatch) => T): T {
+  const own: hd.Value[] = [];
+  try {
+    return fn(toTaskBatch(part, own));
+  } finally {
+    hd.dispose(own);
+  }
+}
+
 /**
  * Parameters rebuilt from one flat float32 array, which the caller may overwrite afterwards: wasm
  * copies an array's data into its heap when it makes it; other backends may keep the array itself,
