@@ -70,6 +70,9 @@ const SCALE_BY_KFAC_OPTIONS = [
   "layers",
 ] as const;
 
+/** The option names of {@link kfac} and {@link kfacPrepare}: scaleByKfac's but the learning rate, and momentum. */
+const KFAC_OPTIONS = [...SCALE_BY_KFAC_OPTIONS.filter((k) => k !== "learningRate"), "momentum"];
+
 export interface KfacOptions extends Omit<ScaleByKfacOptions, "learningRate"> {
   /** SGD momentum μ in [0, 1] after the K-FAC step (default 0.9, PyTorch's buffer without dampening). */
   readonly momentum?: number;
@@ -524,10 +527,7 @@ export function scaleByKfacPrepare(
 export function kfacPrepare(
   kfacOptions: KfacOptions = {},
 ): (state: KfacState, params: unknown, grads: unknown, extras?: Extras) => Promise<Extras> {
-  checkOptionNames("kfacPrepare", kfacOptions, [
-    ...SCALE_BY_KFAC_OPTIONS.filter((k) => k !== "learningRate"),
-    "momentum",
-  ]);
+  checkOptionNames("kfacPrepare", kfacOptions, KFAC_OPTIONS);
   const { momentum: _momentum, ...options } = kfacOptions;
   const prepare = kfacCore(options).prepare;
   return (state, params, grads, extras) => prepare(state[0], params, grads, extras);
@@ -542,7 +542,7 @@ export function kfacPrepare(
  * @category kfac
  */
 export function kfac(learningRate: ScalarOrSchedule, kfacOptions: KfacOptions = {}): GradientTransformation<KfacState> {
-  checkOptionNames("kfac", kfacOptions, [...SCALE_BY_KFAC_OPTIONS.filter((k) => k !== "learningRate"), "momentum"]);
+  checkOptionNames("kfac", kfacOptions, KFAC_OPTIONS);
   const { momentum = 0.9, ...options } = kfacOptions;
   return chain(
     scaleByKfac({ ...options, learningRate }),
