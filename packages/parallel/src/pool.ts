@@ -10,7 +10,16 @@ import * as hd from "@hodiff/core";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { Partition, Summaries, SummariesOptions } from "@hodiff/partition";
 import type { Reply, Request, Started, WorkerStart } from "./protocol";
-import { batchSize, combineSummaries, partSizes, sliceBatch, type BatchLeaf, type HostBatch } from "./shards";
+import {
+  batchSize,
+  combineSummaries,
+  partSizes,
+  sizeOf,
+  sliceBatch,
+  totalSize,
+  type BatchLeaf,
+  type HostBatch,
+} from "./shards";
 import { summariesOnPart, withTaskBatch, writeFlat, type BatchLoss, type Params, type Task } from "./task";
 
 /** A batch given to a pool: float32 arrays (examples along axis 0) and int32 labels (one per example). */
@@ -168,7 +177,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     const sizes = partSizes(B, threads);
     const [leaves, def] = hd.treeFlatten(params);
     const shapes = leaves.map((l) => hd.shapeOf(l));
-    const total = shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+    const total = totalSize(shapes);
     const busy: { member: Member; index: number }[] = [];
     let start = sizes[0]!;
     for (let k = 1; k < threads; k++) {
@@ -270,7 +279,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       const grads = mine.map((g0) =>
         hd.tidy(() => {
           const shape = hd.shapeOf(g0);
-          const n = shape.reduce((a, b) => a * b, 1);
+          const n = sizeOf(shape);
           let g = hd.mul(g0, weights[0]!);
           results.forEach((r, k) => {
             g = hd.add(g, hd.mul(hd.array(r.grad.subarray(offset, offset + n), { shape }), weights[k + 1]!));
