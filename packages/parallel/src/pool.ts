@@ -260,7 +260,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
           hd.dispose(value);
           return { loss: l, grads };
         });
-      // One thread: no host round trip.
+      // One thread: θ and ∇L stay on the backend (the batch still makes one host round trip, in toHost).
       if (threads === 1) return gradOnOwnPart(toHost(batch));
       const { own, results, weights } = run(
         params,
