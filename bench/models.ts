@@ -15,7 +15,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
-import { adam, applyUpdates, newtonSummary, type Params } from "@hodiff/optim";
+import { adam, applyUpdates, newtonSummary, type Extras, type Params } from "@hodiff/optim";
 import { createPool, type Pool } from "@hodiff/parallel";
 import { canonical, summaries } from "@hodiff/partition";
 import { round } from "./timing";
@@ -92,71 +92,56 @@ async function benchModel(
   const loss = (p: Params) => nll(model.apply(p as never, x), labels);
   const gradient = () => hd.grad(loss)(params);
 
-  // Optimizer steps: gradient, update, new parameters (what one training step costs).
-  const opt = adam(1e-3);
-  const adamState = opt.init(params);
-  const adamStep = () => {
-    const g = gradient();
-    const { state, updates } = opt.update(adamState, params, g);
-    const next = applyUpdates(params, updates);
-    hd.dispose([g, state, updates]);
-    return next;
-  };
   // NewtonSummary with T = 10 and no warm-up, so that the update with summaries also solves and steps.
   // Its update is pure: a state with count 0 (mod T) makes every call compute the summaries, one with
   // count 1 none; one update in T computes them.
+  const opt = adam(1e-3);
+  const adamState = opt.init(params);
   const ns = newtonSummary({ learningRate: 0.03, period: 10, warmup: 0 });
   const ns0 = ns.init(params);
-  const nsStep = (state: typeof ns0) => () => {
-    const g = gradient();
-    const r = ns.update(state, params, g, { loss });
-    const next = applyUpdates(params, r.updates);
-    hd.dispose([g, r.state, r.updates]);
-    return next;
-  };
+  /**
+   * Optimizer steps on one gradient (what one training step costs: gradient, update, new
+   * parameters): Adam's, and NewtonSummary's with `nsExtras` (how it computes its summaries).
+   */
+  const stepsOf = (gradient: () => Params, nsExtras: Extras, summaryFn: () => unknown) => ({
+    gradient,
+    adamStep: () => {
+      const g = gradient();
+      const { state, updates } = opt.update(adamState, params, g);
+      const next = applyUpdates(params, updates);
+      hd.dispose([g, state, updates]);
+      return next;
+    },
+    nsStep: (state: typeof ns0) => () => {
+      const g = gradient();
+      const r = ns.update(state, params, g, nsExtras);
+      const next = applyUpdates(params, r.updates);
+      hd.dispose([g, r.state, r.updates]);
+      return next;
+    },
+    summaryFn,
+  });
+  type Steps = ReturnType<typeof stepsOf>;
   const first = ns.update(ns0, params, gradient(), { loss });
   hd.dispose(first.updates);
   const ns1 = first.state;
 
   const u = gradient();
   const partition = canonical(params);
-  const summaryFn = () => (summaries(loss as never, partition)(params, u), []);
+  const one = stepsOf(gradient, { loss }, () => (summaries(loss as never, partition)(params, u), []));
 
   // The same steps on each pool: its gradient, and its summaries handed to NewtonSummary.
   const onPool = pools.map((pool) => {
     const data = { x, labels };
-    const gradient = () => pool.valueAndGrad(params, data).grads;
-    const adamStep = () => {
-      const g = gradient();
-      const { state, updates } = opt.update(adamState, params, g);
-      const next = applyUpdates(params, updates);
-      hd.dispose([g, state, updates]);
-      return next;
-    };
     const summarize = (p: Params, dir: Params, part: typeof partition, o: object) =>
       pool.summaries(p, dir, data, part, o);
-    const nsStep = (state: typeof ns0) => () => {
-      const g = gradient();
-      const r = ns.update(state, params, g, { summarize });
-      const next = applyUpdates(params, r.updates);
-      hd.dispose([g, r.state, r.updates]);
-      return next;
-    };
-    const summaryFn = () => (pool.summaries(params, u, data, partition), []);
-    return { gradient, adamStep, nsStep, summaryFn };
+    return stepsOf(
+      () => pool.valueAndGrad(params, data).grads,
+      { summarize },
+      () => (pool.summaries(params, u, data, partition), []),
+    );
   });
-  const tp = pools.map(() => ({
-    grad: [] as number[],
-    gradCpu: [] as number[],
-    adam: [] as number[],
-    ns: [] as number[],
-    nsSum: [] as number[],
-    sum: [] as number[],
-  }));
-  for (const p of onPool) for (const fn of [p.gradient, p.adamStep, p.nsStep(ns1)]) timeOnce(fn); // warm-up
-
-  for (const fn of [gradient, adamStep, nsStep(ns1)]) timeOnce(fn); // warm-up
-  const t = {
+  const newTimes = () => ({
     grad: [] as number[],
     gradCpu: [] as number[],
     plain: [] as number[],
@@ -164,7 +149,14 @@ async function benchModel(
     ns: [] as number[],
     nsSum: [] as number[],
     sum: [] as number[],
-  };
+  });
+  type Times = ReturnType<typeof newTimes>;
+  for (const p of [...onPool, one]) for (const fn of [p.gradient, p.adamStep, p.nsStep(ns1)]) timeOnce(fn); // warm-up
+
+  const t = newTimes();
+  const tp = pools.map(newTimes);
+  // One thread first, then each pool, interleaved step by step.
+  const each = (f: (s: Steps, m: Times) => void) => [one, ...onPool].forEach((s, k) => f(s, [t, ...tp][k]!));
   const heavy = Math.max(1, Math.ceil(repeats / 3)); // updates with summaries: fewer repeats
   for (let i = 0; i < repeats; i++) {
     if (compareSimd) {
@@ -173,45 +165,44 @@ async function benchModel(
       t.plain.push(timeOnce(gradient));
       hd.setSimdKernels(true);
     }
-    t.grad.push(timeOnce(gradient, t.gradCpu));
-    onPool.forEach((p, k) => tp[k]!.grad.push(timeOnce(p.gradient, tp[k]!.gradCpu)));
-    t.adam.push(timeOnce(adamStep));
-    onPool.forEach((p, k) => tp[k]!.adam.push(timeOnce(p.adamStep)));
-    t.ns.push(timeOnce(nsStep(ns1)));
-    onPool.forEach((p, k) => tp[k]!.ns.push(timeOnce(p.nsStep(ns1))));
+    each((s, m) => m.grad.push(timeOnce(s.gradient, m.gradCpu)));
+    each((s, m) => m.adam.push(timeOnce(s.adamStep)));
+    each((s, m) => m.ns.push(timeOnce(s.nsStep(ns1))));
     if (i < heavy) {
-      t.nsSum.push(timeOnce(nsStep(ns0)));
-      onPool.forEach((p, k) => tp[k]!.nsSum.push(timeOnce(p.nsStep(ns0))));
-      if (withSummaries) {
-        t.sum.push(timeOnce(summaryFn));
-        onPool.forEach((p, k) => tp[k]!.sum.push(timeOnce(p.summaryFn)));
-      }
+      each((s, m) => m.nsSum.push(timeOnce(s.nsStep(ns0))));
+      if (withSummaries) each((s, m) => m.sum.push(timeOnce(s.summaryFn)));
     }
   }
   const profiles: { kernel: number; gemm: number }[] = [];
   for (let i = 0; i < Math.min(3, repeats); i++) profiles.push(await kernelTimes(gradient));
 
-  const grad = median(t.grad);
-  const nsUpdate = (median(t.nsSum) + 9 * median(t.ns)) / 10;
-  const record: Record<string, unknown> = {
-    name: "grad-model",
-    model: name,
-    batch,
-    backend,
-    threads: 1,
-    grad_ms: round(grad, 2),
-    grad_cpu_ms: round(median(t.gradCpu), 2),
-    kernel_ms: round(median(profiles.map((p) => p.kernel)), 2),
-    gemm_ms: round(median(profiles.map((p) => p.gemm)), 2),
-    grad_over_gemm: round(grad / median(profiles.map((p) => p.gemm)), 2),
-    adam_step_ms: round(median(t.adam), 2),
-    ns_step_ms: round(nsUpdate, 2),
-    ns_plain_step_ms: round(median(t.ns), 2),
-    ns_summary_step_ms: round(median(t.nsSum), 2),
-    ns_over_adam: round(nsUpdate / median(t.adam), 3),
-    repeats,
+  /** The JSON line of one thread count's times; `kernels` are its kernel-time fields. */
+  const recordOf = (threads: number, m: Times, kernels: Record<string, unknown>): Record<string, unknown> => {
+    const nsUpdate = (median(m.nsSum) + 9 * median(m.ns)) / 10;
+    return {
+      name: "grad-model",
+      model: name,
+      batch,
+      backend,
+      threads,
+      grad_ms: round(median(m.grad), 2),
+      grad_cpu_ms: round(median(m.gradCpu), 2),
+      ...kernels,
+      adam_step_ms: round(median(m.adam), 2),
+      ns_step_ms: round(nsUpdate, 2),
+      ns_plain_step_ms: round(median(m.ns), 2),
+      ns_summary_step_ms: round(median(m.nsSum), 2),
+      ns_over_adam: round(nsUpdate / median(m.adam), 3),
+      repeats,
+      ...(withSummaries ? { summaries_ms: round(median(m.sum), 2) } : {}),
+    };
   };
-  if (withSummaries) record.summaries_ms = round(median(t.sum), 2);
+  const gemm = median(profiles.map((p) => p.gemm));
+  const record = recordOf(1, t, {
+    kernel_ms: round(median(profiles.map((p) => p.kernel)), 2),
+    gemm_ms: round(gemm, 2),
+    grad_over_gemm: round(median(t.grad) / gemm, 2),
+  });
   if (compareSimd) {
     record.grad_ms_tfjs_kernels = round(median(t.plain), 2);
     record.simd_speedup = round(median(t.plain.map((p, i) => p / t.grad[i]!)), 2);
@@ -219,29 +210,12 @@ async function benchModel(
   const records = [record];
   pools.forEach((pool, k) => {
     const m = tp[k]!;
-    const nsUpdateN = (median(m.nsSum) + 9 * median(m.ns)) / 10;
-    const r: Record<string, unknown> = {
-      name: "grad-model",
-      model: name,
-      batch,
-      backend,
-      threads: pool.threads,
-      grad_ms: round(median(m.grad), 2),
-      grad_cpu_ms: round(median(m.gradCpu), 2),
+    const r = recordOf(pool.threads, m, {
       kernel_ms: null,
       gemm_ms: null,
       speedup: round(median(t.grad.map((g1, i) => g1 / m.grad[i]!)), 2),
-      adam_step_ms: round(median(m.adam), 2),
-      ns_step_ms: round(nsUpdateN, 2),
-      ns_plain_step_ms: round(median(m.ns), 2),
-      ns_summary_step_ms: round(median(m.nsSum), 2),
-      ns_over_adam: round(nsUpdateN / median(m.adam), 3),
-      repeats,
-    };
-    if (withSummaries) {
-      r.summaries_ms = round(median(m.sum), 2);
-      r.summaries_speedup = round(median(t.sum.map((s1, i) => s1 / m.sum[i]!)), 2);
-    }
+    });
+    if (withSummaries) r.summaries_speedup = round(median(t.sum.map((s1, i) => s1 / m.sum[i]!)), 2);
     records.push(r);
   });
   hd.dispose([params, x, u, adamState, ns0, ns1]);

@@ -8,6 +8,21 @@ import { describe, expect, it } from "vitest";
 import { applyUpdates, newtonSummary, newtonSummaryInfo } from "./index";
 import type { NewtonSummaryState, Params } from "./index";
 
+/** The summaries both tests hand over: η = H̄⁻¹ḡ = [[2, 1], [1, 4]]⁻¹ [3, 5] = [1, 1]. */
+const given = () => ({
+  loss: 0.7,
+  gbar: [3, 5],
+  hbar: [
+    [2, 1],
+    [1, 4],
+  ],
+  order3Diag: [0, 0],
+});
+
+const noLoss = () => {
+  throw new Error("the loss closure must not be called");
+};
+
 describe("newtonSummary with extras.summaries", () => {
   it("η = H̄⁻¹ḡ of the given numbers and θ ← θ − λ·η_s·g on each group, without calling a loss", () => {
     const params = { x: hd.array([1, 2]), y: hd.array([3]) };
@@ -28,18 +43,7 @@ describe("newtonSummary with extras.summaries", () => {
     });
     const before = hd.numTensors();
     const state = opt.init(params);
-    const summaries = {
-      loss: 0.7,
-      gbar: [3, 5],
-      hbar: [
-        [2, 1],
-        [1, 4],
-      ],
-      order3Diag: [0, 0],
-    };
-    const noLoss = () => {
-      throw new Error("the loss closure must not be called");
-    };
+    const summaries = given();
     const next = opt.update(state, params, grads, { summaries, loss: noLoss as never });
     const eta = newtonSummaryInfo(next.state as NewtonSummaryState).eta!;
     expect(eta[0]).toBeCloseTo(1, 6);
@@ -71,18 +75,7 @@ describe("newtonSummary with extras.summarize", () => {
       });
       expect(hd.treeLeaves(p).flatMap((l) => Array.from(hd.toFlat(l)))).toEqual([1, 2, 3]);
       // canonical partition of {x, y}: one group per leaf; η = H̄⁻¹ḡ = [1, 1] as above.
-      return {
-        loss: 0.7,
-        gbar: [3, 5],
-        hbar: [
-          [2, 1],
-          [1, 4],
-        ],
-        order3Diag: [0, 0],
-      };
-    };
-    const noLoss = () => {
-      throw new Error("the loss closure must not be called");
+      return given();
     };
     const next = opt.update(state, params, grads, { summarize, loss: noLoss as never });
     expect(calls).toEqual([{ u: [0.5, -1, 2], size: 2, order3: false }]);

@@ -70,6 +70,9 @@ const SCALE_BY_KFAC_OPTIONS = [
   "layers",
 ] as const;
 
+/** The option names of {@link kfac} and {@link kfacPrepare}: scaleByKfac's but the learning rate, and momentum. */
+const KFAC_OPTIONS = [...SCALE_BY_KFAC_OPTIONS.filter((k) => k !== "learningRate"), "momentum"];
+
 export interface KfacOptions extends Omit<ScaleByKfacOptions, "learningRate"> {
   /** SGD momentum μ in [0, 1] after the K-FAC step (default 0.9, PyTorch's buffer without dampening). */
   readonly momentum?: number;
@@ -343,7 +346,7 @@ function kfacCore(options: ScaleByKfacOptions) {
 
   /**
    * M = [∇w reshaped to [fan-in, out]; ∇b] and V = (A ⊗ G + λI)⁻¹ M (eigen) or
-   * (A + π√λ)⁻¹ M (G + √λ/π)⁻¹ (factored).
+   * (A + π√λ)⁻¹ M (G + √λ/π)⁻¹ (factored); V and ⟨V, M⟩, the layer's term of the KL clip's sum.
    */
   const precondition = (p: Plan, L: PlannedLayer, inverse: KfacInverse) => {
     const { w, b, k, out } = L;
@@ -356,7 +359,7 @@ function kfacCore(options: ScaleByKfacOptions) {
       const inner = hd.div(hd.matmul(hd.matmul(hd.transpose(QA), M), QG), denom);
       V = hd.matmul(hd.matmul(QA, inner), hd.transpose(QG));
     } else V = hd.matmul(hd.matmul(inverse.Ainv, M), inverse.Ginv);
-    return { M, V };
+    return { V, dot: hd.sum(hd.mul(V, M)) };
   };
 
   const transformation: GradientTransformation<ScaleByKfacState> = {
@@ -397,8 +400,8 @@ function kfacCore(options: ScaleByKfacOptions) {
             inverse = inverseTensors(host, L.k, L.out);
           }
           factors[L.layer] = { A, G, pi, inverse };
-          const { M, V } = precondition(p, L, inverse);
-          vg = hd.add(vg, hd.sum(hd.mul(V, M)));
+          const { V, dot } = precondition(p, L, inverse);
+          vg = hd.add(vg, dot);
           precond.push([L.w, L.b, V]);
         }
         // ν in float64 on the host (one scalar read per update, or kfacPrepare's; none without
@@ -461,8 +464,7 @@ function kfacCore(options: ScaleByKfacOptions) {
         let sum: hd.Value = hd.zeros([]);
         for (const L of p.layers) {
           const inverse = inverses ? inverseTensors(inverses[L.layer]!, L.k, L.out) : L.old.inverse;
-          const { M, V } = precondition(p, L, inverse);
-          sum = hd.add(sum, hd.sum(hd.mul(V, M)));
+          sum = hd.add(sum, precondition(p, L, inverse).dot);
         }
         return sum;
       });
@@ -524,10 +526,7 @@ export function scaleByKfacPrepare(
 export function kfacPrepare(
   kfacOptions: KfacOptions = {},
 ): (state: KfacState, params: unknown, grads: unknown, extras?: Extras) => Promise<Extras> {
-  checkOptionNames("kfacPrepare", kfacOptions, [
-    ...SCALE_BY_KFAC_OPTIONS.filter((k) => k !== "learningRate"),
-    "momentum",
-  ]);
+  checkOptionNames("kfacPrepare", kfacOptions, KFAC_OPTIONS);
   const { momentum: _momentum, ...options } = kfacOptions;
   const prepare = kfacCore(options).prepare;
   return (state, params, grads, extras) => prepare(state[0], params, grads, extras);
@@ -542,7 +541,7 @@ export function kfacPrepare(
  * @category kfac
  */
 export function kfac(learningRate: ScalarOrSchedule, kfacOptions: KfacOptions = {}): GradientTransformation<KfacState> {
-  checkOptionNames("kfac", kfacOptions, [...SCALE_BY_KFAC_OPTIONS.filter((k) => k !== "learningRate"), "momentum"]);
+  checkOptionNames("kfac", kfacOptions, KFAC_OPTIONS);
   const { momentum = 0.9, ...options } = kfacOptions;
   return chain(
     scaleByKfac({ ...options, learningRate }),

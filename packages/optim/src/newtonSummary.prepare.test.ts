@@ -63,7 +63,8 @@ async function run(options: NewtonSummaryOptions, steps: number, prepared: boole
       const noLoss = () => {
         throw new Error("the update must not compute summaries itself");
       };
-      extras = { ...extras, loss: noLoss };
+      // and not through the caller's summarize either: the prepared summaries are used
+      extras = { ...extras, loss: noLoss, summarize: noLoss };
     }
     const r = opt.update(state, params, grads, extras);
     const next = applyUpdates(params, r.updates) as unknown as Net;

@@ -15,6 +15,7 @@ import { scaleByLearningRateOnPlateau, type ScaleByLearningRateOnPlateauState } 
 import {
   SCALE_BY_SUMMARIES_OPTIONS,
   scaleBySummaries,
+  summariesOptionsFor,
   type NewtonSummaryExtras,
   type NewtonSummarySolve,
   type ScaleBySummariesOptions,
@@ -135,7 +136,8 @@ export function newtonSummaryPrepare(
 ): (state: NewtonSummaryState, params: Params, grads: Params, extras?: Extras) => Promise<Extras> {
   const { momentum, scaling } = resolveOptions(options);
   const direction = traceSummaryMomentum(momentum);
-  const { period = 10, cubic = true, chunkSize } = scaling;
+  const { period = 10 } = scaling;
+  const opts = summariesOptionsFor(scaling);
   return async (state, params, grads, extras = {}) => {
     const given = extras as NewtonSummaryExtras;
     const summarize = given.summarize;
@@ -147,7 +149,6 @@ export function newtonSummaryPrepare(
       return extras; // nothing due, or the update reports what is missing
     const u = direction.update(state[0], params, grads).updates;
     try {
-      const opts = { order3: cubic, ...(chunkSize === undefined ? {} : { chunkSize }) };
       // The caller's function (e.g. a thread pool's) when given, as the update itself would use it.
       if (summarize) return { ...extras, summaries: summarize(params, u, state[1].partition, opts) };
       return { ...extras, summaries: await summariesAsync(given.loss!, state[1].partition, opts)(params, u) };

@@ -183,6 +183,12 @@ export const SCALE_BY_SUMMARIES_OPTIONS = [
 
 // constructors --------------------------------------------------------------------------------
 
+/** The options of an update's summaries under these scaleBySummaries options (cubic: with order 3). */
+export function summariesOptionsFor(options: ScaleBySummariesOptions): SummariesOptions {
+  const { cubic = true, chunkSize } = options;
+  return { order3: cubic, ...(chunkSize === undefined ? {} : { chunkSize }) };
+}
+
 /**
  * scaleBySummaries: every T updates, ḡ, H̄, diag D̄(3) along the incoming u on `extras.loss`'s batch,
  * averaged, η = argmin −ḡᵀη + ½ηᵀH̄η + (λ_int/6)‖Dη‖³ (or H̄⁻¹ḡ), η ← max(η, 0); every update outputs
@@ -213,6 +219,7 @@ export function scaleBySummaries(
     chunkSize,
   } = options;
   const emaDecay = options.emaDecay ?? 1 - 1 / window;
+  const summariesOptions = summariesOptionsFor(options);
   check(Number.isInteger(period) && period >= 1, fn, "period", "an integer ≥ 1", period);
   check(Number.isInteger(window) && window >= 1, fn, "window", "an integer ≥ 1", window);
   check(
@@ -310,12 +317,11 @@ export function scaleBySummaries(
                 `update(state, params, grads, { loss: (p) => lossFn(p, summaryBatch) }).`,
             );
           }
-          const options: SummariesOptions = { order3: cubic, ...(chunkSize === undefined ? {} : { chunkSize }) };
           const s =
             given ??
             (summarize
-              ? summarize(params as Params, u, state.partition, options)
-              : summaries(loss!, state.partition, options)(params as Params, u));
+              ? summarize(params as Params, u, state.partition, summariesOptions)
+              : summaries(loss!, state.partition, summariesOptions)(params as Params, u));
           const record = toRecord(t, s);
           if (!isFiniteRecord(record, cubic)) {
             // Kept out of the average (an average would never recover from it); η is kept.

@@ -5,7 +5,7 @@ import { canonical, summaries, type Summaries } from "@hodiff/partition";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, type Pool } from "./pool";
 import { testModel, type TestInit, type TestModel } from "./testing/models";
-import type { Params } from "./task";
+import type { Params, TaskBatch } from "./task";
 
 const TASK = new URL("./testing/models.ts", import.meta.url);
 
@@ -38,6 +38,15 @@ function relDiff(a: Params, b: Params): number {
   return diff / scale;
 }
 
+/** relDiff of the pool's gradient against one thread's on this batch (both freed). */
+function gradDiff(pool: Pool, params: Params, batch: TaskBatch): number {
+  const got = pool.valueAndGrad(params, batch);
+  const [wantLoss, want] = hd.valueAndGrad((p: Params) => pool.loss(p, batch))(params);
+  const diff = relDiff(got.grads, want);
+  hd.dispose([got.grads, wantLoss, want]);
+  return diff;
+}
+
 function expectSummariesClose(got: Summaries, want: Summaries, rtol: number) {
   const flat = (s: Summaries) => [s.loss, ...s.gbar, ...s.hbar.flat(), ...s.order3Diag];
   const g = flat(got);
@@ -61,7 +70,7 @@ describe.each<[TestModel, number, number]>([
   afterAll(() => pool.close());
 
   it("loss and gradient", () => {
-    const { model, params, x, labels } = setup(name, B, 3);
+    const { params, x, labels } = setup(name, B, 3);
     const before = hd.numTensors();
     const got = pool.valueAndGrad(params, { x, labels });
     expect(hd.numTensors() - before).toBe(hd.treeLeaves(got.grads).length); // only the result
@@ -70,7 +79,6 @@ describe.each<[TestModel, number, number]>([
     expect(relDiff(got.grads, want)).toBeLessThan(1e-5);
     expect(hd.treePaths(hd.treeFlatten(got.grads)[1])).toEqual(hd.treePaths(hd.treeFlatten(params)[1]));
     hd.dispose([got.grads, wantLoss, want, params, x]);
-    void model;
   });
 
   it("summaries (L, ḡ, H̄, order-3 diagonal) along a direction", () => {
@@ -91,19 +99,15 @@ describe("pool edge cases", () => {
   it("a batch smaller than the pool leaves workers idle; one example still works", async () => {
     await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 3 });
     const { params, x, labels } = setup("tiny-mlp", 1, 9);
-    const got = pool.valueAndGrad(params, { x, labels });
-    const [, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x, labels }))(params);
-    expect(relDiff(got.grads, want)).toBeLessThan(1e-6);
-    hd.dispose([got.grads, want, params, x]);
+    expect(gradDiff(pool, params, { x, labels })).toBeLessThan(1e-6);
+    hd.dispose([params, x]);
   });
 
   it("threads = 1 starts no worker and computes on the calling thread", async () => {
     await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 1 });
     const { params, x, labels } = setup("tiny-mlp", 4, 2);
-    const got = pool.valueAndGrad(params, { x, labels });
-    const [, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x, labels }))(params);
-    expect(relDiff(got.grads, want)).toBe(0);
-    hd.dispose([got.grads, want, params, x]);
+    expect(gradDiff(pool, params, { x, labels })).toBe(0);
+    hd.dispose([params, x]);
   });
 
   it("a worker's error reaches the caller, naming the worker", async () => {
@@ -123,10 +127,8 @@ describe("pool edge cases", () => {
     expect(() => pool.valueAndGrad(params, { x, labels })).toThrow(/refusing a part of 3/);
     // B = 4: parts of 2 and 2 — the worker's answer must be this call's, not the one of B = 5.
     const x4 = hd.slice(x, [0, 0], [4, 6]);
-    const got = pool.valueAndGrad(params, { x: x4, labels: labels.subarray(0, 4) });
-    const [, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x: x4, labels: labels.subarray(0, 4) }))(params);
-    expect(relDiff(got.grads, want)).toBeLessThan(1e-6);
-    hd.dispose([got.grads, want, params, x, x4]);
+    expect(gradDiff(pool, params, { x: x4, labels: labels.subarray(0, 4) })).toBeLessThan(1e-6);
+    hd.dispose([params, x, x4]);
   });
 
   it("a worker that dies during a call makes the call fail, not hang", async () => {

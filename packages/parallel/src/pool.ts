@@ -10,8 +10,17 @@ import * as hd from "@hodiff/core";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { Partition, Summaries, SummariesOptions } from "@hodiff/partition";
 import type { Reply, Request, Started, WorkerStart } from "./protocol";
-import { batchSize, combineSummaries, partSizes, sliceBatch, type BatchLeaf, type HostBatch } from "./shards";
-import { summariesOnPart, toTaskBatch, writeFlat, type BatchLoss, type Params, type Task } from "./task";
+import {
+  batchSize,
+  combineSummaries,
+  partSizes,
+  sizeOf,
+  sliceBatch,
+  totalSize,
+  type BatchLeaf,
+  type HostBatch,
+} from "./shards";
+import { summariesOnPart, withTaskBatch, writeFlat, type BatchLoss, type Params, type Task } from "./task";
 
 /** A batch given to a pool: float32 arrays (examples along axis 0) and int32 labels (one per example). */
 export type Batch = Readonly<Record<string, hd.Value | Float32Array | Int32Array>>;
@@ -168,7 +177,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     const sizes = partSizes(B, threads);
     const [leaves, def] = hd.treeFlatten(params);
     const shapes = leaves.map((l) => hd.shapeOf(l));
-    const total = shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+    const total = totalSize(shapes);
     const busy: { member: Member; index: number }[] = [];
     let start = sizes[0]!;
     for (let k = 1; k < threads; k++) {
@@ -243,31 +252,21 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     threads,
     loss,
     valueAndGrad(params, batch) {
-      if (threads === 1) {
-        // One thread: no host round trip.
-        const own: hd.Value[] = [];
-        const tb = toTaskBatch(toHost(batch), own);
-        const [value, grads] = hd.valueAndGrad((p: Params) => loss(p, tb))(params);
-        const l = hd.item(value);
-        hd.dispose([value, own]);
-        return { loss: l, grads };
-      }
+      // This thread's part stays on the backend: the workers' parts are added to it there.
+      const gradOnOwnPart = (part: Readonly<Record<string, BatchLeaf>>) =>
+        withTaskBatch(part, (tb) => {
+          const [value, grads] = hd.valueAndGrad((p: Params) => loss(p, tb))(params);
+          const l = hd.item(value);
+          hd.dispose(value);
+          return { loss: l, grads };
+        });
+      // One thread: θ and ∇L stay on the backend (the batch still makes one host round trip, in toHost).
+      if (threads === 1) return gradOnOwnPart(toHost(batch));
       const { own, results, weights } = run(
         params,
         null,
         batch,
-        (part) => {
-          // This thread's part stays on the backend: the workers' parts are added to it there.
-          const tensors: hd.Value[] = [];
-          try {
-            const [value, grads] = hd.valueAndGrad((p: Params) => loss(p, toTaskBatch(part, tensors)))(params);
-            const l = hd.item(value);
-            hd.dispose(value);
-            return { loss: l, grads };
-          } finally {
-            hd.dispose(tensors);
-          }
-        },
+        gradOnOwnPart,
         (base) => ({ op: "grad", ...base }),
         (reply) => {
           if (reply.op !== "grad") throw new Error(`parallel: expected a gradient, got '${reply.op}'`);
@@ -280,7 +279,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       const grads = mine.map((g0) =>
         hd.tidy(() => {
           const shape = hd.shapeOf(g0);
-          const n = shape.reduce((a, b) => a * b, 1);
+          const n = sizeOf(shape);
           let g = hd.mul(g0, weights[0]!);
           results.forEach((r, k) => {
             g = hd.add(g, hd.mul(hd.array(r.grad.subarray(offset, offset + n), { shape }), weights[k + 1]!));
@@ -300,14 +299,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
         params,
         direction,
         batch,
-        (part) => {
-          const own: hd.Value[] = [];
-          try {
-            return summariesOnPart(loss, params, direction, toTaskBatch(part, own), partition, options);
-          } finally {
-            hd.dispose(own);
-          }
-        },
+        (part) => withTaskBatch(part, (tb) => summariesOnPart(loss, params, direction, tb, partition, options)),
         (base) => ({ op: "summaries", ...base, partition, options }),
         (reply) => {
           if (reply.op !== "summaries") throw new Error(`parallel: expected summaries, got '${reply.op}'`);

@@ -10,6 +10,12 @@ export type BatchLeaf = { readonly data: Float32Array | Int32Array; readonly sha
 /** A batch on the host: named inputs, each with the examples along its first axis. */
 export type HostBatch = Readonly<Record<string, BatchLeaf>>;
 
+/** The number of entries of an array of this shape. */
+export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The number of entries of arrays of these shapes, one after another. */
+export const totalSize = (shapes: readonly (readonly number[])[]): number => shapes.reduce((n, s) => n + sizeOf(s), 0);
+
 /**
  * sizes(B, n): n part sizes that sum to B and differ by at most one (the first B mod n parts get
  * one more), e.g. sizes(7, 2) = [4, 3]; parts may be 0 when B < n.
@@ -41,7 +47,7 @@ export function batchSize(batch: HostBatch): number {
 export function sliceBatch(batch: HostBatch, start: number, count: number): Record<string, BatchLeaf> {
   const out: Record<string, BatchLeaf> = {};
   for (const [name, leaf] of Object.entries(batch)) {
-    const per = leaf.shape.slice(1).reduce((a, b) => a * b, 1);
+    const per = sizeOf(leaf.shape.slice(1));
     out[name] = {
       data: leaf.data.subarray(start * per, (start + count) * per),
       shape: [count, ...leaf.shape.slice(1)],

@@ -4,7 +4,7 @@
  */
 import * as hd from "@hodiff/core";
 import { summaries, type Partition, type Summaries, type SummariesOptions } from "@hodiff/partition";
-import type { BatchLeaf } from "./shards";
+import { sizeOf, totalSize, type BatchLeaf } from "./shards";
 
 /** Parameters: a pytree of float32 arrays. */
 export type Params = hd.Tree<hd.Value>;
@@ -42,6 +42,16 @@ export function toTaskBatch(part: Readonly<Record<string, BatchLeaf>>, own: hd.V
   return out;
 }
 
+/** `fn` of a host batch's part as the loss sees it; the arrays made for it are freed afterwards. */
+export function withTaskBatch<T>(part: Readonly<Record<string, BatchLeaf>>, fn: (batch: TaskBatch) => T): T {
+  const own: hd.Value[] = [];
+  try {
+    return fn(toTaskBatch(part, own));
+  } finally {
+    hd.dispose(own);
+  }
+}
+
 /**
  * Parameters rebuilt from one flat float32 array, which the caller may overwrite afterwards: wasm
  * copies an array's data into its heap when it makes it; other backends may keep the array itself,
@@ -51,7 +61,7 @@ export function paramsFrom(def: hd.TreeDef, shapes: readonly (readonly number[])
   let offset = 0;
   const copy = hd.getBackend() !== "wasm";
   const leaves = shapes.map((shape) => {
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = sizeOf(shape);
     const view = flat.subarray(offset, offset + n);
     const t = hd.array(copy ? view.slice() : view, { shape });
     offset += n;
@@ -73,7 +83,7 @@ export function writeFlat(leaves: readonly hd.Value[], out: Float32Array, offset
 export function gradOnPart(loss: BatchLoss, params: Params, batch: TaskBatch): { loss: number; grad: Float32Array } {
   const [value, grads] = hd.valueAndGrad((p: Params) => loss(p, batch))(params);
   const leaves = hd.treeLeaves(grads);
-  const grad = new Float32Array(leaves.reduce((n, l) => n + hd.shapeOf(l).reduce((a, b) => a * b, 1), 0));
+  const grad = new Float32Array(totalSize(leaves.map((l) => hd.shapeOf(l))));
   writeFlat(leaves, grad);
   const l = hd.item(value);
   hd.dispose([value, grads]);

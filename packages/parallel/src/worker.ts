@@ -5,6 +5,7 @@
 import * as hd from "@hodiff/core";
 import { parentPort, workerData } from "node:worker_threads";
 import type { Reply, Request, Started, WorkerStart } from "./protocol";
+import { totalSize } from "./shards";
 import { gradOnPart, paramsFrom, summariesOnPart, toTaskBatch, type BatchLoss, type Task } from "./task";
 
 const start = workerData as WorkerStart;
@@ -19,7 +20,7 @@ function signal(state: 1 | 2): void {
 function answer(loss: BatchLoss, req: Request): { reply: Reply; transfer: ArrayBuffer[] } {
   const before = hd.numTensors();
   const own: hd.Value[] = [];
-  const total = req.shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+  const total = totalSize(req.shapes);
   const flat = new Float32Array(req.shared);
   const params = paramsFrom(req.def, req.shapes, flat.subarray(0, total));
   try {
