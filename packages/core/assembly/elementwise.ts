@@ -420,3 +420,109 @@ export function maxMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32):
   if (inner == 1) reduceRows(1, x, out, outer, r);
   else reduceMiddle(1, x, out, outer, r, inner);
 }
+
+// ── max-pool weights ──
+// The derivative of a max over axes (reduce-max's VJP: max pooling's gradient) in one kernel:
+// out[i] = w[i]·t[k(i)] with w[i] = (x[i] == m[k(i)]) / #{j : k(j) = k(i), x[j] == m[k(i)]}, where
+// k(i) drops the reduced axes, so ties share t equally (as JAX) and a window where no x equals m
+// gets NaN. x is viewed as [a, r1, b, r2, c, r3, d] (kept and reduced runs alternating; merged
+// adjacent axes), m and t as [a, b, c, d]. The values are those of the unfused ops mask·(1/count)·t:
+// pass 1 counts the ties into `cnt` (kept-size scratch), cnt then holds (1/count)·t, and pass 2
+// writes mask·cnt[k] (0·NaN and 0·∞ stay NaN, like the unfused product).
+
+const COUNT = 0;
+const SCATTER = 1;
+
+/** Over a kept row of d floats at x, m, acc (and out): count ties into acc, or write mask·acc. */
+// @ts-ignore: decorator
+@inline
+function maxRow(op: i32, x: usize, m: usize, acc: usize, out: usize, d: i32): void {
+  const one = f32x4.splat(1.0);
+  let o: usize = 0;
+  const end = (<usize>d >> 2) << 4;
+  for (; o < end; o += 16) {
+    const mask = v128.and(f32x4.eq(v128.load(x + o), v128.load(m + o)), one);
+    if (op == COUNT) v128.store(acc + o, f32x4.add(v128.load(acc + o), mask));
+    else v128.store(out + o, f32x4.mul(mask, v128.load(acc + o)));
+  }
+  const bytes = <usize>d << 2;
+  for (; o < bytes; o += 4) {
+    const mask: f32 = load<f32>(x + o) == load<f32>(m + o) ? 1.0 : 0.0;
+    if (op == COUNT) store<f32>(acc + o, load<f32>(acc + o) + mask);
+    else store<f32>(out + o, mask * load<f32>(acc + o));
+  }
+}
+
+/** Over r contiguous floats at x sharing one kept index (m, acc scalars at mp, ap): the same. */
+// @ts-ignore: decorator
+@inline
+function maxSegment(op: i32, x: usize, mp: usize, ap: usize, out: usize, r: i32): void {
+  const one = f32x4.splat(1.0);
+  const mv = load<f32>(mp);
+  const m4 = f32x4.splat(mv);
+  const a4 = f32x4.splat(load<f32>(ap));
+  let sum = f32x4.splat(0.0);
+  let o: usize = 0;
+  const end = (<usize>r >> 2) << 4;
+  for (; o < end; o += 16) {
+    const mask = v128.and(f32x4.eq(v128.load(x + o), m4), one);
+    if (op == COUNT) sum = f32x4.add(sum, mask);
+    else v128.store(out + o, f32x4.mul(mask, a4));
+  }
+  let s: f32 = 0.0;
+  const bytes = <usize>r << 2;
+  for (; o < bytes; o += 4) {
+    const mask: f32 = load<f32>(x + o) == mv ? 1.0 : 0.0;
+    if (op == COUNT) s += mask;
+    else store<f32>(out + o, mask * load<f32>(ap));
+  }
+  if (op == COUNT) {
+    // Counts are small integers: the order of these additions does not change them.
+    s += f32x4.extract_lane(sum, 0) + f32x4.extract_lane(sum, 1) + f32x4.extract_lane(sum, 2) + f32x4.extract_lane(sum, 3);
+    store<f32>(ap, load<f32>(ap) + s);
+  }
+}
+
+/** One pass over x in memory order; the kept offset is recomputed once per run of r3·d floats. */
+// @ts-ignore: decorator
+@inline
+function maxPass(op: i32, x: usize, m: usize, acc: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const row = <usize>d << 2;
+  let xp = x;
+  let op_ = out;
+  for (let ia = 0; ia < a; ia++)
+    for (let i1 = 0; i1 < r1; i1++)
+      for (let ib = 0; ib < b; ib++)
+        for (let i2 = 0; i2 < r2; i2++)
+          for (let ic = 0; ic < c; ic++) {
+            const k = ((((<usize>ia * <usize>b + <usize>ib) * <usize>c + <usize>ic) * <usize>d) << 2);
+            if (d == 1) {
+              maxSegment(op, xp, m + k, acc + k, op_, r3);
+              xp += <usize>r3 << 2;
+              op_ += <usize>r3 << 2;
+            } else {
+              for (let i3 = 0; i3 < r3; i3++) {
+                maxRow(op, xp, m + k, acc + k, op_, d);
+                xp += row;
+                op_ += row;
+              }
+            }
+          }
+}
+
+/**
+ * out = mask·t / count over x of shape [a, r1, b, r2, c, r3, d] (m, t, cnt of shape [a, b, c, d];
+ * cnt is scratch, overwritten). Pointers are byte offsets of float32 arrays.
+ */
+export function maxScatter(x: usize, m: usize, t: usize, cnt: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const kept = <usize>a * <usize>b * <usize>c * <usize>d;
+  memory.fill(cnt, 0, kept << 2);
+  maxPass(COUNT, x, m, cnt, out, a, r1, b, r2, c, r3, d);
+  // cnt ← (1/count)·t: mask·that is (mask·(1/count))·t exactly (1/count ≤ 1, so no new overflow).
+  const one = f32x4.splat(1.0);
+  let o: usize = 0;
+  const end = (kept >> 2) << 4;
+  for (; o < end; o += 16) v128.store(cnt + o, f32x4.mul(f32x4.div(one, v128.load(cnt + o)), v128.load(t + o)));
+  for (; o < kept << 2; o += 4) store<f32>(cnt + o, (<f32>1.0 / load<f32>(cnt + o)) * load<f32>(t + o));
+  maxPass(SCATTER, x, m, cnt, out, a, r1, b, r2, c, r3, d);
+}

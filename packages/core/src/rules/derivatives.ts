@@ -4,8 +4,8 @@
  * Written with ops, so they are differentiable in turn.
  */
 import { avalOf, type AnyPrimitive, type Value } from "../trace/core";
-import { reduceSum } from "../primitives/reduce";
-import { reshape } from "../primitives/shape";
+import { K } from "../kernels";
+import { maxScatter } from "../primitives/reduce";
 import {
   add,
   addP,
@@ -99,6 +99,5 @@ export const keptShape = (x: Value, axes: readonly number[]): number[] =>
 
 /** Where x attains its max along `axes`, as 1/(number of ties) (so ties share the derivative). */
 export function maxWeights(x: Value, out: Value, axes: readonly number[]): Value {
-  const mask = cast(equal(x, reshape(out, keptShape(x, axes))), "float32");
-  return div(mask, reshape(reduceSum(mask, axes), keptShape(x, axes)));
+  return maxScatter(x, out, K.fill([...avalOf(out).shape], 1, "float32"), axes);
 }

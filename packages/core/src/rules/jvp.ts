@@ -17,7 +17,7 @@ import {
   stopGradientP,
   where,
 } from "../primitives/elementwise";
-import { reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
+import { maxScatter, maxScatterP, reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
 import { broadcastToP, concatP, padP, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
 import { conv2dP, matmulP } from "../primitives/linalg";
 import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
@@ -86,6 +86,12 @@ defJvp(reduceMaxP, ([x], [dx], p) => {
   const out = bind(reduceMaxP, [x!], p);
   return [out, reduceSum(mul(dx!, maxWeights(x!, out, p.axes)), p.axes)];
 });
+
+// Linear in t; the weights are piecewise constant in x and m (zero derivative almost everywhere).
+defJvp(maxScatterP, ([x, m, t], [, , dt], p) => [
+  bind(maxScatterP, [x!, m!, t!], p),
+  dt ? maxScatter(x!, m!, dt, p.axes) : null,
+]);
 
 defJvp(concatP, (xs, dxs, p) => [
   bind(concatP, xs, p),

@@ -23,7 +23,7 @@ import {
   stopGradientP,
   where,
 } from "../primitives/elementwise";
-import { reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
+import { maxScatter, maxScatterP, reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
 import {
   broadcastTo,
   broadcastToP,
@@ -134,7 +134,13 @@ defVjp(castP, (ct, [x]) => [isFloat(avalOf(x!).dtype) ? ct : null]);
 defVjp(stopGradientP, () => [null]);
 
 defVjp(reduceSumP, (ct, [x], _o, { axes }) => [broadcastTo(reshape(ct, keptShape(x!, axes)), shapeOf(x!))]);
-defVjp(reduceMaxP, (ct, [x], out, { axes }) => [mul(maxWeights(x!, out, axes), reshape(ct, keptShape(x!, axes)))]);
+defVjp(reduceMaxP, (ct, [x], out, { axes }) => [maxScatter(x!, out, ct, axes)]);
+// Linear in t (the transpose spreads, this sums back); nothing flows to x and m (piecewise constant).
+defVjp(maxScatterP, (ct, [x, m], _o, { axes }, needs) => [
+  null,
+  null,
+  needs[2] ? reduceSum(mul(ct, maxWeights(x!, m!, axes)), axes) : null,
+]);
 
 defVjp(reshapeP, (ct, [x]) => [reshape(ct, shapeOf(x!))]);
 defVjp(broadcastToP, (ct, [x]) => [unbroadcast(ct, shapeOf(x!))]);

@@ -21,6 +21,7 @@ import {
   type TensorInfo,
   type TfDataType,
 } from "../kernels";
+import { maxScatterView } from "../shapes";
 import { SIMD_WASM_BASE64 } from "./module";
 
 /** The kernels the module exports: (x, out, n) for unary ones, byte offsets and an element count. */
@@ -318,3 +319,40 @@ export function setSimdKernels(on: boolean): void {
 export const simdKernelsActive = (): boolean =>
   enabled && runtime.getBackend() === "wasm" && installed?.backend === runtime.backend();
 runtime.setFusedKernelsActive(simdKernelsActive);
+
+// ── max-pool weights ──
+
+/** The max-scatter kernel's export (byte offsets; x viewed as [a, r1, b, r2, c, r3, d]). */
+interface MaxScatterExports {
+  maxScatter: (x: number, m: number, t: number, cnt: number, out: number, ...view: number[]) => void;
+}
+
+/** Name of the fused derivative of a max over axes (inputs x, m, t; attribute axes): see `K.maxScatter`. */
+export const MAX_SCATTER = FUSED_KERNELS.maxScatter;
+
+/**
+ * (x == m)·t / #ties in two passes over x, with no broadcast of m or t (tfjs's composition spent
+ * 3.9 ms on LeNet's first pool: Equal on a broadcast m, Cast, Sum, RealDiv, a broadcasting Mul).
+ * K.maxScatter only calls it for float32 x whose axes fit the kernel's view.
+ */
+const maxScatterKernel: KernelConfig = {
+  kernelName: MAX_SCATTER,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const { x, m, t } = args.inputs as { x: TensorInfo; m: TensorInfo; t: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend)
+      throw new Error(`${MAX_SCATTER}: the wasm backend changed since installSimdKernels`);
+    const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
+    if (!view) throw new Error(`${MAX_SCATTER}: more than three runs of reduced axes (K.maxScatter composes those)`);
+    const out = backend.makeOutput(x.shape, "float32");
+    if (runtime.sizeFromShape(x.shape) === 0) return out;
+    const cnt = backend.makeOutput([runtime.sizeFromShape(m.shape)], "float32");
+    const exports = installed.exports as unknown as MaxScatterExports;
+    const at = (u: TensorInfo) => offset(backend, u);
+    exports.maxScatter(at(x), at(m), at(t), at(cnt), at(out), ...view);
+    backend.disposeData(cnt.dataId);
+    return out;
+  },
+};
+ADDED.push(maxScatterKernel);

@@ -55,8 +55,9 @@ import {
   tanhP,
   where,
 } from "../primitives/elementwise";
-import { reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
-import { broadcastToP, concatP, padP, reshape, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
+import { maxScatter, maxScatterP, reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
+import { maxWeights } from "../rules/derivatives";
+import { broadcastToP, concatP, padP, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
 import { conv2dP, matmulP } from "../primitives/linalg";
 import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
 
@@ -442,11 +443,12 @@ defJet(selectP, ([c, a, b], [, sa, sb], _p, _K, y) =>
 
 /** max over axes: the terms of the maximising entries (ties share equally, as jvp). */
 defJet(reduceMaxP, ([x], [s], p, _K, out) => {
-  const kept = avalOf(x!).shape.map((d, i) => (p.axes.includes(i) ? 1 : d));
-  const mask = cast(equal(x!, reshape(out, kept)), "float32");
-  const weights = div(mask, reshape(reduceSum(mask, p.axes), kept));
+  const weights = maxWeights(x!, out, p.axes);
   return s!.map((t) => (t === null ? null : reduceSum(mul(t, weights), p.axes)));
 });
+
+/** Linear in t, piecewise constant in x and m: each term of t goes through with the primal weights. */
+defJet(maxScatterP, ([x, m], [, , st], p) => st!.map((t) => (t === null ? null : maxScatter(x!, m!, t, p.axes))));
 
 defJet(castP, ([x], [s], p) => {
   const moves = isFloat(p.dtype) && isFloat(avalOf(x!).dtype);
