@@ -426,103 +426,132 @@ export function maxMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32):
 // out[i] = w[i]·t[k(i)] with w[i] = (x[i] == m[k(i)]) / #{j : k(j) = k(i), x[j] == m[k(i)]}, where
 // k(i) drops the reduced axes, so ties share t equally (as JAX) and a window where no x equals m
 // gets NaN. x is viewed as [a, r1, b, r2, c, r3, d] (kept and reduced runs alternating; merged
-// adjacent axes), m and t as [a, b, c, d]. The values are those of the unfused ops mask·(1/count)·t:
-// pass 1 counts the ties into `cnt` (kept-size scratch), cnt then holds (1/count)·t, and pass 2
-// writes mask·cnt[k] (0·NaN and 0·∞ stay NaN, like the unfused product).
+// adjacent axes), m and t as [a, b, c, d]. The values are those of the unfused ops
+// (mask·(1/count))·t, which equals mask·((1/count)·t) (1/count ≤ 1 adds no overflow; 0·∞ and 0·NaN
+// are NaN either way). One pass writes mask·t (right where count = 1, the usual case) and counts
+// the matches; then only the windows whose count is not 1 (ties, or no match) are written again.
 
-const COUNT = 0;
-const SCATTER = 1;
-
-/** Over a kept row of d floats at x, m, acc (and out): count ties into acc, or write mask·acc. */
+/** Lanes of `d` mod 4 that the last, overlapping vector of a kept row adds: 1.0 there, 0 before. */
 // @ts-ignore: decorator
 @inline
-function maxRow(op: i32, x: usize, m: usize, acc: usize, out: usize, d: i32): void {
+function freshLanes(d: i32): v128 {
+  const k = d & 3; // the last vector starts at d − 4; its first 4 − k lanes were already counted
   const one = f32x4.splat(1.0);
-  let o: usize = 0;
-  const end = (<usize>d >> 2) << 4;
-  for (; o < end; o += 16) {
+  if (k == 0) return one;
+  let v = f32x4.splat(0.0);
+  if (k <= 1) v = f32x4.replace_lane(v, 3, 1.0);
+  else if (k == 2) v = f32x4.replace_lane(f32x4.replace_lane(v, 2, 1.0), 3, 1.0);
+  else v = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(v, 1, 1.0), 2, 1.0), 3, 1.0);
+  return v;
+}
+
+/** A kept row of d ≥ 4 floats: out = mask·t, cnt += mask (the last vector overlaps; `fresh` keeps it counted once). */
+// @ts-ignore: decorator
+@inline
+function maxRow(x: usize, m: usize, t: usize, cnt: usize, out: usize, last: usize, fresh: v128): void {
+  const one = f32x4.splat(1.0);
+  for (let o: usize = 0; o < last; o += 16) {
     const mask = v128.and(f32x4.eq(v128.load(x + o), v128.load(m + o)), one);
-    if (op == COUNT) v128.store(acc + o, f32x4.add(v128.load(acc + o), mask));
-    else v128.store(out + o, f32x4.mul(mask, v128.load(acc + o)));
+    v128.store(out + o, f32x4.mul(mask, v128.load(t + o)));
+    v128.store(cnt + o, f32x4.add(v128.load(cnt + o), mask));
   }
-  const bytes = <usize>d << 2;
-  for (; o < bytes; o += 4) {
+  const mask = v128.and(f32x4.eq(v128.load(x + last), v128.load(m + last)), one);
+  v128.store(out + last, f32x4.mul(mask, v128.load(t + last)));
+  v128.store(cnt + last, f32x4.add(v128.load(cnt + last), v128.and(mask, fresh)));
+}
+
+/** A kept row of d < 4 floats, one at a time. */
+// @ts-ignore: decorator
+@inline
+function maxRowShort(x: usize, m: usize, t: usize, cnt: usize, out: usize, d: i32): void {
+  for (let o: usize = 0; o < (<usize>d << 2); o += 4) {
     const mask: f32 = load<f32>(x + o) == load<f32>(m + o) ? 1.0 : 0.0;
-    if (op == COUNT) store<f32>(acc + o, load<f32>(acc + o) + mask);
-    else store<f32>(out + o, mask * load<f32>(acc + o));
+    store<f32>(out + o, mask * load<f32>(t + o));
+    store<f32>(cnt + o, load<f32>(cnt + o) + mask);
   }
 }
 
-/** Over r contiguous floats at x sharing one kept index (m, acc scalars at mp, ap): the same. */
+/** r contiguous floats of one window (d = 1): out = mask·t, and the matches added to cnt. */
 // @ts-ignore: decorator
 @inline
-function maxSegment(op: i32, x: usize, mp: usize, ap: usize, out: usize, r: i32): void {
+function maxSegment(x: usize, m: usize, t: usize, cnt: usize, out: usize, r: i32): void {
   const one = f32x4.splat(1.0);
-  const mv = load<f32>(mp);
+  const mv = load<f32>(m);
+  const tv = load<f32>(t);
   const m4 = f32x4.splat(mv);
-  const a4 = f32x4.splat(load<f32>(ap));
+  const t4 = f32x4.splat(tv);
   let sum = f32x4.splat(0.0);
   let o: usize = 0;
   const end = (<usize>r >> 2) << 4;
   for (; o < end; o += 16) {
     const mask = v128.and(f32x4.eq(v128.load(x + o), m4), one);
-    if (op == COUNT) sum = f32x4.add(sum, mask);
-    else v128.store(out + o, f32x4.mul(mask, a4));
+    v128.store(out + o, f32x4.mul(mask, t4));
+    sum = f32x4.add(sum, mask);
   }
-  let s: f32 = 0.0;
-  const bytes = <usize>r << 2;
-  for (; o < bytes; o += 4) {
+  // Counts are small integers: the order of these additions does not change them.
+  let s: f32 = f32x4.extract_lane(sum, 0) + f32x4.extract_lane(sum, 1);
+  s += f32x4.extract_lane(sum, 2) + f32x4.extract_lane(sum, 3);
+  for (; o < (<usize>r << 2); o += 4) {
     const mask: f32 = load<f32>(x + o) == mv ? 1.0 : 0.0;
-    if (op == COUNT) s += mask;
-    else store<f32>(out + o, mask * load<f32>(ap));
+    store<f32>(out + o, mask * tv);
+    s += mask;
   }
-  if (op == COUNT) {
-    // Counts are small integers: the order of these additions does not change them.
-    s += f32x4.extract_lane(sum, 0) + f32x4.extract_lane(sum, 1) + f32x4.extract_lane(sum, 2) + f32x4.extract_lane(sum, 3);
-    store<f32>(ap, load<f32>(ap) + s);
-  }
+  store<f32>(cnt, load<f32>(cnt) + s);
 }
 
-/** One pass over x in memory order; the kept offset is recomputed once per run of r3·d floats. */
-// @ts-ignore: decorator
-@inline
-function maxPass(op: i32, x: usize, m: usize, acc: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+/** Write window k again with t·(1/count) shared among its matches (count ≠ 1: ties, or none → NaN). */
+function maxRefit(x: usize, m: usize, t: usize, cnt: usize, out: usize, k: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const mv = load<f32>(m + (<usize>k << 2));
+  const scaled = (<f32>1.0 / load<f32>(cnt + (<usize>k << 2))) * load<f32>(t + (<usize>k << 2));
+  // k = ((ia·b + ib)·c + ic)·d + id; x's offset of (ia, i1, ib, i2, ic, i3, id) in [a, r1, b, r2, c, r3, d].
+  const id = k % d;
+  const ic = (k / d) % c;
+  const ib = (k / d / c) % b;
+  const ia = k / d / c / b;
+  for (let i1 = 0; i1 < r1; i1++)
+    for (let i2 = 0; i2 < r2; i2++)
+      for (let i3 = 0; i3 < r3; i3++) {
+        const at = <usize>(((((((ia * r1 + i1) * b + ib) * r2 + i2) * c + ic) * r3 + i3) * d + id)) << 2;
+        store<f32>(out + at, (load<f32>(x + at) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+      }
+}
+
+/**
+ * out = (x == m)·t / count over x of shape [a, r1, b, r2, c, r3, d] (m, t, cnt of shape
+ * [a, b, c, d]; cnt is scratch). Pointers are byte offsets of float32 arrays; sizes below 2³¹.
+ */
+export function maxScatter(x: usize, m: usize, t: usize, cnt: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const kept = a * b * c * d;
+  memory.fill(cnt, 0, <usize>kept << 2);
   const row = <usize>d << 2;
+  const last = <usize>(d - 4) << 2;
+  const fresh = freshLanes(d);
   let xp = x;
-  let op_ = out;
+  let op = out;
   for (let ia = 0; ia < a; ia++)
     for (let i1 = 0; i1 < r1; i1++)
       for (let ib = 0; ib < b; ib++)
         for (let i2 = 0; i2 < r2; i2++)
           for (let ic = 0; ic < c; ic++) {
-            const k = ((((<usize>ia * <usize>b + <usize>ib) * <usize>c + <usize>ic) * <usize>d) << 2);
+            const k = <usize>(((ia * b + ib) * c + ic) * d) << 2;
             if (d == 1) {
-              maxSegment(op, xp, m + k, acc + k, op_, r3);
+              maxSegment(xp, m + k, t + k, cnt + k, op, r3);
               xp += <usize>r3 << 2;
-              op_ += <usize>r3 << 2;
+              op += <usize>r3 << 2;
+            } else if (d >= 4) {
+              for (let i3 = 0; i3 < r3; i3++, xp += row, op += row) maxRow(xp, m + k, t + k, cnt + k, op, last, fresh);
             } else {
-              for (let i3 = 0; i3 < r3; i3++) {
-                maxRow(op, xp, m + k, acc + k, op_, d);
-                xp += row;
-                op_ += row;
-              }
+              for (let i3 = 0; i3 < r3; i3++, xp += row, op += row) maxRowShort(xp, m + k, t + k, cnt + k, op, d);
             }
           }
-}
-
-/**
- * out = mask·t / count over x of shape [a, r1, b, r2, c, r3, d] (m, t, cnt of shape [a, b, c, d];
- * cnt is scratch, overwritten). Pointers are byte offsets of float32 arrays.
- */
-export function maxScatter(x: usize, m: usize, t: usize, cnt: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
-  const kept = <usize>a * <usize>b * <usize>c * <usize>d;
-  memory.fill(cnt, 0, kept << 2);
-  maxPass(COUNT, x, m, cnt, out, a, r1, b, r2, c, r3, d);
-  // cnt ← (1/count)·t: mask·that is (mask·(1/count))·t exactly (1/count ≤ 1, so no new overflow).
+  // Windows whose count is not 1, found four at a time.
   const one = f32x4.splat(1.0);
-  let o: usize = 0;
-  const end = (kept >> 2) << 4;
-  for (; o < end; o += 16) v128.store(cnt + o, f32x4.mul(f32x4.div(one, v128.load(cnt + o)), v128.load(t + o)));
-  for (; o < kept << 2; o += 4) store<f32>(cnt + o, (<f32>1.0 / load<f32>(cnt + o)) * load<f32>(t + o));
-  maxPass(SCATTER, x, m, cnt, out, a, r1, b, r2, c, r3, d);
+  let k = 0;
+  for (; k + 4 <= kept; k += 4) {
+    if (!v128.any_true(f32x4.ne(v128.load(cnt + (<usize>k << 2)), one))) continue;
+    for (let j = k; j < k + 4; j++)
+      if (load<f32>(cnt + (<usize>j << 2)) != 1.0) maxRefit(x, m, t, cnt, out, j, r1, b, r2, c, r3, d);
+  }
+  for (; k < kept; k++)
+    if (load<f32>(cnt + (<usize>k << 2)) != 1.0) maxRefit(x, m, t, cnt, out, k, r1, b, r2, c, r3, d);
 }

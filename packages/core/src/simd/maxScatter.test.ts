@@ -40,7 +40,9 @@ const CASES: Array<[number[], number[]]> = [
     [2, 4],
   ], // 3×3 pooling, 16 channels
   [[3, 7, 5], [2]], // the reduced axis innermost (contiguous segments)
-  [[3, 7, 9], [1]],
+  [[3, 7, 9], [1]], // kept rows of 9, 7, 5: the last vector overlaps by 3, 1, 3 lanes
+  [[2, 3, 7], [1]],
+  [[3, 2, 5], [1]],
   [
     [2, 3, 4, 5, 3, 2],
     [0, 2, 4],
