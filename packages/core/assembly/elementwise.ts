@@ -428,130 +428,121 @@ export function maxMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32):
 // gets NaN. x is viewed as [a, r1, b, r2, c, r3, d] (kept and reduced runs alternating; merged
 // adjacent axes), m and t as [a, b, c, d]. The values are those of the unfused ops
 // (mask·(1/count))·t, which equals mask·((1/count)·t) (1/count ≤ 1 adds no overflow; 0·∞ and 0·NaN
-// are NaN either way). One pass writes mask·t (right where count = 1, the usual case) and counts
-// the matches; then only the windows whose count is not 1 (ties, or no match) are written again.
+// are NaN either way). Each window is visited with its count in a register: mask·t is written
+// (right where count = 1, the usual case) and, only where some count is not 1 (ties, or no match),
+// the window is written again with (1/count)·t. No scratch memory, no read-modify-write.
 
-/** Lanes of `d` mod 4 that the last, overlapping vector of a kept row adds: 1.0 there, 0 before. */
+/**
+ * Four adjacent kept columns (byte offset `col` in a row of m, t and of x's rows) over the window
+ * at x + base: rows base + i1·s1 + i2·s2 + i3·s3 (byte strides).
+ */
 // @ts-ignore: decorator
 @inline
-function freshLanes(d: i32): v128 {
-  const k = d & 3; // the last vector starts at d − 4; its first 4 − k lanes were already counted
+function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
   const one = f32x4.splat(1.0);
-  if (k == 0) return one;
-  let v = f32x4.splat(0.0);
-  if (k <= 1) v = f32x4.replace_lane(v, 3, 1.0);
-  else if (k == 2) v = f32x4.replace_lane(f32x4.replace_lane(v, 2, 1.0), 3, 1.0);
-  else v = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(v, 1, 1.0), 2, 1.0), 3, 1.0);
-  return v;
+  const m4 = v128.load(m + col);
+  const t4 = v128.load(t + col);
+  let count = f32x4.splat(0.0);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p), m4), one);
+        v128.store(out + p, f32x4.mul(mask, t4));
+        count = f32x4.add(count, mask);
+      }
+  if (!v128.any_true(f32x4.ne(count, one))) return;
+  const scaled = f32x4.mul(f32x4.div(one, count), t4); // = t4 in lanes where count = 1
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
+        v128.store(out + p, f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), scaled));
 }
 
-/** A kept row of d ≥ 4 floats: out = mask·t, cnt += mask (the last vector overlaps; `fresh` keeps it counted once). */
+/** One kept column (the same, one float at a time): rows of fewer than four kept floats. */
 // @ts-ignore: decorator
 @inline
-function maxRow(x: usize, m: usize, t: usize, cnt: usize, out: usize, last: usize, fresh: v128): void {
-  const one = f32x4.splat(1.0);
-  for (let o: usize = 0; o < last; o += 16) {
-    const mask = v128.and(f32x4.eq(v128.load(x + o), v128.load(m + o)), one);
-    v128.store(out + o, f32x4.mul(mask, v128.load(t + o)));
-    v128.store(cnt + o, f32x4.add(v128.load(cnt + o), mask));
-  }
-  const mask = v128.and(f32x4.eq(v128.load(x + last), v128.load(m + last)), one);
-  v128.store(out + last, f32x4.mul(mask, v128.load(t + last)));
-  v128.store(cnt + last, f32x4.add(v128.load(cnt + last), v128.and(mask, fresh)));
+function maxColumn1(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const mv = load<f32>(m + col);
+  const tv = load<f32>(t + col);
+  let count: f32 = 0.0;
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask: f32 = load<f32>(x + p) == mv ? 1.0 : 0.0;
+        store<f32>(out + p, mask * tv);
+        count += mask;
+      }
+  if (count == 1.0) return;
+  const scaled = (<f32>1.0 / count) * tv;
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
+        store<f32>(out + p, (load<f32>(x + p) == mv ? <f32>1.0 : <f32>0.0) * scaled);
 }
 
-/** A kept row of d < 4 floats, one at a time. */
+/** d = 1: the window's innermost run of r3 floats is contiguous, so the vectors run along it. */
 // @ts-ignore: decorator
 @inline
-function maxRowShort(x: usize, m: usize, t: usize, cnt: usize, out: usize, d: i32): void {
-  for (let o: usize = 0; o < (<usize>d << 2); o += 4) {
-    const mask: f32 = load<f32>(x + o) == load<f32>(m + o) ? 1.0 : 0.0;
-    store<f32>(out + o, mask * load<f32>(t + o));
-    store<f32>(cnt + o, load<f32>(cnt + o) + mask);
-  }
-}
-
-/** r contiguous floats of one window (d = 1): out = mask·t, and the matches added to cnt. */
-// @ts-ignore: decorator
-@inline
-function maxSegment(x: usize, m: usize, t: usize, cnt: usize, out: usize, r: i32): void {
+function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32): void {
   const one = f32x4.splat(1.0);
-  const mv = load<f32>(m);
-  const tv = load<f32>(t);
+  const mv = load<f32>(mp);
+  const tv = load<f32>(tp);
   const m4 = f32x4.splat(mv);
   const t4 = f32x4.splat(tv);
-  let sum = f32x4.splat(0.0);
-  let o: usize = 0;
-  const end = (<usize>r >> 2) << 4;
-  for (; o < end; o += 16) {
-    const mask = v128.and(f32x4.eq(v128.load(x + o), m4), one);
-    v128.store(out + o, f32x4.mul(mask, t4));
-    sum = f32x4.add(sum, mask);
-  }
-  // Counts are small integers: the order of these additions does not change them.
-  let s: f32 = f32x4.extract_lane(sum, 0) + f32x4.extract_lane(sum, 1);
-  s += f32x4.extract_lane(sum, 2) + f32x4.extract_lane(sum, 3);
-  for (; o < (<usize>r << 2); o += 4) {
-    const mask: f32 = load<f32>(x + o) == mv ? 1.0 : 0.0;
-    store<f32>(out + o, mask * tv);
-    s += mask;
-  }
-  store<f32>(cnt, load<f32>(cnt) + s);
-}
-
-/** Write window k again with t·(1/count) shared among its matches (count ≠ 1: ties, or none → NaN). */
-function maxRefit(x: usize, m: usize, t: usize, cnt: usize, out: usize, k: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
-  const mv = load<f32>(m + (<usize>k << 2));
-  const scaled = (<f32>1.0 / load<f32>(cnt + (<usize>k << 2))) * load<f32>(t + (<usize>k << 2));
-  // k = ((ia·b + ib)·c + ic)·d + id; x's offset of (ia, i1, ib, i2, ic, i3, id) in [a, r1, b, r2, c, r3, d].
-  const id = k % d;
-  const ic = (k / d) % c;
-  const ib = (k / d / c) % b;
-  const ia = k / d / c / b;
-  for (let i1 = 0; i1 < r1; i1++)
-    for (let i2 = 0; i2 < r2; i2++)
-      for (let i3 = 0; i3 < r3; i3++) {
-        const at = <usize>(((((((ia * r1 + i1) * b + ib) * r2 + i2) * c + ic) * r3 + i3) * d + id)) << 2;
-        store<f32>(out + at, (load<f32>(x + at) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+  const bytes = <usize>r3 << 2;
+  const vec = (<usize>r3 >> 2) << 4;
+  let count4 = f32x4.splat(0.0);
+  let count: f32 = 0.0;
+  for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2) {
+      let o: usize = 0;
+      for (; o < vec; o += 16) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p + o), m4), one);
+        v128.store(out + p + o, f32x4.mul(mask, t4));
+        count4 = f32x4.add(count4, mask);
       }
+      for (; o < bytes; o += 4) {
+        const mask: f32 = load<f32>(x + p + o) == mv ? 1.0 : 0.0;
+        store<f32>(out + p + o, mask * tv);
+        count += mask;
+      }
+    }
+  // Counts are small integers: the order of these additions does not change them.
+  count += f32x4.extract_lane(count4, 0) + f32x4.extract_lane(count4, 1);
+  count += f32x4.extract_lane(count4, 2) + f32x4.extract_lane(count4, 3);
+  if (count == 1.0) return;
+  const scaled = (<f32>1.0 / count) * tv;
+  for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2)
+      for (let o: usize = 0; o < bytes; o += 4)
+        store<f32>(out + p + o, (load<f32>(x + p + o) == mv ? <f32>1.0 : <f32>0.0) * scaled);
 }
 
 /**
- * out = (x == m)·t / count over x of shape [a, r1, b, r2, c, r3, d] (m, t, cnt of shape
- * [a, b, c, d]; cnt is scratch). Pointers are byte offsets of float32 arrays; sizes below 2³¹.
+ * out = (x == m)·t / count over x of shape [a, r1, b, r2, c, r3, d], m and t of shape [a, b, c, d].
+ * Pointers are byte offsets of float32 arrays; sizes below 2³¹ elements.
  */
-export function maxScatter(x: usize, m: usize, t: usize, cnt: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
-  const kept = a * b * c * d;
-  memory.fill(cnt, 0, <usize>kept << 2);
+export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  // Byte strides of x's axes r3, r2, r1 (and of kept rows).
+  const s3 = <usize>d << 2;
+  const s2 = <usize>c * <usize>r3 * s3;
+  const s1 = <usize>b * <usize>r2 * s2;
   const row = <usize>d << 2;
-  const last = <usize>(d - 4) << 2;
-  const fresh = freshLanes(d);
-  let xp = x;
-  let op = out;
+  const last = <usize>(d - 4) << 2; // the last vector of a kept row overlaps the one before (d ≥ 4)
+  let k: usize = 0; // byte offset of the kept row in m and t
   for (let ia = 0; ia < a; ia++)
-    for (let i1 = 0; i1 < r1; i1++)
-      for (let ib = 0; ib < b; ib++)
-        for (let i2 = 0; i2 < r2; i2++)
-          for (let ic = 0; ic < c; ic++) {
-            const k = <usize>(((ia * b + ib) * c + ic) * d) << 2;
-            if (d == 1) {
-              maxSegment(xp, m + k, t + k, cnt + k, op, r3);
-              xp += <usize>r3 << 2;
-              op += <usize>r3 << 2;
-            } else if (d >= 4) {
-              for (let i3 = 0; i3 < r3; i3++, xp += row, op += row) maxRow(xp, m + k, t + k, cnt + k, op, last, fresh);
-            } else {
-              for (let i3 = 0; i3 < r3; i3++, xp += row, op += row) maxRowShort(xp, m + k, t + k, cnt + k, op, d);
-            }
-          }
-  // Windows whose count is not 1, found four at a time.
-  const one = f32x4.splat(1.0);
-  let k = 0;
-  for (; k + 4 <= kept; k += 4) {
-    if (!v128.any_true(f32x4.ne(v128.load(cnt + (<usize>k << 2)), one))) continue;
-    for (let j = k; j < k + 4; j++)
-      if (load<f32>(cnt + (<usize>j << 2)) != 1.0) maxRefit(x, m, t, cnt, out, j, r1, b, r2, c, r3, d);
-  }
-  for (; k < kept; k++)
-    if (load<f32>(cnt + (<usize>k << 2)) != 1.0) maxRefit(x, m, t, cnt, out, k, r1, b, r2, c, r3, d);
+    for (let ib = 0; ib < b; ib++)
+      for (let ic = 0; ic < c; ic++, k += row) {
+        const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
+        if (d == 1) {
+          maxSegments(x, m + k, t + k, out, base, r1, s1, r2, s2, r3);
+        } else if (d >= 4) {
+          for (let col: usize = 0; col < last; col += 16)
+            maxColumns4(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
+          maxColumns4(x, m + k, t + k, out, base, last, r1, s1, r2, s2, r3, s3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4)
+            maxColumn1(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
+        }
+      }
 }

@@ -324,7 +324,7 @@ runtime.setFusedKernelsActive(simdKernelsActive);
 
 /** The max-scatter kernel's export (byte offsets; x viewed as [a, r1, b, r2, c, r3, d]). */
 interface MaxScatterExports {
-  maxScatter: (x: number, m: number, t: number, cnt: number, out: number, ...view: number[]) => void;
+  maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
 }
 
 /** Name of the fused derivative of a max over axes (inputs x, m, t; attribute axes): see `K.maxScatter`. */
@@ -347,11 +347,9 @@ const maxScatterKernel: KernelConfig = {
     if (!view) throw new Error(`${MAX_SCATTER}: more than three runs of reduced axes (K.maxScatter composes those)`);
     const out = backend.makeOutput(x.shape, "float32");
     if (runtime.sizeFromShape(x.shape) === 0) return out;
-    const cnt = backend.makeOutput([runtime.sizeFromShape(m.shape)], "float32");
     const exports = installed.exports as unknown as MaxScatterExports;
     const at = (u: TensorInfo) => offset(backend, u);
-    exports.maxScatter(at(x), at(m), at(t), at(cnt), at(out), ...view);
-    backend.disposeData(cnt.dataId);
+    exports.maxScatter(at(x), at(m), at(t), at(out), ...view);
     return out;
   },
 };
