@@ -356,14 +356,15 @@ const SUM = 0;
 // @ts-ignore: decorator
 @inline
 function combine(op: i32, acc: v128, v: v128): v128 {
-  // max as the cpu backend's `if (v > acc) acc = v`: a NaN after the first element is skipped.
-  return op == SUM ? f32x4.add(acc, v) : v128.bitselect(v, acc, f32x4.gt(v, acc));
+  // max as the cpu backend's `if (isNaN(v) || v > acc) acc = v`: a NaN anywhere gives NaN.
+  if (op == SUM) return f32x4.add(acc, v);
+  return v128.bitselect(v, acc, v128.or(f32x4.gt(v, acc), f32x4.ne(v, v)));
 }
 
 // @ts-ignore: decorator
 @inline
 function combine1(op: i32, acc: f32, v: f32): f32 {
-  return op == SUM ? acc + v : v > acc ? v : acc;
+  return op == SUM ? acc + v : v > acc || v != v ? v : acc;
 }
 
 // @ts-ignore: decorator
@@ -543,6 +544,52 @@ export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1:
         } else {
           for (let col: usize = 0; col < row; col += 4)
             maxColumn1(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
+        }
+      }
+}
+
+/** The max of four adjacent kept columns over their window, in the window's row-major order. */
+// @ts-ignore: decorator
+@inline
+function maxWindow4(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  let acc = v128.load(x + base + col);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) acc = combine(1, acc, v128.load(x + p));
+  v128.store(out + col, acc);
+}
+
+// @ts-ignore: decorator
+@inline
+function maxWindow1(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  let acc = load<f32>(x + base + col);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) acc = combine1(1, acc, load<f32>(x + p));
+  store<f32>(out + col, acc);
+}
+
+/**
+ * m = max of x over its reduced axes in one pass, x of shape [a, r1, b, r2, c, r3, d] with d > 1
+ * (out of shape [a, b, c, d]): max pooling's forward without the intermediate array of two
+ * middle-axis passes. NaN if the window holds one (as `maxMiddle` and the cpu backend).
+ */
+export function maxWindows(x: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const s3 = <usize>d << 2;
+  const s2 = <usize>c * <usize>r3 * s3;
+  const s1 = <usize>b * <usize>r2 * s2;
+  const row = <usize>d << 2;
+  const last = <usize>(d - 4) << 2;
+  let k: usize = 0;
+  for (let ia = 0; ia < a; ia++)
+    for (let ib = 0; ib < b; ib++)
+      for (let ic = 0; ic < c; ic++, k += row) {
+        const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
+        if (d >= 4) {
+          for (let col: usize = 0; col < last; col += 16) maxWindow4(x, out + k, base, col, r1, s1, r2, s2, r3, s3);
+          maxWindow4(x, out + k, base, last, r1, s1, r2, s2, r3, s3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4) maxWindow1(x, out + k, base, col, r1, s1, r2, s2, r3, s3);
         }
       }
 }

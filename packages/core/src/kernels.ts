@@ -26,6 +26,8 @@ export const FUSED_KERNELS = {
   eluGrad: "HodiffEluGrad",
   /** (x, m, t; axes) ↦ (x == m)·t / #ties, m and t of x's shape without `axes` (see `K.maxScatter`) */
   maxScatter: "HodiffMaxScatter",
+  /** (x; axes) ↦ max over the axes, in one pass over windows whose innermost kept run is > 1 */
+  maxWindows: "HodiffMaxWindows",
 } as const;
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
@@ -199,7 +201,13 @@ export const K = {
     return tf.tidy(() => select(expand(c, shape), expand(a, shape), expand(b, shape)));
   },
   sum: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.sum, a, axes) : tf.sum(a, axes)),
-  max: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.max, a, axes) : tf.max(a, axes)),
+  /** max over axes; on wasm, max pooling's layouts (a kept innermost run) go to one SIMD pass. */
+  max: (a: Tensor, axes: number[]): Tensor => {
+    if (gpu.onWebGpu()) return gpu.reduceAnyRank(tf.max, a, axes);
+    const view = fusedKernelsActive() && a.dtype === "float32" && a.size > 0 ? maxScatterView(a.shape, axes) : null;
+    if (view && view[6]! > 1) return tf.engine().runKernel(FUSED_KERNELS.maxWindows, { x: a }, { axes }) as Tensor;
+    return tf.max(a, axes);
+  },
   reshape: (a: Tensor, shape: number[]) => tf.reshape(a, shape),
   broadcastTo: (a: Tensor, shape: number[]) => (sameShape(a.shape, shape) ? tf.clone(a) : expand(a, shape)),
   transpose: (a: Tensor, perm: number[]) => (gpu.onWebGpu() ? gpu.transposeAnyRank(a, perm) : tf.transpose(a, perm)),

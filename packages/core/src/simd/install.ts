@@ -325,6 +325,7 @@ runtime.setFusedKernelsActive(simdKernelsActive);
 /** The max-scatter kernel's export (byte offsets; x viewed as [a, r1, b, r2, c, r3, d]). */
 interface MaxScatterExports {
   maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
+  maxWindows: (x: number, out: number, ...view: number[]) => void;
 }
 
 /** Name of the fused derivative of a max over axes (inputs x, m, t; attribute axes): see `K.maxScatter`. */
@@ -353,4 +354,33 @@ const maxScatterKernel: KernelConfig = {
     return out;
   },
 };
-ADDED.push(maxScatterKernel);
+
+/** Name of the one-pass max over windows (input x; attribute axes): K.max's route for pooling layouts. */
+export const MAX_WINDOWS = FUSED_KERNELS.maxWindows;
+
+/**
+ * The max over axes in one pass with no intermediate array, where the innermost kept run has more
+ * than one float (max pooling's [N, Ho, k, Wo, k, C] over [2, 4]): the Max kernel above makes two
+ * middle-axis passes there, with scalar tails for C mod 4.
+ */
+const maxWindowsKernel: KernelConfig = {
+  kernelName: MAX_WINDOWS,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const axes = (args.attrs as { axes: number[] }).axes;
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend)
+      throw new Error(`${MAX_WINDOWS}: the wasm backend changed since installSimdKernels`);
+    const view = maxScatterView(x.shape, axes);
+    if (!view || view[6]! < 2) throw new Error(`${MAX_WINDOWS}: [${x.shape}] over [${axes}] has no kept innermost run`);
+    const out = backend.makeOutput(
+      x.shape.filter((_, i) => !axes.includes(i)),
+      "float32",
+    );
+    const exports = installed.exports as unknown as MaxScatterExports;
+    exports.maxWindows(offset(backend, x), offset(backend, out), ...view);
+    return out;
+  },
+};
+ADDED.push(maxScatterKernel, maxWindowsKernel);

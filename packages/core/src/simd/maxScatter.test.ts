@@ -142,6 +142,25 @@ describe(`${MAX_SCATTER} on wasm`, () => {
     }
   }
 
+  it.each(CASES.filter(([shape]) => !shape.includes(0)))(
+    "K.max of [%s] over [%s] (one pass over windows where a kept run is innermost) equals cpu's Max bit for bit",
+    async (shape, axes) => {
+      await setBackend("cpu");
+      const x = values(
+        shape.reduce((a, b) => a * b, 1),
+        shape.length * 7 + axes.length,
+      );
+      const want = tf.tidy(() => tf.max(tf.tensor(x, shape), axes).dataSync());
+      await setBackend("wasm");
+      const before = tf.memory().numTensors;
+      const got = tf.tidy(() => K.max(tf.tensor(x, shape), axes).dataSync());
+      expect(tf.memory().numTensors).toBe(before);
+      expect(got.length).toBe(want.length);
+      for (let i = 0; i < got.length; i++)
+        expect(same(got[i]!, want[i]!), `at ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
+    },
+  );
+
   it("writes nothing past its output", () => {
     const shape = [3, 2, 5, 2, 7];
     const { x, m, t, kept } = inputs(shape, [1, 3], 3, false);
