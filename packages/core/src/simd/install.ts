@@ -332,9 +332,10 @@ interface MaxScatterExports {
 export const MAX_SCATTER = FUSED_KERNELS.maxScatter;
 
 /**
- * (x == m)·t / #ties in two passes over x, with no broadcast of m or t (tfjs's composition spent
- * 3.9 ms on LeNet's first pool: Equal on a broadcast m, Cast, Sum, RealDiv, a broadcasting Mul).
- * K.maxScatter only calls it for float32 x whose axes fit the kernel's view.
+ * (x == m)·t / #ties in one pass over x (windows with ties written twice), with no broadcast of m
+ * or t: the composed ops were Equal on a broadcast m, Cast, Sum, RealDiv and a broadcasting Mul
+ * (`pnpm bench pooling` compares them). K.maxScatter only calls it for float32 x whose axes fit
+ * the kernel's view.
  */
 const maxScatterKernel: KernelConfig = {
   kernelName: MAX_SCATTER,
