@@ -593,3 +593,129 @@ export function maxWindows(x: usize, out: usize, a: i32, r1: i32, b: i32, r2: i3
         }
       }
 }
+
+/**
+ * Σ over the window of s·w, w = mask·(1/count), for four kept columns: reduce-max's JVP (the
+ * transpose of maxScatter); NaN where the window has no match. The first pass sums mask·s, which
+ * is that where count = 1; where a count is not 1, the window is summed again with the weights.
+ */
+// @ts-ignore: decorator
+@inline
+function gatherColumns4(x: usize, m: usize, s: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  let count = f32x4.splat(0.0);
+  let sum = f32x4.splat(0.0);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p), m4), one);
+        sum = f32x4.add(sum, f32x4.mul(mask, v128.load(s + p)));
+        count = f32x4.add(count, mask);
+      }
+  if (v128.any_true(f32x4.ne(count, one))) {
+    const r = f32x4.div(one, count);
+    sum = f32x4.splat(0.0);
+    for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+      for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+        for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+          const w = f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), r);
+          sum = f32x4.add(sum, f32x4.mul(v128.load(s + p), w));
+        }
+  }
+  v128.store(out + col, sum);
+}
+
+// @ts-ignore: decorator
+@inline
+function gatherColumn1(x: usize, m: usize, s: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const mv = load<f32>(m + col);
+  let count: f32 = 0.0;
+  let sum: f32 = 0.0;
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask: f32 = load<f32>(x + p) == mv ? 1.0 : 0.0;
+        sum += mask * load<f32>(s + p);
+        count += mask;
+      }
+  if (count != 1.0) {
+    const r = <f32>1.0 / count;
+    sum = 0.0;
+    for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+      for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+        for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
+          sum += load<f32>(s + p) * ((load<f32>(x + p) == mv ? <f32>1.0 : <f32>0.0) * r);
+  }
+  store<f32>(out + col, sum);
+}
+
+/** d = 1: vectors along the contiguous innermost run of the window. */
+// @ts-ignore: decorator
+@inline
+function gatherSegments(x: usize, mp: usize, s: usize, op: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32): void {
+  const one = f32x4.splat(1.0);
+  const mv = load<f32>(mp);
+  const m4 = f32x4.splat(mv);
+  const bytes = <usize>r3 << 2;
+  const vec = (<usize>r3 >> 2) << 4;
+  let count4 = f32x4.splat(0.0);
+  let sum4 = f32x4.splat(0.0);
+  let count: f32 = 0.0;
+  let sum: f32 = 0.0;
+  for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2) {
+      let o: usize = 0;
+      for (; o < vec; o += 16) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p + o), m4), one);
+        sum4 = f32x4.add(sum4, f32x4.mul(mask, v128.load(s + p + o)));
+        count4 = f32x4.add(count4, mask);
+      }
+      for (; o < bytes; o += 4) {
+        const mask: f32 = load<f32>(x + p + o) == mv ? 1.0 : 0.0;
+        sum += mask * load<f32>(s + p + o);
+        count += mask;
+      }
+    }
+  count += f32x4.extract_lane(count4, 0) + f32x4.extract_lane(count4, 1);
+  count += f32x4.extract_lane(count4, 2) + f32x4.extract_lane(count4, 3);
+  sum += f32x4.extract_lane(sum4, 0) + f32x4.extract_lane(sum4, 1);
+  sum += f32x4.extract_lane(sum4, 2) + f32x4.extract_lane(sum4, 3);
+  if (count != 1.0) {
+    const r = <f32>1.0 / count;
+    sum = 0.0;
+    for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+      for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2)
+        for (let o: usize = 0; o < bytes; o += 4)
+          sum += load<f32>(s + p + o) * ((load<f32>(x + p + o) == mv ? <f32>1.0 : <f32>0.0) * r);
+  }
+  store<f32>(op, sum);
+}
+
+/**
+ * out = Σ over the reduced axes of s·((x == m)·(1/count)): the transpose of maxScatter in its last
+ * argument (reduce-max's JVP), x and s of shape [a, r1, b, r2, c, r3, d], m and out [a, b, c, d].
+ */
+export function maxGather(x: usize, m: usize, s: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const s3 = <usize>d << 2;
+  const s2 = <usize>c * <usize>r3 * s3;
+  const s1 = <usize>b * <usize>r2 * s2;
+  const row = <usize>d << 2;
+  const last = <usize>(d - 4) << 2;
+  let k: usize = 0;
+  for (let ia = 0; ia < a; ia++)
+    for (let ib = 0; ib < b; ib++)
+      for (let ic = 0; ic < c; ic++, k += row) {
+        const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
+        if (d == 1) {
+          gatherSegments(x, m + k, s, out + k, base, r1, s1, r2, s2, r3);
+        } else if (d >= 4) {
+          for (let col: usize = 0; col < last; col += 16)
+            gatherColumns4(x + base, m + k, s + base, out + k, 0, col, r1, s1, r2, s2, r3, s3);
+          gatherColumns4(x + base, m + k, s + base, out + k, 0, last, r1, s1, r2, s2, r3, s3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4)
+            gatherColumn1(x + base, m + k, s + base, out + k, 0, col, r1, s1, r2, s2, r3, s3);
+        }
+      }
+}

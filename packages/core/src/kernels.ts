@@ -28,6 +28,8 @@ export const FUSED_KERNELS = {
   maxScatter: "HodiffMaxScatter",
   /** (x; axes) ↦ max over the axes, in one pass over windows whose innermost kept run is > 1 */
   maxWindows: "HodiffMaxWindows",
+  /** (x, m, s; axes) ↦ Σ over the axes of s·(x == m)/#ties: maxScatter's transpose in s */
+  maxGather: "HodiffMaxGather",
 } as const;
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
@@ -189,6 +191,26 @@ export const K = {
     return tf.tidy(() => {
       const mask = K.cast(K.equal(x, tf.reshape(m, kept)), "float32");
       return K.mul(K.div(mask, tf.reshape(K.sum(mask, axes), kept)), tf.reshape(t, kept));
+    });
+  },
+  /**
+   * Σ over `axes` of s ⊙ w, w = (x == m)/#ties (s of x's shape; m of the max's): reduce-max's JVP,
+   * the transpose of `maxScatter` in its last argument. One SIMD kernel on wasm for float32, else
+   * tfjs ops. Equal to the composed ops to float32 rounding of the sum (bit-equal without ties).
+   */
+  maxGather: (x: Tensor, m: Tensor, s: Tensor, axes: number[]): Tensor => {
+    if (fusedKernelsActive() && x.dtype === "float32") {
+      if (maxScatterView(x.shape, axes) !== null) {
+        return tf.engine().runKernel(FUSED_KERNELS.maxGather, { x, m, s }, { axes }) as Tensor;
+      }
+      const perm = [...x.shape.keys()].sort((a, b) => Number(axes.includes(a)) - Number(axes.includes(b)));
+      const last = axes.map((_, i) => x.rank - axes.length + i);
+      return tf.tidy(() => K.maxGather(K.transpose(x, perm), m, K.transpose(s, perm), last));
+    }
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return tf.tidy(() => {
+      const mask = K.cast(K.equal(x, tf.reshape(m, kept)), "float32");
+      return K.sum(K.mul(s, K.div(mask, tf.reshape(K.sum(mask, axes), kept))), axes);
     });
   },
   sqrt: (a: Tensor) => tf.sqrt(a),

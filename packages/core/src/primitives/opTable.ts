@@ -6,7 +6,7 @@
 import * as hd from "../index";
 import type { Value } from "../index";
 import { eluGrad, tanhGrad } from "./elementwise";
-import { maxScatter } from "./reduce";
+import { maxGather, maxScatter } from "./reduce";
 
 const k = hd.random.key(42);
 const [k1, k2, k3, k4] = hd.random.split(k, 4) as [hd.Key, hd.Key, hd.Key, hd.Key];
@@ -53,6 +53,11 @@ export const GRAD_OPS: GradSpec[] = [
     name: "maxScatter",
     f: (x, t) => maxScatter(x, hd.max(x, [0, 2]), t, [0, 2]),
     args: () => [u(k1, [2, 3, 3]), u(k2, [3])],
+  },
+  {
+    name: "maxGather",
+    f: (x, s) => maxGather(x, hd.max(x, [0, 2]), s, [0, 2]),
+    args: () => [u(k1, [2, 3, 3]), u(k2, [2, 3, 3])],
   },
   { name: "reshape", f: (x) => hd.reshape(x, [3, 2]), args: () => [u(k1, [2, 3])] },
   { name: "broadcastTo", f: (x) => hd.broadcastTo(x, [2, 3, 2]), args: () => [u(k1, [3, 1])] },

@@ -78,3 +78,34 @@ export const maxScatterP: Primitive<ReduceParams> = def({
 export function maxScatter(x: Value, m: Value, t: Value, axes: readonly number[]): Value {
   return bind(maxScatterP, [x, m, t], { axes: [...axes].sort((a, b) => a - b) });
 }
+
+/**
+ * Σ over `axes` of s ⊙ w with w = (x == m)/#ties (s of x's shape, m of the max's): reduce-max's
+ * JVP, the transpose of `maxScatter` in its last argument. Linear in s; zero derivative almost
+ * everywhere in x and m.
+ */
+export const maxGatherP: Primitive<ReduceParams> = def({
+  name: "maxGather",
+  impl: ([x, m, s], { axes }) => K.maxGather(x!, m!, s!, [...axes]),
+  abstractEval: ([x, m, s], { axes }) => {
+    const kept = reduceShape("maxGather")([x!], { axes });
+    const same = (a: Aval, shape: readonly number[]) =>
+      a.dtype === "float32" && a.shape.length === shape.length && a.shape.every((d, i) => d === shape[i]);
+    if (x!.dtype !== "float32") shapeError("maxGather", `'x' must be float32, got ${x!.dtype}[${x!.shape.join(",")}]`);
+    if (!same(m!, kept.shape)) {
+      shapeError("maxGather", `'m' must be float32[${kept.shape.join(",")}], got ${m!.dtype}[${m!.shape.join(",")}]`);
+    }
+    if (!same(s!, x!.shape)) {
+      shapeError(
+        "maxGather",
+        `'s' must be float32[${x!.shape.join(",")}] like x, got ${s!.dtype}[${s!.shape.join(",")}]`,
+      );
+    }
+    return kept;
+  },
+});
+
+/** Σ over `axes` of s·(x == m)/#ties: the tangent s through m = max of x over the axes. */
+export function maxGather(x: Value, m: Value, s: Value, axes: readonly number[]): Value {
+  return bind(maxGatherP, [x, m, s], { axes: [...axes].sort((a, b) => a - b) });
+}

@@ -326,6 +326,7 @@ runtime.setFusedKernelsActive(simdKernelsActive);
 interface MaxScatterExports {
   maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
   maxWindows: (x: number, out: number, ...view: number[]) => void;
+  maxGather: (x: number, m: number, s: number, out: number, ...view: number[]) => void;
 }
 
 /** Name of the fused derivative of a max over axes (inputs x, m, t; attribute axes): see `K.maxScatter`. */
@@ -384,4 +385,26 @@ const maxWindowsKernel: KernelConfig = {
     return out;
   },
 };
-ADDED.push(maxScatterKernel, maxWindowsKernel);
+
+/** Name of maxScatter's transpose (inputs x, m, s; attribute axes): see `K.maxGather`. */
+export const MAX_GATHER = FUSED_KERNELS.maxGather;
+
+/** Σ over each window of s·(x == m), times 1/#ties, in one pass (reduce-max's JVP). */
+const maxGatherKernel: KernelConfig = {
+  kernelName: MAX_GATHER,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const { x, m, s } = args.inputs as { x: TensorInfo; m: TensorInfo; s: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend)
+      throw new Error(`${MAX_GATHER}: the wasm backend changed since installSimdKernels`);
+    const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
+    if (!view) throw new Error(`${MAX_GATHER}: more than three runs of reduced axes (K.maxGather transposes those)`);
+    const out = backend.makeOutput(m.shape, "float32");
+    if (runtime.sizeFromShape(m.shape) === 0) return out;
+    const exports = installed.exports as unknown as MaxScatterExports;
+    exports.maxGather(offset(backend, x), offset(backend, m), offset(backend, s), offset(backend, out), ...view);
+    return out;
+  },
+};
+ADDED.push(maxScatterKernel, maxWindowsKernel, maxGatherKernel);

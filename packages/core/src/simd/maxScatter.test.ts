@@ -10,7 +10,7 @@ import { setBackend } from "../backend";
 import { K } from "../kernels";
 import { maxScatterView } from "../shapes";
 import { MAX_SCATTER, simdKernelsActive } from "./install";
-import { maxScatterP } from "../primitives/reduce";
+import { maxGatherP, maxScatterP } from "../primitives/reduce";
 import { hostKernel } from "../staging/host";
 import * as hd from "../index";
 import type { Value } from "../index";
@@ -78,13 +78,51 @@ function inputs(shape: number[], axes: number[], seed: number, arbitraryM: boole
     m = values(mSize, seed + 1); // windows where nothing equals m: NaN weights
   else m = tf.tidy(() => tf.max(tf.tensor(x, shape), axes).dataSync() as Float32Array);
   const t = values(mSize, seed + 2);
-  return { x, m, t, kept };
+  const s = values(n, seed + 3);
+  return { x, m, t, s, kept };
 }
 
 function compute(shape: number[], axes: number[], x: Float32Array, m: Float32Array, t: Float32Array, kept: number[]) {
   return tf.tidy(() =>
     K.maxScatter(tf.tensor(x, shape), tf.tensor(m, kept), tf.tensor(t, kept), axes).dataSync(),
   ) as Float32Array;
+}
+
+function computeGather(
+  shape: number[],
+  axes: number[],
+  x: Float32Array,
+  m: Float32Array,
+  s: Float32Array,
+  kept: number[],
+) {
+  return tf.tidy(() =>
+    K.maxGather(tf.tensor(x, shape), tf.tensor(m, kept), tf.tensor(s, shape), axes).dataSync(),
+  ) as Float32Array;
+}
+
+/** Equal, both NaN, or within float32 rounding of a sum whose terms' magnitudes add up to `scale`. */
+const close = (a: number, b: number, scale: number) => same(a, b) || Math.abs(a - b) <= 1e-6 * scale;
+
+/** float64 truth of maxGather (Σ over each window of s·(x == m)/#ties) and Σ |terms|. */
+function bruteForceGather(shape: number[], axes: number[], x: Float32Array, m: Float32Array, s: Float32Array) {
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const keptAxes = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const keptIndex = (i: number) =>
+    keptAxes.reduce((k, a) => k * shape[a]! + (Math.floor(i / strides[a]!) % shape[a]!), 0);
+  const count = new Array<number>(m.length).fill(0);
+  x.forEach((v, i) => {
+    if (v === m[keptIndex(i)]) count[keptIndex(i)]!++;
+  });
+  const out = new Array<number>(m.length).fill(0);
+  const scale = new Array<number>(m.length).fill(0);
+  x.forEach((v, i) => {
+    const k = keptIndex(i);
+    const term = s[i]! * ((v === m[k] ? 1 : 0) / count[k]!);
+    out[k]! += term;
+    scale[k]! += Math.abs(term);
+  });
+  return { out, scale };
 }
 
 /** float64 truth: (x == m)/#ties · t. */
@@ -161,6 +199,29 @@ describe(`${MAX_SCATTER} on wasm`, () => {
     },
   );
 
+  for (const [shape, axes] of CASES) {
+    for (const arbitraryM of [false, true]) {
+      const label = `[${shape}] over [${axes}], m ${arbitraryM ? "arbitrary" : "= max"}`;
+      it(`maxGather ${label}: cpu's composed ops to float32 rounding, float64 brute force, NaN alike`, async () => {
+        await setBackend("cpu");
+        const { x, m, s, kept } = inputs(shape, axes, shape.length * 13 + axes.length, arbitraryM);
+        const want = computeGather(shape, axes, x, m, s, kept);
+        await setBackend("wasm");
+        const before = tf.memory().numTensors;
+        const got = computeGather(shape, axes, x, m, s, kept);
+        expect(tf.memory().numTensors).toBe(before);
+        expect(got.length).toBe(want.length);
+        const { out: truth, scale } = bruteForceGather(shape, axes, x, m, s);
+        for (let i = 0; i < got.length; i++) {
+          expect(close(got[i]!, want[i]!, scale[i]!), `${label} at ${i}: wasm ${got[i]}, cpu ${want[i]}`).toBe(true);
+          // float64 overflows later than float32: the truth rounded to float32 may be ±∞ as well.
+          const ok = close(got[i]!, truth[i]!, scale[i]!) || same(got[i]!, Math.fround(truth[i]!));
+          expect(ok, `${label} at ${i}: ${got[i]} vs float64 ${truth[i]}`).toBe(true);
+        }
+      });
+    }
+  }
+
   it("writes nothing past its output", () => {
     const shape = [3, 2, 5, 2, 7];
     const { x, m, t, kept } = inputs(shape, [1, 3], 3, false);
@@ -190,6 +251,25 @@ describe("maxScatter's host kernel (jit's small arrays)", () => {
     ).data;
     for (let i = 0; i < want.length; i++)
       expect(same(got[i]!, want[i]!), `at ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
+  });
+
+  it.each(CASES)("maxGather [%s] over [%s]: cpu's composed ops to float32 rounding", async (shape, axes) => {
+    await setBackend("cpu");
+    const { x, m, s, kept } = inputs(shape, axes, shape.length * 19 + axes.length, false);
+    const want = computeGather(shape, axes, x, m, s, kept);
+    const keptShape = shape.filter((_, i) => !axes.includes(i));
+    const got = hostKernel(maxGatherP)!(
+      [
+        { data: x, shape, dtype: "float32" },
+        { data: m, shape: keptShape, dtype: "float32" },
+        { data: s, shape, dtype: "float32" },
+      ],
+      { axes },
+      { shape: keptShape, dtype: "float32" },
+    ).data;
+    const { scale } = bruteForceGather(shape, axes, x, m, s);
+    for (let i = 0; i < want.length; i++)
+      expect(close(got[i]!, want[i]!, scale[i]!), `at ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
   });
 });
 

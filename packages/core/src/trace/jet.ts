@@ -55,8 +55,7 @@ import {
   tanhP,
   where,
 } from "../primitives/elementwise";
-import { maxScatter, maxScatterP, reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
-import { maxWeights } from "../rules/derivatives";
+import { maxGather, maxGatherP, maxScatter, maxScatterP, reduceMaxP, reduceSumP } from "../primitives/reduce";
 import { broadcastToP, concatP, padP, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
 import { conv2dP, matmulP } from "../primitives/linalg";
 import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
@@ -442,13 +441,11 @@ defJet(selectP, ([c, a, b], [, sa, sb], _p, _K, y) =>
 );
 
 /** max over axes: the terms of the maximising entries (ties share equally, as jvp). */
-defJet(reduceMaxP, ([x], [s], p, _K, out) => {
-  const weights = maxWeights(x!, out, p.axes);
-  return s!.map((t) => (t === null ? null : reduceSum(mul(t, weights), p.axes)));
-});
+defJet(reduceMaxP, ([x], [s], p, _K, out) => s!.map((t) => (t === null ? null : maxGather(x!, out, t, p.axes))));
 
 /** Linear in t, piecewise constant in x and m: each term of t goes through with the primal weights. */
 defJet(maxScatterP, ([x, m], [, , st], p) => st!.map((t) => (t === null ? null : maxScatter(x!, m!, t, p.axes))));
+defJet(maxGatherP, ([x, m], [, , ss], p) => ss!.map((t) => (t === null ? null : maxGather(x!, m!, t, p.axes))));
 
 defJet(castP, ([x], [s], p) => {
   const moves = isFloat(p.dtype) && isFloat(avalOf(x!).dtype);
