@@ -6,7 +6,10 @@
  *   broadcast max, cast, sum, div, and a broadcasting mul) against the fused `maxScatter` kernel
  *   (through `vjp`, so dispatch counts too);
  * - forward: the max as two passes of the middle-axis Max kernel (`tf.max`) against the one-pass
- *   `HodiffMaxWindows` (`hd.max`).
+ *   `HodiffMaxWindows` (`hd.max`);
+ * - jvp: the max and its tangent for a tangent s of x's shape, as the two-pass max and the ops
+ *   reduce-max's JVP was composed of (those of backward, then a sum) against `jvp` of `hd.max`
+ *   (the one-pass max and the fused `maxGather`).
  * Times include allocating the output and reading it back (dataSync). Wasm with SIMD kernels only.
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -42,6 +45,7 @@ export const poolingBench: Bench = async ({ backend, repeats }) => {
     const x = hd.random.normal(hd.random.key(1), shape);
     const m = hd.max(x, axes);
     const t = hd.random.normal(hd.random.key(2), hd.shapeOf(m));
+    const v = hd.random.normal(hd.random.key(3), shape);
     const [, pullback] = hd.vjp((a: Value) => hd.max(a, axes), x);
     const variants: Record<string, () => unknown> = {
       composed_backward: () => {
@@ -51,6 +55,12 @@ export const poolingBench: Bench = async ({ backend, repeats }) => {
       fused_backward: () => pullback(t),
       two_pass_forward: () => tf.max(x as tf.Tensor, axes),
       one_pass_forward: () => hd.max(x, axes),
+      composed_jvp: () => {
+        const y = tf.max(x as tf.Tensor, axes);
+        const mask = hd.cast(hd.equal(x, hd.reshape(y, kept)), "float32");
+        return [y, hd.sum(hd.mul(v, hd.div(mask, hd.reshape(hd.sum(mask, axes), kept))), axes)];
+      },
+      fused_jvp: () => hd.jvp((a: Value) => hd.max(a, axes), [x], [v]),
     };
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
     for (let i = 0; i < repeats + 2; i++) {
@@ -74,7 +84,8 @@ export const poolingBench: Bench = async ({ backend, repeats }) => {
     });
     out.push(record("backward", "composed_backward", "fused_backward"));
     out.push(record("forward", "two_pass_forward", "one_pass_forward"));
-    hd.dispose([x, m, t]);
+    out.push(record("jvp", "composed_jvp", "fused_jvp"));
+    hd.dispose([x, m, t, v]);
   }
   return out;
 };
