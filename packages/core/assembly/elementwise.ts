@@ -356,14 +356,15 @@ const SUM = 0;
 // @ts-ignore: decorator
 @inline
 function combine(op: i32, acc: v128, v: v128): v128 {
-  // max as the cpu backend's `if (v > acc) acc = v`: a NaN after the first element is skipped.
-  return op == SUM ? f32x4.add(acc, v) : v128.bitselect(v, acc, f32x4.gt(v, acc));
+  // max as the cpu backend's `if (isNaN(v) || v > acc) acc = v`: a NaN anywhere gives NaN.
+  if (op == SUM) return f32x4.add(acc, v);
+  return v128.bitselect(v, acc, v128.or(f32x4.gt(v, acc), f32x4.ne(v, v)));
 }
 
 // @ts-ignore: decorator
 @inline
 function combine1(op: i32, acc: f32, v: f32): f32 {
-  return op == SUM ? acc + v : v > acc ? v : acc;
+  return op == SUM ? acc + v : v > acc || v != v ? v : acc;
 }
 
 // @ts-ignore: decorator
@@ -419,4 +420,302 @@ export function sumMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32):
 export function maxMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
   if (inner == 1) reduceRows(1, x, out, outer, r);
   else reduceMiddle(1, x, out, outer, r, inner);
+}
+
+// ── max-pool weights ──
+// The derivative of a max over axes (reduce-max's VJP: max pooling's gradient) in one kernel:
+// out[i] = w[i]·t[k(i)] with w[i] = (x[i] == m[k(i)]) / #{j : k(j) = k(i), x[j] == m[k(i)]}, where
+// k(i) drops the reduced axes, so ties share t equally (as JAX) and a window where no x equals m
+// gets NaN. x is viewed as [a, r1, b, r2, c, r3, d] (kept and reduced runs alternating; merged
+// adjacent axes), m and t as [a, b, c, d]. The values are those of the unfused ops
+// (mask·(1/count))·t, which equals mask·((1/count)·t) (1/count ≤ 1 adds no overflow; 0·∞ and 0·NaN
+// are NaN either way). Each window is visited with its count in a register: mask·t is written
+// (right where count = 1, the usual case) and, only where some count is not 1 (ties, or no match),
+// the window is written again with (1/count)·t. No scratch memory, no read-modify-write.
+
+/**
+ * Four adjacent kept columns (byte offset `col` in a row of m, t and of x's rows) over the window
+ * at x + base: rows base + i1·s1 + i2·s2 + i3·s3 (byte strides).
+ */
+// @ts-ignore: decorator
+@inline
+function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  const t4 = v128.load(t + col);
+  let count = f32x4.splat(0.0);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p), m4), one);
+        v128.store(out + p, f32x4.mul(mask, t4));
+        count = f32x4.add(count, mask);
+      }
+  if (!v128.any_true(f32x4.ne(count, one))) return;
+  const scaled = f32x4.mul(f32x4.div(one, count), t4); // = t4 in lanes where count = 1
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
+        v128.store(out + p, f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), scaled));
+}
+
+/** One kept column (the same, one float at a time): rows of fewer than four kept floats. */
+// @ts-ignore: decorator
+@inline
+function maxColumn1(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const mv = load<f32>(m + col);
+  const tv = load<f32>(t + col);
+  let count: f32 = 0.0;
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask: f32 = load<f32>(x + p) == mv ? 1.0 : 0.0;
+        store<f32>(out + p, mask * tv);
+        count += mask;
+      }
+  if (count == 1.0) return;
+  const scaled = (<f32>1.0 / count) * tv;
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
+        store<f32>(out + p, (load<f32>(x + p) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+}
+
+/** d = 1: the window's innermost run of r3 floats is contiguous, so the vectors run along it. */
+// @ts-ignore: decorator
+@inline
+function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32): void {
+  const one = f32x4.splat(1.0);
+  const mv = load<f32>(mp);
+  const tv = load<f32>(tp);
+  const m4 = f32x4.splat(mv);
+  const t4 = f32x4.splat(tv);
+  const bytes = <usize>r3 << 2;
+  const vec = (<usize>r3 >> 2) << 4;
+  let count4 = f32x4.splat(0.0);
+  let count: f32 = 0.0;
+  for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2) {
+      let o: usize = 0;
+      for (; o < vec; o += 16) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p + o), m4), one);
+        v128.store(out + p + o, f32x4.mul(mask, t4));
+        count4 = f32x4.add(count4, mask);
+      }
+      for (; o < bytes; o += 4) {
+        const mask: f32 = load<f32>(x + p + o) == mv ? 1.0 : 0.0;
+        store<f32>(out + p + o, mask * tv);
+        count += mask;
+      }
+    }
+  // Counts are small integers: the order of these additions does not change them.
+  count += f32x4.extract_lane(count4, 0) + f32x4.extract_lane(count4, 1);
+  count += f32x4.extract_lane(count4, 2) + f32x4.extract_lane(count4, 3);
+  if (count == 1.0) return;
+  const scaled = (<f32>1.0 / count) * tv;
+  for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2)
+      for (let o: usize = 0; o < bytes; o += 4)
+        store<f32>(out + p + o, (load<f32>(x + p + o) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+}
+
+/**
+ * out = (x == m)·t / count over x of shape [a, r1, b, r2, c, r3, d], m and t of shape [a, b, c, d].
+ * Pointers are byte offsets of float32 arrays; sizes below 2³¹ elements.
+ */
+export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  // Byte strides of x's axes r3, r2, r1 (and of kept rows).
+  const s3 = <usize>d << 2;
+  const s2 = <usize>c * <usize>r3 * s3;
+  const s1 = <usize>b * <usize>r2 * s2;
+  const row = <usize>d << 2;
+  const last = <usize>(d - 4) << 2; // the last vector of a kept row overlaps the one before (d ≥ 4)
+  let k: usize = 0; // byte offset of the kept row in m and t
+  for (let ia = 0; ia < a; ia++)
+    for (let ib = 0; ib < b; ib++)
+      for (let ic = 0; ic < c; ic++, k += row) {
+        const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
+        if (d == 1) {
+          maxSegments(x, m + k, t + k, out, base, r1, s1, r2, s2, r3);
+        } else if (d >= 4) {
+          for (let col: usize = 0; col < last; col += 16)
+            maxColumns4(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
+          maxColumns4(x, m + k, t + k, out, base, last, r1, s1, r2, s2, r3, s3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4)
+            maxColumn1(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
+        }
+      }
+}
+
+/** The max of four adjacent kept columns over their window, in the window's row-major order. */
+// @ts-ignore: decorator
+@inline
+function maxWindow4(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  let acc = v128.load(x + base + col);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) acc = combine(1, acc, v128.load(x + p));
+  v128.store(out + col, acc);
+}
+
+// @ts-ignore: decorator
+@inline
+function maxWindow1(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  let acc = load<f32>(x + base + col);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) acc = combine1(1, acc, load<f32>(x + p));
+  store<f32>(out + col, acc);
+}
+
+/**
+ * m = max of x over its reduced axes in one pass, x of shape [a, r1, b, r2, c, r3, d] with d > 1
+ * (out of shape [a, b, c, d]): max pooling's forward without the intermediate array of two
+ * middle-axis passes. NaN if the window holds one (as `maxMiddle` and the cpu backend).
+ */
+export function maxWindows(x: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const s3 = <usize>d << 2;
+  const s2 = <usize>c * <usize>r3 * s3;
+  const s1 = <usize>b * <usize>r2 * s2;
+  const row = <usize>d << 2;
+  const last = <usize>(d - 4) << 2;
+  let k: usize = 0;
+  for (let ia = 0; ia < a; ia++)
+    for (let ib = 0; ib < b; ib++)
+      for (let ic = 0; ic < c; ic++, k += row) {
+        const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
+        if (d >= 4) {
+          for (let col: usize = 0; col < last; col += 16) maxWindow4(x, out + k, base, col, r1, s1, r2, s2, r3, s3);
+          maxWindow4(x, out + k, base, last, r1, s1, r2, s2, r3, s3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4) maxWindow1(x, out + k, base, col, r1, s1, r2, s2, r3, s3);
+        }
+      }
+}
+
+/**
+ * Σ over the window of s·w, w = mask·(1/count), for four kept columns: reduce-max's JVP (the
+ * transpose of maxScatter); NaN where the window has no match. The first pass sums mask·s, which
+ * is that where count = 1; where a count is not 1, the window is summed again with the weights.
+ */
+// @ts-ignore: decorator
+@inline
+function gatherColumns4(x: usize, m: usize, s: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  let count = f32x4.splat(0.0);
+  let sum = f32x4.splat(0.0);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p), m4), one);
+        sum = f32x4.add(sum, f32x4.mul(mask, v128.load(s + p)));
+        count = f32x4.add(count, mask);
+      }
+  if (v128.any_true(f32x4.ne(count, one))) {
+    const r = f32x4.div(one, count);
+    sum = f32x4.splat(0.0);
+    for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+      for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+        for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+          const w = f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), r);
+          sum = f32x4.add(sum, f32x4.mul(v128.load(s + p), w));
+        }
+  }
+  v128.store(out + col, sum);
+}
+
+// @ts-ignore: decorator
+@inline
+function gatherColumn1(x: usize, m: usize, s: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const mv = load<f32>(m + col);
+  let count: f32 = 0.0;
+  let sum: f32 = 0.0;
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask: f32 = load<f32>(x + p) == mv ? 1.0 : 0.0;
+        sum += mask * load<f32>(s + p);
+        count += mask;
+      }
+  if (count != 1.0) {
+    const r = <f32>1.0 / count;
+    sum = 0.0;
+    for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+      for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+        for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
+          sum += load<f32>(s + p) * ((load<f32>(x + p) == mv ? <f32>1.0 : <f32>0.0) * r);
+  }
+  store<f32>(out + col, sum);
+}
+
+/** d = 1: vectors along the contiguous innermost run of the window. */
+// @ts-ignore: decorator
+@inline
+function gatherSegments(x: usize, mp: usize, s: usize, op: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32): void {
+  const one = f32x4.splat(1.0);
+  const mv = load<f32>(mp);
+  const m4 = f32x4.splat(mv);
+  const bytes = <usize>r3 << 2;
+  const vec = (<usize>r3 >> 2) << 4;
+  let count4 = f32x4.splat(0.0);
+  let sum4 = f32x4.splat(0.0);
+  let count: f32 = 0.0;
+  let sum: f32 = 0.0;
+  for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2) {
+      let o: usize = 0;
+      for (; o < vec; o += 16) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p + o), m4), one);
+        sum4 = f32x4.add(sum4, f32x4.mul(mask, v128.load(s + p + o)));
+        count4 = f32x4.add(count4, mask);
+      }
+      for (; o < bytes; o += 4) {
+        const mask: f32 = load<f32>(x + p + o) == mv ? 1.0 : 0.0;
+        sum += mask * load<f32>(s + p + o);
+        count += mask;
+      }
+    }
+  count += f32x4.extract_lane(count4, 0) + f32x4.extract_lane(count4, 1);
+  count += f32x4.extract_lane(count4, 2) + f32x4.extract_lane(count4, 3);
+  sum += f32x4.extract_lane(sum4, 0) + f32x4.extract_lane(sum4, 1);
+  sum += f32x4.extract_lane(sum4, 2) + f32x4.extract_lane(sum4, 3);
+  if (count != 1.0) {
+    const r = <f32>1.0 / count;
+    sum = 0.0;
+    for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+      for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2)
+        for (let o: usize = 0; o < bytes; o += 4)
+          sum += load<f32>(s + p + o) * ((load<f32>(x + p + o) == mv ? <f32>1.0 : <f32>0.0) * r);
+  }
+  store<f32>(op, sum);
+}
+
+/**
+ * out = Σ over the reduced axes of s·((x == m)·(1/count)): the transpose of maxScatter in its last
+ * argument (reduce-max's JVP), x and s of shape [a, r1, b, r2, c, r3, d], m and out [a, b, c, d].
+ */
+export function maxGather(x: usize, m: usize, s: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const s3 = <usize>d << 2;
+  const s2 = <usize>c * <usize>r3 * s3;
+  const s1 = <usize>b * <usize>r2 * s2;
+  const row = <usize>d << 2;
+  const last = <usize>(d - 4) << 2;
+  let k: usize = 0;
+  for (let ia = 0; ia < a; ia++)
+    for (let ib = 0; ib < b; ib++)
+      for (let ic = 0; ic < c; ic++, k += row) {
+        const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
+        if (d == 1) {
+          gatherSegments(x, m + k, s, out + k, base, r1, s1, r2, s2, r3);
+        } else if (d >= 4) {
+          for (let col: usize = 0; col < last; col += 16)
+            gatherColumns4(x + base, m + k, s + base, out + k, 0, col, r1, s1, r2, s2, r3, s3);
+          gatherColumns4(x + base, m + k, s + base, out + k, 0, last, r1, s1, r2, s2, r3, s3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4)
+            gatherColumn1(x + base, m + k, s + base, out + k, 0, col, r1, s1, r2, s2, r3, s3);
+        }
+      }
 }

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // The pure-JS backend, always available, registered on load.
 import "@tensorflow/tfjs-backend-cpu";
-import { broadcastShapes, sameShape } from "./shapes";
+import { broadcastShapes, maxScatterView, sameShape } from "./shapes";
 import * as gpu from "./webgpu/kernels";
 
 export type Tensor = tf.Tensor;
@@ -24,6 +24,12 @@ export const FUSED_KERNELS = {
   elu: "HodiffElu",
   /** (x, dy) ↦ dy·(x > 0 ? 1 : eˣ) */
   eluGrad: "HodiffEluGrad",
+  /** (x, m, t; axes) ↦ (x == m)·t / #ties, m and t of x's shape without `axes` (see `K.maxScatter`) */
+  maxScatter: "HodiffMaxScatter",
+  /** (x; axes) ↦ max over the axes, in one pass over windows whose innermost kept run is > 1 */
+  maxWindows: "HodiffMaxWindows",
+  /** (x, m, s; axes) ↦ Σ over the axes of s·(x == m)/#ties: maxScatter's transpose in s */
+  maxGather: "HodiffMaxGather",
 } as const;
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
@@ -165,6 +171,48 @@ export const K = {
           const zero = tf.zerosLike(x);
           return K.mul(t, K.where(tf.greater(x, zero), tf.onesLike(x), tf.exp(tf.minimum(x, zero))));
         }),
+  /**
+   * The derivative of m = max of x over `axes` applied to t (m and t of m's shape): w ⊙ t with
+   * w = (x == m) / #ties along the axes (ties share t; NaN where no x equals m). One SIMD kernel on
+   * wasm for float32 (up to three runs of reduced axes), else the same ops as the composed rule.
+   */
+  maxScatter: (x: Tensor, m: Tensor, t: Tensor, axes: number[]): Tensor => {
+    if (fusedKernelsActive() && x.dtype === "float32") {
+      if (maxScatterView(x.shape, axes) !== null) {
+        return tf.engine().runKernel(FUSED_KERNELS.maxScatter, { x, m, t }, { axes }) as Tensor;
+      }
+      // More than three runs of reduced axes (rank ≥ 7): with the reduced axes moved last, one run.
+      const perm = [...x.shape.keys()].sort((a, b) => Number(axes.includes(a)) - Number(axes.includes(b)));
+      const inverse = perm.map((_, i) => perm.indexOf(i));
+      const last = axes.map((_, i) => x.rank - axes.length + i);
+      return tf.tidy(() => K.transpose(K.maxScatter(K.transpose(x, perm), m, t, last), inverse));
+    }
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return tf.tidy(() => {
+      const mask = K.cast(K.equal(x, tf.reshape(m, kept)), "float32");
+      return K.mul(K.div(mask, tf.reshape(K.sum(mask, axes), kept)), tf.reshape(t, kept));
+    });
+  },
+  /**
+   * Σ over `axes` of s ⊙ w, w = (x == m)/#ties (s of x's shape; m of the max's): reduce-max's JVP,
+   * the transpose of `maxScatter` in its last argument. One SIMD kernel on wasm for float32, else
+   * tfjs ops. Equal to the composed ops to float32 rounding of the sum (bit-equal without ties).
+   */
+  maxGather: (x: Tensor, m: Tensor, s: Tensor, axes: number[]): Tensor => {
+    if (fusedKernelsActive() && x.dtype === "float32") {
+      if (maxScatterView(x.shape, axes) !== null) {
+        return tf.engine().runKernel(FUSED_KERNELS.maxGather, { x, m, s }, { axes }) as Tensor;
+      }
+      const perm = [...x.shape.keys()].sort((a, b) => Number(axes.includes(a)) - Number(axes.includes(b)));
+      const last = axes.map((_, i) => x.rank - axes.length + i);
+      return tf.tidy(() => K.maxGather(K.transpose(x, perm), m, K.transpose(s, perm), last));
+    }
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return tf.tidy(() => {
+      const mask = K.cast(K.equal(x, tf.reshape(m, kept)), "float32");
+      return K.sum(K.mul(s, K.div(mask, tf.reshape(K.sum(mask, axes), kept))), axes);
+    });
+  },
   sqrt: (a: Tensor) => tf.sqrt(a),
   greater: compare((a, b) => tf.greater(a, b)),
   less: compare((a, b) => tf.less(a, b)),
@@ -175,7 +223,13 @@ export const K = {
     return tf.tidy(() => select(expand(c, shape), expand(a, shape), expand(b, shape)));
   },
   sum: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.sum, a, axes) : tf.sum(a, axes)),
-  max: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.max, a, axes) : tf.max(a, axes)),
+  /** max over axes; on wasm, max pooling's layouts (a kept innermost run) go to one SIMD pass. */
+  max: (a: Tensor, axes: number[]): Tensor => {
+    if (gpu.onWebGpu()) return gpu.reduceAnyRank(tf.max, a, axes);
+    const view = fusedKernelsActive() && a.dtype === "float32" && a.size > 0 ? maxScatterView(a.shape, axes) : null;
+    if (view && view[6]! > 1) return tf.engine().runKernel(FUSED_KERNELS.maxWindows, { x: a }, { axes }) as Tensor;
+    return tf.max(a, axes);
+  },
   reshape: (a: Tensor, shape: number[]) => tf.reshape(a, shape),
   broadcastTo: (a: Tensor, shape: number[]) => (sameShape(a.shape, shape) ? tf.clone(a) : expand(a, shape)),
   transpose: (a: Tensor, perm: number[]) => (gpu.onWebGpu() ? gpu.transposeAnyRank(a, perm) : tf.transpose(a, perm)),

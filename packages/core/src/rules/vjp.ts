@@ -23,7 +23,15 @@ import {
   stopGradientP,
   where,
 } from "../primitives/elementwise";
-import { reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
+import {
+  maxGather,
+  maxGatherP,
+  maxScatter,
+  maxScatterP,
+  reduceMaxP,
+  reduceSum,
+  reduceSumP,
+} from "../primitives/reduce";
 import {
   broadcastTo,
   broadcastToP,
@@ -41,7 +49,7 @@ import {
 } from "../primitives/shape";
 import { conv2dP, matmulP, matmulRaw, swapLast, type Conv2DParams } from "../primitives/linalg";
 import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
-import { binaryPartials, keptShape, maxWeights, unaryDerivatives } from "./derivatives";
+import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
 
 /** A cotangent in factored form, formed only when its entries are needed. */
 export interface DeferredCotangent {
@@ -134,7 +142,10 @@ defVjp(castP, (ct, [x]) => [isFloat(avalOf(x!).dtype) ? ct : null]);
 defVjp(stopGradientP, () => [null]);
 
 defVjp(reduceSumP, (ct, [x], _o, { axes }) => [broadcastTo(reshape(ct, keptShape(x!, axes)), shapeOf(x!))]);
-defVjp(reduceMaxP, (ct, [x], out, { axes }) => [mul(maxWeights(x!, out, axes), reshape(ct, keptShape(x!, axes)))]);
+defVjp(reduceMaxP, (ct, [x], out, { axes }) => [maxScatter(x!, out, ct, axes)]);
+// Linear in t (the transpose spreads, this sums back); nothing flows to x and m (piecewise constant).
+defVjp(maxScatterP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxGather(x!, m!, ct, axes) : null]);
+defVjp(maxGatherP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxScatter(x!, m!, ct, axes) : null]);
 
 defVjp(reshapeP, (ct, [x]) => [reshape(ct, shapeOf(x!))]);
 defVjp(broadcastToP, (ct, [x]) => [unbroadcast(ct, shapeOf(x!))]);

@@ -21,6 +21,7 @@ import {
   type TensorInfo,
   type TfDataType,
 } from "../kernels";
+import { maxScatterView } from "../shapes";
 import { SIMD_WASM_BASE64 } from "./module";
 
 /** The kernels the module exports: (x, out, n) for unary ones, byte offsets and an element count. */
@@ -318,3 +319,92 @@ export function setSimdKernels(on: boolean): void {
 export const simdKernelsActive = (): boolean =>
   enabled && runtime.getBackend() === "wasm" && installed?.backend === runtime.backend();
 runtime.setFusedKernelsActive(simdKernelsActive);
+
+// ── max-pool weights ──
+
+/** The max-scatter kernel's export (byte offsets; x viewed as [a, r1, b, r2, c, r3, d]). */
+interface MaxScatterExports {
+  maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
+  maxWindows: (x: number, out: number, ...view: number[]) => void;
+  maxGather: (x: number, m: number, s: number, out: number, ...view: number[]) => void;
+}
+
+/** Name of the fused derivative of a max over axes (inputs x, m, t; attribute axes): see `K.maxScatter`. */
+export const MAX_SCATTER = FUSED_KERNELS.maxScatter;
+
+/**
+ * (x == m)·t / #ties in one pass over x (windows with ties written twice), with no broadcast of m
+ * or t: the composed ops were Equal on a broadcast m, Cast, Sum, RealDiv and a broadcasting Mul
+ * (`pnpm bench pooling` compares them). K.maxScatter only calls it for float32 x whose axes fit
+ * the kernel's view.
+ */
+const maxScatterKernel: KernelConfig = {
+  kernelName: MAX_SCATTER,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const { x, m, t } = args.inputs as { x: TensorInfo; m: TensorInfo; t: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend)
+      throw new Error(`${MAX_SCATTER}: the wasm backend changed since installSimdKernels`);
+    const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
+    if (!view) throw new Error(`${MAX_SCATTER}: more than three runs of reduced axes (K.maxScatter composes those)`);
+    const out = backend.makeOutput(x.shape, "float32");
+    if (runtime.sizeFromShape(x.shape) === 0) return out;
+    const exports = installed.exports as unknown as MaxScatterExports;
+    const at = (u: TensorInfo) => offset(backend, u);
+    exports.maxScatter(at(x), at(m), at(t), at(out), ...view);
+    return out;
+  },
+};
+
+/** Name of the one-pass max over windows (input x; attribute axes): K.max's route for pooling layouts. */
+export const MAX_WINDOWS = FUSED_KERNELS.maxWindows;
+
+/**
+ * The max over axes in one pass with no intermediate array, where the innermost kept run has more
+ * than one float (max pooling's [N, Ho, k, Wo, k, C] over [2, 4]): the Max kernel above makes two
+ * middle-axis passes there, with scalar tails for C mod 4.
+ */
+const maxWindowsKernel: KernelConfig = {
+  kernelName: MAX_WINDOWS,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const axes = (args.attrs as { axes: number[] }).axes;
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend)
+      throw new Error(`${MAX_WINDOWS}: the wasm backend changed since installSimdKernels`);
+    const view = maxScatterView(x.shape, axes);
+    if (!view || view[6]! < 2) throw new Error(`${MAX_WINDOWS}: [${x.shape}] over [${axes}] has no kept innermost run`);
+    const out = backend.makeOutput(
+      x.shape.filter((_, i) => !axes.includes(i)),
+      "float32",
+    );
+    const exports = installed.exports as unknown as MaxScatterExports;
+    exports.maxWindows(offset(backend, x), offset(backend, out), ...view);
+    return out;
+  },
+};
+
+/** Name of maxScatter's transpose (inputs x, m, s; attribute axes): see `K.maxGather`. */
+export const MAX_GATHER = FUSED_KERNELS.maxGather;
+
+/** Σ over each window of s·(x == m), times 1/#ties, in one pass (reduce-max's JVP). */
+const maxGatherKernel: KernelConfig = {
+  kernelName: MAX_GATHER,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const { x, m, s } = args.inputs as { x: TensorInfo; m: TensorInfo; s: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend)
+      throw new Error(`${MAX_GATHER}: the wasm backend changed since installSimdKernels`);
+    const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
+    if (!view) throw new Error(`${MAX_GATHER}: more than three runs of reduced axes (K.maxGather transposes those)`);
+    const out = backend.makeOutput(m.shape, "float32");
+    if (runtime.sizeFromShape(m.shape) === 0) return out;
+    const exports = installed.exports as unknown as MaxScatterExports;
+    exports.maxGather(offset(backend, x), offset(backend, m), offset(backend, s), offset(backend, out), ...view);
+    return out;
+  },
+};
+ADDED.push(maxScatterKernel, maxWindowsKernel, maxGatherKernel);
