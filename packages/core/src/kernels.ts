@@ -91,11 +91,13 @@ function compare(op: (a: Tensor, b: Tensor) => Tensor) {
 
 /**
  * x flipped along `axes`. tfjs's Reverse kernel is slow on wasm for large arrays (flipping a
- * [3,3,512,512] filter over its two spatial axes: 175 ms); when the flipped axes are the leading
- * ones and few rows result, the rows of a [rows, rest] view are concatenated in reverse order
- * instead (87 ms) — the case of conv2d's input-gradient rule.
+ * [3,3,512,512] filter over its two spatial axes: 175 ms). With the SIMD kernels installed, Reverse
+ * is theirs (float32/int32, one pass per run of flipped axes); otherwise, when the flipped axes are
+ * the leading ones and few rows result, the rows of a [rows, rest] view are concatenated in reverse
+ * order instead (87 ms) — the case of conv2d's input-gradient rule.
  */
 function reverseAxes(x: Tensor, axes: number[]): Tensor {
+  if (fusedKernelsActive() && x.dtype !== "bool") return tf.reverse(x, axes);
   const sorted = [...axes].sort((a, b) => a - b);
   const leading = sorted.every((a, i) => a === i);
   const rows = x.shape.slice(0, sorted.length).reduce((a, b) => a * b, 1);
