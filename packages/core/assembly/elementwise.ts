@@ -515,6 +515,68 @@ export function transposeNd(
         }
 }
 
+/** dst[k] += src[k] for k < n floats: vectors, then one at a time. */
+// @ts-ignore: decorator
+@inline
+function addSpan(src: usize, dst: usize, n: usize): void {
+  const end = n << 2;
+  const end4 = (n & ~3) << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+  for (; o < end; o += 4) store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+}
+
+/**
+ * The scatter half of a stride-1 convolution computed as matmul + col2im:
+ * out[b, i + u·dh + p0, j + v·dw + q0, :] += cols[b, i, j, u, v, :] over positions inside out
+ * ([batch, Ho, Wo, c]), for cols of shape [batch, h, w, kh, kw, c] (float32). out is zeroed first.
+ * With dw = 1 the kw values of one (b, i, j, u) land side by side: one span of kw·c floats.
+ */
+export function col2im(
+  cols: usize,
+  out: usize,
+  batch: i32,
+  h: i32,
+  w: i32,
+  ho: i32,
+  wo: i32,
+  kh: i32,
+  kw: i32,
+  c: i32,
+  dh: i32,
+  dw: i32,
+  p0: i32,
+  q0: i32,
+): void {
+  const cb = <usize>c << 2; // bytes of one pixel
+  memory.fill(out, 0, <usize>batch * <usize>ho * <usize>wo * cb);
+  let src = cols;
+  const patch = <usize>kh * <usize>kw * cb;
+  for (let b = 0; b < batch; b++) {
+    const ob = out + <usize>b * <usize>ho * <usize>wo * cb;
+    for (let i = 0; i < h; i++)
+      for (let j = 0; j < w; j++, src += patch) {
+        const q = j + q0;
+        for (let u = 0; u < kh; u++) {
+          const p = i + u * dh + p0;
+          if (p < 0 || p >= ho) continue;
+          const row = ob + <usize>p * <usize>wo * cb;
+          const s = src + <usize>u * <usize>kw * cb;
+          if (dw == 1) {
+            const v0 = max(0, -q);
+            const v1 = min(kw, wo - q);
+            if (v1 > v0) addSpan(s + <usize>v0 * cb, row + <usize>(q + v0) * cb, <usize>(v1 - v0) * <usize>c);
+          } else {
+            for (let v = 0; v < kw; v++) {
+              const qv = q + v * dw;
+              if (qv >= 0 && qv < wo) addSpan(s + <usize>v * cb, row + <usize>qv * cb, <usize>c);
+            }
+          }
+        }
+      }
+  }
+}
+
 // reductions over a middle axis -------------------------------------------------------------------
 // out[o, i] = Σ_r or max_r x[o, r, i] for x of shape [outer, r, inner] (float32). Any Sum or Max over
 // a set of axes is a few of these (one per run of reduced axes) with no transpose, where tfjs-wasm

@@ -42,6 +42,7 @@ interface SimdExports {
   mulRows: (a: number, b: number, out: number, outer: number, inner: number) => void;
   reverseMiddle: (x: number, out: number, outer: number, r: number, inner: number) => void;
   transposeNd: (x: number, out: number, ...plan: TransposeNdArgs) => void;
+  col2im: (cols: number, out: number, ...dims: number[]) => void;
 }
 
 /** transposeNd's arguments after x and out: rows, cols, ldx, ldo, chunk, then (n, x stride, out stride) × 4. */
@@ -69,6 +70,8 @@ export const TANH_GRAD = FUSED_KERNELS.tanhGrad;
 export const ELU = FUSED_KERNELS.elu;
 /** The fused ELU-derivative kernel (inputs x, dy): dy·(x > 0 ? 1 : eˣ). */
 export const ELU_GRAD = FUSED_KERNELS.eluGrad;
+/** The scatter half of a conv as matmul + col2im (input cols; see `K.conv2d`). */
+export const COL2IM = FUSED_KERNELS.col2im;
 
 let installed: { backend: WasmBackend; exports: SimdExports } | null = null;
 const originals = new Map<string, KernelConfig>();
@@ -333,6 +336,57 @@ function transposeAny(args: Parameters<KernelFunc>[0]): TensorInfo | TensorInfo[
   return out;
 }
 
+/** col2im's attributes (see `K.conv2d`'s scatter path): cols is [batch, h, w, kh, kw, c]. */
+interface Col2ImAttrs {
+  batch: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+  kh: number;
+  kw: number;
+  c: number;
+  dh: number;
+  dw: number;
+  p0: number;
+  q0: number;
+}
+
+/** out[b, i + u·dh + p0, j + v·dw + q0, :] = Σ cols[b, i, j, u, v, :] (out: [batch, ho, wo, c], zero elsewhere). */
+const col2imKernel: KernelConfig = {
+  kernelName: COL2IM,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const cols = args.inputs.x as TensorInfo;
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend) throw new Error(`${COL2IM}: the wasm backend changed since installSimdKernels`);
+    const a = args.attrs as unknown as Col2ImAttrs;
+    const out = backend.makeOutput([a.batch, a.ho, a.wo, a.c], "float32");
+    if (runtime.sizeFromShape([a.batch, a.ho, a.wo, a.c]) === 0) return out;
+    const ex = installed.exports;
+    ex.col2im(
+      offset(backend, cols),
+      offset(backend, out),
+      a.batch,
+      a.h,
+      a.w,
+      a.ho,
+      a.wo,
+      a.kh,
+      a.kw,
+      a.c,
+      a.dh,
+      a.dw,
+      a.p0,
+      a.q0,
+    );
+    return out;
+  },
+};
+
+/** Kernels of hodiff's own in this section (registered like `ADDED`). */
+const LAYOUT_ADDED = [col2imKernel];
+
 /** The broadcast/layout kernels replacing tfjs-wasm's (Transpose's general case goes through `transposeAny`). */
 const LAYOUT_KERNELS = [rowsKernel("Add", "addRows"), rowsKernel("Multiply", "mulRows"), reverseKernel];
 
@@ -459,7 +513,7 @@ function register(on: boolean): void {
     runtime.unregisterKernel(k.kernelName, "wasm");
     runtime.registerKernel(on ? k : originals.get(k.kernelName)!);
   }
-  for (const k of ADDED) {
+  for (const k of [...ADDED, ...LAYOUT_ADDED]) {
     if (on && !runtime.getKernel(k.kernelName, "wasm")) runtime.registerKernel(k);
     if (!on && runtime.getKernel(k.kernelName, "wasm")) runtime.unregisterKernel(k.kernelName, "wasm");
   }

@@ -2,12 +2,14 @@
  * The broadcast / layout SIMD kernels on wasm (Add and Multiply with an operand repeated along
  * leading axes, Reverse, Transpose by any permutation) against tfjs's cpu backend, value for value
  * (by Object.is, so NaN, ±Inf and −0 included), on random shapes of rank 1–6 with odd sizes; the
- * layout kernels also on int32 indices against a brute-force index map.
+ * layout kernels also on int32 indices against a brute-force index map; conv2d's matmul + col2im
+ * path against the cpu backend's conv.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setBackend } from "../backend";
-import { asRows, installSimdKernels, setSimdKernels, transposePlan } from "./install";
+import { K } from "../kernels";
+import { COL2IM, asRows, installSimdKernels, setSimdKernels, transposePlan } from "./install";
 
 /** A linear congruential generator: integers in [0, n). */
 function rng(seed: number): (n: number) => number {
@@ -271,5 +273,111 @@ describe("Transpose by any permutation on wasm", () => {
       expect(diff(idx, want), `int32 [${shape}] by ${perm}`).toEqual([]);
     });
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("conv2d as matmul + col2im on wasm", () => {
+  // [x shape, filter shape, padding, dilations]: convs whose output has ≥ 1.5× the input's pixels.
+  const CASES: Array<[number[], number[], [[number, number], [number, number]], [number, number]]> = [
+    [
+      [100, 10, 10, 16],
+      [5, 5, 16, 6],
+      [
+        [4, 4],
+        [4, 4],
+      ],
+      [1, 1],
+    ], // LeNet conv2's input gradient
+    [
+      [3, 4, 5, 3],
+      [3, 2, 3, 5],
+      [
+        [2, 2],
+        [1, 1],
+      ],
+      [1, 1],
+    ],
+    [
+      [2, 3, 3, 2],
+      [3, 3, 2, 1],
+      [
+        [4, 2],
+        [0, 5],
+      ],
+      [2, 1],
+    ], // dilated, asymmetric, a side unpadded
+    [
+      [2, 2, 5, 4],
+      [2, 3, 4, 7],
+      [
+        [3, 0],
+        [2, 4],
+      ],
+      [1, 3],
+    ],
+    [
+      [1, 1, 1, 3],
+      [2, 2, 3, 9],
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      [1, 1],
+    ],
+  ];
+  const data = (shape: number[], seed: number) => {
+    const r = rng(seed);
+    return Float32Array.from({ length: size(shape) }, () => r(2) - 1);
+  };
+  const conv = ([xs, ws, pad, dil]: (typeof CASES)[number], i: number) =>
+    K.conv2d(tf.tensor(data(xs, i), xs), tf.tensor(data(ws, i + 50), ws), [1, 1], pad, dil);
+  let reference: Float32Array[] = [];
+  beforeAll(async () => {
+    await setBackend("cpu");
+    reference = CASES.map((c, i) => tf.tidy(() => conv(c, i).dataSync() as Float32Array));
+    await setBackend("wasm");
+    expect(await installSimdKernels()).toBe(true);
+  });
+
+  it("equals the cpu backend's conv to float32 rounding, without leaking", () => {
+    const before = tf.memory().numTensors;
+    for (const [i, c] of CASES.entries()) {
+      const got = tf.tidy(() => conv(c, i).dataSync());
+      const want = reference[i]!;
+      expect(got.length, `${c[0]} ⊛ ${c[1]}`).toBe(want.length);
+      // Sums of k products of values in ±1, added in another order: within 1e-6·k.
+      const k = c[1][0]! * c[1][1]! * c[1][2]!;
+      for (let j = 0; j < want.length; j++) expect(Math.abs(got[j]! - want[j]!)).toBeLessThan(1e-6 * k);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("goes through HodiffCol2Im", async () => {
+    // (tf.profile itself keeps a tensor per call, so this test does not count tensors.)
+    for (const [i, c] of CASES.entries()) {
+      const names = (await tf.profile(() => void tf.tidy(() => conv(c, i)))).kernels.map((k) => k.name);
+      expect(names, `${c[0]} ⊛ ${c[1]}`).toContain(COL2IM);
+    }
+  });
+
+  it("leaves a conv whose output is not larger than its input to tfjs's conv", async () => {
+    const names = (
+      await tf.profile(
+        () =>
+          void tf.tidy(() =>
+            K.conv2d(
+              tf.ones([1, 6, 6, 2]),
+              tf.ones([3, 3, 2, 2]),
+              [1, 1],
+              [
+                [1, 1],
+                [1, 1],
+              ],
+              [1, 1],
+            ),
+          ),
+      )
+    ).kernels.map((k) => k.name);
+    expect(names).not.toContain(COL2IM);
   });
 });
