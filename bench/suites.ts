@@ -174,4 +174,5 @@ export const benchmarks: Record<string, Bench> = {
   "kernel-count": kernelCount,
   summaries: (ctx) => import("./summaries").then((m) => m.summariesBench(ctx)),
   elementwise: (ctx) => import("./elementwise").then((m) => m.elementwiseBench(ctx)),
+  layout: (ctx) => import("./layout").then((m) => m.layoutBench(ctx)),
 };
