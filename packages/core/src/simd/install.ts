@@ -10,7 +10,9 @@
  * already vectorised, and faster than a Cephes-style version (`pnpm bench elementwise`): kept.
  * Transpose is replaced too, for float32/int32 permutations that swap two groups of axes (all of
  * matmul's and conv's gradients): tfjs-wasm's takes 60 ms for a 1024×1024 matrix, a cache-blocked
- * SIMD one about 1 ms.
+ * SIMD one about 1 ms. The broadcast/layout section adds Add and Multiply where one operand repeats
+ * along the other's leading axes (a bias), Reverse, Transpose by any other permutation, and
+ * `HodiffCol2Im` (conv2d's input gradient as matmul + scatter, see `K.conv2d`).
  */
 import {
   FUSED_KERNELS,
