@@ -293,15 +293,23 @@ export function transposePlan(shape: readonly number[], perm: readonly number[])
 }
 
 /**
- * Below this many columns (x's innermost axis) a one-pass transpose has too few 4×4 tiles and
- * reads rows far apart; two passes (`transposeAny`) are faster.
+ * Below this many columns (x's innermost axis) a one-pass transpose has too few 4×4 tiles; two
+ * passes (`transposeAny`) are faster.
  */
 const NARROW = 4;
 
 /**
+ * Whether rows `stride` floats apart fall into the same few cache sets (a multiple of 4 KiB): the
+ * one-pass transpose then evicts its own lines (VGG's [32,16,16,128] by [3,1,2,0]: 1.7 ms in one
+ * pass, 0.3 ms in two; `bench/layout.ts` has LeNet's case).
+ */
+const aliased = (stride: number): boolean => (stride * 4) % 4096 === 0;
+
+/**
  * Transposes that are not swaps of two axis groups (`asSwap`), e.g. conv's filter-gradient
- * [3,1,2,0]. When x's innermost axis is narrow, out's innermost axis A is first moved to the end
- * ([pre, A, post] → [pre, post, A], a swap), which leaves a transpose of whole runs of A.
+ * [3,1,2,0]. When x's innermost axis is narrow or the rows' strides alias in the cache, out's
+ * innermost axis A is first moved to the end ([pre, A, post] → [pre, post, A], a swap), which
+ * leaves a transpose of whole runs of A.
  */
 function transposeAny(args: Parameters<KernelFunc>[0]): TensorInfo | TensorInfo[] {
   const x = args.inputs.x as TensorInfo;
@@ -314,8 +322,8 @@ function transposeAny(args: Parameters<KernelFunc>[0]): TensorInfo | TensorInfo[
     perm.map((a) => x.shape[a]!),
     x.dtype,
   );
-  const [rows, cols, , , chunk] = plan;
-  if (chunk > 1 || cols >= NARROW || rows < 4) {
+  const [rows, cols, ldx, ldo, chunk] = plan;
+  if (chunk > 1 || rows < 4 || (cols >= NARROW && !aliased(ldx) && !aliased(ldo))) {
     installed.exports.transposeNd(offset(backend, x), offset(backend, out), ...plan);
     return out;
   }

@@ -212,6 +212,14 @@ describe("Transpose by any permutation on wasm", () => {
       [3, 1, 2, 0],
     ],
     [
+      [16, 8, 8, 16],
+      [3, 1, 2, 0],
+    ], // rows 4 KiB apart: two passes
+    [
+      [8, 16, 8, 5],
+      [3, 1, 2, 0],
+    ], // odd columns, out's rows 4 KiB apart
+    [
       [5, 6, 7],
       [2, 1, 0],
     ],
