@@ -244,6 +244,18 @@ describe("Transpose by any permutation on wasm", () => {
       [1, 0, 2],
     ], // the identity once size-1 axes go
     [
+      [1024, 21],
+      [1, 0],
+    ], // swaps whose rows are 4 KiB apart (smaller tile blocks)
+    [
+      [22, 1024],
+      [1, 0],
+    ],
+    [
+      [3, 1024, 1024],
+      [0, 2, 1],
+    ],
+    [
       [3, 1, 4, 1, 5],
       [4, 1, 0, 3, 2],
     ],
