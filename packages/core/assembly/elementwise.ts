@@ -296,10 +296,12 @@ function transpose2d(x: usize, out: usize, rows: usize, cols: usize): void {
   const ldo = rows << 2;
   const rows4 = rows & ~3;
   const cols4 = cols & ~3;
-  for (let i0: usize = 0; i0 < rows4; i0 += BLOCK) {
-    const iEnd = min(i0 + BLOCK, rows4);
-    for (let j0: usize = 0; j0 < cols4; j0 += BLOCK) {
-      const jEnd = min(j0 + BLOCK, cols4);
+  const bi = blockRows(ldx, ldo);
+  const bj = blockCols(ldx, ldo);
+  for (let i0: usize = 0; i0 < rows4; i0 += bi) {
+    const iEnd = min(i0 + bi, rows4);
+    for (let j0: usize = 0; j0 < cols4; j0 += bj) {
+      const jEnd = min(j0 + bj, cols4);
       for (let i = i0; i < iEnd; i += 4)
         for (let j = j0; j < jEnd; j += 4) tile4(x + i * ldx + (j << 2), out + j * ldo + (i << 2), ldx, ldo);
     }
@@ -343,6 +345,258 @@ export function transpose(x: usize, out: usize, batch: i32, rows: i32, cols: i32
     const ob = out + <usize>b * size;
     if (chunk == 1) transpose2d(xb, ob, <usize>rows, <usize>cols);
     else transposeChunks(xb, ob, <usize>rows, <usize>cols, <usize>chunk);
+  }
+}
+
+// ── broadcast / layout kernels ──────────────────────────────────────────────────────────────────
+// Elementwise ops where one operand repeats along the leading axes (a conv or dense layer's bias:
+// [..., C] + [C]), reverse (a conv filter's flip) and transposes by any permutation. tfjs-wasm's
+// broadcasting Add goes through XNNPACK's generic broadcast path (a [100,28,28,6] + [6] bias: 1 ms,
+// 5× a same-shape add); its Reverse and non-swap Transpose walk one element at a time.
+
+/**
+ * Tile-block sizes of a 2-d transpose (rows of x, columns of x) for row strides ldx, ldo in bytes.
+ * Rows a multiple of 4 KiB apart map to one cache set, and a 32×32 block then evicts its own lines
+ * ([1024,200]ᵀ took 0.32 ms, [1000,200]ᵀ 0.03 ms): where out's rows alias, few out rows per block
+ * (8), each written 64 floats at a time; where x's alias, the reverse. Sizes measured
+ * (`pnpm bench layout` times both shapes).
+ */
+// @ts-ignore: decorator
+@inline
+function blockRows(ldx: usize, ldo: usize): usize {
+  return (ldo & 4095) == 0 ? 64 : (ldx & 4095) == 0 ? 8 : BLOCK;
+}
+
+// @ts-ignore: decorator
+@inline
+function blockCols(ldx: usize, ldo: usize): usize {
+  return (ldo & 4095) == 0 ? 8 : (ldx & 4095) == 0 ? 64 : BLOCK;
+}
+
+const ADD = 0;
+
+// @ts-ignore: decorator
+@inline
+function binop(op: i32, a: v128, b: v128): v128 {
+  return op == ADD ? f32x4.add(a, b) : f32x4.mul(a, b);
+}
+
+// @ts-ignore: decorator
+@inline
+function binop1(op: i32, a: f32, b: f32): f32 {
+  return op == ADD ? a + b : a * b;
+}
+
+/**
+ * out[o, i] = a[o, i] ∘ b[i] for a of shape [outer, inner] (float32). inner ≥ 4: vectors along each
+ * row, the last one overlapping the one before (out never aliases a or b, so writing an element
+ * twice writes the same value). inner < 4: b repeated into one vector (inner 1, 2) or three (inner 3,
+ * period 12) and the rows streamed as one array.
+ */
+// @ts-ignore: decorator
+@inline
+function broadcastRows(op: i32, a: usize, b: usize, out: usize, outer: i32, inner: i32): void {
+  const n = <usize>outer * <usize>inner;
+  if (inner >= 4) {
+    const row = <usize>inner << 2;
+    const last = row - 16;
+    for (let o = 0; o < outer; o++, a += row, out += row) {
+      for (let k: usize = 0; k < last; k += 16) v128.store(out + k, binop(op, v128.load(a + k), v128.load(b + k)));
+      v128.store(out + last, binop(op, v128.load(a + last), v128.load(b + last)));
+    }
+    return;
+  }
+  let i: usize = 0;
+  if (inner == 3) {
+    const b0 = load<f32>(b);
+    const b1 = load<f32>(b, 4);
+    const b2 = load<f32>(b, 8);
+    const p0 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b0), 1, b1), 2, b2), 3, b0);
+    const p1 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b1), 1, b2), 2, b0), 3, b1);
+    const p2 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b2), 1, b0), 2, b1), 3, b2);
+    for (; i + 12 <= n; i += 12) {
+      const p = a + (i << 2);
+      const q = out + (i << 2);
+      v128.store(q, binop(op, v128.load(p), p0));
+      v128.store(q, binop(op, v128.load(p, 16), p1), 16);
+      v128.store(q, binop(op, v128.load(p, 32), p2), 32);
+    }
+  } else {
+    // inner 1 or 2: b's period divides 4.
+    const b0 = load<f32>(b);
+    const b1 = inner == 2 ? load<f32>(b, 4) : b0;
+    const p = f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b0), 1, b1), 3, b1);
+    for (; i + 4 <= n; i += 4) v128.store(out + (i << 2), binop(op, v128.load(a + (i << 2)), p));
+  }
+  // i is a multiple of inner here: the tail starts at b[0].
+  for (let j = 0; i < n; i++, j = j + 1 == inner ? 0 : j + 1)
+    store<f32>(out + (i << 2), binop1(op, load<f32>(a + (i << 2)), load<f32>(b + (<usize>j << 2))));
+}
+
+export function addRows(a: usize, b: usize, out: usize, outer: i32, inner: i32): void {
+  broadcastRows(ADD, a, b, out, outer, inner);
+}
+
+export function mulRows(a: usize, b: usize, out: usize, outer: i32, inner: i32): void {
+  broadcastRows(1, a, b, out, outer, inner);
+}
+
+/** out[o, r − 1 − k, i] = x[o, k, i] for x of shape [outer, r, inner], 4-byte elements. */
+export function reverseMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
+  const row = <usize>inner << 2;
+  const slab = <usize>r * row;
+  for (let o = 0; o < outer; o++, x += slab, out += slab) {
+    if (inner == 1) {
+      // Reverse a run of r floats: four at a time by a lane shuffle, then one at a time.
+      let k: usize = 0;
+      const r4 = <usize>r & ~3;
+      for (; k < r4; k += 4) {
+        const v = v128.load(x + (k << 2));
+        v128.store(out + ((<usize>r - 4 - k) << 2), v128.shuffle<i32>(v, v, 3, 2, 1, 0));
+      }
+      for (; k < <usize>r; k++) store<u32>(out + ((<usize>r - 1 - k) << 2), load<u32>(x + (k << 2)));
+    } else {
+      for (let k: usize = 0; k < <usize>r; k++) copyChunk(x + k * row, out + (<usize>r - 1 - k) * row, <usize>inner);
+    }
+  }
+}
+
+/**
+ * One [rows, cols] → [cols, rows] block of a general transpose, 4-byte elements, leading
+ * dimensions ldx and ldo in bytes: cache-blocked 4×4 SIMD tiles, then the edges one at a time.
+ */
+function transposeStrided(x: usize, out: usize, rows: usize, cols: usize, ldx: usize, ldo: usize): void {
+  const rows4 = rows & ~3;
+  const cols4 = cols & ~3;
+  const bi = blockRows(ldx, ldo);
+  const bj = blockCols(ldx, ldo);
+  for (let i0: usize = 0; i0 < rows4; i0 += bi) {
+    const iEnd = min(i0 + bi, rows4);
+    for (let j0: usize = 0; j0 < cols4; j0 += bj) {
+      const jEnd = min(j0 + bj, cols4);
+      for (let i = i0; i < iEnd; i += 4)
+        for (let j = j0; j < jEnd; j += 4) tile4(x + i * ldx + (j << 2), out + j * ldo + (i << 2), ldx, ldo);
+    }
+  }
+  // The last cols % 4 columns for every row (written along out's rows), then the last rows % 4 rows.
+  for (let j = cols4; j < cols; j++)
+    for (let i: usize = 0; i < rows; i++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
+  for (let j: usize = 0; j < cols4; j++)
+    for (let i = rows4; i < rows; i++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
+}
+
+/** The same block where each element is a chunk of k ≥ 2 4-byte values (ldx, ldo in bytes). */
+function transposeChunksStrided(x: usize, out: usize, rows: usize, cols: usize, ldx: usize, ldo: usize, k: usize): void {
+  const bytes = k << 2;
+  for (let i0: usize = 0; i0 < rows; i0 += BLOCK) {
+    const iEnd = min(i0 + BLOCK, rows);
+    for (let j0: usize = 0; j0 < cols; j0 += BLOCK) {
+      const jEnd = min(j0 + BLOCK, cols);
+      for (let i = i0; i < iEnd; i++)
+        for (let j = j0; j < jEnd; j++) copyChunk(x + i * ldx + j * bytes, out + j * ldo + i * bytes, k);
+    }
+  }
+}
+
+/**
+ * A transpose by any permutation (after merging axes, rank ≤ 6), 4-byte elements: out's innermost
+ * axis (rows; x stride ldx) is swapped with x's innermost (cols; out stride ldo) block by block,
+ * each element a chunk of `chunk` values, for every index of up to four other axes (n, x stride,
+ * out stride; outermost first). Strides in elements.
+ */
+export function transposeNd(
+  x: usize,
+  out: usize,
+  rows: i32,
+  cols: i32,
+  ldx: i32,
+  ldo: i32,
+  chunk: i32,
+  n1: i32,
+  sx1: i32,
+  so1: i32,
+  n2: i32,
+  sx2: i32,
+  so2: i32,
+  n3: i32,
+  sx3: i32,
+  so3: i32,
+  n4: i32,
+  sx4: i32,
+  so4: i32,
+): void {
+  const lx = <usize>ldx << 2;
+  const lo = <usize>ldo << 2;
+  for (let i1 = 0; i1 < n1; i1++)
+    for (let i2 = 0; i2 < n2; i2++)
+      for (let i3 = 0; i3 < n3; i3++)
+        for (let i4 = 0; i4 < n4; i4++) {
+          const xo = x + (<usize>(i1 * sx1 + i2 * sx2 + i3 * sx3 + i4 * sx4) << 2);
+          const oo = out + (<usize>(i1 * so1 + i2 * so2 + i3 * so3 + i4 * so4) << 2);
+          if (chunk == 1) transposeStrided(xo, oo, <usize>rows, <usize>cols, lx, lo);
+          else transposeChunksStrided(xo, oo, <usize>rows, <usize>cols, lx, lo, <usize>chunk);
+        }
+}
+
+/** dst[k] += src[k] for k < n floats: vectors, then one at a time. */
+// @ts-ignore: decorator
+@inline
+function addSpan(src: usize, dst: usize, n: usize): void {
+  const end = n << 2;
+  const end4 = (n & ~3) << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+  for (; o < end; o += 4) store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+}
+
+/**
+ * The scatter half of a stride-1 convolution computed as matmul + col2im:
+ * out[b, i + u·dh + p0, j + v·dw + q0, :] += cols[b, i, j, u, v, :] over positions inside out
+ * ([batch, Ho, Wo, c]), for cols of shape [batch, h, w, kh, kw, c] (float32). out is zeroed first.
+ * With dw = 1 the kw values of one (b, i, j, u) land side by side: one span of kw·c floats.
+ */
+export function col2im(
+  cols: usize,
+  out: usize,
+  batch: i32,
+  h: i32,
+  w: i32,
+  ho: i32,
+  wo: i32,
+  kh: i32,
+  kw: i32,
+  c: i32,
+  dh: i32,
+  dw: i32,
+  p0: i32,
+  q0: i32,
+): void {
+  const cb = <usize>c << 2; // bytes of one pixel
+  memory.fill(out, 0, <usize>batch * <usize>ho * <usize>wo * cb);
+  let src = cols;
+  const patch = <usize>kh * <usize>kw * cb;
+  for (let b = 0; b < batch; b++) {
+    const ob = out + <usize>b * <usize>ho * <usize>wo * cb;
+    for (let i = 0; i < h; i++)
+      for (let j = 0; j < w; j++, src += patch) {
+        const q = j + q0;
+        for (let u = 0; u < kh; u++) {
+          const p = i + u * dh + p0;
+          if (p < 0 || p >= ho) continue;
+          const row = ob + <usize>p * <usize>wo * cb;
+          const s = src + <usize>u * <usize>kw * cb;
+          if (dw == 1) {
+            const v0 = max(0, -q);
+            const v1 = min(kw, wo - q);
+            if (v1 > v0) addSpan(s + <usize>v0 * cb, row + <usize>(q + v0) * cb, <usize>(v1 - v0) * <usize>c);
+          } else {
+            for (let v = 0; v < kw; v++) {
+              const qv = q + v * dw;
+              if (qv >= 0 && qv < wo) addSpan(s + <usize>v * cb, row + <usize>qv * cb, <usize>c);
+            }
+          }
+        }
+      }
   }
 }
 
