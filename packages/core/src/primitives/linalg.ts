@@ -3,7 +3,16 @@
  * transposes instead of matmul transpose flags, forward convolutions instead of Conv2DBackprop*.
  */
 import { K, runtime, type Tensor } from "../kernels";
-import { avalOf, bind, shapeError, type Aval, type BDim, type Primitive, type Value } from "../trace/core";
+import {
+  avalOf,
+  bind,
+  shapeError,
+  transformDepth,
+  type Aval,
+  type BDim,
+  type Primitive,
+  type Value,
+} from "../trace/core";
 import { transpose } from "./shape";
 import { sizeOf } from "../shapes";
 
@@ -19,20 +28,40 @@ export function swapLast(x: Value): Value {
 
 type NoParams = Record<string, never>;
 
+/**
+ * Products computed inside a transform, by the data of their operands (a tensor's data never
+ * changes; a Variable's assign gives it new data). Forward-over-reverse along θ + s·u needs x·u
+ * twice — the base of the tangent x·(s ⊗ u) and the deferred weight cotangent's ⟨c, x·u⟩ — and
+ * both come here with the same two arrays; the second gets the first's data (no kernel) while the
+ * first product is alive. Outside transforms every matmul runs (plain eager code is left as written).
+ */
+const products = new WeakMap<object, WeakMap<object, Tensor>>();
+
+function memoProduct(a: Tensor, b: Tensor, compute: () => Tensor): Tensor {
+  if (transformDepth() === 0) return compute();
+  let byB = products.get(a.dataId);
+  const seen = byB?.get(b.dataId);
+  if (seen !== undefined && !seen.isDisposed) return K.reshape(seen, seen.shape);
+  const out = compute();
+  if (byB === undefined) products.set(a.dataId, (byB = new WeakMap()));
+  byB.set(b.dataId, out);
+  return out;
+}
+
+function matmulImpl(a: Tensor, b: Tensor): Tensor {
+  if (a.rank === 2) return K.matmul2(a, b);
+  if (a.rank === 3) return K.matmul3(a, b);
+  const [m, k] = a.shape.slice(-2) as [number, number];
+  const n = b.shape[b.rank - 1]!;
+  const batch = a.shape.slice(0, -2);
+  const B = sizeOf(batch);
+  return runtime.tidy(() => K.reshape(K.matmul3(K.reshape(a, [B, m, k]), K.reshape(b, [B, k, n])), [...batch, m, n]));
+}
+
 export const matmulP: Primitive<NoParams> = def({
   name: "matmul",
   bilinear: true,
-  impl: ([a, b]) => {
-    if (a!.rank === 2) return K.matmul2(a!, b!);
-    if (a!.rank === 3) return K.matmul3(a!, b!);
-    const [m, k] = a!.shape.slice(-2) as [number, number];
-    const n = b!.shape[b!.rank - 1]!;
-    const batch = a!.shape.slice(0, -2);
-    const B = sizeOf(batch);
-    return runtime.tidy(() =>
-      K.reshape(K.matmul3(K.reshape(a!, [B, m, k]), K.reshape(b!, [B, k, n])), [...batch, m, n]),
-    );
-  },
+  impl: ([a, b]) => memoProduct(a!, b!, () => matmulImpl(a!, b!)),
   abstractEval: ([a, b]) => {
     const as = a!.shape;
     const bs = b!.shape;

@@ -1,0 +1,49 @@
+/** matmul's product memo inside transforms: one kernel for a repeated product, same numbers, no leak. */
+import { afterAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
+import * as hd from "../index";
+import type { Value } from "../index";
+
+const products = async (f: () => void): Promise<number> =>
+  (await tf.profile(f)).kernels.filter((k) => k.name === "BatchMatMul").length;
+
+describe("matmul inside a transform reuses a live product of the same two arrays", () => {
+  const x = hd.random.normal(hd.random.key(1), [3, 4]);
+  const u = hd.random.normal(hd.random.key(2), [4, 5]);
+  // The same x·u as a constant twice inside jvp (the shape of forward-over-reverse along θ + s·u).
+  const f = (s: Value) => hd.add(hd.mul(s, hd.matmul(x, u)), hd.matmul(x, u));
+  const [two, one] = [hd.array(2), hd.array(1)];
+  afterAll(() => hd.dispose([x, u, two, one]));
+
+  it("computes x·u once inside jvp, twice eagerly, with equal results", async () => {
+    const before = tf.memory().numTensors;
+    expect(await products(() => hd.dispose(hd.jvp(f, [two], [one])))).toBe(1);
+    expect(await products(() => hd.tidy(() => void f(two)))).toBe(2);
+    hd.tidy(() => {
+      const [y, t] = hd.jvp(f, [two], [one]) as [Value, Value];
+      const xu = hd.toFlat(hd.matmul(x, u));
+      // y = 3·x·u, t = x·u: the reused product has the same entries.
+      expect(Array.from(hd.toFlat(t))).toEqual(Array.from(xu));
+      expect(hd.testing.allClose(y, hd.mul(3, hd.matmul(x, u)), { atol: 1e-6, rtol: 1e-6 })).toBeNull();
+      return [];
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("recomputes once the first product is freed, and after a Variable's assign", async () => {
+    const before = tf.memory().numTensors;
+    // Each call's products are freed when it returns: the next call computes its own.
+    expect(await products(() => hd.dispose(hd.jvp(f, [two], [one])))).toBe(1);
+    expect(await products(() => hd.dispose(hd.jvp(f, [two], [one])))).toBe(1);
+    const v = tf.tidy(() => tf.variable(tf.ones([4, 5])));
+    const g = (s: Value) => hd.mul(s, hd.matmul(x, v));
+    const [y1, t1] = hd.jvp(g, [one], [one]) as [Value, Value];
+    tf.tidy(() => v.assign(tf.zeros([4, 5])));
+    const [y2, t2] = hd.jvp(g, [one], [one]) as [Value, Value];
+    expect(Array.from(hd.toFlat(t2)).every((e) => e === 0)).toBe(true);
+    expect(Array.from(hd.toFlat(t1)).some((e) => e !== 0)).toBe(true);
+    hd.dispose([y1, t1, y2, t2]);
+    v.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
