@@ -47,3 +47,27 @@ describe("matmul inside a transform reuses a live product of the same two arrays
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe("shareProducts keeps a product with one of its inputs across transforms", () => {
+  it("x·u once for two jvp calls inside, twice outside; nothing kept after", async () => {
+    const before = tf.memory().numTensors;
+    const x = hd.random.normal(hd.random.key(1), [3, 4]);
+    const u = hd.random.normal(hd.random.key(2), [4, 5]);
+    const [s, t] = [hd.array(2), hd.array(1)];
+    // x is reshaped inside, as a model flattens its input: a new array with the same data.
+    const f = (a: Value) => hd.mul(a, hd.matmul(hd.reshape(x, [3, 4]), u));
+    const twice = () => {
+      const outs = [hd.jvp(f, [s], [t]), hd.jvp(f, [s], [t])];
+      const [[y1, t1], [y2, t2]] = outs as [[Value, Value], [Value, Value]];
+      expect(Array.from(hd.toFlat(t1))).toEqual(Array.from(hd.toFlat(t2)));
+      expect(Array.from(hd.toFlat(y1))).toEqual(Array.from(hd.toFlat(y2)));
+      hd.dispose(outs);
+    };
+    expect(await products(twice)).toBe(2);
+    const inside = tf.memory().numTensors;
+    expect(await products(() => hd.shareProducts([u], twice))).toBe(1);
+    expect(tf.memory().numTensors).toBe(inside);
+    hd.dispose([x, u, s, t]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -37,6 +37,9 @@ type NoParams = Record<string, never>;
  */
 const products = new WeakMap<object, WeakMap<object, Tensor>>();
 
+/** While `shareProducts` runs: the data of its inputs, and the products with one of them, kept for later passes. */
+let sharing: { readonly inputs: WeakSet<object>; readonly kept: Tensor[] } | null = null;
+
 function memoProduct(a: Tensor, b: Tensor, compute: () => Tensor): Tensor {
   if (transformDepth() === 0) return compute();
   let byB = products.get(a.dataId);
@@ -44,8 +47,33 @@ function memoProduct(a: Tensor, b: Tensor, compute: () => Tensor): Tensor {
   if (seen !== undefined && !seen.isDisposed) return K.reshape(seen, seen.shape);
   const out = compute();
   if (byB === undefined) products.set(a.dataId, (byB = new WeakMap()));
-  byB.set(b.dataId, out);
+  if (sharing !== null && (sharing.inputs.has(a.dataId) || sharing.inputs.has(b.dataId))) {
+    // A handle of its own, kept past the transform that made `out` (which frees `out` on return).
+    const held = runtime.keep(K.reshape(out, out.shape));
+    sharing.kept.push(held);
+    byB.set(b.dataId, held);
+  } else byB.set(b.dataId, out);
   return out;
+}
+
+/**
+ * shareProducts(inputs, body) = body(), where a matmul inside a transform with an operand among
+ * `inputs` (by data) is computed once for all of body's transforms: its product is kept until body
+ * returns. For passes over the same parameters and data, e.g. x·u of the first layer in each of
+ * `summaries`' two passes. Costs the kept products' memory (one layer's activations per product).
+ */
+export function shareProducts<R>(inputs: readonly Value[], body: () => R): R {
+  if (sharing !== null) return body(); // an enclosing call shares already
+  const data = new WeakSet<object>();
+  for (const x of inputs) if (runtime.isTensor(x)) data.add(x.dataId);
+  sharing = { inputs: data, kept: [] };
+  const { kept } = sharing;
+  try {
+    return body();
+  } finally {
+    sharing = null;
+    for (const t of kept) t.dispose();
+  }
 }
 
 function matmulImpl(a: Tensor, b: Tensor): Tensor {
