@@ -29,30 +29,32 @@ export function swapLast(x: Value): Value {
 type NoParams = Record<string, never>;
 
 /**
- * Products computed inside a transform, by the data of their operands (a tensor's data never
+ * Products (matmul, conv2d with its params) computed inside a transform, by the data of their operands (a tensor's data never
  * changes; a Variable's assign gives it new data). Forward-over-reverse along θ + s·u needs x·u
  * twice — the base of the tangent x·(s ⊗ u) and the deferred weight cotangent's ⟨c, x·u⟩ — and
  * both come here with the same two arrays; the second gets the first's data (no kernel) while the
  * first product is alive. Outside transforms every matmul runs (plain eager code is left as written).
  */
-const products = new WeakMap<object, WeakMap<object, Tensor>>();
+const products = new WeakMap<object, WeakMap<object, Map<string, Tensor>>>();
 
 /** While `shareProducts` runs: the data of its inputs, and the products with one of them, kept for later passes. */
 let sharing: { readonly inputs: WeakSet<object>; readonly kept: Tensor[] } | null = null;
 
-function memoProduct(a: Tensor, b: Tensor, compute: () => Tensor): Tensor {
+function memoProduct(a: Tensor, b: Tensor, key: string, compute: () => Tensor): Tensor {
   if (transformDepth() === 0) return compute();
   let byB = products.get(a.dataId);
-  const seen = byB?.get(b.dataId);
+  let byKey = byB?.get(b.dataId);
+  const seen = byKey?.get(key);
   if (seen !== undefined && !seen.isDisposed) return K.reshape(seen, seen.shape);
   const out = compute();
   if (byB === undefined) products.set(a.dataId, (byB = new WeakMap()));
+  if (byKey === undefined) byB.set(b.dataId, (byKey = new Map()));
   if (sharing !== null && (sharing.inputs.has(a.dataId) || sharing.inputs.has(b.dataId))) {
     // A handle of its own, kept past the transform that made `out` (which frees `out` on return).
     const held = runtime.keep(K.reshape(out, out.shape));
     sharing.kept.push(held);
-    byB.set(b.dataId, held);
-  } else byB.set(b.dataId, out);
+    byKey.set(key, held);
+  } else byKey.set(key, out);
   return out;
 }
 
@@ -89,7 +91,7 @@ function matmulImpl(a: Tensor, b: Tensor): Tensor {
 export const matmulP: Primitive<NoParams> = def({
   name: "matmul",
   bilinear: true,
-  impl: ([a, b]) => memoProduct(a!, b!, () => matmulImpl(a!, b!)),
+  impl: ([a, b]) => memoProduct(a!, b!, "", () => matmulImpl(a!, b!)),
   abstractEval: ([a, b]) => {
     const as = a!.shape;
     const bs = b!.shape;
@@ -116,26 +118,22 @@ function convOutSize(n: number, k: number, lo: number, hi: number, s: number, d:
   return Math.floor((n + lo + hi - d * (k - 1) - 1) / s) + 1;
 }
 
+function convImpl(x: Tensor, w: Tensor, { strides, padding, dilations }: Conv2DParams): Tensor {
+  const both = (strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1);
+  if (!both) {
+    return K.conv2d(x, w, [strides[0], strides[1]], [[...padding[0]], [...padding[1]]], [dilations[0], dilations[1]]);
+  }
+  // tfjs refuses strides and dilations together: convolve densely, then subsample.
+  return runtime.tidy(() => {
+    const dense = K.conv2d(x, w, [1, 1], [[...padding[0]], [...padding[1]]], [dilations[0], dilations[1]]);
+    return runtime.strided4(dense, [1, strides[0], strides[1], 1]);
+  });
+}
+
 export const conv2dP: Primitive<Conv2DParams> = def({
   name: "conv2d",
   bilinear: true,
-  impl: ([x, w], { strides, padding, dilations }) => {
-    const both = (strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1);
-    if (!both) {
-      return K.conv2d(
-        x!,
-        w!,
-        [strides[0], strides[1]],
-        [[...padding[0]], [...padding[1]]],
-        [dilations[0], dilations[1]],
-      );
-    }
-    // tfjs refuses strides and dilations together: convolve densely, then subsample.
-    return runtime.tidy(() => {
-      const dense = K.conv2d(x!, w!, [1, 1], [[...padding[0]], [...padding[1]]], [dilations[0], dilations[1]]);
-      return runtime.strided4(dense, [1, strides[0], strides[1], 1]);
-    });
-  },
+  impl: ([x, w], p) => memoProduct(x!, w!, JSON.stringify(p), () => convImpl(x!, w!, p)),
   abstractEval: ([x, w], { strides, padding, dilations }) => {
     const xs = x!.shape;
     const ws = w!.shape;
