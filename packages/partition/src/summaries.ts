@@ -97,9 +97,7 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
   return <P extends Tree<Value>>(params: P, direction: P, jitted = false): SummaryArrays =>
     // Both passes multiply the data by the first layer's direction (x·u₁: the diagonal's first
     // Taylor term, H̄'s tangent): computed once, kept until the second pass is done.
-    hd.shareProducts([...hd.treeLeaves(params), ...hd.treeLeaves(direction)] as Value[], () =>
-      passes(params, direction, jitted),
-    );
+    hd.shareProducts(() => passes(params, direction, jitted));
   function passes<P extends Tree<Value>>(params: P, direction: P, jitted: boolean): SummaryArrays {
     // Two separate passes (scopes or plans), so the first pass's intermediates are freed before
     // the second starts, as eagerly. `jitted`: each pass (the order-3 diagonal, then L, ḡ and H̄)

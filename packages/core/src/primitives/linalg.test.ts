@@ -48,7 +48,7 @@ describe("matmul inside a transform reuses a live product of the same two arrays
   });
 });
 
-describe("shareProducts keeps a product with one of its inputs across transforms", () => {
+describe("shareProducts keeps a product of arrays made before it across transforms", () => {
   it("x·u once for two jvp calls inside, twice outside; nothing kept after", async () => {
     const before = tf.memory().numTensors;
     const x = hd.random.normal(hd.random.key(1), [3, 4]);
@@ -65,7 +65,12 @@ describe("shareProducts keeps a product with one of its inputs across transforms
     };
     expect(await products(twice)).toBe(2);
     const inside = tf.memory().numTensors;
-    expect(await products(() => hd.shareProducts([u], twice))).toBe(1);
+    expect(await products(() => hd.shareProducts(twice))).toBe(1);
+    expect(tf.memory().numTensors).toBe(inside);
+    // An operand made inside (x + 1, anew in each call) differs between calls: not kept.
+    const fresh = (a: Value) => hd.mul(a, hd.matmul(hd.add(x, 1), u));
+    const twiceFresh = () => hd.dispose([hd.jvp(fresh, [s], [t]), hd.jvp(fresh, [s], [t])]);
+    expect(await products(() => hd.shareProducts(twiceFresh))).toBe(2);
     expect(tf.memory().numTensors).toBe(inside);
     hd.dispose([x, u, s, t]);
     expect(tf.memory().numTensors).toBe(before);

@@ -37,8 +37,14 @@ type NoParams = Record<string, never>;
  */
 const products = new WeakMap<object, WeakMap<object, Map<string, Tensor>>>();
 
-/** While `shareProducts` runs: the data of its inputs, and the products with one of them, kept for later passes. */
-let sharing: { readonly inputs: WeakSet<object>; readonly kept: Tensor[] } | null = null;
+/** While `shareProducts` runs: the data ids made before it began are below `before`; the products it keeps. */
+let sharing: { readonly before: number; readonly kept: Tensor[] } | null = null;
+
+/** The backend's number for a tensor's data (cpu, wasm and webgpu number their data in order), or NaN. */
+const dataNumber = (t: Tensor): number => {
+  const id = (t.dataId as { id?: unknown }).id;
+  return typeof id === "number" ? id : NaN;
+};
 
 function memoProduct(a: Tensor, b: Tensor, key: string, compute: () => Tensor): Tensor {
   if (transformDepth() === 0) return compute();
@@ -49,8 +55,9 @@ function memoProduct(a: Tensor, b: Tensor, key: string, compute: () => Tensor): 
   const out = compute();
   if (byB === undefined) products.set(a.dataId, (byB = new WeakMap()));
   if (byKey === undefined) byB.set(b.dataId, (byKey = new Map()));
-  if (sharing !== null && (sharing.inputs.has(a.dataId) || sharing.inputs.has(b.dataId))) {
-    // A handle of its own, kept past the transform that made `out` (which frees `out` on return).
+  if (sharing !== null && dataNumber(a) < sharing.before && dataNumber(b) < sharing.before) {
+    // Both operands predate shareProducts, so later passes meet the same product: a handle of
+    // its own, kept past the transform that made `out` (which frees `out` when it returns).
     const held = runtime.keep(K.reshape(out, out.shape));
     sharing.kept.push(held);
     byKey.set(key, held);
@@ -59,16 +66,18 @@ function memoProduct(a: Tensor, b: Tensor, key: string, compute: () => Tensor): 
 }
 
 /**
- * shareProducts(inputs, body) = body(), where a matmul inside a transform with an operand among
- * `inputs` (by data) is computed once for all of body's transforms: its product is kept until body
- * returns. For passes over the same parameters and data, e.g. x·u of the first layer in each of
- * `summaries`' two passes. Costs the kept products' memory (one layer's activations per product).
+ * shareProducts(body) = body(), where a matmul or conv2d inside a transform of two arrays whose
+ * data existed before body began (parameters, directions, data) is computed once for all of body's
+ * transforms: the product is kept until body returns. For passes over the same parameters and
+ * data, e.g. x·u₁ of the first layer in each of `summaries`' two passes. Products of arrays made
+ * inside body are not kept (they differ from pass to pass), so the memory kept is a few
+ * first-layer activations.
  */
-export function shareProducts<R>(inputs: readonly Value[], body: () => R): R {
-  if (sharing !== null) return body(); // an enclosing call shares already
-  const data = new WeakSet<object>();
-  for (const x of inputs) if (runtime.isTensor(x)) data.add(x.dataId);
-  sharing = { inputs: data, kept: [] };
+export function shareProducts<R>(body: () => R): R {
+  if (sharing !== null) return body(); // inside an enclosing call: its products are kept until it returns
+  const probe = K.scalar(0, "float32");
+  sharing = { before: dataNumber(probe), kept: [] };
+  probe.dispose();
   const { kept } = sharing;
   try {
     return body();
