@@ -7,7 +7,8 @@
  * a cotangent kept in factored form until someone needs its entries. The rule that receives it
  * uses its deferred rule when the table has one (which may use the factored form, e.g. through
  * `innerProduct`), and otherwise gets it materialised. matmul's weight cotangent aᵀ·c is one: the
- * perturbation θ + s·u of partitioned derivatives then costs ⟨c, a·u⟩ per direction, not aᵀ·c.
+ * perturbation θ + s·u of partitioned derivatives then costs ⟨c, a·u⟩ per direction, not aᵀ·c;
+ * conv2d's filter cotangent likewise costs ⟨c, conv(x, u)⟩.
  */
 import { avalOf, bind, type AnyPrimitive, type Aval, type Primitive, type Value } from "../trace/core";
 import { TraceError } from "../errors";
@@ -208,9 +209,32 @@ defVjp(matmulP, (ct, [a, b], _y, _p, needs) => [
   needs[1] ? new DeferredMatmul(a!, ct) : null,
 ]);
 
+/** The filter cotangent of a convolution, not yet formed: ⟨x ⋆ c, u⟩ = ⟨c, conv(x, u)⟩ (as `DeferredMatmul`). */
+class DeferredConv implements DeferredCotangent {
+  readonly deferred = true;
+  private value: Value | null = null;
+  constructor(
+    readonly c: Value,
+    readonly x: Value,
+    readonly w: Value,
+    readonly p: Conv2DParams,
+  ) {}
+  get aval(): Aval {
+    return avalOf(this.w);
+  }
+  materialize(): Value {
+    this.value ??= convFilterTranspose(this.c, this.x, this.w, this.p);
+    return this.value;
+  }
+  innerProduct(u: Value): Value {
+    const contracted = mul(this.c, bind(conv2dP, [this.x, u], this.p));
+    return reduceSum(contracted, [...shapeOf(contracted).keys()]);
+  }
+}
+
 defVjp(conv2dP, (ct, [x, w], _y, p, needs) => [
   needs[0] ? convInputTranspose(ct, x!, w!, p) : null,
-  needs[1] ? convFilterTranspose(ct, x!, w!, p) : null,
+  needs[1] ? new DeferredConv(ct, x!, w!, p) : null,
 ]);
 
 /** Insert s−1 zeros between elements along `axis` (the "input dilation" of a strided conv). */
