@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "../index";
 import type { Value } from "../index";
+import { setBackend } from "../backend";
 
 const products = async (f: () => void): Promise<number> =>
   (await tf.profile(f)).kernels.filter((k) => k.name === "BatchMatMul").length;
@@ -103,6 +104,24 @@ describe("the product memo tells apart products of the same data in other shapes
       expect(hd.testing.allClose(inside, want, { atol: 1e-5, rtol: 1e-5 })).toBeNull();
       return [];
     });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("the product memo keeps backends apart", () => {
+  afterAll(() => setBackend("cpu"));
+  it("a product made on cpu and still alive is not reused on wasm (its data would be cpu's numbers)", async () => {
+    await setBackend("cpu");
+    const before = tf.memory().numTensors;
+    const x = hd.random.normal(hd.random.key(1), [3, 4]);
+    const u = hd.random.normal(hd.random.key(2), [4, 5]);
+    const [s, t] = [hd.array(2), hd.array(1)];
+    // The product itself is jvp's output: it stays alive after jvp returns.
+    const onCpu = hd.jvp(() => hd.matmul(x, u), [], []);
+    await setBackend("wasm");
+    const again = async () => products(() => hd.dispose(hd.jvp((a: Value) => hd.mul(a, hd.matmul(x, u)), [s], [t])));
+    expect(await again()).toBe(1);
+    hd.dispose([onCpu, x, u, s, t]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -48,8 +48,9 @@ const dataNumber = (t: Tensor): number => {
 
 function memoProduct(a: Tensor, b: Tensor, params: string, compute: () => Tensor): Tensor {
   if (transformDepth() === 0) return compute();
-  // A reshape (or a lossless cast) shares its operand's data: the shapes and dtypes are part of the product.
-  const key = `${a.dtype}[${a.shape.join()}]·${b.dtype}[${b.shape.join()}]${params}`;
+  // A reshape (or a lossless cast) shares its operand's data: the shapes and dtypes are part of the
+  // product. Data outlives a backend switch (it moves): a product is reused on its own backend only.
+  const key = `${runtime.getBackend()}:${a.dtype}[${a.shape.join()}]·${b.dtype}[${b.shape.join()}]${params}`;
   let byB = products.get(a.dataId);
   let byKey = byB?.get(b.dataId);
   const seen = byKey?.get(key);
