@@ -15,10 +15,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
 import type { Value } from "@hodiff/core";
-import { round } from "./timing";
+import { median as med, round } from "./timing";
 import type { Bench } from "./suites";
-
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** ms of one call of `fn`, its output read back and freed. */
 function once(fn: () => unknown): number {
