@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
-import { round } from "./timing";
+import { median as med, round } from "./timing";
 import type { Bench } from "./suites";
 
 export const layoutBench: Bench = async ({ backend, repeats }) => {
@@ -49,7 +49,6 @@ export const layoutBench: Bench = async ({ backend, repeats }) => {
     hd.dispose(y);
     return t1 - t0;
   };
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const out: Record<string, unknown>[] = [];
   for (const [kernel, shapes, f] of cases) {
     const t = { tfjs: [] as number[], simd: [] as number[] };

@@ -15,10 +15,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
 import type { Value } from "@hodiff/core";
-import { round } from "./timing";
+import { median as med, round } from "./timing";
 import type { Bench } from "./suites";
-
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** ms of one call of `fn`, its output read back and freed. */
 function once(fn: () => unknown): number {
@@ -46,7 +44,7 @@ export const poolingBench: Bench = async ({ backend, repeats }) => {
     const m = hd.max(x, axes);
     const t = hd.random.normal(hd.random.key(2), hd.shapeOf(m));
     const v = hd.random.normal(hd.random.key(3), shape);
-    const [, pullback] = hd.vjp((a: Value) => hd.max(a, axes), x);
+    const [y, pullback] = hd.vjp((a: Value) => hd.max(a, axes), x);
     const variants: Record<string, () => unknown> = {
       composed_backward: () => {
         const mask = hd.cast(hd.equal(x, hd.reshape(m, kept)), "float32");
@@ -56,9 +54,9 @@ export const poolingBench: Bench = async ({ backend, repeats }) => {
       two_pass_forward: () => tf.max(x as tf.Tensor, axes),
       one_pass_forward: () => hd.max(x, axes),
       composed_jvp: () => {
-        const y = tf.max(x as tf.Tensor, axes);
-        const mask = hd.cast(hd.equal(x, hd.reshape(y, kept)), "float32");
-        return [y, hd.sum(hd.mul(v, hd.div(mask, hd.reshape(hd.sum(mask, axes), kept))), axes)];
+        const mx = tf.max(x as tf.Tensor, axes);
+        const mask = hd.cast(hd.equal(x, hd.reshape(mx, kept)), "float32");
+        return [mx, hd.sum(hd.mul(v, hd.div(mask, hd.reshape(hd.sum(mask, axes), kept))), axes)];
       },
       fused_jvp: () => hd.jvp((a: Value) => hd.max(a, axes), [x], [v]),
     };
@@ -85,7 +83,7 @@ export const poolingBench: Bench = async ({ backend, repeats }) => {
     out.push(record("backward", "composed_backward", "fused_backward"));
     out.push(record("forward", "two_pass_forward", "one_pass_forward"));
     out.push(record("jvp", "composed_jvp", "fused_jvp"));
-    hd.dispose([x, m, t, v]);
+    hd.dispose([x, m, t, v, y, pullback]); // the pullback holds its residuals until disposed
   }
   return out;
 };

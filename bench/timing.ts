@@ -19,6 +19,9 @@ export function medianMs(fn: () => unknown, repeats: number, warmup = 3): number
 
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 
+/** The middle element of xs sorted (the upper one of an even count). */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /**
  * Cost of `fn` in units of `baseline`, robust to a machine whose load drifts: each repetition
  * times the baseline (median of 3) right before one run of `fn`; the median ratio is reported.
@@ -40,8 +43,7 @@ export function pairedRatio(
     base.push(b);
     cost.push(t);
   }
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  return { ratio: med(ratios), baselineMs: med(base), fnMs: med(cost) };
+  return { ratio: median(ratios), baselineMs: median(base), fnMs: median(cost) };
 }
 
 /**

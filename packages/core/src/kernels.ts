@@ -136,7 +136,7 @@ const SCATTER_MAX = 2 ** 24;
  * cols[b,i,j,u,v,:] = x[b,i,j,:]·w[kh−1−u, kw−1−v] (a [B·H·W, Ci] × [Ci, kh·kw·Co] matmul), then
  * out[b, i + u·dh + p0, j + v·dw + q0] += cols[b,i,j,u,v] (SIMD col2im), with p0 = top − (kh−1)·dh.
  * tfjs-wasm's conv instead computes each output pixel from a mostly-zero window with few output
- * channels: LeNet's [100,10,10,16] ⊛ [5,5,16,6] padded by 4 takes 2.9 ms, the matmul 1.2 ms.
+ * channels (LeNet's [100,10,10,16] ⊛ [5,5,16,6] padded by 4: `pnpm bench layout`, "conv2d, padding 4").
  * null where the direct conv is the better choice or the SIMD kernels are off.
  */
 function conv2dScatter(
@@ -160,6 +160,25 @@ function conv2dScatter(
     const offsets = { p0: padding[0][0] - (kh - 1) * dh, q0: padding[1][0] - (kw - 1) * dw };
     return tf.engine().runKernel(FUSED_KERNELS.col2im, { x: cols }, { ...attrs, ...offsets }) as Tensor;
   });
+}
+
+/** x's shape with the reduced `axes` kept as size 1. */
+const keptShape = (shape: readonly number[], axes: readonly number[]): number[] =>
+  shape.map((d, i) => (axes.includes(i) ? 1 : d));
+
+/** (x == m)/#ties along `axes`, at x's shape, as tfjs ops (the composed rule of K.maxScatter and K.maxGather). */
+function maxWeights(x: Tensor, m: Tensor, axes: number[]): Tensor {
+  const kept = keptShape(x.shape, axes);
+  return tf.tidy(() => {
+    const mask = K.cast(K.equal(x, tf.reshape(m, kept)), "float32");
+    return K.div(mask, tf.reshape(K.sum(mask, axes), kept));
+  });
+}
+
+/** The permutation moving the reduced `axes` after the kept ones (order kept), and their new indices. */
+function reducedLast(rank: number, axes: number[]): { perm: number[]; last: number[] } {
+  const perm = [...Array(rank).keys()].sort((a, b) => Number(axes.includes(a)) - Number(axes.includes(b)));
+  return { perm, last: axes.map((_, i) => rank - axes.length + i) };
 }
 
 function padAnyRank(x: Tensor, paddings: Array<[number, number]>): Tensor {
@@ -228,16 +247,12 @@ export const K = {
         return tf.engine().runKernel(FUSED_KERNELS.maxScatter, { x, m, t }, { axes }) as Tensor;
       }
       // More than three runs of reduced axes (rank ≥ 7): with the reduced axes moved last, one run.
-      const perm = [...x.shape.keys()].sort((a, b) => Number(axes.includes(a)) - Number(axes.includes(b)));
+      const { perm, last } = reducedLast(x.rank, axes);
       const inverse = perm.map((_, i) => perm.indexOf(i));
-      const last = axes.map((_, i) => x.rank - axes.length + i);
       return tf.tidy(() => K.transpose(K.maxScatter(K.transpose(x, perm), m, t, last), inverse));
     }
-    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    return tf.tidy(() => {
-      const mask = K.cast(K.equal(x, tf.reshape(m, kept)), "float32");
-      return K.mul(K.div(mask, tf.reshape(K.sum(mask, axes), kept)), tf.reshape(t, kept));
-    });
+    const kept = keptShape(x.shape, axes);
+    return tf.tidy(() => K.mul(maxWeights(x, m, axes), tf.reshape(t, kept)));
   },
   /**
    * Σ over `axes` of s ⊙ w, w = (x == m)/#ties (s of x's shape; m of the max's): reduce-max's JVP,
@@ -249,15 +264,10 @@ export const K = {
       if (maxScatterView(x.shape, axes) !== null) {
         return tf.engine().runKernel(FUSED_KERNELS.maxGather, { x, m, s }, { axes }) as Tensor;
       }
-      const perm = [...x.shape.keys()].sort((a, b) => Number(axes.includes(a)) - Number(axes.includes(b)));
-      const last = axes.map((_, i) => x.rank - axes.length + i);
+      const { perm, last } = reducedLast(x.rank, axes);
       return tf.tidy(() => K.maxGather(K.transpose(x, perm), m, K.transpose(s, perm), last));
     }
-    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    return tf.tidy(() => {
-      const mask = K.cast(K.equal(x, tf.reshape(m, kept)), "float32");
-      return K.sum(K.mul(s, K.div(mask, tf.reshape(K.sum(mask, axes), kept))), axes);
-    });
+    return tf.tidy(() => K.sum(K.mul(s, maxWeights(x, m, axes)), axes));
   },
   sqrt: (a: Tensor) => tf.sqrt(a),
   greater: compare((a, b) => tf.greater(a, b)),

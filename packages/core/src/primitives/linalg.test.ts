@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "../index";
 import type { Value } from "../index";
+import { setBackend } from "../backend";
 
 const products = async (f: () => void): Promise<number> =>
   (await tf.profile(f)).kernels.filter((k) => k.name === "BatchMatMul").length;
@@ -73,6 +74,54 @@ describe("shareProducts keeps a product of arrays made before it across transfor
     expect(await products(() => hd.shareProducts(twiceFresh))).toBe(2);
     expect(tf.memory().numTensors).toBe(inside);
     hd.dispose([x, u, s, t]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("the product memo tells apart products of the same data in other shapes", () => {
+  // A reshape shares its operand's data: x as [2,3]·u as [3,2] and x as [6,1]·u as [1,6] are two
+  // products of the same two data, and a conv of x as [1,4,4,1] and as [1,2,8,1] likewise.
+  it("matmul and conv2d of reshaped operands inside a transform equal the eager ones", () => {
+    const before = tf.memory().numTensors;
+    hd.tidy(() => {
+      const x = hd.random.normal(hd.random.key(1), [2, 3]);
+      const u = hd.random.normal(hd.random.key(2), [3, 2]);
+      const img = hd.random.normal(hd.random.key(3), [1, 4, 4, 1]);
+      const k = hd.random.normal(hd.random.key(4), [2, 2, 1, 1]);
+      const products = () => [
+        hd.matmul(x, u),
+        hd.matmul(hd.reshape(x, [6, 1]), hd.reshape(u, [1, 6])),
+        hd.conv2d(img, k),
+        hd.conv2d(hd.reshape(img, [1, 2, 8, 1]), k),
+      ];
+      const eager = products();
+      const inside = hd.jvp(
+        (s: Value) => hd.stack(products().map((p) => hd.sum(hd.mul(s, p)))),
+        [hd.array(1)],
+        [hd.array(1)],
+      )[0] as Value;
+      const want = hd.stack(eager.map((p) => hd.sum(p)));
+      expect(hd.testing.allClose(inside, want, { atol: 1e-5, rtol: 1e-5 })).toBeNull();
+      return [];
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("the product memo keeps backends apart", () => {
+  afterAll(() => setBackend("cpu"));
+  it("a product made on cpu and still alive is not reused on wasm (its data would be cpu's numbers)", async () => {
+    await setBackend("cpu");
+    const before = tf.memory().numTensors;
+    const x = hd.random.normal(hd.random.key(1), [3, 4]);
+    const u = hd.random.normal(hd.random.key(2), [4, 5]);
+    const [s, t] = [hd.array(2), hd.array(1)];
+    // The product itself is jvp's output: it stays alive after jvp returns.
+    const onCpu = hd.jvp(() => hd.matmul(x, u), [], []);
+    await setBackend("wasm");
+    const again = async () => products(() => hd.dispose(hd.jvp((a: Value) => hd.mul(a, hd.matmul(x, u)), [s], [t])));
+    expect(await again()).toBe(1);
+    hd.dispose([onCpu, x, u, s, t]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -29,7 +29,7 @@ export function swapLast(x: Value): Value {
 type NoParams = Record<string, never>;
 
 /**
- * Products (matmul, conv2d with its params) computed inside a transform, by the data of their operands (a tensor's data never
+ * Products (matmul, conv2d with its params) computed inside a transform, by the data (and shapes) of their operands (a tensor's data never
  * changes; a Variable's assign gives it new data). Forward-over-reverse along θ + s·u needs x·u
  * twice — the base of the tangent x·(s ⊗ u) and the deferred weight cotangent's ⟨c, x·u⟩ — and
  * both come here with the same two arrays; the second gets the first's data (no kernel) while the
@@ -46,8 +46,11 @@ const dataNumber = (t: Tensor): number => {
   return typeof id === "number" ? id : NaN;
 };
 
-function memoProduct(a: Tensor, b: Tensor, key: string, compute: () => Tensor): Tensor {
+function memoProduct(a: Tensor, b: Tensor, params: string, compute: () => Tensor): Tensor {
   if (transformDepth() === 0) return compute();
+  // A reshape (or a lossless cast) shares its operand's data: the shapes and dtypes are part of the
+  // product. Data outlives a backend switch (it moves): a product is reused on its own backend only.
+  const key = `${runtime.getBackend()}:${a.dtype}[${a.shape.join()}]·${b.dtype}[${b.shape.join()}]${params}`;
   let byB = products.get(a.dataId);
   let byKey = byB?.get(b.dataId);
   const seen = byKey?.get(key);

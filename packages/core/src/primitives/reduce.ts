@@ -1,6 +1,7 @@
 /** Reductions over a set of axes (the result drops them): sum and max. */
 import { K } from "../kernels";
 import { bind, shapeError, type Aval, type Primitive, type Value } from "../trace/core";
+import { sameShape } from "../shapes";
 
 const def = <P>(p: Primitive<P>): Primitive<P> => p;
 
@@ -44,6 +45,31 @@ export function reduceMax(x: Value, axes: readonly number[]): Value {
 }
 
 /**
+ * The avals of maxScatter (last argument `t` of m's shape; x's shape out) and maxGather (`s` of x's
+ * shape; m's out): x float32, m its max over the axes, all float32.
+ */
+function maxDerivativeShape(op: string, last: "t" | "s") {
+  return ([x, m, v]: Aval[], p: ReduceParams): Aval => {
+    const kept = reduceShape(op)([x!], p);
+    const fmt = (a: Aval) => `${a.dtype}[${a.shape.join(",")}]`;
+    const wants = [
+      ["x", x!, x!.shape],
+      ["m", m!, kept.shape],
+      [last, v!, last === "t" ? kept.shape : x!.shape],
+    ] as const;
+    for (const [name, a, shape] of wants) {
+      if (a.dtype !== "float32" || !sameShape(a.shape, shape)) {
+        shapeError(
+          op,
+          `'${name}' must be float32[${shape.join(",")}] (x ${fmt(x!)}, axes [${p.axes.join(",")}]), got ${fmt(a)}`,
+        );
+      }
+    }
+    return last === "t" ? x! : kept;
+  };
+}
+
+/**
  * The derivative of m = max of x over `axes`, applied to t (m and t have m's shape): w ⊙ t[kept]
  * with w = (x == m) / #ties along the axes, so ties share t equally (as JAX) — reduce-max's VJP
  * (max pooling's gradient) as one kernel. Linear in t; piecewise constant, so of zero derivative
@@ -52,26 +78,7 @@ export function reduceMax(x: Value, axes: readonly number[]): Value {
 export const maxScatterP: Primitive<ReduceParams> = def({
   name: "maxScatter",
   impl: ([x, m, t], { axes }) => K.maxScatter(x!, m!, t!, [...axes]),
-  abstractEval: ([x, m, t], { axes }) => {
-    const kept = reduceShape("maxScatter")([x!], { axes });
-    for (const [name, a] of [
-      ["m", m!],
-      ["t", t!],
-    ] as const) {
-      if (
-        a.dtype !== "float32" ||
-        a.shape.length !== kept.shape.length ||
-        a.shape.some((d, i) => d !== kept.shape[i])
-      ) {
-        shapeError(
-          "maxScatter",
-          `'${name}' must be float32[${kept.shape.join(",")}] (x ${x!.dtype}[${x!.shape.join(",")}] without axes [${axes.join(",")}]), got ${a.dtype}[${a.shape.join(",")}]`,
-        );
-      }
-    }
-    if (x!.dtype !== "float32") shapeError("maxScatter", `'x' must be float32, got ${x!.dtype}[${x!.shape.join(",")}]`);
-    return x!;
-  },
+  abstractEval: maxDerivativeShape("maxScatter", "t"),
 });
 
 /** w ⊙ t spread over x's shape, w = (x == m)/#ties along `axes`: t through m = max of x over the axes. */
@@ -87,22 +94,7 @@ export function maxScatter(x: Value, m: Value, t: Value, axes: readonly number[]
 export const maxGatherP: Primitive<ReduceParams> = def({
   name: "maxGather",
   impl: ([x, m, s], { axes }) => K.maxGather(x!, m!, s!, [...axes]),
-  abstractEval: ([x, m, s], { axes }) => {
-    const kept = reduceShape("maxGather")([x!], { axes });
-    const same = (a: Aval, shape: readonly number[]) =>
-      a.dtype === "float32" && a.shape.length === shape.length && a.shape.every((d, i) => d === shape[i]);
-    if (x!.dtype !== "float32") shapeError("maxGather", `'x' must be float32, got ${x!.dtype}[${x!.shape.join(",")}]`);
-    if (!same(m!, kept.shape)) {
-      shapeError("maxGather", `'m' must be float32[${kept.shape.join(",")}], got ${m!.dtype}[${m!.shape.join(",")}]`);
-    }
-    if (!same(s!, x!.shape)) {
-      shapeError(
-        "maxGather",
-        `'s' must be float32[${x!.shape.join(",")}] like x, got ${s!.dtype}[${s!.shape.join(",")}]`,
-      );
-    }
-    return kept;
-  },
+  abstractEval: maxDerivativeShape("maxGather", "s"),
 });
 
 /** Σ over `axes` of s·(x == m)/#ties: the tangent s through m = max of x over the axes. */

@@ -181,60 +181,51 @@ defVjp(concatP, (ct, xs, _o, { axis }) => {
 });
 defVjp(reverseP, (ct, _x, _o, p) => [bind(reverseP, [ct], p)]);
 
-/** The weight cotangent aᵀ·c of a matmul, not yet formed: ⟨aᵀ·c, u⟩ = ⟨c, a·u⟩. */
-class DeferredMatmul implements DeferredCotangent {
+/**
+ * The cotangent of a bilinear op's second operand w, not yet formed: with f(u) the op at its first
+ * operand and u in w's place, ⟨f*(c), u⟩ = ⟨c, f(u)⟩ (a matmul's aᵀ·c, a conv's filter cotangent).
+ */
+class DeferredBilinear implements DeferredCotangent {
   readonly deferred = true;
   private value: Value | null = null;
   constructor(
-    readonly a: Value,
     readonly c: Value,
+    readonly aval: Aval,
+    private readonly forward: (u: Value) => Value,
+    private readonly form: () => Value,
   ) {}
-  get aval(): Aval {
-    const as = shapeOf(this.a);
-    const cs = shapeOf(this.c);
-    return { shape: [...as.slice(0, -2), as.at(-1)!, cs.at(-1)!], dtype: avalOf(this.c).dtype };
-  }
   materialize(): Value {
-    this.value ??= matmulRaw(swapLast(this.a), this.c);
+    this.value ??= this.form();
     return this.value;
   }
   innerProduct(u: Value): Value {
-    const contracted = mul(this.c, matmulRaw(this.a, u));
+    const contracted = mul(this.c, this.forward(u));
     return reduceSum(contracted, [...shapeOf(contracted).keys()]);
   }
 }
 
 defVjp(matmulP, (ct, [a, b], _y, _p, needs) => [
   needs[0] ? matmulRaw(ct, swapLast(b!)) : null,
-  needs[1] ? new DeferredMatmul(a!, ct) : null,
+  needs[1]
+    ? new DeferredBilinear(
+        ct,
+        { shape: [...shapeOf(a!).slice(0, -2), shapeOf(a!).at(-1)!, shapeOf(ct).at(-1)!], dtype: avalOf(ct).dtype },
+        (u) => matmulRaw(a!, u),
+        () => matmulRaw(swapLast(a!), ct),
+      )
+    : null,
 ]);
-
-/** The filter cotangent of a convolution, not yet formed: ⟨x ⋆ c, u⟩ = ⟨c, conv(x, u)⟩ (as `DeferredMatmul`). */
-class DeferredConv implements DeferredCotangent {
-  readonly deferred = true;
-  private value: Value | null = null;
-  constructor(
-    readonly c: Value,
-    readonly x: Value,
-    readonly w: Value,
-    readonly p: Conv2DParams,
-  ) {}
-  get aval(): Aval {
-    return avalOf(this.w);
-  }
-  materialize(): Value {
-    this.value ??= convFilterTranspose(this.c, this.x, this.w, this.p);
-    return this.value;
-  }
-  innerProduct(u: Value): Value {
-    const contracted = mul(this.c, bind(conv2dP, [this.x, u], this.p));
-    return reduceSum(contracted, [...shapeOf(contracted).keys()]);
-  }
-}
 
 defVjp(conv2dP, (ct, [x, w], _y, p, needs) => [
   needs[0] ? convInputTranspose(ct, x!, w!, p) : null,
-  needs[1] ? new DeferredConv(ct, x!, w!, p) : null,
+  needs[1]
+    ? new DeferredBilinear(
+        ct,
+        avalOf(w!),
+        (u) => bind(conv2dP, [x!, u], p),
+        () => convFilterTranspose(ct, x!, w!, p),
+      )
+    : null,
 ]);
 
 /** Insert s−1 zeros between elements along `axis` (the "input dilation" of a strided conv). */

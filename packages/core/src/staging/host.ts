@@ -275,15 +275,19 @@ table.set(padP, ([x], { paddings }: PadParams) => {
   return { data: out, shape, dtype: x!.dtype };
 });
 
+/** x's shape without `axes`, and per axis of x its stride in that shape (0 on a reduced axis). */
+function keptStrides(shape: readonly number[], axes: readonly number[]): { kept: number[]; strides: number[] } {
+  const kept = shape.filter((_, i) => !axes.includes(i));
+  const os = stridesOf(kept);
+  let k = 0;
+  return { kept, strides: shape.map((_, i) => (axes.includes(i) ? 0 : os[k++]!)) };
+}
+
 function reduce(init: number, op: (acc: number, v: number) => number): HostKernel {
   return ([x], { axes }: ReduceParams) => {
-    const shape = x!.shape.filter((_, i) => !axes.includes(i));
+    const { kept: shape, strides } = keptStrides(x!.shape, axes);
     const out = alloc(x!.dtype, sizeOf(shape)).fill(init);
     // Walk x in order; the output offset ignores reduced axes.
-    const os = stridesOf(shape);
-    const strides: number[] = [];
-    let k = 0;
-    x!.shape.forEach((_, i) => strides.push(axes.includes(i) ? 0 : os[k++]!));
     const d = x!.data;
     let i = 0;
     forEachIndex(x!.shape, [strides], (o) => (out[o[0]!] = op(out[o[0]!]!, d[i++]!)));
@@ -299,40 +303,37 @@ table.set(
   reduce(-Infinity, (a, v) => (v !== v || a !== a ? NaN : v > a ? v : a)),
 );
 
+/** For max m of x over `axes`: per kept index, how many x equal m (the ties), and the strides that find it. */
+function tieCounts(x: HostArray, m: HostArray, axes: readonly number[]): { count: Float32Array; strides: number[] } {
+  const { kept, strides } = keptStrides(x.shape, axes);
+  const [xd, md] = [x.data, m.data];
+  const count = new Float32Array(sizeOf(kept));
+  let i = 0;
+  forEachIndex(x.shape, [strides], (o) => void (xd[i++] === md[o[0]!] && count[o[0]!]!++));
+  return { count, strides };
+}
+
 /** (x == m)·(1/count)·t with count the ties per kept index, rounded as the kernels' product. */
 table.set(maxScatterP, ([x, m, t], { axes }: ReduceParams) => {
-  const shape = x!.shape.filter((_, i) => !axes.includes(i));
-  const os = stridesOf(shape);
-  let k = 0;
-  const strides = x!.shape.map((_, i) => (axes.includes(i) ? 0 : os[k++]!));
-  const xd = x!.data;
-  const md = m!.data;
-  const count = new Float32Array(sizeOf(shape));
-  let i = 0;
-  forEachIndex(x!.shape, [strides], (o) => void (xd[i++] === md[o[0]!] && count[o[0]!]!++));
+  const { count, strides } = tieCounts(x!, m!, axes);
+  const [xd, md] = [x!.data, m!.data];
   const scaled = count.map((c, j) => Math.fround(1 / c) * t!.data[j]!);
   const out = new Float32Array(xd.length);
-  i = 0;
+  let i = 0;
   forEachIndex(x!.shape, [strides], (o) => (out[i] = (xd[i++] === md[o[0]!] ? 1 : 0) * scaled[o[0]!]!));
   return { data: out, shape: x!.shape, dtype: "float32" };
 });
 /** Σ over the axes of s·(mask·(1/count)), in x's order (the composed ops' terms). */
 table.set(maxGatherP, ([x, m, s], { axes }: ReduceParams) => {
-  const shape = x!.shape.filter((_, i) => !axes.includes(i));
-  const os = stridesOf(shape);
-  let k = 0;
-  const strides = x!.shape.map((_, i) => (axes.includes(i) ? 0 : os[k++]!));
+  const { count, strides } = tieCounts(x!, m!, axes);
   const [xd, md, sd] = [x!.data, m!.data, s!.data];
-  const count = new Float32Array(sizeOf(shape));
-  let i = 0;
-  forEachIndex(x!.shape, [strides], (o) => void (xd[i++] === md[o[0]!] && count[o[0]!]!++));
   const r = count.map((c) => 1 / c);
-  const sum = new Float32Array(sizeOf(shape));
-  i = 0;
+  const sum = new Float32Array(count.length);
+  let i = 0;
   forEachIndex(x!.shape, [strides], (o) => {
     sum[o[0]!] = sum[o[0]!]! + Math.fround(sd[i]! * ((xd[i++] === md[o[0]!] ? 1 : 0) * r[o[0]!]!));
   });
-  return { data: sum, shape, dtype: "float32" };
+  return { data: sum, shape: m!.shape, dtype: "float32" };
 });
 
 table.set(matmulP, ([a, b], _p, outAval: Aval) => {
