@@ -3,6 +3,7 @@
  * of host arrays (no tensors, no threads), so they are tested on their own.
  */
 import type { Summaries } from "@hodiff/partition";
+import type { ArenaLeaf } from "./protocol";
 
 /** One input of a batch: an array whose first axis is the example (a tensor, or host labels). */
 export type BatchLeaf = { readonly data: Float32Array | Int32Array; readonly shape: readonly number[] };
@@ -54,6 +55,48 @@ export function sliceBatch(batch: HostBatch, start: number, count: number): Reco
     };
   }
   return out;
+}
+
+/**
+ * Where things lie in a pool's shared arena (offsets in 4-byte units) for P parameters, `workers`
+ * workers and `batchEntries` entries of the workers' batch parts:
+ * [θ (P) | u (P) | worker 1's gradient (P) | … | worker n's gradient (P) | batch parts].
+ */
+export function arenaLayout(params: number, workers: number, batchEntries: number) {
+  return {
+    theta: 0,
+    direction: params,
+    /** Where worker k (1-based) writes its gradient. */
+    result: (k: number) => (1 + k) * params,
+    batch: (2 + workers) * params,
+    size: (2 + workers) * params + batchEntries,
+  };
+}
+
+/**
+ * Where each worker's part of the batch goes in the arena, from offset `base` on: each input's
+ * examples [sizes[0], B) one after another (so one copy per input fills every worker's part),
+ * worker k's part being sizes[k] examples of it. Returns the parts (index k − 1 for worker k) and
+ * the number of entries used.
+ */
+export function placeParts(
+  batch: HostBatch,
+  sizes: readonly number[],
+  base: number,
+): { parts: Record<string, ArenaLeaf>[]; entries: number; inputs: { name: string; from: number; offset: number }[] } {
+  const parts: Record<string, ArenaLeaf>[] = sizes.slice(1).map(() => ({}));
+  const inputs: { name: string; from: number; offset: number }[] = [];
+  let offset = base;
+  for (const [name, leaf] of Object.entries(batch)) {
+    const per = sizeOf(leaf.shape.slice(1));
+    const dtype = leaf.data instanceof Int32Array ? "int32" : "float32";
+    inputs.push({ name, from: sizes[0]! * per, offset });
+    for (let k = 1; k < sizes.length; k++) {
+      parts[k - 1]![name] = { offset, shape: [sizes[k]!, ...leaf.shape.slice(1)], dtype };
+      offset += sizes[k]! * per;
+    }
+  }
+  return { parts, entries: offset - base, inputs };
 }
 
 /**
