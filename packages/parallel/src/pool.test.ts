@@ -139,6 +139,52 @@ describe("pool edge cases", () => {
     hd.dispose([params, x]);
   });
 
+  it("θ and u kept by the workers between calls are always this call's (no stale arrays)", async () => {
+    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2 });
+    const a = setup("tiny-mlp", 6, 1);
+    const b = setup("tiny-mlp", 6, 2);
+    // θ: a, a (kept), b (new values), a again (new version, the same leaves as before).
+    for (const params of [a.params, a.params, b.params, a.params])
+      expect(gradDiff(pool, params, { x: a.x, labels: a.labels })).toBeLessThan(1e-6);
+    // u: a's, then b's, on the same θ.
+    const partition = canonical(a.params);
+    for (const u of [a.u, b.u, a.u]) {
+      const got = pool.summaries(a.params, u, { x: a.x, labels: a.labels }, partition);
+      const want = summaries((p: never) => pool.loss(p, { x: a.x, labels: a.labels }), partition)(a.params, u);
+      expectSummariesClose(got, want, 1e-5);
+    }
+    hd.dispose([a.params, a.x, a.u, b.params, b.x, b.u]);
+  });
+
+  it("split 'even' gives the same bits on every call; 'measured' stays equal to one thread call after call", async () => {
+    const { params, x, labels } = setup("tiny-mlp", 9, 4);
+    await using even = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2, split: "even" });
+    const first = even.valueAndGrad(params, { x, labels });
+    const firstFlat = hd.treeLeaves(first.grads).flatMap((g) => Array.from(hd.toFlat(g as hd.Value)));
+    for (let i = 0; i < 3; i++) {
+      const again = even.valueAndGrad(params, { x, labels });
+      expect(again.loss).toBe(first.loss);
+      expect(hd.treeLeaves(again.grads).flatMap((g) => Array.from(hd.toFlat(g as hd.Value)))).toEqual(firstFlat);
+      hd.dispose(again.grads);
+    }
+    await using measured = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2, trace: true });
+    for (let i = 0; i < 12; i++) expect(gradDiff(measured, params, { x, labels })).toBeLessThan(1e-6);
+    hd.dispose([first.grads, params, x]);
+  });
+
+  it("trace: true records both threads' timeline of the last call", async () => {
+    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2, trace: true });
+    const { params, x, labels } = setup("tiny-mlp", 4, 2);
+    expect(pool.lastTrace()).toEqual([]);
+    hd.dispose(pool.valueAndGrad(params, { x, labels }).grads);
+    const trace = pool.lastTrace();
+    expect(new Set(trace.map((e) => e.thread))).toEqual(new Set([0, 1]));
+    expect(trace.map((e) => e.phase)).toContain("own part computed");
+    expect(trace.map((e) => e.phase)).toContain("worker: gradient computed and written to the arena");
+    trace.forEach((e, i) => i > 0 && expect(e.ms).toBeGreaterThanOrEqual(trace[i - 1]!.ms));
+    hd.dispose([params, x]);
+  });
+
   it("a closed pool refuses calls; closing twice is fine", async () => {
     const pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2 });
     await pool.close();

@@ -16,8 +16,10 @@ import {
   combineSummaries,
   partSizes,
   placeParts,
+  rebalance,
   sizeOf,
   totalSize,
+  weightedSizes,
   type BatchLeaf,
   type HostBatch,
 } from "./shards";
@@ -47,6 +49,14 @@ export interface PoolOptions<I> {
   readonly backend?: hd.BackendName;
   /** How long a call waits for a worker before failing, in ms (default 600 000). */
   readonly timeoutMs?: number;
+  /**
+   * How the batch is split. "measured" (default): each thread's share follows its measured speed on
+   * the previous calls (per operation, smoothed), so that the parts end together — the calling
+   * thread, which copies nothing, takes more when the workers are slower or their cores busy; the
+   * first call splits evenly. "even": parts differ by at most one example, so the result depends
+   * on the inputs alone, bit for bit.
+   */
+  readonly split?: "measured" | "even";
   /** Record each call's timeline (`Pool.lastTrace`): a few clock reads per call and thread. */
   readonly trace?: boolean;
 }
@@ -246,6 +256,12 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
   const direction_ = new Written();
   let closed = false;
   let trace: TraceEvent[] = [];
+  const even = options.split === "even";
+  /** Each thread's share of the batch, per operation (the gradient and the summaries cost differently). */
+  const shares = {
+    grad: Array<number>(threads).fill(1 / threads),
+    summaries: Array<number>(threads).fill(1 / threads),
+  };
 
   /**
    * Post each busy worker its part (θ, u and the parts in the arena), run part 0 here, wait for
@@ -253,6 +269,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
    * request from what every request says.
    */
   function run<L, R>(
+    op: "grad" | "summaries",
     params: Params,
     direction: Params | null,
     batch: Batch,
@@ -263,8 +280,8 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     if (closed) throw new Error("parallel: the pool is closed");
     const stamps: Stamps | undefined = options.trace ? [["start", now()]] : undefined;
     const B = checkBatch(batch);
-    const sizes = partSizes(B, threads);
-    const busy: { member: Member; index: number }[] = [];
+    const sizes = even ? partSizes(B, threads) : weightedSizes(B, shares[op]);
+    const busy: { member: Member; index: number; posted: number }[] = [];
     const out: number[] = [];
     const W = threads - 1;
     if (sizes.slice(1).some((n) => n > 0)) {
@@ -313,7 +330,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
         };
         member.port.postMessage(request(base, layout.result(k)));
         member.arena = arena;
-        busy.push({ member, index: k });
+        busy.push({ member, index: k, posted: now() });
         out.push(layout.result(k));
       }
       stamps?.push(["requests posted", now()]);
@@ -321,8 +338,11 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     let own: L | undefined;
     let failure: unknown = null;
     const mine: hd.Value[] = [];
+    const elapsed = Array<number>(threads).fill(0);
     try {
+      const t0 = now();
       own = local(headOf(batch, sizes[0]!, B, mine), sizes[0]! / B);
+      elapsed[0] = now() - t0;
       stamps?.push(["own part computed", now()]);
     } catch (e) {
       failure = e;
@@ -333,9 +353,10 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     // would be read as the answer to the next call.
     const results: R[] = [];
     const weights = [sizes[0]! / B];
-    for (const { member, index } of busy) {
+    for (const { member, index, posted } of busy) {
       try {
         const reply = waitFor(member, index);
+        if (reply.op !== "error") elapsed[index] = reply.done - posted;
         stamps?.push([`worker ${index}'s answer taken`, now()]);
         if (stamps && "stamps" in reply && reply.stamps)
           for (const [phase, t] of reply.stamps) stamps.push([`${index}:${phase}`, t]);
@@ -351,6 +372,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       hd.dispose(own as hd.Tree<hd.Value>);
       throw failure;
     }
+    if (!even) rebalance(shares[op], sizes, elapsed);
     if (stamps) trace = toTrace(stamps);
     return { own: own as L, results, weights, out };
   }
@@ -412,6 +434,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       }
       // Each thread differentiates w_k·L_k (w_k = B_k / B), so ∇L = Σ_k ∇(w_k·L_k): no weighting afterwards.
       const { own, results, out } = run(
+        "grad",
         params,
         null,
         batch,
@@ -456,6 +479,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     },
     summaries(params, direction, batch, partition, options = {}) {
       const { own, results, weights } = run(
+        "summaries",
         params,
         direction,
         batch,

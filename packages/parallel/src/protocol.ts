@@ -62,9 +62,15 @@ export type Request =
 /** [phase, time in ms since performance.timeOrigin] pairs of a worker's request, when asked for. */
 export type Stamps = [string, number][];
 
+/** When the worker finished its part (ms since performance.timeOrigin, which the threads share): for the split. */
+interface Done {
+  readonly done: number;
+  readonly stamps?: Stamps;
+}
+
 export type Reply =
-  | { readonly op: "grad"; readonly loss: number; readonly stamps?: Stamps }
-  | { readonly op: "summaries"; readonly summaries: Summaries; readonly stamps?: Stamps }
+  | (Done & { readonly op: "grad"; readonly loss: number })
+  | (Done & { readonly op: "summaries"; readonly summaries: Summaries })
   | { readonly op: "error"; readonly message: string };
 
 /** What a worker posts on its parentPort once, when started. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batchSize, combineSummaries, partSizes, sliceBatch } from "./shards";
+import { arenaLayout, batchSize, combineSummaries, partSizes, placeParts, rebalance, weightedSizes } from "./shards";
 
 describe("partSizes", () => {
   it("splits B into n parts that sum to B and differ by at most one", () => {
@@ -14,16 +14,85 @@ describe("partSizes", () => {
   });
 });
 
-describe("sliceBatch and batchSize", () => {
+describe("weightedSizes", () => {
+  it("sums to B, each part within one of B·share, and equal shares give partSizes", () => {
+    for (let B = 0; B <= 40; B += 3)
+      for (const shares of [
+        [1, 1],
+        [0.7, 0.3],
+        [0.2, 0.5, 0.3],
+        [1, 1, 1, 1],
+      ]) {
+        const s = weightedSizes(B, shares);
+        const total = shares.reduce((a, b) => a + b, 0);
+        expect(s.reduce((a, b) => a + b, 0)).toBe(B);
+        s.forEach((n, k) => expect(Math.abs(n - (B * shares[k]!) / total)).toBeLessThan(1));
+        if (shares.every((x) => x === shares[0])) expect(s).toEqual(partSizes(B, shares.length));
+      }
+    expect(weightedSizes(10, [0.55, 0.45])).toEqual([6, 4]);
+  });
+});
+
+describe("rebalance", () => {
+  it("moves the shares towards the threads' speeds until the parts take equal times", () => {
+    // Thread 0 does an example in 1 ms, thread 1 in 2 ms: the parts end together at shares 2/3, 1/3.
+    const share = [0.5, 0.5];
+    for (let call = 0; call < 60; call++) {
+      const sizes = weightedSizes(300, share);
+      rebalance(share, sizes, [sizes[0]! * 1, sizes[1]! * 2]);
+    }
+    expect(share[0]).toBeCloseTo(2 / 3, 2);
+    expect(share[0]! + share[1]!).toBeCloseTo(1, 12);
+  });
+  it("keeps every share at least half an even one, and leaves idle threads' shares alone", () => {
+    const share = [0.5, 0.5];
+    for (let call = 0; call < 60; call++) rebalance(share, [50, 50], [1, 1000]);
+    expect(share[1]).toBeCloseTo(0.25, 12);
+    const three = [0.2, 0.5, 0.3];
+    rebalance(three, [10, 0, 5], [10, 0, 5]);
+    expect(three[1]).toBeCloseTo(0.5, 12);
+    expect(three[0]! + three[2]!).toBeCloseTo(0.5, 12);
+  });
+});
+
+describe("arenaLayout and placeParts", () => {
+  it("put θ, u, each worker's gradient and the workers' parts one after another, without overlap", () => {
+    const batch = {
+      x: { data: Float32Array.from({ length: 14 }, (_, i) => i), shape: [7, 2] },
+      labels: { data: Int32Array.from([0, 1, 2, 3, 4, 5, 6]), shape: [7] },
+    };
+    const sizes = [3, 2, 2];
+    const P = 5;
+    const base = arenaLayout(P, 2, 0).batch;
+    const { parts, entries, inputs } = placeParts(batch, sizes, base);
+    const layout = arenaLayout(P, 2, entries);
+    expect([layout.theta, layout.direction, layout.result(1), layout.result(2), layout.batch]).toEqual([
+      0, 5, 10, 15, 20,
+    ]);
+    expect(entries).toBe(4 * 2 + 4); // examples 3..6 of x (2 entries each) and of labels
+    expect(layout.size).toBe(20 + entries);
+    // Filling the arena as the pool does puts each worker's examples at its part's offset.
+    const arena = new Float32Array(layout.size);
+    const ints = new Int32Array(arena.buffer);
+    for (const { name, from, offset } of inputs) {
+      const data = batch[name as "x" | "labels"].data;
+      (data instanceof Int32Array ? ints : arena).set(data.subarray(from), offset);
+    }
+    const x2 = parts[1]!.x!;
+    expect(x2.shape).toEqual([2, 2]);
+    expect(Array.from(arena.subarray(x2.offset, x2.offset + 4))).toEqual([10, 11, 12, 13]);
+    const l1 = parts[0]!.labels!;
+    expect(l1.dtype).toBe("int32");
+    expect(Array.from(ints.subarray(l1.offset, l1.offset + 2))).toEqual([3, 4]);
+  });
+});
+
+describe("batchSize", () => {
   const batch = {
     x: { data: Float32Array.from({ length: 10 }, (_, i) => i), shape: [5, 2] },
     labels: { data: Int32Array.from([0, 1, 2, 3, 4]), shape: [5] },
   };
-  it("takes examples [start, start + count) of every input", () => {
-    const part = sliceBatch(batch, 3, 2);
-    expect(Array.from(part.x!.data)).toEqual([6, 7, 8, 9]);
-    expect(part.x!.shape).toEqual([2, 2]);
-    expect(Array.from(part.labels!.data)).toEqual([3, 4]);
+  it("is the first axis' length of every input", () => {
     expect(batchSize(batch)).toBe(5);
   });
   it("names an input whose first axis disagrees", () => {

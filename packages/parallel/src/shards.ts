@@ -27,6 +27,48 @@ export function partSizes(batch: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => base + (i < extra ? 1 : 0));
 }
 
+/**
+ * sizes(B, shares): part sizes that sum to B, each B·share_k rounded down and the rest handed out
+ * by largest remainder (ties to the first parts): e.g. weightedSizes(10, [0.55, 0.45]) = [6, 4]
+ * (5.5 and 4.5: the tie goes to the first). Equal shares give `partSizes(B, n)`.
+ */
+export function weightedSizes(batch: number, shares: readonly number[]): number[] {
+  const total = shares.reduce((a, b) => a + b, 0);
+  const exact = shares.map((s) => (batch * s) / total);
+  const sizes = exact.map(Math.floor);
+  let left = batch - sizes.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, i) => ({ i, r: e - Math.floor(e) })).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (const { i } of order) {
+    if (left-- <= 0) break;
+    sizes[i]!++;
+  }
+  return sizes;
+}
+
+/**
+ * New shares after one call in which thread k did sizes[k] examples in elapsed[k] ms (its speed:
+ * sizes[k] / elapsed[k]): the shares move a quarter of the way towards the speeds' proportions (one
+ * noisy call moves them little), and none falls below half an even share, so that every thread
+ * keeps getting examples and being measured. Threads that did nothing keep their share. In place.
+ */
+export function rebalance(share: number[], sizes: readonly number[], elapsed: readonly number[]): void {
+  const n = share.length;
+  const k = sizes.flatMap((m, i) => (m > 0 && elapsed[i]! > 0 ? [i] : []));
+  if (k.length < 2) return;
+  const speed = k.map((i) => sizes[i]! / elapsed[i]!);
+  const mass = k.reduce((a, i) => a + share[i]!, 0);
+  const sum = speed.reduce((a, b) => a + b, 0);
+  k.forEach((i, j) => (share[i] = 0.75 * share[i]! + 0.25 * ((mass * speed[j]!) / sum)));
+  // Shares below the floor are raised to it; the others are scaled so that all still sum to 1.
+  const floor = 0.5 / n;
+  for (let pass = 0; pass < n && share.some((s) => s < floor); pass++) {
+    const low = share.map((s) => s <= floor);
+    const lows = low.filter(Boolean).length;
+    const rest = share.reduce((a, s, i) => a + (low[i] ? 0 : s), 0);
+    for (let i = 0; i < n; i++) share[i] = low[i] ? floor : (share[i]! * (1 - lows * floor)) / rest;
+  }
+}
+
 /** The number of examples of a host batch; every input must have the same first-axis length. */
 export function batchSize(batch: HostBatch): number {
   const names = Object.keys(batch);
@@ -42,19 +84,6 @@ export function batchSize(batch: HostBatch): number {
       );
   });
   return b!;
-}
-
-/** Examples [start, start + count) of every input (views, no copy). */
-export function sliceBatch(batch: HostBatch, start: number, count: number): Record<string, BatchLeaf> {
-  const out: Record<string, BatchLeaf> = {};
-  for (const [name, leaf] of Object.entries(batch)) {
-    const per = sizeOf(leaf.shape.slice(1));
-    out[name] = {
-      data: leaf.data.subarray(start * per, (start + count) * per),
-      shape: [count, ...leaf.shape.slice(1)],
-    };
-  }
-  return out;
 }
 
 /**

@@ -78,12 +78,11 @@ export function paramsFrom(def: hd.TreeDef, shapes: readonly (readonly number[])
   return hd.treeUnflatten(def, leaves) as Params;
 }
 
-/** The leaves of a pytree of arrays written one after another into `out` (from `offset`). */
+/** The leaves of a pytree of arrays written one after another into `out` (from `offset`), with no host copy in between. */
 export function writeFlat(leaves: readonly hd.Value[], out: Float32Array, offset = 0): void {
   for (const leaf of leaves) {
-    const data = hd.toFlat(leaf);
-    out.set(data, offset);
-    offset += data.length;
+    hd.copyInto(leaf, out, offset);
+    offset += sizeOf(hd.shapeOf(leaf));
   }
 }
 

@@ -57,11 +57,11 @@ function answer(loss: BatchLoss, req: Request, stamps: Stamps | undefined): Repl
     if (req.op === "grad") {
       const value = gradInto(loss, req.weight, params, batch, new Float32Array(arena), req.out);
       stamps?.push(["worker: gradient computed and written to the arena", now()]);
-      return { op: "grad", loss: value, ...(stamps ? { stamps } : {}) };
+      return { op: "grad", loss: value, done: now(), ...(stamps ? { stamps } : {}) };
     }
     const summaries = summariesOnPart(loss, params, u!, batch, req.partition, req.options);
     stamps?.push(["worker: summaries computed", now()]);
-    return { op: "summaries", summaries, ...(stamps ? { stamps } : {}) };
+    return { op: "summaries", summaries, done: now(), ...(stamps ? { stamps } : {}) };
   } finally {
     hd.dispose(own);
     const leaked = hd.numTensors() - before;
