@@ -52,9 +52,15 @@ for (const fresh of [false, true]) {
   for (let i = 0; i < 5; i++) for (const f of Object.values(runs)) timed(f, fresh);
   const times: Record<string, number[]> = { one: [], onePart: [], pool: [] };
   const phases = new Map<string, number[]>();
+  const parts: number[] = [];
   for (let i = 0; i < repeats; i++) {
     for (const [k, f] of Object.entries(runs)) times[k]!.push(timed(f, fresh));
     for (const e of pool.lastTrace()) {
+      if (e.phase.startsWith("parts of")) {
+        // The split of this call: "parts of 52 + 48 examples" → the calling thread's part.
+        parts.push(Number(/\d+/.exec(e.phase)![0]));
+        continue;
+      }
       const key = `${e.thread === 0 ? "main" : `worker ${e.thread}`}: ${e.phase}`;
       phases.set(key, [...(phases.get(key) ?? []), e.ms]);
     }
@@ -71,6 +77,7 @@ for (const fresh of [false, true]) {
       one_part_ms: r(median(times.onePart!)),
       pool_ms: r(median(times.pool!)),
       speedup: r(median(times.one!.map((t, i) => t / times.pool![i]!))),
+      calling_thread_part: median(parts),
     }),
   );
   [...phases.entries()]

@@ -20,8 +20,7 @@ import {
   sizeOf,
   totalSize,
   weightedSizes,
-  type BatchLeaf,
-  type HostBatch,
+  type InputSpec,
 } from "./shards";
 import {
   fromShared,
@@ -113,11 +112,11 @@ function workerEntry(): { url: URL; entry?: string } {
   return { url: file("worker.js") };
 }
 
-/** The batch's inputs checked: float32 arrays (examples along axis 0) or Int32Array labels; returns B. */
-function checkBatch(batch: Batch): number {
-  const shapes: Record<string, BatchLeaf> = {};
+/** The batch's inputs checked (float32 arrays with the examples along axis 0, or Int32Array labels) and described. */
+function checkBatch(batch: Batch): { B: number; inputs: Record<string, InputSpec> } {
+  const inputs: Record<string, InputSpec> = {};
   for (const [name, x] of Object.entries(batch)) {
-    if (x instanceof Int32Array) shapes[name] = { data: x, shape: [x.length] };
+    if (x instanceof Int32Array) inputs[name] = { shape: [x.length], dtype: "int32" };
     else if (x instanceof Float32Array)
       throw new Error(
         `parallel: batch input '${name}' is a bare Float32Array; pass it as an array with a shape (hd.array(data, { shape }))`,
@@ -127,21 +126,10 @@ function checkBatch(batch: Batch): number {
         throw new Error(
           `parallel: batch input '${name}' is ${hd.dtypeOf(x)}; inputs are float32 arrays or Int32Array labels`,
         );
-      shapes[name] = { data: new Float32Array(0), shape: hd.shapeOf(x) };
+      inputs[name] = { shape: hd.shapeOf(x), dtype: "float32" };
     }
   }
-  return batchSize(shapes);
-}
-
-/** The batch as host arrays (float32 inputs read back, labels as they are). */
-function toHost(batch: Batch): HostBatch {
-  const out: Record<string, BatchLeaf> = {};
-  for (const [name, x] of Object.entries(batch))
-    out[name] =
-      x instanceof Int32Array
-        ? { data: x, shape: [x.length] }
-        : { data: hd.toFlat(x as hd.Value) as Float32Array, shape: hd.shapeOf(x as hd.Value) };
-  return out;
+  return { B: batchSize(inputs), inputs };
 }
 
 /** Examples [0, n) of the batch as the loss sees them, sliced on the backend (new arrays go to `own`). */
@@ -279,17 +267,17 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
   ): { own: L; results: R[]; weights: number[]; out: number[] } {
     if (closed) throw new Error("parallel: the pool is closed");
     const stamps: Stamps | undefined = options.trace ? [["start", now()]] : undefined;
-    const B = checkBatch(batch);
+    const { B, inputs } = checkBatch(batch);
     const sizes = even ? partSizes(B, threads) : weightedSizes(B, shares[op]);
     const busy: { member: Member; index: number; posted: number }[] = [];
+    stamps?.push([`parts of ${sizes.join(" + ")} examples`, now()]);
     const out: number[] = [];
     const W = threads - 1;
     if (sizes.slice(1).some((n) => n > 0)) {
       const [leaves, def] = hd.treeFlatten(params);
       const shapes = leaves.map((l) => hd.shapeOf(l));
       const P = totalSize(shapes);
-      const host = toHost(batch);
-      const place = placeParts(host, sizes, arenaLayout(P, W, 0).batch);
+      const place = placeParts(inputs, sizes, arenaLayout(P, W, 0).batch);
       const layout = arenaLayout(P, W, place.entries);
       if (arena.byteLength < 4 * layout.size) {
         // Some room to spare, so that a batch of another size rarely makes a new one.
@@ -309,11 +297,11 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
           direction_.wrote(u);
         }
       }
+      // The whole inputs, each in one copy (from wasm's heap): the workers read their rows.
       const i32 = new Int32Array(arena);
-      for (const { name, from, offset } of place.inputs) {
-        const data = host[name]!.data;
-        (data instanceof Int32Array ? i32 : f32).set(data.subarray(from), offset);
-      }
+      for (const [name, x] of Object.entries(batch))
+        if (x instanceof Int32Array) i32.set(x, place.offsets[name]);
+        else hd.copyInto(x as hd.Value, f32, place.offsets[name]);
       stamps?.push(["θ, u and the workers' parts written to the arena", now()]);
       for (let k = 1; k < threads; k++) {
         if (sizes[k] === 0) continue;

@@ -56,28 +56,25 @@ describe("rebalance", () => {
 });
 
 describe("arenaLayout and placeParts", () => {
-  it("put θ, u, each worker's gradient and the workers' parts one after another, without overlap", () => {
-    const batch = {
-      x: { data: Float32Array.from({ length: 14 }, (_, i) => i), shape: [7, 2] },
-      labels: { data: Int32Array.from([0, 1, 2, 3, 4, 5, 6]), shape: [7] },
-    };
+  it("put θ, u, each worker's gradient and the whole inputs one after another, the parts as views", () => {
+    const x = Float32Array.from({ length: 14 }, (_, i) => i);
+    const labels = Int32Array.from([0, 1, 2, 3, 4, 5, 6]);
+    const inputs = { x: { shape: [7, 2], dtype: "float32" as const }, labels: { shape: [7], dtype: "int32" as const } };
     const sizes = [3, 2, 2];
     const P = 5;
     const base = arenaLayout(P, 2, 0).batch;
-    const { parts, entries, inputs } = placeParts(batch, sizes, base);
+    const { parts, offsets, entries } = placeParts(inputs, sizes, base);
     const layout = arenaLayout(P, 2, entries);
     expect([layout.theta, layout.direction, layout.result(1), layout.result(2), layout.batch]).toEqual([
       0, 5, 10, 15, 20,
     ]);
-    expect(entries).toBe(4 * 2 + 4); // examples 3..6 of x (2 entries each) and of labels
+    expect(entries).toBe(14 + 7);
     expect(layout.size).toBe(20 + entries);
     // Filling the arena as the pool does puts each worker's examples at its part's offset.
     const arena = new Float32Array(layout.size);
     const ints = new Int32Array(arena.buffer);
-    for (const { name, from, offset } of inputs) {
-      const data = batch[name as "x" | "labels"].data;
-      (data instanceof Int32Array ? ints : arena).set(data.subarray(from), offset);
-    }
+    arena.set(x, offsets.x);
+    ints.set(labels, offsets.labels);
     const x2 = parts[1]!.x!;
     expect(x2.shape).toEqual([2, 2]);
     expect(Array.from(arena.subarray(x2.offset, x2.offset + 4))).toEqual([10, 11, 12, 13]);
@@ -89,14 +86,14 @@ describe("arenaLayout and placeParts", () => {
 
 describe("batchSize", () => {
   const batch = {
-    x: { data: Float32Array.from({ length: 10 }, (_, i) => i), shape: [5, 2] },
-    labels: { data: Int32Array.from([0, 1, 2, 3, 4]), shape: [5] },
+    x: { shape: [5, 2] },
+    labels: { shape: [5] },
   };
   it("is the first axis' length of every input", () => {
     expect(batchSize(batch)).toBe(5);
   });
   it("names an input whose first axis disagrees", () => {
-    expect(() => batchSize({ ...batch, labels: { data: new Int32Array(4), shape: [4] } })).toThrow(/'labels'.*\[4\]/);
+    expect(() => batchSize({ ...batch, labels: { shape: [4] } })).toThrow(/'labels'.*\[4\]/);
   });
 });
 

@@ -1,15 +1,10 @@
 /**
- * How a batch is cut into parts and how the parts' results are put back together. Pure functions
- * of host arrays (no tensors, no threads), so they are tested on their own.
+ * How a batch is cut into parts, where things lie in the shared arena, and how the parts' results
+ * are put back together. Pure functions of numbers and shapes (no tensors, no threads), so they
+ * are tested on their own.
  */
 import type { Summaries } from "@hodiff/partition";
 import type { ArenaLeaf } from "./protocol";
-
-/** One input of a batch: an array whose first axis is the example (a tensor, or host labels). */
-export type BatchLeaf = { readonly data: Float32Array | Int32Array; readonly shape: readonly number[] };
-
-/** A batch on the host: named inputs, each with the examples along its first axis. */
-export type HostBatch = Readonly<Record<string, BatchLeaf>>;
 
 /** The number of entries of an array of this shape. */
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -69,8 +64,8 @@ export function rebalance(share: number[], sizes: readonly number[], elapsed: re
   }
 }
 
-/** The number of examples of a host batch; every input must have the same first-axis length. */
-export function batchSize(batch: HostBatch): number {
+/** The number of examples of a batch; every input must have the same first-axis length. */
+export function batchSize(batch: Readonly<Record<string, { readonly shape: readonly number[] }>>): number {
   const names = Object.keys(batch);
   if (names.length === 0) throw new Error("parallel: the batch has no inputs");
   const sizes = names.map((n) => batch[n]!.shape[0]);
@@ -102,30 +97,34 @@ export function arenaLayout(params: number, workers: number, batchEntries: numbe
   };
 }
 
+/** An input's shape and type, as the arena needs them. */
+export type InputSpec = { readonly shape: readonly number[]; readonly dtype: "float32" | "int32" };
+
 /**
- * Where each worker's part of the batch goes in the arena, from offset `base` on: each input's
- * examples [sizes[0], B) one after another (so one copy per input fills every worker's part),
- * worker k's part being sizes[k] examples of it. Returns the parts (index k − 1 for worker k) and
- * the number of entries used.
+ * Where the batch goes in the arena, from offset `base` on: each whole input, one after another
+ * (so that it is copied in one piece), and worker k's part (index k − 1) as the view of its
+ * examples [sizes[0] + … + sizes[k−1], … + sizes[k]) of each. Returns the parts, each input's
+ * offset and the number of entries used.
  */
 export function placeParts(
-  batch: HostBatch,
+  inputs: Readonly<Record<string, InputSpec>>,
   sizes: readonly number[],
   base: number,
-): { parts: Record<string, ArenaLeaf>[]; entries: number; inputs: { name: string; from: number; offset: number }[] } {
+): { parts: Record<string, ArenaLeaf>[]; offsets: Record<string, number>; entries: number } {
   const parts: Record<string, ArenaLeaf>[] = sizes.slice(1).map(() => ({}));
-  const inputs: { name: string; from: number; offset: number }[] = [];
+  const offsets: Record<string, number> = {};
   let offset = base;
-  for (const [name, leaf] of Object.entries(batch)) {
-    const per = sizeOf(leaf.shape.slice(1));
-    const dtype = leaf.data instanceof Int32Array ? "int32" : "float32";
-    inputs.push({ name, from: sizes[0]! * per, offset });
+  for (const [name, { shape, dtype }] of Object.entries(inputs)) {
+    const per = sizeOf(shape.slice(1));
+    offsets[name] = offset;
+    let start = sizes[0]!;
     for (let k = 1; k < sizes.length; k++) {
-      parts[k - 1]![name] = { offset, shape: [sizes[k]!, ...leaf.shape.slice(1)], dtype };
-      offset += sizes[k]! * per;
+      parts[k - 1]![name] = { offset: offset + start * per, shape: [sizes[k]!, ...shape.slice(1)], dtype };
+      start += sizes[k]!;
     }
+    offset += sizeOf(shape);
   }
-  return { parts, entries: offset - base, inputs };
+  return { parts, offsets, entries: offset - base };
 }
 
 /**
