@@ -1,20 +1,26 @@
 /**
- * `npx tsx bench/poolTimeline.ts [mlp|lenet] [repeats] [threads]`: where a pool's gradient time
- * goes. Interleaved in each round: one thread's gradient on the whole batch and on the pool's
- * first part alone (what the calling thread computes), then the pool's (with `trace: true`) —
+ * `npx tsx bench/poolTimeline.ts [mlp|lenet] [repeats] [threads] [grad|summaries]`: where a pool's
+ * time goes, for the gradient or NewtonSummary's summaries (S = the partition's blocks, along a
+ * random u). Interleaved in each round: one thread's call on the whole batch and on an even first
+ * part alone (what the calling thread computes), then the pool's (with `trace: true`) —
  * each both with the same θ as the round before (as `pnpm bench models` times it) and with a new
  * θ (θ + 0, made on the backend: as in training, where every step changes θ). Prints the median
- * wall times and the median time of each phase of the pool's timeline (ms since the call began).
+ * wall times, the process's CPU time per call (all threads: robust to other jobs' load, which
+ * stretches wall times), and the median time of each phase of the pool's timeline (ms since the
+ * call began).
  */
 import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { createPool, partSizes } from "@hodiff/parallel";
 import type { Params } from "@hodiff/optim";
+import { canonical, summaries } from "@hodiff/partition";
 
 await hd.useDefaultBackend();
 const name = (process.argv[2] ?? "mlp") as ModelName;
 const repeats = Number(process.argv[3] ?? 15);
 const threads = Number(process.argv[4] ?? 2);
+const op = process.argv[5] ?? "grad";
+if (op !== "grad" && op !== "summaries") throw new Error(`poolTimeline: op is grad or summaries, not '${op}'`);
 const B = 100;
 const model = MODELS[name]();
 const params = model.init(hd.random.key(0)) as Params;
@@ -29,32 +35,41 @@ const pool = await createPool({
   trace: true,
 });
 
-/** Wall time of a gradient of `fresh ? θ + 0 : θ` (the copy made before the clock starts); outputs read back. */
-function timed(grad: (p: Params) => Params, fresh: boolean): number {
+const u = hd.treeMap((l: hd.Value) => hd.random.normal(hd.random.key(2), hd.shapeOf(l)), params) as Params;
+const partition = canonical(params);
+
+/** Wall time of a call on `fresh ? θ + 0 : θ` (the copy made before the clock starts); outputs read back. */
+function timed(grad: (p: Params) => unknown, fresh: boolean, cpu: number[]): number {
   const p = fresh ? (hd.treeMap((l: hd.Value) => hd.add(l, 0), params) as Params) : params;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const g = grad(p);
-  for (const leaf of hd.treeLeaves(g)) hd.toFlat(leaf as hd.Value);
+  for (const leaf of hd.treeLeaves(g as Params)) if (typeof leaf !== "number") hd.toFlat(leaf);
   const t = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  cpu.push((c.user + c.system) / 1000);
   hd.dispose(g);
   if (fresh) hd.dispose(p);
   return t;
 }
+const lossOn = (xx: hd.Value, ll: Int32Array) => (q: Params) => nll(model.apply(q as never, xx as never), ll);
 const one = (xx: hd.Value, ll: Int32Array) => (p: Params) =>
-  hd.grad((q: Params) => nll(model.apply(q as never, xx as never), ll))(p) as Params;
+  op === "grad" ? hd.grad(lossOn(xx, ll))(p) : summaries(lossOn(xx, ll) as never, partition)(p, u);
 const runs = {
   one: one(x, labels),
   onePart: one(x0, labels.subarray(0, n0)),
-  pool: (p: Params) => pool.valueAndGrad(p, { x, labels }).grads,
+  pool: (p: Params) =>
+    op === "grad" ? pool.valueAndGrad(p, { x, labels }).grads : pool.summaries(p, u, { x, labels }, partition),
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 for (const fresh of [false, true]) {
-  for (let i = 0; i < 5; i++) for (const f of Object.values(runs)) timed(f, fresh);
+  for (let i = 0; i < 5; i++) for (const f of Object.values(runs)) timed(f, fresh, []);
   const times: Record<string, number[]> = { one: [], onePart: [], pool: [] };
+  const cpu: Record<string, number[]> = { one: [], onePart: [], pool: [] };
   const phases = new Map<string, number[]>();
   const parts: number[] = [];
   for (let i = 0; i < repeats; i++) {
-    for (const [k, f] of Object.entries(runs)) times[k]!.push(timed(f, fresh));
+    for (const [k, f] of Object.entries(runs)) times[k]!.push(timed(f, fresh, cpu[k]!));
     for (const e of pool.lastTrace()) {
       if (e.phase.startsWith("parts of")) {
         // The split of this call: "parts of 52 + 48 examples" → the calling thread's part.
@@ -69,6 +84,7 @@ for (const fresh of [false, true]) {
   console.log(
     JSON.stringify({
       name: "pool-timeline",
+      op,
       model: name,
       batch: B,
       threads,
@@ -78,11 +94,14 @@ for (const fresh of [false, true]) {
       pool_ms: r(median(times.pool!)),
       speedup: r(median(times.one!.map((t, i) => t / times.pool![i]!))),
       calling_thread_part: median(parts),
+      one_cpu_ms: r(median(cpu.one!)),
+      one_part_cpu_ms: r(median(cpu.onePart!)),
+      pool_cpu_ms: r(median(cpu.pool!)),
     }),
   );
   [...phases.entries()]
     .sort((a, b) => median(a[1]) - median(b[1]))
     .forEach(([k, v]) => console.log(`  ${median(v).toFixed(2).padStart(7)} ms  ${k}`));
 }
-hd.dispose([params, x, x0]);
+hd.dispose([params, x, x0, u]);
 await pool.close();
