@@ -172,6 +172,23 @@ describe("pool edge cases", () => {
     hd.dispose([first.grads, params, x]);
   });
 
+  it("works on the cpu backend too: two calls with other θ and batches, each equal to one thread", async () => {
+    await hd.setBackend("cpu");
+    try {
+      await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2 });
+      const a = setup("tiny-mlp", 6, 1);
+      const b = setup("tiny-mlp", 6, 2);
+      const first = pool.valueAndGrad(a.params, { x: a.x, labels: a.labels });
+      // The second call overwrites θ, the batch and the gradient slot in the arena; the first's result stays.
+      expect(gradDiff(pool, b.params, { x: b.x, labels: b.labels })).toBeLessThan(1e-6);
+      const [, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x: a.x, labels: a.labels }))(a.params);
+      expect(relDiff(first.grads, want)).toBeLessThan(1e-6);
+      hd.dispose([first.grads, want, a.params, a.x, b.params, b.x, a.u, b.u]);
+    } finally {
+      await hd.setBackend("wasm");
+    }
+  });
+
   it("trace: true records both threads' timeline of the last call", async () => {
     await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2, trace: true });
     const { params, x, labels } = setup("tiny-mlp", 4, 2);
