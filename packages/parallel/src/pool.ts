@@ -19,7 +19,7 @@ import {
   rebalance,
   sizeOf,
   totalSize,
-  weightedSizes,
+  splitSizes,
   type InputSpec,
 } from "./shards";
 import {
@@ -184,7 +184,7 @@ class Written {
 /**
  * createPool({ task, init, threads }): starts `threads − 1` worker threads, each with its own
  * backend and the task's loss L(θ; batch); a call splits the batch into `threads` parts of sizes
- * B_k (differing by at most one) and returns Σ_k (B_k/B)·(part k's result).
+ * B_k (following the threads' measured speeds, or even) and returns Σ_k (B_k/B)·(part k's result).
  * @example
  * await using pool = await createPool({ task: new URL("./task.ts", import.meta.url), threads: 2 });
  * const { loss, grads } = pool.valueAndGrad(params, { x, labels });
@@ -268,7 +268,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     if (closed) throw new Error("parallel: the pool is closed");
     const stamps: Stamps | undefined = options.trace ? [["start", now()]] : undefined;
     const { B, inputs } = checkBatch(batch);
-    const sizes = even ? partSizes(B, threads) : weightedSizes(B, shares[op]);
+    const sizes = even ? partSizes(B, threads) : splitSizes(B, shares[op]);
     const busy: { member: Member; index: number; posted: number }[] = [];
     stamps?.push([`parts of ${sizes.join(" + ")} examples`, now()]);
     const out: number[] = [];

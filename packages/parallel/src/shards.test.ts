@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { arenaLayout, batchSize, combineSummaries, partSizes, placeParts, rebalance, weightedSizes } from "./shards";
+import {
+  arenaLayout,
+  batchSize,
+  combineSummaries,
+  partSizes,
+  placeParts,
+  rebalance,
+  splitSizes,
+  weightedSizes,
+} from "./shards";
 
 describe("partSizes", () => {
   it("splits B into n parts that sum to B and differ by at most one", () => {
@@ -30,6 +39,16 @@ describe("weightedSizes", () => {
         if (shares.every((x) => x === shares[0])) expect(s).toEqual(partSizes(B, shares.length));
       }
     expect(weightedSizes(10, [0.55, 0.45])).toEqual([6, 4]);
+  });
+});
+
+describe("splitSizes", () => {
+  it("never leaves the calling thread's part empty when there is an example", () => {
+    expect(weightedSizes(1, [0.4, 0.6])).toEqual([0, 1]);
+    expect(splitSizes(1, [0.4, 0.6])).toEqual([1, 0]);
+    expect(splitSizes(2, [0.2, 0.4, 0.4])).toEqual([1, 0, 1]);
+    expect(splitSizes(0, [0.5, 0.5])).toEqual([0, 0]);
+    expect(splitSizes(10, [0.55, 0.45])).toEqual([6, 4]);
   });
 });
 

@@ -41,6 +41,21 @@ export function weightedSizes(batch: number, shares: readonly number[]): number[
 }
 
 /**
+ * The parts of a call: `weightedSizes(B, shares)`, but the calling thread's part (the first) never
+ * empty when B > 0 — its loss on no example would be the mean of nothing (NaN), and only the
+ * workers' parts may be left out.
+ */
+export function splitSizes(batch: number, shares: readonly number[]): number[] {
+  const sizes = weightedSizes(batch, shares);
+  if (batch > 0 && sizes[0] === 0) {
+    const k = sizes.indexOf(Math.max(...sizes));
+    sizes[k]!--;
+    sizes[0] = 1;
+  }
+  return sizes;
+}
+
+/**
  * New shares after one call in which thread k did sizes[k] examples in elapsed[k] ms (its speed:
  * sizes[k] / elapsed[k]): the shares move a quarter of the way towards the speeds' proportions (one
  * noisy call moves them little), and none falls below half an even share, so that every thread
