@@ -20,6 +20,7 @@ import {
   sizeOf,
   totalSize,
   splitSizes,
+  SoloOrPool,
   type InputSpec,
 } from "./shards";
 import {
@@ -51,9 +52,10 @@ export interface PoolOptions<I> {
   /**
    * How the batch is split. "measured" (default): each thread's share follows its measured speed on
    * the previous calls (per operation, smoothed), so that the parts end together — the calling
-   * thread, which copies nothing, takes more when the workers are slower or their cores busy; the
-   * first call splits evenly. "even": parts differ by at most one example, so the result depends
-   * on the inputs alone, bit for bit.
+   * thread, which copies nothing, takes more when the workers are slower or their cores busy; and
+   * a call runs on the calling thread alone when that is measured faster (the pool is tried again
+   * every 16th call). "even": parts differ by at most one example, always on the pool, so the
+   * result depends on the inputs alone, bit for bit.
    */
   readonly split?: "measured" | "even";
   /** Record each call's timeline (`Pool.lastTrace`): a few clock reads per call and thread. */
@@ -250,6 +252,8 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     grad: Array<number>(threads).fill(1 / threads),
     summaries: Array<number>(threads).fill(1 / threads),
   };
+  /** Whether the calling thread alone is faster than the pool (on a machine whose other cores are busy, it can be). */
+  const modes = { grad: new SoloOrPool(), summaries: new SoloOrPool() };
 
   /**
    * Post each busy worker its part (θ, u and the parts in the arena), run part 0 here, wait for
@@ -264,11 +268,17 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     local: (part: TaskBatch, weight: number) => L,
     request: (base: Omit<Request & { op: "grad" }, "op" | "out">, out: number) => Request,
     read: (reply: Reply) => R,
-  ): { own: L; results: R[]; weights: number[]; out: number[] } {
+  ): { own: L; results: R[]; weights: number[]; out: number[]; finish: () => void } {
     if (closed) throw new Error("parallel: the pool is closed");
-    const stamps: Stamps | undefined = options.trace ? [["start", now()]] : undefined;
+    const start = now();
+    const stamps: Stamps | undefined = options.trace ? [["start", start]] : undefined;
     const { B, inputs } = checkBatch(batch);
-    const sizes = even ? partSizes(B, threads) : splitSizes(B, shares[op]);
+    const solo = !even && threads > 1 && modes[op].next();
+    const sizes = even
+      ? partSizes(B, threads)
+      : solo
+        ? [B, ...Array<number>(threads - 1).fill(0)]
+        : splitSizes(B, shares[op]);
     const busy: { member: Member; index: number; posted: number }[] = [];
     stamps?.push([`parts of ${sizes.join(" + ")} examples`, now()]);
     const out: number[] = [];
@@ -360,9 +370,13 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       hd.dispose(own as hd.Tree<hd.Value>);
       throw failure;
     }
-    if (!even) rebalance(shares[op], sizes, elapsed);
+    if (!even && !solo) rebalance(shares[op], sizes, elapsed);
     if (stamps) trace = toTrace(stamps);
-    return { own: own as L, results, weights, out };
+    // Called by the caller once the parts are combined: the whole call's time per example.
+    const finish = () => {
+      if (!even && threads > 1 && B > 0) modes[op].record(solo, (now() - start) / B);
+    };
+    return { own: own as L, results, weights, out, finish };
   }
 
   const now = () => performance.timeOrigin + performance.now();
@@ -421,7 +435,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
         }
       }
       // Each thread differentiates w_k·L_k (w_k = B_k / B), so ∇L = Σ_k ∇(w_k·L_k): no weighting afterwards.
-      const { own, results, out } = run(
+      const { own, results, out, finish } = run(
         "grad",
         params,
         null,
@@ -460,13 +474,14 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       // A leaf with no worker part (none busy) is returned as it is: free only those replaced.
       hd.dispose(mine.filter((g0, i) => grads[i] !== g0));
       stampLast("gradients added", since);
+      finish();
       return {
         loss: results.reduce((acc, l) => acc + l, own.loss),
         grads: hd.treeUnflatten(def, grads) as Params,
       };
     },
     summaries(params, direction, batch, partition, options = {}) {
-      const { own, results, weights } = run(
+      const { own, results, weights, finish } = run(
         "summaries",
         params,
         direction,
@@ -478,7 +493,9 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
           return reply.summaries;
         },
       );
-      return results.length === 0 ? own : combineSummaries([own, ...results], weights);
+      const combined = results.length === 0 ? own : combineSummaries([own, ...results], weights);
+      finish();
+      return combined;
     },
     lastTrace: () => trace,
     close,

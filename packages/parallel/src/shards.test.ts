@@ -6,6 +6,7 @@ import {
   partSizes,
   placeParts,
   rebalance,
+  SoloOrPool,
   splitSizes,
   weightedSizes,
 } from "./shards";
@@ -49,6 +50,34 @@ describe("splitSizes", () => {
     expect(splitSizes(2, [0.2, 0.4, 0.4])).toEqual([1, 0, 1]);
     expect(splitSizes(0, [0.5, 0.5])).toEqual([0, 0]);
     expect(splitSizes(10, [0.55, 0.45])).toEqual([6, 4]);
+  });
+});
+
+describe("SoloOrPool", () => {
+  it("tries both twice, then runs the faster, probing the other every `probe`-th call", () => {
+    const c = new SoloOrPool(8);
+    const ms = (solo: boolean) => (solo ? 1 : 2); // the calling thread alone is faster
+    const runs: boolean[] = [];
+    for (let i = 0; i < 17; i++) {
+      const solo = c.next();
+      runs.push(solo);
+      c.record(solo, ms(solo));
+    }
+    expect(runs.slice(0, 4)).toEqual([false, true, false, true]);
+    runs.slice(4).forEach((solo, j) => expect(solo).toBe((j + 4) % 8 !== 0)); // the pool at calls 8 and 16
+    expect(c.estimate("solo")).toBe(1);
+  });
+  it("follows a change: once the pool becomes faster, its probes move the choice back", () => {
+    const c = new SoloOrPool(4);
+    let poolMs = 3;
+    let last = true;
+    for (let i = 0; i < 60; i++) {
+      if (i === 20) poolMs = 0.5;
+      last = c.next();
+      c.record(last, last ? 1 : poolMs);
+    }
+    expect(last).toBe(false);
+    expect(c.estimate("pool")).toBeLessThan(1);
   });
 });
 

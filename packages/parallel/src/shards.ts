@@ -79,6 +79,40 @@ export function rebalance(share: number[], sizes: readonly number[], elapsed: re
   }
 }
 
+/**
+ * Whether a call runs on the calling thread alone ("solo") or on the pool, from the measured time
+ * per example of each: the first calls try both (two each: the first of each pays for warming
+ * up), then the faster one runs, and every `probe`-th call the other one, so that its estimate
+ * follows changes in load. Estimates are moving averages (weight 0.3 for the newest call).
+ */
+export class SoloOrPool {
+  private readonly ms = { solo: [] as number[], pool: [] as number[] };
+  private calls = 0;
+  constructor(private readonly probe = 16) {}
+
+  /** Whether the next call should run solo. */
+  next(): boolean {
+    const n = this.calls++;
+    if (n < 4) return n % 2 === 1; // pool, solo, pool, solo
+    const soloFaster = this.estimate("solo") < this.estimate("pool");
+    return n % this.probe === 0 ? !soloFaster : soloFaster;
+  }
+
+  /** Record a call's time per example (ms). */
+  record(solo: boolean, msPerExample: number): void {
+    const list = this.ms[solo ? "solo" : "pool"];
+    // The first sample of each is the warm-up one: replaced by the second, then averaged.
+    if (list.length < 2) list.push(msPerExample);
+    else list[1] = 0.7 * list[1]! + 0.3 * msPerExample;
+  }
+
+  /** The current estimate (ms per example) of a mode, Infinity before any measurement. */
+  estimate(mode: "solo" | "pool"): number {
+    const list = this.ms[mode];
+    return list.length === 0 ? Infinity : list[list.length - 1]!;
+  }
+}
+
 /** The number of examples of a batch; every input must have the same first-axis length. */
 export function batchSize(batch: Readonly<Record<string, { readonly shape: readonly number[] }>>): number {
   const names = Object.keys(batch);
