@@ -182,6 +182,10 @@ describe("pool edge cases", () => {
       measured.lastTrace().forEach((e) => threadsUsed.add(e.thread));
     }
     expect(threadsUsed).toEqual(new Set([0, 1]));
+    const state = measured.splitState().grad;
+    expect(state.calls).toBe(20);
+    expect(state.soloCalls).toBeGreaterThanOrEqual(2); // the second and fourth calls at least
+    expect(state.shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
     hd.dispose([first.grads, params, x]);
   });
 

@@ -69,6 +69,14 @@ export interface TraceEvent {
   readonly ms: number;
 }
 
+/** What `Pool.splitState` reports for one operation. */
+export interface SplitState {
+  readonly calls: number;
+  readonly soloCalls: number;
+  readonly shares: readonly number[];
+  readonly msPerExample: { readonly solo: number; readonly pool: number };
+}
+
 /** A pool of threads over the batch. Close it (or `await using`) to end its workers. */
 export interface Pool {
   /** Threads in all, the calling one included. */
@@ -88,6 +96,11 @@ export interface Pool {
     partition: Partition,
     options?: SummariesOptions,
   ): Summaries;
+  /**
+   * How the measured split stands, per operation: the calls so far and how many ran on the calling
+   * thread alone, each thread's share of the batch, and the estimated ms per example of each way.
+   */
+  splitState(): Record<"grad" | "summaries", SplitState>;
   /** The timeline of the last call, in time order (empty unless the pool was made with `trace: true`). */
   lastTrace(): readonly TraceEvent[];
   /** Ends the workers (idempotent). */
@@ -496,6 +509,15 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       const combined = results.length === 0 ? own : combineSummaries([own, ...results], weights);
       finish();
       return combined;
+    },
+    splitState: () => {
+      const of = (op: "grad" | "summaries"): SplitState => ({
+        calls: modes[op].counts.all,
+        soloCalls: modes[op].counts.solo,
+        shares: [...shares[op]],
+        msPerExample: { solo: modes[op].estimate("solo"), pool: modes[op].estimate("pool") },
+      });
+      return { grad: of("grad"), summaries: of("summaries") };
     },
     lastTrace: () => trace,
     close,

@@ -88,6 +88,8 @@ export function rebalance(share: number[], sizes: readonly number[], elapsed: re
 export class SoloOrPool {
   private readonly ms = { solo: [] as number[], pool: [] as number[] };
   private calls = 0;
+  /** Calls run solo so far, and calls in all. */
+  readonly counts = { solo: 0, all: 0 };
   constructor(private readonly probe = 16) {}
 
   /** Whether the next call should run solo. */
@@ -100,6 +102,8 @@ export class SoloOrPool {
 
   /** Record a call's time per example (ms). */
   record(solo: boolean, msPerExample: number): void {
+    this.counts.all++;
+    if (solo) this.counts.solo++;
     const list = this.ms[solo ? "solo" : "pool"];
     // The first sample of each is the warm-up one: replaced by the second, then averaged.
     if (list.length < 2) list.push(msPerExample);
