@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/poolTimeline.ts [mlp|lenet] [repeats] [threads] [grad|summaries]`: where a pool's
+ * `npx tsx bench/poolTimeline.ts [mlp|lenet] [repeats] [threads] [grad|summaries] [measured|even]`: where a pool's
  * time goes, for the gradient or NewtonSummary's summaries (S = the partition's blocks, along a
  * random u). Interleaved in each round: one thread's call on the whole batch and on an even first
  * part alone (what the calling thread computes), then the pool's (with `trace: true`) —
@@ -20,6 +20,7 @@ const name = (process.argv[2] ?? "mlp") as ModelName;
 const repeats = Number(process.argv[3] ?? 15);
 const threads = Number(process.argv[4] ?? 2);
 const op = process.argv[5] ?? "grad";
+const split = (process.argv[6] ?? "measured") as "measured" | "even";
 if (op !== "grad" && op !== "summaries") throw new Error(`poolTimeline: op is grad or summaries, not '${op}'`);
 const B = 100;
 const model = MODELS[name]();
@@ -33,6 +34,7 @@ const pool = await createPool({
   init: { model: name },
   threads,
   trace: true,
+  split,
 });
 
 const u = hd.treeMap((l: hd.Value) => hd.random.normal(hd.random.key(2), hd.shapeOf(l)), params) as Params;
@@ -89,6 +91,7 @@ for (const fresh of [false, true]) {
       batch: B,
       threads,
       theta: fresh ? "new each step" : "same",
+      split,
       one_ms: r(median(times.one!)),
       one_part_ms: r(median(times.onePart!)),
       pool_ms: r(median(times.pool!)),

@@ -184,7 +184,7 @@ describe("pool edge cases", () => {
     expect(threadsUsed).toEqual(new Set([0, 1]));
     const state = measured.splitState().grad;
     expect(state.calls).toBe(20);
-    expect(state.soloCalls).toBeGreaterThanOrEqual(2); // the second and fourth calls at least
+    expect(state.soloCalls).toBeGreaterThanOrEqual(3); // the second, fourth and sixth calls at least
     expect(state.shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
     hd.dispose([first.grads, params, x]);
   });
@@ -214,7 +214,8 @@ describe("pool edge cases", () => {
     const trace = pool.lastTrace();
     expect(new Set(trace.map((e) => e.thread))).toEqual(new Set([0, 1]));
     expect(trace.map((e) => e.phase)).toContain("own part computed");
-    expect(trace.map((e) => e.phase)).toContain("worker: gradient computed and written to the arena");
+    expect(trace.map((e) => e.phase)).toContain("worker: gradient computed");
+    expect(trace.map((e) => e.phase)).toContain("worker: gradient written to the arena");
     trace.forEach((e, i) => i > 0 && expect(e.ms).toBeGreaterThanOrEqual(trace[i - 1]!.ms));
     hd.dispose([params, x]);
   });

@@ -54,18 +54,29 @@ describe("splitSizes", () => {
 });
 
 describe("SoloOrPool", () => {
-  it("tries both twice, then runs the faster, probing the other every `probe`-th call", () => {
+  it("alternates six calls, then runs the faster, probing the other every `probe`-th call", () => {
     const c = new SoloOrPool(8);
-    const ms = (solo: boolean) => (solo ? 1 : 2); // the calling thread alone is faster
     const runs: boolean[] = [];
-    for (let i = 0; i < 17; i++) {
+    for (let i = 0; i < 25; i++) {
       const solo = c.next();
       runs.push(solo);
-      c.record(solo, ms(solo));
+      c.record(solo, solo ? 1 : 2); // the calling thread alone is faster
     }
-    expect(runs.slice(0, 4)).toEqual([false, true, false, true]);
-    runs.slice(4).forEach((solo, j) => expect(solo).toBe((j + 4) % 8 !== 0)); // the pool at calls 8 and 16
+    expect(runs.slice(0, 6)).toEqual([false, true, false, true, false, true]);
+    runs.slice(6).forEach((solo, j) => expect(solo).toBe((j + 6) % 8 !== 0)); // the pool at calls 8, 16, 24
     expect(c.estimate("solo")).toBe(1);
+    expect(c.counts).toEqual({ solo: 19, all: 25 });
+  });
+  it("ignores the warm-up call and a single slow call of the faster way", () => {
+    const c = new SoloOrPool(16);
+    const pool = [50, 1, 9, 1]; // warm-up, then one call slowed by another job's load
+    const solo = [50, 2, 2, 2];
+    for (let i = 0; i < 8; i++) {
+      const s = c.next();
+      c.record(s, (s ? solo : pool).shift() ?? (s ? 2 : 1));
+    }
+    expect(c.estimate("pool")).toBe(1);
+    expect(c.next()).toBe(false);
   });
   it("follows a change: once the pool becomes faster, its probes move the choice back", () => {
     const c = new SoloOrPool(4);
@@ -77,7 +88,7 @@ describe("SoloOrPool", () => {
       c.record(last, last ? 1 : poolMs);
     }
     expect(last).toBe(false);
-    expect(c.estimate("pool")).toBeLessThan(1);
+    expect(c.estimate("pool")).toBe(0.5);
   });
 });
 

@@ -81,13 +81,15 @@ export function rebalance(share: number[], sizes: readonly number[], elapsed: re
 
 /**
  * Whether a call runs on the calling thread alone ("solo") or on the pool, from the measured time
- * per example of each: the first calls try both (two each: the first of each pays for warming
+ * per example of each: the first six calls alternate (pool, solo, …; the first of each only warms
  * up), then the faster one runs, and every `probe`-th call the other one, so that its estimate
- * follows changes in load. Estimates are moving averages (weight 0.3 for the newest call).
+ * follows changes in load. An estimate is the median of the last three calls of that way (the
+ * lower of two): other jobs' load only ever adds time, so one slow call must not decide.
  */
 export class SoloOrPool {
   private readonly ms = { solo: [] as number[], pool: [] as number[] };
   private calls = 0;
+  private readonly seen = { solo: 0, pool: 0 };
   /** Calls run solo so far, and calls in all. */
   readonly counts = { solo: 0, all: 0 };
   constructor(private readonly probe = 16) {}
@@ -95,25 +97,26 @@ export class SoloOrPool {
   /** Whether the next call should run solo. */
   next(): boolean {
     const n = this.calls++;
-    if (n < 4) return n % 2 === 1; // pool, solo, pool, solo
+    if (n < 6) return n % 2 === 1;
     const soloFaster = this.estimate("solo") < this.estimate("pool");
     return n % this.probe === 0 ? !soloFaster : soloFaster;
   }
 
   /** Record a call's time per example (ms). */
   record(solo: boolean, msPerExample: number): void {
+    const mode = solo ? "solo" : "pool";
     this.counts.all++;
     if (solo) this.counts.solo++;
-    const list = this.ms[solo ? "solo" : "pool"];
-    // The first sample of each is the warm-up one: replaced by the second, then averaged.
-    if (list.length < 2) list.push(msPerExample);
-    else list[1] = 0.7 * list[1]! + 0.3 * msPerExample;
+    if (this.seen[mode]++ === 0) return; // the warm-up call
+    const list = this.ms[mode];
+    list.push(msPerExample);
+    if (list.length > 3) list.shift();
   }
 
-  /** The current estimate (ms per example) of a mode, Infinity before any measurement. */
+  /** The current estimate (ms per example) of a way, Infinity before it is measured. */
   estimate(mode: "solo" | "pool"): number {
-    const list = this.ms[mode];
-    return list.length === 0 ? Infinity : list[list.length - 1]!;
+    const list = [...this.ms[mode]].sort((a, b) => a - b);
+    return list.length === 0 ? Infinity : list[(list.length - 1) >> 1]!;
   }
 }
 

@@ -88,7 +88,8 @@ export function writeFlat(leaves: readonly hd.Value[], out: Float32Array, offset
 
 /**
  * w·L_k and w·∇L_k on one part, the gradient's leaves written one after another into `out` from
- * `offset` (no array allocated on the host); returns w·L_k.
+ * `offset` (no array allocated on the host); returns w·L_k. `mark` (for a trace) is told when
+ * the gradient is computed, before it is written.
  */
 export function gradInto(
   loss: BatchLoss,
@@ -97,8 +98,10 @@ export function gradInto(
   batch: TaskBatch,
   out: Float32Array,
   offset: number,
+  mark?: (phase: string) => void,
 ): number {
   const [value, grads] = hd.valueAndGrad((p: Params) => scaledLoss(loss, weight)(p, batch))(params);
+  mark?.("gradient computed");
   try {
     writeFlat(hd.treeLeaves(grads), out, offset);
     return hd.item(value);

@@ -55,8 +55,9 @@ function answer(loss: BatchLoss, req: Request, stamps: Stamps | undefined): Repl
     const batch = arenaBatch(arena, req.batch, own);
     stamps?.push(["worker: θ and batch on the backend", now()]);
     if (req.op === "grad") {
-      const value = gradInto(loss, req.weight, params, batch, new Float32Array(arena), req.out);
-      stamps?.push(["worker: gradient computed and written to the arena", now()]);
+      const mark = stamps && ((phase: string) => void stamps.push([`worker: ${phase}`, now()]));
+      const value = gradInto(loss, req.weight, params, batch, new Float32Array(arena), req.out, mark);
+      stamps?.push(["worker: gradient written to the arena", now()]);
       return { op: "grad", loss: value, done: now(), ...(stamps ? { stamps } : {}) };
     }
     const summaries = summariesOnPart(loss, params, u!, batch, req.partition, req.options);
