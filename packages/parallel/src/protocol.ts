@@ -59,10 +59,10 @@ export type Request =
       readonly options: SummariesOptions;
     });
 
-/** [phase, time in ms since performance.timeOrigin] pairs of a worker's request, when asked for. */
+/** [phase, time] pairs of a worker's request, when asked for; times are performance.timeOrigin + performance.now() (ms since the epoch, comparable between threads). */
 export type Stamps = [string, number][];
 
-/** When the worker finished its part (ms since performance.timeOrigin, which the threads share): for the split. */
+/** When the worker finished its part (timeOrigin + now(), as the stamps): for the measured split. */
 interface Done {
   readonly done: number;
   readonly stamps?: Stamps;
