@@ -174,4 +174,6 @@ export const benchmarks: Record<string, Bench> = {
   "kernel-count": kernelCount,
   summaries: (ctx) => import("./summaries").then((m) => m.summariesBench(ctx)),
   elementwise: (ctx) => import("./elementwise").then((m) => m.elementwiseBench(ctx)),
+  pooling: (ctx) => import("./pooling").then((m) => m.poolingBench(ctx)),
+  layout: (ctx) => import("./layout").then((m) => m.layoutBench(ctx)),
 };

@@ -296,10 +296,12 @@ function transpose2d(x: usize, out: usize, rows: usize, cols: usize): void {
   const ldo = rows << 2;
   const rows4 = rows & ~3;
   const cols4 = cols & ~3;
-  for (let i0: usize = 0; i0 < rows4; i0 += BLOCK) {
-    const iEnd = min(i0 + BLOCK, rows4);
-    for (let j0: usize = 0; j0 < cols4; j0 += BLOCK) {
-      const jEnd = min(j0 + BLOCK, cols4);
+  const bi = blockRows(ldx, ldo);
+  const bj = blockCols(ldx, ldo);
+  for (let i0: usize = 0; i0 < rows4; i0 += bi) {
+    const iEnd = min(i0 + bi, rows4);
+    for (let j0: usize = 0; j0 < cols4; j0 += bj) {
+      const jEnd = min(j0 + bj, cols4);
       for (let i = i0; i < iEnd; i += 4)
         for (let j = j0; j < jEnd; j += 4) tile4(x + i * ldx + (j << 2), out + j * ldo + (i << 2), ldx, ldo);
     }
@@ -346,6 +348,258 @@ export function transpose(x: usize, out: usize, batch: i32, rows: i32, cols: i32
   }
 }
 
+// ── broadcast / layout kernels ──────────────────────────────────────────────────────────────────
+// Elementwise ops where one operand repeats along the leading axes (a conv or dense layer's bias:
+// [..., C] + [C]), reverse (a conv filter's flip) and transposes by any permutation. tfjs-wasm's
+// broadcasting Add goes through XNNPACK's generic broadcast path (a [100,28,28,6] + [6] bias: 1 ms,
+// 5× a same-shape add); its Reverse and non-swap Transpose walk one element at a time.
+
+/**
+ * Tile-block sizes of a 2-d transpose (rows of x, columns of x) for row strides ldx, ldo in bytes.
+ * Rows a multiple of 4 KiB apart map to one cache set, and a 32×32 block then evicts its own lines
+ * ([1024,200]ᵀ took 0.32 ms, [1000,200]ᵀ 0.03 ms): where out's rows alias, few out rows per block
+ * (8), each written 64 floats at a time; where x's alias, the reverse. Sizes measured
+ * (`pnpm bench layout` times both shapes).
+ */
+// @ts-ignore: decorator
+@inline
+function blockRows(ldx: usize, ldo: usize): usize {
+  return (ldo & 4095) == 0 ? 64 : (ldx & 4095) == 0 ? 8 : BLOCK;
+}
+
+// @ts-ignore: decorator
+@inline
+function blockCols(ldx: usize, ldo: usize): usize {
+  return (ldo & 4095) == 0 ? 8 : (ldx & 4095) == 0 ? 64 : BLOCK;
+}
+
+const ADD = 0;
+
+// @ts-ignore: decorator
+@inline
+function binop(op: i32, a: v128, b: v128): v128 {
+  return op == ADD ? f32x4.add(a, b) : f32x4.mul(a, b);
+}
+
+// @ts-ignore: decorator
+@inline
+function binop1(op: i32, a: f32, b: f32): f32 {
+  return op == ADD ? a + b : a * b;
+}
+
+/**
+ * out[o, i] = a[o, i] ∘ b[i] for a of shape [outer, inner] (float32). inner ≥ 4: vectors along each
+ * row, the last one overlapping the one before (out never aliases a or b, so writing an element
+ * twice writes the same value). inner < 4: b repeated into one vector (inner 1, 2) or three (inner 3,
+ * period 12) and the rows streamed as one array.
+ */
+// @ts-ignore: decorator
+@inline
+function broadcastRows(op: i32, a: usize, b: usize, out: usize, outer: i32, inner: i32): void {
+  const n = <usize>outer * <usize>inner;
+  if (inner >= 4) {
+    const row = <usize>inner << 2;
+    const last = row - 16;
+    for (let o = 0; o < outer; o++, a += row, out += row) {
+      for (let k: usize = 0; k < last; k += 16) v128.store(out + k, binop(op, v128.load(a + k), v128.load(b + k)));
+      v128.store(out + last, binop(op, v128.load(a + last), v128.load(b + last)));
+    }
+    return;
+  }
+  let i: usize = 0;
+  if (inner == 3) {
+    const b0 = load<f32>(b);
+    const b1 = load<f32>(b, 4);
+    const b2 = load<f32>(b, 8);
+    const p0 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b0), 1, b1), 2, b2), 3, b0);
+    const p1 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b1), 1, b2), 2, b0), 3, b1);
+    const p2 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b2), 1, b0), 2, b1), 3, b2);
+    for (; i + 12 <= n; i += 12) {
+      const p = a + (i << 2);
+      const q = out + (i << 2);
+      v128.store(q, binop(op, v128.load(p), p0));
+      v128.store(q, binop(op, v128.load(p, 16), p1), 16);
+      v128.store(q, binop(op, v128.load(p, 32), p2), 32);
+    }
+  } else {
+    // inner 1 or 2: b's period divides 4.
+    const b0 = load<f32>(b);
+    const b1 = inner == 2 ? load<f32>(b, 4) : b0;
+    const p = f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b0), 1, b1), 3, b1);
+    for (; i + 4 <= n; i += 4) v128.store(out + (i << 2), binop(op, v128.load(a + (i << 2)), p));
+  }
+  // i is a multiple of inner here: the tail starts at b[0].
+  for (let j = 0; i < n; i++, j = j + 1 == inner ? 0 : j + 1)
+    store<f32>(out + (i << 2), binop1(op, load<f32>(a + (i << 2)), load<f32>(b + (<usize>j << 2))));
+}
+
+export function addRows(a: usize, b: usize, out: usize, outer: i32, inner: i32): void {
+  broadcastRows(ADD, a, b, out, outer, inner);
+}
+
+export function mulRows(a: usize, b: usize, out: usize, outer: i32, inner: i32): void {
+  broadcastRows(1, a, b, out, outer, inner);
+}
+
+/** out[o, r − 1 − k, i] = x[o, k, i] for x of shape [outer, r, inner], 4-byte elements. */
+export function reverseMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
+  const row = <usize>inner << 2;
+  const slab = <usize>r * row;
+  for (let o = 0; o < outer; o++, x += slab, out += slab) {
+    if (inner == 1) {
+      // Reverse a run of r floats: four at a time by a lane shuffle, then one at a time.
+      let k: usize = 0;
+      const r4 = <usize>r & ~3;
+      for (; k < r4; k += 4) {
+        const v = v128.load(x + (k << 2));
+        v128.store(out + ((<usize>r - 4 - k) << 2), v128.shuffle<i32>(v, v, 3, 2, 1, 0));
+      }
+      for (; k < <usize>r; k++) store<u32>(out + ((<usize>r - 1 - k) << 2), load<u32>(x + (k << 2)));
+    } else {
+      for (let k: usize = 0; k < <usize>r; k++) copyChunk(x + k * row, out + (<usize>r - 1 - k) * row, <usize>inner);
+    }
+  }
+}
+
+/**
+ * One [rows, cols] → [cols, rows] block of a general transpose, 4-byte elements, leading
+ * dimensions ldx and ldo in bytes: cache-blocked 4×4 SIMD tiles, then the edges one at a time.
+ */
+function transposeStrided(x: usize, out: usize, rows: usize, cols: usize, ldx: usize, ldo: usize): void {
+  const rows4 = rows & ~3;
+  const cols4 = cols & ~3;
+  const bi = blockRows(ldx, ldo);
+  const bj = blockCols(ldx, ldo);
+  for (let i0: usize = 0; i0 < rows4; i0 += bi) {
+    const iEnd = min(i0 + bi, rows4);
+    for (let j0: usize = 0; j0 < cols4; j0 += bj) {
+      const jEnd = min(j0 + bj, cols4);
+      for (let i = i0; i < iEnd; i += 4)
+        for (let j = j0; j < jEnd; j += 4) tile4(x + i * ldx + (j << 2), out + j * ldo + (i << 2), ldx, ldo);
+    }
+  }
+  // The last cols % 4 columns for every row (written along out's rows), then the last rows % 4 rows.
+  for (let j = cols4; j < cols; j++)
+    for (let i: usize = 0; i < rows; i++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
+  for (let j: usize = 0; j < cols4; j++)
+    for (let i = rows4; i < rows; i++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
+}
+
+/** The same block where each element is a chunk of k ≥ 2 4-byte values (ldx, ldo in bytes). */
+function transposeChunksStrided(x: usize, out: usize, rows: usize, cols: usize, ldx: usize, ldo: usize, k: usize): void {
+  const bytes = k << 2;
+  for (let i0: usize = 0; i0 < rows; i0 += BLOCK) {
+    const iEnd = min(i0 + BLOCK, rows);
+    for (let j0: usize = 0; j0 < cols; j0 += BLOCK) {
+      const jEnd = min(j0 + BLOCK, cols);
+      for (let i = i0; i < iEnd; i++)
+        for (let j = j0; j < jEnd; j++) copyChunk(x + i * ldx + j * bytes, out + j * ldo + i * bytes, k);
+    }
+  }
+}
+
+/**
+ * A transpose by any permutation (after merging axes, rank ≤ 6), 4-byte elements: out's innermost
+ * axis (rows; x stride ldx) is swapped with x's innermost (cols; out stride ldo) block by block,
+ * each element a chunk of `chunk` values, for every index of up to four other axes (n, x stride,
+ * out stride; outermost first). Strides in elements.
+ */
+export function transposeNd(
+  x: usize,
+  out: usize,
+  rows: i32,
+  cols: i32,
+  ldx: i32,
+  ldo: i32,
+  chunk: i32,
+  n1: i32,
+  sx1: i32,
+  so1: i32,
+  n2: i32,
+  sx2: i32,
+  so2: i32,
+  n3: i32,
+  sx3: i32,
+  so3: i32,
+  n4: i32,
+  sx4: i32,
+  so4: i32,
+): void {
+  const lx = <usize>ldx << 2;
+  const lo = <usize>ldo << 2;
+  for (let i1 = 0; i1 < n1; i1++)
+    for (let i2 = 0; i2 < n2; i2++)
+      for (let i3 = 0; i3 < n3; i3++)
+        for (let i4 = 0; i4 < n4; i4++) {
+          const xo = x + (<usize>(i1 * sx1 + i2 * sx2 + i3 * sx3 + i4 * sx4) << 2);
+          const oo = out + (<usize>(i1 * so1 + i2 * so2 + i3 * so3 + i4 * so4) << 2);
+          if (chunk == 1) transposeStrided(xo, oo, <usize>rows, <usize>cols, lx, lo);
+          else transposeChunksStrided(xo, oo, <usize>rows, <usize>cols, lx, lo, <usize>chunk);
+        }
+}
+
+/** dst[k] += src[k] for k < n floats: vectors, then one at a time. */
+// @ts-ignore: decorator
+@inline
+function addSpan(src: usize, dst: usize, n: usize): void {
+  const end = n << 2;
+  const end4 = (n & ~3) << 2;
+  let o: usize = 0;
+  for (; o < end4; o += 16) v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+  for (; o < end; o += 4) store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+}
+
+/**
+ * The scatter half of a stride-1 convolution computed as matmul + col2im:
+ * out[b, i + u·dh + p0, j + v·dw + q0, :] += cols[b, i, j, u, v, :] over positions inside out
+ * ([batch, Ho, Wo, c]), for cols of shape [batch, h, w, kh, kw, c] (float32). out is zeroed first.
+ * With dw = 1 the kw values of one (b, i, j, u) land side by side: one span of kw·c floats.
+ */
+export function col2im(
+  cols: usize,
+  out: usize,
+  batch: i32,
+  h: i32,
+  w: i32,
+  ho: i32,
+  wo: i32,
+  kh: i32,
+  kw: i32,
+  c: i32,
+  dh: i32,
+  dw: i32,
+  p0: i32,
+  q0: i32,
+): void {
+  const cb = <usize>c << 2; // bytes of one pixel
+  memory.fill(out, 0, <usize>batch * <usize>ho * <usize>wo * cb);
+  let src = cols;
+  const patch = <usize>kh * <usize>kw * cb;
+  for (let b = 0; b < batch; b++) {
+    const ob = out + <usize>b * <usize>ho * <usize>wo * cb;
+    for (let i = 0; i < h; i++)
+      for (let j = 0; j < w; j++, src += patch) {
+        const q = j + q0;
+        for (let u = 0; u < kh; u++) {
+          const p = i + u * dh + p0;
+          if (p < 0 || p >= ho) continue;
+          const row = ob + <usize>p * <usize>wo * cb;
+          const s = src + <usize>u * <usize>kw * cb;
+          if (dw == 1) {
+            const v0 = max(0, -q);
+            const v1 = min(kw, wo - q);
+            if (v1 > v0) addSpan(s + <usize>v0 * cb, row + <usize>(q + v0) * cb, <usize>(v1 - v0) * <usize>c);
+          } else {
+            for (let v = 0; v < kw; v++) {
+              const qv = q + v * dw;
+              if (qv >= 0 && qv < wo) addSpan(s + <usize>v * cb, row + <usize>qv * cb, <usize>c);
+            }
+          }
+        }
+      }
+  }
+}
+
 // reductions over a middle axis -------------------------------------------------------------------
 // out[o, i] = Σ_r or max_r x[o, r, i] for x of shape [outer, r, inner] (float32). Any Sum or Max over
 // a set of axes is a few of these (one per run of reduced axes) with no transpose, where tfjs-wasm
@@ -356,14 +610,15 @@ const SUM = 0;
 // @ts-ignore: decorator
 @inline
 function combine(op: i32, acc: v128, v: v128): v128 {
-  // max as the cpu backend's `if (v > acc) acc = v`: a NaN after the first element is skipped.
-  return op == SUM ? f32x4.add(acc, v) : v128.bitselect(v, acc, f32x4.gt(v, acc));
+  // max as the cpu backend's `if (isNaN(v) || v > acc) acc = v`: a NaN anywhere gives NaN.
+  if (op == SUM) return f32x4.add(acc, v);
+  return v128.bitselect(v, acc, v128.or(f32x4.gt(v, acc), f32x4.ne(v, v)));
 }
 
 // @ts-ignore: decorator
 @inline
 function combine1(op: i32, acc: f32, v: f32): f32 {
-  return op == SUM ? acc + v : v > acc ? v : acc;
+  return op == SUM ? acc + v : v > acc || v != v ? v : acc;
 }
 
 // @ts-ignore: decorator
@@ -419,4 +674,302 @@ export function sumMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32):
 export function maxMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
   if (inner == 1) reduceRows(1, x, out, outer, r);
   else reduceMiddle(1, x, out, outer, r, inner);
+}
+
+// ── max-pool weights ──
+// The derivative of a max over axes (reduce-max's VJP: max pooling's gradient) in one kernel:
+// out[i] = w[i]·t[k(i)] with w[i] = (x[i] == m[k(i)]) / #{j : k(j) = k(i), x[j] == m[k(i)]}, where
+// k(i) drops the reduced axes, so ties share t equally (as JAX) and a window where no x equals m
+// gets NaN. x is viewed as [a, r1, b, r2, c, r3, d] (kept and reduced runs alternating; merged
+// adjacent axes), m and t as [a, b, c, d]. The values are those of the unfused ops
+// (mask·(1/count))·t, which equals mask·((1/count)·t) (1/count ≤ 1 adds no overflow; 0·∞ and 0·NaN
+// are NaN either way). Each window is visited with its count in a register: mask·t is written
+// (right where count = 1, the usual case) and, only where some count is not 1 (ties, or no match),
+// the window is written again with (1/count)·t. No scratch memory, no read-modify-write.
+
+/**
+ * Four adjacent kept columns (byte offset `col` in a row of m, t and of x's rows) over the window
+ * at x + base: rows base + i1·s1 + i2·s2 + i3·s3 (byte strides).
+ */
+// @ts-ignore: decorator
+@inline
+function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  const t4 = v128.load(t + col);
+  let count = f32x4.splat(0.0);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p), m4), one);
+        v128.store(out + p, f32x4.mul(mask, t4));
+        count = f32x4.add(count, mask);
+      }
+  if (!v128.any_true(f32x4.ne(count, one))) return;
+  const scaled = f32x4.mul(f32x4.div(one, count), t4); // = t4 in lanes where count = 1
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
+        v128.store(out + p, f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), scaled));
+}
+
+/** One kept column (the same, one float at a time): rows of fewer than four kept floats. */
+// @ts-ignore: decorator
+@inline
+function maxColumn1(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const mv = load<f32>(m + col);
+  const tv = load<f32>(t + col);
+  let count: f32 = 0.0;
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask: f32 = load<f32>(x + p) == mv ? 1.0 : 0.0;
+        store<f32>(out + p, mask * tv);
+        count += mask;
+      }
+  if (count == 1.0) return;
+  const scaled = (<f32>1.0 / count) * tv;
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
+        store<f32>(out + p, (load<f32>(x + p) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+}
+
+/** d = 1: the window's innermost run of r3 floats is contiguous, so the vectors run along it. */
+// @ts-ignore: decorator
+@inline
+function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32): void {
+  const one = f32x4.splat(1.0);
+  const mv = load<f32>(mp);
+  const tv = load<f32>(tp);
+  const m4 = f32x4.splat(mv);
+  const t4 = f32x4.splat(tv);
+  const bytes = <usize>r3 << 2;
+  const vec = (<usize>r3 >> 2) << 4;
+  let count4 = f32x4.splat(0.0);
+  let count: f32 = 0.0;
+  for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2) {
+      let o: usize = 0;
+      for (; o < vec; o += 16) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p + o), m4), one);
+        v128.store(out + p + o, f32x4.mul(mask, t4));
+        count4 = f32x4.add(count4, mask);
+      }
+      for (; o < bytes; o += 4) {
+        const mask: f32 = load<f32>(x + p + o) == mv ? 1.0 : 0.0;
+        store<f32>(out + p + o, mask * tv);
+        count += mask;
+      }
+    }
+  // Counts are small integers: the order of these additions does not change them.
+  count += f32x4.extract_lane(count4, 0) + f32x4.extract_lane(count4, 1);
+  count += f32x4.extract_lane(count4, 2) + f32x4.extract_lane(count4, 3);
+  if (count == 1.0) return;
+  const scaled = (<f32>1.0 / count) * tv;
+  for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2)
+      for (let o: usize = 0; o < bytes; o += 4)
+        store<f32>(out + p + o, (load<f32>(x + p + o) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+}
+
+/**
+ * out = (x == m)·t / count over x of shape [a, r1, b, r2, c, r3, d], m and t of shape [a, b, c, d].
+ * Pointers are byte offsets of float32 arrays; sizes below 2³¹ elements.
+ */
+export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  // Byte strides of x's axes r3, r2, r1 (and of kept rows).
+  const s3 = <usize>d << 2;
+  const s2 = <usize>c * <usize>r3 * s3;
+  const s1 = <usize>b * <usize>r2 * s2;
+  const row = <usize>d << 2;
+  const last = <usize>(d - 4) << 2; // the last vector of a kept row overlaps the one before (d ≥ 4)
+  let k: usize = 0; // byte offset of the kept row in m and t
+  for (let ia = 0; ia < a; ia++)
+    for (let ib = 0; ib < b; ib++)
+      for (let ic = 0; ic < c; ic++, k += row) {
+        const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
+        if (d == 1) {
+          maxSegments(x, m + k, t + k, out, base, r1, s1, r2, s2, r3);
+        } else if (d >= 4) {
+          for (let col: usize = 0; col < last; col += 16)
+            maxColumns4(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
+          maxColumns4(x, m + k, t + k, out, base, last, r1, s1, r2, s2, r3, s3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4)
+            maxColumn1(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
+        }
+      }
+}
+
+/** The max of four adjacent kept columns over their window, in the window's row-major order. */
+// @ts-ignore: decorator
+@inline
+function maxWindow4(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  let acc = v128.load(x + base + col);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) acc = combine(1, acc, v128.load(x + p));
+  v128.store(out + col, acc);
+}
+
+// @ts-ignore: decorator
+@inline
+function maxWindow1(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  let acc = load<f32>(x + base + col);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) acc = combine1(1, acc, load<f32>(x + p));
+  store<f32>(out + col, acc);
+}
+
+/**
+ * m = max of x over its reduced axes in one pass, x of shape [a, r1, b, r2, c, r3, d] with d > 1
+ * (out of shape [a, b, c, d]): max pooling's forward without the intermediate array of two
+ * middle-axis passes. NaN if the window holds one (as `maxMiddle` and the cpu backend).
+ */
+export function maxWindows(x: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const s3 = <usize>d << 2;
+  const s2 = <usize>c * <usize>r3 * s3;
+  const s1 = <usize>b * <usize>r2 * s2;
+  const row = <usize>d << 2;
+  const last = <usize>(d - 4) << 2;
+  let k: usize = 0;
+  for (let ia = 0; ia < a; ia++)
+    for (let ib = 0; ib < b; ib++)
+      for (let ic = 0; ic < c; ic++, k += row) {
+        const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
+        if (d >= 4) {
+          for (let col: usize = 0; col < last; col += 16) maxWindow4(x, out + k, base, col, r1, s1, r2, s2, r3, s3);
+          maxWindow4(x, out + k, base, last, r1, s1, r2, s2, r3, s3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4) maxWindow1(x, out + k, base, col, r1, s1, r2, s2, r3, s3);
+        }
+      }
+}
+
+/**
+ * Σ over the window of s·w, w = mask·(1/count), for four kept columns: reduce-max's JVP (the
+ * transpose of maxScatter); NaN where the window has no match. The first pass sums mask·s, which
+ * is that where count = 1; where a count is not 1, the window is summed again with the weights.
+ */
+// @ts-ignore: decorator
+@inline
+function gatherColumns4(x: usize, m: usize, s: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  let count = f32x4.splat(0.0);
+  let sum = f32x4.splat(0.0);
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p), m4), one);
+        sum = f32x4.add(sum, f32x4.mul(mask, v128.load(s + p)));
+        count = f32x4.add(count, mask);
+      }
+  if (v128.any_true(f32x4.ne(count, one))) {
+    const r = f32x4.div(one, count);
+    sum = f32x4.splat(0.0);
+    for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+      for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+        for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+          const w = f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), r);
+          sum = f32x4.add(sum, f32x4.mul(v128.load(s + p), w));
+        }
+  }
+  v128.store(out + col, sum);
+}
+
+// @ts-ignore: decorator
+@inline
+function gatherColumn1(x: usize, m: usize, s: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+  const mv = load<f32>(m + col);
+  let count: f32 = 0.0;
+  let sum: f32 = 0.0;
+  for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const mask: f32 = load<f32>(x + p) == mv ? 1.0 : 0.0;
+        sum += mask * load<f32>(s + p);
+        count += mask;
+      }
+  if (count != 1.0) {
+    const r = <f32>1.0 / count;
+    sum = 0.0;
+    for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
+      for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
+        for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
+          sum += load<f32>(s + p) * ((load<f32>(x + p) == mv ? <f32>1.0 : <f32>0.0) * r);
+  }
+  store<f32>(out + col, sum);
+}
+
+/** d = 1: vectors along the contiguous innermost run of the window. */
+// @ts-ignore: decorator
+@inline
+function gatherSegments(x: usize, mp: usize, s: usize, op: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32): void {
+  const one = f32x4.splat(1.0);
+  const mv = load<f32>(mp);
+  const m4 = f32x4.splat(mv);
+  const bytes = <usize>r3 << 2;
+  const vec = (<usize>r3 >> 2) << 4;
+  let count4 = f32x4.splat(0.0);
+  let sum4 = f32x4.splat(0.0);
+  let count: f32 = 0.0;
+  let sum: f32 = 0.0;
+  for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+    for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2) {
+      let o: usize = 0;
+      for (; o < vec; o += 16) {
+        const mask = v128.and(f32x4.eq(v128.load(x + p + o), m4), one);
+        sum4 = f32x4.add(sum4, f32x4.mul(mask, v128.load(s + p + o)));
+        count4 = f32x4.add(count4, mask);
+      }
+      for (; o < bytes; o += 4) {
+        const mask: f32 = load<f32>(x + p + o) == mv ? 1.0 : 0.0;
+        sum += mask * load<f32>(s + p + o);
+        count += mask;
+      }
+    }
+  count += f32x4.extract_lane(count4, 0) + f32x4.extract_lane(count4, 1);
+  count += f32x4.extract_lane(count4, 2) + f32x4.extract_lane(count4, 3);
+  sum += f32x4.extract_lane(sum4, 0) + f32x4.extract_lane(sum4, 1);
+  sum += f32x4.extract_lane(sum4, 2) + f32x4.extract_lane(sum4, 3);
+  if (count != 1.0) {
+    const r = <f32>1.0 / count;
+    sum = 0.0;
+    for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
+      for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2)
+        for (let o: usize = 0; o < bytes; o += 4)
+          sum += load<f32>(s + p + o) * ((load<f32>(x + p + o) == mv ? <f32>1.0 : <f32>0.0) * r);
+  }
+  store<f32>(op, sum);
+}
+
+/**
+ * out = Σ over the reduced axes of s·((x == m)·(1/count)): the transpose of maxScatter in its last
+ * argument (reduce-max's JVP), x and s of shape [a, r1, b, r2, c, r3, d], m and out [a, b, c, d].
+ */
+export function maxGather(x: usize, m: usize, s: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  const s3 = <usize>d << 2;
+  const s2 = <usize>c * <usize>r3 * s3;
+  const s1 = <usize>b * <usize>r2 * s2;
+  const row = <usize>d << 2;
+  const last = <usize>(d - 4) << 2;
+  let k: usize = 0;
+  for (let ia = 0; ia < a; ia++)
+    for (let ib = 0; ib < b; ib++)
+      for (let ic = 0; ic < c; ic++, k += row) {
+        const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
+        if (d == 1) {
+          gatherSegments(x, m + k, s, out + k, base, r1, s1, r2, s2, r3);
+        } else if (d >= 4) {
+          for (let col: usize = 0; col < last; col += 16)
+            gatherColumns4(x + base, m + k, s + base, out + k, 0, col, r1, s1, r2, s2, r3, s3);
+          gatherColumns4(x + base, m + k, s + base, out + k, 0, last, r1, s1, r2, s2, r3, s3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4)
+            gatherColumn1(x + base, m + k, s + base, out + k, 0, col, r1, s1, r2, s2, r3, s3);
+        }
+      }
 }

@@ -2,6 +2,7 @@
 import { K, runtime, type DType, type Tensor, type TensorLike } from "./kernels";
 import { Tracer, avalOf, type Value } from "./trace/core";
 import { ArgumentError } from "./errors";
+import { markZero } from "./zeroData";
 import { syncReadsWork } from "./webgpu/install";
 
 /** Nested JS numbers (or booleans) of any depth. */
@@ -57,7 +58,8 @@ export function array(
 }
 
 /** zeros(shape, dtype = float32) */
-export const zeros = (shape: readonly number[], dtype: DType = "float32"): Tensor => K.zeros([...shape], dtype);
+export const zeros = (shape: readonly number[], dtype: DType = "float32"): Tensor =>
+  markZero(K.zeros([...shape], dtype));
 
 /** ones(shape, dtype = float32) */
 export const ones = (shape: readonly number[], dtype: DType = "float32"): Tensor => K.fill([...shape], 1, dtype);

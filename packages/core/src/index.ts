@@ -67,6 +67,8 @@ export {
 } from "./ops";
 export type { Conv2DOptions, PoolOptions } from "./ops";
 export type { Padding } from "./primitives/linalg";
+export { shareProducts } from "./primitives/linalg";
+export { axpy } from "./axpy";
 export { treeFlatten, treeUnflatten, treeMap, treeLeaves, treePaths, flattenAs, treeDefEqual, isLeaf } from "./tree";
 export type { Tree, TreeDef } from "./tree";
 export { jvp, vjp, grad, valueAndGrad, vmap, linearize, jacfwd, jacrev, hessian, hvp } from "./transforms/api";

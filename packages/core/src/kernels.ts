@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // The pure-JS backend, always available, registered on load.
 import "@tensorflow/tfjs-backend-cpu";
-import { broadcastShapes, sameShape } from "./shapes";
+import { broadcastShapes, maxScatterView, sameShape } from "./shapes";
 import * as gpu from "./webgpu/kernels";
 
 export type Tensor = tf.Tensor;
@@ -24,6 +24,14 @@ export const FUSED_KERNELS = {
   elu: "HodiffElu",
   /** (x, dy) ↦ dy·(x > 0 ? 1 : eˣ) */
   eluGrad: "HodiffEluGrad",
+  /** (x, m, t; axes) ↦ (x == m)·t / #ties, m and t of x's shape without `axes` (see `K.maxScatter`) */
+  maxScatter: "HodiffMaxScatter",
+  /** (x; axes) ↦ max over the axes, in one pass over windows whose innermost kept run is > 1 */
+  maxWindows: "HodiffMaxWindows",
+  /** (x, m, s; axes) ↦ Σ over the axes of s·(x == m)/#ties: maxScatter's transpose in s */
+  maxGather: "HodiffMaxGather",
+  /** cols [b, h, w, kh, kw, c] ↦ out[b, i + u·dh + p0, j + v·dw + q0, :] = Σ cols[b, i, j, u, v, :] */
+  col2im: "HodiffCol2Im",
 } as const;
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
@@ -91,11 +99,13 @@ function compare(op: (a: Tensor, b: Tensor) => Tensor) {
 
 /**
  * x flipped along `axes`. tfjs's Reverse kernel is slow on wasm for large arrays (flipping a
- * [3,3,512,512] filter over its two spatial axes: 175 ms); when the flipped axes are the leading
- * ones and few rows result, the rows of a [rows, rest] view are concatenated in reverse order
- * instead (87 ms) — the case of conv2d's input-gradient rule.
+ * [3,3,512,512] filter over its two spatial axes: 175 ms). With the SIMD kernels installed, Reverse
+ * is theirs (float32/int32, one pass per run of flipped axes); otherwise, when the flipped axes are
+ * the leading ones and few rows result, the rows of a [rows, rest] view are concatenated in reverse
+ * order instead (87 ms) — the case of conv2d's input-gradient rule.
  */
 function reverseAxes(x: Tensor, axes: number[]): Tensor {
+  if (fusedKernelsActive() && x.dtype !== "bool") return tf.reverse(x, axes);
   const sorted = [...axes].sort((a, b) => a - b);
   const leading = sorted.every((a, i) => a === i);
   const rows = x.shape.slice(0, sorted.length).reduce((a, b) => a * b, 1);
@@ -107,6 +117,48 @@ function reverseAxes(x: Tensor, axes: number[]): Tensor {
       0,
     );
     return tf.reshape(flipped, x.shape);
+  });
+}
+
+/**
+ * Output pixels per input pixel from which a stride-1 conv scatters (`conv2dScatter`): the ratio of
+ * the two formulations' multiply-adds. At 1 (VGG-11's 'same' convs) tfjs's conv was as fast or
+ * faster in a scratch comparison on this machine; at 2 (LeNet's input gradient) and above the
+ * scatter was 2–3× faster.
+ */
+const SCATTER_RATIO = 1.5;
+/** The most floats conv2dScatter's intermediate may hold (64 MiB). */
+const SCATTER_MAX = 2 ** 24;
+
+/**
+ * A stride-1 conv whose output has many more pixels than its input — conv2d's input-gradient rule,
+ * a "full" conv of the cotangent that is mostly zero padding — as a matmul and a scatter:
+ * cols[b,i,j,u,v,:] = x[b,i,j,:]·w[kh−1−u, kw−1−v] (a [B·H·W, Ci] × [Ci, kh·kw·Co] matmul), then
+ * out[b, i + u·dh + p0, j + v·dw + q0] += cols[b,i,j,u,v] (SIMD col2im), with p0 = top − (kh−1)·dh.
+ * tfjs-wasm's conv instead computes each output pixel from a mostly-zero window with few output
+ * channels: LeNet's [100,10,10,16] ⊛ [5,5,16,6] padded by 4 takes 2.9 ms, the matmul 1.2 ms.
+ * null where the direct conv is the better choice or the SIMD kernels are off.
+ */
+function conv2dScatter(
+  x: Tensor,
+  w: Tensor,
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor | null {
+  if (!fusedKernelsActive() || x.dtype !== "float32" || strides[0] !== 1 || strides[1] !== 1) return null;
+  const [B, H, W, Ci] = x.shape as [number, number, number, number];
+  const [kh, kw, , Co] = w.shape as [number, number, number, number];
+  const [dh, dw] = dilations;
+  const Ho = H + padding[0][0] + padding[0][1] - (kh - 1) * dh;
+  const Wo = W + padding[1][0] + padding[1][1] - (kw - 1) * dw;
+  if (Ho * Wo < SCATTER_RATIO * H * W || B * H * W * kh * kw * Co > SCATTER_MAX || x.size === 0) return null;
+  return tf.tidy(() => {
+    const w2 = tf.reshape(tf.transpose(tf.reverse(w, [0, 1]), [2, 0, 1, 3]), [Ci, kh * kw * Co]);
+    const cols = tf.matMul(tf.reshape(x, [B * H * W, Ci]), w2);
+    const attrs = { batch: B, h: H, w: W, ho: Ho, wo: Wo, kh, kw, c: Co, dh, dw };
+    const offsets = { p0: padding[0][0] - (kh - 1) * dh, q0: padding[1][0] - (kw - 1) * dw };
+    return tf.engine().runKernel(FUSED_KERNELS.col2im, { x: cols }, { ...attrs, ...offsets }) as Tensor;
   });
 }
 
@@ -165,6 +217,48 @@ export const K = {
           const zero = tf.zerosLike(x);
           return K.mul(t, K.where(tf.greater(x, zero), tf.onesLike(x), tf.exp(tf.minimum(x, zero))));
         }),
+  /**
+   * The derivative of m = max of x over `axes` applied to t (m and t of m's shape): w ⊙ t with
+   * w = (x == m) / #ties along the axes (ties share t; NaN where no x equals m). One SIMD kernel on
+   * wasm for float32 (up to three runs of reduced axes), else the same ops as the composed rule.
+   */
+  maxScatter: (x: Tensor, m: Tensor, t: Tensor, axes: number[]): Tensor => {
+    if (fusedKernelsActive() && x.dtype === "float32") {
+      if (maxScatterView(x.shape, axes) !== null) {
+        return tf.engine().runKernel(FUSED_KERNELS.maxScatter, { x, m, t }, { axes }) as Tensor;
+      }
+      // More than three runs of reduced axes (rank ≥ 7): with the reduced axes moved last, one run.
+      const perm = [...x.shape.keys()].sort((a, b) => Number(axes.includes(a)) - Number(axes.includes(b)));
+      const inverse = perm.map((_, i) => perm.indexOf(i));
+      const last = axes.map((_, i) => x.rank - axes.length + i);
+      return tf.tidy(() => K.transpose(K.maxScatter(K.transpose(x, perm), m, t, last), inverse));
+    }
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return tf.tidy(() => {
+      const mask = K.cast(K.equal(x, tf.reshape(m, kept)), "float32");
+      return K.mul(K.div(mask, tf.reshape(K.sum(mask, axes), kept)), tf.reshape(t, kept));
+    });
+  },
+  /**
+   * Σ over `axes` of s ⊙ w, w = (x == m)/#ties (s of x's shape; m of the max's): reduce-max's JVP,
+   * the transpose of `maxScatter` in its last argument. One SIMD kernel on wasm for float32, else
+   * tfjs ops. Equal to the composed ops to float32 rounding of the sum (bit-equal without ties).
+   */
+  maxGather: (x: Tensor, m: Tensor, s: Tensor, axes: number[]): Tensor => {
+    if (fusedKernelsActive() && x.dtype === "float32") {
+      if (maxScatterView(x.shape, axes) !== null) {
+        return tf.engine().runKernel(FUSED_KERNELS.maxGather, { x, m, s }, { axes }) as Tensor;
+      }
+      const perm = [...x.shape.keys()].sort((a, b) => Number(axes.includes(a)) - Number(axes.includes(b)));
+      const last = axes.map((_, i) => x.rank - axes.length + i);
+      return tf.tidy(() => K.maxGather(K.transpose(x, perm), m, K.transpose(s, perm), last));
+    }
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return tf.tidy(() => {
+      const mask = K.cast(K.equal(x, tf.reshape(m, kept)), "float32");
+      return K.sum(K.mul(s, K.div(mask, tf.reshape(K.sum(mask, axes), kept))), axes);
+    });
+  },
   sqrt: (a: Tensor) => tf.sqrt(a),
   greater: compare((a, b) => tf.greater(a, b)),
   less: compare((a, b) => tf.less(a, b)),
@@ -175,7 +269,13 @@ export const K = {
     return tf.tidy(() => select(expand(c, shape), expand(a, shape), expand(b, shape)));
   },
   sum: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.sum, a, axes) : tf.sum(a, axes)),
-  max: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.max, a, axes) : tf.max(a, axes)),
+  /** max over axes; on wasm, max pooling's layouts (a kept innermost run) go to one SIMD pass. */
+  max: (a: Tensor, axes: number[]): Tensor => {
+    if (gpu.onWebGpu()) return gpu.reduceAnyRank(tf.max, a, axes);
+    const view = fusedKernelsActive() && a.dtype === "float32" && a.size > 0 ? maxScatterView(a.shape, axes) : null;
+    if (view && view[6]! > 1) return tf.engine().runKernel(FUSED_KERNELS.maxWindows, { x: a }, { axes }) as Tensor;
+    return tf.max(a, axes);
+  },
   reshape: (a: Tensor, shape: number[]) => tf.reshape(a, shape),
   broadcastTo: (a: Tensor, shape: number[]) => (sameShape(a.shape, shape) ? tf.clone(a) : expand(a, shape)),
   transpose: (a: Tensor, perm: number[]) => (gpu.onWebGpu() ? gpu.transposeAnyRank(a, perm) : tf.transpose(a, perm)),
@@ -197,14 +297,15 @@ export const K = {
   ) =>
     gpu.onWebGpu()
       ? gpu.conv2dPadded(x, w, strides, padding, dilations)
-      : tf.conv2d(
+      : (conv2dScatter(x, w, strides, padding, dilations) ??
+        tf.conv2d(
           x as tf.Tensor4D,
           w as tf.Tensor4D,
           strides,
           [[0, 0], padding[0], padding[1], [0, 0]],
           "NHWC",
           dilations,
-        ),
+        )),
   zeros: (shape: number[], dtype: DType) => tf.zeros(shape, dtype),
   fill: (shape: number[], value: number, dtype: DType) => tf.fill(shape, value, dtype),
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),

@@ -24,3 +24,30 @@ export function broadcastShapes(op: string, shapes: ReadonlyArray<readonly numbe
   }
   return out;
 }
+
+/**
+ * x of `shape` reduced over `axes` as the view [a, r1, b, r2, c, r3, d] (kept and reduced sizes
+ * alternating, adjacent axes merged, size-1 axes dropped): the layout of the max-scatter kernel.
+ * null when the axes form more than three runs of reduced axes.
+ */
+export function maxScatterView(shape: readonly number[], axes: readonly number[]): number[] | null {
+  const runs: Array<[number, boolean]> = [];
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const reduced = axes.includes(i);
+    const last = runs[runs.length - 1];
+    if (last && last[1] === reduced) last[0] *= d;
+    else runs.push([d, reduced]);
+  });
+  // Seven slots from the end: d (kept), r3, c, r2, b, r1, a; a missing run is size 1.
+  const view = [1, 1, 1, 1, 1, 1, 1];
+  let slot = 6;
+  for (let k = runs.length - 1; k >= 0; k--) {
+    const [size, reduced] = runs[k]!;
+    if (reduced === (slot % 2 === 0)) slot--; // reduced runs go to odd slots, kept to even
+    if (slot < 0) return null;
+    view[slot] = size;
+    slot--;
+  }
+  return view;
+}

@@ -45,7 +45,8 @@ export function perturbation(partition: Partition, leaves: Value[], dirs: Value[
       leaves.map((theta, i) => {
         const a = partition.assignment[i]!;
         const u = dirs[i]!;
-        if (typeof a === "number") return hd.add(theta, hd.mul(hd.reshape(hd.slice(alpha, [a], [1]), []), u));
+        // One primitive: at α = 0 (made by zeros) its value is θ itself, no kernel.
+        if (typeof a === "number") return hd.axpy(theta, alpha, u, a);
         const coeff = hd.reshape(hd.matmul(alpha, oneHots[i]!), hd.shapeOf(u));
         return hd.add(theta, hd.mul(coeff, u));
       }),

@@ -94,7 +94,11 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
   if (!Number.isInteger(chunk) || chunk < 1) {
     throw new PartitionError(`summaries: chunkSize must be a positive integer, got ${chunk}`);
   }
-  return <P extends Tree<Value>>(params: P, direction: P, jitted = false): SummaryArrays => {
+  return <P extends Tree<Value>>(params: P, direction: P, jitted = false): SummaryArrays =>
+    // Both passes multiply the data by the first layer's direction (x·u₁: the diagonal's first
+    // Taylor term, H̄'s tangent): computed once, kept until the second pass is done.
+    hd.shareProducts(() => passes(params, direction, jitted));
+  function passes<P extends Tree<Value>>(params: P, direction: P, jitted: boolean): SummaryArrays {
     // Two separate passes (scopes or plans), so the first pass's intermediates are freed before
     // the second starts, as eagerly. `jitted`: each pass (the order-3 diagonal, then L, ḡ and H̄)
     // is staged and run as its own jit plan: small arrays run as host kernels, shared work inside
@@ -138,7 +142,7 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
       return { loss: loss!, gbar: gbar!, hbar: hd.concat(hcols, 0) };
     });
     return { ...out, d3 };
-  };
+  }
 }
 
 function basisRows(S: number): Value {

@@ -67,7 +67,7 @@ function binaryShape(op: string, outDtype?: DType) {
 const binary = (
   name: string,
   kernel: (a: Tensor, b: Tensor) => Tensor,
-  flags: { linear?: boolean; bilinear?: boolean; scalarUnit?: boolean } = {},
+  flags: { linear?: boolean; bilinear?: boolean; scalarUnit?: boolean; linearIn?: number } = {},
 ): Primitive<NoParams> => def({ name, impl: ([a, b]) => kernel(a!, b!), abstractEval: binaryShape(name), ...flags });
 
 export const addP = binary("add", K.add, { linear: true });
@@ -97,12 +97,12 @@ export const minimum = (a: ArrayLike, b: ArrayLike): Value => bind(minimumP, [a,
  * tanh's derivative rule t·(1 − y²) (y = tanh x) as one primitive, so it runs as one kernel
  * (`K.tanhGrad`, one SIMD pass on wasm) instead of three; its derivatives are in `rules/derivatives.ts`.
  */
-export const tanhGradP = binary("tanhGrad", K.tanhGrad);
+export const tanhGradP = binary("tanhGrad", K.tanhGrad, { linearIn: 1 });
 /**
  * ELU's derivative rule t·(x > 0 ? 1 : eˣ) as one primitive (one SIMD kernel on wasm instead of the
  * comparisons, selects and broadcasts of the composed rule).
  */
-export const eluGradP = binary("eluGrad", K.eluGrad);
+export const eluGradP = binary("eluGrad", K.eluGrad, { linearIn: 1 });
 /** ELU as one primitive: x > 0 ? x : eˣ − 1 (one kernel; the untaken branch never overflows). */
 export const eluP = unary("elu", K.elu);
 

@@ -3,7 +3,16 @@
  * transposes instead of matmul transpose flags, forward convolutions instead of Conv2DBackprop*.
  */
 import { K, runtime, type Tensor } from "../kernels";
-import { avalOf, bind, shapeError, type Aval, type BDim, type Primitive, type Value } from "../trace/core";
+import {
+  avalOf,
+  bind,
+  shapeError,
+  transformDepth,
+  type Aval,
+  type BDim,
+  type Primitive,
+  type Value,
+} from "../trace/core";
 import { transpose } from "./shape";
 import { sizeOf } from "../shapes";
 
@@ -19,20 +28,79 @@ export function swapLast(x: Value): Value {
 
 type NoParams = Record<string, never>;
 
+/**
+ * Products (matmul, conv2d with its params) computed inside a transform, by the data of their operands (a tensor's data never
+ * changes; a Variable's assign gives it new data). Forward-over-reverse along θ + s·u needs x·u
+ * twice — the base of the tangent x·(s ⊗ u) and the deferred weight cotangent's ⟨c, x·u⟩ — and
+ * both come here with the same two arrays; the second gets the first's data (no kernel) while the
+ * first product is alive. Outside transforms every matmul runs (plain eager code is left as written).
+ */
+const products = new WeakMap<object, WeakMap<object, Map<string, Tensor>>>();
+
+/** While `shareProducts` runs: the data ids made before it began are below `before`; the products it keeps. */
+let sharing: { readonly before: number; readonly kept: Tensor[] } | null = null;
+
+/** The backend's number for a tensor's data (cpu, wasm and webgpu number their data in order), or NaN. */
+const dataNumber = (t: Tensor): number => {
+  const id = (t.dataId as { id?: unknown }).id;
+  return typeof id === "number" ? id : NaN;
+};
+
+function memoProduct(a: Tensor, b: Tensor, key: string, compute: () => Tensor): Tensor {
+  if (transformDepth() === 0) return compute();
+  let byB = products.get(a.dataId);
+  let byKey = byB?.get(b.dataId);
+  const seen = byKey?.get(key);
+  if (seen !== undefined && !seen.isDisposed) return K.reshape(seen, seen.shape);
+  const out = compute();
+  if (byB === undefined) products.set(a.dataId, (byB = new WeakMap()));
+  if (byKey === undefined) byB.set(b.dataId, (byKey = new Map()));
+  if (sharing !== null && dataNumber(a) < sharing.before && dataNumber(b) < sharing.before) {
+    // Both operands predate shareProducts, so later passes meet the same product: a handle of
+    // its own, kept past the transform that made `out` (which frees `out` when it returns).
+    const held = runtime.keep(K.reshape(out, out.shape));
+    sharing.kept.push(held);
+    byKey.set(key, held);
+  } else byKey.set(key, out);
+  return out;
+}
+
+/**
+ * shareProducts(body) = body(), where a matmul or conv2d inside a transform of two arrays whose
+ * data existed before body began (parameters, directions, data) is computed once for all of body's
+ * transforms: the product is kept until body returns. For passes over the same parameters and
+ * data, e.g. x·u₁ of the first layer in each of `summaries`' two passes. Products of arrays made
+ * inside body are not kept (they differ from pass to pass), so the memory kept is a few
+ * first-layer activations.
+ */
+export function shareProducts<R>(body: () => R): R {
+  if (sharing !== null) return body(); // inside an enclosing call: its products are kept until it returns
+  const probe = K.scalar(0, "float32");
+  sharing = { before: dataNumber(probe), kept: [] };
+  probe.dispose();
+  const { kept } = sharing;
+  try {
+    return body();
+  } finally {
+    sharing = null;
+    for (const t of kept) t.dispose();
+  }
+}
+
+function matmulImpl(a: Tensor, b: Tensor): Tensor {
+  if (a.rank === 2) return K.matmul2(a, b);
+  if (a.rank === 3) return K.matmul3(a, b);
+  const [m, k] = a.shape.slice(-2) as [number, number];
+  const n = b.shape[b.rank - 1]!;
+  const batch = a.shape.slice(0, -2);
+  const B = sizeOf(batch);
+  return runtime.tidy(() => K.reshape(K.matmul3(K.reshape(a, [B, m, k]), K.reshape(b, [B, k, n])), [...batch, m, n]));
+}
+
 export const matmulP: Primitive<NoParams> = def({
   name: "matmul",
   bilinear: true,
-  impl: ([a, b]) => {
-    if (a!.rank === 2) return K.matmul2(a!, b!);
-    if (a!.rank === 3) return K.matmul3(a!, b!);
-    const [m, k] = a!.shape.slice(-2) as [number, number];
-    const n = b!.shape[b!.rank - 1]!;
-    const batch = a!.shape.slice(0, -2);
-    const B = sizeOf(batch);
-    return runtime.tidy(() =>
-      K.reshape(K.matmul3(K.reshape(a!, [B, m, k]), K.reshape(b!, [B, k, n])), [...batch, m, n]),
-    );
-  },
+  impl: ([a, b]) => memoProduct(a!, b!, "", () => matmulImpl(a!, b!)),
   abstractEval: ([a, b]) => {
     const as = a!.shape;
     const bs = b!.shape;
@@ -59,26 +127,22 @@ function convOutSize(n: number, k: number, lo: number, hi: number, s: number, d:
   return Math.floor((n + lo + hi - d * (k - 1) - 1) / s) + 1;
 }
 
+function convImpl(x: Tensor, w: Tensor, { strides, padding, dilations }: Conv2DParams): Tensor {
+  const both = (strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1);
+  if (!both) {
+    return K.conv2d(x, w, [strides[0], strides[1]], [[...padding[0]], [...padding[1]]], [dilations[0], dilations[1]]);
+  }
+  // tfjs refuses strides and dilations together: convolve densely, then subsample.
+  return runtime.tidy(() => {
+    const dense = K.conv2d(x, w, [1, 1], [[...padding[0]], [...padding[1]]], [dilations[0], dilations[1]]);
+    return runtime.strided4(dense, [1, strides[0], strides[1], 1]);
+  });
+}
+
 export const conv2dP: Primitive<Conv2DParams> = def({
   name: "conv2d",
   bilinear: true,
-  impl: ([x, w], { strides, padding, dilations }) => {
-    const both = (strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1);
-    if (!both) {
-      return K.conv2d(
-        x!,
-        w!,
-        [strides[0], strides[1]],
-        [[...padding[0]], [...padding[1]]],
-        [dilations[0], dilations[1]],
-      );
-    }
-    // tfjs refuses strides and dilations together: convolve densely, then subsample.
-    return runtime.tidy(() => {
-      const dense = K.conv2d(x!, w!, [1, 1], [[...padding[0]], [...padding[1]]], [dilations[0], dilations[1]]);
-      return runtime.strided4(dense, [1, strides[0], strides[1], 1]);
-    });
-  },
+  impl: ([x, w], p) => memoProduct(x!, w!, JSON.stringify(p), () => convImpl(x!, w!, p)),
   abstractEval: ([x, w], { strides, padding, dilations }) => {
     const xs = x!.shape;
     const ws = w!.shape;

@@ -6,6 +6,7 @@
 import * as hd from "../index";
 import type { Value } from "../index";
 import { eluGrad, tanhGrad } from "./elementwise";
+import { maxGather, maxScatter } from "./reduce";
 
 const k = hd.random.key(42);
 const [k1, k2, k3, k4] = hd.random.split(k, 4) as [hd.Key, hd.Key, hd.Key, hd.Key];
@@ -47,6 +48,17 @@ export const GRAD_OPS: GradSpec[] = [
   { name: "where", f: (a, b) => hd.where(hd.greater(a, 0), a, b), args: () => [u(k1, [6]), u(k2, [6])] },
   { name: "sum (axes)", f: (x) => hd.sum(x, [0, 2]), args: () => [u(k1, [2, 3, 2])] },
   { name: "max (axes)", f: (x) => hd.max(x, 1), args: () => [u(k1, [3, 4])] },
+  // m = max of x itself (no ties in random x): zero derivative in x, linear in t.
+  {
+    name: "maxScatter",
+    f: (x, t) => maxScatter(x, hd.max(x, [0, 2]), t, [0, 2]),
+    args: () => [u(k1, [2, 3, 3]), u(k2, [3])],
+  },
+  {
+    name: "maxGather",
+    f: (x, s) => maxGather(x, hd.max(x, [0, 2]), s, [0, 2]),
+    args: () => [u(k1, [2, 3, 3]), u(k2, [2, 3, 3])],
+  },
   { name: "reshape", f: (x) => hd.reshape(x, [3, 2]), args: () => [u(k1, [2, 3])] },
   { name: "broadcastTo", f: (x) => hd.broadcastTo(x, [2, 3, 2]), args: () => [u(k1, [3, 1])] },
   { name: "transpose", f: (x) => hd.transpose(x, [1, 2, 0]), args: () => [u(k1, [2, 3, 2])] },

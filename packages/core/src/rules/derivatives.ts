@@ -4,8 +4,6 @@
  * Written with ops, so they are differentiable in turn.
  */
 import { avalOf, type AnyPrimitive, type Value } from "../trace/core";
-import { reduceSum } from "../primitives/reduce";
-import { reshape } from "../primitives/shape";
 import {
   add,
   addP,
@@ -96,9 +94,3 @@ export const binaryPartials = new Map<AnyPrimitive, [Partial, Partial]>([
 /** The shape of x with the reduced axes kept as size 1. */
 export const keptShape = (x: Value, axes: readonly number[]): number[] =>
   avalOf(x).shape.map((d, i) => (axes.includes(i) ? 1 : d));
-
-/** Where x attains its max along `axes`, as 1/(number of ties) (so ties share the derivative). */
-export function maxWeights(x: Value, out: Value, axes: readonly number[]): Value {
-  const mask = cast(equal(x, reshape(out, keptShape(x, axes))), "float32");
-  return div(mask, reshape(reduceSum(mask, axes), keptShape(x, axes)));
-}

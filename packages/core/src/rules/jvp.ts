@@ -11,17 +11,16 @@ import {
   equalP,
   greaterP,
   lessP,
-  mul,
   selectP,
   stopGradient,
   stopGradientP,
   where,
 } from "../primitives/elementwise";
-import { reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
+import { maxGather, maxGatherP, maxScatter, maxScatterP, reduceMaxP, reduceSumP } from "../primitives/reduce";
 import { broadcastToP, concatP, padP, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
 import { conv2dP, matmulP } from "../primitives/linalg";
 import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
-import { binaryPartials, maxWeights, unaryDerivatives } from "./derivatives";
+import { binaryPartials, unaryDerivatives } from "./derivatives";
 
 /** (primals, tangents, params) ↦ [output, tangent of the output]; at least one tangent is non-null. */
 export type JvpRule<P> = (primals: Value[], tangents: Tangent[], params: P) => [Value, Tangent];
@@ -84,8 +83,18 @@ for (const prim of [reduceSumP, reshapeP, broadcastToP, transposeP, sliceP, padP
 
 defJvp(reduceMaxP, ([x], [dx], p) => {
   const out = bind(reduceMaxP, [x!], p);
-  return [out, reduceSum(mul(dx!, maxWeights(x!, out, p.axes)), p.axes)];
+  return [out, maxGather(x!, out, dx!, p.axes)];
 });
+
+// Linear in t; the weights are piecewise constant in x and m (zero derivative almost everywhere).
+defJvp(maxScatterP, ([x, m, t], [, , dt], p) => [
+  bind(maxScatterP, [x!, m!, t!], p),
+  dt ? maxScatter(x!, m!, dt, p.axes) : null,
+]);
+defJvp(maxGatherP, ([x, m, s], [, , ds], p) => [
+  bind(maxGatherP, [x!, m!, s!], p),
+  ds ? maxGather(x!, m!, ds, p.axes) : null,
+]);
 
 defJvp(concatP, (xs, dxs, p) => [
   bind(concatP, xs, p),

@@ -7,7 +7,8 @@
  * a cotangent kept in factored form until someone needs its entries. The rule that receives it
  * uses its deferred rule when the table has one (which may use the factored form, e.g. through
  * `innerProduct`), and otherwise gets it materialised. matmul's weight cotangent aᵀ·c is one: the
- * perturbation θ + s·u of partitioned derivatives then costs ⟨c, a·u⟩ per direction, not aᵀ·c.
+ * perturbation θ + s·u of partitioned derivatives then costs ⟨c, a·u⟩ per direction, not aᵀ·c;
+ * conv2d's filter cotangent likewise costs ⟨c, conv(x, u)⟩.
  */
 import { avalOf, bind, type AnyPrimitive, type Aval, type Primitive, type Value } from "../trace/core";
 import { TraceError } from "../errors";
@@ -23,7 +24,15 @@ import {
   stopGradientP,
   where,
 } from "../primitives/elementwise";
-import { reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
+import {
+  maxGather,
+  maxGatherP,
+  maxScatter,
+  maxScatterP,
+  reduceMaxP,
+  reduceSum,
+  reduceSumP,
+} from "../primitives/reduce";
 import {
   broadcastTo,
   broadcastToP,
@@ -41,7 +50,7 @@ import {
 } from "../primitives/shape";
 import { conv2dP, matmulP, matmulRaw, swapLast, type Conv2DParams } from "../primitives/linalg";
 import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
-import { binaryPartials, keptShape, maxWeights, unaryDerivatives } from "./derivatives";
+import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
 
 /** A cotangent in factored form, formed only when its entries are needed. */
 export interface DeferredCotangent {
@@ -134,7 +143,10 @@ defVjp(castP, (ct, [x]) => [isFloat(avalOf(x!).dtype) ? ct : null]);
 defVjp(stopGradientP, () => [null]);
 
 defVjp(reduceSumP, (ct, [x], _o, { axes }) => [broadcastTo(reshape(ct, keptShape(x!, axes)), shapeOf(x!))]);
-defVjp(reduceMaxP, (ct, [x], out, { axes }) => [mul(maxWeights(x!, out, axes), reshape(ct, keptShape(x!, axes)))]);
+defVjp(reduceMaxP, (ct, [x], out, { axes }) => [maxScatter(x!, out, ct, axes)]);
+// Linear in t (the transpose spreads, this sums back); nothing flows to x and m (piecewise constant).
+defVjp(maxScatterP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxGather(x!, m!, ct, axes) : null]);
+defVjp(maxGatherP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxScatter(x!, m!, ct, axes) : null]);
 
 defVjp(reshapeP, (ct, [x]) => [reshape(ct, shapeOf(x!))]);
 defVjp(broadcastToP, (ct, [x]) => [unbroadcast(ct, shapeOf(x!))]);
@@ -197,9 +209,32 @@ defVjp(matmulP, (ct, [a, b], _y, _p, needs) => [
   needs[1] ? new DeferredMatmul(a!, ct) : null,
 ]);
 
+/** The filter cotangent of a convolution, not yet formed: ⟨x ⋆ c, u⟩ = ⟨c, conv(x, u)⟩ (as `DeferredMatmul`). */
+class DeferredConv implements DeferredCotangent {
+  readonly deferred = true;
+  private value: Value | null = null;
+  constructor(
+    readonly c: Value,
+    readonly x: Value,
+    readonly w: Value,
+    readonly p: Conv2DParams,
+  ) {}
+  get aval(): Aval {
+    return avalOf(this.w);
+  }
+  materialize(): Value {
+    this.value ??= convFilterTranspose(this.c, this.x, this.w, this.p);
+    return this.value;
+  }
+  innerProduct(u: Value): Value {
+    const contracted = mul(this.c, bind(conv2dP, [this.x, u], this.p));
+    return reduceSum(contracted, [...shapeOf(contracted).keys()]);
+  }
+}
+
 defVjp(conv2dP, (ct, [x, w], _y, p, needs) => [
   needs[0] ? convInputTranspose(ct, x!, w!, p) : null,
-  needs[1] ? convFilterTranspose(ct, x!, w!, p) : null,
+  needs[1] ? new DeferredConv(ct, x!, w!, p) : null,
 ]);
 
 /** Insert s−1 zeros between elements along `axis` (the "input dilation" of a strided conv). */
@@ -260,6 +295,7 @@ function convFilterTranspose(ct: Value, x: Value, w: Value, p: Conv2DParams): Va
   const xt = transpose(x, [3, 1, 2, 0]);
   const ctt = transpose(ct, [1, 2, 0, 3]);
   const full = bind(conv2dP, [xt, ctt], { strides: p.dilations, padding: p.padding, dilations: p.strides });
-  const cropped = slice(full, [0, 0, 0, 0], [C, kh, kw, O]);
+  // The full conv has exactly the filter's extent unless strides leave extra rows: crop only then.
+  const cropped = sameShape(shapeOf(full), [C, kh, kw, O]) ? full : slice(full, [0, 0, 0, 0], [C, kh, kw, O]);
   return transpose(cropped, [1, 2, 0, 3]);
 }

@@ -6,7 +6,7 @@
 import { avalOf, bind, type AnyPrimitive, type BDim, type Primitive, type Value } from "../trace/core";
 import { TraceError } from "../errors";
 import { castP, equalP, greaterP, lessP, selectP, stopGradient, stopGradientP } from "../primitives/elementwise";
-import { reduceMaxP, reduceSumP, type ReduceParams } from "../primitives/reduce";
+import { maxGatherP, maxScatterP, reduceMaxP, reduceSumP, type ReduceParams } from "../primitives/reduce";
 import {
   broadcastTo,
   broadcastToP,
@@ -62,6 +62,17 @@ function reduceVmap(prim: Primitive<ReduceParams>): VmapRule<ReduceParams> {
 }
 defVmap(reduceSumP, reduceVmap(reduceSumP));
 defVmap(reduceMaxP, reduceVmap(reduceMaxP));
+// All three at the front (an unbatched one broadcast), the reduced axes one further.
+for (const prim of [maxScatterP, maxGatherP]) {
+  defVmap(prim, (args, dims, { axes }, size) => [
+    bind(
+      prim,
+      args.map((a, i) => batchToFront(a, dims[i] ?? null, size)),
+      { axes: axes.map((a) => a + 1) },
+    ),
+    0,
+  ]);
+}
 
 defVmap(reshapeP, ([x], [d], { shape }, size) => [reshape(batchToFront(x!, d!, size), [size, ...shape]), 0]);
 defVmap(broadcastToP, ([x], [d], { shape }, size) => {

@@ -10,7 +10,9 @@
  * already vectorised, and faster than a Cephes-style version (`pnpm bench elementwise`): kept.
  * Transpose is replaced too, for float32/int32 permutations that swap two groups of axes (all of
  * matmul's and conv's gradients): tfjs-wasm's takes 60 ms for a 1024×1024 matrix, a cache-blocked
- * SIMD one about 1 ms.
+ * SIMD one about 1 ms. The broadcast/layout section adds Add and Multiply where one operand repeats
+ * along the other's leading axes (a bias), Reverse, Transpose by any other permutation, and
+ * `HodiffCol2Im` (conv2d's input gradient as matmul + scatter, see `K.conv2d`).
  */
 import {
   FUSED_KERNELS,
@@ -21,6 +23,7 @@ import {
   type TensorInfo,
   type TfDataType,
 } from "../kernels";
+import { broadcastShapes, maxScatterView, sameShape, sizeOf } from "../shapes";
 import { SIMD_WASM_BASE64 } from "./module";
 
 /** The kernels the module exports: (x, out, n) for unary ones, byte offsets and an element count. */
@@ -37,7 +40,15 @@ interface SimdExports {
   transpose: (x: number, out: number, batch: number, rows: number, cols: number, chunk: number) => void;
   sumMiddle: (x: number, out: number, outer: number, r: number, inner: number) => void;
   maxMiddle: (x: number, out: number, outer: number, r: number, inner: number) => void;
+  addRows: (a: number, b: number, out: number, outer: number, inner: number) => void;
+  mulRows: (a: number, b: number, out: number, outer: number, inner: number) => void;
+  reverseMiddle: (x: number, out: number, outer: number, r: number, inner: number) => void;
+  transposeNd: (x: number, out: number, ...plan: TransposeNdArgs) => void;
+  col2im: (cols: number, out: number, ...dims: number[]) => void;
 }
+
+/** transposeNd's arguments after x and out: rows, cols, ldx, ldo, chunk, then (n, x stride, out stride) × 4. */
+type TransposeNdArgs = [number, number, number, number, number, ...number[]];
 
 /** The parts of tfjs-wasm's BackendWasm used here (not in its public types). */
 interface WasmBackend extends KernelBackend {
@@ -61,6 +72,8 @@ export const TANH_GRAD = FUSED_KERNELS.tanhGrad;
 export const ELU = FUSED_KERNELS.elu;
 /** The fused ELU-derivative kernel (inputs x, dy): dy·(x > 0 ? 1 : eˣ). */
 export const ELU_GRAD = FUSED_KERNELS.eluGrad;
+/** The scatter half of a conv as matmul + col2im (input cols; see `K.conv2d`). */
+export const COL2IM = FUSED_KERNELS.col2im;
 
 let installed: { backend: WasmBackend; exports: SimdExports } | null = null;
 const originals = new Map<string, KernelConfig>();
@@ -149,7 +162,7 @@ const transposeKernel: KernelConfig = {
     const perm = (args.attrs as { perm: number[] }).perm;
     const backend = args.backend as WasmBackend;
     const swap = x.dtype === "float32" || x.dtype === "int32" ? asSwap(x.shape, perm) : null;
-    if (!swap || backend !== installed?.backend) return original("Transpose", args);
+    if (!swap || backend !== installed?.backend) return transposeAny(args);
     const out = backend.makeOutput(
       perm.map((a) => x.shape[a]!),
       x.dtype,
@@ -158,6 +171,236 @@ const transposeKernel: KernelConfig = {
     return out;
   },
 };
+
+// ── broadcast / layout kernels ──────────────────────────────────────────────────────────────────
+
+/**
+ * [outer, inner] when one operand is the full output and the other repeats along its leading axes
+ * (its shape, leading 1s dropped, is a suffix of the output's: a bias [C] against [..., C]); `big`
+ * says which input is the full one. null otherwise (same shapes included: tfjs's add is fast there).
+ */
+export function asRows(
+  a: readonly number[],
+  b: readonly number[],
+): { outer: number; inner: number; big: "a" | "b" } | null {
+  const out = broadcastShapes("broadcast", [a, b]);
+  const size = sizeOf(out);
+  const fullA = sizeOf(a) === size;
+  const fullB = sizeOf(b) === size;
+  if (fullA === fullB || size === 0) return null;
+  const small = fullA ? b : a;
+  const first = small.findIndex((d) => d !== 1);
+  const tail = first < 0 ? [] : small.slice(first);
+  if (!sameShape(tail, out.slice(out.length - tail.length))) return null;
+  const inner = sizeOf(tail);
+  return { outer: size / inner, inner, big: fullA ? "a" : "b" };
+}
+
+/** Add or Multiply of float32 operands where one repeats along the other's leading axes (`asRows`). */
+function rowsKernel(name: "Add" | "Multiply", fn: "addRows" | "mulRows"): KernelConfig {
+  return {
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const a = args.inputs.a as TensorInfo;
+      const b = args.inputs.b as TensorInfo;
+      const backend = args.backend as WasmBackend;
+      const rows = a.dtype === "float32" && b.dtype === "float32" ? asRows(a.shape, b.shape) : null;
+      if (!rows || backend !== installed?.backend) return original(name, args);
+      const [big, small] = rows.big === "a" ? [a, b] : [b, a];
+      // The output has the broadcast shape, which may have more (size-1) leading axes than `big`.
+      const out = backend.makeOutput(broadcastShapes(name, [a.shape, b.shape]), "float32");
+      installed.exports[fn](offset(backend, big), offset(backend, small), offset(backend, out), rows.outer, rows.inner);
+      return out;
+    },
+  };
+}
+
+/**
+ * Reverse of float32/int32 along any axes as passes over [outer, r, inner] views, one per run of
+ * adjacent reversed axes (flipping a run of axes is flipping their merged axis). tfjs-wasm's
+ * Reverse walks element by element (a [3,3,512,512] filter flip: 175 ms).
+ */
+const reverseKernel: KernelConfig = {
+  kernelName: "Reverse",
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const backend = args.backend as WasmBackend;
+    const n = runtime.sizeFromShape(x.shape);
+    if ((x.dtype !== "float32" && x.dtype !== "int32") || n === 0 || backend !== installed?.backend)
+      return original("Reverse", args);
+    const axes = runtime.parseAxisParam((args.attrs as { dims: number | number[] }).dims, x.shape);
+    const runs = reductionRuns(x.shape, axes);
+    const out = backend.makeOutput(x.shape, x.dtype);
+    const passes = runs.flatMap(([, rev], k) => (rev ? [k] : []));
+    if (passes.length === 0) {
+      backend.wasm.HEAPU8.copyWithin(offset(backend, out), offset(backend, x), offset(backend, x) + n * 4);
+      return out;
+    }
+    let src = x;
+    const temps: TensorInfo[] = [];
+    passes.forEach((k, p) => {
+      const r = runs[k]![0];
+      const inner = runs.slice(k + 1).reduce((q, [d]) => q * d, 1);
+      const dst = p === passes.length - 1 ? out : backend.makeOutput([n], x.dtype);
+      if (dst !== out) temps.push(dst);
+      installed!.exports.reverseMiddle(offset(backend, src), offset(backend, dst), n / (r * inner), r, inner);
+      src = dst;
+    });
+    for (const t of temps) backend.disposeData(t.dataId);
+    return out;
+  },
+};
+
+/**
+ * A permutation after dropping size-1 axes and merging axes adjacent in both orders: the merged
+ * shape `m` (input order) and `order` (out axis k is merged input axis order[k]).
+ */
+function mergeAxes(shape: readonly number[], perm: readonly number[]): { m: number[]; order: number[] } {
+  // Kept axes are renumbered 0, 1, … so that axes with only size-1 axes between them are adjacent.
+  const kept = shape.flatMap((d, a) => (d === 1 ? [] : [a]));
+  const groups: number[][] = [];
+  for (const k of perm.filter((a) => shape[a] !== 1).map((a) => kept.indexOf(a))) {
+    const g = groups.at(-1);
+    if (g && g.at(-1)! + 1 === k) g.push(k);
+    else groups.push([k]);
+  }
+  const byInput = [...groups].sort((g, h) => g[0]! - h[0]!);
+  const m = byInput.map((g) => g.reduce((p, k) => p * shape[kept[k]!]!, 1));
+  return { m, order: groups.map((g) => byInput.indexOf(g)) };
+}
+
+/** Arguments of the module's `transposeNd` (after x and out), or null past rank 6 or for the identity. */
+export function transposePlan(shape: readonly number[], perm: readonly number[]): TransposeNdArgs | null {
+  const { m, order } = mergeAxes(shape, perm);
+  if (m.length < 2 || m.length > 6) return null;
+  const sx = m.map((_, a) => m.slice(a + 1).reduce((p, d) => p * d, 1));
+  const so: number[] = new Array<number>(m.length);
+  order.forEach((a, k) => (so[a] = order.slice(k + 1).reduce((p, b) => p * m[b]!, 1)));
+  let last = m.length - 1;
+  let chunk = 1;
+  if (order.at(-1) === last) {
+    chunk = m[last]!; // the innermost axis stays innermost: move whole runs of it
+    order.pop();
+    last--;
+  }
+  const A = order.at(-1)!; // out's innermost axis (other than the chunk)
+  const B = last; // x's innermost
+  const others = order.filter((a) => a !== A && a !== B);
+  const padded = [...others.map((a) => [m[a]!, sx[a]!, so[a]!]), [1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]];
+  return [m[A]!, m[B]!, sx[A]!, so[B]!, chunk, ...padded.slice(0, 4).flat()];
+}
+
+/**
+ * Below this many columns (x's innermost axis) a one-pass transpose has too few 4×4 tiles; two
+ * passes (`transposeAny`) are faster.
+ */
+const NARROW = 4;
+
+/**
+ * Whether rows `stride` floats apart fall into the same few cache sets (a multiple of 4 KiB): the
+ * one-pass transpose then evicts its own lines (VGG's [32,16,16,128] by [3,1,2,0]: 1.7 ms in one
+ * pass, 0.3 ms in two; `bench/layout.ts` has LeNet's case).
+ */
+const aliased = (stride: number): boolean => (stride * 4) % 4096 === 0;
+
+/**
+ * Transposes that are not swaps of two axis groups (`asSwap`), e.g. conv's filter-gradient
+ * [3,1,2,0]. When x's innermost axis is narrow or the rows' strides alias in the cache, out's
+ * innermost axis A is first moved to the end ([pre, A, post] → [pre, post, A], a swap), which
+ * leaves a transpose of whole runs of A.
+ */
+function transposeAny(args: Parameters<KernelFunc>[0]): TensorInfo | TensorInfo[] {
+  const x = args.inputs.x as TensorInfo;
+  const perm = (args.attrs as { perm: number[] }).perm;
+  const backend = args.backend as WasmBackend;
+  const plan = x.dtype === "float32" || x.dtype === "int32" ? transposePlan(x.shape, perm) : null;
+  if (!plan || runtime.sizeFromShape(x.shape) === 0 || backend !== installed?.backend)
+    return original("Transpose", args);
+  const out = backend.makeOutput(
+    perm.map((a) => x.shape[a]!),
+    x.dtype,
+  );
+  const [rows, cols, ldx, ldo, chunk] = plan;
+  if (chunk > 1 || rows < 4 || (cols >= NARROW && !aliased(ldx) && !aliased(ldo))) {
+    installed.exports.transposeNd(offset(backend, x), offset(backend, out), ...plan);
+    return out;
+  }
+  const { m, order } = mergeAxes(x.shape, perm);
+  const A = order.at(-1)!;
+  const pre = m.slice(0, A).reduce((p, d) => p * d, 1);
+  const post = m.slice(A + 1).reduce((p, d) => p * d, 1);
+  // The second pass: mid's axes are x's merged axes but A, then A; out takes them in `order`.
+  const midAxis = (a: number) => (a === A ? m.length - 1 : a < A ? a : a - 1);
+  const midShape = [...m.filter((_, a) => a !== A), m[A]!];
+  const second = transposePlan(
+    midShape,
+    order.map((a) => midAxis(a)),
+  );
+  const mid = second ? backend.makeOutput([pre * post * m[A]!], x.dtype) : out;
+  installed.exports.transpose(offset(backend, x), offset(backend, mid), pre, m[A]!, post, 1);
+  if (!second) return out; // the first pass was the whole permutation
+  installed.exports.transposeNd(offset(backend, mid), offset(backend, out), ...second);
+  backend.disposeData(mid.dataId);
+  return out;
+}
+
+/** col2im's attributes (see `K.conv2d`'s scatter path): cols is [batch, h, w, kh, kw, c]. */
+interface Col2ImAttrs {
+  batch: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+  kh: number;
+  kw: number;
+  c: number;
+  dh: number;
+  dw: number;
+  p0: number;
+  q0: number;
+}
+
+/** out[b, i + u·dh + p0, j + v·dw + q0, :] = Σ cols[b, i, j, u, v, :] (out: [batch, ho, wo, c], zero elsewhere). */
+const col2imKernel: KernelConfig = {
+  kernelName: COL2IM,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const cols = args.inputs.x as TensorInfo;
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend) throw new Error(`${COL2IM}: the wasm backend changed since installSimdKernels`);
+    const a = args.attrs as unknown as Col2ImAttrs;
+    const out = backend.makeOutput([a.batch, a.ho, a.wo, a.c], "float32");
+    if (runtime.sizeFromShape([a.batch, a.ho, a.wo, a.c]) === 0) return out;
+    const ex = installed.exports;
+    ex.col2im(
+      offset(backend, cols),
+      offset(backend, out),
+      a.batch,
+      a.h,
+      a.w,
+      a.ho,
+      a.wo,
+      a.kh,
+      a.kw,
+      a.c,
+      a.dh,
+      a.dw,
+      a.p0,
+      a.q0,
+    );
+    return out;
+  },
+};
+
+/** Kernels of hodiff's own in this section (registered like `ADDED`). */
+const LAYOUT_ADDED = [col2imKernel];
+
+/** The broadcast/layout kernels replacing tfjs-wasm's (Transpose's general case goes through `transposeAny`). */
+const LAYOUT_KERNELS = [rowsKernel("Add", "addRows"), rowsKernel("Multiply", "mulRows"), reverseKernel];
+
+// ── end of broadcast / layout kernels ───────────────────────────────────────────────────────────
 
 /**
  * Slice by copying contiguous runs within the heap. tfjs-wasm's Slice first reads the whole input
@@ -262,18 +505,25 @@ function reduceKernel(name: "Sum" | "Max", fn: "sumMiddle" | "maxMiddle"): Kerne
 
 /** The tfjs kernels replaced on wasm. */
 const REDUCTIONS = [reduceKernel("Sum", "sumMiddle"), reduceKernel("Max", "maxMiddle")];
-const REPLACED = [...Object.keys(SIMD_UNARY), "Transpose", "Slice", "Sum", "Max"];
+const REPLACED = [
+  ...Object.keys(SIMD_UNARY),
+  "Transpose",
+  "Slice",
+  "Sum",
+  "Max",
+  ...LAYOUT_KERNELS.map((k) => k.kernelName),
+];
 
 function register(on: boolean): void {
   for (const [name, fn] of Object.entries(SIMD_UNARY)) {
     runtime.unregisterKernel(name, "wasm");
     runtime.registerKernel(on ? unaryKernel(name, fn) : originals.get(name)!);
   }
-  for (const k of [transposeKernel, sliceKernel, ...REDUCTIONS]) {
+  for (const k of [transposeKernel, sliceKernel, ...REDUCTIONS, ...LAYOUT_KERNELS]) {
     runtime.unregisterKernel(k.kernelName, "wasm");
     runtime.registerKernel(on ? k : originals.get(k.kernelName)!);
   }
-  for (const k of ADDED) {
+  for (const k of [...ADDED, ...LAYOUT_ADDED]) {
     if (on && !runtime.getKernel(k.kernelName, "wasm")) runtime.registerKernel(k);
     if (!on && runtime.getKernel(k.kernelName, "wasm")) runtime.unregisterKernel(k.kernelName, "wasm");
   }
@@ -318,3 +568,92 @@ export function setSimdKernels(on: boolean): void {
 export const simdKernelsActive = (): boolean =>
   enabled && runtime.getBackend() === "wasm" && installed?.backend === runtime.backend();
 runtime.setFusedKernelsActive(simdKernelsActive);
+
+// ── max-pool weights ──
+
+/** The max-scatter kernel's export (byte offsets; x viewed as [a, r1, b, r2, c, r3, d]). */
+interface MaxScatterExports {
+  maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
+  maxWindows: (x: number, out: number, ...view: number[]) => void;
+  maxGather: (x: number, m: number, s: number, out: number, ...view: number[]) => void;
+}
+
+/** Name of the fused derivative of a max over axes (inputs x, m, t; attribute axes): see `K.maxScatter`. */
+export const MAX_SCATTER = FUSED_KERNELS.maxScatter;
+
+/**
+ * (x == m)·t / #ties in one pass over x (windows with ties written twice), with no broadcast of m
+ * or t: the composed ops were Equal on a broadcast m, Cast, Sum, RealDiv and a broadcasting Mul
+ * (`pnpm bench pooling` compares them). K.maxScatter only calls it for float32 x whose axes fit
+ * the kernel's view.
+ */
+const maxScatterKernel: KernelConfig = {
+  kernelName: MAX_SCATTER,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const { x, m, t } = args.inputs as { x: TensorInfo; m: TensorInfo; t: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend)
+      throw new Error(`${MAX_SCATTER}: the wasm backend changed since installSimdKernels`);
+    const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
+    if (!view) throw new Error(`${MAX_SCATTER}: more than three runs of reduced axes (K.maxScatter composes those)`);
+    const out = backend.makeOutput(x.shape, "float32");
+    if (runtime.sizeFromShape(x.shape) === 0) return out;
+    const exports = installed.exports as unknown as MaxScatterExports;
+    const at = (u: TensorInfo) => offset(backend, u);
+    exports.maxScatter(at(x), at(m), at(t), at(out), ...view);
+    return out;
+  },
+};
+
+/** Name of the one-pass max over windows (input x; attribute axes): K.max's route for pooling layouts. */
+export const MAX_WINDOWS = FUSED_KERNELS.maxWindows;
+
+/**
+ * The max over axes in one pass with no intermediate array, where the innermost kept run has more
+ * than one float (max pooling's [N, Ho, k, Wo, k, C] over [2, 4]): the Max kernel above makes two
+ * middle-axis passes there, with scalar tails for C mod 4.
+ */
+const maxWindowsKernel: KernelConfig = {
+  kernelName: MAX_WINDOWS,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const axes = (args.attrs as { axes: number[] }).axes;
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend)
+      throw new Error(`${MAX_WINDOWS}: the wasm backend changed since installSimdKernels`);
+    const view = maxScatterView(x.shape, axes);
+    if (!view || view[6]! < 2) throw new Error(`${MAX_WINDOWS}: [${x.shape}] over [${axes}] has no kept innermost run`);
+    const out = backend.makeOutput(
+      x.shape.filter((_, i) => !axes.includes(i)),
+      "float32",
+    );
+    const exports = installed.exports as unknown as MaxScatterExports;
+    exports.maxWindows(offset(backend, x), offset(backend, out), ...view);
+    return out;
+  },
+};
+
+/** Name of maxScatter's transpose (inputs x, m, s; attribute axes): see `K.maxGather`. */
+export const MAX_GATHER = FUSED_KERNELS.maxGather;
+
+/** Σ over each window of s·(x == m), times 1/#ties, in one pass (reduce-max's JVP). */
+const maxGatherKernel: KernelConfig = {
+  kernelName: MAX_GATHER,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const { x, m, s } = args.inputs as { x: TensorInfo; m: TensorInfo; s: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    if (backend !== installed?.backend)
+      throw new Error(`${MAX_GATHER}: the wasm backend changed since installSimdKernels`);
+    const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
+    if (!view) throw new Error(`${MAX_GATHER}: more than three runs of reduced axes (K.maxGather transposes those)`);
+    const out = backend.makeOutput(m.shape, "float32");
+    if (runtime.sizeFromShape(m.shape) === 0) return out;
+    const exports = installed.exports as unknown as MaxScatterExports;
+    exports.maxGather(offset(backend, x), offset(backend, m), offset(backend, s), offset(backend, out), ...view);
+    return out;
+  },
+};
+ADDED.push(maxScatterKernel, maxWindowsKernel, maxGatherKernel);

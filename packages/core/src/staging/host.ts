@@ -36,7 +36,7 @@ import {
   tanhGradP,
   tanhP,
 } from "../primitives/elementwise";
-import { reduceMaxP, reduceSumP, type ReduceParams } from "../primitives/reduce";
+import { maxGatherP, maxScatterP, reduceMaxP, reduceSumP, type ReduceParams } from "../primitives/reduce";
 import {
   broadcastToP,
   padP,
@@ -298,6 +298,42 @@ table.set(
   reduceMaxP,
   reduce(-Infinity, (a, v) => (v !== v || a !== a ? NaN : v > a ? v : a)),
 );
+
+/** (x == m)·(1/count)·t with count the ties per kept index, rounded as the kernels' product. */
+table.set(maxScatterP, ([x, m, t], { axes }: ReduceParams) => {
+  const shape = x!.shape.filter((_, i) => !axes.includes(i));
+  const os = stridesOf(shape);
+  let k = 0;
+  const strides = x!.shape.map((_, i) => (axes.includes(i) ? 0 : os[k++]!));
+  const xd = x!.data;
+  const md = m!.data;
+  const count = new Float32Array(sizeOf(shape));
+  let i = 0;
+  forEachIndex(x!.shape, [strides], (o) => void (xd[i++] === md[o[0]!] && count[o[0]!]!++));
+  const scaled = count.map((c, j) => Math.fround(1 / c) * t!.data[j]!);
+  const out = new Float32Array(xd.length);
+  i = 0;
+  forEachIndex(x!.shape, [strides], (o) => (out[i] = (xd[i++] === md[o[0]!] ? 1 : 0) * scaled[o[0]!]!));
+  return { data: out, shape: x!.shape, dtype: "float32" };
+});
+/** Σ over the axes of s·(mask·(1/count)), in x's order (the composed ops' terms). */
+table.set(maxGatherP, ([x, m, s], { axes }: ReduceParams) => {
+  const shape = x!.shape.filter((_, i) => !axes.includes(i));
+  const os = stridesOf(shape);
+  let k = 0;
+  const strides = x!.shape.map((_, i) => (axes.includes(i) ? 0 : os[k++]!));
+  const [xd, md, sd] = [x!.data, m!.data, s!.data];
+  const count = new Float32Array(sizeOf(shape));
+  let i = 0;
+  forEachIndex(x!.shape, [strides], (o) => void (xd[i++] === md[o[0]!] && count[o[0]!]!++));
+  const r = count.map((c) => 1 / c);
+  const sum = new Float32Array(sizeOf(shape));
+  i = 0;
+  forEachIndex(x!.shape, [strides], (o) => {
+    sum[o[0]!] = sum[o[0]!]! + Math.fround(sd[i]! * ((xd[i++] === md[o[0]!] ? 1 : 0) * r[o[0]!]!));
+  });
+  return { data: sum, shape, dtype: "float32" };
+});
 
 table.set(matmulP, ([a, b], _p, outAval: Aval) => {
   const as = a!.shape;

@@ -62,6 +62,8 @@ export interface Primitive<P = unknown> {
   readonly bilinear?: boolean;
   /** The scalar 1 is a unit: f(1, y) = f(y, 1) = y when y has the output's shape (mul). */
   readonly scalarUnit?: boolean;
+  /** Linear in this argument with the others fixed: f(y, s·t) = s·f(y, t) (tanhGrad and eluGrad in t). */
+  readonly linearIn?: number;
 }
 
 /** Any primitive, whatever its params (table keys). */

@@ -55,8 +55,8 @@ import {
   tanhP,
   where,
 } from "../primitives/elementwise";
-import { reduceMaxP, reduceSum, reduceSumP } from "../primitives/reduce";
-import { broadcastToP, concatP, padP, reshape, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
+import { maxGather, maxGatherP, maxScatter, maxScatterP, reduceMaxP, reduceSumP } from "../primitives/reduce";
+import { broadcastToP, concatP, padP, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
 import { conv2dP, matmulP } from "../primitives/linalg";
 import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
 
@@ -441,12 +441,11 @@ defJet(selectP, ([c, a, b], [, sa, sb], _p, _K, y) =>
 );
 
 /** max over axes: the terms of the maximising entries (ties share equally, as jvp). */
-defJet(reduceMaxP, ([x], [s], p, _K, out) => {
-  const kept = avalOf(x!).shape.map((d, i) => (p.axes.includes(i) ? 1 : d));
-  const mask = cast(equal(x!, reshape(out, kept)), "float32");
-  const weights = div(mask, reshape(reduceSum(mask, p.axes), kept));
-  return s!.map((t) => (t === null ? null : reduceSum(mul(t, weights), p.axes)));
-});
+defJet(reduceMaxP, ([x], [s], p, _K, out) => s!.map((t) => (t === null ? null : maxGather(x!, out, t, p.axes))));
+
+/** Linear in t, piecewise constant in x and m: each term of t goes through with the primal weights. */
+defJet(maxScatterP, ([x, m], [, , st], p) => st!.map((t) => (t === null ? null : maxScatter(x!, m!, t, p.axes))));
+defJet(maxGatherP, ([x, m], [, , ss], p) => ss!.map((t) => (t === null ? null : maxGather(x!, m!, t, p.axes))));
 
 defJet(castP, ([x], [s], p) => {
   const moves = isFloat(p.dtype) && isFloat(avalOf(x!).dtype);

@@ -340,3 +340,46 @@ describe("factored forms used by partitioned derivatives give the dense answers"
     close(viaVmap, H, 1e-4, 1e-3);
   });
 });
+
+describe("the deferred conv2d filter cotangent gives the dense answers", () => {
+  // g(α) = L(K + α₀·u, c + α₁·v) of a conv layer: ⟨∇_K L, u⟩ is taken as ⟨ct, conv(x, u)⟩.
+  const x = hd.random.normal(hd.random.key(31), [2, 5, 5, 2]);
+  const K = hd.random.normal(hd.random.key(32), [3, 3, 2, 3]);
+  const c = hd.random.normal(hd.random.key(33), [3]);
+  const u = hd.random.normal(hd.random.key(34), [3, 3, 2, 3]);
+  const v = hd.random.normal(hd.random.key(35), [3]);
+  const L = (k: Value, b: Value) => hd.sum(hd.tanh(hd.add(hd.conv2d(x, k, { strides: 2, padding: "same" }), b)));
+  const g = (alpha: Value) =>
+    L(
+      hd.add(K, hd.mul(hd.reshape(hd.slice(alpha, [0], [1]), []), u)),
+      hd.add(c, hd.mul(hd.reshape(hd.slice(alpha, [1], [1]), []), v)),
+    );
+
+  it("∇g(0) = (⟨∇_K L, u⟩, ⟨∇_c L, v⟩)", () => {
+    const before = hd.numTensors();
+    hd.tidy(() => {
+      const [gK, gc] = hd.grad(L, { argnums: [0, 1] })(K, c) as [Value, Value];
+      close(hd.grad(g)(hd.zeros([2])), hd.stack([hd.sum(hd.mul(gK, u)), hd.sum(hd.mul(gc, v))]), 1e-5, 1e-5);
+      return [];
+    });
+    expect(hd.numTensors()).toBe(before);
+  });
+
+  it("∇²g(0) by vmap of jvp over the basis equals forward-over-forward along u and v", () => {
+    const viaVmap = hd.vmap((e: Value) => hd.jvp(hd.grad(g), [hd.zeros([2])], [e])[1] as Value)(
+      hd.array([
+        [1, 0],
+        [0, 1],
+      ]),
+    );
+    // Second directional derivatives d²/ds dt L(K + s·u_i + t·u_j), by nested jvp (no reverse mode).
+    const dirs: [Value, Value][] = [
+      [u, hd.zerosLike(v)],
+      [hd.zerosLike(u), v],
+    ];
+    const second = (i: number, j: number) =>
+      hd.jvp((k: Value, b: Value) => hd.jvp(L, [k, b], dirs[i]!)[1] as Value, [K, c], dirs[j]!)[1] as Value;
+    const want = hd.stack([0, 1].map((i) => hd.stack([0, 1].map((j) => second(i, j)))));
+    close(viaVmap, want, 1e-4, 1e-3);
+  });
+});
