@@ -10,7 +10,10 @@
  * calling thread and n − 1 workers, each taking a part of the batch), timed interleaved with one
  * thread in the same rounds; its line has the same wall times, `speedup` = median over rounds of
  * (one thread's gradient ÷ the pool's), and no kernel times (tf.profile sees one thread's kernels
- * only). `grad_cpu_ms`: CPU time of the process (all threads) per gradient.
+ * only). `grad_cpu_ms`: CPU time of the process (all threads) per gradient. The pool's split is
+ * measured (its default): `solo_fraction` is the share of its gradient calls that ran on the
+ * calling thread alone because that was measured faster, `calling_thread_share` that thread's
+ * share of the batch in the others.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
@@ -216,6 +219,11 @@ async function benchModel(
       speedup: round(median(t.grad.map((g1, i) => g1 / m.grad[i]!)), 2),
     });
     if (withSummaries) r.summaries_speedup = round(median(t.sum.map((s1, i) => s1 / m.sum[i]!)), 2);
+    // The pool's measured split: the share of its gradient calls run on the calling thread alone
+    // (measured faster there), and the calling thread's share of the batch otherwise.
+    const split = pool.splitState().grad;
+    r.solo_fraction = round(split.soloCalls / Math.max(1, split.calls), 2);
+    r.calling_thread_share = round(split.shares[0]!, 2);
     records.push(r);
   });
   hd.dispose([params, x, u, adamState, ns0, ns1]);

@@ -6,6 +6,7 @@
  */
 export { array, zeros, ones, zerosLike, onesLike, shapeOf, dtypeOf, toNested, toFlat, item } from "./array";
 export type { NestedNumbers, ArrayOptions } from "./array";
+export { copyInto } from "./heap";
 export { toNestedAsync, toFlatAsync, itemAsync } from "./readAsync";
 export type { DType, Tensor } from "./kernels";
 export { tidy, dispose } from "./memory";

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { createPool } from "./pool";
-export type { Pool, PoolOptions, Batch } from "./pool";
+export type { Pool, PoolOptions, Batch, SplitState, TraceEvent } from "./pool";
 export { defineTask } from "./task";
 export type { Task, BatchLoss, TaskBatch, Params } from "./task";
 export { partSizes } from "./shards";

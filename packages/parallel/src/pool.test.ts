@@ -122,7 +122,13 @@ describe("pool edge cases", () => {
 
   it("after a failure on this thread's part, the next call gets its own answers (none left over)", async () => {
     // B = 5 on 2 threads: this thread's part has 3 examples, and the loss throws on a part of 3.
-    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp", failOn: 3 }, threads: 2 });
+    // split "even": the second call must go to the worker too (a measured split may run it here alone).
+    await using pool = await createPool({
+      task: TASK,
+      init: { model: "tiny-mlp", failOn: 3 },
+      threads: 2,
+      split: "even",
+    });
     const { params, x, labels } = setup("tiny-mlp", 5, 1);
     expect(() => pool.valueAndGrad(params, { x, labels })).toThrow(/refusing a part of 3/);
     // B = 4: parts of 2 and 2 — the worker's answer must be this call's, not the one of B = 5.
@@ -136,6 +142,81 @@ describe("pool edge cases", () => {
     await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp", exitOn: 2 }, threads: 2 });
     const { params, x, labels } = setup("tiny-mlp", 5, 1);
     expect(() => pool.valueAndGrad(params, { x, labels })).toThrow(/worker 1 has exited/);
+    hd.dispose([params, x]);
+  });
+
+  it("θ and u kept by the workers between calls are always this call's (no stale arrays)", async () => {
+    // split "even": every call goes to the worker (a measured split may run some here alone).
+    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2, split: "even" });
+    const a = setup("tiny-mlp", 6, 1);
+    const b = setup("tiny-mlp", 6, 2);
+    // θ: a, a (kept), b (new values), a again (new version, the same leaves as before).
+    for (const params of [a.params, a.params, b.params, a.params])
+      expect(gradDiff(pool, params, { x: a.x, labels: a.labels })).toBeLessThan(1e-6);
+    // u: a's, then b's, on the same θ.
+    const partition = canonical(a.params);
+    for (const u of [a.u, b.u, a.u]) {
+      const got = pool.summaries(a.params, u, { x: a.x, labels: a.labels }, partition);
+      const want = summaries((p: never) => pool.loss(p, { x: a.x, labels: a.labels }), partition)(a.params, u);
+      expectSummariesClose(got, want, 1e-5);
+    }
+    hd.dispose([a.params, a.x, a.u, b.params, b.x, b.u]);
+  });
+
+  it("split 'even' gives the same bits on every call; 'measured' stays equal to one thread call after call", async () => {
+    const { params, x, labels } = setup("tiny-mlp", 9, 4);
+    await using even = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2, split: "even" });
+    const first = even.valueAndGrad(params, { x, labels });
+    const firstFlat = hd.treeLeaves(first.grads).flatMap((g) => Array.from(hd.toFlat(g as hd.Value)));
+    for (let i = 0; i < 3; i++) {
+      const again = even.valueAndGrad(params, { x, labels });
+      expect(again.loss).toBe(first.loss);
+      expect(hd.treeLeaves(again.grads).flatMap((g) => Array.from(hd.toFlat(g as hd.Value)))).toEqual(firstFlat);
+      hd.dispose(again.grads);
+    }
+    // Measured: calls on the pool and, where that is measured faster, on this thread alone.
+    await using measured = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2, trace: true });
+    const threadsUsed = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      expect(gradDiff(measured, params, { x, labels })).toBeLessThan(1e-6);
+      measured.lastTrace().forEach((e) => threadsUsed.add(e.thread));
+    }
+    expect(threadsUsed).toEqual(new Set([0, 1]));
+    const state = measured.splitState().grad;
+    expect(state.calls).toBe(20);
+    expect(state.soloCalls).toBeGreaterThanOrEqual(3); // the second, fourth and sixth calls at least
+    expect(state.shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    hd.dispose([first.grads, params, x]);
+  });
+
+  it("works on the cpu backend too: two calls with other θ and batches, each equal to one thread", async () => {
+    await hd.setBackend("cpu");
+    try {
+      await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2, split: "even" });
+      const a = setup("tiny-mlp", 6, 1);
+      const b = setup("tiny-mlp", 6, 2);
+      const first = pool.valueAndGrad(a.params, { x: a.x, labels: a.labels });
+      // The second call overwrites θ, the batch and the gradient slot in the arena; the first's result stays.
+      expect(gradDiff(pool, b.params, { x: b.x, labels: b.labels })).toBeLessThan(1e-6);
+      const [, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x: a.x, labels: a.labels }))(a.params);
+      expect(relDiff(first.grads, want)).toBeLessThan(1e-6);
+      hd.dispose([first.grads, want, a.params, a.x, b.params, b.x, a.u, b.u]);
+    } finally {
+      await hd.setBackend("wasm");
+    }
+  });
+
+  it("trace: true records both threads' timeline of the last call", async () => {
+    await using pool = await createPool({ task: TASK, init: { model: "tiny-mlp" }, threads: 2, trace: true });
+    const { params, x, labels } = setup("tiny-mlp", 4, 2);
+    expect(pool.lastTrace()).toEqual([]);
+    hd.dispose(pool.valueAndGrad(params, { x, labels }).grads);
+    const trace = pool.lastTrace();
+    expect(new Set(trace.map((e) => e.thread))).toEqual(new Set([0, 1]));
+    expect(trace.map((e) => e.phase)).toContain("own part computed");
+    expect(trace.map((e) => e.phase)).toContain("worker: gradient computed");
+    expect(trace.map((e) => e.phase)).toContain("worker: gradient written to the arena");
+    trace.forEach((e, i) => i > 0 && expect(e.ms).toBeGreaterThanOrEqual(trace[i - 1]!.ms));
     hd.dispose([params, x]);
   });
 

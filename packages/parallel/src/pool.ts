@@ -9,18 +9,30 @@
 import * as hd from "@hodiff/core";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { Partition, Summaries, SummariesOptions } from "@hodiff/partition";
-import type { Reply, Request, Started, WorkerStart } from "./protocol";
+import type { ArenaLeaf, Reply, Request, Stamps, Started, WorkerStart } from "./protocol";
 import {
+  arenaLayout,
   batchSize,
   combineSummaries,
   partSizes,
+  placeParts,
+  rebalance,
   sizeOf,
-  sliceBatch,
   totalSize,
-  type BatchLeaf,
-  type HostBatch,
+  splitSizes,
+  SoloOrPool,
+  type InputSpec,
 } from "./shards";
-import { summariesOnPart, withTaskBatch, writeFlat, type BatchLoss, type Params, type Task } from "./task";
+import {
+  fromShared,
+  scaledLoss,
+  summariesOnPart,
+  writeFlat,
+  type BatchLoss,
+  type Params,
+  type Task,
+  type TaskBatch,
+} from "./task";
 
 /** A batch given to a pool: float32 arrays (examples along axis 0) and int32 labels (one per example). */
 export type Batch = Readonly<Record<string, hd.Value | Float32Array | Int32Array>>;
@@ -37,6 +49,32 @@ export interface PoolOptions<I> {
   readonly backend?: hd.BackendName;
   /** How long a call waits for a worker before failing, in ms (default 600 000). */
   readonly timeoutMs?: number;
+  /**
+   * How the batch is split. "measured" (default): each thread's share follows its measured speed on
+   * the previous calls (per operation, smoothed), so that the parts end together — the calling
+   * thread, which copies nothing, takes more when the workers are slower or their cores busy; and
+   * a call runs on the calling thread alone when that is measured faster (the pool is tried again
+   * every 16th call). "even": parts differ by at most one example, always on the pool, so the
+   * result depends on the inputs alone, bit for bit.
+   */
+  readonly split?: "measured" | "even";
+  /** Record each call's timeline (`Pool.lastTrace`): a few clock reads per call and thread. */
+  readonly trace?: boolean;
+}
+
+/** One event of a call's timeline: which thread (0 = the calling one), what had just ended, when (ms since the call began). */
+export interface TraceEvent {
+  readonly thread: number;
+  readonly phase: string;
+  readonly ms: number;
+}
+
+/** What `Pool.splitState` reports for one operation. */
+export interface SplitState {
+  readonly calls: number;
+  readonly soloCalls: number;
+  readonly shares: readonly number[];
+  readonly msPerExample: { readonly solo: number; readonly pool: number };
 }
 
 /** A pool of threads over the batch. Close it (or `await using`) to end its workers. */
@@ -58,6 +96,13 @@ export interface Pool {
     partition: Partition,
     options?: SummariesOptions,
   ): Summaries;
+  /**
+   * How the measured split stands, per operation: the calls so far and how many ran on the calling
+   * thread alone, each thread's share of the batch, and the estimated ms per example of each way.
+   */
+  splitState(): Record<"grad" | "summaries", SplitState>;
+  /** The timeline of the last call, in time order (empty unless the pool was made with `trace: true`). */
+  lastTrace(): readonly TraceEvent[];
   /** Ends the workers (idempotent). */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -69,6 +114,8 @@ interface Member {
   readonly flag: Int32Array;
   /** Why the worker died, once its 'error' event has come (reported by the next call). */
   failure: string | null;
+  /** The arena this worker was last sent (it is sent again only when the pool makes a new one). */
+  arena: SharedArrayBuffer | null;
 }
 
 /** Where the worker thread starts: from sources through tsx's loader (boot.mjs), or the built worker.js. */
@@ -80,31 +127,79 @@ function workerEntry(): { url: URL; entry?: string } {
   return { url: file("worker.js") };
 }
 
-/** The batch as host arrays (float32 inputs read back once, labels as they are). */
-function toHost(batch: Batch): HostBatch {
-  const out: Record<string, BatchLeaf> = {};
+/** The batch's inputs checked (float32 arrays with the examples along axis 0, or Int32Array labels) and described. */
+function checkBatch(batch: Batch): { B: number; inputs: Record<string, InputSpec> } {
+  const inputs: Record<string, InputSpec> = {};
   for (const [name, x] of Object.entries(batch)) {
-    if (x instanceof Int32Array) out[name] = { data: x, shape: [x.length] };
+    if (x instanceof Int32Array) inputs[name] = { shape: [x.length], dtype: "int32" };
     else if (x instanceof Float32Array)
       throw new Error(
         `parallel: batch input '${name}' is a bare Float32Array; pass it as an array with a shape (hd.array(data, { shape }))`,
       );
     else {
-      const data = hd.toFlat(x);
-      if (!(data instanceof Float32Array))
+      if (hd.dtypeOf(x) !== "float32")
         throw new Error(
           `parallel: batch input '${name}' is ${hd.dtypeOf(x)}; inputs are float32 arrays or Int32Array labels`,
         );
-      out[name] = { data, shape: hd.shapeOf(x) };
+      inputs[name] = { shape: hd.shapeOf(x), dtype: "float32" };
+    }
+  }
+  return { B: batchSize(inputs), inputs };
+}
+
+/** Examples [0, n) of the batch as the loss sees them, sliced on the backend (new arrays go to `own`). */
+function headOf(batch: Batch, n: number, B: number, own: hd.Value[]): TaskBatch {
+  const out: Record<string, hd.Value | Int32Array> = {};
+  for (const [name, x] of Object.entries(batch)) {
+    if (x instanceof Int32Array) out[name] = n === B ? x : x.subarray(0, n);
+    else if (n === B) out[name] = x as hd.Value;
+    else {
+      const shape = hd.shapeOf(x as hd.Value);
+      const t = hd.slice(
+        x as hd.Value,
+        shape.map(() => 0),
+        [n, ...shape.slice(1)],
+      );
+      own.push(t);
+      out[name] = t;
     }
   }
   return out;
 }
 
 /**
+ * What the arena holds of a pytree (θ or u): the leaves it was written from and its version. Arrays
+ * are immutable, so the same leaf objects, none disposed and none a mutable tf.Variable, mean the
+ * same values: then neither this thread nor the workers copy them again.
+ */
+class Written {
+  private leaves: readonly hd.Value[] = [];
+  version = 0;
+  /** Whether `leaves` are those last written (and the arena still holds them). */
+  holds(leaves: readonly hd.Value[]): boolean {
+    return (
+      leaves.length === this.leaves.length &&
+      leaves.every((l, i) => {
+        const t = l as { isDisposed?: boolean; assign?: unknown };
+        return l === this.leaves[i] && t.isDisposed !== true && typeof t.assign !== "function";
+      })
+    );
+  }
+  /** Record that `leaves` were just written: a new version. */
+  wrote(leaves: readonly hd.Value[]): void {
+    this.leaves = [...leaves];
+    this.version++;
+  }
+  /** The arena was replaced: nothing is held. */
+  forget(): void {
+    this.leaves = [];
+  }
+}
+
+/**
  * createPool({ task, init, threads }): starts `threads − 1` worker threads, each with its own
  * backend and the task's loss L(θ; batch); a call splits the batch into `threads` parts of sizes
- * B_k (differing by at most one) and returns Σ_k (B_k/B)·(part k's result).
+ * B_k (following the threads' measured speeds, or even) and returns Σ_k (B_k/B)·(part k's result).
  * @example
  * await using pool = await createPool({ task: new URL("./task.ts", import.meta.url), threads: 2 });
  * const { loss, grads } = pool.valueAndGrad(params, { x, labels });
@@ -137,7 +232,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
           flag,
         };
         const worker = new Worker(url, { workerData: data, transferList: [port2] });
-        const member: Member = { worker, port: port1, flag, failure: null };
+        const member: Member = { worker, port: port1, flag, failure: null, arena: null };
         members.push(member);
         const started = await new Promise<Started>((resolve, reject) => {
           worker.once("message", resolve);
@@ -159,56 +254,123 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     throw e;
   }
 
-  let shared = new SharedArrayBuffer(0);
+  let arena = new SharedArrayBuffer(0);
+  const theta = new Written();
+  const direction_ = new Written();
   let closed = false;
+  let trace: TraceEvent[] = [];
+  const even = options.split === "even";
+  /** Each thread's share of the batch, per operation (the gradient and the summaries cost differently). */
+  const shares = {
+    grad: Array<number>(threads).fill(1 / threads),
+    summaries: Array<number>(threads).fill(1 / threads),
+  };
+  /** Whether the calling thread alone is faster than the pool (on a machine whose other cores are busy, it can be). */
+  const modes = { grad: new SoloOrPool(), summaries: new SoloOrPool() };
 
-  /** Post each worker its part, run part 0 here, wait for the rest; weights B_k / B. */
+  /**
+   * Post each busy worker its part (θ, u and the parts in the arena), run part 0 here, wait for
+   * the rest. `local` gets this thread's part and its weight B_0 / B; `request` makes a worker's
+   * request from what every request says.
+   */
   function run<L, R>(
+    op: "grad" | "summaries",
     params: Params,
     direction: Params | null,
     batch: Batch,
-    local: (part: Record<string, BatchLeaf>) => L,
-    request: (base: Omit<Request & { op: "grad" }, "op">) => Request,
+    local: (part: TaskBatch, weight: number) => L,
+    request: (base: Omit<Request & { op: "grad" }, "op" | "out">, out: number) => Request,
     read: (reply: Reply) => R,
-  ): { own: L; results: R[]; weights: number[] } {
+  ): { own: L; results: R[]; weights: number[]; out: number[]; finish: () => void } {
     if (closed) throw new Error("parallel: the pool is closed");
-    const host = toHost(batch);
-    const B = batchSize(host);
-    const sizes = partSizes(B, threads);
-    const [leaves, def] = hd.treeFlatten(params);
-    const shapes = leaves.map((l) => hd.shapeOf(l));
-    const total = totalSize(shapes);
-    const busy: { member: Member; index: number }[] = [];
-    let start = sizes[0]!;
-    for (let k = 1; k < threads; k++) {
-      if (sizes[k] === 0) continue;
-      if (busy.length === 0) {
-        // Parameters (and the direction) once, in memory every worker reads.
-        if (shared.byteLength < 8 * total) shared = new SharedArrayBuffer(8 * total);
-        const flat = new Float32Array(shared, 0, 2 * total);
-        writeFlat(leaves, flat);
-        if (direction) writeFlat(hd.flattenAs(def, direction, "direction"), flat, total);
+    const start = now();
+    const stamps: Stamps | undefined = options.trace ? [["start", start]] : undefined;
+    const { B, inputs } = checkBatch(batch);
+    const solo = !even && threads > 1 && modes[op].next();
+    const sizes = even
+      ? partSizes(B, threads)
+      : solo
+        ? [B, ...Array<number>(threads - 1).fill(0)]
+        : splitSizes(B, shares[op]);
+    const busy: { member: Member; index: number; posted: number }[] = [];
+    stamps?.push([`parts of ${sizes.join(" + ")} examples`, now()]);
+    const out: number[] = [];
+    const W = threads - 1;
+    if (sizes.slice(1).some((n) => n > 0)) {
+      const [leaves, def] = hd.treeFlatten(params);
+      const shapes = leaves.map((l) => hd.shapeOf(l));
+      const P = totalSize(shapes);
+      const place = placeParts(inputs, sizes, arenaLayout(P, W, 0).batch);
+      const layout = arenaLayout(P, W, place.entries);
+      if (arena.byteLength < 4 * layout.size) {
+        // Some room to spare, so that a batch of another size rarely makes a new one.
+        arena = new SharedArrayBuffer(4 * Math.ceil(layout.size * 1.25));
+        theta.forget();
+        direction_.forget();
       }
-      const member = members[k - 1]!;
-      Atomics.store(member.flag, 0, 0);
-      member.port.postMessage(request({ shared, def, shapes, batch: sliceBatch(host, start, sizes[k]!) }));
-      busy.push({ member, index: k });
-      start += sizes[k]!;
+      const f32 = new Float32Array(arena);
+      if (!theta.holds(leaves)) {
+        writeFlat(leaves, f32, layout.theta);
+        theta.wrote(leaves);
+      }
+      if (direction) {
+        const u = hd.flattenAs<hd.Value>(def, direction, "direction");
+        if (!direction_.holds(u)) {
+          writeFlat(u, f32, layout.direction);
+          direction_.wrote(u);
+        }
+      }
+      // The whole inputs, each in one copy (from wasm's heap): the workers read their rows.
+      const i32 = new Int32Array(arena);
+      for (const [name, x] of Object.entries(batch))
+        if (x instanceof Int32Array) i32.set(x, place.offsets[name]);
+        else hd.copyInto(x as hd.Value, f32, place.offsets[name]);
+      stamps?.push(["θ, u and the workers' parts written to the arena", now()]);
+      for (let k = 1; k < threads; k++) {
+        if (sizes[k] === 0) continue;
+        const member = members[k - 1]!;
+        Atomics.store(member.flag, 0, 0);
+        const base = {
+          ...(member.arena !== arena ? { arena } : {}),
+          def,
+          shapes,
+          theta: theta.version,
+          batch: place.parts[k - 1]! as Record<string, ArenaLeaf>,
+          weight: sizes[k]! / B,
+          trace: stamps !== undefined,
+        };
+        member.port.postMessage(request(base, layout.result(k)));
+        member.arena = arena;
+        busy.push({ member, index: k, posted: now() });
+        out.push(layout.result(k));
+      }
+      stamps?.push(["requests posted", now()]);
     }
     let own: L | undefined;
     let failure: unknown = null;
+    const mine: hd.Value[] = [];
+    const elapsed = Array<number>(threads).fill(0);
     try {
-      own = local(sliceBatch(host, 0, sizes[0]!));
+      const t0 = now();
+      own = local(headOf(batch, sizes[0]!, B, mine), sizes[0]! / B);
+      elapsed[0] = now() - t0;
+      stamps?.push(["own part computed", now()]);
     } catch (e) {
       failure = e;
+    } finally {
+      hd.dispose(mine);
     }
     // Every busy worker's answer is taken off its port, even after a failure: one left there
     // would be read as the answer to the next call.
     const results: R[] = [];
     const weights = [sizes[0]! / B];
-    for (const { member, index } of busy) {
+    for (const { member, index, posted } of busy) {
       try {
         const reply = waitFor(member, index);
+        if (reply.op !== "error") elapsed[index] = reply.done - posted;
+        stamps?.push([`worker ${index}'s answer taken`, now()]);
+        if (stamps && "stamps" in reply && reply.stamps)
+          for (const [phase, t] of reply.stamps) stamps.push([`${index}:${phase}`, t]);
         if (failure === null) {
           results.push(read(reply));
           weights.push(sizes[index]! / B);
@@ -221,8 +383,31 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       hd.dispose(own as hd.Tree<hd.Value>);
       throw failure;
     }
-    return { own: own as L, results, weights };
+    if (!even && !solo) rebalance(shares[op], sizes, elapsed);
+    if (stamps) trace = toTrace(stamps);
+    // Called by the caller once the parts are combined: the whole call's time per example.
+    const finish = () => {
+      if (!even && threads > 1 && B > 0) modes[op].record(solo, (now() - start) / B);
+    };
+    return { own: own as L, results, weights, out, finish };
   }
+
+  const now = () => performance.timeOrigin + performance.now();
+  /** Stamps as trace events: worker stamps are "k:phase"; times relative to the first stamp. */
+  const toTrace = (stamps: Stamps): TraceEvent[] => {
+    const t0 = stamps[0]![1];
+    return stamps
+      .map(([phase, t]) => {
+        const m = /^(\d+):(.*)$/.exec(phase);
+        return { thread: m ? Number(m[1]) : 0, phase: m ? m[2]! : phase, ms: t - t0 };
+      })
+      .sort((a, b) => a.ms - b.ms);
+  };
+  /** Adds an event of this thread to the last trace (after `run`). */
+  const stampLast = (phase: string, since: number) => {
+    if (options.trace && trace.length)
+      trace.push({ thread: 0, phase, ms: trace[trace.length - 1]!.ms + (now() - since) });
+  };
 
   /** Block until worker `index` answers (its flag turns 1), then take the answer off its port. */
   function waitFor(member: Member, index: number): Reply {
@@ -252,62 +437,89 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     threads,
     loss,
     valueAndGrad(params, batch) {
-      // This thread's part stays on the backend: the workers' parts are added to it there.
-      const gradOnOwnPart = (part: Readonly<Record<string, BatchLeaf>>) =>
-        withTaskBatch(part, (tb) => {
-          const [value, grads] = hd.valueAndGrad((p: Params) => loss(p, tb))(params);
-          const l = hd.item(value);
+      // One thread: the batch and θ as they are, on this backend.
+      if (threads === 1) {
+        checkBatch(batch);
+        const [value, grads] = hd.valueAndGrad((p: Params) => loss(p, batch as TaskBatch))(params);
+        try {
+          return { loss: hd.item(value), grads };
+        } finally {
           hd.dispose(value);
-          return { loss: l, grads };
-        });
-      // One thread: θ and ∇L stay on the backend (the batch still makes one host round trip, in toHost).
-      if (threads === 1) return gradOnOwnPart(toHost(batch));
-      const { own, results, weights } = run(
+        }
+      }
+      // Each thread differentiates w_k·L_k (w_k = B_k / B), so ∇L = Σ_k ∇(w_k·L_k): no weighting afterwards.
+      const { own, results, out, finish } = run(
+        "grad",
         params,
         null,
         batch,
-        gradOnOwnPart,
-        (base) => ({ op: "grad", ...base }),
+        (part, weight) => {
+          const [value, grads] = hd.valueAndGrad((p: Params) => scaledLoss(loss, weight)(p, part))(params);
+          try {
+            return { loss: hd.item(value), grads };
+          } finally {
+            hd.dispose(value);
+          }
+        },
+        (base, at) => ({ op: "grad", ...base, out: at }),
         (reply) => {
           if (reply.op !== "grad") throw new Error(`parallel: expected a gradient, got '${reply.op}'`);
-          return { loss: reply.loss, grad: reply.grad };
+          return reply.loss;
         },
       );
+      const since = now();
       const [mine, def] = hd.treeFlatten(own.grads);
+      const f32 = new Float32Array(arena);
       let offset = 0;
-      // ∇L = w_0·∇L_0 + Σ_k w_k·∇L_k, leaf by leaf, on the backend.
-      const grads = mine.map((g0) =>
-        hd.tidy(() => {
-          const shape = hd.shapeOf(g0);
-          const n = sizeOf(shape);
-          let g = hd.mul(g0, weights[0]!);
-          results.forEach((r, k) => {
-            g = hd.add(g, hd.mul(hd.array(r.grad.subarray(offset, offset + n), { shape }), weights[k + 1]!));
-          });
-          offset += n;
-          return g;
-        }),
-      );
-      hd.dispose(own.grads);
+      // The workers' gradients are in the arena: each leaf is this thread's plus theirs, on the backend.
+      const grads = mine.map((g0) => {
+        const shape = hd.shapeOf(g0);
+        const n = sizeOf(shape);
+        const g = hd.tidy(() =>
+          results.reduce<hd.Value>(
+            (acc, _, k) => hd.add(acc, fromShared(f32.subarray(out[k]! + offset, out[k]! + offset + n), shape)),
+            g0,
+          ),
+        );
+        offset += n;
+        return g;
+      });
+      // A leaf with no worker part (none busy) is returned as it is: free only those replaced.
+      hd.dispose(mine.filter((g0, i) => grads[i] !== g0));
+      stampLast("gradients added", since);
+      finish();
       return {
-        loss: results.reduce((acc, r, k) => acc + weights[k + 1]! * r.loss, weights[0]! * own.loss),
+        loss: results.reduce((acc, l) => acc + l, own.loss),
         grads: hd.treeUnflatten(def, grads) as Params,
       };
     },
     summaries(params, direction, batch, partition, options = {}) {
-      const { own, results, weights } = run(
+      const { own, results, weights, finish } = run(
+        "summaries",
         params,
         direction,
         batch,
-        (part) => withTaskBatch(part, (tb) => summariesOnPart(loss, params, direction, tb, partition, options)),
-        (base) => ({ op: "summaries", ...base, partition, options }),
+        (part) => summariesOnPart(loss, params, direction, part, partition, options),
+        (base) => ({ op: "summaries", ...base, direction: direction_.version, partition, options }),
         (reply) => {
           if (reply.op !== "summaries") throw new Error(`parallel: expected summaries, got '${reply.op}'`);
           return reply.summaries;
         },
       );
-      return results.length === 0 ? own : combineSummaries([own, ...results], weights);
+      const combined = results.length === 0 ? own : combineSummaries([own, ...results], weights);
+      finish();
+      return combined;
     },
+    splitState: () => {
+      const of = (op: "grad" | "summaries"): SplitState => ({
+        calls: modes[op].counts.all,
+        soloCalls: modes[op].counts.solo,
+        shares: [...shares[op]],
+        msPerExample: { solo: modes[op].estimate("solo"), pool: modes[op].estimate("pool") },
+      });
+      return { grad: of("grad"), summaries: of("summaries") };
+    },
+    lastTrace: () => trace,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -4,7 +4,8 @@
  */
 import * as hd from "@hodiff/core";
 import { summaries, type Partition, type Summaries, type SummariesOptions } from "@hodiff/partition";
-import { sizeOf, totalSize, type BatchLeaf } from "./shards";
+import type { ArenaLeaf } from "./protocol";
+import { sizeOf } from "./shards";
 
 /** Parameters: a pytree of float32 arrays. */
 export type Params = hd.Tree<hd.Value>;
@@ -28,13 +29,21 @@ export type Task<I = unknown> = (init: I) => BatchLoss | Promise<BatchLoss>;
  */
 export const defineTask = <I>(task: Task<I>): Task<I> => task;
 
-/** A host batch's part as the loss sees it; `own` collects the arrays to free afterwards. */
-export function toTaskBatch(part: Readonly<Record<string, BatchLeaf>>, own: hd.Value[]): TaskBatch {
+/**
+ * A worker's part of the batch as the loss sees it, from the shared arena: float32 inputs become
+ * arrays on the backend (collected in `own`, to free afterwards), labels an Int32Array copy.
+ */
+export function arenaBatch(
+  arena: SharedArrayBuffer,
+  part: Readonly<Record<string, ArenaLeaf>>,
+  own: hd.Value[],
+): TaskBatch {
   const out: Record<string, hd.Value | Int32Array> = {};
   for (const [name, leaf] of Object.entries(part)) {
-    if (leaf.data instanceof Int32Array) out[name] = leaf.data;
+    const n = sizeOf(leaf.shape);
+    if (leaf.dtype === "int32") out[name] = new Int32Array(arena, 4 * leaf.offset, n).slice();
     else {
-      const t = hd.array(leaf.data, { shape: leaf.shape });
+      const t = fromShared(new Float32Array(arena, 4 * leaf.offset, n), leaf.shape);
       own.push(t);
       out[name] = t;
     }
@@ -42,52 +51,63 @@ export function toTaskBatch(part: Readonly<Record<string, BatchLeaf>>, own: hd.V
   return out;
 }
 
-/** `fn` of a host batch's part as the loss sees it; the arrays made for it are freed afterwards. */
-export function withTaskBatch<T>(part: Readonly<Record<string, BatchLeaf>>, fn: (batch: TaskBatch) => T): T {
-  const own: hd.Value[] = [];
-  try {
-    return fn(toTaskBatch(part, own));
-  } finally {
-    hd.dispose(own);
-  }
+/**
+ * An array on the backend from (a view of) shared memory the caller may overwrite afterwards:
+ * wasm copies the data into its heap when it makes the array; other backends may keep the array
+ * itself, so they get a copy.
+ */
+export function fromShared(view: Float32Array, shape: readonly number[]): hd.Value {
+  return hd.array(hd.getBackend() === "wasm" ? view : view.slice(), { shape });
 }
 
-/**
- * Parameters rebuilt from one flat float32 array, which the caller may overwrite afterwards: wasm
- * copies an array's data into its heap when it makes it; other backends may keep the array itself,
- * so they get a copy.
- */
+/** The loss times w (the part's weight B_k / B), so that the parts' gradients add up unweighted. */
+export const scaledLoss =
+  (loss: BatchLoss, weight: number): BatchLoss =>
+  (params, batch) =>
+    weight === 1 ? loss(params, batch) : hd.mul(loss(params, batch), weight);
+
+/** Parameters rebuilt from one flat float32 array (shared memory the caller may overwrite afterwards). */
 export function paramsFrom(def: hd.TreeDef, shapes: readonly (readonly number[])[], flat: Float32Array): Params {
   let offset = 0;
-  const copy = hd.getBackend() !== "wasm";
   const leaves = shapes.map((shape) => {
     const n = sizeOf(shape);
-    const view = flat.subarray(offset, offset + n);
-    const t = hd.array(copy ? view.slice() : view, { shape });
+    const t = fromShared(flat.subarray(offset, offset + n), shape);
     offset += n;
     return t;
   });
   return hd.treeUnflatten(def, leaves) as Params;
 }
 
-/** The leaves of a pytree of arrays written one after another into `out` (from `offset`). */
+/** The leaves of a pytree of arrays written one after another into `out` (from `offset`), with no host copy in between. */
 export function writeFlat(leaves: readonly hd.Value[], out: Float32Array, offset = 0): void {
   for (const leaf of leaves) {
-    const data = hd.toFlat(leaf);
-    out.set(data, offset);
-    offset += data.length;
+    hd.copyInto(leaf, out, offset);
+    offset += sizeOf(hd.shapeOf(leaf));
   }
 }
 
-/** L and ∇L on one part: the loss and the gradient's leaves in one flat array. */
-export function gradOnPart(loss: BatchLoss, params: Params, batch: TaskBatch): { loss: number; grad: Float32Array } {
-  const [value, grads] = hd.valueAndGrad((p: Params) => loss(p, batch))(params);
-  const leaves = hd.treeLeaves(grads);
-  const grad = new Float32Array(totalSize(leaves.map((l) => hd.shapeOf(l))));
-  writeFlat(leaves, grad);
-  const l = hd.item(value);
-  hd.dispose([value, grads]);
-  return { loss: l, grad };
+/**
+ * w·L_k and w·∇L_k on one part, the gradient's leaves written one after another into `out` from
+ * `offset` (no array allocated on the host); returns w·L_k. `mark` (for a trace) is told when
+ * the gradient is computed, before it is written.
+ */
+export function gradInto(
+  loss: BatchLoss,
+  weight: number,
+  params: Params,
+  batch: TaskBatch,
+  out: Float32Array,
+  offset: number,
+  mark?: (phase: string) => void,
+): number {
+  const [value, grads] = hd.valueAndGrad((p: Params) => scaledLoss(loss, weight)(p, batch))(params);
+  mark?.("gradient computed");
+  try {
+    writeFlat(hd.treeLeaves(grads), out, offset);
+    return hd.item(value);
+  } finally {
+    hd.dispose([value, grads]);
+  }
 }
 
 /** L, ḡ, H̄ and the order-3 diagonal along `direction`, on one part. */

@@ -1,12 +1,16 @@
 /**
  * A pool's worker thread: its own backend (its own wasm instance), the task's loss, and a loop
  * that answers each request with the loss, gradient or summaries of its part of the batch.
+ *
+ * θ (and u) stay on this thread's backend between requests while their version does not change:
+ * remaking them costs an upload and, on wasm, makes every matmul repack its weights (XNNPACK
+ * caches the packed weights per array).
  */
 import * as hd from "@hodiff/core";
 import { parentPort, workerData } from "node:worker_threads";
-import type { Reply, Request, Started, WorkerStart } from "./protocol";
+import type { Reply, Request, Stamps, Started, WorkerStart } from "./protocol";
 import { totalSize } from "./shards";
-import { gradOnPart, paramsFrom, summariesOnPart, toTaskBatch, type BatchLoss, type Task } from "./task";
+import { arenaBatch, gradInto, paramsFrom, summariesOnPart, type BatchLoss, type Params, type Task } from "./task";
 
 const start = workerData as WorkerStart;
 
@@ -16,33 +20,51 @@ function signal(state: 1 | 2): void {
   Atomics.notify(start.flag, 0);
 }
 
-/** One request on this worker's part: everything allocated is freed before answering. */
-function answer(loss: BatchLoss, req: Request): { reply: Reply; transfer: ArrayBuffer[] } {
+/** Arrays kept between requests: θ or u as of a version of the pool's. */
+interface Kept {
+  version: number;
+  params: Params | null;
+}
+
+let arena = new SharedArrayBuffer(0);
+const theta: Kept = { version: -1, params: null };
+const direction: Kept = { version: -1, params: null };
+
+/** `kept`'s arrays for `version`, remade from arena[from, from + P) when the version differs. */
+function current(kept: Kept, version: number, req: Request, from: number): Params {
+  if (kept.params === null || kept.version !== version) {
+    hd.dispose(kept.params);
+    kept.params = null;
+    const total = totalSize(req.shapes);
+    kept.params = paramsFrom(req.def, req.shapes, new Float32Array(arena, 4 * from, total));
+    kept.version = version;
+  }
+  return kept.params;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+/** One request on this worker's part: everything allocated, but the kept θ and u, is freed before answering. */
+function answer(loss: BatchLoss, req: Request, stamps: Stamps | undefined): Reply {
+  if (req.arena) arena = req.arena;
+  const params = current(theta, req.theta, req, 0);
+  const u = req.op === "summaries" ? current(direction, req.direction, req, totalSize(req.shapes)) : null;
   const before = hd.numTensors();
   const own: hd.Value[] = [];
-  const total = totalSize(req.shapes);
-  const flat = new Float32Array(req.shared);
-  const params = paramsFrom(req.def, req.shapes, flat.subarray(0, total));
   try {
-    const batch = toTaskBatch(req.batch, own);
+    const batch = arenaBatch(arena, req.batch, own);
+    stamps?.push(["worker: θ and batch on the backend", now()]);
     if (req.op === "grad") {
-      const r = gradOnPart(loss, params, batch);
-      return { reply: { op: "grad", loss: r.loss, grad: r.grad }, transfer: [r.grad.buffer as ArrayBuffer] };
+      const mark = stamps && ((phase: string) => void stamps.push([`worker: ${phase}`, now()]));
+      const value = gradInto(loss, req.weight, params, batch, new Float32Array(arena), req.out, mark);
+      stamps?.push(["worker: gradient written to the arena", now()]);
+      return { op: "grad", loss: value, done: now(), ...(stamps ? { stamps } : {}) };
     }
-    const direction = paramsFrom(req.def, req.shapes, flat.subarray(total, 2 * total));
-    try {
-      return {
-        reply: {
-          op: "summaries",
-          summaries: summariesOnPart(loss, params, direction, batch, req.partition, req.options),
-        },
-        transfer: [],
-      };
-    } finally {
-      hd.dispose(direction);
-    }
+    const summaries = summariesOnPart(loss, params, u!, batch, req.partition, req.options);
+    stamps?.push(["worker: summaries computed", now()]);
+    return { op: "summaries", summaries, done: now(), ...(stamps ? { stamps } : {}) };
   } finally {
-    hd.dispose([params, own]);
+    hd.dispose(own);
     const leaked = hd.numTensors() - before;
     if (leaked !== 0) console.warn(`@hodiff/parallel worker: ${leaked} tensor(s) left after a '${req.op}' request`);
   }
@@ -64,13 +86,15 @@ async function main(): Promise<void> {
     return;
   }
   start.port.on("message", (req: Request) => {
-    let out: { reply: Reply; transfer: ArrayBuffer[] };
+    const stamps: Stamps | undefined = req.trace ? [["worker: request received", now()]] : undefined;
+    let reply: Reply;
     try {
-      out = answer(loss, req);
+      reply = answer(loss, req, stamps);
     } catch (e) {
-      out = { reply: { op: "error", message: e instanceof Error ? e.message : String(e) }, transfer: [] };
+      reply = { op: "error", message: e instanceof Error ? e.message : String(e) };
     }
-    start.port.postMessage(out.reply, out.transfer);
+    stamps?.push(["worker: answer posted", now()]);
+    start.port.postMessage(reply);
     signal(1);
   });
   parentPort!.postMessage({ ready: true } satisfies Started);
