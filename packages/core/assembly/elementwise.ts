@@ -119,25 +119,24 @@ function log1pv(x: v128): v128 {
 
 const SIGN: i32 = 0x80000000;
 
-/** tanh x (Cephes tanhf): an odd polynomial for |x| < 0.625, 1 − 2/(e^{2|x|} + 1) beyond, sign of x. */
+/**
+ * tanh x = sign(x)·u/(u + 2) with u = e^{2|x|} − 1 (one formula for every x, no branch computed
+ * twice): u = q·2ⁿ + (2ⁿ − 1) with q = e^r − 1 after Cephes's range reduction 2|x| = n·ln2 + r
+ * (as expm1v, so u and tanh keep full relative accuracy near 0); ≤ 2 ulps (see simd.test.ts).
+ */
 // @ts-ignore: decorator
 @inline
 function tanhv(x: v128): v128 {
   const a = f32x4.abs(x);
-  const z = f32x4.mul(x, x);
-  let p = f32x4.splat(-5.70498872745e-3);
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
-  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
-  // tanh rounds to 1 from |x| ≈ 9.01 on; clamping at 10 keeps e^{2|x|} finite.
-  const e = expv(f32x4.mul(f32x4.min(a, f32x4.splat(10.0)), f32x4.splat(2.0)));
-  const big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
-  const bigSigned = v128.bitselect(x, big, i32x4.splat(SIGN));
-  // NaN fails the comparison and takes the polynomial, which keeps it NaN. Below 2⁻¹², tanh x
-  // rounds to x (this also keeps the sign of −0).
-  const out = v128.bitselect(bigSigned, small, f32x4.ge(a, f32x4.splat(0.625)));
+  // tanh rounds to 1 from |x| ≈ 9.01 on: clamping at 9.1 keeps 2ⁿ ≤ 2²⁷ (one exponent build) and
+  // u/(u + 2) rounding to 1. min propagates NaN, which stays NaN to the end.
+  const y = f32x4.mul(f32x4.min(a, f32x4.splat(9.1)), f32x4.splat(2.0));
+  const fn = f32x4.nearest(f32x4.mul(y, f32x4.splat(LOG2E)));
+  const r = f32x4.sub(f32x4.sub(y, f32x4.mul(fn, f32x4.splat(LN2_HI))), f32x4.mul(fn, f32x4.splat(LN2_LO)));
+  const t = pow2(i32x4.trunc_sat_f32x4_s(fn)); // 2ⁿ, n in [0, 26]; 2ⁿ − 1 is exact
+  const u = f32x4.add(f32x4.mul(expPoly(r), t), f32x4.sub(t, f32x4.splat(1.0)));
+  const out = v128.bitselect(x, f32x4.div(u, f32x4.add(u, f32x4.splat(2.0))), i32x4.splat(SIGN));
+  // Below 2⁻¹², tanh x rounds to x: this keeps subnormals exact (u/2 would round their last bit).
   return v128.bitselect(x, out, f32x4.lt(a, f32x4.splat(2.44140625e-4)));
 }
 

@@ -153,6 +153,32 @@ describe("SIMD elementwise kernels on wasm", () => {
     });
   }
 
+  it("Tanh is within 2 ulps of float64 Math.tanh on a dense sweep of float32 and around its branch points", () => {
+    // Every 1021st float32 bit pattern from +0 to 12 (tanh is ±1 in float32 beyond 9.02), both signs,
+    // and 64 floats either side of each point where the kernel's computation changes: the tiny-x
+    // cut 2⁻¹², the clamp 9.1, and each 2|x| = (k + ½)·ln 2 where the range reduction's n steps.
+    const bits: number[] = [];
+    const top = new Uint32Array(new Float32Array([12]).buffer)[0]!;
+    for (let b = 0; b <= top; b += 1021) bits.push(b);
+    const points = [2 ** -12, 9.1, ...Array.from({ length: 27 }, (_, k) => ((k + 0.5) * Math.LN2) / 2)];
+    for (const p of points) {
+      const b = new Uint32Array(new Float32Array([p]).buffer)[0]!;
+      for (let d = -64; d <= 64; d++) bits.push(b + d);
+    }
+    const x = new Float32Array(new Uint32Array([...bits, ...bits.map((b) => (b | 0x80000000) >>> 0)]).buffer);
+    const got = run("Tanh", x);
+    let worst = 0;
+    let at = 0;
+    for (let i = 0; i < x.length; i++) {
+      const e = ulps(got[i]!, Math.fround(Math.tanh(x[i]!)));
+      if (e > worst) [worst, at] = [e, i];
+    }
+    if (process.env.SIMD_ULPS) console.log(`Tanh sweep (${x.length} floats): worst ${worst} ulps at x = ${x[at]}`);
+    expect(worst, `tanh(${x[at]}) = ${got[at]}`).toBeLessThanOrEqual(MAX_ULPS.Tanh!);
+    // ±0 and subnormals come back exactly (tanh x rounds to x there).
+    for (let i = 0; i < x.length; i++) if (Math.abs(x[i]!) < 1.17549435e-38) expect(Object.is(got[i], x[i])).toBe(true);
+  });
+
   it("handles every length mod 16 (vectors of 4, the scalar tail) and leaves neighbouring memory alone", () => {
     for (const n of [1, 2, 3, 4, 5, 6, 7, 9, 15, 16, 17, 21, 35]) {
       const x = inputs.subarray(100, 100 + n);
