@@ -291,25 +291,7 @@ function tile4(x: usize, out: usize, ldx: usize, ldo: usize): void {
 }
 
 function transpose2d(x: usize, out: usize, rows: usize, cols: usize): void {
-  const ldx = cols << 2;
-  const ldo = rows << 2;
-  const rows4 = rows & ~3;
-  const cols4 = cols & ~3;
-  const bi = blockRows(ldx, ldo);
-  const bj = blockCols(ldx, ldo);
-  for (let i0: usize = 0; i0 < rows4; i0 += bi) {
-    const iEnd = min(i0 + bi, rows4);
-    for (let j0: usize = 0; j0 < cols4; j0 += bj) {
-      const jEnd = min(j0 + bj, cols4);
-      for (let i = i0; i < iEnd; i += 4)
-        for (let j = j0; j < jEnd; j += 4) tile4(x + i * ldx + (j << 2), out + j * ldo + (i << 2), ldx, ldo);
-    }
-  }
-  // The last cols % 4 columns of every row, then the last rows % 4 rows of the other columns.
-  for (let i: usize = 0; i < rows; i++)
-    for (let j = cols4; j < cols; j++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
-  for (let i = rows4; i < rows; i++)
-    for (let j: usize = 0; j < cols4; j++) store<u32>(out + j * ldo + (i << 2), load<u32>(x + i * ldx + (j << 2)));
+  transposeStrided(x, out, rows, cols, cols << 2, rows << 2);
 }
 
 /** Move one chunk of `k` 4-byte elements (k ≥ 4: vectors, the last one overlapping). */

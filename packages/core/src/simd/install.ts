@@ -90,6 +90,13 @@ function original(name: string, args: Parameters<KernelFunc>[0]) {
   return config.kernelFunc(args);
 }
 
+/** Where a fused kernel (one with no tfjs kernel to fall back to) runs: the backend installed on, and the module. */
+function installedFor(args: Parameters<KernelFunc>[0], name: string): { backend: WasmBackend; exports: SimdExports } {
+  if (args.backend !== installed?.backend)
+    throw new Error(`${name}: the wasm backend changed since installSimdKernels`);
+  return installed;
+}
+
 function unaryKernel(name: string, fn: keyof SimdExports): KernelConfig {
   return {
     kernelName: name,
@@ -114,11 +121,10 @@ function binaryKernel(name: string, a: string, fn: "tanhGrad" | "eluGrad"): Kern
     kernelFunc: (args) => {
       const x = args.inputs[a] as TensorInfo;
       const dy = args.inputs.dy as TensorInfo;
-      const backend = args.backend as WasmBackend;
-      if (backend !== installed?.backend) throw new Error(`${name}: the wasm backend changed since installSimdKernels`);
+      const { backend, exports } = installedFor(args, name);
       const out = backend.makeOutput(x.shape, "float32");
       const n = runtime.sizeFromShape(x.shape);
-      if (n > 0) installed.exports[fn](offset(backend, x), offset(backend, dy), offset(backend, out), n);
+      if (n > 0) exports[fn](offset(backend, x), offset(backend, dy), offset(backend, out), n);
       return out;
     },
   };
@@ -368,13 +374,11 @@ const col2imKernel: KernelConfig = {
   backendName: "wasm",
   kernelFunc: (args) => {
     const cols = args.inputs.x as TensorInfo;
-    const backend = args.backend as WasmBackend;
-    if (backend !== installed?.backend) throw new Error(`${COL2IM}: the wasm backend changed since installSimdKernels`);
+    const { backend, exports } = installedFor(args, COL2IM);
     const a = args.attrs as unknown as Col2ImAttrs;
     const out = backend.makeOutput([a.batch, a.ho, a.wo, a.c], "float32");
     if (runtime.sizeFromShape([a.batch, a.ho, a.wo, a.c]) === 0) return out;
-    const ex = installed.exports;
-    ex.col2im(
+    exports.col2im(
       offset(backend, cols),
       offset(backend, out),
       a.batch,
@@ -592,16 +596,14 @@ const maxScatterKernel: KernelConfig = {
   backendName: "wasm",
   kernelFunc: (args) => {
     const { x, m, t } = args.inputs as { x: TensorInfo; m: TensorInfo; t: TensorInfo };
-    const backend = args.backend as WasmBackend;
-    if (backend !== installed?.backend)
-      throw new Error(`${MAX_SCATTER}: the wasm backend changed since installSimdKernels`);
+    const { backend, exports } = installedFor(args, MAX_SCATTER);
     const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
     if (!view) throw new Error(`${MAX_SCATTER}: more than three runs of reduced axes (K.maxScatter composes those)`);
     const out = backend.makeOutput(x.shape, "float32");
     if (runtime.sizeFromShape(x.shape) === 0) return out;
-    const exports = installed.exports as unknown as MaxScatterExports;
+    const max = exports as unknown as MaxScatterExports;
     const at = (u: TensorInfo) => offset(backend, u);
-    exports.maxScatter(at(x), at(m), at(t), at(out), ...view);
+    max.maxScatter(at(x), at(m), at(t), at(out), ...view);
     return out;
   },
 };
@@ -620,17 +622,15 @@ const maxWindowsKernel: KernelConfig = {
   kernelFunc: (args) => {
     const x = args.inputs.x as TensorInfo;
     const axes = (args.attrs as { axes: number[] }).axes;
-    const backend = args.backend as WasmBackend;
-    if (backend !== installed?.backend)
-      throw new Error(`${MAX_WINDOWS}: the wasm backend changed since installSimdKernels`);
+    const { backend, exports } = installedFor(args, MAX_WINDOWS);
     const view = maxScatterView(x.shape, axes);
     if (!view || view[6]! < 2) throw new Error(`${MAX_WINDOWS}: [${x.shape}] over [${axes}] has no kept innermost run`);
     const out = backend.makeOutput(
       x.shape.filter((_, i) => !axes.includes(i)),
       "float32",
     );
-    const exports = installed.exports as unknown as MaxScatterExports;
-    exports.maxWindows(offset(backend, x), offset(backend, out), ...view);
+    const max = exports as unknown as MaxScatterExports;
+    max.maxWindows(offset(backend, x), offset(backend, out), ...view);
     return out;
   },
 };
@@ -644,15 +644,13 @@ const maxGatherKernel: KernelConfig = {
   backendName: "wasm",
   kernelFunc: (args) => {
     const { x, m, s } = args.inputs as { x: TensorInfo; m: TensorInfo; s: TensorInfo };
-    const backend = args.backend as WasmBackend;
-    if (backend !== installed?.backend)
-      throw new Error(`${MAX_GATHER}: the wasm backend changed since installSimdKernels`);
+    const { backend, exports } = installedFor(args, MAX_GATHER);
     const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
     if (!view) throw new Error(`${MAX_GATHER}: more than three runs of reduced axes (K.maxGather transposes those)`);
     const out = backend.makeOutput(m.shape, "float32");
     if (runtime.sizeFromShape(m.shape) === 0) return out;
-    const exports = installed.exports as unknown as MaxScatterExports;
-    exports.maxGather(offset(backend, x), offset(backend, m), offset(backend, s), offset(backend, out), ...view);
+    const max = exports as unknown as MaxScatterExports;
+    max.maxGather(offset(backend, x), offset(backend, m), offset(backend, s), offset(backend, out), ...view);
     return out;
   },
 };
