@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
-import { round } from "./timing";
+import { simdAgainstTfjs } from "./timing";
 import type { Bench } from "./suites";
 
 const KERNELS = ["Tanh", "Exp", "Expm1", "Log", "Log1p"];
@@ -24,32 +24,9 @@ export const elementwiseBench: Bench = async ({ backend, repeats }) => {
     y.dispose();
     return t1 - t0;
   };
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const out: Record<string, unknown>[] = [];
   for (const name of KERNELS) {
-    const t = { tfjs: [] as number[], simd: [] as number[] };
-    for (let i = 0; i < repeats + 2; i++) {
-      hd.setSimdKernels(false);
-      const a = once(name);
-      hd.setSimdKernels(true);
-      const b = once(name);
-      if (i >= 2) {
-        t.tfjs.push(a);
-        t.simd.push(b);
-      }
-    }
-    out.push({
-      name: "elementwise",
-      kernel: name,
-      shape,
-      backend,
-      tfjs_ms: round(med(t.tfjs), 2),
-      simd_ms: round(med(t.simd), 2),
-      speedup: round(med(t.tfjs) / med(t.simd), 1),
-      tfjs_min_ms: round(Math.min(...t.tfjs), 2),
-      simd_min_ms: round(Math.min(...t.simd), 2),
-      speedup_min: round(Math.min(...t.tfjs) / Math.min(...t.simd), 1),
-    });
+    out.push({ name: "elementwise", kernel: name, shape, backend, ...simdAgainstTfjs(() => once(name), repeats) });
   }
   x.dispose();
   return out;

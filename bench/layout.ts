@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
-import { median as med, round } from "./timing";
+import { simdAgainstTfjs } from "./timing";
 import type { Bench } from "./suites";
 
 export const layoutBench: Bench = async ({ backend, repeats }) => {
@@ -51,29 +51,7 @@ export const layoutBench: Bench = async ({ backend, repeats }) => {
   };
   const out: Record<string, unknown>[] = [];
   for (const [kernel, shapes, f] of cases) {
-    const t = { tfjs: [] as number[], simd: [] as number[] };
-    for (let i = 0; i < repeats + 2; i++) {
-      hd.setSimdKernels(false);
-      const a = once(f);
-      hd.setSimdKernels(true);
-      const b = once(f);
-      if (i >= 2) {
-        t.tfjs.push(a);
-        t.simd.push(b);
-      }
-    }
-    out.push({
-      name: "layout",
-      kernel,
-      shapes,
-      backend,
-      tfjs_ms: round(med(t.tfjs), 2),
-      simd_ms: round(med(t.simd), 2),
-      speedup: round(med(t.tfjs) / med(t.simd), 1),
-      tfjs_min_ms: round(Math.min(...t.tfjs), 2),
-      simd_min_ms: round(Math.min(...t.simd), 2),
-      speedup_min: round(Math.min(...t.tfjs) / Math.min(...t.simd), 1),
-    });
+    out.push({ name: "layout", kernel, shapes, backend, ...simdAgainstTfjs(() => once(f), repeats) });
   }
   tf.dispose([...bias, image, filter, ct, wide, narrow]);
   return out;

@@ -1,6 +1,6 @@
 /** Timing helpers: median wall time of a function whose result is forced with dataSync(). */
 import * as tf from "@tensorflow/tfjs-core";
-import { dispose, treeLeaves, type Tree } from "@hodiff/core";
+import { dispose, setSimdKernels, treeLeaves, type Tree } from "@hodiff/core";
 
 /** Median milliseconds of `fn` over `repeats` runs after `warmup` runs; outputs are read back and freed. */
 export function medianMs(fn: () => unknown, repeats: number, warmup = 3): number {
@@ -62,4 +62,31 @@ export function medianCpuMs(fn: () => unknown, repeats: number, warmup = 3): num
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
+}
+
+/**
+ * tfjs-wasm's kernels against hodiff's SIMD ones on the same call, switched back and forth in one
+ * run (`repeats` interleaved pairs after 2 warm-up pairs), so the ratio holds on a loaded machine:
+ * medians, and minima (the least disturbed run). `once` times one call in ms. Leaves SIMD on.
+ */
+export function simdAgainstTfjs(once: () => number, repeats: number): Record<string, number> {
+  const t = { tfjs: [] as number[], simd: [] as number[] };
+  for (let i = 0; i < repeats + 2; i++) {
+    setSimdKernels(false);
+    const a = once();
+    setSimdKernels(true);
+    const b = once();
+    if (i >= 2) {
+      t.tfjs.push(a);
+      t.simd.push(b);
+    }
+  }
+  return {
+    tfjs_ms: round(median(t.tfjs), 2),
+    simd_ms: round(median(t.simd), 2),
+    speedup: round(median(t.tfjs) / median(t.simd), 1),
+    tfjs_min_ms: round(Math.min(...t.tfjs), 2),
+    simd_min_ms: round(Math.min(...t.simd), 2),
+    speedup_min: round(Math.min(...t.tfjs) / Math.min(...t.simd), 1),
+  };
 }
