@@ -167,6 +167,10 @@ async function benchModel(
   });
   type Times = ReturnType<typeof newTimes>;
   for (const p of [...onPool, one]) for (const fn of [p.gradient, p.adamStep, p.nsStep(ns1)]) timeOnce(fn); // warm-up
+  // With pools, 64 more gradients each: a worker's code starts unoptimised in its new isolate and
+  // its part takes ~20% longer over its first tens of calls (packages/parallel/README.md); the
+  // pool's measured split runs these on the pool (its warm-up) and decides after them.
+  if (onPool.length > 0) for (let i = 0; i < 64; i++) for (const p of [one, ...onPool]) timeOnce(p.gradient);
   timeOnce(jitGradient); // traces and compiles
   const jitDiff = hd.tidy(() => {
     const diffs = hd.treeLeaves(

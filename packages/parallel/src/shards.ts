@@ -81,10 +81,14 @@ export function rebalance(share: number[], sizes: readonly number[], elapsed: re
 
 /**
  * Whether a call runs on the calling thread alone ("solo") or on the pool, from the measured time
- * per example of each: the first six calls alternate (pool, solo, …; the first of each only warms
- * up), then the faster one runs, and every `probe`-th call the other one, so that its estimate
- * follows changes in load. An estimate is the median of the last three calls of that way (the
- * lower of two): other jobs' load only ever adds time, so one slow call must not decide.
+ * per example of each. The first `warm` calls are a warm-up: every eighth (1, 9, 17, …) runs solo,
+ * the others on the pool, because a worker's JavaScript starts unoptimised in its new isolate and
+ * the JIT compiling it competes for the cores: LeNet's worker part takes ~20% longer over its first
+ * tens of calls (`bench/poolTimeline.ts`, packages/parallel/README.md), so a decision made then
+ * would keep the pool cold. Then the faster way runs, and every `probe`-th call the other one, so
+ * that its estimate follows changes in load. An estimate is the median of the last three calls of
+ * that way (the lower of two): other jobs' load only ever adds time, so one slow call must not
+ * decide. The first call of each way only warms up and is not recorded.
  */
 export class SoloOrPool {
   private readonly ms = { solo: [] as number[], pool: [] as number[] };
@@ -92,12 +96,15 @@ export class SoloOrPool {
   private readonly seen = { solo: 0, pool: 0 };
   /** Calls run solo so far, and calls in all. */
   readonly counts = { solo: 0, all: 0 };
-  constructor(private readonly probe = 16) {}
+  constructor(
+    private readonly probe = 16,
+    private readonly warm = 64,
+  ) {}
 
   /** Whether the next call should run solo. */
   next(): boolean {
     const n = this.calls++;
-    if (n < 6) return n % 2 === 1;
+    if (n < this.warm) return n % 8 === 1;
     const soloFaster = this.estimate("solo") < this.estimate("pool");
     return n % this.probe === 0 ? !soloFaster : soloFaster;
   }
