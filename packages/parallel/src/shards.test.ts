@@ -80,6 +80,24 @@ describe("SoloOrPool", () => {
     expect(c.estimate("pool")).toBe(1);
     expect(c.next()).toBe(false);
   });
+  it("keeps a faster pool through two slow calls in a row (the fastest of the last three decides)", () => {
+    const c = new SoloOrPool(16, 10);
+    for (let i = 0; i < 10; i++) {
+      const s = c.next();
+      c.record(s, s ? 1.6 : 1.1);
+    }
+    // Two pool calls slowed by the other thread's JIT or GC: still faster at its best.
+    for (const ms of [2.1, 1.9]) {
+      expect(c.next()).toBe(false);
+      c.record(false, ms);
+    }
+    expect(c.estimate("pool")).toBe(1.1);
+    expect(c.next()).toBe(false);
+    // Three slow calls in a row: a real change, the calling thread alone is faster now.
+    c.record(false, 2);
+    expect(c.estimate("pool")).toBe(1.9);
+    expect(c.next()).toBe(true);
+  });
   it("follows a change: once the pool becomes faster, its probes move the choice back", () => {
     const c = new SoloOrPool(4, 8);
     let poolMs = 3;
