@@ -168,6 +168,17 @@ async function benchModel(
   type Times = ReturnType<typeof newTimes>;
   for (const p of [...onPool, one]) for (const fn of [p.gradient, p.adamStep, p.nsStep(ns1)]) timeOnce(fn); // warm-up
   timeOnce(jitGradient); // traces and compiles
+  if (onPool.length > 0) {
+    // With pools, every way once more (summaries too: new code to compile in every thread), then
+    // 64 more gradients each: a worker's code starts unoptimised in its new isolate (LeNet-5's
+    // worker half: 14 ms over a pool's first 20 calls, 9 ms after 120; packages/parallel/README.md),
+    // and the pool's measured split runs these on the pool (its warm-up) and decides after them.
+    for (const p of [...onPool, one]) {
+      timeOnce(p.nsStep(ns0));
+      if (withSummaries) timeOnce(p.summaryFn);
+    }
+    for (let i = 0; i < 64; i++) for (const p of [one, ...onPool]) timeOnce(p.gradient);
+  }
   const jitDiff = hd.tidy(() => {
     const diffs = hd.treeLeaves(
       hd.treeMap((a: hd.Value, b: hd.Value) => hd.max(hd.abs(hd.sub(a, b))), jitGradient(), u),

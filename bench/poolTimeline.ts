@@ -65,7 +65,9 @@ const runs = {
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 for (const fresh of [false, true]) {
-  for (let i = 0; i < 5; i++) for (const f of Object.values(runs)) timed(f, fresh, []);
+  // Warm-up: 64 rounds first, as a worker's code starts unoptimised in its new isolate (its part
+  // takes ~20% longer over its first tens of calls, see packages/parallel/README.md).
+  for (let i = 0; i < (fresh ? 5 : 64); i++) for (const f of Object.values(runs)) timed(f, fresh, []);
   const times: Record<string, number[]> = { one: [], onePart: [], pool: [] };
   const cpu: Record<string, number[]> = { one: [], onePart: [], pool: [] };
   const phases = new Map<string, number[]>();

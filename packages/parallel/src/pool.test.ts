@@ -184,7 +184,7 @@ describe("pool edge cases", () => {
     expect(threadsUsed).toEqual(new Set([0, 1]));
     const state = measured.splitState().grad;
     expect(state.calls).toBe(20);
-    expect(state.soloCalls).toBeGreaterThanOrEqual(3); // the second, fourth and sixth calls at least
+    expect(state.soloCalls).toBeGreaterThanOrEqual(3); // the warm-up's calls 1, 9 and 17 at least
     expect(state.shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
     hd.dispose([first.grads, params, x]);
   });

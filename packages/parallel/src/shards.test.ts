@@ -54,32 +54,52 @@ describe("splitSizes", () => {
 });
 
 describe("SoloOrPool", () => {
-  it("alternates six calls, then runs the faster, probing the other every `probe`-th call", () => {
-    const c = new SoloOrPool(8);
+  it("warms the pool up (solo every eighth call), then runs the faster, probing the other every `probe`-th call", () => {
+    const c = new SoloOrPool(8, 24);
     const runs: boolean[] = [];
-    for (let i = 0; i < 25; i++) {
+    for (let i = 0; i < 49; i++) {
       const solo = c.next();
       runs.push(solo);
       c.record(solo, solo ? 1 : 2); // the calling thread alone is faster
     }
-    expect(runs.slice(0, 6)).toEqual([false, true, false, true, false, true]);
-    runs.slice(6).forEach((solo, j) => expect(solo).toBe((j + 6) % 8 !== 0)); // the pool at calls 8, 16, 24
+    // The warm-up: solo at calls 1, 9 and 17 only, however much faster it is measured.
+    runs.slice(0, 24).forEach((solo, n) => expect(solo).toBe(n % 8 === 1));
+    runs.slice(24).forEach((solo, j) => expect(solo).toBe((j + 24) % 8 !== 0)); // the pool at calls 24, 32, 40, 48
     expect(c.estimate("solo")).toBe(1);
-    expect(c.counts).toEqual({ solo: 19, all: 25 });
+    expect(c.counts).toEqual({ solo: 3 + 21, all: 49 });
   });
   it("ignores the warm-up call and a single slow call of the faster way", () => {
-    const c = new SoloOrPool(16);
-    const pool = [50, 1, 9, 1]; // warm-up, then one call slowed by another job's load
-    const solo = [50, 2, 2, 2];
-    for (let i = 0; i < 8; i++) {
+    const c = new SoloOrPool(16, 14);
+    // Calls 0–13: solo at 1 and 9 only; the pool's calls: its warm-up, then one call slowed by another job's load.
+    const pool = [50, 1, 9, 1];
+    const solo = [50, 2];
+    for (let i = 0; i < 14; i++) {
       const s = c.next();
       c.record(s, (s ? solo : pool).shift() ?? (s ? 2 : 1));
     }
     expect(c.estimate("pool")).toBe(1);
     expect(c.next()).toBe(false);
   });
+  it("keeps a faster pool through two slow calls in a row (the fastest of the last three decides)", () => {
+    const c = new SoloOrPool(16, 10);
+    for (let i = 0; i < 10; i++) {
+      const s = c.next();
+      c.record(s, s ? 1.6 : 1.1);
+    }
+    // Two pool calls slowed by the other thread's JIT or GC: still faster at its best.
+    for (const ms of [2.1, 1.9]) {
+      expect(c.next()).toBe(false);
+      c.record(false, ms);
+    }
+    expect(c.estimate("pool")).toBe(1.1);
+    expect(c.next()).toBe(false);
+    // Three slow calls in a row: a real change, the calling thread alone is faster now.
+    c.record(false, 2);
+    expect(c.estimate("pool")).toBe(1.9);
+    expect(c.next()).toBe(true);
+  });
   it("follows a change: once the pool becomes faster, its probes move the choice back", () => {
-    const c = new SoloOrPool(4);
+    const c = new SoloOrPool(4, 8);
     let poolMs = 3;
     let last = true;
     for (let i = 0; i < 60; i++) {
@@ -89,6 +109,17 @@ describe("SoloOrPool", () => {
     }
     expect(last).toBe(false);
     expect(c.estimate("pool")).toBe(0.5);
+  });
+  it("by default warms the pool up for 64 calls, 8 of them solo", () => {
+    const c = new SoloOrPool();
+    let solo = 0;
+    for (let i = 0; i < 64; i++) {
+      const s = c.next();
+      if (s) solo++;
+      c.record(s, s ? 1 : 2);
+    }
+    expect(solo).toBe(8);
+    expect([c.next(), c.next()]).toEqual([false, true]); // call 64 probes the pool, 65 runs alone (measured faster)
   });
 });
 

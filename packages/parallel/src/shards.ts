@@ -81,10 +81,17 @@ export function rebalance(share: number[], sizes: readonly number[], elapsed: re
 
 /**
  * Whether a call runs on the calling thread alone ("solo") or on the pool, from the measured time
- * per example of each: the first six calls alternate (pool, solo, …; the first of each only warms
- * up), then the faster one runs, and every `probe`-th call the other one, so that its estimate
- * follows changes in load. An estimate is the median of the last three calls of that way (the
- * lower of two): other jobs' load only ever adds time, so one slow call must not decide.
+ * per example of each. The first `warm` calls are a warm-up: every eighth (1, 9, 17, …) runs solo,
+ * the others on the pool, because a worker's JavaScript starts unoptimised in its new isolate and
+ * the JIT compiling it competes for the cores: LeNet-5's worker half takes 14.2 ms over a new
+ * pool's first 20 calls, 9.1 ms after 120 (`bench/poolWarmup.ts`, packages/parallel/README.md), so a decision made then
+ * would keep the pool cold. Then the faster way runs, and every `probe`-th call the other one, so
+ * that its estimate follows changes in load. An estimate is the fastest of the last three calls of
+ * that way: other jobs' load (and the JIT or GC of either thread) only ever adds time, and a
+ * pool's calls vary more than one thread's (LeNet-5 in `bench models`: 0.10–0.21 ms per example
+ * on the pool, 0.15–0.18 alone), so the median of three could let two slow calls send a faster
+ * pool solo for good; a real change shows in three calls of the way running. The first call of
+ * each way only warms up and is not recorded.
  */
 export class SoloOrPool {
   private readonly ms = { solo: [] as number[], pool: [] as number[] };
@@ -92,12 +99,15 @@ export class SoloOrPool {
   private readonly seen = { solo: 0, pool: 0 };
   /** Calls run solo so far, and calls in all. */
   readonly counts = { solo: 0, all: 0 };
-  constructor(private readonly probe = 16) {}
+  constructor(
+    private readonly probe = 16,
+    private readonly warm = 64,
+  ) {}
 
   /** Whether the next call should run solo. */
   next(): boolean {
     const n = this.calls++;
-    if (n < 6) return n % 2 === 1;
+    if (n < this.warm) return n % 8 === 1;
     const soloFaster = this.estimate("solo") < this.estimate("pool");
     return n % this.probe === 0 ? !soloFaster : soloFaster;
   }
@@ -115,8 +125,8 @@ export class SoloOrPool {
 
   /** The current estimate (ms per example) of a way, Infinity before it is measured. */
   estimate(mode: "solo" | "pool"): number {
-    const list = [...this.ms[mode]].sort((a, b) => a - b);
-    return list.length === 0 ? Infinity : list[(list.length - 1) >> 1]!;
+    const list = this.ms[mode];
+    return list.length === 0 ? Infinity : Math.min(...list);
   }
 }
 
