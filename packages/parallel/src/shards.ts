@@ -23,7 +23,7 @@ export function partSizes(batch: number, parts: number): number[] {
 }
 
 /**
- * sizes(B, shares): part sizes that sum to B, each B·share_k rounded down and the rest handed out
+ * weightedSizes(B, shares): part sizes that sum to B, each B·share_k rounded down and the rest handed out
  * by largest remainder (ties to the first parts): e.g. weightedSizes(10, [0.55, 0.45]) = [6, 4]
  * (5.5 and 4.5: the tie goes to the first). Equal shares give `partSizes(B, n)`.
  */
