@@ -45,6 +45,10 @@ interface SimdExports {
   reverseMiddle: (x: number, out: number, outer: number, r: number, inner: number) => void;
   transposeNd: (x: number, out: number, ...plan: TransposeNdArgs) => void;
   col2im: (cols: number, out: number, ...dims: number[]) => void;
+  /** The max-pool kernels: byte offsets, then x viewed as [a, r1, b, r2, c, r3, d] (`maxScatterView`). */
+  maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
+  maxWindows: (x: number, out: number, ...view: number[]) => void;
+  maxGather: (x: number, m: number, s: number, out: number, ...view: number[]) => void;
 }
 
 /** transposeNd's arguments after x and out: rows, cols, ldx, ldo, chunk, then (n, x stride, out stride) × 4. */
@@ -575,38 +579,40 @@ runtime.setFusedKernelsActive(simdKernelsActive);
 
 // ── max-pool weights ──
 
-/** The max-scatter kernel's export (byte offsets; x viewed as [a, r1, b, r2, c, r3, d]). */
-interface MaxScatterExports {
-  maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
-  maxWindows: (x: number, out: number, ...view: number[]) => void;
-  maxGather: (x: number, m: number, s: number, out: number, ...view: number[]) => void;
-}
-
 /** Name of the fused derivative of a max over axes (inputs x, m, t; attribute axes): see `K.maxScatter`. */
 export const MAX_SCATTER = FUSED_KERNELS.maxScatter;
 
 /**
- * (x == m)·t / #ties in one pass over x (windows with ties written twice), with no broadcast of m
- * or t: the composed ops were Equal on a broadcast m, Cast, Sum, RealDiv and a broadcasting Mul
- * (`pnpm bench pooling` compares them). K.maxScatter only calls it for float32 x whose axes fit
- * the kernel's view.
+ * A kernel of max's derivative weights w = (x == m)/#ties over `axes`, with no broadcast of m:
+ * maxScatter (inputs x, m, t: out = w·t, x's shape, windows with ties written twice) or its
+ * transpose maxGather (inputs x, m, s: out = Σ over the axes of w·s, m's shape). The composed ops
+ * were Equal on a broadcast m, Cast, Sum, RealDiv and a broadcasting Mul (`pnpm bench pooling`
+ * compares them). K.maxScatter/K.maxGather only call these for float32 x whose axes fit the view.
  */
-const maxScatterKernel: KernelConfig = {
-  kernelName: MAX_SCATTER,
-  backendName: "wasm",
-  kernelFunc: (args) => {
-    const { x, m, t } = args.inputs as { x: TensorInfo; m: TensorInfo; t: TensorInfo };
-    const { backend, exports } = installedFor(args, MAX_SCATTER);
-    const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
-    if (!view) throw new Error(`${MAX_SCATTER}: more than three runs of reduced axes (K.maxScatter composes those)`);
-    const out = backend.makeOutput(x.shape, "float32");
-    if (runtime.sizeFromShape(x.shape) === 0) return out;
-    const max = exports as unknown as MaxScatterExports;
-    const at = (u: TensorInfo) => offset(backend, u);
-    max.maxScatter(at(x), at(m), at(t), at(out), ...view);
-    return out;
-  },
-};
+function maxWeightsKernel(
+  name: string,
+  fn: "maxScatter" | "maxGather",
+  arg: "t" | "s",
+  outShapeOf: "x" | "m",
+): KernelConfig {
+  return {
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc: (args) => {
+      const { x, m } = args.inputs as { x: TensorInfo; m: TensorInfo };
+      const third = args.inputs[arg] as TensorInfo;
+      const { backend, exports } = installedFor(args, name);
+      const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
+      if (!view) throw new Error(`${name}: more than three runs of reduced axes (K.${fn} rearranges those)`);
+      const shape = (outShapeOf === "x" ? x : m).shape;
+      const out = backend.makeOutput(shape, "float32");
+      if (runtime.sizeFromShape(shape) === 0) return out;
+      const at = (u: TensorInfo) => offset(backend, u);
+      exports[fn](at(x), at(m), at(third), at(out), ...view);
+      return out;
+    },
+  };
+}
 
 /** Name of the one-pass max over windows (input x; attribute axes): K.max's route for pooling layouts. */
 export const MAX_WINDOWS = FUSED_KERNELS.maxWindows;
@@ -629,8 +635,7 @@ const maxWindowsKernel: KernelConfig = {
       x.shape.filter((_, i) => !axes.includes(i)),
       "float32",
     );
-    const max = exports as unknown as MaxScatterExports;
-    max.maxWindows(offset(backend, x), offset(backend, out), ...view);
+    exports.maxWindows(offset(backend, x), offset(backend, out), ...view);
     return out;
   },
 };
@@ -638,20 +643,8 @@ const maxWindowsKernel: KernelConfig = {
 /** Name of maxScatter's transpose (inputs x, m, s; attribute axes): see `K.maxGather`. */
 export const MAX_GATHER = FUSED_KERNELS.maxGather;
 
-/** Σ over each window of s·(x == m), times 1/#ties, in one pass (reduce-max's JVP). */
-const maxGatherKernel: KernelConfig = {
-  kernelName: MAX_GATHER,
-  backendName: "wasm",
-  kernelFunc: (args) => {
-    const { x, m, s } = args.inputs as { x: TensorInfo; m: TensorInfo; s: TensorInfo };
-    const { backend, exports } = installedFor(args, MAX_GATHER);
-    const view = maxScatterView(x.shape, (args.attrs as { axes: number[] }).axes);
-    if (!view) throw new Error(`${MAX_GATHER}: more than three runs of reduced axes (K.maxGather transposes those)`);
-    const out = backend.makeOutput(m.shape, "float32");
-    if (runtime.sizeFromShape(m.shape) === 0) return out;
-    const max = exports as unknown as MaxScatterExports;
-    max.maxGather(offset(backend, x), offset(backend, m), offset(backend, s), offset(backend, out), ...view);
-    return out;
-  },
-};
-ADDED.push(maxScatterKernel, maxWindowsKernel, maxGatherKernel);
+ADDED.push(
+  maxWeightsKernel(MAX_SCATTER, "maxScatter", "t", "x"),
+  maxWindowsKernel,
+  maxWeightsKernel(MAX_GATHER, "maxGather", "s", "m"),
+);
