@@ -26,7 +26,7 @@ import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { adam, applyUpdates, newtonSummary, type Extras, type Params } from "@hodiff/optim";
 import { createPool, type Pool } from "@hodiff/parallel";
 import { canonical, summaries } from "@hodiff/partition";
-import { round } from "./timing";
+import { median, round } from "./timing";
 import type { Bench } from "./suites";
 
 /** The paper's batch size of each model, and how many timed repeats it gets by default (it is slow). */
@@ -47,8 +47,6 @@ const GEMM = new Set([
   "Conv2DBackpropFilter",
   "DepthwiseConv2dNative",
 ]);
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Wall time of `fn` in ms; its tensor outputs are read back (so the kernels have run) and freed.

@@ -14,6 +14,7 @@ import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { createPool, partSizes } from "@hodiff/parallel";
 import type { Params } from "@hodiff/optim";
 import { canonical, summaries } from "@hodiff/partition";
+import { median } from "./timing";
 
 await hd.useDefaultBackend();
 const name = (process.argv[2] ?? "mlp") as ModelName;
@@ -63,7 +64,6 @@ const runs = {
   pool: (p: Params) =>
     op === "grad" ? pool.valueAndGrad(p, { x, labels }).grads : pool.summaries(p, u, { x, labels }, partition),
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 for (const fresh of [false, true]) {
   // Warm-up: 64 rounds first, as a worker's code starts unoptimised in its new isolate (its part
   // takes ~20% longer over its first tens of calls, see packages/parallel/README.md).

@@ -11,6 +11,7 @@ import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { createPool } from "@hodiff/parallel";
 import type { Params } from "@hodiff/optim";
+import { median } from "./timing";
 
 await hd.useDefaultBackend();
 const name = (process.argv[2] ?? "lenet") as ModelName;
@@ -49,9 +50,10 @@ for (let i = 0; i < rounds; i++) {
   times.worker_part.push(at("gradient computed") - at("batch on the backend"));
   times.calling_part.push(at("own part computed") - at("requests posted"));
 }
-const median = (xs: number[]) => {
-  const s = xs.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  return s.length ? Math.round(s[s.length >> 1]! * 100) / 100 : null;
+/** The median of the measured (non-NaN) values, to 0.01 ms; null if none. */
+const measuredMedian = (xs: number[]) => {
+  const s = xs.filter((v) => !Number.isNaN(v));
+  return s.length ? Math.round(median(s) * 100) / 100 : null;
 };
 for (const [from, to] of [
   [0, 20],
@@ -60,7 +62,7 @@ for (const [from, to] of [
   [120, Infinity],
 ] as const) {
   if (from >= rounds) break;
-  const w = (xs: number[]) => median(xs.slice(from, to));
+  const w = (xs: number[]) => measuredMedian(xs.slice(from, to));
   console.log(
     JSON.stringify({
       name: "pool-warmup",

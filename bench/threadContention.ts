@@ -8,6 +8,7 @@
 import * as hd from "@hodiff/core";
 import { MODELS, nll } from "@hodiff/nn";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { median } from "./timing";
 
 const work = (process.argv[3] ?? (workerData as { work?: string } | null)?.work ?? "lenet") as string;
 
@@ -78,13 +79,13 @@ if (isMainThread) {
     t.main_both.push(mainBoth);
     t.worker_both.push(workerBoth);
   }
-  const median = (xs: number[]) => Math.round([...xs].sort((a, b) => a - b)[xs.length >> 1]! * 100) / 100;
+  const medianRounded = (xs: number[]) => Math.round(median(xs) * 100) / 100;
   console.log(
     JSON.stringify({
       name: "thread-contention",
       work,
       rounds,
-      ...Object.fromEntries(Object.entries(t).map(([k, v]) => [`${k}_ms`, median(v)])),
+      ...Object.fromEntries(Object.entries(t).map(([k, v]) => [`${k}_ms`, medianRounded(v)])),
     }),
   );
   await worker.terminate();

@@ -13,8 +13,7 @@ export function medianMs(fn: () => unknown, repeats: number, warmup = 3): number
     dispose(out);
     if (i >= warmup) times.push(t1 - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
@@ -60,8 +59,7 @@ export function medianCpuMs(fn: () => unknown, repeats: number, warmup = 3): num
     dispose(out);
     if (i >= warmup) times.push((c.user + c.system) / 1000);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 /**

@@ -8,10 +8,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
-import { beforeEachUpdate, hodiff, silentIo, tempDir, TINY } from "../../packages/cli/src/testing/harness";
+import { beforeEachUpdate, hodiff, silentIo, tempDir, TINY, tinyConfig } from "../../packages/cli/src/testing/harness";
 import { readMetrics, METRICS_FILE, type MetricsRecord } from "../../packages/cli/src/metrics";
 import { OPTIMIZERS, type OptimizerEntry } from "../../packages/cli/src/optimizers";
-import { train, type TrainConfig } from "../../packages/cli/src/trainer";
+import { train } from "../../packages/cli/src/trainer";
 
 const tmp = tempDir("hodiff-cli-webgpu-");
 afterAll(() => tmp.cleanup());
@@ -51,22 +51,7 @@ const KFAC = ["--optimizer", "kfac", "--cov-every", "2", "--inv-every", "4"];
 const KFAC_FACTORED = [...KFAC, "--damping-mode", "factored"];
 
 /** A one-epoch adam run on a small synthetic set, for `train` called as a library. */
-const TINY_CONFIG: TrainConfig = {
-  model: "mlp",
-  hidden: [16],
-  dataset: "synthetic",
-  dataSeed: 0,
-  syntheticExamples: 64,
-  syntheticShape: [8],
-  optimizer: "adam",
-  hyper: { lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8 },
-  epochs: 1,
-  trainSize: null,
-  batchSize: 32,
-  seed: 0,
-  valSize: 0,
-  logEvery: 0,
-};
+const TINY_CONFIG = tinyConfig();
 
 describe("hodiff train --backend webgpu", () => {
   it.each([

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
 import { loadCheckpoint } from "./checkpoint";
 import { METRICS_FILE, readMetrics } from "./metrics";
-import { hodiff, silentIo, tempDir, TINY } from "./testing/harness";
-import { train, type TrainConfig } from "./trainer";
+import { hodiff, silentIo, tempDir, TINY, tinyConfig } from "./testing/harness";
+import { train } from "./trainer";
 import { UsageError } from "./usage";
 
 const tmp = tempDir();
@@ -73,11 +73,7 @@ describe.each(Object.keys(OPTIMIZERS))("hodiff train --optimizer %s --threads 2"
 
 describe("--threads on webgpu", () => {
   it("is refused before anything is written: the pool's threads read synchronously", async () => {
-    const cfg: TrainConfig = {
-      ...{ model: "mlp", hidden: [16], dataset: "synthetic", dataSeed: 0, syntheticExamples: 64, syntheticShape: [8] },
-      ...{ optimizer: "adam", hyper: { lr: 0.01 }, epochs: 1, trainSize: null, batchSize: 32, seed: 0, valSize: 0 },
-      logEvery: 0,
-    };
+    const cfg = tinyConfig({ hyper: { lr: 0.01 } });
     const run = { dir: tmp.path("webgpu-threads"), resume: false, io: silentIo, progress: false, threads: 2 };
     await expect(train(cfg, { ...run, backend: "webgpu" })).rejects.toThrow(UsageError);
     await expect(train(cfg, { ...run, backend: "webgpu" })).rejects.toThrow(

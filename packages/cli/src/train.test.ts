@@ -5,8 +5,8 @@ import { CHECKPOINT_FILE } from "./checkpoint";
 import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
 import type { Io } from "./io";
 import { OPTIMIZERS, type OptimizerEntry } from "./optimizers";
-import { beforeEachUpdate, hodiff, silentIo, tempDir, TINY } from "./testing/harness";
-import { train, type TrainConfig } from "./trainer";
+import { beforeEachUpdate, hodiff, silentIo, tempDir, TINY, tinyConfig } from "./testing/harness";
+import { train } from "./trainer";
 import { selectBackend } from "./commands/train";
 import { isPositiveDefinite } from "./testing/linalg";
 
@@ -292,22 +292,11 @@ describe("hodiff train on the synthetic set", () => {
     const failing = beforeEachUpdate(sgd, () => {
       if (++updates === 3) throw new Error("update 3 failed");
     });
-    const cfg: TrainConfig = {
-      model: "mlp",
-      hidden: [16],
-      dataset: "synthetic",
-      dataSeed: 0,
+    const cfg = tinyConfig({
       syntheticExamples: 128,
-      syntheticShape: [8],
       optimizer: "sgd",
       hyper: { lr: 0.1, momentum: 0, nesterov: false },
-      epochs: 1,
-      trainSize: null,
-      batchSize: 32,
-      seed: 0,
-      valSize: 0,
-      logEvery: 0,
-    };
+    });
     const dir = tmp.path("failing");
     mkdirSync(dir);
     const before = hd.numTensors();

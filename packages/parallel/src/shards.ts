@@ -96,9 +96,8 @@ export function rebalance(share: number[], sizes: readonly number[], elapsed: re
 export class SoloOrPool {
   private readonly ms = { solo: [] as number[], pool: [] as number[] };
   private calls = 0;
+  /** Calls recorded of each way. */
   private readonly seen = { solo: 0, pool: 0 };
-  /** Calls run solo so far, and calls in all. */
-  readonly counts = { solo: 0, all: 0 };
   constructor(
     private readonly probe = 16,
     private readonly warm = 64,
@@ -112,11 +111,14 @@ export class SoloOrPool {
     return n % this.probe === 0 ? !soloFaster : soloFaster;
   }
 
+  /** Calls run solo so far, and calls in all. */
+  get counts(): { solo: number; all: number } {
+    return { solo: this.seen.solo, all: this.seen.solo + this.seen.pool };
+  }
+
   /** Record a call's time per example (ms). */
   record(solo: boolean, msPerExample: number): void {
     const mode = solo ? "solo" : "pool";
-    this.counts.all++;
-    if (solo) this.counts.solo++;
     if (this.seen[mode]++ === 0) return; // the warm-up call
     const list = this.ms[mode];
     list.push(msPerExample);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Io } from "../io";
 import type { OptimizerEntry } from "../optimizers";
 import { run } from "../program";
+import type { TrainConfig } from "../trainer";
 
 /** The result of one in-process run. */
 export interface Ran {
@@ -79,3 +80,27 @@ export const TINY = [
   "3",
   "--no-progress",
 ] as const;
+
+/**
+ * A one-epoch adam run of `TINY`'s 8-16-10 MLP on 64 synthetic examples, batches of 32, for `train`
+ * called as a library; `over` replaces fields.
+ */
+export function tinyConfig(over: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    model: "mlp",
+    hidden: [16],
+    dataset: "synthetic",
+    dataSeed: 0,
+    syntheticExamples: 64,
+    syntheticShape: [8],
+    optimizer: "adam",
+    hyper: { lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8 },
+    epochs: 1,
+    trainSize: null,
+    batchSize: 32,
+    seed: 0,
+    valSize: 0,
+    logEvery: 0,
+    ...over,
+  };
+}
