@@ -84,7 +84,8 @@ export function rebalance(share: number[], sizes: readonly number[], elapsed: re
  * per example of each. The first `warm` calls are a warm-up: every eighth (1, 9, 17, …) runs solo,
  * the others on the pool, because a worker's JavaScript starts unoptimised in its new isolate and
  * the JIT compiling it competes for the cores: LeNet-5's worker half takes 14.2 ms over a new
- * pool's first 20 calls, 9.1 ms after 120 (`bench/poolWarmup.ts`, packages/parallel/README.md), so a decision made then
+ * pool's first 20 calls, 9.1 ms after 120 (`npx tsx bench/poolWarmup.ts lenet 161`, in
+ * bench/results/2026-12-06-pool-worker.txt; packages/parallel/README.md), so a decision made then
  * would keep the pool cold. Then the faster way runs, and every `probe`-th call the other one, so
  * that its estimate follows changes in load. An estimate is the fastest of the last three calls of
  * that way: other jobs' load (and the JIT or GC of either thread) only ever adds time, and a
