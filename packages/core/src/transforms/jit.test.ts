@@ -159,6 +159,7 @@ describe("jit(f) equals f", () => {
   });
 
   it("broadcasting, reductions and layouts of rank 0–4 (host kernels against tfjs's, NaN and ±Inf included)", () => {
+    const before = hd.numTensors();
     const u = (seed: number, shape: number[]) => hd.random.uniform(hd.random.key(seed), shape, -2, 2);
     const a = u(11, [3, 1, 5, 2]);
     const b = u(12, [4, 1, 1]);
@@ -207,6 +208,7 @@ describe("jit(f) equals f", () => {
       return [];
     });
     hd.dispose(args);
+    expect(hd.numTensors()).toBe(before);
   });
 
   it("comparisons, cast and where", () => {
