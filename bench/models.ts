@@ -20,7 +20,8 @@
  * `grad_jit_ms` (one-thread lines): the same gradient as `jit(grad(loss))` with the batch an
  * argument (traced once, then run as a compiled plan), timed in the same rounds (`grad_jit_cpu_ms`
  * its CPU time; `jit_kernel_ms`, `jit_gemm_ms` the kernel times of those calls, which
- * `grad_jit_over_gemm` divides by);
+ * `grad_jit_over_gemm` divides by); on wasm and cpu `grad_over_gemm` and `grad_jit_over_gemm` are
+ * medians over the timed calls of each call's wall time ÷ its own gemm time (robust to load);
  * `jit_speedup` = median over rounds of (eager ÷ jit), `grad_jit_max_abs_diff` its largest
  * difference from the eager gradient.
  */
@@ -315,13 +316,19 @@ async function benchModel(
   const gemm = median(t.gemm);
   // jit runs the same matmul/conv kernels; with the clock, its own calls' gemm time
   const jitGemm = clock ? median(t.jitGemm) : gemm;
+  // With the clock, the median over calls of (wall ÷ gemm time) of the same call: a call slowed by
+  // other jobs is often slowed in both, so the ratio is steadier under load than the quotient of
+  // the two medians (three runs of the MLP at load 5: 1.12–1.19 against 1.15–1.31; still noisy
+  // with 9 repeats); otherwise the quotient of the medians.
+  const perCall = (wall: number[], g: number[], fallback: number) =>
+    clock ? median(wall.map((w, i) => w / g[i]!)) : median(wall) / fallback;
   const record = recordOf(1, t, {
     kernel_ms: round(median(t.kernel), 2),
     gemm_ms: round(gemm, 2),
-    grad_over_gemm: round(median(t.grad) / gemm, 2),
+    grad_over_gemm: round(perCall(t.grad, t.gemm, gemm), 2),
     grad_jit_ms: round(median(t.jit), 2),
     ...(clock ? { jit_kernel_ms: round(median(t.jitKernel), 2), jit_gemm_ms: round(jitGemm, 2) } : {}),
-    grad_jit_over_gemm: round(median(t.jit) / jitGemm, 2),
+    grad_jit_over_gemm: round(perCall(t.jit, t.jitGemm, jitGemm), 2),
     grad_jit_cpu_ms: round(median(t.jitCpu), 2),
     jit_speedup: round(median(t.grad.map((g, i) => g / t.jit[i]!)), 2),
     grad_jit_max_abs_diff: jitDiff,
