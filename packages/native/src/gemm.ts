@@ -6,7 +6,7 @@ import { setHeapGemm, type HeapGemm } from "@hodiff/core";
 import { loadAddon, tryLoadAddon } from "./addon";
 
 /** What `installNativeGemm` returns. */
-export interface NativeGemm extends Disposable {
+export interface NativeGemm {
   /** The GEMM routed to: for each i < batch, C_i = op(A_i)·op(B_i) on `heap` (byte offsets). */
   readonly gemm: HeapGemm;
   /** OpenBLAS's build and CPU kernel (openblas_get_config), for reports. */
@@ -17,6 +17,8 @@ export interface NativeGemm extends Disposable {
   setThreads(n: number): void;
   /** Route matmuls back to tfjs-wasm's own kernel (XNNPACK); later calls do nothing. */
   uninstall(): void;
+  /** `uninstall`, for `using native = installNativeGemm()`. */
+  [Symbol.dispose](): void;
 }
 
 /** Whether the addon is built and loads here: true ⇒ `installNativeGemm` will succeed. */
