@@ -3,9 +3,7 @@
  * dist/ sit one level below the package root, so the same relative path serves the workspace and
  * an installed tarball.
  */
-import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { HeapGemm } from "@hodiff/core";
 
@@ -32,31 +30,10 @@ export const HOW_TO_BUILD =
 
 let loaded: { addon: NativeAddon } | { error: Error } | undefined;
 
-/** The AVX-512 subsets OpenBLAS's SkylakeX kernels use. */
-const AVX512 = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"];
-
-/**
- * OPENBLAS_CORETYPE=SkylakeX on a Linux CPU with AVX-512 where the variable is unset. OpenBLAS
- * 0.3.21 (Debian 12's) does not know AMD's AVX-512 CPUs (Zen 4) and runs its Haswell (AVX2)
- * kernels there: 512³ in 2.2 ms instead of 1.1 ms on this project's machine (`bench/nativeGemm.ts`).
- * Read once, when the library loads, so it is set before the addon is required; a value the user
- * set is kept (OPENBLAS_CORETYPE=Haswell undoes this).
- */
-function preferAvx512(): void {
-  if (process.platform !== "linux" || process.env.OPENBLAS_CORETYPE !== undefined) return;
-  try {
-    const flags = new Set(/^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim().split(/\s+/));
-    if (AVX512.every((f) => flags.has(f))) process.env.OPENBLAS_CORETYPE = "SkylakeX";
-  } catch {
-    // no /proc/cpuinfo: OpenBLAS's own choice
-  }
-}
-
 /** The addon, or the error that loading it gave (loaded once per thread). */
 export function tryLoadAddon(): { addon: NativeAddon } | { error: Error } {
   if (loaded === undefined) {
     try {
-      preferAvx512();
       loaded = { addon: createRequire(import.meta.url)(fileURLToPath(ADDON_URL)) as NativeAddon };
     } catch (e) {
       loaded = { error: e instanceof Error ? e : new Error(String(e)) };
