@@ -179,11 +179,12 @@ if (names.includes("@hodiff/native")) {
         [11, 12],
       ],
     ];
-    const C = hd.matmul(hd.array(A), hd.array(B));
+    const [a, b] = [hd.array(A), hd.array(B)];
+    const C = hd.matmul(a, b);
     const want = A.flatMap((row) => [0, 1].map((j) => row.reduce((s, a, k) => s + a * B[k][j], 0)));
     assert.ok(hd.heapGemmActive(), "installNativeGemm did not route matmuls to OpenBLAS");
     closeAll(hd.toFlat(C), want, "native gemm");
-    hd.dispose(C);
+    hd.dispose([a, b, C]);
     gemm.uninstall();
     log(
       `native    ok  OpenBLAS built at install (${gemm.config.split(" ").slice(0, 2).join(" ")}): [2,3]·[3,2] by hand`,
