@@ -42,7 +42,7 @@ export function tryLoadAddon(): { addon: NativeAddon } | { error: Error } {
   return loaded;
 }
 
-/** The addon; throws saying how to build it where it is not built or does not load. */
+/** The addon (its `gemm`: C_i = op(A_i)·op(B_i) on a heap); throws saying how to build it where it is not built or does not load. */
 export function loadAddon(): NativeAddon {
   const r = tryLoadAddon();
   if ("addon" in r) return r.addon;

@@ -500,7 +500,10 @@ const batchMatMulKernel: KernelConfig = {
 /** The native-GEMM kernels replacing tfjs-wasm's (they defer to it while no heap GEMM is set). */
 const NATIVE_KERNELS = [batchMatMulKernel];
 
-/** Route the wasm backend's float32 matmuls through `gemm` (a native BLAS on the heap), or back to XNNPACK with null. */
+/**
+ * Route the wasm backend's float32 matmuls C_i = op(A_i)·op(B_i) through `gemm` (a native BLAS on the
+ * heap), or back to XNNPACK with null.
+ */
 export function setHeapGemm(gemm: HeapGemm | null): void {
   runtime.setHeapGemm(gemm);
 }
