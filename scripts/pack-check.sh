@@ -6,7 +6,7 @@
 # summaries, two Adam steps and a 2-thread @hodiff/parallel pool against closed forms, on the
 # wasm backend), type-checks scripts/pack-check/types.ts under moduleResolution nodenext and
 # bundler, builds a Vite app importing the packages, and runs the installed `hodiff` CLI (--help,
-# a short train, the same on two threads, inspect).
+# a short train, the same on two threads and with --gemm native, inspect).
 # New packages are covered as they come: everything below loops over packages/*.
 # KEEP=1 keeps the temporary folder.
 set -euo pipefail
@@ -96,4 +96,15 @@ loss_of() { sed -n 's/^epoch 1\/1: train_loss \([0-9.eE+-]*\).*/\1/p' <<<"$1"; }
 awk -v a="$(loss_of "$trained")" -v b="$(loss_of "$threaded")" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d * d <= 4e-8) }' \
   || { echo "$trained"; echo "$threaded"; echo "pack-check: --threads 2 differs"; exit 1; }
 step cli "hodiff train --threads 2 from the tarball: ${threaded%%,*}"
+# --gemm native from the tarball (dist's dynamic import of @hodiff/native, its addon compiled by
+# npm install's hook) where a C compiler and OpenBLAS exist; the same loss within 2e-4.
+if node -e 'import("@hodiff/native").then((m) => process.exit(m.nativeGemmAvailable() ? 0 : 1))'; then
+  native="$(npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 \
+    --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 --gemm native --out "$tmp/run3")"
+  awk -v a="$(loss_of "$trained")" -v b="$(loss_of "$native")" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d * d <= 4e-8) }' \
+    || { echo "$trained"; echo "$native"; echo "pack-check: --gemm native differs"; exit 1; }
+  step cli "hodiff train --gemm native from the tarball: ${native%%,*}"
+else
+  step cli "hodiff train --gemm native skipped: @hodiff/native's addon was not built here (no C compiler or OpenBLAS)"
+fi
 echo "pack-check: all passed in $((SECONDS - start)) s"

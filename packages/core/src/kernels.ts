@@ -38,6 +38,25 @@ let fusedKernelsActive: () => boolean = () => false;
 export type DType = "float32" | "int32" | "bool";
 
 /**
+ * A float32 GEMM on a heap (tfjs-wasm's memory): for each b < batch,
+ * C_b = op(A_b)·op(B_b), op = transpose when the flag is set; A_b is m×k after op, B_b k×n, C_b m×n,
+ * all row-major and contiguous, batches `m*k`, `k*n`, `m*n` floats apart; offsets in bytes.
+ */
+export type HeapGemm = (
+  heap: ArrayBuffer,
+  a: number,
+  b: number,
+  c: number,
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+) => void;
+let heapGemm: HeapGemm | null = null;
+
+/**
  * XNNPACK (the wasm backend) handles at most 6 dimensions in broadcasting elementwise ops and in
  * pad, and past that returns wrong values with only a console warning. Nested vmap/jvp easily
  * makes rank-7 arrays, so such ops run on an equivalent lower-rank view: adjacent axes that
@@ -377,6 +396,10 @@ export const runtime = {
   webGpuErrors: (): string[] => gpu.webGpuErrors(),
   /** Tells K whether the fused kernels (`FUSED_KERNELS`) can run now. */
   setFusedKernelsActive: (active: () => boolean): void => void (fusedKernelsActive = active),
+  /** Route wasm float32 matmuls through `gemm` (a native BLAS), or back to XNNPACK with null. */
+  setHeapGemm: (gemm: HeapGemm | null): void => void (heapGemm = gemm),
+  /** The native GEMM in use on wasm, if any. */
+  heapGemm: (): HeapGemm | null => heapGemm,
   sizeFromShape: (shape: readonly number[]): number => tf.util.sizeFromShape(shape as number[]),
   computeStrides: (shape: readonly number[]): number[] => tf.util.computeStrides(shape as number[]),
   parseAxisParam: (axis: number | number[], shape: readonly number[]): number[] =>
