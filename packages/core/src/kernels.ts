@@ -32,10 +32,31 @@ export const FUSED_KERNELS = {
   maxGather: "HodiffMaxGather",
   /** cols [b, h, w, kh, kw, c] ↦ out[b, i + u·dh + p0, j + v·dw + q0, :] = Σ cols[b, i, j, u, v, :] */
   col2im: "HodiffCol2Im",
+  /** x [b, h, w, c] ↦ patches [b·ho·wo, kh·kw·c], zero in the padding (see `K.conv2d`'s im2col path) */
+  im2col: "HodiffIm2Col",
 } as const;
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
 export type DType = "float32" | "int32" | "bool";
+
+/**
+ * A float32 GEMM on a heap (tfjs-wasm's memory): for each b < batch,
+ * C_b = op(A_b)·op(B_b), op = transpose when the flag is set; A_b is m×k after op, B_b k×n, C_b m×n,
+ * all row-major and contiguous, batches `m*k`, `k*n`, `m*n` floats apart; offsets in bytes.
+ */
+export type HeapGemm = (
+  heap: ArrayBuffer,
+  a: number,
+  b: number,
+  c: number,
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+) => void;
+let heapGemm: HeapGemm | null = null;
 
 /**
  * XNNPACK (the wasm backend) handles at most 6 dimensions in broadcasting elementwise ops and in
@@ -161,6 +182,73 @@ function conv2dScatter(
     return tf.engine().runKernel(FUSED_KERNELS.col2im, { x: cols }, { ...attrs, ...offsets }) as Tensor;
   });
 }
+
+// ---- im2col ----
+
+/** When K.conv2d takes the im2col path: by the rule below ("auto"), always where it can, or never. */
+export type Im2colMode = "auto" | "always" | "never";
+let im2colMode: Im2colMode = "auto";
+/** The most floats one patch matrix may hold (64 MiB); larger ones are built a few images at a time. */
+let IM2COL_MAX = 2 ** 24;
+
+/**
+ * Whether im2col + XNNPACK's matmul beats tfjs-wasm's Conv2D (XNNPACK's indirect conv) on plain
+ * wasm: for filters of ≥ 16 taps with ≥ 128 output channels — in the models, the filter-gradient
+ * rule's convs (x as [c, h, w, b] with the [ho, wo, b, o] cotangent as filter), whose taps carry few
+ * channels each, so the indirect conv's inner loop is short. `pnpm bench conv` (2026-12-06, loaded
+ * machine): those VGG-11' convs 1.23–1.30× faster as im2col; 3×3 forward and input-gradient convs
+ * 0.86–0.98×, 2×2-tap or ≤ 64-channel filter-gradient convs 0.75–1.01×, LeNet's 0.5–0.96×.
+ */
+function im2colFaster(taps: number, outChannels: number): boolean {
+  return taps >= 16 && outChannels >= 128;
+}
+
+/**
+ * conv(x, w) as one matmul: patches(x) · w.reshape(kh·kw·c, o), patches the [b·ho·wo, kh·kw·c]
+ * matrix of x's windows (SIMD im2col, zeros for the padding), reshaped to [b, ho, wo, o]. With a
+ * native GEMM installed (`runtime.setHeapGemm`) the matmul, and so every conv and conv gradient,
+ * runs on it; on plain wasm only where `im2colFaster`. A patch matrix over IM2COL_MAX floats is
+ * built and multiplied a few images at a time. null where tfjs's conv is the choice.
+ */
+function conv2dIm2col(
+  x: Tensor,
+  w: Tensor,
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor | null {
+  if (im2colMode === "never" || !fusedKernelsActive() || x.dtype !== "float32" || w.dtype !== "float32") return null;
+  const [B, H, W, C] = x.shape as [number, number, number, number];
+  const [kh, kw, , O] = w.shape as [number, number, number, number];
+  const [sh, sw] = strides;
+  const [dh, dw] = dilations;
+  const Ho = Math.floor((H + padding[0][0] + padding[0][1] - (kh - 1) * dh - 1) / sh) + 1;
+  const Wo = Math.floor((W + padding[1][0] + padding[1][1] - (kw - 1) * dw - 1) / sw) + 1;
+  if (x.size === 0 || w.size === 0 || Ho <= 0 || Wo <= 0) return null;
+  const perImage = Ho * Wo * kh * kw * C;
+  const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));
+  if (chunk < 1) return null;
+  if (im2colMode === "auto" && heapGemm === null && !im2colFaster(kh * kw, O)) return null;
+  return tf.tidy(() => {
+    const w2 = tf.reshape(w, [kh * kw * C, O]) as tf.Tensor2D;
+    const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && padding.flat().every((p) => p === 0);
+    const attrs = { kh, kw, ho: Ho, wo: Wo, strides, dilations, offsets: [padding[0][0], padding[1][0]] };
+    const product = (xs: Tensor): Tensor =>
+      tf.matMul(
+        pointwise
+          ? (tf.reshape(xs, [xs.shape[0]! * H * W, C]) as tf.Tensor2D)
+          : (tf
+              .engine()
+              .runKernel(FUSED_KERNELS.im2col, { x: xs }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D),
+        w2,
+      );
+    const parts: Tensor[] = [];
+    for (let b = 0; b < B; b += chunk) parts.push(product(chunk >= B ? x : tf.slice(x, b, Math.min(chunk, B - b))));
+    const flat = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    return tf.reshape(flat, [B, Ho, Wo, O]);
+  });
+}
+// ---- end im2col ----
 
 /** x's shape with the reduced `axes` kept as size 1. */
 const keptShape = (shape: readonly number[], axes: readonly number[]): number[] =>
@@ -308,6 +396,7 @@ export const K = {
     gpu.onWebGpu()
       ? gpu.conv2dPadded(x, w, strides, padding, dilations)
       : (conv2dScatter(x, w, strides, padding, dilations) ??
+        conv2dIm2col(x, w, strides, padding, dilations) ??
         tf.conv2d(
           x as tf.Tensor4D,
           w as tf.Tensor4D,
@@ -361,6 +450,18 @@ export const runtime = {
   watchWebGpuErrors: (): void => gpu.watchWebGpuErrors(),
   /** The webgpu device errors seen since the last call (and clears them). */
   webGpuErrors: (): string[] => gpu.webGpuErrors(),
+  /** Route wasm float32 matmuls through `gemm` (a native BLAS), or back to XNNPACK with null. */
+  setHeapGemm: (gemm: HeapGemm | null): void => void (heapGemm = gemm),
+  /** The native GEMM in use on wasm, if any. */
+  heapGemm: (): HeapGemm | null => heapGemm,
+  /** Force K.conv2d's im2col path on or off on wasm (tests, benchmarks), or back to its rule ("auto"). */
+  setIm2colMode: (mode: Im2colMode): void => void (im2colMode = mode),
+  /** Cap the floats of one im2col patch matrix (tests of the chunked path); returns the previous cap. */
+  setIm2colMax: (floats: number): number => {
+    const previous = IM2COL_MAX;
+    IM2COL_MAX = floats;
+    return previous;
+  },
   /** Tells K whether the fused kernels (`FUSED_KERNELS`) can run now. */
   setFusedKernelsActive: (active: () => boolean): void => void (fusedKernelsActive = active),
   sizeFromShape: (shape: readonly number[]): number => tf.util.sizeFromShape(shape as number[]),
