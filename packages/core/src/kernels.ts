@@ -192,15 +192,16 @@ let im2colMode: Im2colMode = "auto";
 let IM2COL_MAX = 2 ** 24;
 
 /**
- * Whether im2col + XNNPACK's matmul beats tfjs-wasm's Conv2D (XNNPACK's indirect conv) on plain
- * wasm: for filters of ≥ 16 taps with ≥ 128 output channels — in the models, the filter-gradient
- * rule's convs (x as [c, h, w, b] with the [ho, wo, b, o] cotangent as filter), whose taps carry few
- * channels each, so the indirect conv's inner loop is short. `pnpm bench conv` (2026-12-06, loaded
- * machine): those VGG-11' convs 1.23–1.30× faster as im2col; 3×3 forward and input-gradient convs
- * 0.86–0.98×, 2×2-tap or ≤ 64-channel filter-gradient convs 0.75–1.01×, LeNet's 0.5–0.96×.
+ * Whether im2col + XNNPACK's matmul beats tfjs-wasm's Conv2D (XNNPACK's indirect conv, which packs
+ * each new filter tensor anew) on plain wasm, for an [m, k]·[k, n] product (k = kh·kw·c, n output
+ * channels) over `taps` = kh·kw: when k ≥ 256 and n ≥ 256, or n ≥ 128 with ≥ 16 taps (the
+ * filter-gradient rule's convs: x as [c, h, w, b] with the [ho, wo, b, o] cotangent as filter, few
+ * channels per tap). Fitted on `pnpm bench conv` (2026-12-06, loaded machine, medians): VGG-11''s
+ * convs so chosen 1.0–1.9× faster as im2col (one 0.91×), those left out 0.62–0.99×, LeNet-5's
+ * (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient 1.11× faster.
  */
-function im2colFaster(taps: number, outChannels: number): boolean {
-  return taps >= 16 && outChannels >= 128;
+function im2colFaster(k: number, n: number, taps: number): boolean {
+  return k >= 256 && (n >= 256 || (n >= 128 && taps >= 16));
 }
 
 /**
@@ -228,7 +229,7 @@ function conv2dIm2col(
   const perImage = Ho * Wo * kh * kw * C;
   const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));
   if (chunk < 1) return null;
-  if (im2colMode === "auto" && heapGemm === null && !im2colFaster(kh * kw, O)) return null;
+  if (im2colMode === "auto" && heapGemm === null && !im2colFaster(kh * kw * C, O, kh * kw)) return null;
   return tf.tidy(() => {
     const w2 = tf.reshape(w, [kh * kw * C, O]) as tf.Tensor2D;
     const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && padding.flat().every((p) => p === 0);

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "../index";
 import { setBackend } from "../backend";
-import { K, runtime } from "../kernels";
+import { K, runtime, type HeapGemm } from "../kernels";
 import { GRAD_OPS } from "../primitives/opTable";
 import { checkGrads } from "../testing";
 import { IM2COL, installSimdKernels, type Im2ColAttrs } from "./install";
@@ -268,13 +268,49 @@ describe("HodiffIm2Col and conv2d as im2col + matmul on wasm", () => {
     }
   });
 
-  it("leaves the choice to its rule in 'auto' on plain wasm: tfjs's Conv2D for a 3×3 conv", async () => {
+  it("in 'auto', follows its rule on plain wasm and takes im2col for every conv with a native GEMM", async () => {
+    const kernelsOf = async (c: Conv, i: number) =>
+      (await tf.profile(() => void tf.tidy(() => conv(c, i)))).kernels.map((k) => k.name);
+    // k = 4·4·16 = 256 products into n = 128 channels over 16 taps: the filter-gradient form.
+    const wide: Conv = [
+      [1, 5, 5, 16],
+      [4, 4, 16, 128],
+      [1, 1],
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      [1, 1],
+    ];
+    /** C = A·B by definition on the heap (what a native BLAS computes; with native-blas's BatchMatMul it runs). */
+    const fakeGemm: HeapGemm = (heap, a, b, c, batch, m, n, k, transA, transB) => {
+      const f = new Float32Array(heap);
+      for (let t = 0; t < batch; t++)
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let sum = 0;
+            for (let l = 0; l < k; l++)
+              sum +=
+                f[a / 4 + t * m * k + (transA ? l * m + i : i * k + l)]! *
+                f[b / 4 + t * k * n + (transB ? j * k + l : l * n + j)]!;
+            f[c / 4 + t * m * n + i * n + j] = sum;
+          }
+    };
     runtime.setIm2colMode("auto");
     try {
-      const names = (await tf.profile(() => void tf.tidy(() => conv(CASES[0]!, 0)))).kernels.map((k) => k.name);
-      expect(names).toContain("Conv2D");
-      expect(names).not.toContain(IM2COL);
+      expect(await kernelsOf(CASES[0]!, 0)).toContain("Conv2D");
+      expect(await kernelsOf(CASES[0]!, 0)).not.toContain(IM2COL);
+      expect(await kernelsOf(wide, 9)).toContain(IM2COL);
+      runtime.setHeapGemm(fakeGemm);
+      const names = await kernelsOf(CASES[0]!, 0);
+      expect(names).toContain(IM2COL);
+      expect(names).not.toContain("Conv2D");
+      const got = tf.tidy(() => conv(CASES[0]!, 0).dataSync());
+      for (let j = 0; j < got.length; j++)
+        if (Number.isFinite(reference[0]![j])) expect(Math.abs(got[j]! - reference[0]![j]!)).toBeLessThan(1e-4);
+        else expect(got[j]).toBe(reference[0]![j]);
     } finally {
+      runtime.setHeapGemm(null);
       runtime.setIm2colMode("always");
     }
   });
