@@ -19,6 +19,12 @@
  * its CPU time);
  * `jit_speedup` = median over rounds of (eager ÷ jit), `grad_jit_max_abs_diff` its largest
  * difference from the eager gradient.
+ * `--gemm wasm,native` (default wasm): each model is also timed with `@hodiff/native`'s OpenBLAS
+ * GEMM installed (wasm backend only), once per `--blas-threads` count (default 1), after the wasm
+ * rows; every line says its `"gemm"` and native lines their `"blas_threads"`. Native lines are one
+ * JS thread (no pool: a pool's workers would keep tfjs-wasm's GEMM). `gemm_ms` stays the time
+ * inside the matmul/conv kernels, whichever computes them. The settings run one after the other,
+ * not interleaved: compare them within one run, on a quiet machine.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
@@ -26,6 +32,7 @@ import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { adam, applyUpdates, newtonSummary, type Extras, type Params } from "@hodiff/optim";
 import { createPool, type Pool } from "@hodiff/parallel";
 import { canonical, summaries } from "@hodiff/partition";
+import { installNativeGemm, nativeBlasConfig } from "@hodiff/native";
 import { median, round } from "./timing";
 import type { Bench } from "./suites";
 
@@ -273,38 +280,67 @@ export interface ModelsOptions {
   compareSimd?: boolean;
   /** Thread counts to time (default [1, 2] for mlp and lenet, [1] otherwise); n > 1 is an `@hodiff/parallel` pool of n threads. */
   threads?: readonly number[];
+  /** Which GEMMs to time (default ["wasm"]): "native" is @hodiff/native's OpenBLAS, on the wasm backend. */
+  gemm?: readonly GemmName[];
+  /** OpenBLAS thread counts for the native rows (default [1]). */
+  blasThreads?: readonly number[];
+}
+
+export type GemmName = "wasm" | "native";
+
+/** The GEMM settings a model is timed under, in order: wasm, then native per BLAS thread count. */
+function gemmSettings(options: ModelsOptions, backend: string): Array<{ gemm: GemmName; blasThreads?: number }> {
+  const gemms = options.gemm ?? ["wasm"];
+  for (const g of gemms)
+    if (g !== "wasm" && g !== "native") throw new Error(`bench models: unknown --gemm '${g}' (use wasm, native)`);
+  if (gemms.includes("native") && backend !== "wasm")
+    throw new Error(`bench models: --gemm native needs the wasm backend (got '${backend}')`);
+  return gemms.flatMap((gemm): Array<{ gemm: GemmName; blasThreads?: number }> =>
+    gemm === "wasm" ? [{ gemm }] : (options.blasThreads ?? [1]).map((blasThreads) => ({ gemm, blasThreads })),
+  );
 }
 
 export const modelsBench =
   (options: ModelsOptions): Bench =>
   async ({ backend }) => {
     const names = options.models ? options.models.split(",") : Object.keys(PAPER);
-    for (const n of names) {
-      const paper = PAPER[n];
-      if (!paper) throw new Error(`bench models: unknown model '${n}' (use ${Object.keys(PAPER).join(", ")})`);
-      // By default a pool only for the small models: a VGG-11'/BigMLP pool holds the model and its
-      // summaries' memory in every thread's wasm heap, and doubles minutes-long runs (untested).
-      const counts = options.threads ?? (n === "mlp" || n === "lenet" ? [1, 2] : [1]);
-      const pools: Pool[] = [];
-      try {
-        for (const threads of counts.filter((c) => c > 1))
-          pools.push(
-            await createPool({ task: new URL("./modelTask.ts", import.meta.url), init: { model: n }, threads }),
+    const settings = gemmSettings(options, backend);
+    if (settings.some((s) => s.gemm === "native"))
+      console.error(`# ${nativeBlasConfig() ?? "@hodiff/native: not built"}`);
+    for (const n of names)
+      for (const setting of settings) {
+        const paper = PAPER[n];
+        if (!paper) throw new Error(`bench models: unknown model '${n}' (use ${Object.keys(PAPER).join(", ")})`);
+        // By default a pool only for the small models: a VGG-11'/BigMLP pool holds the model and its
+        // summaries' memory in every thread's wasm heap, and doubles minutes-long runs (untested).
+        const native = setting.gemm === "native";
+        const counts = native ? [1] : (options.threads ?? (n === "mlp" || n === "lenet" ? [1, 2] : [1]));
+        const pools: Pool[] = [];
+        const installed = native ? installNativeGemm({ threads: setting.blasThreads! }) : null;
+        try {
+          for (const threads of counts.filter((c) => c > 1))
+            pools.push(
+              await createPool({ task: new URL("./modelTask.ts", import.meta.url), init: { model: n }, threads }),
+            );
+          const records = await benchModel(
+            n as ModelName,
+            paper.batch,
+            options.repeats ?? paper.repeats,
+            backend,
+            n === "mlp",
+            (options.compareSimd ?? false) && hd.simdKernelsActive() && !native,
+            pools,
           );
-        const records = await benchModel(
-          n as ModelName,
-          paper.batch,
-          options.repeats ?? paper.repeats,
-          backend,
-          n === "mlp",
-          (options.compareSimd ?? false) && hd.simdKernelsActive(),
-          pools,
-        );
-        // printed as soon as measured: vgg11 and bigmlp take minutes
-        for (const r of records) console.log(JSON.stringify(r));
-      } finally {
-        await Promise.all(pools.map((p) => p.close()));
+          // printed as soon as measured: vgg11 and bigmlp take minutes
+          for (const r of records) {
+            const { name, model, batch, threads } = r;
+            const gemm = native ? { gemm: "native", blas_threads: installed!.threads() } : { gemm: "wasm" };
+            console.log(JSON.stringify({ name, model, batch, backend: r.backend, threads, ...gemm, ...r }));
+          }
+        } finally {
+          installed?.uninstall();
+          await Promise.all(pools.map((p) => p.close()));
+        }
       }
-    }
     return [];
   };

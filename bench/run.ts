@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { useDefaultBackend, setBackend, setSimdKernels, type BackendName } from "@hodiff/core";
 import { benchmarks } from "./suites";
-import { modelsBench } from "./models";
+import { modelsBench, type GemmName } from "./models";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -18,6 +18,10 @@ const { values, positionals } = parseArgs({
     // --simd off: tfjs-wasm's own kernels instead of hodiff's SIMD ones; --simd compare: models
     // also times each gradient with tfjs-wasm's kernels, interleaved (before/after in one sitting).
     simd: { type: "string", default: "on" },
+    // models: GEMMs to time, e.g. wasm,native (native: @hodiff/native's OpenBLAS on the wasm heap),
+    // and OpenBLAS thread counts for the native rows, e.g. 1,2.
+    gemm: { type: "string" },
+    "blas-threads": { type: "string" },
   },
 });
 
@@ -38,6 +42,8 @@ for (const name of selected) {
           ...(values.repeats ? { repeats: Number(values.repeats) } : {}),
           compareSimd: values.simd === "compare",
           ...(values.threads ? { threads: values.threads.split(",").map(Number) } : {}),
+          ...(values.gemm ? { gemm: values.gemm.split(",") as GemmName[] } : {}),
+          ...(values["blas-threads"] ? { blasThreads: values["blas-threads"].split(",").map(Number) } : {}),
         })
       : benchmarks[name];
   if (!run) {

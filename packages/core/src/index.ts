@@ -13,6 +13,7 @@ export { tidy, dispose } from "./memory";
 export { scope, keep, carry, reachableTensors } from "./scope";
 export { setBackend, getBackend, useDefaultBackend, numTensors, BACKENDS } from "./backend";
 export { setSimdKernels, simdKernelsActive } from "./simd/install";
+export { setHeapGemm, heapGemmActive, type HeapGemm } from "./simd/install";
 export type { BackendName, DefaultBackendOptions } from "./backend";
 export { getWebGpuAdapter, takeWebGpuErrors, canReadSync } from "./backend";
 export type { WebGpuAdapterInfo } from "./webgpu/install";

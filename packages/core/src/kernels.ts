@@ -465,6 +465,10 @@ export const runtime = {
   },
   /** Tells K whether the fused kernels (`FUSED_KERNELS`) can run now. */
   setFusedKernelsActive: (active: () => boolean): void => void (fusedKernelsActive = active),
+  /** Route wasm float32 matmuls through `gemm` (a native BLAS), or back to XNNPACK with null. */
+  setHeapGemm: (gemm: HeapGemm | null): void => void (heapGemm = gemm),
+  /** The native GEMM in use on wasm, if any. */
+  heapGemm: (): HeapGemm | null => heapGemm,
   sizeFromShape: (shape: readonly number[]): number => tf.util.sizeFromShape(shape as number[]),
   computeStrides: (shape: readonly number[]): number[] => tf.util.computeStrides(shape as number[]),
   parseAxisParam: (axis: number | number[], shape: readonly number[]): number[] =>

@@ -56,6 +56,8 @@ interface TrainFlags {
   readonly progress: boolean;
   readonly onNonfinite: "stop" | "skip";
   readonly threads: number;
+  readonly gemm: "wasm" | "native";
+  readonly blasThreads?: number;
   readonly [hyper: string]: unknown;
 }
 
@@ -271,6 +273,37 @@ export async function selectBackend(
   return name;
 }
 
+/** `--gemm` and `--blas-threads` that cannot work together, refused before anything is written. */
+function checkGemmFlags(f: TrainFlags): void {
+  if (f.blasThreads !== undefined && f.gemm !== "native")
+    throw new UsageError("--blas-threads", "--blas-threads applies only to --gemm native");
+  if (f.gemm === "native" && f.threads > 1)
+    throw new UsageError(
+      "--gemm",
+      `--gemm native runs on one thread: a --threads ${f.threads} pool's workers would keep the wasm GEMM; use one of them`,
+    );
+}
+
+/**
+ * With `--gemm native` on the wasm backend: @hodiff/native's OpenBLAS GEMM, installed for the run
+ * (its handle uninstalls it); null for `--gemm wasm`. A missing addon is an error saying how to build it.
+ */
+async function useNativeGemm(f: TrainFlags, backend: string): Promise<{ uninstall(): void } | null> {
+  if (f.gemm !== "native") return null;
+  if (backend !== "wasm")
+    throw new UsageError(
+      "--gemm",
+      `--gemm native computes on the wasm backend's heap; the backend is ${backend}: use --backend wasm`,
+    );
+  // Loaded only when asked for: the default run never touches the native package.
+  const { installNativeGemm } = await import("@hodiff/native");
+  try {
+    return installNativeGemm(f.blasThreads === undefined ? {} : { threads: f.blasThreads });
+  } catch (e) {
+    throw new RunError(`--gemm native: ${describeError(e)}`);
+  }
+}
+
 // command
 
 /** `hodiff train`. @category commands */
@@ -301,6 +334,19 @@ export const trainCommand: CommandModule = {
         intAtLeast(1),
         1,
       )
+      .addOption(
+        new Option(
+          "--gemm <name>",
+          "matrix products on the wasm backend: wasm (tfjs-wasm's XNNPACK, built in) or native (@hodiff/native: OpenBLAS on tfjs-wasm's heap; its addon must be built)",
+        )
+          .choices(["wasm", "native"])
+          .default("wasm"),
+      )
+      .option(
+        "--blas-threads <n>",
+        "with --gemm native: OpenBLAS's thread count (default: OpenBLAS's own, OPENBLAS_NUM_THREADS or one per core)",
+        intAtLeast(1),
+      )
       .option("--out <dir>", "run directory (must not hold a run yet)")
       .option(
         "--resume <dir>",
@@ -318,6 +364,7 @@ export const trainCommand: CommandModule = {
       `\nOptimizers:\n${OPTIMIZER_NAMES.map((n) => `  ${n.padEnd(15)} ${(OPTIMIZERS[n] as OptimizerEntry).summary}`).join("\n")}\n\nExamples:\n  hodiff train --model mlp --dataset mnist --optimizer adam --lr 1e-3 --epochs 10 --out runs/mlp-adam\n  hodiff train --resume runs/mlp-adam --epochs 20`,
     );
     cmd.action(async (f: TrainFlags, c: Command) => {
+      checkGemmFlags(f);
       let dir: string;
       let cfg: TrainConfig;
       let lock: RunLock;
@@ -398,10 +445,12 @@ export const trainCommand: CommandModule = {
       const stop: StopRequest = { requested: null };
       const offSignals = onSignals(stop, io);
       let started = false;
+      let nativeGemm: { uninstall(): void } | null = null;
       try {
         const entry = optimizerEntry(cfg.optimizer);
         const syncReads = entry.syncReads && `--optimizer ${cfg.optimizer}: ${entry.syncReads}`;
         const backend = await selectBackend(f.backend, io, syncReads);
+        nativeGemm = await useNativeGemm(f, backend);
         await train(cfg, {
           dir,
           resume,
@@ -440,6 +489,7 @@ export const trainCommand: CommandModule = {
           );
         throw e;
       } finally {
+        nativeGemm?.uninstall();
         offSignals();
         lock.release();
         if (!started && created !== undefined) rmSync(created, { recursive: true, force: true });

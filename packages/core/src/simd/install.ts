@@ -22,9 +22,12 @@ import {
   type KernelFunc,
   type TensorInfo,
   type TfDataType,
+  type HeapGemm,
 } from "../kernels";
 import { broadcastShapes, maxScatterView, sameShape, sizeOf } from "../shapes";
 import { SIMD_WASM_BASE64 } from "./module";
+
+export type { HeapGemm } from "../kernels";
 
 /** The kernels the module exports: (x, out, n) for unary ones, byte offsets and an element count. */
 type Unary = (x: number, out: number, n: number) => void;
@@ -410,6 +413,103 @@ const LAYOUT_KERNELS = [rowsKernel("Add", "addRows"), rowsKernel("Multiply", "mu
 
 // ── end of broadcast / layout kernels ───────────────────────────────────────────────────────────
 
+// ---- native GEMM ----
+// BatchMatMul through a native GEMM (`runtime.setHeapGemm`, e.g. @hodiff/native's OpenBLAS) on the
+// backend's own heap: no copies. XNNPACK's wasm GEMM is 128-bit SIMD; a native BLAS uses the CPU's
+// full vector width (512³: 6.6 ms in tfjs-wasm, 2.1 ms in OpenBLAS on one thread, this machine).
+
+/**
+ * The heap GEMM calls for a batched matmul with batch shapes `batchA`, `batchB` (tfjs broadcasts
+ * them): [aBatch, bBatch, cBatch, count, rows] triples of batch indices, merged where possible.
+ * Equal batches are one call of `batch`; a shared B (batch 1) without transposed A is one call
+ * with the batches stacked as rows (count 1, rows × batch); anything else one call per output batch.
+ */
+export function gemmPlan(
+  batchA: readonly number[],
+  batchB: readonly number[],
+  transA: boolean,
+): { out: number[]; calls: Array<{ a: number; b: number; c: number; batch: number; stack: number }> } {
+  const out = broadcastShapes("matMul", [batchA, batchB]);
+  const total = sizeOf(out);
+  const na = sizeOf(batchA);
+  const nb = sizeOf(batchB);
+  if (na === total && nb === total) return { out, calls: [{ a: 0, b: 0, c: 0, batch: total, stack: 1 }] };
+  if (nb === 1 && na === total && !transA) return { out, calls: [{ a: 0, b: 0, c: 0, batch: 1, stack: total }] };
+  // General broadcasting: each output batch index, unravelled, picks A's and B's (size-1 axes → 0).
+  const index = (shape: readonly number[], at: number[]): number => {
+    let i = 0;
+    shape.forEach((d, ax) => (i = i * d + (d === 1 ? 0 : at[out.length - shape.length + ax]!)));
+    return i;
+  };
+  const calls = [];
+  const at = new Array<number>(out.length).fill(0);
+  for (let c = 0; c < total; c++) {
+    calls.push({ a: index(batchA, at), b: index(batchB, at), c, batch: 1, stack: 1 });
+    for (let ax = out.length - 1; ax >= 0 && ++at[ax]! === out[ax]; ax--) at[ax] = 0;
+  }
+  return { out, calls };
+}
+
+/** The backend's WebAssembly.Memory (read its `buffer` after any allocation: growth replaces it). */
+const wasmMemory = (backend: WasmBackend): WebAssembly.Memory | undefined =>
+  backend.wasm.asm?.memory ?? backend.wasm.wasmMemory;
+
+/** BatchMatMul: float32 with a heap GEMM set → the native GEMM; everything else → tfjs-wasm's. */
+const batchMatMulKernel: KernelConfig = {
+  kernelName: "BatchMatMul",
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const { transposeA: ta = false, transposeB: tb = false } = args.attrs as {
+      transposeA?: boolean;
+      transposeB?: boolean;
+    };
+    const backend = args.backend as WasmBackend;
+    const gemm = runtime.heapGemm();
+    const memory = wasmMemory(backend);
+    if (gemm === null || a.dtype !== "float32" || b.dtype !== "float32" || backend !== installed?.backend || !memory)
+      return original("BatchMatMul", args);
+    const [ra, rb] = [a.shape.length, b.shape.length];
+    const m = a.shape[ta ? ra - 1 : ra - 2]!;
+    const k = a.shape[ta ? ra - 2 : ra - 1]!;
+    const n = b.shape[tb ? rb - 2 : rb - 1]!;
+    if (k !== b.shape[tb ? rb - 1 : rb - 2]) return original("BatchMatMul", args); // tfjs's error message
+    const plan = gemmPlan(a.shape.slice(0, -2), b.shape.slice(0, -2), ta);
+    const out = backend.makeOutput([...plan.out, m, n], "float32");
+    if (m * n * sizeOf(plan.out) === 0) return out;
+    const heap = memory.buffer; // after makeOutput, which may have grown (and so replaced) it
+    const [oa, ob, oc] = [offset(backend, a), offset(backend, b), offset(backend, out)];
+    for (const call of plan.calls) {
+      gemm(
+        heap,
+        oa + call.a * m * k * 4,
+        ob + call.b * k * n * 4,
+        oc + call.c * m * n * 4,
+        call.batch,
+        m * call.stack,
+        n,
+        k,
+        ta,
+        tb,
+      );
+    }
+    return out;
+  },
+};
+
+/** The native-GEMM kernels replacing tfjs-wasm's (they defer to it while no heap GEMM is set). */
+const NATIVE_KERNELS = [batchMatMulKernel];
+
+/** Route the wasm backend's float32 matmuls through `gemm` (a native BLAS on the heap), or back to XNNPACK with null. */
+export function setHeapGemm(gemm: HeapGemm | null): void {
+  runtime.setHeapGemm(gemm);
+}
+
+/** Whether float32 matmuls on the active backend go to a native GEMM now (set, on wasm, kernels installed). */
+export const heapGemmActive = (): boolean => runtime.heapGemm() !== null && simdKernelsActive();
+
+// ---- end of native GEMM ----
+
 /**
  * Slice by copying contiguous runs within the heap. tfjs-wasm's Slice first reads the whole input
  * out of the heap (readSync copies it), so slicing one row of a [9, 262144] array — conv2d's filter
@@ -520,6 +620,7 @@ const REPLACED = [
   "Sum",
   "Max",
   ...LAYOUT_KERNELS.map((k) => k.kernelName),
+  ...NATIVE_KERNELS.map((k) => k.kernelName),
 ];
 
 function register(on: boolean): void {
@@ -527,7 +628,7 @@ function register(on: boolean): void {
     runtime.unregisterKernel(name, "wasm");
     runtime.registerKernel(on ? unaryKernel(name, fn) : originals.get(name)!);
   }
-  for (const k of [transposeKernel, sliceKernel, ...REDUCTIONS, ...LAYOUT_KERNELS]) {
+  for (const k of [transposeKernel, sliceKernel, ...REDUCTIONS, ...LAYOUT_KERNELS, ...NATIVE_KERNELS]) {
     runtime.unregisterKernel(k.kernelName, "wasm");
     runtime.registerKernel(on ? k : originals.get(k.kernelName)!);
   }

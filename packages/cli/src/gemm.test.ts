@@ -1,0 +1,77 @@
+/**
+ * `hodiff train --gemm native [--blas-threads n]`: the run with @hodiff/native's OpenBLAS GEMM
+ * follows the default (wasm GEMM) trajectory within float32 rounding and leaves the default in
+ * place afterwards; flags that cannot work are refused before anything is written. The native run
+ * is skipped, with the reason in its name, where the addon is not built.
+ */
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as hd from "@hodiff/core";
+import { nativeGemmAvailable } from "@hodiff/native";
+import { loadCheckpoint } from "./checkpoint";
+import { METRICS_FILE, readMetrics } from "./metrics";
+import { hodiff, tempDir, TINY } from "./testing/harness";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+beforeAll(() => hd.setBackend("wasm"));
+const built = nativeGemmAvailable();
+
+/** Losses of every step record, and the final parameters, of the run in `dir`. */
+function result(dir: string) {
+  const losses = readMetrics(`${dir}/${METRICS_FILE}`)
+    .filter((r) => r.kind === "step")
+    .map((r) => r.train_loss);
+  const ck = loadCheckpoint(dir);
+  const params = hd.treeLeaves(ck.params).flatMap((l) => Array.from(hd.toFlat(l)));
+  hd.dispose([ck.params, ck.optState] as never);
+  return { losses, params };
+}
+
+describe("hodiff train --gemm native", () => {
+  it.skipIf(!built)(
+    `follows the --gemm wasm trajectory within float32 rounding${built ? "" : " [SKIPPED: @hodiff/native's addon not built — apt-get install libopenblas-dev; pnpm --filter @hodiff/native run build:native]"}`,
+    async () => {
+      const runs: Record<string, ReturnType<typeof result>> = {};
+      const before = hd.numTensors();
+      for (const gemm of [["wasm"], ["native", "--blas-threads", "1"]]) {
+        const out = tmp.path(`gemm-${gemm[0]}`);
+        const r = await hodiff(
+          "train",
+          ...TINY,
+          "--optimizer",
+          "adam",
+          "--lr",
+          "0.01",
+          "--gemm",
+          ...gemm,
+          "--out",
+          out,
+        );
+        expect(r.err).toBe("");
+        expect(r.code).toBe(0);
+        runs[gemm[0]!] = result(out);
+        expect(hd.heapGemmActive()).toBe(false); // the run uninstalled it
+      }
+      expect(hd.numTensors()).toBe(before);
+      const [a, b] = [runs.wasm!, runs.native!];
+      expect(b.losses.length).toBe(a.losses.length);
+      b.losses.forEach((l, i) => expect(Math.abs(l! - a.losses[i]!)).toBeLessThan(1e-4));
+      b.params.forEach((p, i) => expect(Math.abs(p - a.params[i]!)).toBeLessThan(1e-4));
+    },
+  );
+
+  it.each([
+    [["--gemm", "native", "--threads", "2"], /--gemm native runs on one thread/],
+    [["--blas-threads", "2"], /--blas-threads applies only to --gemm native/],
+    [["--gemm", "native", "--backend", "cpu"], /--gemm native computes on the wasm backend's heap/],
+    [["--gemm", "blas"], /--gemm/],
+  ])("refuses %j before writing anything", async (flags, message) => {
+    const out = tmp.path(`refused-${flags.join("")}`);
+    const r = await hodiff("train", ...TINY, ...flags, "--out", out);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+    await hd.setBackend("wasm");
+  });
+});
