@@ -451,10 +451,6 @@ export const runtime = {
   watchWebGpuErrors: (): void => gpu.watchWebGpuErrors(),
   /** The webgpu device errors seen since the last call (and clears them). */
   webGpuErrors: (): string[] => gpu.webGpuErrors(),
-  /** Route wasm float32 matmuls through `gemm` (a native BLAS), or back to XNNPACK with null. */
-  setHeapGemm: (gemm: HeapGemm | null): void => void (heapGemm = gemm),
-  /** The native GEMM in use on wasm, if any. */
-  heapGemm: (): HeapGemm | null => heapGemm,
   /** Force K.conv2d's im2col path on or off on wasm (tests, benchmarks), or back to its rule ("auto"). */
   setIm2colMode: (mode: Im2colMode): void => void (im2colMode = mode),
   /** Cap the floats of one im2col patch matrix (tests of the chunked path); returns the previous cap. */
