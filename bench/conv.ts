@@ -1,11 +1,12 @@
 /**
- * `pnpm bench conv [--models lenet,vgg11]`: every convolution one gradient of each model runs
- * (forward convs, and the input- and filter-gradient rules' convs), recorded at K.conv2d, timed
- * through tfjs-wasm's Conv2D (XNNPACK) and as im2col + matmul (the SIMD patch matrix, then
- * BatchMatMul: XNNPACK, or the native GEMM where one is installed), interleaved in one run so the
- * ratio holds on a loaded machine: medians, and minima (the least disturbed run). `m, k, n`: the
- * matmul's [m, k]·[k, n]. A new filter tensor each call, as in training. These lines back
- * K.conv2d's rule for plain wasm (`im2colFaster` in packages/core/src/kernels.ts).
+ * `pnpm bench conv [--models lenet,vgg11] [--gemm wasm,native]`: every convolution one gradient of
+ * each model runs (forward convs, and the input- and filter-gradient rules' convs), recorded at
+ * K.conv2d, timed through tfjs-wasm's Conv2D (XNNPACK; or the col2im path where K.conv2d takes it)
+ * and as im2col + matmul (the SIMD patch matrix, then BatchMatMul: XNNPACK, or with `--gemm native`
+ * @hodiff/native's OpenBLAS on one thread), interleaved in one run so the ratio holds on a loaded
+ * machine: medians, and minima (the least disturbed run). `m, k, n`: the matmul's [m, k]·[k, n]. A
+ * new filter tensor each call, as in training. The wasm lines back K.conv2d's rule for plain wasm
+ * (`im2colFaster` in packages/core/src/kernels.ts).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
@@ -48,10 +49,27 @@ function recordConvs(model: ModelName): Case[] {
   return [...seen.values()];
 }
 
-export const convBench: Bench = async ({ backend, repeats, models: names }) => {
+export const convBench: Bench = async ({ backend, repeats, models: names, gemm: gemms }) => {
   if (!hd.simdKernelsActive()) return [{ name: "conv", backend, skipped: "SIMD kernels not active" }];
-  const models = (names ?? "lenet,vgg11").split(",") as ModelName[];
   const out: Record<string, unknown>[] = [];
+  for (const gemm of (gemms ?? "wasm").split(",")) {
+    if (gemm !== "wasm" && gemm !== "native")
+      throw new Error(`bench conv: unknown --gemm '${gemm}' (use wasm, native)`);
+    // One OpenBLAS thread, as tfjs-wasm's one (and PyTorch's --threads 1).
+    const native = gemm === "native" ? (await import("@hodiff/native")).installNativeGemm({ threads: 1 }) : null;
+    try {
+      out.push(...timeConvs(repeats, (names ?? "lenet,vgg11").split(",") as ModelName[]));
+    } finally {
+      native?.uninstall();
+    }
+  }
+  return out;
+};
+
+/** The lines of `convBench` for the GEMM installed now. */
+function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const backend = "wasm";
   for (const model of models) {
     for (const c of recordConvs(model)) {
       const x = tf.randomNormal(c.x);
@@ -102,4 +120,4 @@ export const convBench: Bench = async ({ backend, repeats, models: names }) => {
     }
   }
   return out;
-};
+}

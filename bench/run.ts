@@ -50,6 +50,6 @@ for (const name of selected) {
     console.error(`unknown benchmark '${name}'; available: ${Object.keys(benchmarks).join(", ")}, models`);
     process.exit(2);
   }
-  for (const record of await run({ backend, repeats, ...(values.models ? { models: values.models } : {}) }))
-    console.log(JSON.stringify(record));
+  const extra = { ...(values.models ? { models: values.models } : {}), ...(values.gemm ? { gemm: values.gemm } : {}) };
+  for (const record of await run({ backend, repeats, ...extra })) console.log(JSON.stringify(record));
 }

@@ -11,6 +11,8 @@ export interface BenchContext {
   repeats: number;
   /** `--models`, for the suites that take it (conv). */
   models?: string;
+  /** `--gemm wasm,native`, for the suites that take it (conv). */
+  gemm?: string;
 }
 export type Bench = (ctx: BenchContext) => Promise<Record<string, unknown>[]>;
 

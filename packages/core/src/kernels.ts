@@ -192,24 +192,28 @@ let im2colMode: Im2colMode = "auto";
 let IM2COL_MAX = 2 ** 24;
 
 /**
- * Whether im2col + XNNPACK's matmul beats tfjs-wasm's Conv2D (XNNPACK's indirect conv, which packs
- * each new filter tensor anew) on plain wasm, for an [m, k]·[k, n] product (k = kh·kw·c, n output
- * channels) over `taps` = kh·kw: when k ≥ 256 and n ≥ 256, or n ≥ 128 with ≥ 16 taps (the
- * filter-gradient rule's convs: x as [c, h, w, b] with the [ho, wo, b, o] cotangent as filter, few
- * channels per tap). Fitted on `pnpm bench conv` (2026-12-06, loaded machine, medians): VGG-11''s
- * convs so chosen 1.0–1.9× faster as im2col (one 0.91×), those left out 0.62–0.99×, LeNet-5's
- * (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient 1.11× faster.
+ * Whether im2col + matmul beats tfjs-wasm's Conv2D (XNNPACK's indirect conv, which packs each new
+ * filter tensor anew) for an [m, k]·[k, n] product (k = kh·kw·c, n output channels) over `taps` =
+ * kh·kw. Fitted on `pnpm bench conv` (2026-12-06, loaded machine, medians):
+ * - with the native GEMM (`native`): when n ≥ 16. VGG-11''s convs 1.2–16× faster as im2col, LeNet-5's
+ *   with 16 output channels 1.3–2.1×; its 6-channel ones 0.54–0.82× (k = 75) and 0.93–1.04× (k = 78400).
+ * - with XNNPACK's matmul: when k ≥ 256 and n ≥ 256, or n ≥ 128 with ≥ 16 taps (the filter-gradient
+ *   rule's convs: x as [c, h, w, b] with the [ho, wo, b, o] cotangent as filter, few channels per
+ *   tap). VGG-11''s convs so chosen 1.0–1.9× faster (one 0.91×), those left out 0.62–0.99×, LeNet-5's
+ *   (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient 1.11× faster.
  */
-function im2colFaster(k: number, n: number, taps: number): boolean {
+function im2colFaster(k: number, n: number, taps: number, native: boolean): boolean {
+  if (native) return n >= 16;
   return k >= 256 && (n >= 256 || (n >= 128 && taps >= 16));
 }
 
 /**
  * conv(x, w) as one matmul: patches(x) · w.reshape(kh·kw·c, o), patches the [b·ho·wo, kh·kw·c]
  * matrix of x's windows (SIMD im2col, zeros for the padding), reshaped to [b, ho, wo, o]. With a
- * native GEMM installed (`runtime.setHeapGemm`) the matmul, and so every conv and conv gradient,
- * runs on it; on plain wasm only where `im2colFaster`. A patch matrix over IM2COL_MAX floats is
- * built and multiplied a few images at a time. null where tfjs's conv is the choice.
+ * native GEMM installed (`runtime.setHeapGemm`) the matmul, and so nearly every conv and conv
+ * gradient, runs on it; which convs take this path is `im2colFaster`'s rule. A patch matrix over
+ * IM2COL_MAX floats is built and multiplied a few images at a time. null where tfjs's conv is the
+ * choice.
  */
 function conv2dIm2col(
   x: Tensor,
@@ -229,7 +233,7 @@ function conv2dIm2col(
   const perImage = Ho * Wo * kh * kw * C;
   const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));
   if (chunk < 1) return null;
-  if (im2colMode === "auto" && heapGemm === null && !im2colFaster(kh * kw * C, O, kh * kw)) return null;
+  if (im2colMode === "auto" && !im2colFaster(kh * kw * C, O, kh * kw, heapGemm !== null)) return null;
   return tf.tidy(() => {
     const w2 = tf.reshape(w, [kh * kw * C, O]) as tf.Tensor2D;
     const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && padding.flat().every((p) => p === 0);

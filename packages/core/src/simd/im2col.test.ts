@@ -156,6 +156,17 @@ const CASES: Conv[] = [
     ],
     [1, 2],
   ],
+  // 16 output channels from 3: im2col only with a native GEMM
+  [
+    [2, 5, 6, 3],
+    [3, 3, 3, 16],
+    [1, 1],
+    [
+      [1, 1],
+      [1, 1],
+    ],
+    [1, 1],
+  ],
 ];
 
 const diff = (a: ArrayLike<number>, b: ArrayLike<number>): number[] => {
@@ -268,7 +279,7 @@ describe("HodiffIm2Col and conv2d as im2col + matmul on wasm", () => {
     }
   });
 
-  it("in 'auto', follows its rule on plain wasm and takes im2col for every conv with a native GEMM", async () => {
+  it("in 'auto', follows its rule on plain wasm and with a native GEMM", async () => {
     const kernelsOf = async (c: Conv, i: number) =>
       (await tf.profile(() => void tf.tidy(() => conv(c, i)))).kernels.map((k) => k.name);
     // k = 4·4·16 = 256 products into n = 128 channels over 16 taps: the filter-gradient form.
@@ -298,17 +309,21 @@ describe("HodiffIm2Col and conv2d as im2col + matmul on wasm", () => {
     };
     runtime.setIm2colMode("auto");
     try {
-      expect(await kernelsOf(CASES[0]!, 0)).toContain("Conv2D");
-      expect(await kernelsOf(CASES[0]!, 0)).not.toContain(IM2COL);
+      const last = CASES.length - 1;
+      expect(await kernelsOf(CASES[last]!, last)).toContain("Conv2D");
+      expect(await kernelsOf(CASES[last]!, last)).not.toContain(IM2COL);
       expect(await kernelsOf(wide, 9)).toContain(IM2COL);
       runtime.setHeapGemm(fakeGemm);
-      const names = await kernelsOf(CASES[0]!, 0);
+      // With a native GEMM: im2col from 16 output channels on, XNNPACK's conv below.
+      expect(await kernelsOf(CASES[0]!, 0)).toContain("Conv2D");
+      const names = await kernelsOf(CASES[last]!, last);
       expect(names).toContain(IM2COL);
       expect(names).not.toContain("Conv2D");
-      const got = tf.tidy(() => conv(CASES[0]!, 0).dataSync());
+      const got = tf.tidy(() => conv(CASES[last]!, last).dataSync());
+      const want = reference[last]!;
       for (let j = 0; j < got.length; j++)
-        if (Number.isFinite(reference[0]![j])) expect(Math.abs(got[j]! - reference[0]![j]!)).toBeLessThan(1e-4);
-        else expect(got[j]).toBe(reference[0]![j]);
+        if (Number.isFinite(want[j])) expect(Math.abs(got[j]! - want[j]!)).toBeLessThan(1e-4);
+        else expect(got[j]).toBe(want[j]);
     } finally {
       runtime.setHeapGemm(null);
       runtime.setIm2colMode("always");
