@@ -162,6 +162,34 @@ log(`adam      ok  θ after 2 steps = [${[...w, b].map((v) => v.toFixed(6))}]`);
   log(`parallel  ok  a pool of 2 threads (dist/worker.js): L and ∇L of a batch of 5 in closed form`);
 }
 
+// @hodiff/native: its install hook compiled the addon here where a C compiler and OpenBLAS exist
+// (CI installs them); then a 2×3·3×2 product through OpenBLAS on the wasm heap, against sums by hand.
+if (names.includes("@hodiff/native")) {
+  const native = await import("@hodiff/native");
+  if (native.nativeGemmAvailable()) {
+    const gemm = native.installNativeGemm({ threads: 1 });
+    const [A, B] = [
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      [
+        [7, 8],
+        [9, 10],
+        [11, 12],
+      ],
+    ];
+    const C = hd.matmul(hd.array(A), hd.array(B));
+    const want = A.flatMap((row) => [0, 1].map((j) => row.reduce((s, a, k) => s + a * B[k][j], 0)));
+    assert.ok(hd.heapGemmActive(), "installNativeGemm did not route matmuls to OpenBLAS");
+    closeAll(hd.toFlat(C), want, "native gemm");
+    hd.dispose(C);
+    gemm.uninstall();
+    log(
+      `native    ok  OpenBLAS built at install (${gemm.config.split(" ").slice(0, 2).join(" ")}): [2,3]·[3,2] by hand`,
+    );
+  } else log("native    --  addon not built at install (no C compiler or OpenBLAS here): skipped");
+}
 hd.dispose([params, state, x]);
 assert.equal(hd.numTensors(), before, "tensors leaked");
 log(`plain node ok  ${names.length} packages imported, backend ${hd.getBackend()}, no tensor leaked`);

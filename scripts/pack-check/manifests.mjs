@@ -27,7 +27,11 @@ for (const tarball of process.argv.slice(2)) {
     );
     assert.ok(!target.endsWith(".ts") || target.endsWith(".d.ts"), `${where}: ${target} is TypeScript source`);
   }
-  const stray = files.filter((f) => !/^(dist\/|package\.json$|README\.md$|LICENSE)/.test(f) || /\.test\./.test(f));
+  // @hodiff/native also ships the C source and the script its install hook compiles it with.
+  const sources = manifest.name === "@hodiff/native" ? /^(csrc\/[^/]+\.c$|scripts\/build\.mjs$)/ : /^$/;
+  const stray = files.filter(
+    (f) => (!/^(dist\/|package\.json$|README\.md$|LICENSE)/.test(f) && !sources.test(f)) || /\.test\./.test(f),
+  );
   assert.deepEqual(stray, [], `${where}: unexpected files in the tarball`);
   for (const [dep, range] of Object.entries(manifest.dependencies ?? {})) {
     assert.match(range, /^[\^~]?\d/, `${where}: dependency ${dep} has the version range '${range}'`);

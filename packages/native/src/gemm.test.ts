@@ -195,6 +195,25 @@ for (const [title, edges] of [
   });
 }
 
+describe("a product whose output grows the wasm heap", () => {
+  it.skipIf(!built)(`is written into the grown memory, not the old buffer${SKIP}`, async () => {
+    await hd.setBackend("wasm");
+    const heapBytes = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.byteLength;
+    const n = Math.ceil(Math.sqrt(heapBytes() / 4)) + 256; // an n×n output larger than the whole heap now
+    const before = heapBytes();
+    const a = Float32Array.from({ length: n }, (_, i) => (i % 7) - 3.5);
+    const b = Float32Array.from({ length: n }, (_, j) => (j % 5) + 0.25);
+    using native = installNativeGemm();
+    const got = tf.tidy(() => tf.matMul(tf.tensor(a, [n, 1]), tf.tensor(b, [1, n])).dataSync() as Float32Array);
+    native.uninstall();
+    expect(heapBytes()).toBeGreaterThan(before);
+    // An outer product: each entry one rounded float32 product.
+    let bad = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (got[i * n + j] !== Math.fround(a[i]! * b[j]!)) bad++;
+    expect(bad).toBe(0);
+  });
+});
+
 describe("an MLP's gradient with the native GEMM", () => {
   let native: NativeGemm | undefined;
   afterAll(() => native?.uninstall());

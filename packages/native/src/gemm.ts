@@ -6,7 +6,7 @@ import { setHeapGemm, type HeapGemm } from "@hodiff/core";
 import { loadAddon, tryLoadAddon } from "./addon";
 
 /** What `installNativeGemm` returns. */
-export interface NativeGemm extends Disposable {
+export interface NativeGemm {
   /** The GEMM routed to: for each i < batch, C_i = op(A_i)·op(B_i) on `heap` (byte offsets). */
   readonly gemm: HeapGemm;
   /** OpenBLAS's build and CPU kernel (openblas_get_config), for reports. */
@@ -17,6 +17,8 @@ export interface NativeGemm extends Disposable {
   setThreads(n: number): void;
   /** Route matmuls back to tfjs-wasm's own kernel (XNNPACK); later calls do nothing. */
   uninstall(): void;
+  /** `uninstall`, for `using native = installNativeGemm()`. */
+  [Symbol.dispose](): void;
 }
 
 /** Whether the addon is built and loads here: true ⇒ `installNativeGemm` will succeed. */
@@ -28,12 +30,13 @@ export function nativeGemmAvailable(): boolean {
  * Route the wasm backend's float32 matmuls to OpenBLAS: C = op(A)·op(B) computed by cblas_sgemm on
  * tfjs-wasm's heap (no copies), for every tfjs BatchMatMul on wasm (hodiff's matmul, dot, dense
  * layers and their derivatives). Other backends and dtypes are unaffected. `threads` sets
- * OpenBLAS's thread count (else OpenBLAS's default: OPENBLAS_NUM_THREADS, or one per core).
+ * OpenBLAS's thread count (process-wide), default 1: on this project's busy 2-core machine two
+ * BLAS threads were slower than one (README.md).
  * Throws, saying how to build it, where the addon is not built.
  */
 export function installNativeGemm(options: { threads?: number } = {}): NativeGemm {
   const addon = loadAddon();
-  if (options.threads !== undefined) addon.setThreads(options.threads);
+  addon.setThreads(options.threads ?? 1);
   const gemm: HeapGemm = (heap, a, b, c, batch, m, n, k, transA, transB) =>
     addon.gemm(heap, a, b, c, batch, m, n, k, transA, transB);
   setHeapGemm(gemm);

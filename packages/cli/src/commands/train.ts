@@ -298,7 +298,7 @@ async function useNativeGemm(f: TrainFlags, backend: string): Promise<{ uninstal
   // Loaded only when asked for: the default run never touches the native package.
   const { installNativeGemm } = await import("@hodiff/native");
   try {
-    return installNativeGemm(f.blasThreads === undefined ? {} : { threads: f.blasThreads });
+    return installNativeGemm({ threads: f.blasThreads ?? 1 });
   } catch (e) {
     throw new RunError(`--gemm native: ${describeError(e)}`);
   }
@@ -342,11 +342,7 @@ export const trainCommand: CommandModule = {
           .choices(["wasm", "native"])
           .default("wasm"),
       )
-      .option(
-        "--blas-threads <n>",
-        "with --gemm native: OpenBLAS's thread count (default: OpenBLAS's own, OPENBLAS_NUM_THREADS or one per core)",
-        intAtLeast(1),
-      )
+      .option("--blas-threads <n>", "with --gemm native: OpenBLAS's thread count (default 1)", intAtLeast(1))
       .option("--out <dir>", "run directory (must not hold a run yet)")
       .option(
         "--resume <dir>",
