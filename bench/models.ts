@@ -1,9 +1,12 @@
 /**
  * `pnpm bench models [--models mlp,lenet] [--repeats N]`: one JSON line per paper model (mlp,
  * lenet, vgg11, bigmlp at the paper's batch sizes 100, 100, 32, 100) with the gradient's wall time
- * (forward + backward of the NLL on a random batch, forced with dataSync), the time inside tfjs
- * kernels and inside the matmul/conv kernels alone (tf.profile of gradients in the same run), and
- * the time of one NewtonSummary update (period T = 10, so one update in ten computes the
+ * (forward + backward of the NLL on a random batch whose labels are a tensor made once, as
+ * bench/peers/models_torch.py measures PyTorch: no read-back on wasm and cpu, whose kernels have
+ * run when the call returns; read back with dataSync elsewhere), the time inside tfjs kernels and
+ * inside the matmul/conv kernels alone (`kernel_ms`, `gemm_ms`: on wasm and cpu measured in the
+ * timed gradient calls themselves, see `KernelClock`; elsewhere tf.profile of three more
+ * gradients), and the time of one NewtonSummary update (period T = 10, so one update in ten computes the
  * summaries) divided by one Adam update, both counting the gradient. Medians of interleaved repeats.
  * `--threads 1,2` (the default for mlp and lenet; [1] for vgg11 and bigmlp unless given):
  * tfjs-wasm runs on one thread in Node, so threads n > 1 is an `@hodiff/parallel` pool (the
@@ -16,7 +19,9 @@
  * share of the batch in the others.
  * `grad_jit_ms` (one-thread lines): the same gradient as `jit(grad(loss))` with the batch an
  * argument (traced once, then run as a compiled plan), timed in the same rounds (`grad_jit_cpu_ms`
- * its CPU time);
+ * its CPU time; `jit_kernel_ms`, `jit_gemm_ms` the kernel times of those calls, which
+ * `grad_jit_over_gemm` divides by); on wasm and cpu `grad_over_gemm` and `grad_jit_over_gemm` are
+ * medians over the timed calls of each call's wall time ÷ its own gemm time (robust to load);
  * `jit_speedup` = median over rounds of (eager ÷ jit), `grad_jit_max_abs_diff` its largest
  * difference from the eager gradient.
  * `--gemm wasm,native` (default wasm): each model is also timed with `@hodiff/native`'s OpenBLAS
@@ -28,7 +33,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
-import { MODELS, nll, type ModelName } from "@hodiff/nn";
+import { MODELS, nll, oneHot, type ModelName } from "@hodiff/nn";
 import { adam, applyUpdates, newtonSummary, type Extras, type Params } from "@hodiff/optim";
 import { createPool, type Pool } from "@hodiff/parallel";
 import { canonical, summaries } from "@hodiff/partition";
@@ -56,22 +61,87 @@ const GEMM = new Set([
 ]);
 
 /**
- * Wall time of `fn` in ms; its tensor outputs are read back (so the kernels have run) and freed.
- * With `cpu`, also pushes the process's CPU time (user + system, every thread: a pool's workers too).
+ * Backends whose kernels run inside the call that launches them: when a function returns, its
+ * tensors hold their values. There a timed call is not followed by a read-back, which would add a
+ * copy of every output (the MLP's 4 MB of gradients: 0.2–1.8 ms, load-dependent) that PyTorch's
+ * `torch.autograd.grad` (bench/peers/models_torch.py) does not make.
  */
-function timeOnce(fn: () => unknown, cpu?: number[]): number {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const out = fn();
-  for (const leaf of hd.treeLeaves(out as hd.Tree<unknown>)) if (leaf instanceof tf.Tensor) leaf.dataSync();
-  const t1 = performance.now();
-  const c = process.cpuUsage(c0);
-  hd.dispose(out);
-  cpu?.push((c.user + c.system) / 1000);
-  return t1 - t0;
+const SYNCHRONOUS = new Set(["wasm", "cpu"]);
+
+/**
+ * Time inside kernels, measured in the timed calls themselves (`kernel_ms`, `gemm_ms`): while a
+ * call runs, every kernel registered for the backend is wrapped by a clock (performance.now around
+ * it; a kernel that a kernel runs is counted once). Only for `SYNCHRONOUS` backends, where a
+ * kernel's work is done when it returns. The wrappers are installed around each call and removed
+ * after it (simd/install.ts re-registers kernels when its kernels are switched).
+ */
+class KernelClock {
+  kernel = 0;
+  gemm = 0;
+  private depth = 0;
+  constructor(private readonly backend: string) {}
+  /** Runs `fn` with the kernels wrapped; returns the kernel and gemm ms of this call. */
+  around<T>(fn: () => T): { out: T; kernel: number; gemm: number } {
+    const configs = tf.getKernelsForBackend(this.backend) as { kernelName: string; kernelFunc: tf.KernelFunc }[];
+    const originals = configs.map((c) => c.kernelFunc);
+    const [k0, g0] = [this.kernel, this.gemm];
+    configs.forEach((c, i) => {
+      const f = originals[i]!;
+      const isGemm = GEMM.has(c.kernelName);
+      c.kernelFunc = (args) => {
+        if (this.depth > 0) return f(args);
+        this.depth++;
+        const t0 = performance.now();
+        try {
+          return f(args);
+        } finally {
+          const ms = performance.now() - t0;
+          this.depth--;
+          this.kernel += ms;
+          if (isGemm) this.gemm += ms;
+        }
+      };
+    });
+    try {
+      const out = fn();
+      return { out, kernel: this.kernel - k0, gemm: this.gemm - g0 };
+    } finally {
+      configs.forEach((c, i) => (c.kernelFunc = originals[i]!));
+    }
+  }
 }
 
-/** Total kernel time and matmul/conv kernel time of one call of `fn` (tf.profile). */
+/**
+ * Wall time of `fn` in ms, its tensor outputs freed after. On a backend that is not `SYNCHRONOUS`
+ * the outputs are read back (so the kernels have run) inside the timing. With `cpu`, also pushes
+ * the process's CPU time (user + system, every thread: a pool's workers too); with `clock`, the
+ * time inside kernels of this call.
+ */
+function timeOnce(fn: () => unknown, cpu?: number[], clock?: { clock: KernelClock; kernel: number[]; gemm: number[] }) {
+  const run = () => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const out = fn();
+    if (!SYNCHRONOUS.has(tf.getBackend()))
+      for (const leaf of hd.treeLeaves(out as hd.Tree<unknown>)) if (leaf instanceof tf.Tensor) leaf.dataSync();
+    const t1 = performance.now();
+    const c = process.cpuUsage(c0);
+    cpu?.push((c.user + c.system) / 1000);
+    return { out, ms: t1 - t0 };
+  };
+  if (!clock) {
+    const { out, ms } = run();
+    hd.dispose(out);
+    return ms;
+  }
+  const { out, kernel, gemm } = clock.clock.around(run);
+  hd.dispose(out.out);
+  clock.kernel.push(kernel);
+  clock.gemm.push(gemm);
+  return out.ms;
+}
+
+/** Total kernel time and matmul/conv kernel time of one call of `fn` (tf.profile; for backends not `SYNCHRONOUS`). */
 async function kernelTimes(fn: () => unknown): Promise<{ kernel: number; gemm: number }> {
   const prof = await tf.profile(() => {
     const out = fn();
@@ -102,12 +172,13 @@ async function benchModel(
   const params = model.init(hd.random.key(0)) as Params;
   const x = hd.random.normal(hd.random.key(1), [batch, ...model.inputShape]);
   const labels = Int32Array.from({ length: batch }, (_, i) => i % model.numClasses);
-  const loss = (p: Params) => nll(model.apply(p as never, x), labels);
+  // The labels as a tensor made once, as PyTorch's `y` (its one-hot rows: what nll uses); the
+  // pools take the Int32Array, which their threads split.
+  const y = oneHot(labels, model.numClasses);
+  const loss = (p: Params) => nll(model.apply(p as never, x), y);
   const gradient = () => hd.grad(loss)(params);
   // hodiff's fastest robust setting: the batch is an argument, so the plan is traced once and reused.
-  const gradJit = hd.jit((p: Params, xb: hd.Value) =>
-    hd.grad((q: Params) => nll(model.apply(q as never, xb), labels))(p),
-  );
+  const gradJit = hd.jit((p: Params, xb: hd.Value) => hd.grad((q: Params) => nll(model.apply(q as never, xb), y))(p));
   const jitGradient = () => gradJit(params, x) as Params;
 
   // NewtonSummary with T = 10 and no warm-up, so that the update with summaries also solves and steps.
@@ -169,6 +240,10 @@ async function benchModel(
     ns: [] as number[],
     nsSum: [] as number[],
     sum: [] as number[],
+    kernel: [] as number[],
+    gemm: [] as number[],
+    jitKernel: [] as number[],
+    jitGemm: [] as number[],
   });
   type Times = ReturnType<typeof newTimes>;
   for (const p of [...onPool, one]) for (const fn of [p.gradient, p.adamStep, p.nsStep(ns1)]) timeOnce(fn); // warm-up
@@ -193,6 +268,7 @@ async function benchModel(
 
   const t = newTimes();
   const tp = pools.map(newTimes);
+  const clock = SYNCHRONOUS.has(backend) ? new KernelClock(backend) : null;
   // One thread first, then each pool, interleaved step by step.
   const each = (f: (s: Steps, m: Times) => void) => [one, ...onPool].forEach((s, k) => f(s, [t, ...tp][k]!));
   const heavy = Math.max(1, Math.ceil(repeats / 3)); // updates with summaries: fewer repeats
@@ -203,8 +279,12 @@ async function benchModel(
       t.plain.push(timeOnce(gradient));
       hd.setSimdKernels(true);
     }
-    each((s, m) => m.grad.push(timeOnce(s.gradient, m.gradCpu)));
-    t.jit.push(timeOnce(jitGradient, t.jitCpu));
+    each((s, m) =>
+      m.grad.push(
+        timeOnce(s.gradient, m.gradCpu, s === one && clock ? { clock, kernel: t.kernel, gemm: t.gemm } : undefined),
+      ),
+    );
+    t.jit.push(timeOnce(jitGradient, t.jitCpu, clock ? { clock, kernel: t.jitKernel, gemm: t.jitGemm } : undefined));
     each((s, m) => m.adam.push(timeOnce(s.adamStep)));
     each((s, m) => m.ns.push(timeOnce(s.nsStep(ns1))));
     if (i < heavy) {
@@ -212,8 +292,12 @@ async function benchModel(
       if (withSummaries) each((s, m) => m.sum.push(timeOnce(s.summaryFn)));
     }
   }
-  const profiles: { kernel: number; gemm: number }[] = [];
-  for (let i = 0; i < Math.min(3, repeats); i++) profiles.push(await kernelTimes(gradient));
+  if (!clock)
+    for (let i = 0; i < Math.min(3, repeats); i++) {
+      const p = await kernelTimes(gradient);
+      t.kernel.push(p.kernel);
+      t.gemm.push(p.gemm);
+    }
 
   /** The JSON line of one thread count's times; `kernels` are its kernel-time fields. */
   const recordOf = (threads: number, m: Times, kernels: Record<string, unknown>): Record<string, unknown> => {
@@ -236,13 +320,22 @@ async function benchModel(
       ...(withSummaries ? { summaries_ms: round(median(m.sum), 2) } : {}),
     };
   };
-  const gemm = median(profiles.map((p) => p.gemm));
+  const gemm = median(t.gemm);
+  // jit runs the same matmul/conv kernels; with the clock, its own calls' gemm time
+  const jitGemm = clock ? median(t.jitGemm) : gemm;
+  // With the clock, the median over calls of (wall ÷ gemm time) of the same call: a call slowed by
+  // other jobs is often slowed in both, so the ratio is steadier under load than the quotient of
+  // the two medians (three runs of the MLP at load 5: 1.12–1.19 against 1.15–1.31; still noisy
+  // with 9 repeats); otherwise the quotient of the medians.
+  const perCall = (wall: number[], g: number[], fallback: number) =>
+    clock ? median(wall.map((w, i) => w / g[i]!)) : median(wall) / fallback;
   const record = recordOf(1, t, {
-    kernel_ms: round(median(profiles.map((p) => p.kernel)), 2),
+    kernel_ms: round(median(t.kernel), 2),
     gemm_ms: round(gemm, 2),
-    grad_over_gemm: round(median(t.grad) / gemm, 2),
+    grad_over_gemm: round(perCall(t.grad, t.gemm, gemm), 2),
     grad_jit_ms: round(median(t.jit), 2),
-    grad_jit_over_gemm: round(median(t.jit) / gemm, 2),
+    ...(clock ? { jit_kernel_ms: round(median(t.jitKernel), 2), jit_gemm_ms: round(jitGemm, 2) } : {}),
+    grad_jit_over_gemm: round(perCall(t.jit, t.jitGemm, jitGemm), 2),
     grad_jit_cpu_ms: round(median(t.jitCpu), 2),
     jit_speedup: round(median(t.grad.map((g, i) => g / t.jit[i]!)), 2),
     grad_jit_max_abs_diff: jitDiff,
@@ -268,7 +361,7 @@ async function benchModel(
     records.push(r);
   });
   gradJit.dispose();
-  hd.dispose([params, x, u, adamState, ns0, ns1]);
+  hd.dispose([params, x, y, u, adamState, ns0, ns1]);
   return records;
 }
 

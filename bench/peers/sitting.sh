@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The speed tables of the README in one sitting: hodiff (pnpm bench grad/summaries/jit-grad/dispatch,
 # models with threads 1 and 2, elementwise) and
-# PyTorch (bench/peers/models_torch.py, ../shared/peers/mlp_torch.py) back to back, so both see
+# PyTorch (bench/peers/models_torch.py, ../shared/peers/mlp_torch.py) and JAX (bench/peers/summaries_jax.py)
+# back to back, so both see
 # the same machine load. Usage: bash bench/peers/sitting.sh > bench/results/DATE-sitting.txt
 cd "$(dirname "$0")/../.."
 SHARED=${SHARED:-../shared} # the peers folder lives beside the repository
@@ -15,6 +16,8 @@ echo "\$ python bench/peers/models_torch.py --threads 1 --models mlp,lenet"
 $PY bench/peers/models_torch.py --threads 1 --models mlp,lenet
 echo "\$ python ../shared/peers/mlp_torch.py --threads 1"
 $PY "$SHARED/peers/mlp_torch.py" --threads 1
+echo "\$ python bench/peers/summaries_jax.py --threads 1"
+$PY bench/peers/summaries_jax.py --threads 1
 echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "\$ npx tsx bench/run.ts models --models vgg11,bigmlp --simd compare"
 npx tsx bench/run.ts models --models vgg11,bigmlp --simd compare

@@ -88,6 +88,31 @@ describe.each(["cpu", "wasm"] as const)("broadcasting kernels on %s", (backend) 
   });
 });
 
+describe.each(["cpu", "wasm"] as const)("zeros on %s", (backend) => {
+  afterAll(() => hd.setBackend("cpu"));
+
+  it.each([
+    [[1023], "float32"],
+    [[32, 32], "float32"], // 1024: the Fill kernel's
+    [[3, 5, 7, 11], "int32"],
+    [[3, 5, 7, 11], "bool"],
+  ] as const)("%j %s: +0 everywhere, and broadcasts through them", async (shape, dtype) => {
+    await hd.setBackend(backend);
+    const before = tf.memory().numTensors;
+    const z = K.zeros([...shape], dtype);
+    expect(z.shape).toEqual(shape);
+    expect(z.dtype).toBe(dtype);
+    const v = Array.from(z.dataSync());
+    expect(v).toHaveLength(shape.reduce((p, q) => p * q, 1));
+    expect(v.every((x) => Object.is(x, 0))).toBe(true);
+    const a = tf.tensor([[-2.5]]);
+    const wide = K.broadcastTo(a, [40, 40]); // 1600 elements: added onto Fill's zeros
+    expect(Array.from(wide.dataSync())).toEqual(new Array<number>(1600).fill(-2.5));
+    tf.dispose([z, a, wide]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe.each(["cpu", "wasm"] as const)("reverse on %s", (backend) => {
   afterAll(() => hd.setBackend("cpu"));
 

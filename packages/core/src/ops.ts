@@ -108,8 +108,15 @@ export function logsumexp(x: Value, axis: Axis = -1, keepDims = false): Value {
       );
 }
 
-/** x − logsumexp(x) along `axis` */
-export const logSoftmax = (x: Value, axis = -1): Value => sub(x, logsumexp(x, axis, true));
+/**
+ * x − logsumexp(x) along `axis`, computed as s − log Σ exp(s) with s = x − stopGradient(max x)
+ * (as JAX): one op fewer than subtracting logsumexp, which adds the max back.
+ */
+export function logSoftmax(x: Value, axis = -1): Value {
+  const axes = axesOf("logSoftmax", axis, avalOf(x).shape.length);
+  const shifted = sub(x, stopGradient(max(x, axes, true)));
+  return sub(shifted, log(sum(exp(shifted), axes, true)));
+}
 
 /** exp(x) / Σ exp(x) along `axis` */
 export const softmax = (x: Value, axis = -1): Value => exp(logSoftmax(x, axis));

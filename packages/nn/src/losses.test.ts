@@ -66,6 +66,23 @@ describe("oneHot", () => {
       [1, 0, 0],
     ]);
   });
+
+  it("encodes ids in JS memory as the op path does ids in an array: zero rows outside [0, C)", () => {
+    const ids = [2, 0, 3, -1, 1];
+    const viaOps = hd.toNested(oneHot(hd.array(Int32Array.from(ids)), 3));
+    expect(viaOps).toEqual([
+      [0, 0, 1],
+      [1, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 1, 0],
+    ]);
+    expect(hd.toNested(oneHot(ids, 3))).toEqual(viaOps);
+    expect(hd.toNested(oneHot(Int32Array.from(ids), 3))).toEqual(viaOps);
+    const before = hd.numTensors();
+    hd.dispose(oneHot(ids, 3));
+    expect(hd.numTensors()).toBe(before);
+  });
 });
 
 describe("squaredError", () => {

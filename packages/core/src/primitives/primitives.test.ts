@@ -44,6 +44,34 @@ describe("primitive derivatives against finite differences", () => {
   });
 });
 
+describe("no work where none is needed", () => {
+  it("a cotangent reaches no stopGradient: grad of Σ exp(a − stopGradient(max a)) forms none for the max", () => {
+    const x = hd.array([[1, 5, 3]]);
+    const f = (a: Value) => hd.sum(hd.exp(hd.sub(a, hd.stopGradient(hd.max(a, -1, true)))));
+    const g = hd.toNested(hd.grad(f)(x)) as number[][];
+    [1, 5, 3].forEach((v, i) => expect(g[0]![i]).toBeCloseTo(Math.exp(v - 5), 6)); // ∂/∂aᵢ Σ e^(aⱼ − c) = e^(aᵢ − c)
+    // Before: the max's cotangent −Σ e^(aⱼ − c) was formed (neg, sum), then dropped by stopGradient.
+    const staged = String(hd.makeJaxpr(hd.grad(f))(x));
+    expect(staged).not.toMatch(/neg/);
+    expect(staged.match(/ sum\[/g)).toHaveLength(1); // the forward's Σ only
+    hd.dispose(x);
+  });
+
+  it("a whole slice and an empty reverse are the array itself", () => {
+    const x = hd.array([
+      [1, 2],
+      [3, 4],
+    ]);
+    const before = hd.numTensors();
+    expect(hd.slice(x, [0, 0], [2, 2])).toBe(x);
+    expect(hd.slice(x, [0, 0], [-1, -1])).toBe(x);
+    expect(hd.reverse(x, [])).toBe(x);
+    expect(hd.numTensors()).toBe(before);
+    expect(hd.toNested(hd.slice(x, [1, 0], [1, 2]))).toEqual([[3, 4]]);
+    hd.dispose(x);
+  });
+});
+
 describe("errors name the op and the shapes", () => {
   it("broadcasting", () => {
     expect(() => hd.add(hd.zeros([3]), hd.zeros([4]))).toThrow(/add: shapes \[3\] and \[4\] cannot be broadcast/);

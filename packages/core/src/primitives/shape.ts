@@ -117,6 +117,9 @@ export const sliceP: Primitive<SliceParams> = def({
 export function slice(x: ArrayLike, begin: readonly number[], size: readonly number[]): Value {
   const s = avalOfLike(x).shape;
   const z = size.map((n, i) => (n === -1 ? s[i]! - begin[i]! : n));
+  // The whole array (max pooling's crop when the windows tile it): no copy, as reshape and pad.
+  const whole = z.length === s.length && z.every((n, i) => n === s[i] && begin[i] === 0);
+  if (whole && typeof x !== "number") return x;
   return bind(sliceP, [x], { begin: [...begin], size: z });
 }
 
@@ -193,6 +196,7 @@ export const reverseP: Primitive<ReverseParams> = def({
 
 /** reverse(x, axes): x flipped along `axes`. */
 export function reverse(x: ArrayLike, axes: readonly number[]): Value {
+  if (axes.length === 0 && typeof x !== "number") return x;
   return bind(reverseP, [x], { axes: [...axes] });
 }
 

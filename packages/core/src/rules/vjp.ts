@@ -133,6 +133,16 @@ defVjp(mulP, vjpRule(mulP), (ct, [a, b], _y, _p, needs) =>
 
 for (const prim of [greaterP, lessP, equalP]) defVjp(prim, () => [null, null]);
 
+/**
+ * Primitives through which no cotangent flows at any order: their rules give null for every
+ * input. The reverse trace records no node for them, so their outputs are constants of its level
+ * and the rules downstream form no cotangent for them (logsumexp's stopGradient(max(x)) would
+ * otherwise get one, summed down and added up, 4–5 kernels per NLL, then dropped).
+ */
+const noCotangent = new Set<AnyPrimitive>([greaterP, lessP, equalP, stopGradientP]);
+/** Whether no cotangent flows through `prim` (see `noCotangent`). */
+export const passesNoCotangent = (prim: AnyPrimitive): boolean => noCotangent.has(prim);
+
 defVjp(selectP, (ct, [c, a, b], _y, _p, needs) => [
   null,
   needs[1] ? unbroadcast(where(c!, ct, 0), shapeOf(a!)) : null,

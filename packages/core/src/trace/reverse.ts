@@ -5,7 +5,14 @@
  * Rules come from the table of `rules/vjp.ts` (which also defines factored, deferred cotangents).
  */
 import { Trace, Tracer, bind, avalOf, type Aval, type Primitive, type Value } from "./core";
-import { deferredVjpRule, isDeferred, vjpRule, type Cotangent, type DeferredCotangent } from "../rules/vjp";
+import {
+  deferredVjpRule,
+  isDeferred,
+  passesNoCotangent,
+  vjpRule,
+  type Cotangent,
+  type DeferredCotangent,
+} from "../rules/vjp";
 
 /** One recorded application of a primitive (or an input, when `prim` is null). */
 export interface TapeNode {
@@ -54,7 +61,8 @@ export class ReverseTrace extends Trace {
     const primals = ts.map((t) => t.primal);
     const out = bind(prim, primals, params);
     const parents = ts.map((t) => t.node);
-    if (parents.every((p) => p === null)) return out;
+    // No node where no cotangent can reach an input: the output is a constant of this level.
+    if (parents.every((p) => p === null) || passesNoCotangent(prim)) return out;
     const node: TapeNode = { prim: prim as Primitive<unknown>, params, inputs: primals, out, parents };
     this.tape.push(node);
     return new ReverseTracer(this, out, node);

@@ -33,6 +33,8 @@ function leafValue(op: string, x: unknown, path: string): Value {
 
 function flattenValues(op: string, tree: unknown, root: string): [Value[], TreeDef] {
   const [leaves, def] = treeFlatten(tree);
+  // Paths only for a message: most calls have arrays and numbers alone (a path walk per call saved).
+  if (leaves.every((l) => typeof l === "number" || isValue(l))) return [leaves.map((l) => leafValue(op, l, "")), def];
   const paths = treePaths(def, root);
   return [leaves.map((l, i) => leafValue(op, l, paths[i]!)), def];
 }

@@ -158,6 +158,59 @@ describe("jit(f) equals f", () => {
     hd.dispose([a, b]);
   });
 
+  it("broadcasting, reductions and layouts of rank 0–4 (host kernels against tfjs's, NaN and ±Inf included)", () => {
+    const before = hd.numTensors();
+    const u = (seed: number, shape: number[]) => hd.random.uniform(hd.random.key(seed), shape, -2, 2);
+    const a = u(11, [3, 1, 5, 2]);
+    const b = u(12, [4, 1, 1]);
+    const special = hd.array([[NaN, Infinity, -Infinity, 0, -0, 1.5, -2]]);
+    const c = u(13, [7]);
+    const f = (p: Value, q: Value, s: Value, v: Value) => [
+      hd.sub(p, q), // [3,4,5,2] from two broadcasts
+      hd.mul(p, p), // same shape
+      hd.add(s, hd.reshape(v, [7, 1])), // [7,7]: row against column
+      hd.where(hd.greater(p, 0), p, hd.reshape(q, [1, 4, 1, 1])), // three operands broadcast
+      hd.maximum(s, hd.reshape(v, [1, 7])),
+      hd.sum(p, [0, 2]),
+      hd.sum(hd.sub(p, q), [1, 3]),
+      hd.max(s, 1),
+      hd.max(hd.add(s, hd.reshape(v, [7, 1])), 0),
+      hd.transpose(hd.sub(p, q), [3, 0, 2, 1]),
+      hd.slice(hd.sub(p, q), [1, 0, 2, 1], [2, 3, 3, 1]),
+      hd.pad(p, [
+        [0, 1],
+        [2, 0],
+        [1, 1],
+        [0, 0],
+      ]),
+      hd.broadcastTo(q, [2, 4, 3, 5]),
+      hd.sum(hd.mul(v, v)), // rank 0
+    ];
+    const args = [a, b, special, c] as const;
+    hd.tidy(() => {
+      const got = hd.jit(f)(...args) as Value[];
+      const want = hd.jit(f, { hostKernels: false })(...args) as Value[];
+      const eager = f(...args);
+      // NaN where tfjs has NaN, ±Inf where it has them, else equal up to the sums' order of rounding
+      const same = (x: Value, y: Value) => {
+        expect(hd.shapeOf(x)).toEqual(hd.shapeOf(y));
+        const [xs, ys] = [hd.toFlat(x), hd.toFlat(y)];
+        xs.forEach((v, j) => {
+          const w = ys[j]!;
+          if (Number.isNaN(w) || !Number.isFinite(w)) expect(v).toBe(w);
+          else expect(Math.abs(v - w)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(w)));
+        });
+      };
+      got.forEach((g, i) => {
+        same(g, want[i]!);
+        same(g, eager[i]!);
+      });
+      return [];
+    });
+    hd.dispose(args);
+    expect(hd.numTensors()).toBe(before);
+  });
+
   it("comparisons, cast and where", () => {
     const a = hd.array([1, -2, 3, 0]);
     const b = hd.array([1, 2, -3, 0]);
