@@ -30,8 +30,10 @@ const backend = values.backend
   : await useDefaultBackend();
 const repeats = Number(values.repeats ?? 15);
 if (values.simd === "off") setSimdKernels(false);
-// `models` takes minutes: it runs only when named.
-const selected = positionals.length ? positionals : Object.keys(benchmarks).filter((n) => n !== "models");
+// `models` and `conv` take minutes: they run only when named.
+const selected = positionals.length
+  ? positionals
+  : Object.keys(benchmarks).filter((n) => n !== "models" && n !== "conv");
 for (const name of selected) {
   const run =
     name === "models"
@@ -48,5 +50,6 @@ for (const name of selected) {
     console.error(`unknown benchmark '${name}'; available: ${Object.keys(benchmarks).join(", ")}, models`);
     process.exit(2);
   }
-  for (const record of await run({ backend, repeats })) console.log(JSON.stringify(record));
+  const extra = { ...(values.models ? { models: values.models } : {}), ...(values.gemm ? { gemm: values.gemm } : {}) };
+  for (const record of await run({ backend, repeats, ...extra })) console.log(JSON.stringify(record));
 }

@@ -9,6 +9,10 @@ import { mlpProblem } from "./problems";
 export interface BenchContext {
   backend: string;
   repeats: number;
+  /** `--models`, for the suites that take it (conv). */
+  models?: string;
+  /** `--gemm wasm,native`, for the suites that take it (conv). */
+  gemm?: string;
 }
 export type Bench = (ctx: BenchContext) => Promise<Record<string, unknown>[]>;
 
@@ -176,4 +180,5 @@ export const benchmarks: Record<string, Bench> = {
   elementwise: (ctx) => import("./elementwise").then((m) => m.elementwiseBench(ctx)),
   pooling: (ctx) => import("./pooling").then((m) => m.poolingBench(ctx)),
   layout: (ctx) => import("./layout").then((m) => m.layoutBench(ctx)),
+  conv: (ctx) => import("./conv").then((m) => m.convBench(ctx)),
 };

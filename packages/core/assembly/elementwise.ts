@@ -954,3 +954,93 @@ export function maxGather(x: usize, m: usize, s: usize, out: usize, a: i32, r1: 
         }
       }
 }
+
+// ---- im2col ----
+// The patch matrix of a convolution, so that conv2d is one matmul (K.conv2d's im2col path: with a
+// native GEMM installed, or on shapes where XNNPACK's matmul beats tfjs-wasm's Conv2D):
+// out[b, i, j, u, v, :] = x[b, i·sh + u·dh − t, j·sw + v·dw − l, :], 0 where that pixel is padding,
+// for x of shape [batch, h, w, c] and out [batch, ho, wo, kh, kw, c] (float32). The transpose of
+// col2im (above) generalised to strides. With dw = 1 the in-range v of one (b, i, j, u) are adjacent
+// pixels of x: one copy of up to kw·c floats. Spans are copied by vectors (memory.copy and
+// memory.fill are calls into the engine, too slow for LeNet's 20-byte spans) and a scalar tail.
+
+/** Spans of at least this many bytes go to memory.copy / memory.fill. */
+const BULK: usize = 512;
+
+// @ts-ignore: decorator
+@inline
+function copyBytes(src: usize, dst: usize, n: usize): void {
+  if (n >= BULK) {
+    memory.copy(dst, src, n);
+    return;
+  }
+  let o: usize = 0;
+  for (; o + 16 <= n; o += 16) v128.store(dst + o, v128.load(src + o));
+  for (; o < n; o += 4) store<f32>(dst + o, load<f32>(src + o));
+}
+
+// @ts-ignore: decorator
+@inline
+function zeroBytes(dst: usize, n: usize): void {
+  if (n >= BULK) {
+    memory.fill(dst, 0, n);
+    return;
+  }
+  const z = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o + 16 <= n; o += 16) v128.store(dst + o, z);
+  for (; o < n; o += 4) store<f32>(dst + o, 0);
+}
+
+export function im2col(
+  x: usize,
+  out: usize,
+  batch: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  ho: i32,
+  wo: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  t: i32,
+  l: i32,
+): void {
+  const cb = <usize>c << 2; // bytes of one pixel
+  const rowBytes = <usize>w * cb;
+  const span = <usize>kw * cb; // bytes of one row u of a patch
+  let dst = out;
+  for (let b = 0; b < batch; b++) {
+    const xb = x + <usize>b * <usize>h * rowBytes;
+    for (let i = 0; i < ho; i++)
+      for (let j = 0; j < wo; j++) {
+        const q = j * sw - l;
+        for (let u = 0; u < kh; u++, dst += span) {
+          const p = i * sh + u * dh - t;
+          if (p < 0 || p >= h) {
+            zeroBytes(dst, span);
+            continue;
+          }
+          const row = xb + <usize>p * rowBytes;
+          if (dw == 1) {
+            const v0 = min(kw, max(0, -q));
+            const v1 = max(v0, min(kw, w - q));
+            if (v0 > 0) zeroBytes(dst, <usize>v0 * cb);
+            if (v1 > v0) copyBytes(row + <usize>(q + v0) * cb, dst + <usize>v0 * cb, <usize>(v1 - v0) * cb);
+            if (v1 < kw) zeroBytes(dst + <usize>v1 * cb, <usize>(kw - v1) * cb);
+          } else {
+            for (let v = 0; v < kw; v++) {
+              const qv = q + v * dw;
+              if (qv >= 0 && qv < w) copyBytes(row + <usize>qv * cb, dst + <usize>v * cb, cb);
+              else zeroBytes(dst + <usize>v * cb, cb);
+            }
+          }
+        }
+      }
+  }
+}
+// ---- end im2col ----

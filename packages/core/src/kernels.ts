@@ -32,6 +32,8 @@ export const FUSED_KERNELS = {
   maxGather: "HodiffMaxGather",
   /** cols [b, h, w, kh, kw, c] ↦ out[b, i + u·dh + p0, j + v·dw + q0, :] = Σ cols[b, i, j, u, v, :] */
   col2im: "HodiffCol2Im",
+  /** x [b, h, w, c] ↦ patches [b·ho·wo, kh·kw·c], zero in the padding (see `K.conv2d`'s im2col path) */
+  im2col: "HodiffIm2Col",
 } as const;
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
@@ -195,6 +197,78 @@ function conv2dScatter(
   });
 }
 
+// ---- im2col ----
+
+/** When K.conv2d takes the im2col path: by the rule below ("auto"), always where it can, or never. */
+export type Im2colMode = "auto" | "always" | "never";
+let im2colMode: Im2colMode = "auto";
+/** The most floats one patch matrix may hold (64 MiB); larger ones are built a few images at a time. */
+let IM2COL_MAX = 2 ** 24;
+
+/**
+ * Whether im2col + matmul beats tfjs-wasm's Conv2D (XNNPACK's indirect conv, which packs each new
+ * filter tensor anew) for an [m, k]·[k, n] product (k = kh·kw·c, n output channels) over `taps` =
+ * kh·kw. Fitted on `pnpm bench conv` (2026-12-06, loaded machine, medians):
+ * - with the native GEMM (`native`): when n ≥ 16. VGG-11''s convs 1.2–16× faster as im2col, LeNet-5's
+ *   with 16 output channels 1.3–2.1×; its 6-channel ones 0.54–0.82× (k = 75) and 0.93–1.04× (k = 78400).
+ * - with XNNPACK's matmul: when k ≥ 256 and n ≥ 256, or n ≥ 128 with ≥ 16 taps (the filter-gradient
+ *   rule's convs: x as [c, h, w, b] with the [ho, wo, b, o] cotangent as filter, few channels per
+ *   tap). VGG-11''s convs so chosen 1.0–1.9× faster (one 0.91×), those left out 0.62–0.99×, LeNet-5's
+ *   (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient 1.11× faster.
+ */
+function im2colFaster(k: number, n: number, taps: number, native: boolean): boolean {
+  if (native) return n >= 16;
+  return k >= 256 && (n >= 256 || (n >= 128 && taps >= 16));
+}
+
+/**
+ * conv(x, w) as one matmul: patches(x) · w.reshape(kh·kw·c, o), patches the [b·ho·wo, kh·kw·c]
+ * matrix of x's windows (SIMD im2col, zeros for the padding), reshaped to [b, ho, wo, o]. With a
+ * native GEMM installed (`runtime.setHeapGemm`) the matmul, and so nearly every conv and conv
+ * gradient, runs on it; which convs take this path is `im2colFaster`'s rule. A patch matrix over
+ * IM2COL_MAX floats is built and multiplied a few images at a time. null where tfjs's conv is the
+ * choice.
+ */
+function conv2dIm2col(
+  x: Tensor,
+  w: Tensor,
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor | null {
+  if (im2colMode === "never" || !fusedKernelsActive() || x.dtype !== "float32" || w.dtype !== "float32") return null;
+  const [B, H, W, C] = x.shape as [number, number, number, number];
+  const [kh, kw, , O] = w.shape as [number, number, number, number];
+  const [sh, sw] = strides;
+  const [dh, dw] = dilations;
+  const Ho = Math.floor((H + padding[0][0] + padding[0][1] - (kh - 1) * dh - 1) / sh) + 1;
+  const Wo = Math.floor((W + padding[1][0] + padding[1][1] - (kw - 1) * dw - 1) / sw) + 1;
+  if (x.size === 0 || w.size === 0 || Ho <= 0 || Wo <= 0) return null;
+  const perImage = Ho * Wo * kh * kw * C;
+  const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));
+  if (chunk < 1) return null;
+  if (im2colMode === "auto" && !im2colFaster(kh * kw * C, O, kh * kw, heapGemm !== null)) return null;
+  return tf.tidy(() => {
+    const w2 = tf.reshape(w, [kh * kw * C, O]) as tf.Tensor2D;
+    const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && padding.flat().every((p) => p === 0);
+    const attrs = { kh, kw, ho: Ho, wo: Wo, strides, dilations, offsets: [padding[0][0], padding[1][0]] };
+    const product = (xs: Tensor): Tensor =>
+      tf.matMul(
+        pointwise
+          ? (tf.reshape(xs, [xs.shape[0]! * H * W, C]) as tf.Tensor2D)
+          : (tf
+              .engine()
+              .runKernel(FUSED_KERNELS.im2col, { x: xs }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D),
+        w2,
+      );
+    const parts: Tensor[] = [];
+    for (let b = 0; b < B; b += chunk) parts.push(product(chunk >= B ? x : tf.slice(x, b, Math.min(chunk, B - b))));
+    const flat = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    return tf.reshape(flat, [B, Ho, Wo, O]);
+  });
+}
+// ---- end im2col ----
+
 /** x's shape with the reduced `axes` kept as size 1. */
 const keptShape = (shape: readonly number[], axes: readonly number[]): number[] =>
   shape.map((d, i) => (axes.includes(i) ? 1 : d));
@@ -341,6 +415,7 @@ export const K = {
     gpu.onWebGpu()
       ? gpu.conv2dPadded(x, w, strides, padding, dilations)
       : (conv2dScatter(x, w, strides, padding, dilations) ??
+        conv2dIm2col(x, w, strides, padding, dilations) ??
         tf.conv2d(
           x as tf.Tensor4D,
           w as tf.Tensor4D,
@@ -394,6 +469,14 @@ export const runtime = {
   watchWebGpuErrors: (): void => gpu.watchWebGpuErrors(),
   /** The webgpu device errors seen since the last call (and clears them). */
   webGpuErrors: (): string[] => gpu.webGpuErrors(),
+  /** Force K.conv2d's im2col path on or off on wasm (tests, benchmarks), or back to its rule ("auto"). */
+  setIm2colMode: (mode: Im2colMode): void => void (im2colMode = mode),
+  /** Cap the floats of one im2col patch matrix (tests of the chunked path); returns the previous cap. */
+  setIm2colMax: (floats: number): number => {
+    const previous = IM2COL_MAX;
+    IM2COL_MAX = floats;
+    return previous;
+  },
   /** Tells K whether the fused kernels (`FUSED_KERNELS`) can run now. */
   setFusedKernelsActive: (active: () => boolean): void => void (fusedKernelsActive = active),
   /** Route wasm float32 matmuls through `gemm` (a native BLAS), or back to XNNPACK with null. */

@@ -752,3 +752,59 @@ ADDED.push(
   maxWindowsKernel,
   maxWeightsKernel(MAX_GATHER, "maxGather", "s", "m"),
 );
+
+// ---- im2col ----
+
+/** Name of the patch-matrix kernel (input x; see `Im2ColAttrs`): conv2d as one matmul (`K.conv2d`). */
+export const IM2COL = FUSED_KERNELS.im2col;
+
+/** im2col's attributes: a conv of x [batch, h, w, c] with a kh×kw filter to an [batch, ho, wo, ·] output. */
+export interface Im2ColAttrs {
+  kh: number;
+  kw: number;
+  ho: number;
+  wo: number;
+  strides: [number, number];
+  dilations: [number, number];
+  /** Zero rows above and columns left of x: [top, left] (the bottom and right follow from ho, wo). */
+  offsets: [number, number];
+}
+
+/** The module's im2col (byte offsets, then batch, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, top, left). */
+type Im2ColExport = { im2col: (x: number, out: number, ...dims: number[]) => void };
+
+/**
+ * out[b·ho·wo + i·wo + j, (u·kw + v)·c + ch] = x[b, i·sh + u·dh − top, j·sw + v·dw − left, ch], 0 where
+ * that is outside x: the [batch·ho·wo, kh·kw·c] patch matrix, so conv(x, w) = out · w.reshape(kh·kw·c, o).
+ */
+const im2colKernel: KernelConfig = {
+  kernelName: IM2COL,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const { backend, exports } = installedFor(args, IM2COL);
+    const { kh, kw, ho, wo, strides, dilations, offsets } = args.attrs as unknown as Im2ColAttrs;
+    const [batch, h, w, c] = x.shape as [number, number, number, number];
+    const shape = [batch * ho * wo, kh * kw * c];
+    const out = backend.makeOutput(shape, "float32");
+    if (runtime.sizeFromShape(shape) === 0) return out;
+    (exports as unknown as Im2ColExport).im2col(
+      offset(backend, x),
+      offset(backend, out),
+      batch,
+      h,
+      w,
+      c,
+      ho,
+      wo,
+      kh,
+      kw,
+      ...strides,
+      ...dilations,
+      ...offsets,
+    );
+    return out;
+  },
+};
+ADDED.push(im2colKernel);
+// ---- end im2col ----
