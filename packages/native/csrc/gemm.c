@@ -84,13 +84,16 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
   if ((a | b | c) & 3) return fail(env, true, "gemm: offsets must be multiples of 4 bytes (float32)");
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX || batch > INT_MAX)
     return fail(env, true, "gemm: a dimension exceeds BLAS's int range");
-  /* Sizes in bytes, computed in int64 after bounding each factor by the buffer: no overflow. */
-  int64_t total = (int64_t)len;
-  if (batch > 0 && ((m > 0 && k > total / 4 / m) || (k > 0 && n > total / 4 / k) || (m > 0 && n > total / 4 / m)))
-    return fail(env, true, "gemm: a matrix is larger than the heap");
-  int64_t sa = 4 * m * k, sb = 4 * k * n, sc = 4 * m * n; /* bytes per batch */
-  if (batch > 0 && ((sa > 0 && batch > total / sa) || (sb > 0 && batch > total / sb) || (sc > 0 && batch > total / sc)))
-    return fail(env, true, "gemm: the batches are larger than the heap");
+  /* Bytes per batch, computed in int64 only after bounding each factor by the buffer: no overflow
+   * (with no batches the dimensions are unbounded and nothing is read or written, so sizes stay 0). */
+  int64_t total = (int64_t)len, sa = 0, sb = 0, sc = 0;
+  if (batch > 0) {
+    if ((m > 0 && k > total / 4 / m) || (k > 0 && n > total / 4 / k) || (m > 0 && n > total / 4 / m))
+      return fail(env, true, "gemm: a matrix is larger than the heap");
+    sa = 4 * m * k, sb = 4 * k * n, sc = 4 * m * n;
+    if ((sa > 0 && batch > total / sa) || (sb > 0 && batch > total / sb) || (sc > 0 && batch > total / sc))
+      return fail(env, true, "gemm: the batches are larger than the heap");
+  }
   int64_t na = batch * sa, nb = batch * sb, nc = batch * sc;
   if (!inside(a, na, len) || !inside(b, nb, len) || !inside(c, nc, len)) {
     char msg[256];
@@ -130,16 +133,14 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
 static napi_value Threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
-  napi_create_int32(env, openblas_get_num_threads(), &out);
-  return out;
+  return napi_create_int32(env, openblas_get_num_threads(), &out) == napi_ok ? out : NULL;
 }
 
 static napi_value Config(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
   const char *s = openblas_get_config();
-  napi_create_string_utf8(env, s ? s : "", NAPI_AUTO_LENGTH, &out);
-  return out;
+  return napi_create_string_utf8(env, s ? s : "", NAPI_AUTO_LENGTH, &out) == napi_ok ? out : NULL;
 }
 
 /* Context-aware (NAPI_MODULE_INIT): loadable from worker_threads too. */
