@@ -163,7 +163,8 @@ log(`adam      ok  θ after 2 steps = [${[...w, b].map((v) => v.toFixed(6))}]`);
 }
 
 // @hodiff/native: its install hook compiled the addon here where a C compiler and OpenBLAS exist
-// (CI installs them); then a 2×3·3×2 product through OpenBLAS on the wasm heap, against sums by hand.
+// (CI installs them and sets HODIFF_NATIVE_REQUIRED=1: a failed build there fails here instead of
+// skipping); then a 2×3·3×2 product through OpenBLAS on the wasm heap, against sums by hand.
 if (names.includes("@hodiff/native")) {
   const native = await import("@hodiff/native");
   if (native.nativeGemmAvailable()) {
@@ -189,6 +190,8 @@ if (names.includes("@hodiff/native")) {
     log(
       `native    ok  OpenBLAS built at install (${gemm.config.split(" ").slice(0, 2).join(" ")}): [2,3]·[3,2] by hand`,
     );
+  } else if (process.env.HODIFF_NATIVE_REQUIRED === "1") {
+    native.loadAddon(); // throws, saying why the addon that the install hook should have built does not load
   } else log("native    --  addon not built at install (no C compiler or OpenBLAS here): skipped");
 }
 hd.dispose([params, state, x]);
