@@ -37,8 +37,7 @@ export function nativeGemmAvailable(): boolean {
 export function installNativeGemm(options: { threads?: number } = {}): NativeGemm {
   const addon = loadAddon();
   addon.setThreads(options.threads ?? 1);
-  const gemm: HeapGemm = (heap, a, b, c, batch, m, n, k, transA, transB) =>
-    addon.gemm(heap, a, b, c, batch, m, n, k, transA, transB);
+  const { gemm } = addon; // a plain C function: no `this`, so no wrapper on every matmul
   setHeapGemm(gemm);
   let installed = true;
   const uninstall = (): void => {
