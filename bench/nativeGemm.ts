@@ -6,10 +6,14 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
-import { installNativeGemm } from "@hodiff/native";
+import { loadAddon } from "@hodiff/native";
 import { median, round } from "./timing";
 
 await hd.setBackend("wasm");
+const native = loadAddon(); // set as the heap GEMM per round below, interleaved with tfjs-wasm's own kernel
+/** OpenBLAS's CPU kernel: its word in openblas_get_config() (the whole string where none matches). */
+const config = native.config();
+const core = config.split(" ").find((w) => /lake|well|zen|sandy|bulldozer|atom|core|prescott/i.test(w)) ?? config;
 const sizes = process.argv.slice(2).map(Number);
 for (const n of sizes.length ? sizes : [512, 100]) {
   const a = tf.randomNormal([n, n]);
@@ -22,8 +26,6 @@ for (const n of sizes.length ? sizes : [512, 100]) {
     c.dispose();
     return ms;
   };
-  const native = installNativeGemm({ threads: 1 });
-  native.uninstall();
   const settings: Array<[string, number]> = [
     ["wasm", 0],
     ["native", 1],
@@ -47,9 +49,7 @@ for (const n of sizes.length ? sizes : [512, 100]) {
     JSON.stringify({
       name: "gemm",
       n,
-      core:
-        native.config.split(" ").find((w) => /lake|well|zen|sandy|bulldozer|atom|core|prescott/i.test(w)) ??
-        native.config,
+      core,
       wasm_ms: round(wasm, 3),
       native_1_ms: round(n1, 3),
       native_2_ms: round(n2, 3),
