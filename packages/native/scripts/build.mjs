@@ -16,8 +16,10 @@ import { fileURLToPath } from "node:url";
 const strict = process.argv.includes("--strict");
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "build", "hodiff_native.node");
+// The same advice as src/addon.ts's HOW_TO_BUILD (this script runs before any TypeScript can).
 const HOW =
-  "apt-get install gcc libopenblas-dev (Debian/Ubuntu), then: npx -y pnpm@9.15.9 --filter @hodiff/native run build:native";
+  "apt-get install gcc libopenblas-dev (Debian/Ubuntu), then: npx -y pnpm@9.15.9 --filter @hodiff/native run build:native " +
+  "in the hodiff checkout, or npm rebuild @hodiff/native where it was installed from npm";
 
 function give_up(reason, details = "") {
   if (strict) {
