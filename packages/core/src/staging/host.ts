@@ -105,24 +105,6 @@ function broadcastStrides(x: readonly number[], out: readonly number[]): number[
   return out.map((d, i) => (i < lead || x[i - lead] === 1 ? 0 : own[i - lead]!));
 }
 
-/** For each element of an array of `shape`, in row-major order, call visit with per-input offsets. */
-function forEachIndex(shape: readonly number[], strides: number[][], visit: (offsets: number[]) => void): void {
-  const n = sizeOf(shape);
-  const r = shape.length;
-  const idx = new Array<number>(r).fill(0);
-  const offs = strides.map(() => 0);
-  for (let k = 0; k < n; k++) {
-    visit(offs);
-    for (let a = r - 1; a >= 0; a--) {
-      idx[a]!++;
-      for (let j = 0; j < strides.length; j++) offs[j]! += strides[j]![a]!;
-      if (idx[a]! < shape[a]!) break;
-      for (let j = 0; j < strides.length; j++) offs[j]! -= strides[j]![a]! * shape[a]!;
-      idx[a] = 0;
-    }
-  }
-}
-
 /**
  * For each row of an array of `shape` (every axis but the last), in row-major order, call `row`
  * with each input's offset of the row's first element, the row's length, and each input's stride
@@ -159,6 +141,17 @@ function forEachRow(
       idx[a] = 0;
     }
   }
+}
+
+/** For each element of an array of `shape`, in row-major order, call visit with per-input offsets. */
+function forEachIndex(shape: readonly number[], strides: number[][], visit: (offsets: number[]) => void): void {
+  const offs = strides.map(() => 0);
+  forEachRow(shape, strides, (start, n, steps) => {
+    for (let j = 0; j < n; j++) {
+      for (let k = 0; k < offs.length; k++) offs[k] = start[k]! + j * steps[k]!;
+      visit(offs);
+    }
+  });
 }
 
 /** An n-ary elementwise kernel with numpy broadcasting; `out` is the output aval (from the jaxpr). */
