@@ -296,7 +296,6 @@ function convFilterTranspose(ct: Value, x: Value, w: Value, p: Conv2DParams): Va
   const xt = transpose(x, [3, 1, 2, 0]);
   const ctt = transpose(ct, [1, 2, 0, 3]);
   const full = bind(conv2dP, [xt, ctt], { strides: p.dilations, padding: p.padding, dilations: p.strides });
-  // The full conv has exactly the filter's extent unless strides leave extra rows: crop only then.
-  const cropped = sameShape(shapeOf(full), [C, kh, kw, O]) ? full : slice(full, [0, 0, 0, 0], [C, kh, kw, O]);
-  return transpose(cropped, [1, 2, 0, 3]);
+  // The full conv has exactly the filter's extent unless strides leave extra rows (a whole slice is `full` itself).
+  return transpose(slice(full, [0, 0, 0, 0], [C, kh, kw, O]), [1, 2, 0, 3]);
 }
