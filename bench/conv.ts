@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { K, runtime } from "../packages/core/src/kernels";
+import { convOutSize } from "../packages/core/src/shapes";
 import { median, round } from "./timing";
 import type { Bench } from "./suites";
 
@@ -98,8 +99,8 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
       runtime.setIm2colMode("auto");
       const [B, H, W, C] = c.x as [number, number, number, number];
       const [kh, kw, , O] = c.w as [number, number, number, number];
-      const Ho = Math.floor((H + c.padding[0][0] + c.padding[0][1] - (kh - 1) * c.dilations[0] - 1) / c.strides[0]) + 1;
-      const Wo = Math.floor((W + c.padding[1][0] + c.padding[1][1] - (kw - 1) * c.dilations[1] - 1) / c.strides[1]) + 1;
+      const Ho = convOutSize(H, kh, c.padding[0][0], c.padding[0][1], c.strides[0], c.dilations[0]);
+      const Wo = convOutSize(W, kw, c.padding[1][0], c.padding[1][1], c.strides[1], c.dilations[1]);
       out.push({
         name: "conv",
         model,

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // The pure-JS backend, always available, registered on load.
 import "@tensorflow/tfjs-backend-cpu";
-import { broadcastShapes, maxScatterView, sameShape } from "./shapes";
+import { broadcastShapes, convOutSize, maxScatterView, sameShape } from "./shapes";
 import * as gpu from "./webgpu/kernels";
 
 export type Tensor = tf.Tensor;
@@ -241,8 +241,8 @@ function conv2dIm2col(
   const [kh, kw, , O] = w.shape as [number, number, number, number];
   const [sh, sw] = strides;
   const [dh, dw] = dilations;
-  const Ho = Math.floor((H + padding[0][0] + padding[0][1] - (kh - 1) * dh - 1) / sh) + 1;
-  const Wo = Math.floor((W + padding[1][0] + padding[1][1] - (kw - 1) * dw - 1) / sw) + 1;
+  const Ho = convOutSize(H, kh, padding[0][0], padding[0][1], sh, dh);
+  const Wo = convOutSize(W, kw, padding[1][0], padding[1][1], sw, dw);
   if (x.size === 0 || w.size === 0 || Ho <= 0 || Wo <= 0) return null;
   const perImage = Ho * Wo * kh * kw * C;
   const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));

@@ -6,6 +6,10 @@ export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) 
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
+/** A convolution's output length along one axis: input n, filter k, padding lo and hi, stride s, dilation d. */
+export const convOutSize = (n: number, k: number, lo: number, hi: number, s: number, d: number): number =>
+  Math.floor((n + lo + hi - d * (k - 1) - 1) / s) + 1;
+
 /** Numpy broadcasting of several shapes; throws a ShapeError naming `op`. */
 export function broadcastShapes(op: string, shapes: ReadonlyArray<readonly number[]>): number[] {
   const rank = Math.max(...shapes.map((s) => s.length));
