@@ -6,12 +6,13 @@
  * @hodiff/native's OpenBLAS on one thread), interleaved in one run so the ratio holds on a loaded
  * machine: medians, and minima (the least disturbed run). `m, k, n`: the matmul's [m, k]·[k, n]. A
  * new filter tensor each call, as in training. The wasm lines back K.conv2d's rule for plain wasm
- * (`im2colFaster` in packages/core/src/kernels.ts).
+ * (`im2colFaster` in packages/core/src/kernels.ts): `rule` is the path it picks for the line, to read
+ * against `speedup` (K.conv2d's col2im path, where it applies, comes before the rule).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
-import { K, runtime } from "../packages/core/src/kernels";
+import { K, im2colFaster, runtime } from "../packages/core/src/kernels";
 import { convOutSize } from "../packages/core/src/shapes";
 import { median, round } from "./timing";
 import type { Bench } from "./suites";
@@ -116,6 +117,7 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
         direct_min_ms: round(Math.min(...t.direct), 2),
         im2col_min_ms: round(Math.min(...t.im2col), 2),
         speedup_min: round(Math.min(...t.direct) / Math.min(...t.im2col), 2),
+        rule: im2colFaster(kh * kw * C, O, kh * kw, runtime.heapGemm() !== null) ? "im2col" : "direct",
       });
       x.dispose();
     }

@@ -216,7 +216,7 @@ let IM2COL_MAX = 2 ** 24;
  *   tap). VGG-11''s convs so chosen 1.0–1.9× faster (one 0.91×), those left out 0.62–0.99×, LeNet-5's
  *   (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient 1.11× faster.
  */
-function im2colFaster(k: number, n: number, taps: number, native: boolean): boolean {
+export function im2colFaster(k: number, n: number, taps: number, native: boolean): boolean {
   if (native) return n >= 16;
   return k >= 256 && (n >= 256 || (n >= 128 && taps >= 16));
 }
