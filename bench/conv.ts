@@ -75,7 +75,7 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
   for (const model of models) {
     for (const c of recordConvs(model)) {
       const x = tf.randomNormal(c.x);
-      const wValues = tf.randomNormal(c.w).dataSync();
+      const wValues = tf.tidy(() => tf.randomNormal(c.w).dataSync()); // the values only: the tensor is freed
       const once = (mode: "never" | "always") => {
         runtime.setIm2colMode(mode);
         // A new filter each call, as in training (the filter is a new parameter, a flipped filter or
