@@ -14,6 +14,7 @@ import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { K, im2colFaster, runtime } from "../packages/core/src/kernels";
 import { convOutSize } from "../packages/core/src/shapes";
+import { PAPER } from "./models";
 import { median, round } from "./timing";
 import type { Bench } from "./suites";
 
@@ -26,12 +27,10 @@ interface Case {
   dilations: [number, number];
 }
 
-const BATCH: Record<string, number> = { lenet: 100, vgg11: 32 };
-
 /** The distinct K.conv2d calls of one gradient of `model` (forward and backward). */
 function recordConvs(model: ModelName): Case[] {
   const m = MODELS[model]();
-  const B = BATCH[model] ?? 32;
+  const B = PAPER[model]!.batch;
   const params = m.init(hd.random.key(0));
   const x = hd.random.normal(hd.random.key(1), [B, ...m.inputShape]);
   const labels = Array.from({ length: B }, (_, i) => i % m.numClasses);

@@ -42,7 +42,7 @@ import { median, round } from "./timing";
 import type { Bench } from "./suites";
 
 /** The paper's batch size of each model, and how many timed repeats it gets by default (it is slow). */
-const PAPER: Record<string, { batch: number; repeats: number }> = {
+export const PAPER: Record<string, { batch: number; repeats: number }> = {
   mlp: { batch: 100, repeats: 9 },
   lenet: { batch: 100, repeats: 9 },
   vgg11: { batch: 32, repeats: 3 },
