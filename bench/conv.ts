@@ -6,12 +6,15 @@
  * @hodiff/native's OpenBLAS on one thread), interleaved in one run so the ratio holds on a loaded
  * machine: medians, and minima (the least disturbed run). `m, k, n`: the matmul's [m, k]·[k, n]. A
  * new filter tensor each call, as in training. The wasm lines back K.conv2d's rule for plain wasm
- * (`im2colFaster` in packages/core/src/kernels.ts).
+ * (`im2colFaster` in packages/core/src/kernels.ts): `rule` is the path it picks for the line, to read
+ * against `speedup` (K.conv2d's col2im path, where it applies, comes before the rule).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
-import { K, runtime } from "../packages/core/src/kernels";
+import { K, im2colFaster, runtime } from "../packages/core/src/kernels";
+import { convOutSize } from "../packages/core/src/shapes";
+import { PAPER } from "./models";
 import { median, round } from "./timing";
 import type { Bench } from "./suites";
 
@@ -24,12 +27,10 @@ interface Case {
   dilations: [number, number];
 }
 
-const BATCH: Record<string, number> = { lenet: 100, vgg11: 32 };
-
 /** The distinct K.conv2d calls of one gradient of `model` (forward and backward). */
 function recordConvs(model: ModelName): Case[] {
   const m = MODELS[model]();
-  const B = BATCH[model] ?? 32;
+  const B = PAPER[model]!.batch;
   const params = m.init(hd.random.key(0));
   const x = hd.random.normal(hd.random.key(1), [B, ...m.inputShape]);
   const labels = Array.from({ length: B }, (_, i) => i % m.numClasses);
@@ -73,7 +74,7 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
   for (const model of models) {
     for (const c of recordConvs(model)) {
       const x = tf.randomNormal(c.x);
-      const wValues = tf.randomNormal(c.w).dataSync();
+      const wValues = tf.tidy(() => tf.randomNormal(c.w).dataSync()); // the values only: the tensor is freed
       const once = (mode: "never" | "always") => {
         runtime.setIm2colMode(mode);
         // A new filter each call, as in training (the filter is a new parameter, a flipped filter or
@@ -98,8 +99,8 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
       runtime.setIm2colMode("auto");
       const [B, H, W, C] = c.x as [number, number, number, number];
       const [kh, kw, , O] = c.w as [number, number, number, number];
-      const Ho = Math.floor((H + c.padding[0][0] + c.padding[0][1] - (kh - 1) * c.dilations[0] - 1) / c.strides[0]) + 1;
-      const Wo = Math.floor((W + c.padding[1][0] + c.padding[1][1] - (kw - 1) * c.dilations[1] - 1) / c.strides[1]) + 1;
+      const Ho = convOutSize(H, kh, c.padding[0][0], c.padding[0][1], c.strides[0], c.dilations[0]);
+      const Wo = convOutSize(W, kw, c.padding[1][0], c.padding[1][1], c.strides[1], c.dilations[1]);
       out.push({
         name: "conv",
         model,
@@ -115,6 +116,7 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
         direct_min_ms: round(Math.min(...t.direct), 2),
         im2col_min_ms: round(Math.min(...t.im2col), 2),
         speedup_min: round(Math.min(...t.direct) / Math.min(...t.im2col), 2),
+        rule: im2colFaster(kh * kw * C, O, kh * kw, runtime.heapGemm() !== null) ? "im2col" : "direct",
       });
       x.dispose();
     }

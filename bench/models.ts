@@ -5,7 +5,7 @@
  * bench/peers/models_torch.py measures PyTorch: no read-back on wasm and cpu, whose kernels have
  * run when the call returns; read back with dataSync elsewhere), the time inside tfjs kernels and
  * inside the matmul/conv kernels alone (`kernel_ms`, `gemm_ms`: on wasm and cpu measured in the
- * timed gradient calls themselves, see `KernelClock`; elsewhere tf.profile of three more
+ * timed gradient calls themselves, see `kernelClock`; elsewhere tf.profile of three more
  * gradients), and the time of one NewtonSummary update (period T = 10, so one update in ten computes the
  * summaries) divided by one Adam update, both counting the gradient. Medians of interleaved repeats.
  * `--threads 1,2` (the default for mlp and lenet; [1] for vgg11 and bigmlp unless given):
@@ -42,7 +42,7 @@ import { median, round } from "./timing";
 import type { Bench } from "./suites";
 
 /** The paper's batch size of each model, and how many timed repeats it gets by default (it is slow). */
-const PAPER: Record<string, { batch: number; repeats: number }> = {
+export const PAPER: Record<string, { batch: number; repeats: number }> = {
   mlp: { batch: 100, repeats: 9 },
   lenet: { batch: 100, repeats: 9 },
   vgg11: { batch: 32, repeats: 3 },
@@ -75,39 +75,31 @@ const SYNCHRONOUS = new Set(["wasm", "cpu"]);
  * kernel's work is done when it returns. The wrappers are installed around each call and removed
  * after it (simd/install.ts re-registers kernels when its kernels are switched).
  */
-class KernelClock {
-  kernel = 0;
-  gemm = 0;
-  private depth = 0;
-  constructor(private readonly backend: string) {}
-  /** Runs `fn` with the kernels wrapped; returns the kernel and gemm ms of this call. */
-  around<T>(fn: () => T): { out: T; kernel: number; gemm: number } {
-    const configs = tf.getKernelsForBackend(this.backend) as { kernelName: string; kernelFunc: tf.KernelFunc }[];
-    const originals = configs.map((c) => c.kernelFunc);
-    const [k0, g0] = [this.kernel, this.gemm];
-    configs.forEach((c, i) => {
-      const f = originals[i]!;
-      const isGemm = GEMM.has(c.kernelName);
-      c.kernelFunc = (args) => {
-        if (this.depth > 0) return f(args);
-        this.depth++;
-        const t0 = performance.now();
-        try {
-          return f(args);
-        } finally {
-          const ms = performance.now() - t0;
-          this.depth--;
-          this.kernel += ms;
-          if (isGemm) this.gemm += ms;
-        }
-      };
-    });
-    try {
-      const out = fn();
-      return { out, kernel: this.kernel - k0, gemm: this.gemm - g0 };
-    } finally {
-      configs.forEach((c, i) => (c.kernelFunc = originals[i]!));
-    }
+function kernelClock<T>(fn: () => T): { out: T; kernel: number; gemm: number } {
+  const configs = tf.getKernelsForBackend(tf.getBackend()) as { kernelName: string; kernelFunc: tf.KernelFunc }[];
+  const originals = configs.map((c) => c.kernelFunc);
+  let [kernel, gemm, depth] = [0, 0, 0];
+  configs.forEach((c, i) => {
+    const f = originals[i]!;
+    const isGemm = GEMM.has(c.kernelName);
+    c.kernelFunc = (args) => {
+      if (depth > 0) return f(args);
+      depth++;
+      const t0 = performance.now();
+      try {
+        return f(args);
+      } finally {
+        const ms = performance.now() - t0;
+        depth--;
+        kernel += ms;
+        if (isGemm) gemm += ms;
+      }
+    };
+  });
+  try {
+    return { out: fn(), kernel, gemm };
+  } finally {
+    configs.forEach((c, i) => (c.kernelFunc = originals[i]!));
   }
 }
 
@@ -117,7 +109,7 @@ class KernelClock {
  * the process's CPU time (user + system, every thread: a pool's workers too); with `clock`, the
  * time inside kernels of this call.
  */
-function timeOnce(fn: () => unknown, cpu?: number[], clock?: { clock: KernelClock; kernel: number[]; gemm: number[] }) {
+function timeOnce(fn: () => unknown, cpu?: number[], clock?: { kernel: number[]; gemm: number[] }) {
   const run = () => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -134,7 +126,7 @@ function timeOnce(fn: () => unknown, cpu?: number[], clock?: { clock: KernelCloc
     hd.dispose(out);
     return ms;
   }
-  const { out, kernel, gemm } = clock.clock.around(run);
+  const { out, kernel, gemm } = kernelClock(run);
   hd.dispose(out.out);
   clock.kernel.push(kernel);
   clock.gemm.push(gemm);
@@ -268,7 +260,7 @@ async function benchModel(
 
   const t = newTimes();
   const tp = pools.map(newTimes);
-  const clock = SYNCHRONOUS.has(backend) ? new KernelClock(backend) : null;
+  const clock = SYNCHRONOUS.has(backend);
   // One thread first, then each pool, interleaved step by step.
   const each = (f: (s: Steps, m: Times) => void) => [one, ...onPool].forEach((s, k) => f(s, [t, ...tp][k]!));
   const heavy = Math.max(1, Math.ceil(repeats / 3)); // updates with summaries: fewer repeats
@@ -280,11 +272,9 @@ async function benchModel(
       hd.setSimdKernels(true);
     }
     each((s, m) =>
-      m.grad.push(
-        timeOnce(s.gradient, m.gradCpu, s === one && clock ? { clock, kernel: t.kernel, gemm: t.gemm } : undefined),
-      ),
+      m.grad.push(timeOnce(s.gradient, m.gradCpu, s === one && clock ? { kernel: t.kernel, gemm: t.gemm } : undefined)),
     );
-    t.jit.push(timeOnce(jitGradient, t.jitCpu, clock ? { clock, kernel: t.jitKernel, gemm: t.jitGemm } : undefined));
+    t.jit.push(timeOnce(jitGradient, t.jitCpu, clock ? { kernel: t.jitKernel, gemm: t.jitGemm } : undefined));
     each((s, m) => m.adam.push(timeOnce(s.adamStep)));
     each((s, m) => m.ns.push(timeOnce(s.nsStep(ns1))));
     if (i < heavy) {

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // The pure-JS backend, always available, registered on load.
 import "@tensorflow/tfjs-backend-cpu";
-import { broadcastShapes, maxScatterView, sameShape } from "./shapes";
+import { broadcastShapes, convOutSize, maxScatterView, sameShape } from "./shapes";
 import * as gpu from "./webgpu/kernels";
 
 export type Tensor = tf.Tensor;
@@ -216,7 +216,7 @@ let IM2COL_MAX = 2 ** 24;
  *   tap). VGG-11''s convs so chosen 1.0–1.9× faster (one 0.91×), those left out 0.62–0.99×, LeNet-5's
  *   (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient 1.11× faster.
  */
-function im2colFaster(k: number, n: number, taps: number, native: boolean): boolean {
+export function im2colFaster(k: number, n: number, taps: number, native: boolean): boolean {
   if (native) return n >= 16;
   return k >= 256 && (n >= 256 || (n >= 128 && taps >= 16));
 }
@@ -241,8 +241,8 @@ function conv2dIm2col(
   const [kh, kw, , O] = w.shape as [number, number, number, number];
   const [sh, sw] = strides;
   const [dh, dw] = dilations;
-  const Ho = Math.floor((H + padding[0][0] + padding[0][1] - (kh - 1) * dh - 1) / sh) + 1;
-  const Wo = Math.floor((W + padding[1][0] + padding[1][1] - (kw - 1) * dw - 1) / sw) + 1;
+  const Ho = convOutSize(H, kh, padding[0][0], padding[0][1], sh, dh);
+  const Wo = convOutSize(W, kw, padding[1][0], padding[1][1], sw, dw);
   if (x.size === 0 || w.size === 0 || Ho <= 0 || Wo <= 0) return null;
   const perImage = Ho * Wo * kh * kw * C;
   const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));

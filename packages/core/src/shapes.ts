@@ -6,6 +6,10 @@ export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) 
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
+/** A convolution's output length along one axis: input n, filter k, padding lo and hi, stride s, dilation d. */
+export const convOutSize = (n: number, k: number, lo: number, hi: number, s: number, d: number): number =>
+  Math.floor((n + lo + hi - d * (k - 1) - 1) / s) + 1;
+
 /** Numpy broadcasting of several shapes; throws a ShapeError naming `op`. */
 export function broadcastShapes(op: string, shapes: ReadonlyArray<readonly number[]>): number[] {
   const rank = Math.max(...shapes.map((s) => s.length));
@@ -50,4 +54,71 @@ export function maxScatterView(shape: readonly number[], axes: readonly number[]
     slot--;
   }
   return view;
+}
+
+/** Row-major strides of `shape`, in elements (the last axis 1). */
+export const stridesOf = (shape: readonly number[]): number[] => {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+};
+
+/** Strides of x read as an array of shape `out` (numpy broadcasting: 0 along broadcast axes). */
+export function broadcastStrides(x: readonly number[], out: readonly number[]): number[] {
+  const lead = out.length - x.length;
+  const own = stridesOf(x);
+  return out.map((d, i) => (i < lead || x[i - lead] === 1 ? 0 : own[i - lead]!));
+}
+
+/**
+ * For each row of an array of `shape` (every axis but the last), in row-major order, call `row`
+ * with each input's offset of the row's first element, the row's length, and each input's stride
+ * along the row. The kernels loop along rows themselves: no call per element (a [100, 10] − [100, 1]
+ * broadcast visited element by element took ~10× longer in the host kernels). `offs` is reused: read it, do not keep it.
+ */
+export function forEachRow(
+  shape: readonly number[],
+  strides: number[][],
+  row: (offs: readonly number[], n: number, steps: readonly number[]) => void,
+): void {
+  const r = shape.length;
+  if (r === 0) {
+    row(
+      strides.map(() => 0),
+      1,
+      strides.map(() => 0),
+    );
+    return;
+  }
+  const n = shape[r - 1]!;
+  const total = sizeOf(shape);
+  if (total === 0) return;
+  const steps = strides.map((s) => s[r - 1]!);
+  const idx = new Array<number>(r - 1).fill(0);
+  const offs = strides.map(() => 0);
+  for (let q = total / n; q > 0; q--) {
+    row(offs, n, steps);
+    for (let a = r - 2; a >= 0; a--) {
+      idx[a]!++;
+      for (let j = 0; j < strides.length; j++) offs[j]! += strides[j]![a]!;
+      if (idx[a]! < shape[a]!) break;
+      for (let j = 0; j < strides.length; j++) offs[j]! -= strides[j]![a]! * shape[a]!;
+      idx[a] = 0;
+    }
+  }
+}
+
+/** For each element of an array of `shape`, in row-major order, call visit with per-input offsets. */
+export function forEachIndex(shape: readonly number[], strides: number[][], visit: (offsets: number[]) => void): void {
+  const offs = strides.map(() => 0);
+  forEachRow(shape, strides, (start, n, steps) => {
+    for (let j = 0; j < n; j++) {
+      for (let k = 0; k < offs.length; k++) offs[k] = start[k]! + j * steps[k]!;
+      visit(offs);
+    }
+  });
 }

@@ -14,7 +14,7 @@ import {
   type Value,
 } from "../trace/core";
 import { transpose } from "./shape";
-import { sizeOf } from "../shapes";
+import { convOutSize, sizeOf } from "../shapes";
 
 const def = <P>(p: Primitive<P>): Primitive<P> => p;
 const fmt = (a: Aval) => `${a.dtype}[${a.shape.join(",")}]`;
@@ -124,10 +124,6 @@ export interface Conv2DParams {
   readonly strides: readonly [number, number];
   readonly padding: readonly [readonly [number, number], readonly [number, number]];
   readonly dilations: readonly [number, number];
-}
-
-function convOutSize(n: number, k: number, lo: number, hi: number, s: number, d: number): number {
-  return Math.floor((n + lo + hi - d * (k - 1) - 1) / s) + 1;
 }
 
 function convImpl(x: Tensor, w: Tensor, { strides, padding, dilations }: Conv2DParams): Tensor {

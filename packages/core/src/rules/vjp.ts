@@ -131,8 +131,6 @@ defVjp(mulP, vjpRule(mulP), (ct, [a, b], _y, _p, needs) =>
   }),
 );
 
-for (const prim of [greaterP, lessP, equalP]) defVjp(prim, () => [null, null]);
-
 /**
  * Primitives through which no cotangent flows at any order: their rules give null for every
  * input. The reverse trace records no node for them, so their outputs are constants of its level
@@ -140,6 +138,7 @@ for (const prim of [greaterP, lessP, equalP]) defVjp(prim, () => [null, null]);
  * otherwise get one, summed down and added up, 4–5 kernels per NLL, then dropped).
  */
 const noCotangent = new Set<AnyPrimitive>([greaterP, lessP, equalP, stopGradientP]);
+for (const prim of noCotangent) defVjp(prim, (_ct, xs) => xs.map(() => null));
 /** Whether no cotangent flows through `prim` (see `noCotangent`). */
 export const passesNoCotangent = (prim: AnyPrimitive): boolean => noCotangent.has(prim);
 
@@ -150,7 +149,6 @@ defVjp(selectP, (ct, [c, a, b], _y, _p, needs) => [
 ]);
 
 defVjp(castP, (ct, [x]) => [isFloat(avalOf(x!).dtype) ? ct : null]);
-defVjp(stopGradientP, () => [null]);
 
 defVjp(reduceSumP, (ct, [x], _o, { axes }) => [broadcastTo(reshape(ct, keptShape(x!, axes)), shapeOf(x!))]);
 defVjp(reduceMaxP, (ct, [x], out, { axes }) => [maxScatter(x!, out, ct, axes)]);
@@ -296,7 +294,6 @@ function convFilterTranspose(ct: Value, x: Value, w: Value, p: Conv2DParams): Va
   const xt = transpose(x, [3, 1, 2, 0]);
   const ctt = transpose(ct, [1, 2, 0, 3]);
   const full = bind(conv2dP, [xt, ctt], { strides: p.dilations, padding: p.padding, dilations: p.strides });
-  // The full conv has exactly the filter's extent unless strides leave extra rows: crop only then.
-  const cropped = sameShape(shapeOf(full), [C, kh, kw, O]) ? full : slice(full, [0, 0, 0, 0], [C, kh, kw, O]);
-  return transpose(cropped, [1, 2, 0, 3]);
+  // The full conv has exactly the filter's extent unless strides leave extra rows (a whole slice is `full` itself).
+  return transpose(slice(full, [0, 0, 0, 0], [C, kh, kw, O]), [1, 2, 0, 3]);
 }

@@ -8,10 +8,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "../index";
 import { setBackend } from "../backend";
-import { K, runtime, type HeapGemm } from "../kernels";
+import { K, runtime } from "../kernels";
 import { GRAD_OPS } from "../primitives/opTable";
 import { checkGrads } from "../testing";
 import { IM2COL, installSimdKernels, type Im2ColAttrs } from "./install";
+import { jsGemm } from "./fixtures";
 
 /** A linear congruential generator: floats in [0, n). */
 function rng(seed: number): (n: number) => number {
@@ -293,27 +294,13 @@ describe("HodiffIm2Col and conv2d as im2col + matmul on wasm", () => {
       ],
       [1, 1],
     ];
-    /** C = A·B by definition on the heap (what a native BLAS computes; with native-blas's BatchMatMul it runs). */
-    const fakeGemm: HeapGemm = (heap, a, b, c, batch, m, n, k, transA, transB) => {
-      const f = new Float32Array(heap);
-      for (let t = 0; t < batch; t++)
-        for (let i = 0; i < m; i++)
-          for (let j = 0; j < n; j++) {
-            let sum = 0;
-            for (let l = 0; l < k; l++)
-              sum +=
-                f[a / 4 + t * m * k + (transA ? l * m + i : i * k + l)]! *
-                f[b / 4 + t * k * n + (transB ? j * k + l : l * n + j)]!;
-            f[c / 4 + t * m * n + i * n + j] = sum;
-          }
-    };
     runtime.setIm2colMode("auto");
     try {
       const last = CASES.length - 1;
       expect(await kernelsOf(CASES[last]!, last)).toContain("Conv2D");
       expect(await kernelsOf(CASES[last]!, last)).not.toContain(IM2COL);
       expect(await kernelsOf(wide, 9)).toContain(IM2COL);
-      runtime.setHeapGemm(fakeGemm);
+      runtime.setHeapGemm(jsGemm); // C = A·B by definition on the heap (what a native BLAS computes)
       // With a native GEMM: im2col from 16 output channels on, XNNPACK's conv below.
       expect(await kernelsOf(CASES[0]!, 0)).toContain("Conv2D");
       const names = await kernelsOf(CASES[last]!, last);

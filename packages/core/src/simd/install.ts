@@ -24,7 +24,7 @@ import {
   type TfDataType,
   type HeapGemm,
 } from "../kernels";
-import { broadcastShapes, maxScatterView, sameShape, sizeOf } from "../shapes";
+import { broadcastShapes, broadcastStrides, forEachIndex, maxScatterView, sameShape, sizeOf } from "../shapes";
 import { SIMD_WASM_BASE64 } from "./module";
 
 export type { HeapGemm } from "../kernels";
@@ -418,6 +418,15 @@ const LAYOUT_KERNELS = [rowsKernel("Add", "addRows"), rowsKernel("Multiply", "mu
 // backend's own heap: no copies. XNNPACK's wasm GEMM is 128-bit SIMD; a native BLAS uses the CPU's
 // full vector width (512³: 6.6 ms in tfjs-wasm, 2.1 ms in OpenBLAS on one thread, this machine).
 
+/** One heap GEMM call of `gemmPlan`: batch indices of A, B and C, the batch count, the rows stacked. */
+interface GemmCall {
+  a: number;
+  b: number;
+  c: number;
+  batch: number;
+  stack: number;
+}
+
 /**
  * The heap GEMM calls for a batched matmul with batch shapes `batchA`, `batchB` (tfjs broadcasts
  * them): [aBatch, bBatch, cBatch, count, rows] triples of batch indices, merged where possible.
@@ -428,25 +437,18 @@ export function gemmPlan(
   batchA: readonly number[],
   batchB: readonly number[],
   transA: boolean,
-): { out: number[]; calls: Array<{ a: number; b: number; c: number; batch: number; stack: number }> } {
+): { out: number[]; calls: GemmCall[] } {
   const out = broadcastShapes("matMul", [batchA, batchB]);
   const total = sizeOf(out);
   const na = sizeOf(batchA);
   const nb = sizeOf(batchB);
   if (na === total && nb === total) return { out, calls: [{ a: 0, b: 0, c: 0, batch: total, stack: 1 }] };
   if (nb === 1 && na === total && !transA) return { out, calls: [{ a: 0, b: 0, c: 0, batch: 1, stack: total }] };
-  // General broadcasting: each output batch index, unravelled, picks A's and B's (size-1 axes → 0).
-  const index = (shape: readonly number[], at: number[]): number => {
-    let i = 0;
-    shape.forEach((d, ax) => (i = i * d + (d === 1 ? 0 : at[out.length - shape.length + ax]!)));
-    return i;
-  };
-  const calls = [];
-  const at = new Array<number>(out.length).fill(0);
-  for (let c = 0; c < total; c++) {
-    calls.push({ a: index(batchA, at), b: index(batchB, at), c, batch: 1, stack: 1 });
-    for (let ax = out.length - 1; ax >= 0 && ++at[ax]! === out[ax]; ax--) at[ax] = 0;
-  }
+  // General broadcasting: A's and B's batch at each output batch (0 along their size-1 axes).
+  const calls: GemmCall[] = [];
+  forEachIndex(out, [broadcastStrides(batchA, out), broadcastStrides(batchB, out)], ([a, b]) =>
+    calls.push({ a: a!, b: b!, c: calls.length, batch: 1, stack: 1 }),
+  );
   return { out, calls };
 }
 

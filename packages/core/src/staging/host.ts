@@ -8,7 +8,7 @@
  */
 import type { DType } from "../kernels";
 import type { AnyPrimitive, Aval } from "../trace/core";
-import { sizeOf } from "../shapes";
+import { broadcastStrides, forEachIndex, forEachRow, sizeOf, stridesOf } from "../shapes";
 import {
   addP,
   castP,
@@ -87,79 +87,6 @@ export function runsOnHost(prim: AnyPrimitive, ins: readonly Aval[], out: Aval):
 
 const alloc = (dtype: DType, n: number): HostData =>
   dtype === "float32" ? new Float32Array(n) : dtype === "int32" ? new Int32Array(n) : new Uint8Array(n);
-
-const stridesOf = (shape: readonly number[]): number[] => {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-};
-
-/** Strides of x read as an array of shape `out` (numpy broadcasting: 0 along broadcast axes). */
-function broadcastStrides(x: readonly number[], out: readonly number[]): number[] {
-  const lead = out.length - x.length;
-  const own = stridesOf(x);
-  return out.map((d, i) => (i < lead || x[i - lead] === 1 ? 0 : own[i - lead]!));
-}
-
-/** For each element of an array of `shape`, in row-major order, call visit with per-input offsets. */
-function forEachIndex(shape: readonly number[], strides: number[][], visit: (offsets: number[]) => void): void {
-  const n = sizeOf(shape);
-  const r = shape.length;
-  const idx = new Array<number>(r).fill(0);
-  const offs = strides.map(() => 0);
-  for (let k = 0; k < n; k++) {
-    visit(offs);
-    for (let a = r - 1; a >= 0; a--) {
-      idx[a]!++;
-      for (let j = 0; j < strides.length; j++) offs[j]! += strides[j]![a]!;
-      if (idx[a]! < shape[a]!) break;
-      for (let j = 0; j < strides.length; j++) offs[j]! -= strides[j]![a]! * shape[a]!;
-      idx[a] = 0;
-    }
-  }
-}
-
-/**
- * For each row of an array of `shape` (every axis but the last), in row-major order, call `row`
- * with each input's offset of the row's first element, the row's length, and each input's stride
- * along the row. The kernels loop along rows themselves: no call per element (a [100, 10] − [100, 1]
- * broadcast visited element by element took ~10× longer). `offs` is reused: read it, do not keep it.
- */
-function forEachRow(
-  shape: readonly number[],
-  strides: number[][],
-  row: (offs: readonly number[], n: number, steps: readonly number[]) => void,
-): void {
-  const r = shape.length;
-  if (r === 0) {
-    row(
-      strides.map(() => 0),
-      1,
-      strides.map(() => 0),
-    );
-    return;
-  }
-  const n = shape[r - 1]!;
-  const total = sizeOf(shape);
-  if (total === 0) return;
-  const steps = strides.map((s) => s[r - 1]!);
-  const idx = new Array<number>(r - 1).fill(0);
-  const offs = strides.map(() => 0);
-  for (let q = total / n; q > 0; q--) {
-    row(offs, n, steps);
-    for (let a = r - 2; a >= 0; a--) {
-      idx[a]!++;
-      for (let j = 0; j < strides.length; j++) offs[j]! += strides[j]![a]!;
-      if (idx[a]! < shape[a]!) break;
-      for (let j = 0; j < strides.length; j++) offs[j]! -= strides[j]![a]! * shape[a]!;
-      idx[a] = 0;
-    }
-  }
-}
 
 /** An n-ary elementwise kernel with numpy broadcasting; `out` is the output aval (from the jaxpr). */
 function elementwise(f: (...v: number[]) => number): HostKernel {
