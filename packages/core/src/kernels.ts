@@ -211,14 +211,15 @@ let IM2COL_MAX = 2 ** 24;
  * kh·kw. Fitted on `pnpm bench conv` (2026-12-06, loaded machine, medians):
  * - with the native GEMM (`native`): when n ≥ 16. VGG-11''s convs 1.2–16× faster as im2col, LeNet-5's
  *   with 16 output channels 1.3–2.1×; its 6-channel ones 0.54–0.82× (k = 75) and 0.93–1.04× (k = 78400).
- * - with XNNPACK's matmul: when k ≥ 256 and n ≥ 256, or n ≥ 128 with ≥ 16 taps (the filter-gradient
+ * - with XNNPACK's matmul: when k ≥ 256 and n ≥ 256, or n ≥ 64 with ≥ 16 taps (the filter-gradient
  *   rule's convs: x as [c, h, w, b] with the [ho, wo, b, o] cotangent as filter, few channels per
- *   tap). VGG-11''s convs so chosen 1.0–1.9× faster (one 0.91×), those left out 0.62–0.99×, LeNet-5's
- *   (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient 1.11× faster.
+ *   tap). VGG-11''s convs so chosen 1.0–1.9× faster (one 0.91×), those left out 0.62–0.99× (but its
+ *   first layer's forward, k = 27: 1.34×), LeNet-5's (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient
+ *   1.11× faster. Lines: `bench/results/2026-12-06-conv.txt`.
  */
 export function im2colFaster(k: number, n: number, taps: number, native: boolean): boolean {
   if (native) return n >= 16;
-  return k >= 256 && (n >= 256 || (n >= 128 && taps >= 16));
+  return k >= 256 && (n >= 256 || (n >= 64 && taps >= 16));
 }
 
 /**
