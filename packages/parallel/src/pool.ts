@@ -144,7 +144,7 @@ function workerEntry(): { url: URL; entry?: string } {
 
 /** The workers' native GEMM settings from `gemm` and `blasThreads`, refused where they cannot work. */
 function nativeGemmOption(
-  options: Pick<PoolOptions<unknown>, "gemm" | "blasThreads" | "threads">,
+  options: Pick<PoolOptions<unknown>, "gemm" | "blasThreads">,
   backend: string,
 ): WorkerStart["nativeGemm"] {
   const { gemm = "wasm", blasThreads } = options;
@@ -248,14 +248,14 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
   const threads = options.threads ?? 2;
   if (!Number.isInteger(threads) || threads < 1)
     throw new Error(`createPool: threads must be an integer ≥ 1, got ${threads}`);
+  const backend = options.backend ?? (hd.getBackend() as hd.BackendName);
+  const nativeGemm = nativeGemmOption(options, backend); // refused before anything starts
   const taskUrl = String(options.task);
   const mod = (await import(taskUrl)) as { default?: Task<I> };
   if (typeof mod.default !== "function")
     throw new Error(`createPool: the task module ${taskUrl} has no default export made with defineTask(...)`);
   const loss = await mod.default(options.init as I);
-  const backend = options.backend ?? (hd.getBackend() as hd.BackendName);
   const timeoutMs = options.timeoutMs ?? 600_000;
-  const nativeGemm = nativeGemmOption(options, backend);
   const members: Member[] = [];
   const { url, entry } = workerEntry();
   try {
