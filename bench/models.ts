@@ -26,8 +26,10 @@
  * difference from the eager gradient.
  * `--gemm wasm,native` (default wasm): each model is also timed with `@hodiff/native`'s OpenBLAS
  * GEMM installed (wasm backend only), once per `--blas-threads` count (default 1), after the wasm
- * rows; every line says its `"gemm"` and native lines their `"blas_threads"`. Native lines are one
- * JS thread (no pool: a pool's workers would keep tfjs-wasm's GEMM). `gemm_ms` stays the time
+ * rows; every line says its `"gemm"` and native lines their `"blas_threads"`. Native settings get
+ * the same thread counts as wasm: a pool's workers then install the same GEMM and BLAS thread count
+ * (`createPool({ gemm: "native", blasThreads })`; OpenBLAS's threads are process-wide, so
+ * `--blas-threads 2` with a 2-thread pool runs up to 4 BLAS threads). `gemm_ms` stays the time
  * inside the matmul/conv kernels, whichever computes them. The settings run one after the other,
  * not interleaved: compare them within one run, on a quiet machine.
  */
@@ -397,13 +399,18 @@ export const modelsBench =
         // By default a pool only for the small models: a VGG-11'/BigMLP pool holds the model and its
         // summaries' memory in every thread's wasm heap, and doubles minutes-long runs (untested).
         const native = setting.gemm === "native";
-        const counts = native ? [1] : (options.threads ?? (n === "mlp" || n === "lenet" ? [1, 2] : [1]));
+        const counts = options.threads ?? (n === "mlp" || n === "lenet" ? [1, 2] : [1]);
         const pools: Pool[] = [];
         const installed = native ? installNativeGemm({ threads: setting.blasThreads! }) : null;
         try {
           for (const threads of counts.filter((c) => c > 1))
             pools.push(
-              await createPool({ task: new URL("./modelTask.ts", import.meta.url), init: { model: n }, threads }),
+              await createPool({
+                task: new URL("./modelTask.ts", import.meta.url),
+                init: { model: n },
+                threads,
+                ...(native ? { gemm: "native" as const, blasThreads: setting.blasThreads! } : {}),
+              }),
             );
           const records = await benchModel(
             n as ModelName,

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/poolTimeline.ts [mlp|lenet] [repeats] [threads] [grad|summaries] [measured|even]`: where a pool's
+ * `npx tsx bench/poolTimeline.ts [mlp|lenet] [repeats] [threads] [grad|summaries] [measured|even] [wasm|native]`: where a pool's
  * time goes, for the gradient or NewtonSummary's summaries (S = the partition's blocks, along a
  * random u). Interleaved in each round: one thread's call on the whole batch and on an even first
  * part alone (what the calling thread computes), then the pool's (with `trace: true`) —
@@ -7,13 +7,15 @@
  * θ (θ + 0, made on the backend: as in training, where every step changes θ). Prints the median
  * wall times, the process's CPU time per call (all threads: robust to other jobs' load, which
  * stretches wall times), and the median time of each phase of the pool's timeline (ms since the
- * call began).
+ * call began). `native`: @hodiff/native's OpenBLAS GEMM (one BLAS thread) in every thread, the
+ * calling thread's and the pool's workers' (`createPool({ gemm: "native" })`).
  */
 import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { createPool, partSizes } from "@hodiff/parallel";
 import type { Params } from "@hodiff/optim";
 import { canonical, summaries } from "@hodiff/partition";
+import { installNativeGemm } from "@hodiff/native";
 import { median } from "./timing";
 
 await hd.useDefaultBackend();
@@ -22,6 +24,10 @@ const repeats = Number(process.argv[3] ?? 15);
 const threads = Number(process.argv[4] ?? 2);
 const op = process.argv[5] ?? "grad";
 const split = (process.argv[6] ?? "measured") as "measured" | "even";
+const gemm = process.argv[7] ?? "wasm";
+if (gemm !== "wasm" && gemm !== "native") throw new Error(`poolTimeline: gemm is wasm or native, not '${gemm}'`);
+// Installed for the whole script (the process ends with it).
+if (gemm === "native") installNativeGemm({ threads: 1 });
 if (op !== "grad" && op !== "summaries") throw new Error(`poolTimeline: op is grad or summaries, not '${op}'`);
 const B = 100;
 const model = MODELS[name]();
@@ -36,6 +42,7 @@ const pool = await createPool({
   threads,
   trace: true,
   split,
+  ...(gemm === "native" ? { gemm: "native" as const, blasThreads: 1 } : {}),
 });
 
 const u = hd.treeMap((l: hd.Value) => hd.random.normal(hd.random.key(2), hd.shapeOf(l)), params) as Params;

@@ -6,7 +6,7 @@
 # summaries, two Adam steps and a 2-thread @hodiff/parallel pool against closed forms, on the
 # wasm backend), type-checks scripts/pack-check/types.ts under moduleResolution nodenext and
 # bundler, builds a Vite app importing the packages, and runs the installed `hodiff` CLI (--help,
-# a short train, the same on two threads and with --gemm native, inspect).
+# a short train, the same on two threads, with --gemm native and with both, inspect).
 # New packages are covered as they come: everything below loops over packages/*.
 # KEEP=1 keeps the temporary folder.
 set -euo pipefail
@@ -104,6 +104,13 @@ if node -e 'import("@hodiff/native").then((m) => process.exit(m.nativeGemmAvaila
   awk -v a="$(loss_of "$trained")" -v b="$(loss_of "$native")" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d * d <= 4e-8) }' \
     || { echo "$trained"; echo "$native"; echo "pack-check: --gemm native differs"; exit 1; }
   step cli "hodiff train --gemm native from the tarball: ${native%%,*}"
+  # Both: dist/worker.js imports @hodiff/native (an optional peer of @hodiff/parallel) in the worker.
+  native2="$(npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 \
+    --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 --gemm native \
+    --threads 2 --out "$tmp/run4")"
+  awk -v a="$(loss_of "$trained")" -v b="$(loss_of "$native2")" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d * d <= 4e-8) }' \
+    || { echo "$trained"; echo "$native2"; echo "pack-check: --gemm native --threads 2 differs"; exit 1; }
+  step cli "hodiff train --gemm native --threads 2 from the tarball: ${native2%%,*}"
 else
   step cli "hodiff train --gemm native skipped: @hodiff/native's addon was not built here (no C compiler or OpenBLAS)"
 fi

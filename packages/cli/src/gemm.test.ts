@@ -1,7 +1,7 @@
 /**
- * `hodiff train --gemm native [--blas-threads n]`: the run with @hodiff/native's OpenBLAS GEMM
- * follows the default (wasm GEMM) trajectory within float32 rounding and leaves the default in
- * place afterwards; flags that cannot work are refused before anything is written. The native run
+ * `hodiff train --gemm native [--blas-threads n] [--threads 2]`: the run with @hodiff/native's
+ * OpenBLAS GEMM (with --threads 2, in the pool's worker too) follows the default (wasm GEMM, one
+ * thread) trajectory within float32 rounding and leaves the default in place afterwards; flags that cannot work are refused before anything is written. The native run
  * is skipped, with the reason in its name, where the addon is not built.
  */
 import { existsSync } from "node:fs";
@@ -34,8 +34,13 @@ describe("hodiff train --gemm native", () => {
     async () => {
       const runs: Record<string, ReturnType<typeof result>> = {};
       const before = hd.numTensors();
-      for (const gemm of [["wasm"], ["native", "--blas-threads", "1"]]) {
-        const out = tmp.path(`gemm-${gemm[0]}`);
+      const ways: Record<string, string[]> = {
+        wasm: ["wasm"],
+        native: ["native", "--blas-threads", "1"],
+        "native, 2 threads": ["native", "--threads", "2"],
+      };
+      for (const [way, gemm] of Object.entries(ways)) {
+        const out = tmp.path(`gemm-${way.replace(/\W/g, "")}`);
         const r = await hodiff(
           "train",
           ...TINY,
@@ -50,19 +55,20 @@ describe("hodiff train --gemm native", () => {
         );
         expect(r.err).toBe("");
         expect(r.code).toBe(0);
-        runs[gemm[0]!] = result(out);
+        runs[way] = result(out);
         expect(hd.heapGemmActive()).toBe(false); // the run uninstalled it
       }
       expect(hd.numTensors()).toBe(before);
-      const [a, b] = [runs.wasm!, runs.native!];
-      expect(b.losses.length).toBe(a.losses.length);
-      b.losses.forEach((l, i) => expect(Math.abs(l! - a.losses[i]!)).toBeLessThan(1e-4));
-      b.params.forEach((p, i) => expect(Math.abs(p - a.params[i]!)).toBeLessThan(1e-4));
+      const a = runs.wasm!;
+      for (const b of [runs.native!, runs["native, 2 threads"]!]) {
+        expect(b.losses.length).toBe(a.losses.length);
+        b.losses.forEach((l, i) => expect(Math.abs(l! - a.losses[i]!)).toBeLessThan(1e-4));
+        b.params.forEach((p, i) => expect(Math.abs(p - a.params[i]!)).toBeLessThan(1e-4));
+      }
     },
   );
 
   it.each([
-    [["--gemm", "native", "--threads", "2"], /--gemm native runs on one thread/],
     [["--blas-threads", "2"], /--blas-threads applies only to --gemm native/],
     [["--gemm", "native", "--backend", "cpu"], /--gemm native computes on the wasm backend's heap/],
     [["--gemm", "blas"], /--gemm/],

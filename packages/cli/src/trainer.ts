@@ -101,6 +101,12 @@ export interface RunOptions {
    * batch. The trajectory equals one thread's within float32 rounding.
    */
   readonly threads?: number;
+  /**
+   * With `threads` > 1: the pool's workers' GEMM ("native": each installs @hodiff/native's OpenBLAS
+   * GEMM with `blasThreads` BLAS threads; the caller installs it in this thread). Default "wasm".
+   */
+  readonly gemm?: "wasm" | "native";
+  readonly blasThreads?: number;
 }
 
 /** A request to stop a run between two updates. @category model */
@@ -446,7 +452,12 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
       const init: ParallelTaskInit = { model: cfg.model, inputShape, hidden: cfg.hidden };
       // parallelTask.ts from sources (tsx), dist/parallelTask.js when built.
       const ext = /\.ts$/.test(new URL(import.meta.url).pathname) ? "ts" : "js";
-      pool = await createPool({ task: new URL(`./parallelTask.${ext}`, import.meta.url), init, threads });
+      pool = await createPool({
+        task: new URL(`./parallelTask.${ext}`, import.meta.url),
+        init,
+        threads,
+        ...(run.gemm === "native" ? { gemm: "native" as const, blasThreads: run.blasThreads ?? 1 } : {}),
+      });
     } catch (e) {
       hd.dispose(params);
       disposeReplaced(state, null);

@@ -22,6 +22,13 @@ export interface NativeAddon {
 /** Where the build script puts the addon, relative to this module. */
 export const ADDON_URL = new URL("../build/hodiff_native.node", import.meta.url);
 
+/**
+ * The addon's file: `HODIFF_NATIVE_ADDON` where set (an addon built elsewhere; tests use it to
+ * make loading fail in a worker thread), else ADDON_URL. Read when the addon is first loaded in a
+ * thread (a worker thread gets a copy of the environment when it starts).
+ */
+export const addonPath = (): string => process.env.HODIFF_NATIVE_ADDON || fileURLToPath(ADDON_URL);
+
 /** What to run to build the addon (one line, for error messages). */
 export const HOW_TO_BUILD =
   "install a C compiler and OpenBLAS (Debian/Ubuntu: apt-get install gcc libopenblas-dev), then run " +
@@ -34,7 +41,7 @@ let loaded: { addon: NativeAddon } | { error: Error } | undefined;
 export function tryLoadAddon(): { addon: NativeAddon } | { error: Error } {
   if (loaded === undefined) {
     try {
-      loaded = { addon: createRequire(import.meta.url)(fileURLToPath(ADDON_URL)) as NativeAddon };
+      loaded = { addon: createRequire(import.meta.url)(addonPath()) as NativeAddon };
     } catch (e) {
       loaded = { error: e instanceof Error ? e : new Error(String(e)) };
     }
@@ -47,7 +54,7 @@ export function loadAddon(): NativeAddon {
   const r = tryLoadAddon();
   if ("addon" in r) return r.addon;
   throw new Error(
-    `@hodiff/native: the native addon ${fileURLToPath(ADDON_URL)} is not usable (${r.error.message.split("\n")[0]}). To build it: ${HOW_TO_BUILD}.`,
+    `@hodiff/native: the native addon ${addonPath()} is not usable (${r.error.message.split("\n")[0]}). To build it: ${HOW_TO_BUILD}.`,
     {
       cause: r.error,
     },

@@ -58,6 +58,21 @@ export interface PoolOptions<I> {
    * result depends on the inputs alone, bit for bit.
    */
   readonly split?: "measured" | "even";
+  /**
+   * The workers' float32 matrix products (wasm backend). "wasm" (default): tfjs-wasm's own GEMM.
+   * "native": each worker installs @hodiff/native's OpenBLAS GEMM when it starts (the addon is
+   * loaded once per thread; each worker has its own wasm heap, on which OpenBLAS works in place).
+   * The calling thread's GEMM is the caller's: install it there too (`installNativeGemm`) so that
+   * every part runs the same code. Needs @hodiff/native, its addon built; createPool throws,
+   * naming the fix, where a worker cannot install it.
+   */
+  readonly gemm?: "wasm" | "native";
+  /**
+   * With `gemm: "native"`: OpenBLAS's thread count, set by each worker (default 1). OpenBLAS's
+   * threads are process-wide, shared by every thread of the process: the last count set wins,
+   * so give the calling thread's `installNativeGemm` the same count.
+   */
+  readonly blasThreads?: number;
   /** Record each call's timeline (`Pool.lastTrace`): a few clock reads per call and thread. */
   readonly trace?: boolean;
 }
@@ -125,6 +140,31 @@ function workerEntry(): { url: URL; entry?: string } {
   const file = (name: string) => new URL(`./${name}`, here);
   if (/\.[cm]?ts$/.test(new URL(here).pathname)) return { url: file("boot.mjs"), entry: file("worker.ts").href };
   return { url: file("worker.js") };
+}
+
+/** The workers' native GEMM settings from `gemm` and `blasThreads`, refused where they cannot work. */
+function nativeGemmOption(
+  options: Pick<PoolOptions<unknown>, "gemm" | "blasThreads">,
+  backend: string,
+): WorkerStart["nativeGemm"] {
+  const { gemm = "wasm", blasThreads } = options;
+  if (gemm !== "wasm" && gemm !== "native")
+    throw new Error(`createPool: gemm must be "wasm" or "native", got ${JSON.stringify(gemm)}`);
+  if (blasThreads !== undefined && gemm !== "native")
+    throw new Error(`createPool: blasThreads applies only to gemm: "native"`);
+  if (gemm === "wasm") return null;
+  const threads = blasThreads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`createPool: blasThreads must be an integer ≥ 1, got ${threads}`);
+  if (backend !== "wasm")
+    throw new Error(
+      `createPool: gemm: "native" computes on the wasm backend's heap; the workers' backend is ${backend}: use backend "wasm"`,
+    );
+  if (!hd.simdKernelsActive())
+    throw new Error(
+      `createPool: gemm: "native" runs through hodiff's wasm kernels, which are off in this thread (hd.setSimdKernels(false)); the workers copy that setting`,
+    );
+  return { threads };
 }
 
 /** The batch's inputs checked (float32 arrays with the examples along axis 0, or Int32Array labels) and described. */
@@ -208,12 +248,13 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
   const threads = options.threads ?? 2;
   if (!Number.isInteger(threads) || threads < 1)
     throw new Error(`createPool: threads must be an integer ≥ 1, got ${threads}`);
+  const backend = options.backend ?? (hd.getBackend() as hd.BackendName);
+  const nativeGemm = nativeGemmOption(options, backend); // refused before anything starts
   const taskUrl = String(options.task);
   const mod = (await import(taskUrl)) as { default?: Task<I> };
   if (typeof mod.default !== "function")
     throw new Error(`createPool: the task module ${taskUrl} has no default export made with defineTask(...)`);
   const loss = await mod.default(options.init as I);
-  const backend = options.backend ?? (hd.getBackend() as hd.BackendName);
   const timeoutMs = options.timeoutMs ?? 600_000;
   const members: Member[] = [];
   const { url, entry } = workerEntry();
@@ -228,6 +269,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
           init: options.init,
           backend,
           simd: hd.simdKernelsActive(),
+          nativeGemm,
           port: port2,
           flag,
         };

@@ -16,6 +16,8 @@ export interface WorkerStart {
   readonly init: unknown;
   readonly backend: BackendName;
   readonly simd: boolean;
+  /** With `gemm: "native"`: install @hodiff/native's OpenBLAS GEMM with this many BLAS threads at start; null: tfjs-wasm's. */
+  readonly nativeGemm: { readonly threads: number } | null;
   /** The worker answers requests on this port, read synchronously by the pool. */
   readonly port: MessagePort;
   /** flag[0]: 0 while the worker computes, 1 when its answer is on the port, 2 when it has exited. */

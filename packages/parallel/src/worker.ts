@@ -70,6 +70,25 @@ function answer(loss: BatchLoss, req: Request, stamps: Stamps | undefined): Repl
   }
 }
 
+/**
+ * @hodiff/native's OpenBLAS GEMM for this thread's wasm heap (kept installed until the worker ends).
+ * Loaded only when asked for: the optional peer dependency may be absent. Its own error says how
+ * to build a missing addon.
+ */
+async function installNative(threads: number): Promise<void> {
+  let native: typeof import("@hodiff/native");
+  try {
+    native = await import("@hodiff/native");
+  } catch (e) {
+    throw new Error(
+      `gemm: "native" needs the package @hodiff/native beside @hodiff/parallel (npm install @hodiff/native): ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  native.installNativeGemm({ threads });
+  if (!hd.heapGemmActive())
+    throw new Error(`gemm: "native" was installed but is not active on this worker's ${hd.getBackend()} backend`);
+}
+
 async function main(): Promise<void> {
   // Set before anything else so a crash while starting still wakes a waiting pool.
   process.on("exit", () => signal(2));
@@ -77,6 +96,7 @@ async function main(): Promise<void> {
   try {
     await hd.setBackend(start.backend);
     if (!start.simd) hd.setSimdKernels(false);
+    if (start.nativeGemm) await installNative(start.nativeGemm.threads);
     const mod = (await import(start.task)) as { default?: Task };
     if (typeof mod.default !== "function")
       throw new Error(`the task module ${start.task} has no default export made with defineTask(...)`);

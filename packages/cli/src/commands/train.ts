@@ -277,11 +277,6 @@ export async function selectBackend(
 function checkGemmFlags(f: TrainFlags): void {
   if (f.blasThreads !== undefined && f.gemm !== "native")
     throw new UsageError("--blas-threads", "--blas-threads applies only to --gemm native");
-  if (f.gemm === "native" && f.threads > 1)
-    throw new UsageError(
-      "--gemm",
-      `--gemm native runs on one thread: a --threads ${f.threads} pool's workers would keep the wasm GEMM; use one of them`,
-    );
 }
 
 /**
@@ -337,12 +332,16 @@ export const trainCommand: CommandModule = {
       .addOption(
         new Option(
           "--gemm <name>",
-          "matrix products on the wasm backend: wasm (tfjs-wasm's XNNPACK, built in) or native (@hodiff/native: OpenBLAS on tfjs-wasm's heap; its addon must be built)",
+          "matrix products on the wasm backend: wasm (tfjs-wasm's XNNPACK, built in) or native (@hodiff/native: OpenBLAS on tfjs-wasm's heap, in every thread of --threads n; its addon must be built)",
         )
           .choices(["wasm", "native"])
           .default("wasm"),
       )
-      .option("--blas-threads <n>", "with --gemm native: OpenBLAS's thread count (default 1)", intAtLeast(1))
+      .option(
+        "--blas-threads <n>",
+        "with --gemm native: OpenBLAS's thread count (default 1; process-wide, shared by --threads n's threads)",
+        intAtLeast(1),
+      )
       .option("--out <dir>", "run directory (must not hold a run yet)")
       .option(
         "--resume <dir>",
@@ -454,6 +453,8 @@ export const trainCommand: CommandModule = {
           progress: f.progress,
           backend,
           threads: f.threads,
+          // With --threads n: the pool's workers install the same GEMM (and BLAS thread count).
+          ...(nativeGemm ? { gemm: "native" as const, blasThreads: f.blasThreads ?? 1 } : {}),
           dataDir: f.dataDir,
           onNonFinite: f.onNonfinite,
           stop,

@@ -1,8 +1,10 @@
 /**
  * A task module for the tests: a model named in `init` (a tiny MLP, a tiny LeNet-style CNN, the
  * paper's MLP) under the mean NLL; `failOn` makes the loss throw on a part of that many examples
- * (to test that a worker's error reaches the caller), `exitOn` ends its thread.
+ * (to test that a worker's error reaches the caller), `exitOn` ends its thread, `gemm` makes it
+ * check which GEMM its thread runs.
  */
+import * as hd from "@hodiff/core";
 import { lenet5, mlp, nll, paperMlp, type Model } from "@hodiff/nn";
 import { defineTask } from "../task";
 
@@ -13,6 +15,8 @@ export interface TestInit {
   readonly failOn?: number;
   /** Ends the thread (process.exit in a worker) on a part of that many examples. */
   readonly exitOn?: number;
+  /** The GEMM every thread must run its matmuls on: the loss throws otherwise (to check a pool's `gemm`). */
+  readonly gemm?: "native" | "wasm";
 }
 
 export function testModel(name: TestModel): Model {
@@ -27,6 +31,8 @@ export default defineTask((init: TestInit) => {
     const labels = batch.labels as Int32Array;
     if (labels.length === init.failOn) throw new Error(`test task: refusing a part of ${init.failOn} examples`);
     if (labels.length === init.exitOn) process.exit(3);
+    if (init.gemm !== undefined && hd.heapGemmActive() !== (init.gemm === "native"))
+      throw new Error(`test task: expected the ${init.gemm} GEMM, heapGemmActive() is ${hd.heapGemmActive()}`);
     return nll(model.apply(params as never, batch.x as never), labels);
   };
 });
