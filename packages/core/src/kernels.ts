@@ -215,7 +215,7 @@ let IM2COL_MAX = 2 ** 24;
  *   rule's convs: x as [c, h, w, b] with the [ho, wo, b, o] cotangent as filter, few channels per
  *   tap). VGG-11''s convs so chosen 1.0–1.9× faster (one 0.91×), those left out 0.62–0.99× (but its
  *   first layer's forward, k = 27: 1.34×), LeNet-5's (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient
- *   1.11× faster. Lines: `bench/results/2026-12-06-conv.txt`.
+ *   1.11× faster. Lines: end of `bench/results/2026-12-06-sitting-5.txt`.
  */
 export function im2colFaster(k: number, n: number, taps: number, native: boolean): boolean {
   if (native) return n >= 16;
