@@ -8,25 +8,12 @@ import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
 import { nativeGemmAvailable } from "@hodiff/native";
-import { loadCheckpoint } from "./checkpoint";
-import { METRICS_FILE, readMetrics } from "./metrics";
-import { hodiff, tempDir, TINY } from "./testing/harness";
+import { hodiff, runResult as result, tempDir, TINY } from "./testing/harness";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 beforeAll(() => hd.setBackend("wasm"));
 const built = nativeGemmAvailable();
-
-/** Losses of every step record, and the final parameters, of the run in `dir`. */
-function result(dir: string) {
-  const losses = readMetrics(`${dir}/${METRICS_FILE}`)
-    .filter((r) => r.kind === "step")
-    .map((r) => r.train_loss);
-  const ck = loadCheckpoint(dir);
-  const params = hd.treeLeaves(ck.params).flatMap((l) => Array.from(hd.toFlat(l)));
-  hd.dispose([ck.params, ck.optState] as never);
-  return { losses, params };
-}
 
 describe("hodiff train --gemm native", () => {
   it.skipIf(!built)(

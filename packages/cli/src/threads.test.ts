@@ -6,26 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
-import { loadCheckpoint } from "./checkpoint";
-import { METRICS_FILE, readMetrics } from "./metrics";
-import { hodiff, silentIo, tempDir, TINY, tinyConfig } from "./testing/harness";
+import { hodiff, runResult as result, silentIo, tempDir, TINY, tinyConfig } from "./testing/harness";
 import { train } from "./trainer";
 import { UsageError } from "./usage";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 beforeAll(() => hd.setBackend("wasm"));
-
-/** Losses of every step record, and the final parameters, of the run in `dir`. */
-function result(dir: string) {
-  const losses = readMetrics(`${dir}/${METRICS_FILE}`)
-    .filter((r) => r.kind === "step")
-    .map((r) => r.train_loss);
-  const ck = loadCheckpoint(dir);
-  const params = hd.treeLeaves(ck.params).flatMap((l) => Array.from(hd.toFlat(l)));
-  hd.dispose([ck.params, ck.optState] as never);
-  return { losses, params };
-}
 
 const OPTIMIZERS: Record<string, string[]> = {
   adam: ["--optimizer", "adam", "--lr", "0.01"],

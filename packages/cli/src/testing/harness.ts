@@ -6,6 +6,9 @@ import type { Io } from "../io";
 import type { OptimizerEntry } from "../optimizers";
 import { run } from "../program";
 import type { TrainConfig } from "../trainer";
+import * as hd from "@hodiff/core";
+import { loadCheckpoint } from "../checkpoint";
+import { METRICS_FILE, readMetrics } from "../metrics";
 
 /** The result of one in-process run. */
 export interface Ran {
@@ -103,4 +106,15 @@ export function tinyConfig(over: Partial<TrainConfig> = {}): TrainConfig {
     logEvery: 0,
     ...over,
   };
+}
+
+/** Losses of every step record, and the final parameters, of the run in `dir`. */
+export function runResult(dir: string): { losses: number[]; params: number[] } {
+  const losses = readMetrics(`${dir}/${METRICS_FILE}`)
+    .filter((r) => r.kind === "step")
+    .map((r) => r.train_loss);
+  const ck = loadCheckpoint(dir);
+  const params = hd.treeLeaves(ck.params).flatMap((l) => Array.from(hd.toFlat(l)));
+  hd.dispose([ck.params, ck.optState] as never);
+  return { losses, params };
 }
