@@ -94,6 +94,7 @@ describe.each(["cpu", "wasm"] as const)("zeros on %s", (backend) => {
   it.each([
     [[1023], "float32"],
     [[32, 32], "float32"], // 1024: the Fill kernel's
+    [[2, 2, 2, 2, 2, 2, 16], "float32"], // rank 7, filled flat (webgpu's Fill takes rank ≤ 6)
     [[3, 5, 7, 11], "int32"],
     [[3, 5, 7, 11], "bool"],
   ] as const)("%j %s: +0 everywhere, and broadcasts through them", async (shape, dtype) => {

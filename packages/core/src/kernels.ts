@@ -100,8 +100,10 @@ const ZEROS_BY_FILL = 1024;
  * kernel takes 0.04 ms; below `ZEROS_BY_FILL` elements tf.zeros is the cheaper (no kernel call).
  */
 function zeros(shape: number[], dtype: DType): Tensor {
-  return dtype !== "bool" && tf.util.sizeFromShape(shape) >= ZEROS_BY_FILL
-    ? tf.fill(shape, 0, dtype)
+  const n = tf.util.sizeFromShape(shape);
+  // Filled flat, then reshaped (free): webgpu's Fill shader takes ranks up to 6 only.
+  return dtype !== "bool" && n >= ZEROS_BY_FILL
+    ? tf.tidy(() => tf.reshape(tf.fill([n], 0, dtype), shape))
     : tf.zeros(shape, dtype);
 }
 
