@@ -602,21 +602,136 @@ function combine1(op: i32, acc: f32, v: f32): f32 {
   return op == SUM ? acc + v : v > acc || v != v ? v : acc;
 }
 
+/**
+ * Four adjacent vector columns (byte offset `col` of each [inner] row, row stride `row` bytes) reduced
+ * over r rows into dst: four independent chains, so the adds overlap (one chain waits on each add's
+ * latency). Each column's rows are combined in order, as one column at a time would.
+ */
+// @ts-ignore: decorator
+@inline
+function columns4(op: i32, x: usize, dst: usize, r: i32, row: usize): void {
+  let a0 = v128.load(x);
+  let a1 = v128.load(x, 16);
+  let a2 = v128.load(x, 32);
+  let a3 = v128.load(x, 48);
+  for (let k = 1, p = x + row; k < r; k++, p += row) {
+    a0 = combine(op, a0, v128.load(p));
+    a1 = combine(op, a1, v128.load(p, 16));
+    a2 = combine(op, a2, v128.load(p, 32));
+    a3 = combine(op, a3, v128.load(p, 48));
+  }
+  v128.store(dst, a0);
+  v128.store(dst, a1, 16);
+  v128.store(dst, a2, 32);
+  v128.store(dst, a3, 48);
+}
+
+/** One vector column (as columns4). */
+// @ts-ignore: decorator
+@inline
+function column1(op: i32, x: usize, dst: usize, r: i32, row: usize): void {
+  let acc = v128.load(x);
+  for (let k = 1, p = x + row; k < r; k++, p += row) acc = combine(op, acc, v128.load(p));
+  v128.store(dst, acc);
+}
+
+/** The first `vectors` vector columns of rows `row` bytes apart: four at a time, then one. */
+// @ts-ignore: decorator
+@inline
+function vectorColumns(op: i32, x: usize, dst: usize, r: i32, row: usize, vectors: i32): void {
+  let v = 0;
+  for (; v + 4 <= vectors; v += 4) columns4(op, x + (<usize>v << 4), dst + (<usize>v << 4), r, row);
+  for (; v < vectors; v++) column1(op, x + (<usize>v << 4), dst + (<usize>v << 4), r, row);
+}
+
+/** out[(pos + l) mod inner] += lane l of v, l < 4 (the partial sums of one vector of a period). */
+// @ts-ignore: decorator
+@inline
+function foldLanes(out: usize, v: v128, pos: i32, inner: i32): void {
+  let c = pos % inner;
+  store<f32>(out + (<usize>c << 2), load<f32>(out + (<usize>c << 2)) + f32x4.extract_lane(v, 0));
+  c = c + 1 == inner ? 0 : c + 1;
+  store<f32>(out + (<usize>c << 2), load<f32>(out + (<usize>c << 2)) + f32x4.extract_lane(v, 1));
+  c = c + 1 == inner ? 0 : c + 1;
+  store<f32>(out + (<usize>c << 2), load<f32>(out + (<usize>c << 2)) + f32x4.extract_lane(v, 2));
+  c = c + 1 == inner ? 0 : c + 1;
+  store<f32>(out + (<usize>c << 2), load<f32>(out + (<usize>c << 2)) + f32x4.extract_lane(v, 3));
+}
+
+/**
+ * Σ_r x[o, r, i] for inner < 16 not a multiple of 4 (a conv bias's gradient: [100·28·28, 6]): q =
+ * 4/gcd(inner, 4) consecutive rows are a whole number of vectors, so the rows are summed q at a time
+ * as rows of q·inner floats (vector chains, four at once, instead of one scalar chain per column);
+ * each vector's lanes are then added into their columns of out (zeroed first, as the cpu backend's
+ * sum starts at 0), and the last r mod q rows after. Another order than row by row (a Sum's result
+ * within float32 rounding); max keeps `reduceMiddle`'s order (its ±0 ties are exact there).
+ */
+// @ts-ignore: decorator
+@inline
+function sumPeriodic(xo: usize, oo: usize, r: i32, inner: i32): void {
+  const q = (inner & 1) != 0 ? 4 : 2;
+  const periods = r / q;
+  const period = <usize>(q * inner) << 2; // bytes, a multiple of 16
+  const vectors = (q * inner) >> 2;
+  for (let i = 0; i < inner; i++) store<f32>(oo + (<usize>i << 2), 0);
+  let v = 0;
+  for (; v + 4 <= vectors; v += 4) {
+    const x = xo + (<usize>v << 4);
+    let a0 = v128.load(x);
+    let a1 = v128.load(x, 16);
+    let a2 = v128.load(x, 32);
+    let a3 = v128.load(x, 48);
+    for (let k = 1, p = x + period; k < periods; k++, p += period) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p, 16));
+      a2 = f32x4.add(a2, v128.load(p, 32));
+      a3 = f32x4.add(a3, v128.load(p, 48));
+    }
+    foldLanes(oo, a0, 4 * v, inner);
+    foldLanes(oo, a1, 4 * v + 4, inner);
+    foldLanes(oo, a2, 4 * v + 8, inner);
+    foldLanes(oo, a3, 4 * v + 12, inner);
+  }
+  // The last vectors (inner 6: all three) one at a time, each over four chains of every fourth period.
+  for (; v < vectors; v++) {
+    const x = xo + (<usize>v << 4);
+    let a0 = v128.load(x);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let k = 1;
+    let p = x + period;
+    for (; k + 3 < periods; k += 4, p += period << 2) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p + period));
+      a2 = f32x4.add(a2, v128.load(p + 2 * period));
+      a3 = f32x4.add(a3, v128.load(p + 3 * period));
+    }
+    for (; k < periods; k++, p += period) a0 = f32x4.add(a0, v128.load(p));
+    foldLanes(oo, f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), 4 * v, inner);
+  }
+  for (let k = periods * q; k < r; k++)
+    for (let i = 0; i < inner; i++) {
+      const o = oo + (<usize>i << 2);
+      store<f32>(o, load<f32>(o) + load<f32>(xo + (<usize>(k * inner + i) << 2)));
+    }
+}
+
 // @ts-ignore: decorator
 @inline
 function reduceMiddle(op: i32, x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
   const row = <usize>inner << 2; // bytes of one [inner] row
   const inner4 = inner & ~3;
+  const q = (inner & 1) != 0 ? 4 : 2;
   for (let o = 0; o < outer; o++) {
     const xo = x + <usize>o * <usize>r * row;
     const oo = out + <usize>o * row;
-    let i = 0;
-    for (; i < inner4; i += 4) {
-      let acc = v128.load(xo + (<usize>i << 2));
-      for (let k = 1; k < r; k++) acc = combine(op, acc, v128.load(xo + <usize>k * row + (<usize>i << 2)));
-      v128.store(oo + (<usize>i << 2), acc);
+    if (op == SUM && inner < 16 && inner4 != inner && r >= q) {
+      sumPeriodic(xo, oo, r, inner);
+      continue;
     }
-    for (; i < inner; i++) {
+    vectorColumns(op, xo, oo, r, row, inner4 >> 2);
+    for (let i = inner4; i < inner; i++) {
       let acc = load<f32>(xo + (<usize>i << 2));
       for (let k = 1; k < r; k++) acc = combine1(op, acc, load<f32>(xo + <usize>k * row + (<usize>i << 2)));
       store<f32>(oo + (<usize>i << 2), acc);
