@@ -809,6 +809,36 @@ function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col:
         v128.store(out + p, f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), scaled));
 }
 
+/**
+ * maxColumns4 for a window of two rows of two (r1 = 1, r2 = r3 = 2: 2×2 pooling), straight-line: the
+ * nested loops of trip count 1, 2, 2 cost more than the window's arithmetic.
+ */
+// @ts-ignore: decorator
+@inline
+function maxColumns4By22(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  const t4 = v128.load(t + col);
+  const p0 = base + col;
+  const p2 = p0 + s2;
+  const k0 = v128.and(f32x4.eq(v128.load(x + p0), m4), one);
+  const k1 = v128.and(f32x4.eq(v128.load(x + p0 + s3), m4), one);
+  const k2 = v128.and(f32x4.eq(v128.load(x + p2), m4), one);
+  const k3 = v128.and(f32x4.eq(v128.load(x + p2 + s3), m4), one);
+  v128.store(out + p0, f32x4.mul(k0, t4));
+  v128.store(out + p0 + s3, f32x4.mul(k1, t4));
+  v128.store(out + p2, f32x4.mul(k2, t4));
+  v128.store(out + p2 + s3, f32x4.mul(k3, t4));
+  // The same count (small integers: exact in any order) and rewrite as maxColumns4.
+  const count = f32x4.add(f32x4.add(k0, k1), f32x4.add(k2, k3));
+  if (!v128.any_true(f32x4.ne(count, one))) return;
+  const scaled = f32x4.mul(f32x4.div(one, count), t4);
+  v128.store(out + p0, f32x4.mul(k0, scaled));
+  v128.store(out + p0 + s3, f32x4.mul(k1, scaled));
+  v128.store(out + p2, f32x4.mul(k2, scaled));
+  v128.store(out + p2 + s3, f32x4.mul(k3, scaled));
+}
+
 /** One kept column (the same, one float at a time): rows of fewer than four kept floats. */
 // @ts-ignore: decorator
 @inline
@@ -880,6 +910,7 @@ export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1:
   const s1 = <usize>b * <usize>r2 * s2;
   const row = <usize>d << 2;
   const last = <usize>(d - 4) << 2; // the last vector of a kept row overlaps the one before (d ≥ 4)
+  const by22 = r1 == 1 && r2 == 2 && r3 == 2;
   let k: usize = 0; // byte offset of the kept row in m and t
   for (let ia = 0; ia < a; ia++)
     for (let ib = 0; ib < b; ib++)
@@ -887,6 +918,9 @@ export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1:
         const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
         if (d == 1) {
           maxSegments(x, m + k, t + k, out, base, r1, s1, r2, s2, r3);
+        } else if (d >= 4 && by22) {
+          for (let col: usize = 0; col < last; col += 16) maxColumns4By22(x, m + k, t + k, out, base, col, s2, s3);
+          maxColumns4By22(x, m + k, t + k, out, base, last, s2, s3);
         } else if (d >= 4) {
           for (let col: usize = 0; col < last; col += 16)
             maxColumns4(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
@@ -906,6 +940,19 @@ function maxWindow4(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: 
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
       for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) acc = combine(1, acc, v128.load(x + p));
+  v128.store(out + col, acc);
+}
+
+/** maxWindow4 over two rows of two (r1 = 1, r2 = r3 = 2), straight-line, in the same order. */
+// @ts-ignore: decorator
+@inline
+function maxWindow4By22(x: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize): void {
+  const p0 = x + base + col;
+  const p2 = p0 + s2;
+  let acc = v128.load(p0); // the loop's first combine (with itself) changes nothing
+  acc = combine(1, acc, v128.load(p0 + s3));
+  acc = combine(1, acc, v128.load(p2));
+  acc = combine(1, acc, v128.load(p2 + s3));
   v128.store(out + col, acc);
 }
 
@@ -930,12 +977,16 @@ export function maxWindows(x: usize, out: usize, a: i32, r1: i32, b: i32, r2: i3
   const s1 = <usize>b * <usize>r2 * s2;
   const row = <usize>d << 2;
   const last = <usize>(d - 4) << 2;
+  const by22 = r1 == 1 && r2 == 2 && r3 == 2;
   let k: usize = 0;
   for (let ia = 0; ia < a; ia++)
     for (let ib = 0; ib < b; ib++)
       for (let ic = 0; ic < c; ic++, k += row) {
         const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
-        if (d >= 4) {
+        if (d >= 4 && by22) {
+          for (let col: usize = 0; col < last; col += 16) maxWindow4By22(x, out + k, base, col, s2, s3);
+          maxWindow4By22(x, out + k, base, last, s2, s3);
+        } else if (d >= 4) {
           for (let col: usize = 0; col < last; col += 16) maxWindow4(x, out + k, base, col, r1, s1, r2, s2, r3, s3);
           maxWindow4(x, out + k, base, last, r1, s1, r2, s2, r3, s3);
         } else {
