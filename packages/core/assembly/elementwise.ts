@@ -368,17 +368,28 @@ function binop1(op: i32, a: f32, b: f32): f32 {
   return op == ADD ? a + b : a * b;
 }
 
+/** Lanes b[(start + l) mod inner], l < 4: a vector of b repeated along a row of period 12. */
+// @ts-ignore: decorator
+@inline
+function periodLanes(b: usize, inner: i32, start: i32): v128 {
+  let v = f32x4.splat(load<f32>(b + (<usize>(start % inner) << 2)));
+  v = f32x4.replace_lane(v, 1, load<f32>(b + (<usize>((start + 1) % inner) << 2)));
+  v = f32x4.replace_lane(v, 2, load<f32>(b + (<usize>((start + 2) % inner) << 2)));
+  return f32x4.replace_lane(v, 3, load<f32>(b + (<usize>((start + 3) % inner) << 2)));
+}
+
 /**
  * out[o, i] = a[o, i] ∘ b[i] for a of shape [outer, inner] (float32). inner ≥ 4: vectors along each
  * row, the last one overlapping the one before (out never aliases a or b, so writing an element
- * twice writes the same value). inner < 4: b repeated into one vector (inner 1, 2) or three (inner 3,
- * period 12) and the rows streamed as one array.
+ * twice writes the same value). inner < 4 and 6: b repeated into one vector (inner 1, 2) or three
+ * (inner 3, 6: period 12) and the rows streamed as one array (a 6-channel conv's bias: no vector
+ * done twice per row).
  */
 // @ts-ignore: decorator
 @inline
 function broadcastRows(op: i32, a: usize, b: usize, out: usize, outer: i32, inner: i32): void {
   const n = <usize>outer * <usize>inner;
-  if (inner >= 4) {
+  if (inner >= 4 && inner != 6) {
     const row = <usize>inner << 2;
     const last = row - 16;
     for (let o = 0; o < outer; o++, a += row, out += row) {
@@ -388,13 +399,11 @@ function broadcastRows(op: i32, a: usize, b: usize, out: usize, outer: i32, inne
     return;
   }
   let i: usize = 0;
-  if (inner == 3) {
-    const b0 = load<f32>(b);
-    const b1 = load<f32>(b, 4);
-    const b2 = load<f32>(b, 8);
-    const p0 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b0), 1, b1), 2, b2), 3, b0);
-    const p1 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b1), 1, b2), 2, b0), 3, b1);
-    const p2 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b2), 1, b0), 2, b1), 3, b2);
+  if (inner == 3 || inner == 6) {
+    // Period 12 floats (three vectors): b repeated 4 or 2 times, streamed without per-row overlap.
+    const p0 = periodLanes(b, inner, 0);
+    const p1 = periodLanes(b, inner, 4);
+    const p2 = periodLanes(b, inner, 8);
     for (; i + 12 <= n; i += 12) {
       const p = a + (i << 2);
       const q = out + (i << 2);
