@@ -368,17 +368,28 @@ function binop1(op: i32, a: f32, b: f32): f32 {
   return op == ADD ? a + b : a * b;
 }
 
+/** Lanes b[(start + l) mod inner], l < 4: a vector of b repeated along a row of period 12. */
+// @ts-ignore: decorator
+@inline
+function periodLanes(b: usize, inner: i32, start: i32): v128 {
+  let v = f32x4.splat(load<f32>(b + (<usize>(start % inner) << 2)));
+  v = f32x4.replace_lane(v, 1, load<f32>(b + (<usize>((start + 1) % inner) << 2)));
+  v = f32x4.replace_lane(v, 2, load<f32>(b + (<usize>((start + 2) % inner) << 2)));
+  return f32x4.replace_lane(v, 3, load<f32>(b + (<usize>((start + 3) % inner) << 2)));
+}
+
 /**
  * out[o, i] = a[o, i] ∘ b[i] for a of shape [outer, inner] (float32). inner ≥ 4: vectors along each
  * row, the last one overlapping the one before (out never aliases a or b, so writing an element
- * twice writes the same value). inner < 4: b repeated into one vector (inner 1, 2) or three (inner 3,
- * period 12) and the rows streamed as one array.
+ * twice writes the same value). inner < 4 and 6: b repeated into one vector (inner 1, 2) or three
+ * (inner 3, 6: period 12) and the rows streamed as one array (a 6-channel conv's bias: no vector
+ * done twice per row).
  */
 // @ts-ignore: decorator
 @inline
 function broadcastRows(op: i32, a: usize, b: usize, out: usize, outer: i32, inner: i32): void {
   const n = <usize>outer * <usize>inner;
-  if (inner >= 4) {
+  if (inner >= 4 && inner != 6) {
     const row = <usize>inner << 2;
     const last = row - 16;
     for (let o = 0; o < outer; o++, a += row, out += row) {
@@ -388,13 +399,11 @@ function broadcastRows(op: i32, a: usize, b: usize, out: usize, outer: i32, inne
     return;
   }
   let i: usize = 0;
-  if (inner == 3) {
-    const b0 = load<f32>(b);
-    const b1 = load<f32>(b, 4);
-    const b2 = load<f32>(b, 8);
-    const p0 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b0), 1, b1), 2, b2), 3, b0);
-    const p1 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b1), 1, b2), 2, b0), 3, b1);
-    const p2 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(b2), 1, b0), 2, b1), 3, b2);
+  if (inner == 3 || inner == 6) {
+    // Period 12 floats (three vectors): b repeated 4 or 2 times, streamed without per-row overlap.
+    const p0 = periodLanes(b, inner, 0);
+    const p1 = periodLanes(b, inner, 4);
+    const p2 = periodLanes(b, inner, 8);
     for (; i + 12 <= n; i += 12) {
       const p = a + (i << 2);
       const q = out + (i << 2);
@@ -602,21 +611,136 @@ function combine1(op: i32, acc: f32, v: f32): f32 {
   return op == SUM ? acc + v : v > acc || v != v ? v : acc;
 }
 
+/**
+ * Four adjacent vector columns (byte offset `col` of each [inner] row, row stride `row` bytes) reduced
+ * over r rows into dst: four independent chains, so the adds overlap (one chain waits on each add's
+ * latency). Each column's rows are combined in order, as one column at a time would.
+ */
+// @ts-ignore: decorator
+@inline
+function columns4(op: i32, x: usize, dst: usize, r: i32, row: usize): void {
+  let a0 = v128.load(x);
+  let a1 = v128.load(x, 16);
+  let a2 = v128.load(x, 32);
+  let a3 = v128.load(x, 48);
+  for (let k = 1, p = x + row; k < r; k++, p += row) {
+    a0 = combine(op, a0, v128.load(p));
+    a1 = combine(op, a1, v128.load(p, 16));
+    a2 = combine(op, a2, v128.load(p, 32));
+    a3 = combine(op, a3, v128.load(p, 48));
+  }
+  v128.store(dst, a0);
+  v128.store(dst, a1, 16);
+  v128.store(dst, a2, 32);
+  v128.store(dst, a3, 48);
+}
+
+/** One vector column (as columns4). */
+// @ts-ignore: decorator
+@inline
+function column1(op: i32, x: usize, dst: usize, r: i32, row: usize): void {
+  let acc = v128.load(x);
+  for (let k = 1, p = x + row; k < r; k++, p += row) acc = combine(op, acc, v128.load(p));
+  v128.store(dst, acc);
+}
+
+/** The first `vectors` vector columns of rows `row` bytes apart: four at a time, then one. */
+// @ts-ignore: decorator
+@inline
+function vectorColumns(op: i32, x: usize, dst: usize, r: i32, row: usize, vectors: i32): void {
+  let v = 0;
+  for (; v + 4 <= vectors; v += 4) columns4(op, x + (<usize>v << 4), dst + (<usize>v << 4), r, row);
+  for (; v < vectors; v++) column1(op, x + (<usize>v << 4), dst + (<usize>v << 4), r, row);
+}
+
+/** out[(pos + l) mod inner] += lane l of v, l < 4 (the partial sums of one vector of a period). */
+// @ts-ignore: decorator
+@inline
+function foldLanes(out: usize, v: v128, pos: i32, inner: i32): void {
+  let c = pos % inner;
+  store<f32>(out + (<usize>c << 2), load<f32>(out + (<usize>c << 2)) + f32x4.extract_lane(v, 0));
+  c = c + 1 == inner ? 0 : c + 1;
+  store<f32>(out + (<usize>c << 2), load<f32>(out + (<usize>c << 2)) + f32x4.extract_lane(v, 1));
+  c = c + 1 == inner ? 0 : c + 1;
+  store<f32>(out + (<usize>c << 2), load<f32>(out + (<usize>c << 2)) + f32x4.extract_lane(v, 2));
+  c = c + 1 == inner ? 0 : c + 1;
+  store<f32>(out + (<usize>c << 2), load<f32>(out + (<usize>c << 2)) + f32x4.extract_lane(v, 3));
+}
+
+/**
+ * Σ_r x[o, r, i] for inner < 16 not a multiple of 4 (a conv bias's gradient: [100·28·28, 6]): q =
+ * 4/gcd(inner, 4) consecutive rows are a whole number of vectors, so the rows are summed q at a time
+ * as rows of q·inner floats (vector chains, four at once, instead of one scalar chain per column);
+ * each vector's lanes are then added into their columns of out (zeroed first, as the cpu backend's
+ * sum starts at 0), and the last r mod q rows after. Another order than row by row (a Sum's result
+ * within float32 rounding); max keeps `reduceMiddle`'s order (its ±0 ties are exact there).
+ */
+// @ts-ignore: decorator
+@inline
+function sumPeriodic(xo: usize, oo: usize, r: i32, inner: i32): void {
+  const q = (inner & 1) != 0 ? 4 : 2;
+  const periods = r / q;
+  const period = <usize>(q * inner) << 2; // bytes, a multiple of 16
+  const vectors = (q * inner) >> 2;
+  for (let i = 0; i < inner; i++) store<f32>(oo + (<usize>i << 2), 0);
+  let v = 0;
+  for (; v + 4 <= vectors; v += 4) {
+    const x = xo + (<usize>v << 4);
+    let a0 = v128.load(x);
+    let a1 = v128.load(x, 16);
+    let a2 = v128.load(x, 32);
+    let a3 = v128.load(x, 48);
+    for (let k = 1, p = x + period; k < periods; k++, p += period) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p, 16));
+      a2 = f32x4.add(a2, v128.load(p, 32));
+      a3 = f32x4.add(a3, v128.load(p, 48));
+    }
+    foldLanes(oo, a0, 4 * v, inner);
+    foldLanes(oo, a1, 4 * v + 4, inner);
+    foldLanes(oo, a2, 4 * v + 8, inner);
+    foldLanes(oo, a3, 4 * v + 12, inner);
+  }
+  // The last vectors (inner 6: all three) one at a time, each over four chains of every fourth period.
+  for (; v < vectors; v++) {
+    const x = xo + (<usize>v << 4);
+    let a0 = v128.load(x);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let k = 1;
+    let p = x + period;
+    for (; k + 3 < periods; k += 4, p += period << 2) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p + period));
+      a2 = f32x4.add(a2, v128.load(p + 2 * period));
+      a3 = f32x4.add(a3, v128.load(p + 3 * period));
+    }
+    for (; k < periods; k++, p += period) a0 = f32x4.add(a0, v128.load(p));
+    foldLanes(oo, f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), 4 * v, inner);
+  }
+  for (let k = periods * q; k < r; k++)
+    for (let i = 0; i < inner; i++) {
+      const o = oo + (<usize>i << 2);
+      store<f32>(o, load<f32>(o) + load<f32>(xo + (<usize>(k * inner + i) << 2)));
+    }
+}
+
 // @ts-ignore: decorator
 @inline
 function reduceMiddle(op: i32, x: usize, out: usize, outer: i32, r: i32, inner: i32): void {
   const row = <usize>inner << 2; // bytes of one [inner] row
   const inner4 = inner & ~3;
+  const q = (inner & 1) != 0 ? 4 : 2;
   for (let o = 0; o < outer; o++) {
     const xo = x + <usize>o * <usize>r * row;
     const oo = out + <usize>o * row;
-    let i = 0;
-    for (; i < inner4; i += 4) {
-      let acc = v128.load(xo + (<usize>i << 2));
-      for (let k = 1; k < r; k++) acc = combine(op, acc, v128.load(xo + <usize>k * row + (<usize>i << 2)));
-      v128.store(oo + (<usize>i << 2), acc);
+    if (op == SUM && inner < 16 && inner4 != inner && r >= q) {
+      sumPeriodic(xo, oo, r, inner);
+      continue;
     }
-    for (; i < inner; i++) {
+    vectorColumns(op, xo, oo, r, row, inner4 >> 2);
+    for (let i = inner4; i < inner; i++) {
       let acc = load<f32>(xo + (<usize>i << 2));
       for (let k = 1; k < r; k++) acc = combine1(op, acc, load<f32>(xo + <usize>k * row + (<usize>i << 2)));
       store<f32>(oo + (<usize>i << 2), acc);
@@ -694,6 +818,36 @@ function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col:
         v128.store(out + p, f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), scaled));
 }
 
+/**
+ * maxColumns4 for a window of two rows of two (r1 = 1, r2 = r3 = 2: 2×2 pooling), straight-line: the
+ * nested loops of trip count 1, 2, 2 cost more than the window's arithmetic.
+ */
+// @ts-ignore: decorator
+@inline
+function maxColumns4By22(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  const t4 = v128.load(t + col);
+  const p0 = base + col;
+  const p2 = p0 + s2;
+  const k0 = v128.and(f32x4.eq(v128.load(x + p0), m4), one);
+  const k1 = v128.and(f32x4.eq(v128.load(x + p0 + s3), m4), one);
+  const k2 = v128.and(f32x4.eq(v128.load(x + p2), m4), one);
+  const k3 = v128.and(f32x4.eq(v128.load(x + p2 + s3), m4), one);
+  v128.store(out + p0, f32x4.mul(k0, t4));
+  v128.store(out + p0 + s3, f32x4.mul(k1, t4));
+  v128.store(out + p2, f32x4.mul(k2, t4));
+  v128.store(out + p2 + s3, f32x4.mul(k3, t4));
+  // The same count (small integers: exact in any order) and rewrite as maxColumns4.
+  const count = f32x4.add(f32x4.add(k0, k1), f32x4.add(k2, k3));
+  if (!v128.any_true(f32x4.ne(count, one))) return;
+  const scaled = f32x4.mul(f32x4.div(one, count), t4);
+  v128.store(out + p0, f32x4.mul(k0, scaled));
+  v128.store(out + p0 + s3, f32x4.mul(k1, scaled));
+  v128.store(out + p2, f32x4.mul(k2, scaled));
+  v128.store(out + p2 + s3, f32x4.mul(k3, scaled));
+}
+
 /** One kept column (the same, one float at a time): rows of fewer than four kept floats. */
 // @ts-ignore: decorator
 @inline
@@ -765,6 +919,7 @@ export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1:
   const s1 = <usize>b * <usize>r2 * s2;
   const row = <usize>d << 2;
   const last = <usize>(d - 4) << 2; // the last vector of a kept row overlaps the one before (d ≥ 4)
+  const by22 = r1 == 1 && r2 == 2 && r3 == 2;
   let k: usize = 0; // byte offset of the kept row in m and t
   for (let ia = 0; ia < a; ia++)
     for (let ib = 0; ib < b; ib++)
@@ -772,6 +927,9 @@ export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1:
         const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
         if (d == 1) {
           maxSegments(x, m + k, t + k, out, base, r1, s1, r2, s2, r3);
+        } else if (d >= 4 && by22) {
+          for (let col: usize = 0; col < last; col += 16) maxColumns4By22(x, m + k, t + k, out, base, col, s2, s3);
+          maxColumns4By22(x, m + k, t + k, out, base, last, s2, s3);
         } else if (d >= 4) {
           for (let col: usize = 0; col < last; col += 16)
             maxColumns4(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
@@ -791,6 +949,19 @@ function maxWindow4(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: 
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
       for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) acc = combine(1, acc, v128.load(x + p));
+  v128.store(out + col, acc);
+}
+
+/** maxWindow4 over two rows of two (r1 = 1, r2 = r3 = 2), straight-line, in the same order. */
+// @ts-ignore: decorator
+@inline
+function maxWindow4By22(x: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize): void {
+  const p0 = x + base + col;
+  const p2 = p0 + s2;
+  let acc = v128.load(p0); // the loop's first combine (with itself) changes nothing
+  acc = combine(1, acc, v128.load(p0 + s3));
+  acc = combine(1, acc, v128.load(p2));
+  acc = combine(1, acc, v128.load(p2 + s3));
   v128.store(out + col, acc);
 }
 
@@ -815,12 +986,16 @@ export function maxWindows(x: usize, out: usize, a: i32, r1: i32, b: i32, r2: i3
   const s1 = <usize>b * <usize>r2 * s2;
   const row = <usize>d << 2;
   const last = <usize>(d - 4) << 2;
+  const by22 = r1 == 1 && r2 == 2 && r3 == 2;
   let k: usize = 0;
   for (let ia = 0; ia < a; ia++)
     for (let ib = 0; ib < b; ib++)
       for (let ic = 0; ic < c; ic++, k += row) {
         const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
-        if (d >= 4) {
+        if (d >= 4 && by22) {
+          for (let col: usize = 0; col < last; col += 16) maxWindow4By22(x, out + k, base, col, s2, s3);
+          maxWindow4By22(x, out + k, base, last, s2, s3);
+        } else if (d >= 4) {
           for (let col: usize = 0; col < last; col += 16) maxWindow4(x, out + k, base, col, r1, s1, r2, s2, r3, s3);
           maxWindow4(x, out + k, base, last, r1, s1, r2, s2, r3, s3);
         } else {

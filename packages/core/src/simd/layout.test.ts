@@ -65,6 +65,8 @@ describe("broadcasting Add and Multiply on wasm", () => {
   const r = rng(11);
   const SHAPES: Array<[number[], number[]]> = [
     [[100, 28, 28, 6], [6]],
+    [[5, 6], [6]], // period 12: two periods and one row left
+    [[1, 6], [6]],
     [[7, 5], [5]],
     [[9], [1]],
     [[9], []],

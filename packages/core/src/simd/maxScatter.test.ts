@@ -36,6 +36,14 @@ const CASES: Array<[number[], number[]]> = [
     [2, 4],
   ], // 2×2 pooling of [4,6,10,6] (kept rows of 6: a vector and a tail)
   [
+    [3, 2, 2, 3, 2, 16],
+    [2, 4],
+  ], // 2×2 pooling (the straight-line window), kept rows of whole vectors
+  [
+    [2, 3, 2, 4, 2, 5],
+    [2, 4],
+  ], // 2×2 pooling, kept rows of 5 (the last vector overlaps by 3 lanes)
+  [
     [2, 5, 3, 4, 3, 16],
     [2, 4],
   ], // 3×3 pooling, 16 channels

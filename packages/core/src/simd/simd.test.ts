@@ -426,6 +426,14 @@ describe("Sum and Max on wasm", () => {
       [[8, 7, 7, 13], [0, 1, 2], false],
       [[100, 37], [1], true],
       [[3, 4], [], false],
+      // Inner sizes not a multiple of 4 (sums q rows at a time), with r mod q rows left over.
+      [[4, 7, 7, 6], [0, 1, 2], false],
+      [[3, 41, 6], [1], false],
+      [[37, 5], [0], false],
+      [[2, 19, 3], [1], true],
+      [[23, 7], [0], false],
+      [[9, 15], [0], false],
+      [[6, 2, 13, 10], [1, 2], false],
     ];
     for (let c = 0; c < count; c++) {
       const shape = Array.from({ length: 1 + rand(6) }, () => 1 + rand(7));
