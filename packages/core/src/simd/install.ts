@@ -48,6 +48,8 @@ interface SimdExports {
   reverseMiddle: (x: number, out: number, outer: number, r: number, inner: number) => void;
   transposeNd: (x: number, out: number, ...plan: TransposeNdArgs) => void;
   col2im: (cols: number, out: number, ...dims: number[]) => void;
+  /** Byte offsets, then batch, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, top, left. */
+  im2col: (x: number, out: number, ...dims: number[]) => void;
   /** The max-pool kernels: byte offsets, then x viewed as [a, r1, b, r2, c, r3, d] (`maxScatterView`). */
   maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
   maxWindows: (x: number, out: number, ...view: number[]) => void;
@@ -772,9 +774,6 @@ export interface Im2ColAttrs {
   offsets: [number, number];
 }
 
-/** The module's im2col (byte offsets, then batch, h, w, c, ho, wo, kh, kw, sh, sw, dh, dw, top, left). */
-type Im2ColExport = { im2col: (x: number, out: number, ...dims: number[]) => void };
-
 /**
  * out[b·ho·wo + i·wo + j, (u·kw + v)·c + ch] = x[b, i·sh + u·dh − top, j·sw + v·dw − left, ch], 0 where
  * that is outside x: the [batch·ho·wo, kh·kw·c] patch matrix, so conv(x, w) = out · w.reshape(kh·kw·c, o).
@@ -790,7 +789,7 @@ const im2colKernel: KernelConfig = {
     const shape = [batch * ho * wo, kh * kw * c];
     const out = backend.makeOutput(shape, "float32");
     if (runtime.sizeFromShape(shape) === 0) return out;
-    (exports as unknown as Im2ColExport).im2col(
+    exports.im2col(
       offset(backend, x),
       offset(backend, out),
       batch,
