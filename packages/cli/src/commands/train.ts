@@ -290,10 +290,17 @@ async function useNativeGemm(f: TrainFlags, backend: string): Promise<{ uninstal
       "--gemm",
       `--gemm native computes on the wasm backend's heap; the backend is ${backend}: use --backend wasm`,
     );
-  // Loaded only when asked for: the default run never touches the native package.
-  const { installNativeGemm } = await import("@hodiff/native");
+  // Loaded only when asked for: the default run never touches the native package (an optional peer).
+  let native: typeof import("@hodiff/native");
   try {
-    return installNativeGemm({ threads: f.blasThreads ?? 1 });
+    native = await import("@hodiff/native");
+  } catch (e) {
+    throw new RunError(
+      `--gemm native needs the package @hodiff/native beside @hodiff/cli (npm install @hodiff/native): ${describeError(e)}`,
+    );
+  }
+  try {
+    return native.installNativeGemm({ threads: f.blasThreads ?? 1 });
   } catch (e) {
     throw new RunError(`--gemm native: ${describeError(e)}`);
   }
