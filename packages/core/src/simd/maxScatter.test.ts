@@ -242,21 +242,37 @@ describe(`${MAX_SCATTER} on wasm`, () => {
   });
 });
 
+/**
+ * The host kernel of maxScatter(x, m, t) (t and the output kept-shaped / x-shaped) or of
+ * maxGather(x, m, s) (s x-shaped, the output kept-shaped), on float32 arrays.
+ */
+function runHost(
+  which: "scatter" | "gather",
+  shape: number[],
+  axes: number[],
+  x: Float32Array,
+  m: Float32Array,
+  third: Float32Array,
+): ArrayLike<number> {
+  const kept = shape.filter((_, i) => !axes.includes(i));
+  const [thirdShape, outShape] = which === "scatter" ? [kept, shape] : [shape, kept];
+  return hostKernel(which === "scatter" ? maxScatterP : maxGatherP)!(
+    [
+      { data: x, shape, dtype: "float32" },
+      { data: m, shape: kept, dtype: "float32" },
+      { data: third, shape: thirdShape, dtype: "float32" },
+    ],
+    { axes },
+    { shape: outShape, dtype: "float32" },
+  ).data;
+}
+
 describe("maxScatter's host kernel (jit's small arrays)", () => {
   it.each(CASES)("[%s] over [%s]: equals cpu's composed ops bit for bit", async (shape, axes) => {
     await setBackend("cpu");
     const { x, m, t, kept } = inputs(shape, axes, shape.length * 17 + axes.length, false);
     const want = compute(shape, axes, x, m, t, kept);
-    const keptShape = shape.filter((_, i) => !axes.includes(i));
-    const got = hostKernel(maxScatterP)!(
-      [
-        { data: x, shape, dtype: "float32" },
-        { data: m, shape: keptShape, dtype: "float32" },
-        { data: t, shape: keptShape, dtype: "float32" },
-      ],
-      { axes },
-      { shape, dtype: "float32" },
-    ).data;
+    const got = runHost("scatter", shape, axes, x, m, t);
     for (let i = 0; i < want.length; i++)
       expect(same(got[i]!, want[i]!), `at ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
   });
@@ -265,16 +281,7 @@ describe("maxScatter's host kernel (jit's small arrays)", () => {
     await setBackend("cpu");
     const { x, m, s, kept } = inputs(shape, axes, shape.length * 19 + axes.length, false);
     const want = computeGather(shape, axes, x, m, s, kept);
-    const keptShape = shape.filter((_, i) => !axes.includes(i));
-    const got = hostKernel(maxGatherP)!(
-      [
-        { data: x, shape, dtype: "float32" },
-        { data: m, shape: keptShape, dtype: "float32" },
-        { data: s, shape, dtype: "float32" },
-      ],
-      { axes },
-      { shape: keptShape, dtype: "float32" },
-    ).data;
+    const got = runHost("gather", shape, axes, x, m, s);
     const { scale } = bruteForceGather(shape, axes, x, m, s);
     for (let i = 0; i < want.length; i++)
       expect(close(got[i]!, want[i]!, scale[i]!), `at ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
