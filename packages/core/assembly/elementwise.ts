@@ -308,15 +308,7 @@ function copyChunk(src: usize, dst: usize, k: usize): void {
 }
 
 function transposeChunks(x: usize, out: usize, rows: usize, cols: usize, k: usize): void {
-  const bytes = k << 2;
-  for (let i0: usize = 0; i0 < rows; i0 += BLOCK) {
-    const iEnd = min(i0 + BLOCK, rows);
-    for (let j0: usize = 0; j0 < cols; j0 += BLOCK) {
-      const jEnd = min(j0 + BLOCK, cols);
-      for (let i = i0; i < iEnd; i++)
-        for (let j = j0; j < jEnd; j++) copyChunk(x + (i * cols + j) * bytes, out + (j * rows + i) * bytes, k);
-    }
-  }
+  transposeChunksStrided(x, out, rows, cols, cols * (k << 2), rows * (k << 2), k);
 }
 
 export function transpose(x: usize, out: usize, batch: i32, rows: i32, cols: i32, chunk: i32): void {
