@@ -187,8 +187,8 @@ function conv2dScatter(
   const [B, H, W, Ci] = x.shape as [number, number, number, number];
   const [kh, kw, , Co] = w.shape as [number, number, number, number];
   const [dh, dw] = dilations;
-  const Ho = H + padding[0][0] + padding[0][1] - (kh - 1) * dh;
-  const Wo = W + padding[1][0] + padding[1][1] - (kw - 1) * dw;
+  const Ho = convOutSize(H, kh, padding[0][0], padding[0][1], 1, dh);
+  const Wo = convOutSize(W, kw, padding[1][0], padding[1][1], 1, dw);
   if (Ho * Wo < SCATTER_RATIO * H * W || B * H * W * kh * kw * Co > SCATTER_MAX || x.size === 0) return null;
   return tf.tidy(() => {
     const w2 = tf.reshape(tf.transpose(tf.reverse(w, [0, 1]), [2, 0, 1, 3]), [Ci, kh * kw * Co]);
