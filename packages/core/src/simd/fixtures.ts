@@ -1,4 +1,5 @@
-/** Shared by the SIMD tests: a heap GEMM in plain JS, so the native-GEMM routing is checked without a native addon. */
+/** Shared by the SIMD tests: a heap GEMM in plain JS (the native-GEMM routing checked without a native addon), a conv comparison. */
+import { expect } from "vitest";
 import type { HeapGemm } from "../kernels";
 
 /** C_i = op(A_i)·op(B_i) in float64, rounded once to float32, straight from the seam's definition. */
@@ -14,3 +15,19 @@ export const jsGemm: HeapGemm = (heap, a, b, c, batch, m, n, k, ta, tb) => {
       }
   }
 };
+
+/**
+ * A conv's output against the cpu backend's: each finite value within 1e-6·k (sums of k products of
+ * values in ±1, added in another order), each NaN or ±Inf the same. Returns how many were finite.
+ */
+export function expectConvClose(got: ArrayLike<number>, want: ArrayLike<number>, k: number, label: string): number {
+  expect(got.length, label).toBe(want.length);
+  let finite = 0;
+  for (let j = 0; j < want.length; j++) {
+    if (Number.isFinite(want[j])) {
+      finite++;
+      expect(Math.abs(got[j]! - want[j]!), `${label} at ${j}`).toBeLessThan(1e-6 * k);
+    } else expect(got[j], `${label} at ${j}`).toBe(want[j]);
+  }
+  return finite;
+}

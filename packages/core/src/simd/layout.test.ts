@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setBackend } from "../backend";
 import { K } from "../kernels";
 import { COL2IM, asRows, installSimdKernels, setSimdKernels, transposePlan } from "./install";
+import { expectConvClose } from "./fixtures";
 
 /** A linear congruential generator: integers in [0, n). */
 function rng(seed: number): (n: number) => number {
@@ -365,11 +366,7 @@ describe("conv2d as matmul + col2im on wasm", () => {
     const before = tf.memory().numTensors;
     for (const [i, c] of CASES.entries()) {
       const got = tf.tidy(() => conv(c, i).dataSync());
-      const want = reference[i]!;
-      expect(got.length, `${c[0]} ⊛ ${c[1]}`).toBe(want.length);
-      // Sums of k products of values in ±1, added in another order: within 1e-6·k.
-      const k = c[1][0]! * c[1][1]! * c[1][2]!;
-      for (let j = 0; j < want.length; j++) expect(Math.abs(got[j]! - want[j]!)).toBeLessThan(1e-6 * k);
+      expectConvClose(got, reference[i]!, c[1][0]! * c[1][1]! * c[1][2]!, `${c[0]} ⊛ ${c[1]}`);
     }
     expect(tf.memory().numTensors).toBe(before);
   });
