@@ -15,7 +15,7 @@ import { MODELS, nll, type ModelName } from "@hodiff/nn";
 import { K, im2colFaster, runtime } from "../packages/core/src/kernels";
 import { convOutSize } from "../packages/core/src/shapes";
 import { PAPER } from "./models";
-import { median, round } from "./timing";
+import { compareTimes } from "./timing";
 import type { Bench } from "./suites";
 
 type Pads = [[number, number], [number, number]];
@@ -110,12 +110,7 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
         m: B * Ho * Wo,
         k: kh * kw * C,
         n: O,
-        direct_ms: round(median(t.direct), 2),
-        im2col_ms: round(median(t.im2col), 2),
-        speedup: round(median(t.direct) / median(t.im2col), 2),
-        direct_min_ms: round(Math.min(...t.direct), 2),
-        im2col_min_ms: round(Math.min(...t.im2col), 2),
-        speedup_min: round(Math.min(...t.direct) / Math.min(...t.im2col), 2),
+        ...compareTimes("direct", t.direct, "im2col", t.im2col, 2, 2),
         rule: im2colFaster(kh * kw * C, O, kh * kw, runtime.heapGemm() !== null) ? "im2col" : "direct",
       });
       x.dispose();

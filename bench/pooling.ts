@@ -15,7 +15,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
 import type { Value } from "@hodiff/core";
-import { median as med, round } from "./timing";
+import { compareTimes } from "./timing";
 import type { Bench } from "./suites";
 
 /** ms of one call of `fn`, its output read back and freed. */
@@ -73,12 +73,7 @@ export const poolingBench: Bench = async ({ backend, repeats }) => {
       shape,
       axes,
       backend,
-      [`${before}_ms`]: round(med(times[before]!), 3),
-      [`${after}_ms`]: round(med(times[after]!), 3),
-      speedup: round(med(times[before]!) / med(times[after]!), 1),
-      [`${before}_min_ms`]: round(Math.min(...times[before]!), 3),
-      [`${after}_min_ms`]: round(Math.min(...times[after]!), 3),
-      speedup_min: round(Math.min(...times[before]!) / Math.min(...times[after]!), 1),
+      ...compareTimes(before, times[before]!, after, times[after]!, 3, 1),
     });
     out.push(record("backward", "composed_backward", "fused_backward"));
     out.push(record("forward", "two_pass_forward", "one_pass_forward"));

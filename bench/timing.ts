@@ -79,12 +79,27 @@ export function simdAgainstTfjs(once: () => number, repeats: number): Record<str
       t.simd.push(b);
     }
   }
+  return compareTimes("tfjs", t.tfjs, "simd", t.simd, 2, 1);
+}
+
+/**
+ * Two sets of times of the same work by `before` and `after`: `<before>_ms`, `<after>_ms` (medians),
+ * `speedup` = before ÷ after, and the same of the fastest runs (`*_min_ms`, `speedup_min`).
+ */
+export function compareTimes(
+  before: string,
+  a: readonly number[],
+  after: string,
+  b: readonly number[],
+  digits: number,
+  speedupDigits: number,
+): Record<string, number> {
   return {
-    tfjs_ms: round(median(t.tfjs), 2),
-    simd_ms: round(median(t.simd), 2),
-    speedup: round(median(t.tfjs) / median(t.simd), 1),
-    tfjs_min_ms: round(Math.min(...t.tfjs), 2),
-    simd_min_ms: round(Math.min(...t.simd), 2),
-    speedup_min: round(Math.min(...t.tfjs) / Math.min(...t.simd), 1),
+    [`${before}_ms`]: round(median(a), digits),
+    [`${after}_ms`]: round(median(b), digits),
+    speedup: round(median(a) / median(b), speedupDigits),
+    [`${before}_min_ms`]: round(Math.min(...a), digits),
+    [`${after}_min_ms`]: round(Math.min(...b), digits),
+    speedup_min: round(Math.min(...a) / Math.min(...b), speedupDigits),
   };
 }
