@@ -210,14 +210,14 @@ let IM2COL_MAX = 2 ** 24;
 /**
  * Whether im2col + matmul beats tfjs-wasm's Conv2D (XNNPACK's indirect conv, which packs each new
  * filter tensor anew) for an [m, k]·[k, n] product (k = kh·kw·c, n output channels) over `taps` =
- * kh·kw. Fitted on `pnpm bench conv` (2026-12-06, loaded machine, medians):
- * - with the native GEMM (`native`): when n ≥ 16. VGG-11''s convs 1.2–16× faster as im2col, LeNet-5's
- *   with 16 output channels 1.3–2.1×; its 6-channel ones 0.54–0.82× (k = 75) and 0.93–1.04× (k = 78400).
+ * kh·kw. Fitted on `pnpm bench conv` runs of 2026-12-06 (medians); the quiet sitting's lines (the
+ * end of `bench/results/2026-12-06-sitting-5.txt`, `--gemm wasm,native`, OpenBLAS's own kernels):
+ * - with the native GEMM (`native`): when n ≥ 16. VGG-11''s convs 1.0–24× faster as im2col, LeNet-5's
+ *   with 16 output channels 1.6× and 3.8×; its 6-channel ones 0.56× (k = 75), 0.98× and 1.03×.
  * - with XNNPACK's matmul: when k ≥ 256 and n ≥ 256, or n ≥ 64 with ≥ 16 taps (the filter-gradient
  *   rule's convs: x as [c, h, w, b] with the [ho, wo, b, o] cotangent as filter, few channels per
- *   tap). VGG-11''s convs so chosen 1.0–1.9× faster (one 0.91×), those left out 0.62–0.99× (but its
- *   first layer's forward, k = 27: 1.34×), LeNet-5's (n ≤ 16) 0.5–0.99×; VGG-11''s whole gradient
- *   1.11× faster. Lines: end of `bench/results/2026-12-06-sitting-5.txt`.
+ *   tap). VGG-11''s convs so chosen 0.99–1.8× faster, those left out 0.87–0.99×, LeNet-5's
+ *   (n ≤ 16) 0.53–1.02×.
  */
 export function im2colFaster(k: number, n: number, taps: number, native: boolean): boolean {
   if (native) return n >= 16;
