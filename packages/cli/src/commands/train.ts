@@ -427,7 +427,7 @@ export const trainCommand: CommandModule = {
     for (const { spec, usedBy } of allHyperFlags()) cmd.addOption(hyperOption(spec, usedBy));
     cmd.addHelpText(
       "after",
-      `\nOptimizers:\n${OPTIMIZER_NAMES.map((n) => `  ${n.padEnd(15)} ${(OPTIMIZERS[n] as OptimizerEntry).summary}`).join("\n")}\n\nExamples:\n  hodiff train --model mlp --dataset mnist --optimizer adam --lr 1e-3 --epochs 10 --out runs/mlp-adam\n  hodiff train --resume runs/mlp-adam --epochs 20`,
+      `\nOptimizers:\n${OPTIMIZER_NAMES.map((n) => `  ${n.padEnd(15)} ${(OPTIMIZERS[n] as OptimizerEntry).summary}`).join("\n")}\n\nExecution: --threads, --gemm and --blas-threads default to auto, the setting measured fastest for the model on this machine's cores (packages/cli/README.md, "Defaults"); the run's first line says what they resolved to, config.json and the checkpoints record it, and a resumed run keeps it unless given. --threads 1 --gemm wasm forces one thread on tfjs-wasm's GEMM.\n\nExamples:\n  hodiff train --model mlp --dataset mnist --optimizer adam --lr 1e-3 --epochs 10 --out runs/mlp-adam\n  hodiff train --resume runs/mlp-adam --epochs 20`,
     );
     cmd.action(async (f: TrainFlags, c: Command) => {
       let dir: string;
