@@ -347,6 +347,7 @@ async function useExecution(
     model: cfg.model,
     paperWidths: cfg.hidden === null,
     cores: availableParallelism(),
+    // probed only where it can be chosen: resolveExecution never reads it for --gemm wasm or another backend
     nativeUnavailable: backend === "wasm" && f.gemm !== "wasm" ? await nativeUnavailable() : "is not used",
   };
   let request: ExecutionRequest;
