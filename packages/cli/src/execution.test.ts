@@ -133,13 +133,14 @@ describe("resolveExecution", () => {
     );
   });
 
-  it("cpu: the backend's own kernels, the pool where the table has one", () => {
+  it("cpu: the backend's own kernels, one thread (the table was measured on wasm); --threads 2 is allowed", () => {
     expect(resolveExecution(auto({ backend: "cpu", model: "lenet", nativeUnavailable: "is not used" }))).toEqual({
       backend: "cpu",
       gemm: null,
-      threads: 2,
+      threads: 1,
       blasThreads: null,
     });
+    expect(resolveExecution(auto({ backend: "cpu", model: "lenet", threads: 2 })).threads).toBe(2);
   });
 
   it("explicit flags win over the table", () => {

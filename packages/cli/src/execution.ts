@@ -52,11 +52,12 @@ interface Fastest {
 export const MEASURED_CORES = 2;
 
 /**
- * The fastest setting of each paper model on 2 cores. Measured in the quiet sitting
+ * The fastest setting of each paper model on 2 cores: the one whose training step (one Adam step +
+ * one NewtonSummary step, summaries every T = 10 amortised) is fastest in the quiet sitting
  * bench/results/2026-12-06-sitting-5.txt (`bash bench/peers/sitting.sh`: `npx tsx bench/run.ts
  * models --models mlp,lenet --simd compare`, `env -u OPENBLAS_CORETYPE npx tsx bench/run.ts models
  * --models mlp,lenet --gemm native --threads 1,2`, `… --models vgg11,bigmlp --gemm native
- * --blas-threads 1,2`); one gradient (`grad_ms`) and one Adam / NewtonSummary step, medians. A
+ * --blas-threads 1,2`; medians; execution.test.ts checks each entry against that file). A
  * pool's measured split runs a call on the calling thread alone when the pool measures slower (a
  * busy core), so a pool entry costs at most about one call in 16 on a loaded machine
  * (packages/parallel/README.md).
@@ -90,7 +91,7 @@ export const FASTEST: Readonly<Record<ModelName, Fastest>> = {
     native: { threads: 1, blasThreads: 2 },
     why:
       "native: two BLAS threads' gradient 81.5 vs 122 ms, Adam step 181 vs 226 ms (a pool was not measured). " +
-      "wasm: one thread; a pool's gradient was not faster in a loaded check (packages/cli/README.md)",
+      "wasm: one thread; a pool was not measured in a quiet sitting, and in a loaded one its measured split kept the whole batch on one thread (bench/results/2026-12-06-bigmlp-wasm-pool-loaded.txt)",
   },
   vbigmlp: {
     wasm: { threads: 1 },
@@ -121,7 +122,8 @@ export function describeExecution(e: Execution): string {
 /**
  * The execution of a run: explicit flags as given; `auto` from the table. gemm: native when the
  * backend is wasm and @hodiff/native loads, else wasm (null on other backends); threads: 1 on
- * webgpu, on one core or for a model not of the paper's widths, else FASTEST's, at most the cores;
+ * another backend than wasm (webgpu, cpu: not measured), on one core or for a model not of the
+ * paper's widths, else FASTEST's, at most the cores;
  * BLAS threads (native only): FASTEST's, with threads × BLAS threads ≤ min(cores, MEASURED_CORES).
  * Throws a UsageError for flags that cannot work together and a RunError for an explicit
  * `--gemm native` that cannot load.
@@ -152,10 +154,9 @@ export function resolveExecution(r: ExecutionRequest): Execution {
   const budget = Math.max(1, Math.min(r.cores, MEASURED_CORES));
   const fastest = r.paperWidths && r.cores >= 2 ? FASTEST[r.model] : null;
   const wanted = fastest === null ? null : gemm === "native" ? fastest.native : fastest.wasm;
-  // A pool's threads read synchronously and start a backend each: wasm or cpu only (the cpu
-  // backend was not measured; it gets wasm's entry).
-  const threads =
-    r.threads !== "auto" ? r.threads : r.backend === "webgpu" ? 1 : Math.min(wanted?.threads ?? 1, budget);
+  // The table was measured on wasm; a pool cannot run on webgpu (its threads read synchronously)
+  // and was not measured on cpu (the fallback where wasm cannot start): one thread there.
+  const threads = r.threads !== "auto" ? r.threads : !onWasm ? 1 : Math.min(wanted?.threads ?? 1, budget);
   const blasThreads =
     gemm !== "native"
       ? null

@@ -396,7 +396,7 @@ export const trainCommand: CommandModule = {
       .addOption(backendOption())
       .option(
         "--threads <n>",
-        "threads over each batch, or auto: n > 1 starts n − 1 worker threads (@hodiff/parallel) that compute the gradient and NewtonSummary's summaries on parts of the batch (K-FAC's statistics updates stay on one thread); equal to 1 thread within float32 rounding. auto: the setting measured fastest for the model on 2 cores (the paper's MLP on the wasm GEMM and LeNet-5: 2; otherwise 1; 1 on one core, on webgpu and with --hidden)",
+        "threads over each batch, or auto: n > 1 starts n − 1 worker threads (@hodiff/parallel) that compute the gradient and NewtonSummary's summaries on parts of the batch (K-FAC's statistics updates stay on one thread); equal to 1 thread within float32 rounding. auto: the setting measured fastest for the model on 2 cores (the paper's MLP on the wasm GEMM and LeNet-5: 2; otherwise 1; 1 on one core, on a backend other than wasm and with --hidden)",
         countOrAuto,
         "auto",
       )
