@@ -41,8 +41,8 @@ export interface ExecutionRequest {
   readonly nativeUnavailable: string | null;
 }
 
-/** One model's fastest measured setting on ≥ 2 free cores, per GEMM, and the measurement that says so. */
-interface Fastest {
+/** One model's fastest measured setting on ≥ 2 free cores, per GEMM, and the measurement that says so. @category model */
+export interface Fastest {
   readonly wasm: { readonly threads: number };
   readonly native: { readonly threads: number; readonly blasThreads: number };
   readonly why: string;
