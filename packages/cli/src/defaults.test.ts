@@ -24,9 +24,11 @@ beforeAll(() => hd.setBackend("wasm"));
 const built = nativeGemmAvailable();
 
 const read = (path: string) => JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+/** The execution config.json, the checkpoint and the last epoch record hold. */
 const recorded = (dir: string) => ({
   config: read(`${dir}/config.json`)["execution"],
   checkpoint: read(`${dir}/${CHECKPOINT_FILE}`)["execution"],
+  epoch: readMetrics(`${dir}/${METRICS_FILE}`).findLast((r) => r.kind === "epoch")?.["execution"],
 });
 const timeless = (r: MetricsRecord) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.endsWith("time_s")));
 const binOf = (dir: string) =>
@@ -46,7 +48,7 @@ describe("hodiff train's defaults", () => {
         ? "backend wasm, gemm native (OpenBLAS), threads 1, BLAS threads 1"
         : "backend wasm, gemm wasm (XNNPACK), threads 1",
     );
-    expect(recorded(dir)).toEqual({ config: want, checkpoint: want });
+    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
     expect(hd.heapGemmActive()).toBe(false); // the run uninstalled it
   });
 
@@ -63,7 +65,7 @@ describe("hodiff train's defaults", () => {
     expect(hd.numTensors()).toBe(before);
     const threads = availableParallelism() >= 2 ? 2 : 1;
     const want = { backend: "wasm", gemm: built ? "native" : "wasm", threads, blasThreads: built ? 1 : null };
-    expect(recorded(dir)).toEqual({ config: want, checkpoint: want });
+    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
     expect(r.out.split("\n")[0]).toMatch(new RegExp(`^backend wasm, gemm ${want.gemm} .*, threads ${threads}(,|$)`));
   });
 
@@ -73,7 +75,7 @@ describe("hodiff train's defaults", () => {
     expect(r.code).toBe(0);
     expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1");
     const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null };
-    expect(recorded(dir)).toEqual({ config: want, checkpoint: want });
+    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
     const lib = tmp.path("library");
     mkdirSync(lib);
     const cfg = read(`${dir}/config.json`)["config"] as TrainConfig;
@@ -93,11 +95,11 @@ describe("hodiff train's defaults", () => {
     const again = await hodiff("train", "--resume", dir, "--epochs", "2", "--no-progress");
     expect(again.code).toBe(0);
     expect(again.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 2");
-    expect(recorded(dir)).toEqual({ config: kept, checkpoint: kept });
+    expect(recorded(dir)).toEqual({ config: kept, checkpoint: kept, epoch: kept });
     const changed = await hodiff("train", "--resume", dir, "--epochs", "3", "--threads", "1", "--no-progress");
     expect(changed.code).toBe(0);
     const one = { ...kept, threads: 1 };
-    expect(recorded(dir)).toEqual({ config: one, checkpoint: one });
+    expect(recorded(dir)).toEqual({ config: one, checkpoint: one, epoch: one });
   });
 });
 
@@ -122,7 +124,7 @@ describe("where @hodiff/native's addon cannot load (a child process)", () => {
     expect(r.code).toBe(0);
     expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1");
     const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null };
-    expect(recorded(dir)).toEqual({ config: want, checkpoint: want });
+    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
 
     const refused = tmp.path("no-addon-native");
     const n = await run("train", ...TINY, "--epochs", "1", "--gemm", "native", "--out", refused);

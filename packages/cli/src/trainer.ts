@@ -632,6 +632,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
         ...log(state),
         ...(skipped > 0 ? { nonfinite_skipped: skipped } : {}),
         epoch_time_s: epochSeconds,
+        execution, // what this epoch ran with (a resumed run may run otherwise)
       };
       metrics.append(record);
       metrics.sync();
