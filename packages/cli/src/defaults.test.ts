@@ -28,7 +28,9 @@ const read = (path: string) => JSON.parse(readFileSync(path, "utf8")) as Record<
 const recorded = (dir: string) => ({
   config: read(`${dir}/config.json`)["execution"],
   checkpoint: read(`${dir}/${CHECKPOINT_FILE}`)["execution"],
-  epoch: readMetrics(`${dir}/${METRICS_FILE}`).findLast((r) => r.kind === "epoch")?.["execution"],
+  epoch: readMetrics(`${dir}/${METRICS_FILE}`)
+    .filter((r) => r.kind === "epoch")
+    .at(-1)?.["execution"],
 });
 const timeless = (r: MetricsRecord) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.endsWith("time_s")));
 const binOf = (dir: string) =>
