@@ -50,6 +50,8 @@ export interface CheckpointMeta {
   readonly config: Json;
   /** The backend the run used (results are bitwise reproducible on the same backend). */
   readonly backend: string;
+  /** How the run executed (execution.ts's `Execution`: backend, gemm, threads, BLAS threads); absent in older checkpoints. */
+  readonly execution?: Json;
   /** The best epoch up to this one and its score (lower is better). */
   readonly best?: { readonly epoch: number; readonly metric: string; readonly value: number };
   /** Updates skipped so far for a non-finite loss, gradient or update (`--on-nonfinite skip`). */
@@ -316,6 +318,7 @@ export function loadCheckpoint(dir: string, manifestFile: string = CHECKPOINT_FI
       rng: m.rng,
       config: m.config,
       backend: m.backend,
+      ...(m.execution === undefined ? {} : { execution: m.execution }),
       ...(m.best === undefined ? {} : { best: m.best }),
       ...(m.nonfiniteSkipped === undefined ? {} : { nonfiniteSkipped: m.nonfiniteSkipped }),
       params,

@@ -56,7 +56,7 @@ describe("hodiff train --gemm native", () => {
   );
 
   it.each([
-    [["--blas-threads", "2"], /--blas-threads applies only to --gemm native/],
+    [["--gemm", "wasm", "--blas-threads", "2"], /--blas-threads applies only to --gemm native/],
     [["--gemm", "native", "--backend", "cpu"], /--gemm native computes on the wasm backend's heap/],
     [["--gemm", "blas"], /--gemm/],
   ])("refuses %j before writing anything", async (flags, message) => {

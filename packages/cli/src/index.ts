@@ -75,6 +75,17 @@ export {
   type StepContext,
   type TrainOptimizer,
 } from "./optimizers";
+export {
+  describeExecution,
+  FASTEST,
+  MEASURED_CORES,
+  recordedExecution,
+  resolveExecution,
+  resumedRequest,
+  type Execution,
+  type ExecutionRequest,
+  type Fastest,
+} from "./execution";
 export { MODEL_NAMES, buildModel, defaultInputShape, type ModelOptions } from "./models";
 export { DATASET_CHOICES, loadRunData, type DatasetChoice, type RunData, type RunDataOptions } from "./datasets";
 export { processIo, type Io } from "./io";

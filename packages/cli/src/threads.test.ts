@@ -37,6 +37,8 @@ describe.each(Object.keys(OPTIMIZERS))("hodiff train --optimizer %s --threads 2"
         "2",
         "--threads",
         threads,
+        "--gemm",
+        "wasm", // tfjs-wasm's GEMM in every thread (gemm.test.ts runs the pool with the native one)
         "--out",
         out,
       );

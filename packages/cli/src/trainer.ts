@@ -45,6 +45,7 @@ import {
 import { injectsNaN, resetFaults, type NonFiniteQuantity } from "./faults";
 import { epochProgress } from "./progress";
 import { UsageError } from "./usage";
+import type { Execution } from "./execution";
 
 // model
 
@@ -107,6 +108,11 @@ export interface RunOptions {
    */
   readonly gemm?: "wasm" | "native";
   readonly blasThreads?: number;
+  /**
+   * What the run executes with, recorded in config.json and every checkpoint (`hodiff train`
+   * passes its resolved flags; default: the backend, `threads`, and the GEMM installed now).
+   */
+  readonly execution?: Execution;
 }
 
 /** A request to stop a run between two updates. @category model */
@@ -376,6 +382,13 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
       `warning: newton-summary spends its first ${warm} updates on warm-up (--warmup ${String(cfg.hyper["warmup"])} summaries × --period ${String(cfg.hyper["period"])}), but this run has only ${cfg.epochs * perEpoch} (${cfg.epochs} epoch(s) × ${perEpoch}): it will not change the parameters. Use more --epochs or a smaller --warmup or --period`,
     );
 
+  const native = run.backend === "wasm" && hd.heapGemmActive();
+  const execution: Execution = run.execution ?? {
+    backend: run.backend,
+    gemm: run.backend === "wasm" ? (native ? "native" : "wasm") : null,
+    threads: run.threads ?? 1,
+    blasThreads: native ? (run.blasThreads ?? null) : null,
+  };
   const [initKey, stepKey] = hd.random.split(hd.random.key(cfg.seed)) as [hd.random.Key, hd.random.Key];
   const entry = run.optimizerEntry ?? (OPTIMIZERS[cfg.optimizer] as OptimizerEntry);
   if (entry.syncReads !== undefined && !hd.canReadSync())
@@ -435,7 +448,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
   try {
     writeFileAtomic(
       join(run.dir, "config.json"),
-      `${JSON.stringify({ config: cfg, backend: run.backend, model: { name: model.name, inputShape: model.inputShape, parameters: paramCount(model) } }, null, 2)}\n`,
+      `${JSON.stringify({ config: cfg, backend: run.backend, execution, model: { name: model.name, inputShape: model.inputShape, parameters: paramCount(model) } }, null, 2)}\n`,
       "config",
     );
   } catch (e) {
@@ -619,6 +632,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
         ...log(state),
         ...(skipped > 0 ? { nonfinite_skipped: skipped } : {}),
         epoch_time_s: epochSeconds,
+        execution, // what this epoch ran with (a resumed run may run otherwise)
       };
       metrics.append(record);
       metrics.sync();
@@ -635,6 +649,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
           rng: rngInfo,
           config: cfg as unknown as Json,
           backend: run.backend,
+          execution: execution as unknown as Json,
           ...(best === undefined ? {} : { best }),
           ...(skipped > 0 ? { nonfiniteSkipped: skipped } : {}),
         },

@@ -7,6 +7,7 @@
  * that resumes.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import * as hd from "@hodiff/core";
@@ -31,6 +32,14 @@ import { NonFiniteError, RunError, RunInterrupted, train, type StopRequest, type
 import { anyInt, finiteNumber, intAtLeast, UsageError } from "../usage";
 import type { CommandModule } from "./types";
 import { addModelDataOptions, backendOption } from "../sharedOptions";
+import {
+  describeExecution,
+  recordedExecution,
+  resolveExecution,
+  resumedRequest,
+  type Execution,
+  type ExecutionRequest,
+} from "../execution";
 
 // options
 
@@ -55,14 +64,29 @@ interface TrainFlags {
   readonly resume?: string;
   readonly progress: boolean;
   readonly onNonfinite: "stop" | "skip";
-  readonly threads: number;
-  readonly gemm: "wasm" | "native";
-  readonly blasThreads?: number;
+  readonly threads: number | "auto";
+  readonly gemm: "wasm" | "native" | "auto";
+  readonly blasThreads: number | "auto";
   readonly [hyper: string]: unknown;
 }
 
-/** Flags a resumed run may change: they do not affect the trajectory. */
-const RESUMABLE = new Set(["epochs", "backend", "threads", "dataDir", "progress", "resume", "out", "onNonfinite"]);
+/**
+ * Flags a resumed run may change: they do not affect the trajectory (--threads, --gemm and
+ * --blas-threads only within float32 rounding). Not given, --threads, --gemm and --blas-threads keep
+ * the run's recorded values (execution.ts: resumedRequest).
+ */
+const RESUMABLE = new Set([
+  "epochs",
+  "backend",
+  "threads",
+  "gemm",
+  "blasThreads",
+  "dataDir",
+  "progress",
+  "resume",
+  "out",
+  "onNonfinite",
+]);
 
 /** Flag (without dashes) of each config key, for messages. */
 const FLAG_OF: Readonly<Record<string, string>> = {
@@ -169,12 +193,15 @@ function readJson<T>(path: string): T {
 
 /**
  * The saved config of the run in `dir` (its checkpoint's, or config.json's when it stopped before
- * its first checkpoint), with `--epochs` replaced; other given flags must agree with it.
+ * its first checkpoint), with `--epochs` replaced; other given flags must agree with it. Also the
+ * execution the run recorded (null for a run made before it was recorded).
  */
-function resumedConfig(dir: string, f: TrainFlags, cmd: Command): TrainConfig {
+function resumedConfig(dir: string, f: TrainFlags, cmd: Command): { cfg: TrainConfig; recorded: Execution | null } {
   const manifest = hasCheckpoint(dir)
-    ? readJson<{ config: TrainConfig; epoch: number }>(join(dir, CHECKPOINT_FILE))
-    : { config: readJson<{ config: TrainConfig }>(join(dir, CONFIG_FILE)).config, epoch: 0 };
+    ? readJson<{ config: TrainConfig; epoch: number; execution?: unknown }>(join(dir, CHECKPOINT_FILE))
+    : (({ config, execution }) => ({ config, execution, epoch: 0 }))(
+        readJson<{ config: TrainConfig; execution?: unknown }>(join(dir, CONFIG_FILE)),
+      );
   const saved = manifest.config;
   const optimizer = cmd.getOptionValueSource("optimizer") === "cli" ? f.optimizer : saved.optimizer;
   const fromFlags = configFromFlags({ ...f, optimizer }, cmd);
@@ -182,7 +209,7 @@ function resumedConfig(dir: string, f: TrainFlags, cmd: Command): TrainConfig {
   const differs = (flag: string, given: unknown, was: unknown) =>
     new UsageError(
       `--${flag}`,
-      `--${flag} ${JSON.stringify(given)} differs from the run's ${JSON.stringify(was)}: a resumed run keeps its configuration (only --epochs, --backend, --threads, --data-dir, --on-nonfinite and --no-progress may change)`,
+      `--${flag} ${JSON.stringify(given)} differs from the run's ${JSON.stringify(was)}: a resumed run keeps its configuration (only --epochs, --backend, --threads, --gemm, --blas-threads, --data-dir, --on-nonfinite and --no-progress may change)`,
     );
   for (const key of Object.keys(FLAG_OF)) {
     if (RESUMABLE.has(key) || cmd.getOptionValueSource(key) !== "cli") continue;
@@ -200,7 +227,7 @@ function resumedConfig(dir: string, f: TrainFlags, cmd: Command): TrainConfig {
       "--epochs",
       `--epochs ${epochs} is fewer than the ${manifest.epoch} epochs the run in ${dir} has done`,
     );
-  return { ...saved, epochs };
+  return { cfg: { ...saved, epochs }, recorded: recordedExecution(manifest.execution) };
 }
 
 const CONFIG_FILE = "config.json";
@@ -273,38 +300,75 @@ export async function selectBackend(
   return name;
 }
 
-/** `--gemm` and `--blas-threads` that cannot work together, refused before anything is written. */
-function checkGemmFlags(f: TrainFlags): void {
-  if (f.blasThreads !== undefined && f.gemm !== "native")
-    throw new UsageError("--blas-threads", "--blas-threads applies only to --gemm native");
-}
-
 /**
- * With `--gemm native` on the wasm backend: @hodiff/native's OpenBLAS GEMM, installed for the run
- * (its handle uninstalls it); null for `--gemm wasm`. A missing addon is an error saying how to build it.
+ * Why @hodiff/native's GEMM cannot be installed here (the end of a sentence starting "--gemm
+ * native "), or null when it can. Imported only when the backend is wasm and --gemm is not wasm:
+ * the package is an optional peer, absent from many installs.
  */
-async function useNativeGemm(f: TrainFlags, backend: string): Promise<{ uninstall(): void } | null> {
-  if (f.gemm !== "native") return null;
-  if (backend !== "wasm")
-    throw new UsageError(
-      "--gemm",
-      `--gemm native computes on the wasm backend's heap; the backend is ${backend}: use --backend wasm`,
-    );
-  // Loaded only when asked for: the default run never touches the native package (an optional peer).
+async function nativeUnavailable(): Promise<string | null> {
   let native: typeof import("@hodiff/native");
   try {
     native = await import("@hodiff/native");
   } catch (e) {
-    throw new RunError(
-      `--gemm native needs the package @hodiff/native beside @hodiff/cli (npm install @hodiff/native): ${describeError(e)}`,
-    );
+    return `needs the package @hodiff/native beside @hodiff/cli (npm install @hodiff/native): ${describeError(e)}`;
   }
   try {
-    return native.installNativeGemm({ threads: f.blasThreads ?? 1 });
+    native.loadAddon();
+    return null;
+  } catch (e) {
+    return `cannot load: ${describeError(e)}`;
+  }
+}
+
+/** `--threads`, `--gemm`, `--blas-threads` as given: undefined where not given on the command line. */
+function givenExecutionFlags(f: TrainFlags, cmd: Command) {
+  const given = (key: string) => cmd.getOptionValueSource(key) === "cli";
+  return {
+    ...(given("gemm") ? { gemm: f.gemm } : {}),
+    ...(given("threads") ? { threads: f.threads } : {}),
+    ...(given("blasThreads") ? { blasThreads: f.blasThreads } : {}),
+  };
+}
+
+/**
+ * The run's execution on `backend` (a resumed run: what it recorded, unless flags say otherwise),
+ * with @hodiff/native's GEMM installed when it is native (the handle uninstalls it).
+ */
+async function useExecution(
+  f: TrainFlags,
+  cmd: Command,
+  cfg: TrainConfig,
+  backend: string,
+  recorded: Execution | null | undefined,
+  io: Io,
+): Promise<{ execution: Execution; native: { uninstall(): void } | null }> {
+  const base = {
+    backend,
+    model: cfg.model,
+    paperWidths: cfg.hidden === null,
+    cores: availableParallelism(),
+    // probed only where it can be chosen: resolveExecution never reads it for --gemm wasm or another backend
+    nativeUnavailable: backend === "wasm" && f.gemm !== "wasm" ? await nativeUnavailable() : "is not used",
+  };
+  let request: ExecutionRequest;
+  if (recorded === undefined) request = { ...base, gemm: f.gemm, threads: f.threads, blasThreads: f.blasThreads };
+  else {
+    const r = resumedRequest(base, givenExecutionFlags(f, cmd), recorded);
+    for (const note of r.notes) io.err(note);
+    request = r.request;
+  }
+  const execution = resolveExecution(request);
+  if (execution.gemm !== "native") return { execution, native: null };
+  try {
+    const native = await import("@hodiff/native");
+    return { execution, native: native.installNativeGemm({ threads: execution.blasThreads ?? 1 }) };
   } catch (e) {
     throw new RunError(`--gemm native: ${describeError(e)}`);
   }
 }
+
+/** `--threads` and `--blas-threads`: an integer ≥ 1, or auto. */
+const countOrAuto = (value: string): number | "auto" => (value === "auto" ? "auto" : intAtLeast(1)(value));
 
 // command
 
@@ -332,22 +396,23 @@ export const trainCommand: CommandModule = {
       .addOption(backendOption())
       .option(
         "--threads <n>",
-        "threads over each batch: n > 1 starts n − 1 worker threads (@hodiff/parallel) that compute the gradient and NewtonSummary's summaries on parts of the batch (K-FAC's statistics updates stay on one thread); equal to 1 thread within float32 rounding",
-        intAtLeast(1),
-        1,
+        "threads over each batch, or auto: n > 1 starts n − 1 worker threads (@hodiff/parallel) that compute the gradient and NewtonSummary's summaries on parts of the batch (K-FAC's statistics updates stay on one thread); equal to 1 thread within float32 rounding. auto: the setting measured fastest for the model on 2 cores (the paper's MLP on the wasm GEMM and LeNet-5: 2; otherwise 1; 1 on one core, on a backend other than wasm and with --hidden)",
+        countOrAuto,
+        "auto",
       )
       .addOption(
         new Option(
           "--gemm <name>",
-          "matrix products on the wasm backend: wasm (tfjs-wasm's XNNPACK, built in) or native (@hodiff/native: OpenBLAS on tfjs-wasm's heap, in every thread of --threads n; its addon must be built)",
+          "matrix products on the wasm backend: wasm (tfjs-wasm's XNNPACK, built in), native (@hodiff/native: OpenBLAS on tfjs-wasm's heap, in every thread of --threads n; its addon must be built) or auto (native where @hodiff/native loads, else wasm)",
         )
-          .choices(["wasm", "native"])
-          .default("wasm"),
+          .choices(["auto", "wasm", "native"])
+          .default("auto"),
       )
       .option(
         "--blas-threads <n>",
-        "with --gemm native: OpenBLAS's thread count (default 1; process-wide, shared by --threads n's threads)",
-        intAtLeast(1),
+        "with the native GEMM: OpenBLAS's thread count (process-wide, shared by --threads n's threads), or auto (VGG-11' and BigMLP: 2 on ≥ 2 cores with one thread; otherwise 1)",
+        countOrAuto,
+        "auto",
       )
       .option("--out <dir>", "run directory (must not hold a run yet)")
       .option(
@@ -363,12 +428,12 @@ export const trainCommand: CommandModule = {
     for (const { spec, usedBy } of allHyperFlags()) cmd.addOption(hyperOption(spec, usedBy));
     cmd.addHelpText(
       "after",
-      `\nOptimizers:\n${OPTIMIZER_NAMES.map((n) => `  ${n.padEnd(15)} ${(OPTIMIZERS[n] as OptimizerEntry).summary}`).join("\n")}\n\nExamples:\n  hodiff train --model mlp --dataset mnist --optimizer adam --lr 1e-3 --epochs 10 --out runs/mlp-adam\n  hodiff train --resume runs/mlp-adam --epochs 20`,
+      `\nOptimizers:\n${OPTIMIZER_NAMES.map((n) => `  ${n.padEnd(15)} ${(OPTIMIZERS[n] as OptimizerEntry).summary}`).join("\n")}\n\nExecution: --threads, --gemm and --blas-threads default to auto, the setting measured fastest for the model on this machine's cores (packages/cli/README.md, "Defaults"); the run's first line says what they resolved to, config.json and the checkpoints record it, and a resumed run keeps it unless given. --threads 1 --gemm wasm forces one thread on tfjs-wasm's GEMM.\n\nExamples:\n  hodiff train --model mlp --dataset mnist --optimizer adam --lr 1e-3 --epochs 10 --out runs/mlp-adam\n  hodiff train --resume runs/mlp-adam --epochs 20`,
     );
     cmd.action(async (f: TrainFlags, c: Command) => {
-      checkGemmFlags(f);
       let dir: string;
       let cfg: TrainConfig;
+      let recorded: Execution | null | undefined; // a resumed run's (undefined: a new run)
       let lock: RunLock;
       let created: string | undefined; // the first directory this start created, removed if it fails
       if (f.resume !== undefined) {
@@ -388,7 +453,7 @@ export const trainCommand: CommandModule = {
               `--resume ${dir}: no run there (no ${CHECKPOINT_FILE}, no ${CONFIG_FILE}): start one with --out ${dir}`,
             );
           tidyRunDir(dir, io);
-          cfg = resumedConfig(dir, f, c);
+          ({ cfg, recorded } = resumedConfig(dir, f, c));
           if (!hasCheckpoint(dir))
             io.err(
               `note: ${dir} has no checkpoint yet (it stopped during its first epoch): starting it over from its ${CONFIG_FILE}`,
@@ -452,20 +517,25 @@ export const trainCommand: CommandModule = {
         const entry = optimizerEntry(cfg.optimizer);
         const syncReads = entry.syncReads && `--optimizer ${cfg.optimizer}: ${entry.syncReads}`;
         const backend = await selectBackend(f.backend, io, syncReads);
-        nativeGemm = await useNativeGemm(f, backend);
+        const { execution: run, native } = await useExecution(f, c, cfg, backend, recorded, io);
+        nativeGemm = native;
         await train(cfg, {
           dir,
           resume,
           io,
           progress: f.progress,
           backend,
-          threads: f.threads,
+          threads: run.threads,
           // With --threads n: the pool's workers install the same GEMM (and BLAS thread count).
-          ...(nativeGemm ? { gemm: "native" as const, blasThreads: f.blasThreads ?? 1 } : {}),
+          ...(run.gemm === "native" ? { gemm: "native" as const, blasThreads: run.blasThreads ?? 1 } : {}),
+          execution: run,
           dataDir: f.dataDir,
           onNonFinite: f.onNonfinite,
           stop,
-          onStarted: () => (started = true),
+          onStarted: () => {
+            started = true;
+            io.out(describeExecution(run));
+          },
         });
         setExit(0);
       } catch (e) {

@@ -1,0 +1,153 @@
+/**
+ * `hodiff train`'s defaults end to end (`--threads auto --gemm auto --blas-threads auto`): a run
+ * prints and records the resolved values (never "auto"); `--threads 1 --gemm wasm` is the behaviour
+ * before these defaults (the library's `train` without options), bit for bit; a resumed run keeps
+ * its recorded settings; and, in a child process whose @hodiff/native addon cannot load, the
+ * default falls back to the wasm GEMM silently, an explicit `--gemm native` fails saying why, and a
+ * run recorded with the native GEMM resumes on wasm with a note.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as hd from "@hodiff/core";
+import { nativeGemmAvailable } from "@hodiff/native";
+import { CHECKPOINT_FILE } from "./checkpoint";
+import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
+import { hodiff, silentIo, tempDir, TINY } from "./testing/harness";
+import { train, type TrainConfig } from "./trainer";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+beforeAll(() => hd.setBackend("wasm"));
+const built = nativeGemmAvailable();
+
+const read = (path: string) => JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+/** The execution config.json, the checkpoint and the last epoch record hold. */
+const recorded = (dir: string) => ({
+  config: read(`${dir}/config.json`)["execution"],
+  checkpoint: read(`${dir}/${CHECKPOINT_FILE}`)["execution"],
+  epoch: readMetrics(`${dir}/${METRICS_FILE}`)
+    .filter((r) => r.kind === "epoch")
+    .at(-1)?.["execution"],
+});
+const timeless = (r: MetricsRecord) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.endsWith("time_s")));
+const binOf = (dir: string) =>
+  readFileSync(`${dir}/${(read(`${dir}/${CHECKPOINT_FILE}`)["tensors"] as { file: string }).file}`);
+
+describe("hodiff train's defaults", () => {
+  it("a default run prints and records the resolved values: the native GEMM where it loads, one thread with --hidden", async () => {
+    const dir = tmp.path("default");
+    const r = await hodiff("train", ...TINY, "--epochs", "1", "--out", dir);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const want = built
+      ? { backend: "wasm", gemm: "native", threads: 1, blasThreads: 1 }
+      : { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null };
+    expect(r.out.split("\n")[0]).toBe(
+      built
+        ? "backend wasm, gemm native (OpenBLAS), threads 1, BLAS threads 1"
+        : "backend wasm, gemm wasm (XNNPACK), threads 1",
+    );
+    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
+    expect(hd.heapGemmActive()).toBe(false); // the run uninstalled it
+  });
+
+  it("LeNet-5 of the paper's widths gets the pool of 2 threads on ≥ 2 cores", async () => {
+    const dir = tmp.path("lenet");
+    const before = hd.numTensors();
+    const r = await hodiff(
+      "train",
+      ...["--model", "lenet", "--dataset", "synthetic", "--synthetic-examples", "64", "--batch-size", "32"],
+      ...["--val-size", "0", "--epochs", "1", "--no-progress", "--out", dir],
+    );
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(hd.numTensors()).toBe(before);
+    const threads = availableParallelism() >= 2 ? 2 : 1;
+    const want = { backend: "wasm", gemm: built ? "native" : "wasm", threads, blasThreads: built ? 1 : null };
+    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
+    expect(r.out.split("\n")[0]).toMatch(new RegExp(`^backend wasm, gemm ${want.gemm} .*, threads ${threads}(,|$)`));
+  });
+
+  it("--threads 1 --gemm wasm is the behaviour before the defaults: the library's train without options, bit for bit", async () => {
+    const dir = tmp.path("forced");
+    const r = await hodiff("train", ...TINY, "--epochs", "2", "--threads", "1", "--gemm", "wasm", "--out", dir);
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1");
+    const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null };
+    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
+    const lib = tmp.path("library");
+    mkdirSync(lib);
+    const cfg = read(`${dir}/config.json`)["config"] as TrainConfig;
+    await train(cfg, { dir: lib, resume: false, io: silentIo, progress: false, backend: "wasm" });
+    expect(readMetrics(`${lib}/${METRICS_FILE}`).map(timeless)).toEqual(
+      readMetrics(`${dir}/${METRICS_FILE}`).map(timeless),
+    );
+    expect(binOf(lib).equals(binOf(dir))).toBe(true);
+  });
+
+  it("a resumed run keeps its recorded settings; a flag given on resume changes them", async () => {
+    const dir = tmp.path("resumed");
+    // not what auto gives TINY (one thread): the resumed run can only have it from the record
+    const first = await hodiff("train", ...TINY, "--epochs", "1", "--threads", "2", "--gemm", "wasm", "--out", dir);
+    expect(first.code).toBe(0);
+    const kept = { backend: "wasm", gemm: "wasm", threads: 2, blasThreads: null };
+    const again = await hodiff("train", "--resume", dir, "--epochs", "2", "--no-progress");
+    expect(again.code).toBe(0);
+    expect(again.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 2");
+    expect(recorded(dir)).toEqual({ config: kept, checkpoint: kept, epoch: kept });
+    const changed = await hodiff("train", "--resume", dir, "--epochs", "3", "--threads", "1", "--no-progress");
+    expect(changed.code).toBe(0);
+    const one = { ...kept, threads: 1 };
+    expect(recorded(dir)).toEqual({ config: one, checkpoint: one, epoch: one });
+  });
+});
+
+describe("where @hodiff/native's addon cannot load (a child process)", () => {
+  const cli = new URL("../bin/hodiff.mjs", import.meta.url).pathname;
+  const run = async (...argv: string[]) => {
+    try {
+      const r = await promisify(execFile)(process.execPath, [cli, ...argv], {
+        env: { ...process.env, HODIFF_NATIVE_ADDON: "/nonexistent/hodiff_native.node" },
+      });
+      return { code: 0, out: r.stdout.trim(), err: r.stderr.trim() };
+    } catch (e) {
+      const x = e as { code: number; stdout: string; stderr: string };
+      return { code: x.code, out: x.stdout.trim(), err: x.stderr.trim() };
+    }
+  };
+
+  it("the default uses the wasm GEMM silently; an explicit --gemm native fails saying how to build it", async () => {
+    const dir = tmp.path("no-addon");
+    const r = await run("train", ...TINY, "--epochs", "1", "--out", dir);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1");
+    const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null };
+    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
+
+    const refused = tmp.path("no-addon-native");
+    const n = await run("train", ...TINY, "--epochs", "1", "--gemm", "native", "--out", refused);
+    expect(n.code).toBe(1);
+    expect(n.err).toMatch(/--gemm native cannot load: .*nonexistent.*To build it/);
+    expect(existsSync(refused)).toBe(false);
+  }, 60_000);
+
+  it.skipIf(!built)(
+    `a run recorded with the native GEMM resumes on wasm, with a note${built ? "" : " [SKIPPED: @hodiff/native's addon not built here, so no such run can be made]"}`,
+    async () => {
+      const dir = tmp.path("native-then-none");
+      expect((await hodiff("train", ...TINY, "--epochs", "1", "--gemm", "native", "--out", dir)).code).toBe(0);
+      const r = await run("train", "--resume", dir, "--epochs", "2", "--no-progress");
+      expect(r.code).toBe(0);
+      expect(r.err).toMatch(
+        /note: the run used gemm native \(OpenBLAS\), but the native GEMM cannot load: .* continues with the wasm GEMM/,
+      );
+      expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1");
+      expect(read(`${dir}/${CHECKPOINT_FILE}`)["epoch"]).toBe(2);
+    },
+    60_000,
+  );
+});
