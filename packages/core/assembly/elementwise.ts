@@ -118,26 +118,42 @@ function log1pv(x: v128): v128 {
 // tanh -----------------------------------------------------------------------------
 
 const SIGN: i32 = 0x80000000;
+// 1.5·2²³ + 127: adding it rounds a float in (−2²², 2²²) to an integer n (round to nearest even)
+// held in the low mantissa bits as 127 + n, so shifting the bits left by 23 builds 2ⁿ directly
+// (no nearest/trunc_sat, which V8 lowers to several x86 instructions each).
+const MAGIC: f32 = 12583039.0;
+const M2LOG2E: f32 = -2.8853900817779268; // −2·log₂e
+const LN2: f32 = 0.6931471805599453;
 
 /**
- * tanh x = sign(x)·u/(u + 2) with u = e^{2|x|} − 1 (one formula for every x, no branch computed
- * twice): u = q·2ⁿ + (2ⁿ − 1) with q = e^r − 1 after Cephes's range reduction 2|x| = n·ln2 + r
- * (as expm1v, so u and tanh keep full relative accuracy near 0); ≤ 2 ulps (see simd.test.ts).
+ * tanh x = sign(x)·e/(2 − e) with e = 1 − e^{−2|x|} (the Eigen/XNNPACK form: 2ⁿ ≤ 1, so nothing
+ * overflows): −2|x| = n·ln2 + t, e^{−2|x|} = s·eᵗ with s = 2ⁿ; e = (1 − s) − s·(eᵗ − 1), and
+ * eᵗ − 1 = t + t²·P(t) with a degree-4 P fitted here for minimax relative error on |t| ≤ ln2/2
+ * (0.3 ulps before rounding; Cephes's expPoly is one degree higher than tanh needs). One ln2
+ * constant in the reduction suffices: its error is scaled by s, small next to e. No select: at
+ * subnormal and tiny x, t = −2|x| exactly and e/(2 − e) rounds back to |x|. ≤ 2 ulps (simd.test.ts).
  */
 // @ts-ignore: decorator
 @inline
 function tanhv(x: v128): v128 {
-  const a = f32x4.abs(x);
-  // tanh rounds to 1 from |x| ≈ 9.01 on: clamping at 9.1 keeps 2ⁿ ≤ 2²⁷ (one exponent build) and
-  // u/(u + 2) rounding to 1. min propagates NaN, which stays NaN to the end.
-  const y = f32x4.mul(f32x4.min(a, f32x4.splat(9.1)), f32x4.splat(2.0));
-  const fn = f32x4.nearest(f32x4.mul(y, f32x4.splat(LOG2E)));
-  const r = f32x4.sub(f32x4.sub(y, f32x4.mul(fn, f32x4.splat(LN2_HI))), f32x4.mul(fn, f32x4.splat(LN2_LO)));
-  const t = pow2(i32x4.trunc_sat_f32x4_s(fn)); // 2ⁿ, n in [0, 26]; 2ⁿ − 1 is exact
-  const u = f32x4.add(f32x4.mul(expPoly(r), t), f32x4.sub(t, f32x4.splat(1.0)));
-  const out = v128.bitselect(x, f32x4.div(u, f32x4.add(u, f32x4.splat(2.0))), i32x4.splat(SIGN));
-  // Below 2⁻¹², tanh x rounds to x: this keeps subnormals exact (u/2 would round their last bit).
-  return v128.bitselect(x, out, f32x4.lt(a, f32x4.splat(2.44140625e-4)));
+  // tanh rounds to 1 from |x| ≈ 9.01 on: clamping at 9.1 keeps n ≥ −27. pmin (one minps) keeps a
+  // NaN a, which stays NaN to the end (only its sign bit is then set from x).
+  const z = f32x4.pmin(f32x4.abs(x), f32x4.splat(9.1));
+  let n = f32x4.add(f32x4.mul(z, f32x4.splat(M2LOG2E)), f32x4.splat(MAGIC));
+  const s = i32x4.shl(n, 23); // 2ⁿ
+  n = f32x4.sub(n, f32x4.splat(MAGIC));
+  const t = f32x4.add(f32x4.mul(n, f32x4.splat(-LN2)), f32x4.mul(z, f32x4.splat(-2.0)));
+  let p = f32x4.splat(1.3882522471249104e-3);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(8.36651399731636e-3));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(4.166720062494278e-2));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.666654348373413e-1));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(4.999999701976776e-1));
+  const ts = f32x4.mul(t, s);
+  // s·(eᵗ − 1) = ts + ts·t·P(t); e ≥ +0 (x − x is +0), so or-ing x's sign bit gives sign(x)·|tanh x|.
+  const sm = f32x4.add(f32x4.mul(f32x4.mul(p, t), ts), ts);
+  const e = f32x4.sub(f32x4.sub(f32x4.splat(1.0), s), sm);
+  const y = f32x4.div(e, f32x4.sub(f32x4.splat(2.0), e));
+  return v128.or(y, v128.and(x, i32x4.splat(SIGN)));
 }
 
 /** x for x > 0, eˣ − 1 otherwise (NaN stays NaN). */
