@@ -272,6 +272,52 @@ function conv2dIm2col(
 }
 // ---- end im2col ----
 
+// ---- fused conv + bias ----
+
+/**
+ * conv(x, w) + b, b of shape [O] added along the output's last axis, as one FusedConv2D kernel where
+ * K.conv2d would run tfjs's own Conv2D (on wasm XNNPACK adds b in the conv's epilogue, sparing an
+ * Add kernel over the whole output). Where K.conv2d takes another path (the col2im scatter, im2col +
+ * matmul: then b is added after the matmul; webgpu's padded conv) or the backend has no FusedConv2D,
+ * it is that conv and then K.add. Plans call this for add(conv2d(x, w), b) (staging/fuse.ts).
+ */
+function conv2dBias(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor,
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor {
+  return tf.tidy(() => {
+    const fusable =
+      !gpu.onWebGpu() &&
+      x.dtype === "float32" &&
+      w.dtype === "float32" &&
+      b.dtype === "float32" &&
+      tf.getKernel("FusedConv2D", tf.getBackend()) !== undefined;
+    const other = fusable
+      ? (conv2dScatter(x, w, strides, padding, dilations) ?? conv2dIm2col(x, w, strides, padding, dilations))
+      : K.conv2d(x, w, strides, padding, dilations);
+    if (other !== null) return K.add(other, b);
+    // The kernel itself, not tf.fused.conv2d: that op wraps it in a custom-gradient scope (a
+    // second recorded op per call), and plans need no tfjs gradients.
+    const attrs = {
+      strides,
+      pad: [[0, 0], padding[0], padding[1], [0, 0]],
+      dataFormat: "NHWC",
+      dilations,
+      dimRoundingMode: undefined,
+      activation: "linear",
+      leakyreluAlpha: 0,
+    };
+    return tf
+      .engine()
+      .runKernel("FusedConv2D", { x, filter: w, bias: b }, attrs as unknown as tf.NamedAttrMap) as Tensor;
+  });
+}
+// ---- end fused conv + bias ----
+
 /** x's shape with the reduced `axes` kept as size 1. */
 const keptShape = (shape: readonly number[], axes: readonly number[]): number[] =>
   shape.map((d, i) => (axes.includes(i) ? 1 : d));
@@ -427,6 +473,8 @@ export const K = {
           "NHWC",
           dilations,
         )),
+  /** conv2d(x, w) + b with b [O] along the last axis, one FusedConv2D kernel where possible (see conv2dBias). */
+  conv2dBias,
   zeros,
   fill: (shape: number[], value: number, dtype: DType) => tf.fill(shape, value, dtype),
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),

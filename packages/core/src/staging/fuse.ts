@@ -1,0 +1,119 @@
+/**
+ * Kernel fusion when a plan is built (as XLA fuses after differentiation): an equation whose operand
+ * is the only use of another equation's output may run with it as one kernel. The fused steps are
+ * plan-only primitives: they never appear while tracing, so they need no derivative, batching or
+ * Taylor rules — transforms of a jitted function see its unfused jaxpr, and the plan that runs it
+ * is built from the jaxpr after every transform.
+ *
+ * Fusions (`FUSIONS`): add(conv2d(x, w), b) with b of shape [O] → `K.conv2dBias` (FusedConv2D).
+ */
+import { K } from "../kernels";
+import { conv2dP, type Conv2DParams } from "../primitives/linalg";
+import { addP } from "../primitives/elementwise";
+import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
+import type { AnyPrimitive, Primitive } from "../trace/core";
+
+/**
+ * conv2d(x, w) + b, b [O] broadcast along the output's last axis: one step of a plan (never traced).
+ * Strides and dilations both above 1 take conv2d's own route (dense conv, then subsample), then an add.
+ */
+export const conv2dBiasP: Primitive<Conv2DParams> = {
+  name: "conv2dBias",
+  impl: ([x, w, b], p) => {
+    const both = (p.strides[0] > 1 || p.strides[1] > 1) && (p.dilations[0] > 1 || p.dilations[1] > 1);
+    if (both) {
+      const y = conv2dP.impl([x!, w!], p);
+      const out = K.add(y, b!);
+      y.dispose();
+      return out;
+    }
+    return K.conv2dBias(
+      x!,
+      w!,
+      b!,
+      [p.strides[0], p.strides[1]],
+      [
+        [p.padding[0][0], p.padding[0][1]],
+        [p.padding[1][0], p.padding[1][1]],
+      ],
+      [p.dilations[0], p.dilations[1]],
+    );
+  },
+  abstractEval: ([x, w], p) => conv2dP.abstractEval([x!, w!], p),
+};
+
+/**
+ * One fusion: `outer`'s operand at some position is the output of an equation of `inner`, used by
+ * nothing else; `rewrite` returns the fused equation's primitive, params and inputs, or null where
+ * this pair does not qualify.
+ */
+interface Fusion {
+  readonly inner: AnyPrimitive;
+  readonly outer: AnyPrimitive;
+  rewrite(inner: Eqn, outer: Eqn, at: number): { prim: AnyPrimitive; params: unknown; inputs: Atom[] } | null;
+}
+
+const FUSIONS: readonly Fusion[] = [
+  {
+    inner: conv2dP,
+    outer: addP,
+    rewrite: (conv, add, at) => {
+      const y = conv.outs[0]!.aval;
+      const b = add.inputs[1 - at]!;
+      const out = add.outs[0]!.aval;
+      const O = y.shape[3];
+      const ok =
+        b instanceof Var &&
+        y.dtype === "float32" &&
+        b.aval.dtype === "float32" &&
+        b.aval.shape.length === 1 &&
+        b.aval.shape[0] === O &&
+        out.shape.length === 4 &&
+        out.shape.every((d, i) => d === y.shape[i]);
+      return ok ? { prim: conv2dBiasP, params: conv.params, inputs: [...conv.inputs, b] } : null;
+    },
+  },
+];
+
+let fusing = true;
+/** Turn fusion in plans built from now on off or on (tests and benchmarks compare the two); returns the previous setting. */
+export function setFusion(on: boolean): boolean {
+  const previous = fusing;
+  fusing = on;
+  return previous;
+}
+
+/**
+ * The jaxpr with each `FUSIONS` pattern replaced by its fused equation (at the outer equation's
+ * place; the inner one's inputs are defined before it). Outputs of the jaxpr are never fused away.
+ */
+export function fuse(j: Jaxpr): Jaxpr {
+  if (!fusing) return j;
+  const uses = new Map<Var, number>();
+  const count = (a: Atom) => {
+    if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
+  };
+  j.eqns.forEach((e) => e.inputs.forEach(count));
+  j.outs.forEach(count);
+  const producer = new Map<Var, Eqn>();
+  for (const e of j.eqns) if (e.outs.length === 1) producer.set(e.outs[0]!, e);
+  const fusedAway = new Set<Eqn>();
+  const replaced = new Map<Eqn, Eqn>();
+  for (const e of j.eqns) {
+    for (const f of FUSIONS) {
+      if (e.prim !== f.outer || replaced.has(e)) continue;
+      for (let at = 0; at < e.inputs.length && !replaced.has(e); at++) {
+        const a = e.inputs[at]!;
+        const inner = a instanceof Var ? producer.get(a) : undefined;
+        if (!inner || inner.prim !== f.inner || uses.get(a as Var) !== 1 || fusedAway.has(inner)) continue;
+        const r = f.rewrite(inner, e, at);
+        if (!r) continue;
+        fusedAway.add(inner);
+        replaced.set(e, { prim: r.prim, params: r.params, inputs: r.inputs, outs: e.outs });
+      }
+    }
+  }
+  if (replaced.size === 0) return j;
+  const eqns = j.eqns.filter((e) => !fusedAway.has(e)).map((e) => replaced.get(e) ?? e);
+  return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+}
