@@ -800,13 +800,26 @@ export function maxMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32):
 // (right where count = 1, the usual case) and, only where some count is not 1 (ties, or no match),
 // the window is written again with (1/count)·t. No scratch memory, no read-modify-write.
 
+/** v·(1 − y²) where `tg` (tanh's derivative rule at y = tanh x, as tanhGrad rounds it), else v. */
+// @ts-ignore: decorator
+@inline
+function tanhDeriv(tg: bool, v: v128, y: v128): v128 {
+  return tg ? f32x4.mul(v, f32x4.sub(f32x4.splat(1.0), f32x4.mul(y, y))) : v;
+}
+
+// @ts-ignore: decorator
+@inline
+function tanhDeriv1(tg: bool, v: f32, y: f32): f32 {
+  return tg ? v * (<f32>1.0 - y * y) : v;
+}
+
 /**
  * Four adjacent kept columns (byte offset `col` in a row of m, t and of x's rows) over the window
  * at x + base: rows base + i1·s1 + i2·s2 + i3·s3 (byte strides).
  */
 // @ts-ignore: decorator
 @inline
-function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize, tg: bool): void {
   const one = f32x4.splat(1.0);
   const m4 = v128.load(m + col);
   const t4 = v128.load(t + col);
@@ -814,16 +827,19 @@ function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col:
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
       for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
-        const mask = v128.and(f32x4.eq(v128.load(x + p), m4), one);
-        v128.store(out + p, f32x4.mul(mask, t4));
+        const xv = v128.load(x + p);
+        const mask = v128.and(f32x4.eq(xv, m4), one);
+        v128.store(out + p, tanhDeriv(tg, f32x4.mul(mask, t4), xv));
         count = f32x4.add(count, mask);
       }
   if (!v128.any_true(f32x4.ne(count, one))) return;
   const scaled = f32x4.mul(f32x4.div(one, count), t4); // = t4 in lanes where count = 1
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
-      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
-        v128.store(out + p, f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), scaled));
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const xv = v128.load(x + p);
+        v128.store(out + p, tanhDeriv(tg, f32x4.mul(v128.and(f32x4.eq(xv, m4), one), scaled), xv));
+      }
 }
 
 /**
@@ -832,56 +848,63 @@ function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col:
  */
 // @ts-ignore: decorator
 @inline
-function maxColumns4By22(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize): void {
+function maxColumns4By22(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize, tg: bool): void {
   const one = f32x4.splat(1.0);
   const m4 = v128.load(m + col);
   const t4 = v128.load(t + col);
   const p0 = base + col;
   const p2 = p0 + s2;
-  const k0 = v128.and(f32x4.eq(v128.load(x + p0), m4), one);
-  const k1 = v128.and(f32x4.eq(v128.load(x + p0 + s3), m4), one);
-  const k2 = v128.and(f32x4.eq(v128.load(x + p2), m4), one);
-  const k3 = v128.and(f32x4.eq(v128.load(x + p2 + s3), m4), one);
-  v128.store(out + p0, f32x4.mul(k0, t4));
-  v128.store(out + p0 + s3, f32x4.mul(k1, t4));
-  v128.store(out + p2, f32x4.mul(k2, t4));
-  v128.store(out + p2 + s3, f32x4.mul(k3, t4));
+  const x0 = v128.load(x + p0);
+  const x1 = v128.load(x + p0 + s3);
+  const x2 = v128.load(x + p2);
+  const x3 = v128.load(x + p2 + s3);
+  const k0 = v128.and(f32x4.eq(x0, m4), one);
+  const k1 = v128.and(f32x4.eq(x1, m4), one);
+  const k2 = v128.and(f32x4.eq(x2, m4), one);
+  const k3 = v128.and(f32x4.eq(x3, m4), one);
+  v128.store(out + p0, tanhDeriv(tg, f32x4.mul(k0, t4), x0));
+  v128.store(out + p0 + s3, tanhDeriv(tg, f32x4.mul(k1, t4), x1));
+  v128.store(out + p2, tanhDeriv(tg, f32x4.mul(k2, t4), x2));
+  v128.store(out + p2 + s3, tanhDeriv(tg, f32x4.mul(k3, t4), x3));
   // The same count (small integers: exact in any order) and rewrite as maxColumns4.
   const count = f32x4.add(f32x4.add(k0, k1), f32x4.add(k2, k3));
   if (!v128.any_true(f32x4.ne(count, one))) return;
   const scaled = f32x4.mul(f32x4.div(one, count), t4);
-  v128.store(out + p0, f32x4.mul(k0, scaled));
-  v128.store(out + p0 + s3, f32x4.mul(k1, scaled));
-  v128.store(out + p2, f32x4.mul(k2, scaled));
-  v128.store(out + p2 + s3, f32x4.mul(k3, scaled));
+  v128.store(out + p0, tanhDeriv(tg, f32x4.mul(k0, scaled), x0));
+  v128.store(out + p0 + s3, tanhDeriv(tg, f32x4.mul(k1, scaled), x1));
+  v128.store(out + p2, tanhDeriv(tg, f32x4.mul(k2, scaled), x2));
+  v128.store(out + p2 + s3, tanhDeriv(tg, f32x4.mul(k3, scaled), x3));
 }
 
 /** One kept column (the same, one float at a time): rows of fewer than four kept floats. */
 // @ts-ignore: decorator
 @inline
-function maxColumn1(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+function maxColumn1(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize, tg: bool): void {
   const mv = load<f32>(m + col);
   const tv = load<f32>(t + col);
   let count: f32 = 0.0;
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
       for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
-        const mask: f32 = load<f32>(x + p) == mv ? 1.0 : 0.0;
-        store<f32>(out + p, mask * tv);
+        const xv = load<f32>(x + p);
+        const mask: f32 = xv == mv ? 1.0 : 0.0;
+        store<f32>(out + p, tanhDeriv1(tg, mask * tv, xv));
         count += mask;
       }
   if (count == 1.0) return;
   const scaled = (<f32>1.0 / count) * tv;
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
-      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
-        store<f32>(out + p, (load<f32>(x + p) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const xv = load<f32>(x + p);
+        store<f32>(out + p, tanhDeriv1(tg, (xv == mv ? <f32>1.0 : <f32>0.0) * scaled, xv));
+      }
 }
 
 /** d = 1: the window's innermost run of r3 floats is contiguous, so the vectors run along it. */
 // @ts-ignore: decorator
 @inline
-function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32): void {
+function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, tg: bool): void {
   const one = f32x4.splat(1.0);
   const mv = load<f32>(mp);
   const tv = load<f32>(tp);
@@ -895,13 +918,15 @@ function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1
     for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2) {
       let o: usize = 0;
       for (; o < vec; o += 16) {
-        const mask = v128.and(f32x4.eq(v128.load(x + p + o), m4), one);
-        v128.store(out + p + o, f32x4.mul(mask, t4));
+        const xv = v128.load(x + p + o);
+        const mask = v128.and(f32x4.eq(xv, m4), one);
+        v128.store(out + p + o, tanhDeriv(tg, f32x4.mul(mask, t4), xv));
         count4 = f32x4.add(count4, mask);
       }
       for (; o < bytes; o += 4) {
-        const mask: f32 = load<f32>(x + p + o) == mv ? 1.0 : 0.0;
-        store<f32>(out + p + o, mask * tv);
+        const xv = load<f32>(x + p + o);
+        const mask: f32 = xv == mv ? 1.0 : 0.0;
+        store<f32>(out + p + o, tanhDeriv1(tg, mask * tv, xv));
         count += mask;
       }
     }
@@ -912,15 +937,19 @@ function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1
   const scaled = (<f32>1.0 / count) * tv;
   for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2)
-      for (let o: usize = 0; o < bytes; o += 4)
-        store<f32>(out + p + o, (load<f32>(x + p + o) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+      for (let o: usize = 0; o < bytes; o += 4) {
+        const xv = load<f32>(x + p + o);
+        store<f32>(out + p + o, tanhDeriv1(tg, (xv == mv ? <f32>1.0 : <f32>0.0) * scaled, xv));
+      }
 }
 
 /**
  * out = (x == m)·t / count over x of shape [a, r1, b, r2, c, r3, d], m and t of shape [a, b, c, d].
  * Pointers are byte offsets of float32 arrays; sizes below 2³¹ elements.
  */
-export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+// @ts-ignore: decorator
+@inline
+function maxScatterAs(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32, tg: bool): void {
   // Byte strides of x's axes r3, r2, r1 (and of kept rows).
   const s3 = <usize>d << 2;
   const s2 = <usize>c * <usize>r3 * s3;
@@ -934,19 +963,36 @@ export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1:
       for (let ic = 0; ic < c; ic++, k += row) {
         const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
         if (d == 1) {
-          maxSegments(x, m + k, t + k, out, base, r1, s1, r2, s2, r3);
+          maxSegments(x, m + k, t + k, out, base, r1, s1, r2, s2, r3, tg);
         } else if (d >= 4 && by22) {
-          for (let col: usize = 0; col < last; col += 16) maxColumns4By22(x, m + k, t + k, out, base, col, s2, s3);
-          maxColumns4By22(x, m + k, t + k, out, base, last, s2, s3);
+          for (let col: usize = 0; col < last; col += 16) maxColumns4By22(x, m + k, t + k, out, base, col, s2, s3, tg);
+          maxColumns4By22(x, m + k, t + k, out, base, last, s2, s3, tg);
         } else if (d >= 4) {
           for (let col: usize = 0; col < last; col += 16)
-            maxColumns4(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
-          maxColumns4(x, m + k, t + k, out, base, last, r1, s1, r2, s2, r3, s3);
+            maxColumns4(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3, tg);
+          maxColumns4(x, m + k, t + k, out, base, last, r1, s1, r2, s2, r3, s3, tg);
         } else {
           for (let col: usize = 0; col < row; col += 4)
-            maxColumn1(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
+            maxColumn1(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3, tg);
         }
       }
+}
+
+/**
+ * out = (x == m)·t / count over x of shape [a, r1, b, r2, c, r3, d], m and t of shape [a, b, c, d].
+ * Pointers are byte offsets of float32 arrays; sizes below 2³¹ elements.
+ */
+export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  maxScatterAs(x, m, t, out, a, r1, b, r2, c, r3, d, false);
+}
+
+/**
+ * maxScatter(x, m, t)·(1 − x²): with x = tanh's output, tanh's derivative rule applied to the
+ * pooling gradient in the same pass (LeNet's tanh → max pool); each value rounded as maxScatter's
+ * and then tanhGrad's (dy·(1 − y·y)), so bit-identical to the two kernels.
+ */
+export function maxScatterTanhGrad(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  maxScatterAs(x, m, t, out, a, r1, b, r2, c, r3, d, true);
 }
 
 /** The max of four adjacent kept columns over their window, in the window's row-major order. */

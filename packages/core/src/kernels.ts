@@ -34,6 +34,8 @@ export const FUSED_KERNELS = {
   col2im: "HodiffCol2Im",
   /** x [b, h, w, c] ↦ patches [b·ho·wo, kh·kw·c], zero in the padding (see `K.conv2d`'s im2col path) */
   im2col: "HodiffIm2Col",
+  /** (x, m, t; axes) ↦ maxScatter(x, m, t)·(1 − x²): pooling's gradient then tanh's, x = tanh's output */
+  maxScatterTanhGrad: "HodiffMaxScatterTanhGrad",
 } as const;
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
@@ -410,6 +412,15 @@ export const K = {
     const kept = keptShape(x.shape, axes);
     return tf.tidy(() => K.mul(maxWeights(x, m, axes), tf.reshape(t, kept)));
   },
+  /**
+   * tanhGrad(x, maxScatter(x, m, t, axes)) — max pooling's gradient through the tanh whose output x
+   * is (plans fuse the pair, staging/fuse.ts): one SIMD pass on wasm where `K.maxScatter` runs its
+   * kernel directly, bit-identical to the two; else those two.
+   */
+  maxScatterTanhGrad: (x: Tensor, m: Tensor, t: Tensor, axes: number[]): Tensor =>
+    fusedKernelsActive() && x.dtype === "float32" && maxScatterView(x.shape, axes) !== null
+      ? (tf.engine().runKernel(FUSED_KERNELS.maxScatterTanhGrad, { x, m, t }, { axes }) as Tensor)
+      : tf.tidy(() => K.tanhGrad(x, K.maxScatter(x, m, t, axes))),
   /**
    * Σ over `axes` of s ⊙ w, w = (x == m)/#ties (s of x's shape; m of the max's): reduce-max's JVP,
    * the transpose of `maxScatter` in its last argument. One SIMD kernel on wasm for float32, else

@@ -14,6 +14,8 @@ import { runtime } from "../kernels";
 import { installSimdKernels, setHeapGemm } from "../simd/install";
 import { jsGemm } from "../simd/fixtures";
 import { fuse, setFusion } from "./fuse";
+import { maxScatter } from "../primitives/reduce";
+import { tanhGrad } from "../primitives/elementwise";
 
 /** A linear congruential generator: floats in [0, n). */
 function rng(seed: number): (n: number) => number {
@@ -141,6 +143,28 @@ describe("fuse: the jaxpr rewrite", () => {
     full.dispose();
   });
 
+  it("replaces tanhGrad(y, reshape(maxScatter(reshape(y), m, t))) by maxScatterTanhGrad and a reshape, not where x is not y", () => {
+    const y = tf.zeros([2, 4, 4, 3]);
+    const m = tf.zeros([2, 2, 2, 3]);
+    const chain = (y: hd.Value, m: hd.Value, t: hd.Value) => {
+      const s = maxScatter(hd.reshape(y, [2, 2, 2, 2, 2, 3]), m, t, [2, 4]);
+      return tanhGrad(y, hd.reshape(s, [2, 4, 4, 3]));
+    };
+    expect(names(chain, y, m, m)).toEqual(["reshape", "maxScatterTanhGrad", "reshape"]);
+    const other = (y: hd.Value, z: hd.Value, m: hd.Value) => {
+      const s = maxScatter(hd.reshape(z, [2, 2, 2, 2, 2, 3]), m, m, [2, 4]);
+      return tanhGrad(y, hd.reshape(s, [2, 4, 4, 3]));
+    };
+    expect(names(other, y, y, m)).toEqual(["reshape", "maxScatter", "reshape", "tanhGrad"]);
+    const used = (y: hd.Value, m: hd.Value) => {
+      const s = maxScatter(hd.reshape(y, [2, 2, 2, 2, 2, 3]), m, m, [2, 4]);
+      const r = hd.reshape(s, [2, 4, 4, 3]);
+      return hd.add(tanhGrad(y, r), r);
+    };
+    expect(names(used, y, m)).toEqual(["reshape", "maxScatter", "reshape", "tanhGrad", "add"]);
+    tf.dispose([y, m]);
+  });
+
   it("is off with setFusion(false)", () => {
     const previous = setFusion(false);
     expect(names((x, w, b) => hd.add(hd.conv2d(x, w), b), x, w, b)).toEqual(["conv2d", "add"]);
@@ -216,7 +240,7 @@ describe("LeNet-5's gradient on wasm", () => {
     await installSimdKernels();
   });
 
-  it("jit(grad) (fused plan) equals the eager gradient", () => {
+  it("jit(grad) (fused plan) equals the eager gradient", async () => {
     const before = tf.memory().numTensors;
     const r = rng(9);
     const param = (shape: number[], scale: number) =>
@@ -239,7 +263,12 @@ describe("LeNet-5's gradient on wasm", () => {
     };
     const eager = hd.grad(loss)(p, x);
     const jgrad = hd.jit(hd.grad(loss));
-    const jitted = jgrad(p, x);
+    hd.dispose(jgrad(p, x));
+    let jitted: unknown;
+    const profile = await tf.profile(() => void (jitted = jgrad(p, x)));
+    const count = (name: string) => profile.kernels.filter((k) => k.name === name).length;
+    // Both convs with their biases, both pooling gradients with tanh's derivative.
+    expect([count("FusedConv2D"), count("HodiffMaxScatterTanhGrad"), count("HodiffTanhGrad")]).toEqual([2, 2, 0]);
     const [a, b] = [hd.treeLeaves(eager), hd.treeLeaves(jitted)];
     expect(a).toHaveLength(6);
     a.forEach((leaf, i) => {

@@ -5,11 +5,15 @@
  * Taylor rules — transforms of a jitted function see its unfused jaxpr, and the plan that runs it
  * is built from the jaxpr after every transform.
  *
- * Fusions (`FUSIONS`): add(conv2d(x, w), b) with b of shape [O] → `K.conv2dBias` (FusedConv2D).
+ * Fusions: add(conv2d(x, w), b) with b of shape [O] → `K.conv2dBias` (FusedConv2D), and
+ * tanhGrad(y, maxScatter(x, m, t)) with x = y (through reshapes) → `K.maxScatterTanhGrad` (max
+ * pooling's gradient and tanh's derivative rule in one pass, LeNet-5's reverse pass).
  */
 import { K } from "../kernels";
 import { conv2dP, type Conv2DParams } from "../primitives/linalg";
-import { addP } from "../primitives/elementwise";
+import { addP, tanhGradP } from "../primitives/elementwise";
+import { maxScatterP, type ReduceParams } from "../primitives/reduce";
+import { reshapeP } from "../primitives/shape";
 import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
 import type { AnyPrimitive, Primitive } from "../trace/core";
 
@@ -40,6 +44,16 @@ export const conv2dBiasP: Primitive<Conv2DParams> = {
     );
   },
   abstractEval: ([x, w], p) => conv2dP.abstractEval([x!, w!], p),
+};
+
+/**
+ * tanhGrad(x, maxScatter(x, m, t)): one step of a plan (never traced); x is tanh's output, so this is
+ * the pooling gradient pushed through the tanh before it.
+ */
+export const maxScatterTanhGradP: Primitive<ReduceParams> = {
+  name: "maxScatterTanhGrad",
+  impl: ([x, m, t], { axes }) => K.maxScatterTanhGrad(x!, m!, t!, [...axes]),
+  abstractEval: (avals, p) => maxScatterP.abstractEval(avals, p),
 };
 
 /**
@@ -113,7 +127,53 @@ export function fuse(j: Jaxpr): Jaxpr {
       }
     }
   }
-  if (replaced.size === 0) return j;
-  const eqns = j.eqns.filter((e) => !fusedAway.has(e)).map((e) => replaced.get(e) ?? e);
+  if (replaced.size > 0) {
+    const eqns = j.eqns.filter((e) => !fusedAway.has(e)).map((e) => replaced.get(e) ?? e);
+    j = new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+  }
+  return fuseScatterTanhGrad(j);
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * G = tanhGrad(Y, R), R = reshape(S) (or R = S), S = maxScatter(X, M, T) with X = reshape(Y) (or
+ * X = Y), S and R used only there: S becomes maxScatterTanhGrad(X, M, T) (X holds Y's values in
+ * the same order) and R's reshape now defines G.
+ */
+function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
+  const uses = new Map<Var, number>();
+  const count = (a: Atom) => {
+    if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
+  };
+  j.eqns.forEach((e) => e.inputs.forEach(count));
+  j.outs.forEach(count);
+  const producer = new Map<Var, Eqn>();
+  for (const e of j.eqns) if (e.outs.length === 1) producer.set(e.outs[0]!, e);
+  const made = (a: Atom | undefined, prim: AnyPrimitive): Eqn | undefined => {
+    const e = a instanceof Var ? producer.get(a) : undefined;
+    return e?.prim === prim ? e : undefined;
+  };
+  const rewritten = new Map<Eqn, Eqn>();
+  const dropped = new Set<Eqn>();
+  for (const g of j.eqns) {
+    if (g.prim !== tanhGradP) continue;
+    const [y, r] = g.inputs;
+    if (!(y instanceof Var) || !(r instanceof Var) || uses.get(r) !== 1) continue;
+    const reshape = made(r, reshapeP);
+    const s = reshape ? reshape.inputs[0] : r;
+    const scatter = made(s, maxScatterP);
+    if (!scatter || uses.get(s as Var) !== 1 || rewritten.has(scatter)) continue;
+    const x = scatter.inputs[0];
+    const sameData = x === y || made(x, reshapeP)?.inputs[0] === y;
+    const shapes = [y, r, g.outs[0]!].map((v) => v.aval.shape);
+    if (!sameData || y.aval.dtype !== "float32" || !shapes.every((sh) => sameShape(sh, shapes[0]!))) continue;
+    rewritten.set(scatter, { ...scatter, prim: maxScatterTanhGradP, outs: reshape ? scatter.outs : g.outs });
+    if (reshape) rewritten.set(reshape, { ...reshape, outs: g.outs });
+    dropped.add(g);
+  }
+  if (dropped.size === 0) return j;
+  const eqns = j.eqns.filter((e) => !dropped.has(e)).map((e) => rewritten.get(e) ?? e);
   return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
 }
