@@ -4,7 +4,8 @@
  * (forward + backward of the NLL on a random batch whose labels are a tensor made once, as
  * bench/peers/models_torch.py measures PyTorch: no read-back on wasm and cpu, whose kernels have
  * run when the call returns; read back with dataSync elsewhere), the time inside tfjs kernels and
- * inside the matmul/conv kernels alone (`kernel_ms`, `gemm_ms`: on wasm and cpu measured in the
+ * inside the matmul/conv kernels alone (`kernel_ms`, `gemm_ms`, of which `patch_ms` is the patch
+ * matrices of convs computed as matmuls — see `GEMM`; on wasm and cpu measured in the
  * timed gradient calls themselves, see `kernelClock`; elsewhere tf.profile of three more
  * gradients), and the time of one NewtonSummary update (period T = 10, so one update in ten computes the
  * summaries) divided by one Adam update, both counting the gradient. Medians of interleaved repeats.
@@ -51,7 +52,12 @@ export const PAPER: Record<string, { batch: number; repeats: number }> = {
   bigmlp: { batch: 100, repeats: 3 },
 };
 
-/** Kernels that are matrix products or convolutions: `gemm_ms` is their time. */
+/**
+ * Kernels that are matrix products or convolutions: `gemm_ms` is their time, with `PATCHES`'s.
+ * A conv that K.conv2d computes as im2col + matmul (or matmul + col2im, its input gradient) counts
+ * its patch gather/scatter as conv time, as tfjs-wasm's Conv2D (XNNPACK's indirect conv) counts the
+ * packing it does inside the kernel; `patch_ms` says how much of `gemm_ms` that is.
+ */
 const GEMM = new Set([
   "BatchMatMul",
   "_FusedMatMul",
@@ -61,6 +67,8 @@ const GEMM = new Set([
   "Conv2DBackpropFilter",
   "DepthwiseConv2dNative",
 ]);
+/** The patch matrices of convs computed as matmuls (kernels.ts FUSED_KERNELS.im2col/col2im). */
+const PATCHES = new Set(["HodiffIm2Col", "HodiffCol2Im"]);
 
 /**
  * Backends whose kernels run inside the call that launches them: when a function returns, its
@@ -77,13 +85,14 @@ const SYNCHRONOUS = new Set(["wasm", "cpu"]);
  * kernel's work is done when it returns. The wrappers are installed around each call and removed
  * after it (simd/install.ts re-registers kernels when its kernels are switched).
  */
-function kernelClock<T>(fn: () => T): { out: T; kernel: number; gemm: number } {
+function kernelClock<T>(fn: () => T): { out: T; kernel: number; gemm: number; patch: number } {
   const configs = tf.getKernelsForBackend(tf.getBackend()) as { kernelName: string; kernelFunc: tf.KernelFunc }[];
   const originals = configs.map((c) => c.kernelFunc);
-  let [kernel, gemm, depth] = [0, 0, 0];
+  let [kernel, gemm, patch, depth] = [0, 0, 0, 0];
   configs.forEach((c, i) => {
     const f = originals[i]!;
-    const isGemm = GEMM.has(c.kernelName);
+    const isPatch = PATCHES.has(c.kernelName);
+    const isGemm = isPatch || GEMM.has(c.kernelName);
     c.kernelFunc = (args) => {
       if (depth > 0) return f(args);
       depth++;
@@ -95,11 +104,12 @@ function kernelClock<T>(fn: () => T): { out: T; kernel: number; gemm: number } {
         depth--;
         kernel += ms;
         if (isGemm) gemm += ms;
+        if (isPatch) patch += ms;
       }
     };
   });
   try {
-    return { out: fn(), kernel, gemm };
+    return { out: fn(), kernel, gemm, patch };
   } finally {
     configs.forEach((c, i) => (c.kernelFunc = originals[i]!));
   }
@@ -111,7 +121,7 @@ function kernelClock<T>(fn: () => T): { out: T; kernel: number; gemm: number } {
  * the process's CPU time (user + system, every thread: a pool's workers too); with `clock`, the
  * time inside kernels of this call.
  */
-function timeOnce(fn: () => unknown, cpu?: number[], clock?: { kernel: number[]; gemm: number[] }) {
+function timeOnce(fn: () => unknown, cpu?: number[], clock?: { kernel: number[]; gemm: number[]; patch: number[] }) {
   const run = () => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -128,28 +138,29 @@ function timeOnce(fn: () => unknown, cpu?: number[], clock?: { kernel: number[];
     hd.dispose(out);
     return ms;
   }
-  const { out, kernel, gemm } = kernelClock(run);
+  const { out, kernel, gemm, patch } = kernelClock(run);
   hd.dispose(out.out);
   clock.kernel.push(kernel);
   clock.gemm.push(gemm);
+  clock.patch.push(patch);
   return out.ms;
 }
 
 /** Total kernel time and matmul/conv kernel time of one call of `fn` (tf.profile; for backends not `SYNCHRONOUS`). */
-async function kernelTimes(fn: () => unknown): Promise<{ kernel: number; gemm: number }> {
+async function kernelTimes(fn: () => unknown): Promise<{ kernel: number; gemm: number; patch: number }> {
   const prof = await tf.profile(() => {
     const out = fn();
     for (const leaf of hd.treeLeaves(out as hd.Tree<unknown>)) if (leaf instanceof tf.Tensor) leaf.dataSync();
     hd.dispose(out);
   });
-  let kernel = 0;
-  let gemm = 0;
+  let [kernel, gemm, patch] = [0, 0, 0];
   for (const k of prof.kernels) {
     const ms = Number(k.kernelTimeMs);
     kernel += ms;
-    if (GEMM.has(k.name)) gemm += ms;
+    if (GEMM.has(k.name) || PATCHES.has(k.name)) gemm += ms;
+    if (PATCHES.has(k.name)) patch += ms;
   }
-  return { kernel, gemm };
+  return { kernel, gemm, patch };
 }
 
 /** Timings of one model; `repeats` interleaved rounds of (gradient, Adam step, NewtonSummary steps). */
@@ -236,8 +247,10 @@ async function benchModel(
     sum: [] as number[],
     kernel: [] as number[],
     gemm: [] as number[],
+    patch: [] as number[],
     jitKernel: [] as number[],
     jitGemm: [] as number[],
+    jitPatch: [] as number[],
   });
   type Times = ReturnType<typeof newTimes>;
   for (const p of [...onPool, one]) for (const fn of [p.gradient, p.adamStep, p.nsStep(ns1)]) timeOnce(fn); // warm-up
@@ -274,9 +287,17 @@ async function benchModel(
       hd.setSimdKernels(true);
     }
     each((s, m) =>
-      m.grad.push(timeOnce(s.gradient, m.gradCpu, s === one && clock ? { kernel: t.kernel, gemm: t.gemm } : undefined)),
+      m.grad.push(
+        timeOnce(
+          s.gradient,
+          m.gradCpu,
+          s === one && clock ? { kernel: t.kernel, gemm: t.gemm, patch: t.patch } : undefined,
+        ),
+      ),
     );
-    t.jit.push(timeOnce(jitGradient, t.jitCpu, clock ? { kernel: t.jitKernel, gemm: t.jitGemm } : undefined));
+    t.jit.push(
+      timeOnce(jitGradient, t.jitCpu, clock ? { kernel: t.jitKernel, gemm: t.jitGemm, patch: t.jitPatch } : undefined),
+    );
     each((s, m) => m.adam.push(timeOnce(s.adamStep)));
     each((s, m) => m.ns.push(timeOnce(s.nsStep(ns1))));
     if (i < heavy) {
@@ -289,6 +310,7 @@ async function benchModel(
       const p = await kernelTimes(gradient);
       t.kernel.push(p.kernel);
       t.gemm.push(p.gemm);
+      t.patch.push(p.patch);
     }
 
   /** The JSON line of one thread count's times; `kernels` are its kernel-time fields. */
@@ -324,9 +346,16 @@ async function benchModel(
   const record = recordOf(1, t, {
     kernel_ms: round(median(t.kernel), 2),
     gemm_ms: round(gemm, 2),
+    patch_ms: round(median(t.patch), 2),
     grad_over_gemm: round(perCall(t.grad, t.gemm, gemm), 2),
     grad_jit_ms: round(median(t.jit), 2),
-    ...(clock ? { jit_kernel_ms: round(median(t.jitKernel), 2), jit_gemm_ms: round(jitGemm, 2) } : {}),
+    ...(clock
+      ? {
+          jit_kernel_ms: round(median(t.jitKernel), 2),
+          jit_gemm_ms: round(jitGemm, 2),
+          jit_patch_ms: round(median(t.jitPatch), 2),
+        }
+      : {}),
     grad_jit_over_gemm: round(perCall(t.jit, t.jitGemm, jitGemm), 2),
     grad_jit_cpu_ms: round(median(t.jitCpu), 2),
     jit_speedup: round(median(t.grad.map((g, i) => g / t.jit[i]!)), 2),

@@ -195,6 +195,20 @@ for (const [title, edges] of [
   });
 }
 
+describe("nested installs", () => {
+  it.skipIf(!built)(`stay installed until the last handle is given up${SKIP}`, async () => {
+    await hd.setBackend("wasm");
+    const outer = installNativeGemm();
+    const inner = installNativeGemm();
+    outer.uninstall();
+    expect(hd.heapGemmActive()).toBe(true); // the inner handle still holds it
+    outer.uninstall(); // a second call does nothing: it must not give up the inner handle's share
+    expect(hd.heapGemmActive()).toBe(true);
+    inner.uninstall();
+    expect(hd.heapGemmActive()).toBe(false);
+  });
+});
+
 describe("a product whose output grows the wasm heap", () => {
   it.skipIf(!built)(`is written into the grown memory, not the old buffer${SKIP}`, async () => {
     await hd.setBackend("wasm");

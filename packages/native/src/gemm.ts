@@ -15,11 +15,17 @@ export interface NativeGemm {
   threads(): number;
   /** Set OpenBLAS's thread count (process-wide: every thread's GEMMs share OpenBLAS). */
   setThreads(n: number): void;
-  /** Route matmuls back to tfjs-wasm's own kernel (XNNPACK); later calls do nothing. */
+  /**
+   * Give this handle up; when it was the last live one, matmuls go back to tfjs-wasm's own kernel
+   * (XNNPACK). Later calls do nothing.
+   */
   uninstall(): void;
   /** `uninstall`, for `using native = installNativeGemm()`. */
   [Symbol.dispose](): void;
 }
+
+/** Handles of `installNativeGemm` not yet uninstalled, in this thread. */
+let liveHandles = 0;
 
 /** Whether the addon is built and loads here: true ⇒ `installNativeGemm` will succeed. */
 export function nativeGemmAvailable(): boolean {
@@ -39,11 +45,13 @@ export function installNativeGemm(options: { threads?: number } = {}): NativeGem
   addon.setThreads(options.threads ?? 1);
   const { gemm } = addon; // a plain C function: no `this`, so no wrapper on every matmul
   setHeapGemm(gemm);
+  liveHandles++;
   let installed = true;
   const uninstall = (): void => {
     if (!installed) return;
     installed = false;
-    setHeapGemm(null);
+    // Handles nest (a library installs inside a caller's install): only the last one switches it off.
+    if (--liveHandles === 0) setHeapGemm(null);
   };
   return {
     gemm,
