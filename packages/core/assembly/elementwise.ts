@@ -36,16 +36,33 @@ function pow2(n: v128): v128 {
   return i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
 }
 
+// 1.5·2²³: adding it to a float of magnitude below 2²² rounds it to an integer n (to nearest, ties
+// to even, as f32x4.nearest) held in the low mantissa bits, so the bits minus ROUND's bits are n as
+// an integer: no nearest and trunc_sat, which V8 lowers to several x86 instructions each.
+const ROUND: f32 = 12582912.0;
+const ROUND_BITS: i32 = 0x4b400000;
+
+/**
+ * Clamps to [lo, hi] with pmin/pmax (one minps/maxps each; wasm's min/max take several x86
+ * instructions for their NaN and signed-zero rules): pmax(x, lo) = x < lo ? lo : x and
+ * pmin(·, hi) = hi < · ? hi : ·, so a NaN x comes through as NaN.
+ */
+// @ts-ignore: decorator
+@inline
+function clampv(x: v128, lo: f32, hi: f32): v128 {
+  return f32x4.pmin(f32x4.pmax(x, f32x4.splat(lo)), f32x4.splat(hi));
+}
+
 /** eˣ; x is clamped to [−104, 89] (beyond it the result is 0 or +Inf) and 2ⁿ applied in two halves. */
 // @ts-ignore: decorator
 @inline
 function expv(x: v128): v128 {
-  // wasm's min/max propagate NaN, so NaN stays NaN through the whole computation.
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-104.0)), f32x4.splat(89.0));
-  const fn = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  x = clampv(x, -104.0, 89.0); // NaN stays NaN through the whole computation
+  const biased = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND));
+  const fn = f32x4.sub(biased, f32x4.splat(ROUND)); // nearest(x·log₂e)
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fn, f32x4.splat(LN2_HI))), f32x4.mul(fn, f32x4.splat(LN2_LO)));
   const p = f32x4.add(expPoly(r), f32x4.splat(1.0));
-  const n = i32x4.trunc_sat_f32x4_s(fn); // in [−150, 129]
+  const n = i32x4.sub(biased, i32x4.splat(ROUND_BITS)); // in [−150, 129]
   const n1 = i32x4.shr_s(n, 1);
   const n2 = i32x4.sub(n, n1);
   return f32x4.mul(f32x4.mul(p, pow2(n1)), pow2(n2));
@@ -56,11 +73,12 @@ function expv(x: v128): v128 {
 @inline
 function expm1v(x: v128): v128 {
   // Below −30, eˣ − 1 rounds to −1; above 88.8 it overflows (and does here, through the ·2).
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-30.0)), f32x4.splat(88.8));
-  const fn = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  x = clampv(x, -30.0, 88.8);
+  const biased = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND));
+  const fn = f32x4.sub(biased, f32x4.splat(ROUND)); // nearest(x·log₂e)
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fn, f32x4.splat(LN2_HI))), f32x4.mul(fn, f32x4.splat(LN2_LO)));
   const q = expPoly(r);
-  const t = pow2(i32x4.sub(i32x4.trunc_sat_f32x4_s(fn), i32x4.splat(1))); // 2ⁿ⁻¹, n − 1 in [−45, 127]
+  const t = pow2(i32x4.sub(biased, i32x4.splat(ROUND_BITS + 1))); // 2ⁿ⁻¹, n − 1 in [−45, 127]
   // (q·t + (t − ½))·2 = q·2ⁿ + 2ⁿ − 1; below 2⁻²⁵ in magnitude eˣ − 1 rounds to x (keeps −0).
   const out = f32x4.mul(f32x4.add(f32x4.mul(q, t), f32x4.sub(t, f32x4.splat(0.5))), f32x4.splat(2.0));
   return v128.bitselect(x, out, f32x4.lt(f32x4.abs(x), f32x4.splat(2.98023224e-8)));
