@@ -144,25 +144,32 @@ describe("fuse: the jaxpr rewrite", () => {
   });
 
   it("replaces tanhGrad(y, reshape(maxScatter(reshape(y), m, t))) by maxScatterTanhGrad and a reshape, not where x is not y", () => {
-    const y = tf.zeros([2, 4, 4, 3]);
-    const m = tf.zeros([2, 2, 2, 3]);
+    // y of 6144 floats: above what host kernels take (4096), where the fusion applies.
+    const y = tf.zeros([2, 32, 32, 3]);
+    const m = tf.zeros([2, 16, 16, 3]);
+    const pooled = [2, 16, 2, 16, 2, 3];
     const chain = (y: hd.Value, m: hd.Value, t: hd.Value) => {
-      const s = maxScatter(hd.reshape(y, [2, 2, 2, 2, 2, 3]), m, t, [2, 4]);
-      return tanhGrad(y, hd.reshape(s, [2, 4, 4, 3]));
+      const s = maxScatter(hd.reshape(y, pooled), m, t, [2, 4]);
+      return tanhGrad(y, hd.reshape(s, [2, 32, 32, 3]));
     };
     expect(names(chain, y, m, m)).toEqual(["reshape", "maxScatterTanhGrad", "reshape"]);
     const other = (y: hd.Value, z: hd.Value, m: hd.Value) => {
-      const s = maxScatter(hd.reshape(z, [2, 2, 2, 2, 2, 3]), m, m, [2, 4]);
-      return tanhGrad(y, hd.reshape(s, [2, 4, 4, 3]));
+      const s = maxScatter(hd.reshape(z, pooled), m, m, [2, 4]);
+      return tanhGrad(y, hd.reshape(s, [2, 32, 32, 3]));
     };
     expect(names(other, y, y, m)).toEqual(["reshape", "maxScatter", "reshape", "tanhGrad"]);
     const used = (y: hd.Value, m: hd.Value) => {
-      const s = maxScatter(hd.reshape(y, [2, 2, 2, 2, 2, 3]), m, m, [2, 4]);
-      const r = hd.reshape(s, [2, 4, 4, 3]);
+      const s = maxScatter(hd.reshape(y, pooled), m, m, [2, 4]);
+      const r = hd.reshape(s, [2, 32, 32, 3]);
       return hd.add(tanhGrad(y, r), r);
     };
     expect(names(used, y, m)).toEqual(["reshape", "maxScatter", "reshape", "tanhGrad", "add"]);
-    tf.dispose([y, m]);
+    // Small arrays stay with the host kernels.
+    const [ys, ms] = [tf.zeros([2, 4, 4, 3]), tf.zeros([2, 2, 2, 3])];
+    const small = (y: hd.Value, m: hd.Value) =>
+      tanhGrad(y, hd.reshape(maxScatter(hd.reshape(y, [2, 2, 2, 2, 2, 3]), m, m, [2, 4]), [2, 4, 4, 3]));
+    expect(names(small, ys, ms)).toEqual(["reshape", "maxScatter", "reshape", "tanhGrad"]);
+    tf.dispose([y, m, ys, ms]);
   });
 
   it("is off with setFusion(false)", () => {

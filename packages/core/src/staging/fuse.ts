@@ -15,6 +15,8 @@ import { addP, tanhGradP } from "../primitives/elementwise";
 import { maxScatterP, type ReduceParams } from "../primitives/reduce";
 import { reshapeP } from "../primitives/shape";
 import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
+import { HOST_MAX_SIZE } from "./host";
+import { sizeOf } from "../shapes";
 import type { AnyPrimitive, Primitive } from "../trace/core";
 
 /**
@@ -139,8 +141,8 @@ const sameShape = (a: readonly number[], b: readonly number[]) =>
 
 /**
  * G = tanhGrad(Y, R), R = reshape(S) (or R = S), S = maxScatter(X, M, T) with X = reshape(Y) (or
- * X = Y), S and R used only there: S becomes maxScatterTanhGrad(X, M, T) (X holds Y's values in
- * the same order) and R's reshape now defines G.
+ * X = Y), S and R used only there, Y larger than host kernels take: S becomes
+ * maxScatterTanhGrad(X, M, T) (X holds Y's values in the same order) and R's reshape now defines G.
  */
 function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
   const uses = new Map<Var, number>();
@@ -169,6 +171,8 @@ function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
     const sameData = x === y || made(x, reshapeP)?.inputs[0] === y;
     const shapes = [y, r, g.outs[0]!].map((v) => v.aval.shape);
     if (!sameData || y.aval.dtype !== "float32" || !shapes.every((sh) => sameShape(sh, shapes[0]!))) continue;
+    // Arrays a plan would run as host kernels (both have one) stay there: no tfjs call at all.
+    if (sizeOf(y.aval.shape) <= HOST_MAX_SIZE) continue;
     rewritten.set(scatter, { ...scatter, prim: maxScatterTanhGradP, outs: reshape ? scatter.outs : g.outs });
     if (reshape) rewritten.set(reshape, { ...reshape, outs: g.outs });
     dropped.add(g);
