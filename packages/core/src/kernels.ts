@@ -498,6 +498,8 @@ export const K = {
  */
 export const runtime = {
   isTensor: (x: unknown): x is Tensor => x instanceof tf.Tensor,
+  /** Whether two tensors share their data (one a reshape of the other: the same values in the same order). */
+  sameData: (a: Tensor, b: Tensor): boolean => a.dataId === b.dataId && a.size === b.size && a.dtype === b.dtype,
   /** tf.tidy: frees every tensor made by `fn` except those it returns. */
   tidy: <T extends tf.TensorContainer>(fn: () => T): T => tf.tidy(fn),
   /** tf.keep: `t` survives the enclosing tidy (for tensors cached across calls). */

@@ -329,7 +329,12 @@ describe("max pooling's derivatives: wasm (the kernel) equals cpu (composed ops)
   // Ties inside windows (small integers), overlapping and non-overlapping windows.
   const pool = (x: Value) => hd.maxPool(x, { window: 2 });
   const overlapping = (x: Value) => hd.maxPool(x, { window: 3, strides: 2, padding: "same" });
-  const loss = (x: Value) => hd.sum(hd.mul(hd.tanh(pool(x)), hd.sum(overlapping(hd.mul(x, x)))));
+  // The last term pools after a tanh: eager reverse mode then runs HodiffMaxScatterTanhGrad (rules/vjp.ts).
+  const loss = (x: Value) =>
+    hd.add(
+      hd.sum(hd.mul(hd.tanh(pool(x)), hd.sum(overlapping(hd.mul(x, x))))),
+      hd.sum(hd.square(pool(hd.tanh(hd.mul(x, 0.3))))),
+    );
 
   const jitted = hd.jit(hd.grad(loss));
 

@@ -9,54 +9,15 @@
  * tanhGrad(y, maxScatter(x, m, t)) with x = y (through reshapes) → `K.maxScatterTanhGrad` (max
  * pooling's gradient and tanh's derivative rule in one pass, LeNet-5's reverse pass).
  */
-import { K } from "../kernels";
-import { conv2dP, type Conv2DParams } from "../primitives/linalg";
+import { conv2dP } from "../primitives/linalg";
 import { addP, tanhGradP } from "../primitives/elementwise";
-import { maxScatterP, type ReduceParams } from "../primitives/reduce";
+import { maxScatterP } from "../primitives/reduce";
 import { reshapeP } from "../primitives/shape";
+import { conv2dBiasP, maxScatterTanhGradP } from "../primitives/fused";
 import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
 import { HOST_MAX_SIZE } from "./host";
 import { sizeOf } from "../shapes";
-import type { AnyPrimitive, Primitive } from "../trace/core";
-
-/**
- * conv2d(x, w) + b, b [O] broadcast along the output's last axis: one step of a plan (never traced).
- * Strides and dilations both above 1 take conv2d's own route (dense conv, then subsample), then an add.
- */
-export const conv2dBiasP: Primitive<Conv2DParams> = {
-  name: "conv2dBias",
-  impl: ([x, w, b], p) => {
-    const both = (p.strides[0] > 1 || p.strides[1] > 1) && (p.dilations[0] > 1 || p.dilations[1] > 1);
-    if (both) {
-      const y = conv2dP.impl([x!, w!], p);
-      const out = K.add(y, b!);
-      y.dispose();
-      return out;
-    }
-    return K.conv2dBias(
-      x!,
-      w!,
-      b!,
-      [p.strides[0], p.strides[1]],
-      [
-        [p.padding[0][0], p.padding[0][1]],
-        [p.padding[1][0], p.padding[1][1]],
-      ],
-      [p.dilations[0], p.dilations[1]],
-    );
-  },
-  abstractEval: ([x, w], p) => conv2dP.abstractEval([x!, w!], p),
-};
-
-/**
- * tanhGrad(x, maxScatter(x, m, t)): one step of a plan (never traced); x is tanh's output, so this is
- * the pooling gradient pushed through the tanh before it.
- */
-export const maxScatterTanhGradP: Primitive<ReduceParams> = {
-  name: "maxScatterTanhGrad",
-  impl: ([x, m, t], { axes }) => K.maxScatterTanhGrad(x!, m!, t!, [...axes]),
-  abstractEval: (avals, p) => maxScatterP.abstractEval(avals, p),
-};
+import type { AnyPrimitive } from "../trace/core";
 
 /**
  * One fusion: `outer`'s operand at some position is the output of an equation of `inner`, used by
