@@ -36,16 +36,33 @@ function pow2(n: v128): v128 {
   return i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
 }
 
+// 1.5·2²³: adding it to a float of magnitude below 2²² rounds it to an integer n (to nearest, ties
+// to even, as f32x4.nearest) held in the low mantissa bits, so the bits minus ROUND's bits are n as
+// an integer: no nearest and trunc_sat, which V8 lowers to several x86 instructions each.
+const ROUND: f32 = 12582912.0;
+const ROUND_BITS: i32 = 0x4b400000;
+
+/**
+ * Clamps to [lo, hi] with pmin/pmax (one minps/maxps each; wasm's min/max take several x86
+ * instructions for their NaN and signed-zero rules): pmax(x, lo) = x < lo ? lo : x and
+ * pmin(·, hi) = hi < · ? hi : ·, so a NaN x comes through as NaN.
+ */
+// @ts-ignore: decorator
+@inline
+function clampv(x: v128, lo: f32, hi: f32): v128 {
+  return f32x4.pmin(f32x4.pmax(x, f32x4.splat(lo)), f32x4.splat(hi));
+}
+
 /** eˣ; x is clamped to [−104, 89] (beyond it the result is 0 or +Inf) and 2ⁿ applied in two halves. */
 // @ts-ignore: decorator
 @inline
 function expv(x: v128): v128 {
-  // wasm's min/max propagate NaN, so NaN stays NaN through the whole computation.
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-104.0)), f32x4.splat(89.0));
-  const fn = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  x = clampv(x, -104.0, 89.0); // NaN stays NaN through the whole computation
+  const biased = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND));
+  const fn = f32x4.sub(biased, f32x4.splat(ROUND)); // nearest(x·log₂e)
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fn, f32x4.splat(LN2_HI))), f32x4.mul(fn, f32x4.splat(LN2_LO)));
   const p = f32x4.add(expPoly(r), f32x4.splat(1.0));
-  const n = i32x4.trunc_sat_f32x4_s(fn); // in [−150, 129]
+  const n = i32x4.sub(biased, i32x4.splat(ROUND_BITS)); // in [−150, 129]
   const n1 = i32x4.shr_s(n, 1);
   const n2 = i32x4.sub(n, n1);
   return f32x4.mul(f32x4.mul(p, pow2(n1)), pow2(n2));
@@ -56,11 +73,12 @@ function expv(x: v128): v128 {
 @inline
 function expm1v(x: v128): v128 {
   // Below −30, eˣ − 1 rounds to −1; above 88.8 it overflows (and does here, through the ·2).
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-30.0)), f32x4.splat(88.8));
-  const fn = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  x = clampv(x, -30.0, 88.8);
+  const biased = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND));
+  const fn = f32x4.sub(biased, f32x4.splat(ROUND)); // nearest(x·log₂e)
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fn, f32x4.splat(LN2_HI))), f32x4.mul(fn, f32x4.splat(LN2_LO)));
   const q = expPoly(r);
-  const t = pow2(i32x4.sub(i32x4.trunc_sat_f32x4_s(fn), i32x4.splat(1))); // 2ⁿ⁻¹, n − 1 in [−45, 127]
+  const t = pow2(i32x4.sub(biased, i32x4.splat(ROUND_BITS + 1))); // 2ⁿ⁻¹, n − 1 in [−45, 127]
   // (q·t + (t − ½))·2 = q·2ⁿ + 2ⁿ − 1; below 2⁻²⁵ in magnitude eˣ − 1 rounds to x (keeps −0).
   const out = f32x4.mul(f32x4.add(f32x4.mul(q, t), f32x4.sub(t, f32x4.splat(0.5))), f32x4.splat(2.0));
   return v128.bitselect(x, out, f32x4.lt(f32x4.abs(x), f32x4.splat(2.98023224e-8)));
@@ -118,26 +136,43 @@ function log1pv(x: v128): v128 {
 // tanh -----------------------------------------------------------------------------
 
 const SIGN: i32 = 0x80000000;
+// 1.5·2²³ + 127: adding it rounds a float in (−2²², 2²²) to an integer n (round to nearest even)
+// held in the low mantissa bits as 127 + n, so shifting the bits left by 23 builds 2ⁿ directly
+// (no nearest/trunc_sat, which V8 lowers to several x86 instructions each).
+const MAGIC: f32 = 12583039.0;
+const M2LOG2E: f32 = -2.8853900817779268; // −2·log₂e
+const LN2: f32 = 0.6931471805599453;
 
 /**
- * tanh x = sign(x)·u/(u + 2) with u = e^{2|x|} − 1 (one formula for every x, no branch computed
- * twice): u = q·2ⁿ + (2ⁿ − 1) with q = e^r − 1 after Cephes's range reduction 2|x| = n·ln2 + r
- * (as expm1v, so u and tanh keep full relative accuracy near 0); ≤ 2 ulps (see simd.test.ts).
+ * tanh x = sign(x)·e/(2 − e) with e = 1 − e^{−2|x|} (as XNNPACK's tanh: 2ⁿ ≤ 1, so nothing
+ * overflows): −2|x| = n·ln2 + t, e^{−2|x|} = s·eᵗ with s = 2ⁿ; e = (1 − s) − s·(eᵗ − 1), and
+ * eᵗ − 1 = t + t²·P(t) with a degree-4 P fitted for minimax relative error of eᵗ − 1 on
+ * |t| ≤ ln2/2 (Lawson's reweighted least squares in float64 on 4000 Chebyshev nodes, coefficients
+ * rounded to float32: 0.28 ulps before rounding; Cephes's expPoly is one degree more). One ln2
+ * constant in the reduction suffices: its error is scaled by s, small next to e. No select: at
+ * subnormal and tiny x, t = −2|x| exactly and e/(2 − e) rounds back to |x|. ≤ 2 ulps (simd.test.ts).
  */
 // @ts-ignore: decorator
 @inline
 function tanhv(x: v128): v128 {
-  const a = f32x4.abs(x);
-  // tanh rounds to 1 from |x| ≈ 9.01 on: clamping at 9.1 keeps 2ⁿ ≤ 2²⁷ (one exponent build) and
-  // u/(u + 2) rounding to 1. min propagates NaN, which stays NaN to the end.
-  const y = f32x4.mul(f32x4.min(a, f32x4.splat(9.1)), f32x4.splat(2.0));
-  const fn = f32x4.nearest(f32x4.mul(y, f32x4.splat(LOG2E)));
-  const r = f32x4.sub(f32x4.sub(y, f32x4.mul(fn, f32x4.splat(LN2_HI))), f32x4.mul(fn, f32x4.splat(LN2_LO)));
-  const t = pow2(i32x4.trunc_sat_f32x4_s(fn)); // 2ⁿ, n in [0, 26]; 2ⁿ − 1 is exact
-  const u = f32x4.add(f32x4.mul(expPoly(r), t), f32x4.sub(t, f32x4.splat(1.0)));
-  const out = v128.bitselect(x, f32x4.div(u, f32x4.add(u, f32x4.splat(2.0))), i32x4.splat(SIGN));
-  // Below 2⁻¹², tanh x rounds to x: this keeps subnormals exact (u/2 would round their last bit).
-  return v128.bitselect(x, out, f32x4.lt(a, f32x4.splat(2.44140625e-4)));
+  // tanh rounds to 1 from |x| ≈ 9.01 on: clamping at 9.1 keeps n ≥ −27. pmin (one minps) keeps a
+  // NaN a, which stays NaN to the end (only its sign bit is then set from x).
+  const z = f32x4.pmin(f32x4.abs(x), f32x4.splat(9.1));
+  let n = f32x4.add(f32x4.mul(z, f32x4.splat(M2LOG2E)), f32x4.splat(MAGIC));
+  const s = i32x4.shl(n, 23); // 2ⁿ
+  n = f32x4.sub(n, f32x4.splat(MAGIC));
+  const t = f32x4.add(f32x4.mul(n, f32x4.splat(-LN2)), f32x4.mul(z, f32x4.splat(-2.0)));
+  let p = f32x4.splat(1.3882522471249104e-3);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(8.36651399731636e-3));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(4.166720062494278e-2));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.666654348373413e-1));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(4.999999701976776e-1));
+  const ts = f32x4.mul(t, s);
+  // s·(eᵗ − 1) = ts + ts·t·P(t); e ≥ +0 (x − x is +0), so or-ing x's sign bit gives sign(x)·|tanh x|.
+  const sm = f32x4.add(f32x4.mul(f32x4.mul(p, t), ts), ts);
+  const e = f32x4.sub(f32x4.sub(f32x4.splat(1.0), s), sm);
+  const y = f32x4.div(e, f32x4.sub(f32x4.splat(2.0), e));
+  return v128.or(y, v128.and(x, i32x4.splat(SIGN)));
 }
 
 /** x for x > 0, eˣ − 1 otherwise (NaN stays NaN). */
@@ -784,13 +819,26 @@ export function maxMiddle(x: usize, out: usize, outer: i32, r: i32, inner: i32):
 // (right where count = 1, the usual case) and, only where some count is not 1 (ties, or no match),
 // the window is written again with (1/count)·t. No scratch memory, no read-modify-write.
 
+/** v·(1 − y²) where `tg` (tanh's derivative rule at y = tanh x, as tanhGrad rounds it), else v. */
+// @ts-ignore: decorator
+@inline
+function tanhDeriv(tg: bool, v: v128, y: v128): v128 {
+  return tg ? f32x4.mul(v, f32x4.sub(f32x4.splat(1.0), f32x4.mul(y, y))) : v;
+}
+
+// @ts-ignore: decorator
+@inline
+function tanhDeriv1(tg: bool, v: f32, y: f32): f32 {
+  return tg ? v * (<f32>1.0 - y * y) : v;
+}
+
 /**
  * Four adjacent kept columns (byte offset `col` in a row of m, t and of x's rows) over the window
  * at x + base: rows base + i1·s1 + i2·s2 + i3·s3 (byte strides).
  */
 // @ts-ignore: decorator
 @inline
-function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize, tg: bool): void {
   const one = f32x4.splat(1.0);
   const m4 = v128.load(m + col);
   const t4 = v128.load(t + col);
@@ -798,16 +846,19 @@ function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col:
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
       for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
-        const mask = v128.and(f32x4.eq(v128.load(x + p), m4), one);
-        v128.store(out + p, f32x4.mul(mask, t4));
+        const xv = v128.load(x + p);
+        const mask = v128.and(f32x4.eq(xv, m4), one);
+        v128.store(out + p, tanhDeriv(tg, f32x4.mul(mask, t4), xv));
         count = f32x4.add(count, mask);
       }
   if (!v128.any_true(f32x4.ne(count, one))) return;
   const scaled = f32x4.mul(f32x4.div(one, count), t4); // = t4 in lanes where count = 1
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
-      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
-        v128.store(out + p, f32x4.mul(v128.and(f32x4.eq(v128.load(x + p), m4), one), scaled));
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const xv = v128.load(x + p);
+        v128.store(out + p, tanhDeriv(tg, f32x4.mul(v128.and(f32x4.eq(xv, m4), one), scaled), xv));
+      }
 }
 
 /**
@@ -816,56 +867,63 @@ function maxColumns4(x: usize, m: usize, t: usize, out: usize, base: usize, col:
  */
 // @ts-ignore: decorator
 @inline
-function maxColumns4By22(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize): void {
+function maxColumns4By22(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize, tg: bool): void {
   const one = f32x4.splat(1.0);
   const m4 = v128.load(m + col);
   const t4 = v128.load(t + col);
   const p0 = base + col;
   const p2 = p0 + s2;
-  const k0 = v128.and(f32x4.eq(v128.load(x + p0), m4), one);
-  const k1 = v128.and(f32x4.eq(v128.load(x + p0 + s3), m4), one);
-  const k2 = v128.and(f32x4.eq(v128.load(x + p2), m4), one);
-  const k3 = v128.and(f32x4.eq(v128.load(x + p2 + s3), m4), one);
-  v128.store(out + p0, f32x4.mul(k0, t4));
-  v128.store(out + p0 + s3, f32x4.mul(k1, t4));
-  v128.store(out + p2, f32x4.mul(k2, t4));
-  v128.store(out + p2 + s3, f32x4.mul(k3, t4));
+  const x0 = v128.load(x + p0);
+  const x1 = v128.load(x + p0 + s3);
+  const x2 = v128.load(x + p2);
+  const x3 = v128.load(x + p2 + s3);
+  const k0 = v128.and(f32x4.eq(x0, m4), one);
+  const k1 = v128.and(f32x4.eq(x1, m4), one);
+  const k2 = v128.and(f32x4.eq(x2, m4), one);
+  const k3 = v128.and(f32x4.eq(x3, m4), one);
+  v128.store(out + p0, tanhDeriv(tg, f32x4.mul(k0, t4), x0));
+  v128.store(out + p0 + s3, tanhDeriv(tg, f32x4.mul(k1, t4), x1));
+  v128.store(out + p2, tanhDeriv(tg, f32x4.mul(k2, t4), x2));
+  v128.store(out + p2 + s3, tanhDeriv(tg, f32x4.mul(k3, t4), x3));
   // The same count (small integers: exact in any order) and rewrite as maxColumns4.
   const count = f32x4.add(f32x4.add(k0, k1), f32x4.add(k2, k3));
   if (!v128.any_true(f32x4.ne(count, one))) return;
   const scaled = f32x4.mul(f32x4.div(one, count), t4);
-  v128.store(out + p0, f32x4.mul(k0, scaled));
-  v128.store(out + p0 + s3, f32x4.mul(k1, scaled));
-  v128.store(out + p2, f32x4.mul(k2, scaled));
-  v128.store(out + p2 + s3, f32x4.mul(k3, scaled));
+  v128.store(out + p0, tanhDeriv(tg, f32x4.mul(k0, scaled), x0));
+  v128.store(out + p0 + s3, tanhDeriv(tg, f32x4.mul(k1, scaled), x1));
+  v128.store(out + p2, tanhDeriv(tg, f32x4.mul(k2, scaled), x2));
+  v128.store(out + p2 + s3, tanhDeriv(tg, f32x4.mul(k3, scaled), x3));
 }
 
 /** One kept column (the same, one float at a time): rows of fewer than four kept floats. */
 // @ts-ignore: decorator
 @inline
-function maxColumn1(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize): void {
+function maxColumn1(x: usize, m: usize, t: usize, out: usize, base: usize, col: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, s3: usize, tg: bool): void {
   const mv = load<f32>(m + col);
   const tv = load<f32>(t + col);
   let count: f32 = 0.0;
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
       for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
-        const mask: f32 = load<f32>(x + p) == mv ? 1.0 : 0.0;
-        store<f32>(out + p, mask * tv);
+        const xv = load<f32>(x + p);
+        const mask: f32 = xv == mv ? 1.0 : 0.0;
+        store<f32>(out + p, tanhDeriv1(tg, mask * tv, xv));
         count += mask;
       }
   if (count == 1.0) return;
   const scaled = (<f32>1.0 / count) * tv;
   for (let i1 = 0, p1 = base + col; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p2 = p1; i2 < r2; i2++, p2 += s2)
-      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3)
-        store<f32>(out + p, (load<f32>(x + p) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+      for (let i3 = 0, p = p2; i3 < r3; i3++, p += s3) {
+        const xv = load<f32>(x + p);
+        store<f32>(out + p, tanhDeriv1(tg, (xv == mv ? <f32>1.0 : <f32>0.0) * scaled, xv));
+      }
 }
 
 /** d = 1: the window's innermost run of r3 floats is contiguous, so the vectors run along it. */
 // @ts-ignore: decorator
 @inline
-function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32): void {
+function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1: i32, s1: usize, r2: i32, s2: usize, r3: i32, tg: bool): void {
   const one = f32x4.splat(1.0);
   const mv = load<f32>(mp);
   const tv = load<f32>(tp);
@@ -879,13 +937,15 @@ function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1
     for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2) {
       let o: usize = 0;
       for (; o < vec; o += 16) {
-        const mask = v128.and(f32x4.eq(v128.load(x + p + o), m4), one);
-        v128.store(out + p + o, f32x4.mul(mask, t4));
+        const xv = v128.load(x + p + o);
+        const mask = v128.and(f32x4.eq(xv, m4), one);
+        v128.store(out + p + o, tanhDeriv(tg, f32x4.mul(mask, t4), xv));
         count4 = f32x4.add(count4, mask);
       }
       for (; o < bytes; o += 4) {
-        const mask: f32 = load<f32>(x + p + o) == mv ? 1.0 : 0.0;
-        store<f32>(out + p + o, mask * tv);
+        const xv = load<f32>(x + p + o);
+        const mask: f32 = xv == mv ? 1.0 : 0.0;
+        store<f32>(out + p + o, tanhDeriv1(tg, mask * tv, xv));
         count += mask;
       }
     }
@@ -896,15 +956,19 @@ function maxSegments(x: usize, mp: usize, tp: usize, out: usize, base: usize, r1
   const scaled = (<f32>1.0 / count) * tv;
   for (let i1 = 0, p1 = base; i1 < r1; i1++, p1 += s1)
     for (let i2 = 0, p = p1; i2 < r2; i2++, p += s2)
-      for (let o: usize = 0; o < bytes; o += 4)
-        store<f32>(out + p + o, (load<f32>(x + p + o) == mv ? <f32>1.0 : <f32>0.0) * scaled);
+      for (let o: usize = 0; o < bytes; o += 4) {
+        const xv = load<f32>(x + p + o);
+        store<f32>(out + p + o, tanhDeriv1(tg, (xv == mv ? <f32>1.0 : <f32>0.0) * scaled, xv));
+      }
 }
 
 /**
  * out = (x == m)·t / count over x of shape [a, r1, b, r2, c, r3, d], m and t of shape [a, b, c, d].
  * Pointers are byte offsets of float32 arrays; sizes below 2³¹ elements.
  */
-export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+// @ts-ignore: decorator
+@inline
+function maxScatterAs(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32, tg: bool): void {
   // Byte strides of x's axes r3, r2, r1 (and of kept rows).
   const s3 = <usize>d << 2;
   const s2 = <usize>c * <usize>r3 * s3;
@@ -918,19 +982,36 @@ export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1:
       for (let ic = 0; ic < c; ic++, k += row) {
         const base = <usize>ia * <usize>r1 * s1 + <usize>ib * <usize>r2 * s2 + <usize>ic * <usize>r3 * s3;
         if (d == 1) {
-          maxSegments(x, m + k, t + k, out, base, r1, s1, r2, s2, r3);
+          maxSegments(x, m + k, t + k, out, base, r1, s1, r2, s2, r3, tg);
         } else if (d >= 4 && by22) {
-          for (let col: usize = 0; col < last; col += 16) maxColumns4By22(x, m + k, t + k, out, base, col, s2, s3);
-          maxColumns4By22(x, m + k, t + k, out, base, last, s2, s3);
+          for (let col: usize = 0; col < last; col += 16) maxColumns4By22(x, m + k, t + k, out, base, col, s2, s3, tg);
+          maxColumns4By22(x, m + k, t + k, out, base, last, s2, s3, tg);
         } else if (d >= 4) {
           for (let col: usize = 0; col < last; col += 16)
-            maxColumns4(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
-          maxColumns4(x, m + k, t + k, out, base, last, r1, s1, r2, s2, r3, s3);
+            maxColumns4(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3, tg);
+          maxColumns4(x, m + k, t + k, out, base, last, r1, s1, r2, s2, r3, s3, tg);
         } else {
           for (let col: usize = 0; col < row; col += 4)
-            maxColumn1(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3);
+            maxColumn1(x, m + k, t + k, out, base, col, r1, s1, r2, s2, r3, s3, tg);
         }
       }
+}
+
+/**
+ * out = (x == m)·t / count over x of shape [a, r1, b, r2, c, r3, d], m and t of shape [a, b, c, d].
+ * Pointers are byte offsets of float32 arrays; sizes below 2³¹ elements.
+ */
+export function maxScatter(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  maxScatterAs(x, m, t, out, a, r1, b, r2, c, r3, d, false);
+}
+
+/**
+ * maxScatter(x, m, t)·(1 − x²): with x = tanh's output, tanh's derivative rule applied to the
+ * pooling gradient in the same pass (LeNet's tanh → max pool); each value rounded as maxScatter's
+ * and then tanhGrad's (dy·(1 − y·y)), so bit-identical to the two kernels.
+ */
+export function maxScatterTanhGrad(x: usize, m: usize, t: usize, out: usize, a: i32, r1: i32, b: i32, r2: i32, c: i32, r3: i32, d: i32): void {
+  maxScatterAs(x, m, t, out, a, r1, b, r2, c, r3, d, true);
 }
 
 /** The max of four adjacent kept columns over their window, in the window's row-major order. */

@@ -34,6 +34,8 @@ export const FUSED_KERNELS = {
   col2im: "HodiffCol2Im",
   /** x [b, h, w, c] ↦ patches [b·ho·wo, kh·kw·c], zero in the padding (see `K.conv2d`'s im2col path) */
   im2col: "HodiffIm2Col",
+  /** (x, m, t; axes) ↦ maxScatter(x, m, t)·(1 − x²): pooling's gradient then tanh's, x = tanh's output */
+  maxScatterTanhGrad: "HodiffMaxScatterTanhGrad",
 } as const;
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
@@ -272,6 +274,52 @@ function conv2dIm2col(
 }
 // ---- end im2col ----
 
+// ---- fused conv + bias ----
+
+/**
+ * conv(x, w) + b, b of shape [O] added along the output's last axis, as one FusedConv2D kernel where
+ * K.conv2d would run tfjs's own Conv2D (on wasm XNNPACK adds b in the conv's epilogue, sparing an
+ * Add kernel over the whole output). Where K.conv2d takes another path (the col2im scatter, im2col +
+ * matmul: then b is added after the matmul; webgpu's padded conv) or the backend has no FusedConv2D,
+ * it is that conv and then K.add. Plans call this for add(conv2d(x, w), b) (staging/fuse.ts).
+ */
+function conv2dBias(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor,
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor {
+  return tf.tidy(() => {
+    const fusable =
+      !gpu.onWebGpu() &&
+      x.dtype === "float32" &&
+      w.dtype === "float32" &&
+      b.dtype === "float32" &&
+      tf.getKernel("FusedConv2D", tf.getBackend()) !== undefined;
+    const other = fusable
+      ? (conv2dScatter(x, w, strides, padding, dilations) ?? conv2dIm2col(x, w, strides, padding, dilations))
+      : K.conv2d(x, w, strides, padding, dilations);
+    if (other !== null) return K.add(other, b);
+    // The kernel itself, not tf.fused.conv2d: that op wraps it in a custom-gradient scope (a
+    // second recorded op per call), and plans need no tfjs gradients.
+    const attrs = {
+      strides,
+      pad: [[0, 0], padding[0], padding[1], [0, 0]],
+      dataFormat: "NHWC",
+      dilations,
+      dimRoundingMode: undefined,
+      activation: "linear",
+      leakyreluAlpha: 0,
+    };
+    return tf
+      .engine()
+      .runKernel("FusedConv2D", { x, filter: w, bias: b }, attrs as unknown as tf.NamedAttrMap) as Tensor;
+  });
+}
+// ---- end fused conv + bias ----
+
 /** x's shape with the reduced `axes` kept as size 1. */
 const keptShape = (shape: readonly number[], axes: readonly number[]): number[] =>
   shape.map((d, i) => (axes.includes(i) ? 1 : d));
@@ -365,6 +413,15 @@ export const K = {
     return tf.tidy(() => K.mul(maxWeights(x, m, axes), tf.reshape(t, kept)));
   },
   /**
+   * tanhGrad(x, maxScatter(x, m, t, axes)) — max pooling's gradient through the tanh whose output x
+   * is (plans fuse the pair, staging/fuse.ts): one SIMD pass on wasm where `K.maxScatter` runs its
+   * kernel directly, bit-identical to the two; else those two.
+   */
+  maxScatterTanhGrad: (x: Tensor, m: Tensor, t: Tensor, axes: number[]): Tensor =>
+    fusedKernelsActive() && x.dtype === "float32" && maxScatterView(x.shape, axes) !== null
+      ? (tf.engine().runKernel(FUSED_KERNELS.maxScatterTanhGrad, { x, m, t }, { axes }) as Tensor)
+      : tf.tidy(() => K.tanhGrad(x, K.maxScatter(x, m, t, axes))),
+  /**
    * Σ over `axes` of s ⊙ w, w = (x == m)/#ties (s of x's shape; m of the max's): reduce-max's JVP,
    * the transpose of `maxScatter` in its last argument. One SIMD kernel on wasm for float32, else
    * tfjs ops. Equal to the composed ops to float32 rounding of the sum (bit-equal without ties).
@@ -427,6 +484,8 @@ export const K = {
           "NHWC",
           dilations,
         )),
+  /** conv2d(x, w) + b with b [O] along the last axis, one FusedConv2D kernel where possible (see conv2dBias). */
+  conv2dBias,
   zeros,
   fill: (shape: number[], value: number, dtype: DType) => tf.fill(shape, value, dtype),
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),
@@ -439,6 +498,8 @@ export const K = {
  */
 export const runtime = {
   isTensor: (x: unknown): x is Tensor => x instanceof tf.Tensor,
+  /** Whether two tensors share their data (one a reshape of the other: the same values in the same order). */
+  sameData: (a: Tensor, b: Tensor): boolean => a.dataId === b.dataId && a.size === b.size && a.dtype === b.dtype,
   /** tf.tidy: frees every tensor made by `fn` except those it returns. */
   tidy: <T extends tf.TensorContainer>(fn: () => T): T => tf.tidy(fn),
   /** tf.keep: `t` survives the enclosing tidy (for tensors cached across calls). */

@@ -22,6 +22,7 @@ import {
   mulP,
   selectP,
   stopGradientP,
+  tanhP,
   where,
 } from "../primitives/elementwise";
 import {
@@ -51,6 +52,8 @@ import {
 import { conv2dP, matmulP, matmulRaw, swapLast, type Conv2DParams } from "../primitives/linalg";
 import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
 import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
+import { maxScatterTanhGradP } from "../primitives/fused";
+import { runtime, type Tensor } from "../kernels";
 
 /** A cotangent in factored form, formed only when its entries are needed. */
 export interface DeferredCotangent {
@@ -151,12 +154,64 @@ defVjp(selectP, (ct, [c, a, b], _y, _p, needs) => [
 defVjp(castP, (ct, [x]) => [isFloat(avalOf(x!).dtype) ? ct : null]);
 
 defVjp(reduceSumP, (ct, [x], _o, { axes }) => [broadcastTo(reshape(ct, keptShape(x!, axes)), shapeOf(x!))]);
-defVjp(reduceMaxP, (ct, [x], out, { axes }) => [maxScatter(x!, out, ct, axes)]);
+/**
+ * max's cotangent spread over its windows, maxScatter(x, m, t, axes), not yet formed and viewed at
+ * `aval`'s shape (reshapes pass it on). tanh's deferred rule takes it with tanh's own derivative in
+ * one kernel where x holds tanh's output (max pooling after tanh: LeNet-5's layers), as jit plans
+ * do (`staging/fuse.ts`); every other rule gets maxScatter's value, as before.
+ */
+class DeferredScatter implements DeferredCotangent {
+  readonly deferred = true;
+  private value: Value | null = null;
+  constructor(
+    readonly x: Value,
+    readonly m: Value,
+    readonly t: Value,
+    readonly axes: readonly number[],
+    readonly aval: Aval,
+  ) {}
+  materialize(): Value {
+    if (this.value === null) {
+      const s = maxScatter(this.x, this.m, this.t, this.axes);
+      this.value = sameShape(shapeOf(s), this.aval.shape) ? s : reshape(s, this.aval.shape);
+    }
+    return this.value;
+  }
+  innerProduct(u: Value): Value {
+    const v = mul(this.materialize(), u);
+    return reduceSum(v, [...shapeOf(v).keys()]);
+  }
+  /** The same cotangent viewed at another shape of as many elements. */
+  reshaped(shape: readonly number[]): DeferredScatter {
+    return new DeferredScatter(this.x, this.m, this.t, this.axes, { shape: [...shape], dtype: this.aval.dtype });
+  }
+  /**
+   * tanhGrad(y, this) in one kernel: only on concrete tensors (where no enclosing transform would
+   * need the fused step's rules, which it has none of) with x a reshape of y; else null.
+   */
+  throughTanh(y: Value): Value | null {
+    const { x, m, t } = this;
+    const concrete = [x, m, t, y].every((v) => runtime.isTensor(v));
+    if (!concrete || !runtime.sameData(x as Tensor, y as Tensor) || !sameShape(shapeOf(y), this.aval.shape))
+      return null;
+    return reshape(bind(maxScatterTanhGradP, [x, m, t], { axes: this.axes }), this.aval.shape);
+  }
+}
+
+defVjp(reduceMaxP, (ct, [x], out, { axes }) => [new DeferredScatter(x!, out, ct, axes, avalOf(x!))]);
+defVjp(tanhP, vjpRule(tanhP), (ct, [x], y, p, needs) =>
+  ct instanceof DeferredScatter
+    ? [ct.throughTanh(y) ?? vjpRule(tanhP)(ct.materialize(), [x!], y, p, needs)[0]!]
+    : vjpRule(tanhP)(ct.materialize(), [x!], y, p, needs),
+);
 // Linear in t (the transpose spreads, this sums back); nothing flows to x and m (piecewise constant).
 defVjp(maxScatterP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxGather(x!, m!, ct, axes) : null]);
 defVjp(maxGatherP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxScatter(x!, m!, ct, axes) : null]);
 
 defVjp(reshapeP, (ct, [x]) => [reshape(ct, shapeOf(x!))]);
+defVjp(reshapeP, vjpRule(reshapeP), (ct, [x]) => [
+  ct instanceof DeferredScatter ? ct.reshaped(shapeOf(x!)) : reshape(ct.materialize(), shapeOf(x!)),
+]);
 defVjp(broadcastToP, (ct, [x]) => [unbroadcast(ct, shapeOf(x!))]);
 defVjp(transposeP, (ct, _x, _o, { perm }) => {
   const inv = new Array<number>(perm.length);

@@ -52,6 +52,7 @@ interface SimdExports {
   im2col: (x: number, out: number, ...dims: number[]) => void;
   /** The max-pool kernels: byte offsets, then x viewed as [a, r1, b, r2, c, r3, d] (`maxScatterView`). */
   maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
+  maxScatterTanhGrad: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
   maxWindows: (x: number, out: number, ...view: number[]) => void;
   maxGather: (x: number, m: number, s: number, out: number, ...view: number[]) => void;
 }
@@ -699,7 +700,7 @@ export const MAX_SCATTER = FUSED_KERNELS.maxScatter;
  */
 function maxWeightsKernel(
   name: string,
-  fn: "maxScatter" | "maxGather",
+  fn: "maxScatter" | "maxGather" | "maxScatterTanhGrad",
   arg: "t" | "s",
   outShapeOf: "x" | "m",
 ): KernelConfig {
@@ -751,10 +752,14 @@ const maxWindowsKernel: KernelConfig = {
 /** Name of maxScatter's transpose (inputs x, m, s; attribute axes): see `K.maxGather`. */
 export const MAX_GATHER = FUSED_KERNELS.maxGather;
 
+/** Name of maxScatter followed by tanh's derivative rule at x (inputs x, m, t; attribute axes): see `K.maxScatterTanhGrad`. */
+export const MAX_SCATTER_TANH_GRAD = FUSED_KERNELS.maxScatterTanhGrad;
+
 ADDED.push(
   maxWeightsKernel(MAX_SCATTER, "maxScatter", "t", "x"),
   maxWindowsKernel,
   maxWeightsKernel(MAX_GATHER, "maxGather", "s", "m"),
+  maxWeightsKernel(MAX_SCATTER_TANH_GRAD, "maxScatterTanhGrad", "t", "x"),
 );
 
 // ---- im2col ----

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setBackend } from "../backend";
 import { K } from "../kernels";
 import { maxScatterView } from "../shapes";
-import { MAX_SCATTER, simdKernelsActive } from "./install";
+import { MAX_SCATTER, MAX_SCATTER_TANH_GRAD, simdKernelsActive } from "./install";
 import { maxGatherP, maxScatterP } from "../primitives/reduce";
 import { hostKernel } from "../staging/host";
 import * as hd from "../index";
@@ -188,6 +188,41 @@ describe(`${MAX_SCATTER} on wasm`, () => {
     }
   }
 
+  for (const [shape, axes] of CASES) {
+    for (const arbitraryM of [false, true]) {
+      const label = `[${shape}] over [${axes}], m ${arbitraryM ? "arbitrary" : "= max"}`;
+      it(`${MAX_SCATTER_TANH_GRAD} ${label}: cpu's maxScatter then tanhGrad bit for bit, float64 (x == m)/#ties·t·(1 − x²)`, async () => {
+        const fused = (x: Float32Array, m: Float32Array, t: Float32Array, kept: number[]) =>
+          tf.tidy(() =>
+            K.maxScatterTanhGrad(tf.tensor(x, shape), tf.tensor(m, kept), tf.tensor(t, kept), axes).dataSync(),
+          );
+        await setBackend("cpu");
+        const { x, m, t, kept } = inputs(shape, axes, shape.length * 17 + axes.length, arbitraryM);
+        const want = tf.tidy(() => {
+          const xs = tf.tensor(x, shape);
+          return K.tanhGrad(xs, K.maxScatter(xs, tf.tensor(m, kept), tf.tensor(t, kept), axes)).dataSync();
+        });
+        await setBackend("wasm");
+        const before = tf.memory().numTensors;
+        const profile = await tf.profile(() => void fused(x, m, t, kept));
+        const got = fused(x, m, t, kept);
+        expect(tf.memory().numTensors).toBe(before);
+        if (maxScatterView(shape, axes) !== null && !shape.includes(0))
+          expect(profile.kernelNames).toContain(MAX_SCATTER_TANH_GRAD);
+        // Rounded as the kernel's contract says: maxScatter's value, then tanhGrad's dy·(1 − y·y) in float32
+        // (x = 3e38 makes y·y overflow to ∞ there, and 0·∞ NaN, as in the unfused kernels).
+        const f = Math.fround;
+        const truth = bruteForce(shape, axes, x, m, t).map((v, i) => f(f(v) * f(1 - f(x[i]! * x[i]!))));
+        expect(got.length).toBe(want.length);
+        for (let i = 0; i < got.length; i++) {
+          expect(same(got[i]!, want[i]!), `${label} at ${i}: wasm ${got[i]}, cpu ${want[i]}`).toBe(true);
+          const ok = same(got[i]!, truth[i]!) || Math.abs(got[i]! - truth[i]!) <= 3e-7 * Math.abs(truth[i]!);
+          expect(ok, `${label} at ${i}: ${got[i]} vs float64 ${truth[i]}`).toBe(true);
+        }
+      });
+    }
+  }
+
   it.each(CASES.filter(([shape]) => !shape.includes(0)))(
     "K.max of [%s] over [%s] (one pass over windows where a kept run is innermost) equals cpu's Max bit for bit",
     async (shape, axes) => {
@@ -294,7 +329,12 @@ describe("max pooling's derivatives: wasm (the kernel) equals cpu (composed ops)
   // Ties inside windows (small integers), overlapping and non-overlapping windows.
   const pool = (x: Value) => hd.maxPool(x, { window: 2 });
   const overlapping = (x: Value) => hd.maxPool(x, { window: 3, strides: 2, padding: "same" });
-  const loss = (x: Value) => hd.sum(hd.mul(hd.tanh(pool(x)), hd.sum(overlapping(hd.mul(x, x)))));
+  // The last term pools after a tanh: eager reverse mode then runs HodiffMaxScatterTanhGrad (rules/vjp.ts).
+  const loss = (x: Value) =>
+    hd.add(
+      hd.sum(hd.mul(hd.tanh(pool(x)), hd.sum(overlapping(hd.mul(x, x))))),
+      hd.sum(hd.square(pool(hd.tanh(hd.mul(x, 0.3))))),
+    );
 
   const jitted = hd.jit(hd.grad(loss));
 

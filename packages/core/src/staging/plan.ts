@@ -3,7 +3,8 @@
  * with each intermediate freed right after its last use (memory planning), so a jitted call holds
  * at most the live set of its program instead of every intermediate until the end. Equations on
  * small arrays run as host kernels in JS (`host.ts`), where a tfjs call would cost mostly
- * dispatch; values move between host and tensors only where a step needs the other side.
+ * dispatch; values move between host and tensors only where a step needs the other side. Some
+ * pairs of equations run as one fused kernel (`fuse.ts`).
  */
 import { K, type Tensor } from "../kernels";
 import { Literal, Var, type Jaxpr } from "./jaxpr";
@@ -11,6 +12,7 @@ import type { AnyPrimitive, Aval, Value } from "../trace/core";
 import { runtime } from "../kernels";
 import { hostKernel, runsOnHost, type HostArray, type HostKernel, type HostData } from "./host";
 import { cse, dce, inlineCalls } from "./optimize";
+import { fuse } from "./fuse";
 
 interface Step {
   readonly prim: AnyPrimitive;
@@ -54,6 +56,8 @@ export class Plan {
     let jaxpr = inlineCalls(nested);
     let consts = nestedConsts;
     if (jaxpr !== nested) [jaxpr, consts] = dce(cse(jaxpr), consts) as [Jaxpr, Tensor[]];
+    // Kernel fusion last: it sees the whole program, after differentiation (fuse.ts).
+    jaxpr = fuse(jaxpr);
     this.consts = consts;
     const slot = new Map<Var, number>();
     // Slots: consts and literals first (never freed), then inputs, then equation outputs.

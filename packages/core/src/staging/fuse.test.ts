@@ -1,0 +1,300 @@
+/**
+ * Plan-time fusion of add(conv2d(x, w), b) into one FusedConv2D step (fuse.ts, K.conv2dBias): the
+ * rewrite on jaxprs (fires on the pattern, not where the conv's output has another use or the bias
+ * is not an [O] array), the jitted values against a float64 brute-force conv + bias on the cpu and
+ * wasm backends through each of K.conv2d's routes (tfjs's conv, strides with dilations, the col2im
+ * scatter, im2col + matmul, a heap GEMM), fused against unfused plans, the kernels a profiled call
+ * runs, and LeNet-5's jitted gradient against its eager one.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import * as hd from "../index";
+import { setBackend } from "../backend";
+import { runtime } from "../kernels";
+import { installSimdKernels, setHeapGemm } from "../simd/install";
+import { jsGemm } from "../simd/fixtures";
+import { fuse, setFusion } from "./fuse";
+import { maxScatter } from "../primitives/reduce";
+import { tanhGrad } from "../primitives/elementwise";
+
+/** A linear congruential generator: floats in [0, n). */
+function rng(seed: number): (n: number) => number {
+  let s = seed >>> 0;
+  return (n) => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * n;
+}
+const EDGE = [NaN, Infinity, -Infinity, -0, 0];
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+/** Values in ±1; where `edges`, about one in 3 an edge value (NaN, ±Inf, ±0). */
+function values(n: number, seed: number, edges = false): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => (edges && r(3) < 1 ? EDGE[Math.floor(r(EDGE.length))]! : r(2) - 1));
+}
+
+interface Case {
+  label: string;
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  strides: [number, number];
+  padding: [[number, number], [number, number]];
+  dilations: [number, number];
+}
+const CASES: Case[] = [
+  { label: "LeNet's conv1, valid", x: [2, 9, 9, 3], w: [5, 5, 3, 6], strides: [1, 1], padding: [[0, 0], [0, 0]], dilations: [1, 1] }, // prettier-ignore
+  { label: "same 3×3, stride 2", x: [2, 7, 6, 4], w: [3, 3, 4, 5], strides: [2, 2], padding: [[1, 1], [0, 1]], dilations: [1, 1] }, // prettier-ignore
+  { label: "stride 2 with dilation 2", x: [1, 9, 9, 2], w: [2, 2, 2, 3], strides: [2, 2], padding: [[0, 0], [0, 0]], dilations: [2, 2] }, // prettier-ignore
+  // Four times as many output pixels as input ones: the col2im scatter on wasm.
+  { label: "padded by 2 (col2im)", x: [2, 3, 3, 4], w: [3, 3, 4, 5], strides: [1, 1], padding: [[2, 2], [2, 2]], dilations: [1, 1] }, // prettier-ignore
+  { label: "16 output channels", x: [2, 6, 6, 3], w: [3, 3, 3, 16], strides: [1, 1], padding: [[1, 1], [1, 1]], dilations: [1, 1] }, // prettier-ignore
+];
+
+/** b[o] + Σ x[n, i·s + u·d − p, j·s + v·d − q, c]·w[u, v, c, o] over taps inside x, in float64. */
+function bruteForce(x: Float32Array, w: Float32Array, b: Float32Array, c: Case): Float64Array {
+  const [B, H, W, C] = c.x;
+  const [kh, kw, , O] = c.w;
+  const out = (n: number, k: number, s: number, lo: number, hi: number, d: number) =>
+    Math.floor((n + lo + hi - (k - 1) * d - 1) / s) + 1;
+  const Ho = out(H, kh, c.strides[0], c.padding[0][0], c.padding[0][1], c.dilations[0]);
+  const Wo = out(W, kw, c.strides[1], c.padding[1][0], c.padding[1][1], c.dilations[1]);
+  const y = new Float64Array(B * Ho * Wo * O);
+  for (let n = 0; n < B; n++)
+    for (let i = 0; i < Ho; i++)
+      for (let j = 0; j < Wo; j++)
+        for (let o = 0; o < O; o++) {
+          let s = b[o]!;
+          for (let u = 0; u < kh; u++)
+            for (let v = 0; v < kw; v++) {
+              const r = i * c.strides[0] + u * c.dilations[0] - c.padding[0][0];
+              const q = j * c.strides[1] + v * c.dilations[1] - c.padding[1][0];
+              if (r < 0 || r >= H || q < 0 || q >= W) continue;
+              for (let ch = 0; ch < C; ch++)
+                s += x[((n * H + r) * W + q) * C + ch]! * w[((u * kw + v) * C + ch) * O + o]!;
+            }
+          y[((n * Ho + i) * Wo + j) * O + o] = s;
+        }
+  return y;
+}
+
+/** Each finite value within 1e-6·(k + 1) of the float64 truth (k products and a bias in ±1), non-finite ones equal. */
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, k: number, label: string): void {
+  expect(got.length, label).toBe(want.length);
+  for (let j = 0; j < want.length; j++) {
+    if (Number.isFinite(want[j])) expect(Math.abs(got[j]! - want[j]!), `${label} at ${j}`).toBeLessThan(1e-6 * (k + 1));
+    else expect(got[j], `${label} at ${j}`).toBe(want[j]);
+  }
+}
+
+const convBias = (c: Case) => (x: hd.Value, w: hd.Value, b: hd.Value) =>
+  hd.add(hd.conv2d(x, w, { strides: c.strides, padding: c.padding, dilations: c.dilations }), b);
+
+/** jit(f) on the inputs, with plans fused or not; the values and the kernels the call ran. */
+async function runJit(f: (...a: hd.Value[]) => hd.Value, args: Float32Array[], shapes: number[][], fused: boolean) {
+  const previous = setFusion(fused);
+  try {
+    const ts = args.map((a, i) => tf.tensor(a, shapes[i]));
+    const g = hd.jit(f);
+    hd.dispose(g(...ts)); // compile (the plan is built with the setting above)
+    let out: Float32Array = new Float32Array();
+    const prof = await tf.profile(() => {
+      const y = g(...ts) as tf.Tensor;
+      out = y.dataSync() as Float32Array;
+      y.dispose();
+    });
+    tf.dispose(ts);
+    g.dispose();
+    return { out, kernels: prof.kernels.map((k) => k.name) };
+  } finally {
+    setFusion(previous);
+  }
+}
+
+describe("fuse: the jaxpr rewrite", () => {
+  const x = tf.zeros([1, 6, 6, 2]);
+  const w = tf.zeros([3, 3, 2, 4]);
+  const b = tf.zeros([4]);
+  afterAll(() => tf.dispose([x, w, b]));
+  const names = (f: (...a: hd.Value[]) => hd.Value, ...args: tf.Tensor[]) => {
+    const closed = hd.makeJaxpr(f)(...args);
+    const fused = fuse(closed.jaxpr).eqns.map((e) => e.prim.name);
+    closed.dispose();
+    return fused;
+  };
+
+  it("replaces add(conv2d(x, w), b) and add(b, conv2d(x, w)) by one conv2dBias equation", () => {
+    expect(names((x, w, b) => hd.tanh(hd.add(hd.conv2d(x, w), b)), x, w, b)).toEqual(["conv2dBias", "tanh"]);
+    expect(names((x, w, b) => hd.add(b, hd.conv2d(x, w)), x, w, b)).toEqual(["conv2dBias"]);
+  });
+
+  it("leaves the conv alone where its output has another use, is an output, or the bias is not an [O] array", () => {
+    const twice = (x: hd.Value, w: hd.Value, b: hd.Value) => {
+      const y = hd.conv2d(x, w);
+      return hd.add(hd.add(y, b), y);
+    };
+    expect(names(twice, x, w, b)).toEqual(["conv2d", "add", "add"]);
+    const both = (x: hd.Value, w: hd.Value, b: hd.Value) => {
+      const y = hd.conv2d(x, w);
+      return [y, hd.add(y, b)];
+    };
+    const closed = hd.makeJaxpr(both)(x, w, b);
+    expect(fuse(closed.jaxpr).eqns.map((e) => e.prim.name)).toEqual(["conv2d", "add"]);
+    closed.dispose();
+    expect(names((x, w) => hd.add(hd.conv2d(x, w), 1), x, w)).toEqual(["conv2d", "add"]);
+    const full = tf.zeros([1, 4, 4, 4]);
+    expect(names((x, w, b) => hd.add(hd.conv2d(x, w), b), x, w, full)).toEqual(["conv2d", "add"]);
+    full.dispose();
+  });
+
+  it("replaces tanhGrad(y, reshape(maxScatter(reshape(y), m, t))) by maxScatterTanhGrad and a reshape, not where x is not y", () => {
+    // y of 6144 floats: above what host kernels take (4096), where the fusion applies.
+    const y = tf.zeros([2, 32, 32, 3]);
+    const m = tf.zeros([2, 16, 16, 3]);
+    const pooled = [2, 16, 2, 16, 2, 3];
+    const chain = (y: hd.Value, m: hd.Value, t: hd.Value) => {
+      const s = maxScatter(hd.reshape(y, pooled), m, t, [2, 4]);
+      return tanhGrad(y, hd.reshape(s, [2, 32, 32, 3]));
+    };
+    expect(names(chain, y, m, m)).toEqual(["reshape", "maxScatterTanhGrad", "reshape"]);
+    const other = (y: hd.Value, z: hd.Value, m: hd.Value) => {
+      const s = maxScatter(hd.reshape(z, pooled), m, m, [2, 4]);
+      return tanhGrad(y, hd.reshape(s, [2, 32, 32, 3]));
+    };
+    expect(names(other, y, y, m)).toEqual(["reshape", "maxScatter", "reshape", "tanhGrad"]);
+    const used = (y: hd.Value, m: hd.Value) => {
+      const s = maxScatter(hd.reshape(y, pooled), m, m, [2, 4]);
+      const r = hd.reshape(s, [2, 32, 32, 3]);
+      return hd.add(tanhGrad(y, r), r);
+    };
+    expect(names(used, y, m)).toEqual(["reshape", "maxScatter", "reshape", "tanhGrad", "add"]);
+    // Small arrays stay with the host kernels.
+    const [ys, ms] = [tf.zeros([2, 4, 4, 3]), tf.zeros([2, 2, 2, 3])];
+    const small = (y: hd.Value, m: hd.Value) =>
+      tanhGrad(y, hd.reshape(maxScatter(hd.reshape(y, [2, 2, 2, 2, 2, 3]), m, m, [2, 4]), [2, 4, 4, 3]));
+    expect(names(small, ys, ms)).toEqual(["reshape", "maxScatter", "reshape", "tanhGrad"]);
+    tf.dispose([y, m, ys, ms]);
+  });
+
+  it("is off with setFusion(false)", () => {
+    const previous = setFusion(false);
+    expect(names((x, w, b) => hd.add(hd.conv2d(x, w), b), x, w, b)).toEqual(["conv2d", "add"]);
+    setFusion(previous);
+  });
+});
+
+for (const backend of ["cpu", "wasm"] as const) {
+  describe(`fused conv + bias in jit plans on ${backend}`, () => {
+    beforeAll(async () => {
+      await setBackend(backend);
+      if (backend === "wasm") expect(await installSimdKernels()).toBe(true);
+    });
+    afterEach(() => {
+      runtime.setIm2colMode("auto");
+      setHeapGemm(null);
+    });
+
+    const routes: Array<[string, () => void]> =
+      backend === "cpu"
+        ? [["tfjs's conv", () => {}]]
+        : [
+            ["default routes", () => {}],
+            ["im2col forced", () => runtime.setIm2colMode("always")],
+            ["heap GEMM installed", () => setHeapGemm(jsGemm)],
+          ];
+    for (const [route, setup] of routes) {
+      for (const c of CASES) {
+        it(`${c.label} (${route}): equals a float64 conv + bias, random and edge inputs`, async () => {
+          setup();
+          const before = tf.memory().numTensors;
+          for (const edges of [false, true]) {
+            // Edge values (NaN, ±Inf, ±0) in x and b; w finite (0·Inf in a padded tap is NaN in an
+            // im2col product and skipped by a direct conv: not a property of the fusion).
+            const [x, w, b] = [values(size(c.x), 1, edges), values(size(c.w), 2), values(c.w[3], 3, edges)];
+            const want = bruteForce(x, w, b, c);
+            const f = convBias(c);
+            const fused = await runJit(f, [x, w, b], [c.x, c.w, [c.w[3]]], true);
+            expectClose(fused.out, want, c.w[0] * c.w[1] * c.w[2], `${c.label} fused`);
+            const unfused = await runJit(f, [x, w, b], [c.x, c.w, [c.w[3]]], false);
+            expect(unfused.kernels).not.toContain("FusedConv2D");
+            // On cpu FusedConv2D is the conv and then the same add: bit-identical.
+            if (backend === "cpu") expect(Array.from(fused.out)).toEqual(Array.from(unfused.out));
+          }
+          expect(tf.memory().numTensors).toBe(before);
+        });
+      }
+    }
+
+    it("a profiled jitted call runs FusedConv2D and no Add where tfjs's conv runs; Conv2D and Add where the output has another use", async () => {
+      const c = CASES[0]!;
+      const args = [values(size(c.x), 4), values(size(c.w), 5), values(c.w[3], 6)];
+      const shapes = [c.x, c.w, [c.w[3]]];
+      const f = (x: hd.Value, w: hd.Value, b: hd.Value) => hd.tanh(hd.add(hd.conv2d(x, w), b));
+      const { kernels } = await runJit(f, args, shapes, true);
+      expect(kernels.filter((k) => k === "FusedConv2D")).toHaveLength(1);
+      expect(kernels).not.toContain("Conv2D");
+      expect(kernels).not.toContain("Add");
+      const twice = (x: hd.Value, w: hd.Value, b: hd.Value) => {
+        const y = hd.conv2d(x, w);
+        return hd.add(hd.add(y, b), y);
+      };
+      const other = await runJit(twice, args, shapes, true);
+      expect(other.kernels).not.toContain("FusedConv2D");
+      expect(other.kernels).toContain("Conv2D");
+    });
+  });
+}
+
+describe("LeNet-5's gradient on wasm", () => {
+  beforeAll(async () => {
+    await setBackend("wasm");
+    await installSimdKernels();
+  });
+
+  it("jit(grad) (fused plan) equals the eager gradient; both run the fused kernels", async () => {
+    const before = tf.memory().numTensors;
+    const r = rng(9);
+    const param = (shape: number[], scale: number) =>
+      tf.tensor(
+        Float32Array.from({ length: size(shape) }, () => (r(2) - 1) * scale),
+        shape,
+      );
+    const p = {
+      c1: { w: param([5, 5, 3, 6], 0.2), b: param([6], 0.1) },
+      c2: { w: param([5, 5, 6, 16], 0.1), b: param([16], 0.1) },
+      fc: { w: param([400, 10], 0.05), b: param([10], 0.1) },
+    };
+    const x = param([4, 32, 32, 3], 1);
+    const pool = (y: hd.Value) => hd.maxPool(y, { window: 2 });
+    const loss = (q: typeof p, xs: hd.Value) => {
+      let y = pool(hd.tanh(hd.add(hd.conv2d(xs, q.c1.w), q.c1.b)));
+      y = pool(hd.tanh(hd.add(hd.conv2d(y, q.c2.w), q.c2.b)));
+      const logits = hd.add(hd.matmul(hd.reshape(y, [4, 400]), q.fc.w), q.fc.b);
+      return hd.sum(hd.square(logits));
+    };
+    let eager: unknown;
+    const eagerProfile = await tf.profile(() => void (eager = hd.grad(loss)(p, x)));
+    // Eager reverse mode fuses the pooling gradients with tanh's too (rules/vjp.ts, DeferredScatter).
+    const eagerCount = (name: string) => eagerProfile.kernels.filter((k) => k.name === name).length;
+    expect([
+      eagerCount("HodiffMaxScatterTanhGrad"),
+      eagerCount("HodiffTanhGrad"),
+      eagerCount("HodiffMaxScatter"),
+    ]).toEqual([2, 0, 0]);
+    const jgrad = hd.jit(hd.grad(loss));
+    hd.dispose(jgrad(p, x));
+    let jitted: unknown;
+    const profile = await tf.profile(() => void (jitted = jgrad(p, x)));
+    const count = (name: string) => profile.kernels.filter((k) => k.name === name).length;
+    // Both convs with their biases, both pooling gradients with tanh's derivative.
+    expect([count("FusedConv2D"), count("HodiffMaxScatterTanhGrad"), count("HodiffTanhGrad")]).toEqual([2, 2, 0]);
+    const [a, b] = [hd.treeLeaves(eager), hd.treeLeaves(jitted)];
+    expect(a).toHaveLength(6);
+    a.forEach((leaf, i) => {
+      const [u, v] = [hd.toFlat(leaf), hd.toFlat(b[i]!)];
+      const scale = Math.max(...Array.from(u, Math.abs));
+      for (let k = 0; k < u.length; k++)
+        expect(Math.abs(u[k]! - v[k]!), `leaf ${i} at ${k}`).toBeLessThan(1e-5 * scale);
+    });
+    hd.dispose([eager, jitted]);
+    jgrad.dispose();
+    tf.dispose([x, p.c1.w, p.c1.b, p.c2.w, p.c2.b, p.fc.w, p.fc.b]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

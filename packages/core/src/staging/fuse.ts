@@ -1,0 +1,144 @@
+/**
+ * Kernel fusion when a plan is built (as XLA fuses after differentiation): an equation whose operand
+ * is the only use of another equation's output may run with it as one kernel. The fused steps are
+ * plan-only primitives: they never appear while tracing, so they need no derivative, batching or
+ * Taylor rules — transforms of a jitted function see its unfused jaxpr, and the plan that runs it
+ * is built from the jaxpr after every transform.
+ *
+ * Fusions: add(conv2d(x, w), b) with b of shape [O] → `K.conv2dBias` (FusedConv2D), and
+ * tanhGrad(y, maxScatter(x, m, t)) with x = y (through reshapes) → `K.maxScatterTanhGrad` (max
+ * pooling's gradient and tanh's derivative rule in one pass, LeNet-5's reverse pass).
+ */
+import { conv2dP } from "../primitives/linalg";
+import { addP, tanhGradP } from "../primitives/elementwise";
+import { maxScatterP } from "../primitives/reduce";
+import { reshapeP } from "../primitives/shape";
+import { conv2dBiasP, maxScatterTanhGradP } from "../primitives/fused";
+import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
+import { HOST_MAX_SIZE } from "./host";
+import { sizeOf } from "../shapes";
+import type { AnyPrimitive } from "../trace/core";
+
+/**
+ * One fusion: `outer`'s operand at some position is the output of an equation of `inner`, used by
+ * nothing else; `rewrite` returns the fused equation's primitive, params and inputs, or null where
+ * this pair does not qualify.
+ */
+interface Fusion {
+  readonly inner: AnyPrimitive;
+  readonly outer: AnyPrimitive;
+  rewrite(inner: Eqn, outer: Eqn, at: number): { prim: AnyPrimitive; params: unknown; inputs: Atom[] } | null;
+}
+
+const FUSIONS: readonly Fusion[] = [
+  {
+    inner: conv2dP,
+    outer: addP,
+    rewrite: (conv, add, at) => {
+      const y = conv.outs[0]!.aval;
+      const b = add.inputs[1 - at]!;
+      const out = add.outs[0]!.aval;
+      const O = y.shape[3];
+      const ok =
+        b instanceof Var &&
+        y.dtype === "float32" &&
+        b.aval.dtype === "float32" &&
+        b.aval.shape.length === 1 &&
+        b.aval.shape[0] === O &&
+        out.shape.length === 4 &&
+        out.shape.every((d, i) => d === y.shape[i]);
+      return ok ? { prim: conv2dBiasP, params: conv.params, inputs: [...conv.inputs, b] } : null;
+    },
+  },
+];
+
+let fusing = true;
+/** Turn fusion in plans built from now on off or on (tests and benchmarks compare the two); returns the previous setting. */
+export function setFusion(on: boolean): boolean {
+  const previous = fusing;
+  fusing = on;
+  return previous;
+}
+
+/**
+ * The jaxpr with each `FUSIONS` pattern replaced by its fused equation (at the outer equation's
+ * place; the inner one's inputs are defined before it). Outputs of the jaxpr are never fused away.
+ */
+export function fuse(j: Jaxpr): Jaxpr {
+  if (!fusing) return j;
+  const uses = new Map<Var, number>();
+  const count = (a: Atom) => {
+    if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
+  };
+  j.eqns.forEach((e) => e.inputs.forEach(count));
+  j.outs.forEach(count);
+  const producer = new Map<Var, Eqn>();
+  for (const e of j.eqns) if (e.outs.length === 1) producer.set(e.outs[0]!, e);
+  const fusedAway = new Set<Eqn>();
+  const replaced = new Map<Eqn, Eqn>();
+  for (const e of j.eqns) {
+    for (const f of FUSIONS) {
+      if (e.prim !== f.outer || replaced.has(e)) continue;
+      for (let at = 0; at < e.inputs.length && !replaced.has(e); at++) {
+        const a = e.inputs[at]!;
+        const inner = a instanceof Var ? producer.get(a) : undefined;
+        if (!inner || inner.prim !== f.inner || uses.get(a as Var) !== 1 || fusedAway.has(inner)) continue;
+        const r = f.rewrite(inner, e, at);
+        if (!r) continue;
+        fusedAway.add(inner);
+        replaced.set(e, { prim: r.prim, params: r.params, inputs: r.inputs, outs: e.outs });
+      }
+    }
+  }
+  if (replaced.size > 0) {
+    const eqns = j.eqns.filter((e) => !fusedAway.has(e)).map((e) => replaced.get(e) ?? e);
+    j = new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+  }
+  return fuseScatterTanhGrad(j);
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * G = tanhGrad(Y, R), R = reshape(S) (or R = S), S = maxScatter(X, M, T) with X = reshape(Y) (or
+ * X = Y), S and R used only there, Y larger than host kernels take: S becomes
+ * maxScatterTanhGrad(X, M, T) (X holds Y's values in the same order) and R's reshape now defines G.
+ */
+function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
+  const uses = new Map<Var, number>();
+  const count = (a: Atom) => {
+    if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
+  };
+  j.eqns.forEach((e) => e.inputs.forEach(count));
+  j.outs.forEach(count);
+  const producer = new Map<Var, Eqn>();
+  for (const e of j.eqns) if (e.outs.length === 1) producer.set(e.outs[0]!, e);
+  const made = (a: Atom | undefined, prim: AnyPrimitive): Eqn | undefined => {
+    const e = a instanceof Var ? producer.get(a) : undefined;
+    return e?.prim === prim ? e : undefined;
+  };
+  const rewritten = new Map<Eqn, Eqn>();
+  const dropped = new Set<Eqn>();
+  for (const g of j.eqns) {
+    if (g.prim !== tanhGradP) continue;
+    const [y, r] = g.inputs;
+    if (!(y instanceof Var) || !(r instanceof Var) || uses.get(r) !== 1) continue;
+    const reshape = made(r, reshapeP);
+    const s = reshape ? reshape.inputs[0] : r;
+    const scatter = made(s, maxScatterP);
+    if (!scatter || uses.get(s as Var) !== 1 || rewritten.has(scatter)) continue;
+    const x = scatter.inputs[0];
+    const sameData = x === y || made(x, reshapeP)?.inputs[0] === y;
+    const shapes = [y, r, g.outs[0]!].map((v) => v.aval.shape);
+    if (!sameData || y.aval.dtype !== "float32" || !shapes.every((sh) => sameShape(sh, shapes[0]!))) continue;
+    // Arrays a plan would run as host kernels (both have one) stay there: no tfjs call at all.
+    if (sizeOf(y.aval.shape) <= HOST_MAX_SIZE) continue;
+    rewritten.set(scatter, { ...scatter, prim: maxScatterTanhGradP, outs: reshape ? scatter.outs : g.outs });
+    if (reshape) rewritten.set(reshape, { ...reshape, outs: g.outs });
+    dropped.add(g);
+  }
+  if (dropped.size === 0) return j;
+  const eqns = j.eqns.filter((e) => !dropped.has(e)).map((e) => rewritten.get(e) ?? e);
+  return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+}
