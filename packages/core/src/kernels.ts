@@ -59,6 +59,23 @@ export type HeapGemm = (
 let heapGemm: HeapGemm | null = null;
 
 /**
+ * Whether tf.matMul takes transpose flags on `a`, `b` as fast as plain operands, so `K.matmul`
+ * passes them rather than materialising the transposes. Measured (`npx tsx bench/matmulLayouts.ts`):
+ * - wasm with a heap GEMM (native BLAS): yes — the flags are cblas's, free; a Transpose costs a pass.
+ * - wasm with XNNPACK: no — its BatchMatMul with flags is 10–20× slower than transpose + matmul.
+ * - cpu: MATMUL_FLAGS_CPU below.
+ * - webgpu: not measured on this machine (no adapter): no, today's explicit transposes kept.
+ */
+function gemmTakesFlags(a: Tensor, b: Tensor): boolean {
+  const backend = tf.getBackend();
+  if (backend === "wasm")
+    return heapGemm !== null && fusedKernelsActive() && a.dtype === "float32" && b.dtype === "float32";
+  if (backend === "cpu") return MATMUL_FLAGS_CPU;
+  return false;
+}
+const MATMUL_FLAGS_CPU = false;
+
+/**
  * XNNPACK (the wasm backend) handles at most 6 dimensions in broadcasting elementwise ops and in
  * pad, and past that returns wrong values with only a console warning. Nested vmap/jvp easily
  * makes rank-7 arrays, so such ops run on an equivalent lower-rank view: adjacent axes that
@@ -405,9 +422,21 @@ export const K = {
     gpu.onWebGpu() ? gpu.padByConcat(x, paddings) : padAnyRank(x, paddings),
   reverse: reverseAxes,
   cast: (a: Tensor, dtype: DType) => (gpu.onWebGpu() ? gpu.castMaterialized(a, dtype) : tf.cast(a, dtype)),
-  /** Batched matmul without transpose flags (flags are 10–20× slower on wasm). */
-  matmul3: (a: Tensor, b: Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
-  matmul2: (a: Tensor, b: Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+  /**
+   * op(a)·op(b) for rank-2 or rank-3 operands (equal batch), op = swap of the last two axes where
+   * the flag is set. The flags go to the GEMM where it takes them at no cost (`gemmTakesFlags`);
+   * elsewhere the transposes are materialised and the matmul is plain.
+   */
+  matmul: (a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor => {
+    if ((!transposeA && !transposeB) || gemmTakesFlags(a, b))
+      return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, transposeA, transposeB);
+    return tf.tidy(() => {
+      const swap = [...Array(a.rank - 2).keys(), a.rank - 1, a.rank - 2];
+      const at = transposeA ? K.transpose(a, swap) : a;
+      const bt = transposeB ? K.transpose(b, swap) : b;
+      return tf.matMul(at as tf.Tensor3D, bt as tf.Tensor3D);
+    });
+  },
   conv2d: (
     x: Tensor,
     w: Tensor,
