@@ -59,21 +59,22 @@ export type HeapGemm = (
 let heapGemm: HeapGemm | null = null;
 
 /**
- * Whether tf.matMul takes transpose flags on `a`, `b` as fast as plain operands, so `K.matmul`
- * passes them rather than materialising the transposes. Measured (`npx tsx bench/matmulLayouts.ts`):
- * - wasm with a heap GEMM (native BLAS): yes — the flags are cblas's, free; a Transpose costs a pass.
- * - wasm with XNNPACK: no — its BatchMatMul with flags is 10–20× slower than transpose + matmul.
- * - cpu: MATMUL_FLAGS_CPU below.
- * - webgpu: not measured on this machine (no adapter): no, today's explicit transposes kept.
+ * Which transpose flags tf.matMul takes on `a`, `b` at least as fast as plain operands ([A's, B's]);
+ * `K.matmul` passes those and materialises the other transposes. Measured with
+ * `npx tsx bench/matmulLayouts.ts [--backend cpu] [--gemm native]` (the paper MLP's gradient matmuls):
+ * - wasm with a heap GEMM (native BLAS): both — cblas's flags, 1.0–1.3× faster than transpose + matmul.
+ * - wasm with XNNPACK: neither — its BatchMatMul with flags is 14–50× slower than transpose + matmul.
+ * - cpu: B's (c·W2ᵀ 1.28× faster with the flag), not A's (Xᵀ·c, H1ᵀ·c 0.8–0.98×).
+ * - webgpu: not measured (no adapter on this machine): neither, as before the flags existed.
  */
-function gemmTakesFlags(a: Tensor, b: Tensor): boolean {
+function flagsTaken(a: Tensor, b: Tensor): [boolean, boolean] {
   const backend = tf.getBackend();
-  if (backend === "wasm")
-    return heapGemm !== null && fusedKernelsActive() && a.dtype === "float32" && b.dtype === "float32";
-  if (backend === "cpu") return MATMUL_FLAGS_CPU;
-  return false;
+  if (backend === "wasm") {
+    const native = heapGemm !== null && fusedKernelsActive() && a.dtype === "float32" && b.dtype === "float32";
+    return [native, native];
+  }
+  return [false, backend === "cpu"];
 }
-const MATMUL_FLAGS_CPU = false;
 
 /**
  * XNNPACK (the wasm backend) handles at most 6 dimensions in broadcasting elementwise ops and in
@@ -424,19 +425,21 @@ export const K = {
   cast: (a: Tensor, dtype: DType) => (gpu.onWebGpu() ? gpu.castMaterialized(a, dtype) : tf.cast(a, dtype)),
   /**
    * op(a)·op(b) for rank-2 or rank-3 operands (equal batch), op = swap of the last two axes where
-   * the flag is set. The flags go to the GEMM where it takes them at no cost (`gemmTakesFlags`);
+   * the flag is set. The flags go to the GEMM where it takes them at no cost (`flagsTaken`);
    * elsewhere the transposes are materialised and the matmul is plain.
    */
   matmul: (a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor => {
-    if ((!transposeA && !transposeB) || gemmTakesFlags(a, b))
-      return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, transposeA, transposeB);
+    const [takesA, takesB] = transposeA || transposeB ? flagsTaken(a, b) : [true, true];
+    const [swapA, swapB] = [transposeA && !takesA, transposeB && !takesB];
+    if (!swapA && !swapB) return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, transposeA, transposeB);
     return tf.tidy(() => {
       const swap = [...Array(a.rank - 2).keys(), a.rank - 1, a.rank - 2];
-      const at = transposeA ? K.transpose(a, swap) : a;
-      const bt = transposeB ? K.transpose(b, swap) : b;
-      return tf.matMul(at as tf.Tensor3D, bt as tf.Tensor3D);
+      const at = swapA ? K.transpose(a, swap) : a;
+      const bt = swapB ? K.transpose(b, swap) : b;
+      return tf.matMul(at as tf.Tensor3D, bt as tf.Tensor3D, transposeA && !swapA, transposeB && !swapB);
     });
   },
+
   conv2d: (
     x: Tensor,
     w: Tensor,
