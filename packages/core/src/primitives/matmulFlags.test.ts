@@ -249,6 +249,23 @@ for (const backend of ["cpu", "wasm"] as const) {
       hd.dispose([a, b, w]);
     });
 
+    it("jit transposes a constant flagged operand once, at compile time: no Transpose kernel per call", async () => {
+      // ∂w of Σ tanh(x·w) is xᵀ·c: with x captured (a constant), x is transposed when compiling.
+      const x = hd.array(randomData(80 * 60, 71), { shape: [80, 60] });
+      const wt = hd.array(randomData(60 * 70, 72), { shape: [60, 70] });
+      const g = hd.grad((p: Value) => hd.sum(hd.tanh(hd.matmul(x, p))));
+      const jitted = hd.jit(g);
+      const eager = g(wt);
+      hd.dispose(jitted(wt)); // compiles
+      let out: Value | undefined;
+      const kernels = (await tf.profile(() => void (out = jitted(wt) as Value))).kernels.map((k) => k.name);
+      expect(kernels).toContain("BatchMatMul");
+      expect(kernels).not.toContain("Transpose");
+      expect(hd.testing.allClose(out, eager, { atol: 1e-5, rtol: 1e-5 })).toBeNull();
+      hd.dispose([out!, eager, x, wt]);
+      jitted.dispose();
+    });
+
     it("the gradient of an MLP layer issues no transpose primitive (only the kernel seam may transpose)", () => {
       const x = hd.array(randomData(12, 61), { shape: [3, 4] });
       const wt = hd.array(randomData(20, 62), { shape: [4, 5] });
