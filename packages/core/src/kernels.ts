@@ -65,7 +65,8 @@ let heapGemm: HeapGemm | null = null;
  * - wasm with a heap GEMM (native BLAS): both — cblas's flags, 1.0–1.3× faster than transpose + matmul.
  * - wasm with XNNPACK: neither — its BatchMatMul with flags is 14–50× slower than transpose + matmul.
  * - cpu: B's (c·W2ᵀ 1.28× faster with the flag), not A's (Xᵀ·c, H1ᵀ·c 0.8–0.98×).
- * - webgpu: not measured (no adapter on this machine): neither, as before the flags existed.
+ * - webgpu: neither, as before the flags existed. Measured only on a software adapter (llvmpipe,
+ *   `--backend webgpu`): A's flag 1.0–1.07×, B's 0.45×; not measured on a hardware GPU.
  */
 function flagsTaken(a: Tensor, b: Tensor): [boolean, boolean] {
   const backend = tf.getBackend();
