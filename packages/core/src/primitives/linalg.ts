@@ -4,28 +4,11 @@
  * convolutions instead of Conv2DBackprop*.
  */
 import { K, runtime, type Tensor } from "../kernels";
-import {
-  avalOf,
-  bind,
-  shapeError,
-  transformDepth,
-  type Aval,
-  type BDim,
-  type Primitive,
-  type Value,
-} from "../trace/core";
-import { transpose } from "./shape";
+import { bind, shapeError, transformDepth, type Aval, type BDim, type Primitive, type Value } from "../trace/core";
 import { convOutSize, sizeOf } from "../shapes";
 
 const def = <P>(p: Primitive<P>): Primitive<P> => p;
 const fmt = (a: Aval) => `${a.dtype}[${a.shape.join(",")}]`;
-const shapeOf = (x: Value) => avalOf(x).shape;
-
-/** Swap the last two axes. */
-export function swapLast(x: Value): Value {
-  const r = shapeOf(x).length;
-  return transpose(x, [...Array(r - 2).keys(), r - 1, r - 2]);
-}
 
 /**
  * Products (matmul, conv2d with its params) computed inside a transform, by the data (and shapes) of their operands (a tensor's data never
@@ -124,7 +107,7 @@ function opDims(shape: readonly number[], transposed: boolean | undefined): [num
   return transposed ? [c, r] : [r, c];
 }
 
-/** matmul(a, b; {transposeA, transposeB}) = op(a)·op(b) over equal batch dims, op(x) = swapLast(x) where flagged. */
+/** matmul(a, b; {transposeA, transposeB}) = op(a)·op(b) over equal batch dims, op(x) = x with its last two axes swapped where flagged. */
 export const matmulP: Primitive<MatmulParams> = def({
   name: "matmul",
   bilinear: true,
@@ -147,7 +130,7 @@ export const matmulP: Primitive<MatmulParams> = def({
 /** matmul on operands of equal rank ≥ 2 and equal batch dims (no broadcasting). */
 export const matmulRaw = (a: Value, b: Value): Value => bind(matmulP, [a, b], {});
 
-/** op(a)·op(b), op = swapLast where the flag is set; operands as `matmulRaw`'s. */
+/** op(a)·op(b), op = the swap of the last two axes where the flag is set; operands as `matmulRaw`'s. */
 export const matmulT = (a: Value, b: Value, transposeA: boolean, transposeB: boolean): Value =>
   bind(matmulP, [a, b], matmulParams(transposeA, transposeB));
 
