@@ -61,6 +61,25 @@ export type HeapGemm = (
 let heapGemm: HeapGemm | null = null;
 
 /**
+ * Which transpose flags tf.matMul takes on `a`, `b` at least as fast as plain operands ([A's, B's]);
+ * `K.matmul` passes those and materialises the other transposes. Measured with
+ * `npx tsx bench/matmulLayouts.ts [--backend cpu] [--gemm native]` (the paper MLP's gradient matmuls):
+ * - wasm with a heap GEMM (native BLAS): both — cblas's flags, 1.0–1.3× faster than transpose + matmul.
+ * - wasm with XNNPACK: neither — its BatchMatMul with flags is 14–50× slower than transpose + matmul.
+ * - cpu: B's (c·W2ᵀ 1.28× faster with the flag), not A's (Xᵀ·c, H1ᵀ·c 0.8–0.98×).
+ * - webgpu: neither, as before the flags existed. Measured only on a software adapter (llvmpipe,
+ *   `--backend webgpu`): A's flag 1.0–1.07×, B's 0.45×; not measured on a hardware GPU.
+ */
+function flagsTaken(a: Tensor, b: Tensor): [boolean, boolean] {
+  const backend = tf.getBackend();
+  if (backend === "wasm") {
+    const native = heapGemm !== null && fusedKernelsActive() && a.dtype === "float32" && b.dtype === "float32";
+    return [native, native];
+  }
+  return [false, backend === "cpu"];
+}
+
+/**
  * XNNPACK (the wasm backend) handles at most 6 dimensions in broadcasting elementwise ops and in
  * pad, and past that returns wrong values with only a console warning. Nested vmap/jvp easily
  * makes rank-7 arrays, so such ops run on an equivalent lower-rank view: adjacent axes that
@@ -462,9 +481,23 @@ export const K = {
     gpu.onWebGpu() ? gpu.padByConcat(x, paddings) : padAnyRank(x, paddings),
   reverse: reverseAxes,
   cast: (a: Tensor, dtype: DType) => (gpu.onWebGpu() ? gpu.castMaterialized(a, dtype) : tf.cast(a, dtype)),
-  /** Batched matmul without transpose flags (flags are 10–20× slower on wasm). */
-  matmul3: (a: Tensor, b: Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
-  matmul2: (a: Tensor, b: Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+  /**
+   * op(a)·op(b) for rank-2 or rank-3 operands (equal batch), op = swap of the last two axes where
+   * the flag is set. The flags go to the GEMM where it takes them at no cost (`flagsTaken`);
+   * elsewhere the transposes are materialised and the matmul is plain.
+   */
+  matmul: (a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor => {
+    const [takesA, takesB] = transposeA || transposeB ? flagsTaken(a, b) : [true, true];
+    const [swapA, swapB] = [transposeA && !takesA, transposeB && !takesB];
+    if (!swapA && !swapB) return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, transposeA, transposeB);
+    return tf.tidy(() => {
+      const swap = [...Array(a.rank - 2).keys(), a.rank - 1, a.rank - 2];
+      const at = swapA ? K.transpose(a, swap) : a;
+      const bt = swapB ? K.transpose(b, swap) : b;
+      return tf.matMul(at as tf.Tensor3D, bt as tf.Tensor3D, transposeA && !swapA, transposeB && !swapB);
+    });
+  },
+
   conv2d: (
     x: Tensor,
     w: Tensor,

@@ -1,32 +1,14 @@
 /**
- * matmul and conv2d. Their rules (`rules/`) use only kernels that are fast on wasm: explicit
- * transposes instead of matmul transpose flags, forward convolutions instead of Conv2DBackprop*.
+ * matmul and conv2d. Their rules (`rules/`) use only kernels that are fast on wasm: matmul transpose
+ * flags (which `K.matmul` runs as explicit transposes where the GEMM is slow with them), forward
+ * convolutions instead of Conv2DBackprop*.
  */
 import { K, runtime, type Tensor } from "../kernels";
-import {
-  avalOf,
-  bind,
-  shapeError,
-  transformDepth,
-  type Aval,
-  type BDim,
-  type Primitive,
-  type Value,
-} from "../trace/core";
-import { transpose } from "./shape";
+import { bind, shapeError, transformDepth, type Aval, type BDim, type Primitive, type Value } from "../trace/core";
 import { convOutSize, sizeOf } from "../shapes";
 
 const def = <P>(p: Primitive<P>): Primitive<P> => p;
 const fmt = (a: Aval) => `${a.dtype}[${a.shape.join(",")}]`;
-const shapeOf = (x: Value) => avalOf(x).shape;
-
-/** Swap the last two axes. */
-export function swapLast(x: Value): Value {
-  const r = shapeOf(x).length;
-  return transpose(x, [...Array(r - 2).keys(), r - 1, r - 2]);
-}
-
-type NoParams = Record<string, never>;
 
 /**
  * Products (matmul, conv2d with its params) computed inside a transform, by the data (and shapes) of their operands (a tensor's data never
@@ -90,35 +72,67 @@ export function shareProducts<R>(body: () => R): R {
   }
 }
 
-function matmulImpl(a: Tensor, b: Tensor): Tensor {
-  if (a.rank === 2) return K.matmul2(a, b);
-  if (a.rank === 3) return K.matmul3(a, b);
-  const [m, k] = a.shape.slice(-2) as [number, number];
-  const n = b.shape[b.rank - 1]!;
-  const batch = a.shape.slice(0, -2);
-  const B = sizeOf(batch);
-  return runtime.tidy(() => K.reshape(K.matmul3(K.reshape(a, [B, m, k]), K.reshape(b, [B, k, n])), [...batch, m, n]));
+/**
+ * matmul's parameters, as JAX's dot_general carries dimension numbers: matmul(a, b; p) =
+ * op(a)·op(b), op = the swap of the last two axes where the flag is set (absent = false). The
+ * gradient rules emit flags instead of explicit transposes; the kernel seam (`K.matmul`) decides
+ * per backend whether the GEMM takes them or the transposes are materialised.
+ */
+export interface MatmulParams {
+  readonly transposeA?: boolean;
+  readonly transposeB?: boolean;
 }
 
-export const matmulP: Primitive<NoParams> = def({
+/** The params with only the set flags (so equal products have equal params, e.g. for memo and CSE keys). */
+export const matmulParams = (transposeA = false, transposeB = false): MatmulParams => ({
+  ...(transposeA ? { transposeA: true } : {}),
+  ...(transposeB ? { transposeB: true } : {}),
+});
+
+function matmulImpl(a: Tensor, b: Tensor, { transposeA = false, transposeB = false }: MatmulParams): Tensor {
+  if (a.rank <= 3) return K.matmul(a, b, transposeA, transposeB);
+  const [ra, ca] = a.shape.slice(-2) as [number, number];
+  const [rb, cb] = b.shape.slice(-2) as [number, number];
+  const batch = a.shape.slice(0, -2);
+  const B = sizeOf(batch);
+  return runtime.tidy(() => {
+    const out = K.matmul(K.reshape(a, [B, ra, ca]), K.reshape(b, [B, rb, cb]), transposeA, transposeB);
+    return K.reshape(out, [...batch, ...out.shape.slice(-2)]);
+  });
+}
+
+/** (rows, columns) of op(x): x's last two axes, swapped when `transposed`. */
+function opDims(shape: readonly number[], transposed: boolean | undefined): [number, number] {
+  const [r, c] = shape.slice(-2) as [number, number];
+  return transposed ? [c, r] : [r, c];
+}
+
+/** matmul(a, b; {transposeA, transposeB}) = op(a)·op(b) over equal batch dims, op(x) = x with its last two axes swapped where flagged. */
+export const matmulP: Primitive<MatmulParams> = def({
   name: "matmul",
   bilinear: true,
-  impl: ([a, b]) => memoProduct(a!, b!, "", () => matmulImpl(a!, b!)),
-  abstractEval: ([a, b]) => {
+  impl: ([a, b], p) =>
+    memoProduct(a!, b!, `${p.transposeA ? " aᵀ" : ""}${p.transposeB ? " bᵀ" : ""}`, () => matmulImpl(a!, b!, p)),
+  abstractEval: ([a, b], p) => {
     const as = a!.shape;
     const bs = b!.shape;
-    const ok =
-      as.length >= 2 &&
-      as.length === bs.length &&
-      as[as.length - 1] === bs[bs.length - 2] &&
-      as.slice(0, -2).every((d, i) => d === bs[i]);
-    if (!ok || a!.dtype !== b!.dtype) shapeError("matmul", `cannot multiply ${fmt(a!)} by ${fmt(b!)}`);
-    return { shape: [...as.slice(0, -1), bs[bs.length - 1]!], dtype: a!.dtype };
+    const ok = as.length >= 2 && as.length === bs.length && as.slice(0, -2).every((d, i) => d === bs[i]);
+    const [m, k] = ok ? opDims(as, p.transposeA) : [0, 0];
+    const [k2, n] = ok ? opDims(bs, p.transposeB) : [0, 0];
+    if (!ok || k !== k2 || a!.dtype !== b!.dtype) {
+      const t = (flag: boolean | undefined) => (flag ? "ᵀ" : "");
+      shapeError("matmul", `cannot multiply ${fmt(a!)}${t(p.transposeA)} by ${fmt(b!)}${t(p.transposeB)}`);
+    }
+    return { shape: [...as.slice(0, -2), m, n], dtype: a!.dtype };
   },
 });
 
 /** matmul on operands of equal rank ≥ 2 and equal batch dims (no broadcasting). */
 export const matmulRaw = (a: Value, b: Value): Value => bind(matmulP, [a, b], {});
+
+/** op(a)·op(b), op = the swap of the last two axes where the flag is set; operands as `matmulRaw`'s. */
+export const matmulT = (a: Value, b: Value, transposeA: boolean, transposeB: boolean): Value =>
+  bind(matmulP, [a, b], matmulParams(transposeA, transposeB));
 
 export interface Conv2DParams {
   readonly strides: readonly [number, number];

@@ -7,6 +7,7 @@ import * as hd from "../index";
 import type { Value } from "../index";
 import { eluGrad, tanhGrad } from "./elementwise";
 import { maxGather, maxScatter } from "./reduce";
+import { matmulT } from "./linalg";
 
 const k = hd.random.key(42);
 const [k1, k2, k3, k4] = hd.random.split(k, 4) as [hd.Key, hd.Key, hd.Key, hd.Key];
@@ -77,6 +78,14 @@ export const GRAD_OPS: GradSpec[] = [
   { name: "matmul", f: (a, b) => hd.matmul(a, b), args: () => [u(k1, [3, 4]), u(k2, [4, 2])] },
   { name: "matmul (batched)", f: (a, b) => hd.matmul(a, b), args: () => [u(k1, [2, 3, 4]), u(k2, [2, 4, 2])] },
   { name: "matmul (vector)", f: (a, b) => hd.matmul(a, b), args: () => [u(k1, [4]), u(k2, [4, 2])] },
+  // matmulP's transpose flags: op(a)·op(b) with a stored [4, 3] / b stored [2, 4] where flagged.
+  { name: "matmul aᵀ·b", f: (a, b) => matmulT(a, b, true, false), args: () => [u(k1, [4, 3]), u(k2, [4, 2])] },
+  { name: "matmul a·bᵀ", f: (a, b) => matmulT(a, b, false, true), args: () => [u(k1, [3, 4]), u(k2, [2, 4])] },
+  {
+    name: "matmul aᵀ·bᵀ (batched)",
+    f: (a, b) => matmulT(a, b, true, true),
+    args: () => [u(k1, [2, 4, 3]), u(k2, [2, 2, 4])],
+  },
   {
     name: "conv2d valid",
     f: (x, w) => hd.conv2d(x, w),

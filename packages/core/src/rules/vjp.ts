@@ -49,7 +49,7 @@ import {
   transpose,
   transposeP,
 } from "../primitives/shape";
-import { conv2dP, matmulP, matmulRaw, swapLast, type Conv2DParams } from "../primitives/linalg";
+import { conv2dP, matmulP, matmulT, type Conv2DParams } from "../primitives/linalg";
 import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
 import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
 import { maxScatterTanhGradP } from "../primitives/fused";
@@ -267,14 +267,18 @@ class DeferredBilinear implements DeferredCotangent {
   }
 }
 
-defVjp(matmulP, (ct, [a, b], _y, _p, needs) => [
-  needs[0] ? matmulRaw(ct, swapLast(b!)) : null,
+/**
+ * y = op(a)·op(b) (`MatmulParams`): ∂a = op(ct·op(b)ᵀ), ∂b = op(op(a)ᵀ·ct), each one matmul with
+ * flags (no transpose primitive), e.g. ∂a = ct·bᵀ = matmul(ct, b; transposeB) without flags.
+ */
+defVjp(matmulP, (ct, [a, b], _y, { transposeA: ta = false, transposeB: tb = false }, needs) => [
+  needs[0] ? (ta ? matmulT(b!, ct, tb, true) : matmulT(ct, b!, false, !tb)) : null,
   needs[1]
     ? new DeferredBilinear(
         ct,
-        { shape: [...shapeOf(a!).slice(0, -2), shapeOf(a!).at(-1)!, shapeOf(ct).at(-1)!], dtype: avalOf(ct).dtype },
-        (u) => matmulRaw(a!, u),
-        () => matmulRaw(swapLast(a!), ct),
+        { shape: shapeOf(b!), dtype: avalOf(ct).dtype },
+        (u) => matmulT(a!, u, ta, tb),
+        () => (tb ? matmulT(ct, a!, true, ta) : matmulT(a!, ct, !ta, false)),
       )
     : null,
 ]);

@@ -20,7 +20,7 @@ import {
   sliceP,
   transposeP,
 } from "../primitives/shape";
-import { conv2dP, matmulP, matmulRaw } from "../primitives/linalg";
+import { conv2dP, matmulP } from "../primitives/linalg";
 import { batchedAxis, batchToFront, elementwiseVmap, moveaxis } from "../primitives/rules";
 import { binaryPartials, unaryDerivatives } from "./derivatives";
 
@@ -107,28 +107,29 @@ defVmap(concatP, (xs, dims, { axis }, size) => [
 ]);
 defVmap(reverseP, ([x], [d], { axes }) => [bind(reverseP, [x!], { axes: axes.map((a) => batchedAxis(a, d!)) }), d!]);
 
-defVmap(matmulP, ([a, b], dims) => {
+/**
+ * A mapped operand's axis is folded into op(a)'s rows or op(b)'s columns, which is a reshape only
+ * next to that axis: before the last two axes for rows of a plain a / columns of a transposed b,
+ * between them for columns of a plain b / rows of a transposed a (op(a) = aᵀ: [k, B·m] is [B·m, k]ᵀ).
+ */
+defVmap(matmulP, ([a, b], dims, p) => {
   const da = dims[0] ?? null;
   const db = dims[1] ?? null;
-  const nb = shapeOf(da === null ? a! : b!).length - 2; // batch rank of the unbatched operand's peer
-  if (da !== null && db !== null) return [matmulRaw(moveaxis(a!, da, 0), moveaxis(b!, db, 0)), 0];
-  if (da !== null) {
-    // Fold the mapped axis into the rows: [..., B, m, k] -> [..., B·m, k].
-    const am = moveaxis(a!, da, nb);
-    const s = shapeOf(am);
-    const [B, m, k] = s.slice(-3) as [number, number, number];
-    const out = matmulRaw(reshape(am, [...s.slice(0, -3), B * m, k]), b!);
-    const n = shapeOf(b!).at(-1)!;
-    return [reshape(out, [...s.slice(0, -3), B, m, n]), nb];
-  }
-  // Fold the mapped axis into the columns: [..., k, B, n] -> [..., k, B·n].
-  const nbb = shapeOf(a!).length - 2;
-  const bm = moveaxis(b!, db!, nbb + 1);
-  const s = shapeOf(bm);
-  const [k, B, n] = s.slice(-3) as [number, number, number];
-  const out = matmulRaw(a!, reshape(bm, [...s.slice(0, -3), k, B * n]));
-  const m = shapeOf(a!).at(-2)!;
-  return [reshape(out, [...s.slice(0, -3), m, B, n]), nbb + 1];
+  if (da !== null && db !== null) return [bind(matmulP, [moveaxis(a!, da, 0), moveaxis(b!, db, 0)], p), 0];
+  const nb = shapeOf(da !== null ? b! : a!).length - 2; // batch rank (the unmapped operand's)
+  // Whether the folded axis (rows of op(a), columns of op(b)) is the stored operand's last axis.
+  const inner = da !== null ? p.transposeA === true : p.transposeB !== true;
+  const xm = moveaxis(da !== null ? a! : b!, (da ?? db)!, nb + (inner ? 1 : 0));
+  const s = shapeOf(xm);
+  const [B, x, y] = (inner ? [s.at(-2), s.at(-3), s.at(-1)] : [s.at(-3), s.at(-2), s.at(-1)]) as number[];
+  const folded = reshape(xm, inner ? [...s.slice(0, -3), x!, B! * y!] : [...s.slice(0, -3), B! * x!, y!]);
+  const out = bind(matmulP, da !== null ? [folded, b!] : [a!, folded], p);
+  const [rows, cols] = shapeOf(out).slice(-2) as [number, number];
+  const pre = shapeOf(out).slice(0, -2);
+  const unfolded = inner ? y! : x!; // m (a mapped) or n (b mapped)
+  // out is [..., B·m, n] (a mapped) or [..., m, B·n] (b mapped).
+  if (da !== null) return [reshape(out, [...pre, B!, unfolded, cols]), nb];
+  return [reshape(out, [...pre, rows, B!, unfolded]), nb + 1];
 });
 
 defVmap(conv2dP, ([x, w], dims, p, size) => {

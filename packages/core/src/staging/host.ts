@@ -51,7 +51,7 @@ import {
   type SliceParams,
   type TransposeParams,
 } from "../primitives/shape";
-import { matmulP } from "../primitives/linalg";
+import { matmulP, type MatmulParams } from "../primitives/linalg";
 
 export type HostData = Float32Array | Int32Array | Uint8Array;
 /** An array in JS memory. */
@@ -78,10 +78,7 @@ export const HOST_MAX_SIZE = 4096;
 export function runsOnHost(prim: AnyPrimitive, ins: readonly Aval[], out: Aval): boolean {
   if (!table.has(prim)) return false;
   if (sizeOf(out.shape) > HOST_MAX_SIZE || ins.some((a) => sizeOf(a.shape) > HOST_MAX_SIZE)) return false;
-  if (prim === matmulP) {
-    const [a, b] = ins as [Aval, Aval];
-    return sizeOf(a.shape) * b.shape[b.shape.length - 1]! <= 64 * 1024; // multiply-adds
-  }
+  if (prim === matmulP) return sizeOf(ins[0]!.shape) * out.shape[out.shape.length - 1]! <= 64 * 1024; // multiply-adds
   return true;
 }
 
@@ -331,11 +328,14 @@ table.set(maxGatherP, ([x, m, s], { axes }: ReduceParams) => {
   return { data: sum, shape: m!.shape, dtype: "float32" };
 });
 
-table.set(matmulP, ([a, b], _p, outAval: Aval) => {
+/** op(a)·op(b) (`MatmulParams`), accumulated in float64 row by row; a flag only changes the strides read. */
+table.set(matmulP, ([a, b], { transposeA = false, transposeB = false }: MatmulParams, outAval: Aval) => {
   const as = a!.shape;
-  const bs = b!.shape;
-  const [m, k] = as.slice(-2) as [number, number];
-  const n = bs[bs.length - 1]!;
+  const [m, n] = outAval.shape.slice(-2) as [number, number];
+  const k = as[as.length - (transposeA ? 2 : 1)]!;
+  // Element (i, p) of op(a) is A[i·ai + p·ap]; (p, j) of op(b) is B[p·bp + j·bj].
+  const [ai, ap] = transposeA ? [1, m] : [k, 1];
+  const [bp, bj] = transposeB ? [1, k] : [n, 1];
   const batch = as.slice(0, -2);
   const B = sizeOf(batch);
   const out = alloc(outAval.dtype, B * m * n);
@@ -346,9 +346,9 @@ table.set(matmulP, ([a, b], _p, outAval: Aval) => {
     for (let i = 0; i < m; i++) {
       row.fill(0);
       for (let p = 0; p < k; p++) {
-        const av = A[t * m * k + i * k + p]!;
-        const bo = t * k * n + p * n;
-        for (let j = 0; j < n; j++) row[j]! += av * Bd[bo + j]!;
+        const av = A[t * m * k + i * ai + p * ap]!;
+        const bo = t * k * n + p * bp;
+        for (let j = 0; j < n; j++) row[j]! += av * Bd[bo + j * bj]!;
       }
       out.set(row, t * m * n + i * n);
     }

@@ -18,6 +18,7 @@ import { hoistConsts, jitP } from "../staging/call";
 import { bindCall } from "../trace/core";
 import { traceToJaxpr } from "../staging/trace";
 import { cse, dce, foldConstants } from "../staging/optimize";
+import { transposeConstOperands } from "../staging/constTranspose";
 import { allConcrete, Plan } from "../staging/plan";
 import { K } from "../kernels";
 import { scoped } from "../memory";
@@ -96,7 +97,7 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
     const owned = [...traced.closed.owned] as Tensor[];
     let jaxpr = traced.closed.jaxpr;
     let consts: Value[] = [...traced.closed.consts];
-    const [folded, foldedConsts, made] = foldConstants(jaxpr, consts);
+    const [folded, foldedConsts, made] = foldConstants(transposeConstOperands(jaxpr, consts), consts);
     owned.push(...made);
     jaxpr = cse(folded);
     [jaxpr, consts] = dce(jaxpr, foldedConsts);
