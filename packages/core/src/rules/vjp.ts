@@ -208,10 +208,11 @@ defVjp(tanhP, vjpRule(tanhP), (ct, [x], y, p, needs) =>
 defVjp(maxScatterP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxGather(x!, m!, ct, axes) : null]);
 defVjp(maxGatherP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxScatter(x!, m!, ct, axes) : null]);
 
-defVjp(reshapeP, (ct, [x]) => [reshape(ct, shapeOf(x!))]);
-defVjp(reshapeP, vjpRule(reshapeP), (ct, [x]) => [
-  ct instanceof DeferredScatter ? ct.reshaped(shapeOf(x!)) : reshape(ct.materialize(), shapeOf(x!)),
-]);
+defVjp(
+  reshapeP,
+  (ct, [x]) => [reshape(ct, shapeOf(x!))],
+  (ct, [x]) => [ct instanceof DeferredScatter ? ct.reshaped(shapeOf(x!)) : reshape(ct.materialize(), shapeOf(x!))],
+);
 defVjp(broadcastToP, (ct, [x]) => [unbroadcast(ct, shapeOf(x!))]);
 defVjp(transposeP, (ct, _x, _o, { perm }) => {
   const inv = new Array<number>(perm.length);

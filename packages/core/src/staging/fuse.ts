@@ -52,6 +52,19 @@ const FUSIONS: readonly Fusion[] = [
   },
 ];
 
+/** How often each variable is used (the jaxpr's outputs count as uses), and the equation defining each. */
+function dataflow(j: Jaxpr): { uses: Map<Var, number>; producer: Map<Var, Eqn> } {
+  const uses = new Map<Var, number>();
+  const count = (a: Atom) => {
+    if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
+  };
+  j.eqns.forEach((e) => e.inputs.forEach(count));
+  j.outs.forEach(count);
+  const producer = new Map<Var, Eqn>();
+  for (const e of j.eqns) if (e.outs.length === 1) producer.set(e.outs[0]!, e);
+  return { uses, producer };
+}
+
 let fusing = true;
 /** Turn fusion in plans built from now on off or on (tests and benchmarks compare the two); returns the previous setting. */
 export function setFusion(on: boolean): boolean {
@@ -66,14 +79,7 @@ export function setFusion(on: boolean): boolean {
  */
 export function fuse(j: Jaxpr): Jaxpr {
   if (!fusing) return j;
-  const uses = new Map<Var, number>();
-  const count = (a: Atom) => {
-    if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
-  };
-  j.eqns.forEach((e) => e.inputs.forEach(count));
-  j.outs.forEach(count);
-  const producer = new Map<Var, Eqn>();
-  for (const e of j.eqns) if (e.outs.length === 1) producer.set(e.outs[0]!, e);
+  const { uses, producer } = dataflow(j);
   const fusedAway = new Set<Eqn>();
   const replaced = new Map<Eqn, Eqn>();
   for (const e of j.eqns) {
@@ -106,14 +112,7 @@ const sameShape = (a: readonly number[], b: readonly number[]) =>
  * maxScatterTanhGrad(X, M, T) (X holds Y's values in the same order) and R's reshape now defines G.
  */
 function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
-  const uses = new Map<Var, number>();
-  const count = (a: Atom) => {
-    if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
-  };
-  j.eqns.forEach((e) => e.inputs.forEach(count));
-  j.outs.forEach(count);
-  const producer = new Map<Var, Eqn>();
-  for (const e of j.eqns) if (e.outs.length === 1) producer.set(e.outs[0]!, e);
+  const { uses, producer } = dataflow(j);
   const made = (a: Atom | undefined, prim: AnyPrimitive): Eqn | undefined => {
     const e = a instanceof Var ? producer.get(a) : undefined;
     return e?.prim === prim ? e : undefined;
