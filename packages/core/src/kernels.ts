@@ -291,6 +291,61 @@ function conv2dIm2col(
     return tf.reshape(flat, [B, Ho, Wo, O]);
   });
 }
+
+/**
+ * Whether convFilter's im2col route (`convFilterIm2col`) beats the composite (transposes + a conv
+ * of the transposed operands) for a [k, m]ᵀ·[m, n] product, k = kh·kw·c, n = o. Only with the native
+ * GEMM (XNNPACK's flagged BatchMatMul is slow, `flagsTaken`). `pnpm bench conv --gemm wasm,native`,
+ * "filter gradient" lines.
+ */
+export function convFilterIm2colFaster(k: number, n: number, native: boolean): boolean {
+  return native && k >= 1 && n >= 1;
+}
+
+/**
+ * conv2d's filter gradient dW[u, v, c, o] = Σ_{b,i,j} x[b, i·s₀ + u·d₀ − p₀, j·s₁ + v·d₁ − p₁, c]·ct[b, i, j, o]
+ * as dW.reshape(kh·kw·c, o) = patches(x)ᵀ · ct.reshape(b·ho·wo, o): the forward's own im2col matrix
+ * and one transposeA matmul on the native GEMM (no Transpose kernel), a few images at a time where
+ * the patch matrix would pass IM2COL_MAX (the chunks' products summed). null where the composite
+ * route (`convFilterP`'s impl) is the choice.
+ */
+function convFilterIm2col(
+  x: Tensor,
+  ct: Tensor,
+  filter: [number, number],
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor | null {
+  if (im2colMode === "never" || heapGemm === null || !fusedKernelsActive()) return null;
+  if (x.dtype !== "float32" || ct.dtype !== "float32" || x.size === 0 || ct.size === 0) return null;
+  const [B, H, W, C] = x.shape as [number, number, number, number];
+  const [, Ho, Wo, O] = ct.shape as [number, number, number, number];
+  const [kh, kw] = filter;
+  const perImage = Ho * Wo * kh * kw * C;
+  const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));
+  if (chunk < 1) return null;
+  if (im2colMode === "auto" && !convFilterIm2colFaster(kh * kw * C, O, true)) return null;
+  return tf.tidy(() => {
+    const pointwise =
+      kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && padding.flat().every((p) => p === 0);
+    const attrs = { kh, kw, ho: Ho, wo: Wo, strides, dilations, offsets: [padding[0][0], padding[1][0]] };
+    const product = (xs: Tensor, cs: Tensor): Tensor => {
+      const n = xs.shape[0]!;
+      const patches = pointwise
+        ? tf.reshape(xs, [n * H * W, C])
+        : (tf.engine().runKernel(FUSED_KERNELS.im2col, { x: xs }, attrs as unknown as tf.NamedAttrMap) as Tensor);
+      return K.matmul(patches, tf.reshape(cs, [n * Ho * Wo, O]), true, false);
+    };
+    let sum: Tensor | null = null;
+    for (let b = 0; b < B; b += chunk) {
+      const n = Math.min(chunk, B - b);
+      const part = chunk >= B ? product(x, ct) : product(tf.slice(x, b, n), tf.slice(ct, b, n));
+      sum = sum === null ? part : tf.add(sum, part);
+    }
+    return tf.reshape(sum!, [kh, kw, C, O]);
+  });
+}
 // ---- end im2col ----
 
 // ---- fused conv + bias ----
@@ -519,6 +574,11 @@ export const K = {
         )),
   /** conv2d(x, w) + b with b [O] along the last axis, one FusedConv2D kernel where possible (see conv2dBias). */
   conv2dBias,
+  /**
+   * conv2d's filter gradient by im2col + a transposeA matmul on the native GEMM (`convFilterIm2col`),
+   * or null where the caller's composite route is faster (no native GEMM, other backends).
+   */
+  convFilter: convFilterIm2col,
   zeros,
   fill: (shape: number[], value: number, dtype: DType) => tf.fill(shape, value, dtype),
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),
