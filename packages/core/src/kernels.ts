@@ -294,12 +294,15 @@ function conv2dIm2col(
 
 /**
  * Whether convFilter's im2col route (`convFilterIm2col`) beats the composite (transposes + a conv
- * of the transposed operands) for a [k, m]ᵀ·[m, n] product, k = kh·kw·c, n = o. Only with the native
- * GEMM (XNNPACK's flagged BatchMatMul is slow, `flagsTaken`). `pnpm bench conv --gemm wasm,native`,
- * "filter gradient" lines.
+ * of the transposed operands, itself im2col + matmul or XNNPACK's conv) for a filter gradient with
+ * k = kh·kw·c and n = o output channels: with the native GEMM for n ≥ 64; never on XNNPACK (its
+ * flagged BatchMatMul is slow, `flagsTaken`). Both routes build a patch matrix of the same size,
+ * so only the transposes of x and ct are saved. `pnpm bench conv --gemm wasm,native`, "filter
+ * gradient" lines, 2026-12-06 (loaded 2-core machine, speedup by median / by minimum): VGG-11''s
+ * seven (n = 64–512) 0.88–1.39 / 1.04–1.38, LeNet-5's (n = 6, 16) 0.7–0.95 / 0.66–0.95.
  */
 export function convFilterIm2colFaster(k: number, n: number, native: boolean): boolean {
-  return native && k >= 1 && n >= 1;
+  return native && k >= 1 && n >= 64;
 }
 /** convFilter's route: by the rule above ("auto"), or forced (benchmarks, tests; "im2col" also without the native GEMM). */
 export type ConvFilterRoute = "auto" | "im2col" | "composite";
@@ -308,8 +311,8 @@ let convFilterRoute: ConvFilterRoute = "auto";
 /**
  * conv2d's filter gradient dW[u, v, c, o] = Σ_{b,i,j} x[b, i·s₀ + u·d₀ − p₀, j·s₁ + v·d₁ − p₁, c]·ct[b, i, j, o]
  * as dW.reshape(kh·kw·c, o) = patches(x)ᵀ · ct.reshape(b·ho·wo, o): the forward's own im2col matrix
- * and one transposeA matmul on the native GEMM (no Transpose of x or ct; the product is formed as
- * (ctᵀ·patches)ᵀ, the transpose of the small [o, kh·kw·c] result), a few images at a time where
+ * and one transposeA matmul on the native GEMM (no Transpose of x or ct; with o < 16 the product
+ * is formed as (ctᵀ·patches)ᵀ, a transpose of the small [o, kh·kw·c] result), a few images at a time where
  * the patch matrix would pass IM2COL_MAX (the chunks' products summed). null where the composite
  * route (`convFilterP`'s impl) is the choice.
  */
@@ -335,14 +338,16 @@ function convFilterIm2col(
     const pointwise =
       kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && padding.flat().every((p) => p === 0);
     const attrs = { kh, kw, ho: Ho, wo: Wo, strides, dilations, offsets: [padding[0][0], padding[1][0]] };
+    const narrow = O < 16;
     const product = (xs: Tensor, cs: Tensor): Tensor => {
       const n = xs.shape[0]!;
       const patches = pointwise
         ? tf.reshape(xs, [n * H * W, C])
         : (tf.engine().runKernel(FUSED_KERNELS.im2col, { x: xs }, attrs as unknown as tf.NamedAttrMap) as Tensor);
-      // dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result): OpenBLAS runs this
-      // layout 1.3–1.4× faster than patchesᵀ·ct for LeNet-5's filter gradients (bench/conv.ts).
-      return K.matmul(tf.reshape(cs, [n * Ho * Wo, O]), patches, true, false);
+      const ct2 = tf.reshape(cs, [n * Ho * Wo, O]);
+      // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
+      // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16.
+      return narrow ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
     };
     let sum: Tensor | null = null;
     for (let b = 0; b < B; b += chunk) {
@@ -350,7 +355,7 @@ function convFilterIm2col(
       const part = chunk >= B ? product(x, ct) : product(tf.slice(x, b, n), tf.slice(ct, b, n));
       sum = sum === null ? part : tf.add(sum, part);
     }
-    return tf.reshape(K.transpose(sum!, [1, 0]), [kh, kw, C, O]);
+    return tf.reshape(narrow ? K.transpose(sum!, [1, 0]) : sum!, [kh, kw, C, O]);
   });
 }
 // ---- end im2col ----
