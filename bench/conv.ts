@@ -8,11 +8,13 @@
  * new filter tensor each call, as in training. The wasm lines back K.conv2d's rule for plain wasm
  * (`im2colFaster` in packages/core/src/kernels.ts): `rule` is the path it picks for the line, to read
  * against `speedup` (K.conv2d's col2im path, where it applies, comes before the rule).
+ * The "filter gradient" lines time convFilterP's routes (`timeFilters`) the same way.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";
 import { MODELS, nll, type ModelName } from "@hodiff/nn";
-import { K, im2colFaster, runtime } from "../packages/core/src/kernels";
+import { K, convFilterIm2colFaster, im2colFaster, runtime } from "../packages/core/src/kernels";
+import { convFilterP, type ConvFilterParams } from "../packages/core/src/primitives/linalg";
 import { convOutSize } from "../packages/core/src/shapes";
 import { PAPER } from "./models";
 import { compareTimes } from "./timing";
@@ -27,27 +29,96 @@ interface Case {
   dilations: [number, number];
 }
 
-/** The distinct K.conv2d calls of one gradient of `model` (forward and backward). */
-function recordConvs(model: ModelName): Case[] {
+/** A filter gradient convFilter(x, ct): x [b, h, w, c], the cotangent ct [b, ho, wo, o]. */
+interface FilterCase {
+  x: number[];
+  ct: number[];
+  params: ConvFilterParams;
+}
+
+/**
+ * The distinct K.conv2d calls of one gradient of `model` (forward and backward; the filter
+ * gradients' convs where they take the composite route), and its filter gradients (K.convFilter).
+ */
+function recordConvs(model: ModelName): { convs: Case[]; filters: FilterCase[] } {
   const m = MODELS[model]();
   const B = PAPER[model]!.batch;
   const params = m.init(hd.random.key(0));
   const x = hd.random.normal(hd.random.key(1), [B, ...m.inputShape]);
   const labels = Array.from({ length: B }, (_, i) => i % m.numClasses);
   const seen = new Map<string, Case>();
-  const original = K.conv2d;
+  const filters = new Map<string, FilterCase>();
+  const [original, originalFilter] = [K.conv2d, K.convFilter];
   K.conv2d = (xs, ws, strides, padding, dilations) => {
     const c: Case = { x: xs.shape, w: ws.shape, strides, padding, dilations };
     seen.set(JSON.stringify(c), c);
     return original(xs, ws, strides, padding, dilations);
   };
+  K.convFilter = (xs, cts, filter, strides, padding, dilations) => {
+    const f: FilterCase = { x: xs.shape, ct: cts.shape, params: { strides, padding, dilations, filter } };
+    filters.set(JSON.stringify(f), f);
+    return originalFilter(xs, cts, filter, strides, padding, dilations);
+  };
   try {
     hd.dispose(hd.grad((p: typeof params) => nll(m.apply(p, x), labels))(params));
   } finally {
     K.conv2d = original;
+    K.convFilter = originalFilter;
   }
   hd.dispose([params, x]);
-  return [...seen.values()];
+  return { convs: [...seen.values()], filters: [...filters.values()] };
+}
+
+/**
+ * The "filter gradient" lines: convFilterP's two routes on the model's filter gradients, interleaved —
+ * the composite (transposes of x and ct, a conv, a transpose) and im2col + a transposeA matmul
+ * (on XNNPACK the seam materialises that transpose). `rule`: the route `K.convFilter` picks.
+ */
+function timeFilters(repeats: number, model: ModelName, filters: FilterCase[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const f of filters) {
+    const x = tf.randomNormal(f.x);
+    const ctValues = tf.tidy(() => tf.randomNormal(f.ct).dataSync());
+    const once = (route: "composite" | "im2col") => {
+      runtime.setConvFilterRoute(route);
+      const ct = tf.tensor(ctValues, f.ct); // a new cotangent each call, as in training
+      const t0 = performance.now();
+      const dw = convFilterP.impl([x, ct], f.params) as tf.Tensor;
+      dw.dataSync();
+      const t1 = performance.now();
+      tf.dispose([dw, ct]);
+      return t1 - t0;
+    };
+    const t = { composite: [] as number[], im2col: [] as number[] };
+    for (let i = 0; i < repeats + 1; i++) {
+      const a = once("composite");
+      const b = once("im2col");
+      if (i > 0) {
+        t.composite.push(a);
+        t.im2col.push(b);
+      }
+    }
+    runtime.setConvFilterRoute("auto");
+    const [B, , , C] = f.x as [number, number, number, number];
+    const [, Ho, Wo, O] = f.ct as [number, number, number, number];
+    const [kh, kw] = f.params.filter;
+    out.push({
+      name: "filter gradient",
+      model,
+      backend: "wasm",
+      gemm: runtime.heapGemm() ? "native" : "xnnpack",
+      x: f.x,
+      ct: f.ct,
+      ...f.params,
+      m: kh * kw * C,
+      k: B * Ho * Wo,
+      n: O,
+      ...compareTimes("composite", t.composite, "im2col", t.im2col, 2, 2),
+      rule: convFilterIm2colFaster(kh * kw * C, O, runtime.heapGemm() !== null) ? "im2col" : "composite",
+    });
+    x.dispose();
+  }
+  return out;
 }
 
 export const convBench: Bench = async ({ backend, repeats, models: names, gemm: gemms }) => {
@@ -72,7 +143,9 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
   const out: Record<string, unknown>[] = [];
   const backend = "wasm";
   for (const model of models) {
-    for (const c of recordConvs(model)) {
+    const { convs, filters } = recordConvs(model);
+    out.push(...timeFilters(repeats, model, filters));
+    for (const c of convs) {
       const x = tf.randomNormal(c.x);
       const wValues = tf.tidy(() => tf.randomNormal(c.w).dataSync()); // the values only: the tensor is freed
       const once = (mode: "never" | "always") => {

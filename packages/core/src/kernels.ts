@@ -291,6 +291,73 @@ function conv2dIm2col(
     return tf.reshape(flat, [B, Ho, Wo, O]);
   });
 }
+
+/**
+ * Whether convFilter's im2col route (`convFilterIm2col`) beats the composite (transposes + a conv
+ * of the transposed operands, itself im2col + matmul or XNNPACK's conv) for a filter gradient with
+ * k = kh·kw·c and n = o output channels: with the native GEMM for n ≥ 64; never on XNNPACK (its
+ * flagged BatchMatMul is slow, `flagsTaken`). Both routes build a patch matrix of the same size,
+ * so only the transposes of x and ct are saved. `pnpm bench conv --gemm wasm,native`, "filter
+ * gradient" lines, 2026-12-06 (loaded 2-core machine, speedup by median / by minimum): VGG-11''s
+ * seven (n = 64–512) 0.88–1.39 / 1.04–1.38, LeNet-5's (n = 6, 16) 0.7–0.95 / 0.66–0.95.
+ */
+export function convFilterIm2colFaster(k: number, n: number, native: boolean): boolean {
+  return native && k >= 1 && n >= 64;
+}
+/** convFilter's route: by the rule above ("auto"), or forced (benchmarks, tests; "im2col" also without the native GEMM). */
+export type ConvFilterRoute = "auto" | "im2col" | "composite";
+let convFilterRoute: ConvFilterRoute = "auto";
+
+/**
+ * conv2d's filter gradient dW[u, v, c, o] = Σ_{b,i,j} x[b, i·s₀ + u·d₀ − p₀, j·s₁ + v·d₁ − p₁, c]·ct[b, i, j, o]
+ * as dW.reshape(kh·kw·c, o) = patches(x)ᵀ · ct.reshape(b·ho·wo, o): the forward's own im2col matrix
+ * and one transposeA matmul on the native GEMM (no Transpose of x or ct; with o < 16 the product
+ * is formed as (ctᵀ·patches)ᵀ, a transpose of the small [o, kh·kw·c] result), a few images at a time where
+ * the patch matrix would pass IM2COL_MAX (the chunks' products summed). null where the composite
+ * route (`convFilterP`'s impl) is the choice.
+ */
+function convFilterIm2col(
+  x: Tensor,
+  ct: Tensor,
+  filter: [number, number],
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor | null {
+  if (convFilterRoute === "composite" || !fusedKernelsActive()) return null;
+  if (convFilterRoute === "auto" && (im2colMode === "never" || heapGemm === null)) return null;
+  if (x.dtype !== "float32" || ct.dtype !== "float32" || x.size === 0 || ct.size === 0) return null;
+  const [B, H, W, C] = x.shape as [number, number, number, number];
+  const [, Ho, Wo, O] = ct.shape as [number, number, number, number];
+  const [kh, kw] = filter;
+  const perImage = Ho * Wo * kh * kw * C;
+  const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));
+  if (chunk < 1) return null;
+  if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(kh * kw * C, O, true)) return null;
+  return tf.tidy(() => {
+    const pointwise =
+      kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && padding.flat().every((p) => p === 0);
+    const attrs = { kh, kw, ho: Ho, wo: Wo, strides, dilations, offsets: [padding[0][0], padding[1][0]] };
+    const narrow = O < 16;
+    const product = (xs: Tensor, cs: Tensor): Tensor => {
+      const n = xs.shape[0]!;
+      const patches = pointwise
+        ? tf.reshape(xs, [n * H * W, C])
+        : (tf.engine().runKernel(FUSED_KERNELS.im2col, { x: xs }, attrs as unknown as tf.NamedAttrMap) as Tensor);
+      const ct2 = tf.reshape(cs, [n * Ho * Wo, O]);
+      // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
+      // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16.
+      return narrow ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
+    };
+    let sum: Tensor | null = null;
+    for (let b = 0; b < B; b += chunk) {
+      const n = Math.min(chunk, B - b);
+      const part = chunk >= B ? product(x, ct) : product(tf.slice(x, b, n), tf.slice(ct, b, n));
+      sum = sum === null ? part : tf.add(sum, part);
+    }
+    return tf.reshape(narrow ? K.transpose(sum!, [1, 0]) : sum!, [kh, kw, C, O]);
+  });
+}
 // ---- end im2col ----
 
 // ---- fused conv + bias ----
@@ -519,6 +586,11 @@ export const K = {
         )),
   /** conv2d(x, w) + b with b [O] along the last axis, one FusedConv2D kernel where possible (see conv2dBias). */
   conv2dBias,
+  /**
+   * conv2d's filter gradient by im2col + a transposeA matmul on the native GEMM (`convFilterIm2col`),
+   * or null where the caller's composite route is faster (no native GEMM, other backends).
+   */
+  convFilter: convFilterIm2col,
   zeros,
   fill: (shape: number[], value: number, dtype: DType) => tf.fill(shape, value, dtype),
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),
@@ -568,6 +640,8 @@ export const runtime = {
   webGpuErrors: (): string[] => gpu.webGpuErrors(),
   /** Force K.conv2d's im2col path on or off on wasm (tests, benchmarks), or back to its rule ("auto"). */
   setIm2colMode: (mode: Im2colMode): void => void (im2colMode = mode),
+  /** Force convFilter's route (`K.convFilter`: im2col + transposeA matmul, or the composite), or back to "auto". */
+  setConvFilterRoute: (route: ConvFilterRoute): void => void (convFilterRoute = route),
   /** Cap the floats of one im2col patch matrix (tests of the chunked path); returns the previous cap. */
   setIm2colMax: (floats: number): number => {
     const previous = IM2COL_MAX;

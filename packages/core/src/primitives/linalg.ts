@@ -172,6 +172,65 @@ export const conv2dP: Primitive<Conv2DParams> = def({
   },
 });
 
+/** conv2d's params and the filter's spatial extent [kh, kw] (x and the cotangent alone leave it open under strides). */
+export interface ConvFilterParams extends Conv2DParams {
+  readonly filter: readonly [number, number];
+}
+
+/**
+ * The composite route: a forward conv of x with channels as batch ([c, h, w, b]) and the cotangent
+ * with batch as input channels ([ho, wo, b, o]) as filter, strides and dilations swapped, cropped to
+ * the filter's extent (strides may leave extra rows) and transposed to [kh, kw, c, o]. On XNNPACK
+ * this is faster than a transposeA matmul (`K.convFilter`).
+ */
+function convFilterComposite(x: Tensor, ct: Tensor, p: ConvFilterParams): Tensor {
+  const [kh, kw] = p.filter;
+  const C = x.shape[3]!;
+  const O = ct.shape[3]!;
+  return runtime.tidy(() => {
+    const xt = K.transpose(x, [3, 1, 2, 0]);
+    const ctt = K.transpose(ct, [1, 2, 0, 3]);
+    const full = convImpl(xt, ctt, { strides: p.dilations, padding: p.padding, dilations: p.strides });
+    const exact = full.shape[1] === kh && full.shape[2] === kw;
+    return K.transpose(exact ? full : K.slice(full, [0, 0, 0, 0], [C, kh, kw, O]), [1, 2, 0, 3]);
+  });
+}
+
+/**
+ * convFilter(x, ct; p) = ∂⟨ct, conv2d(x, w; p)⟩/∂w, i.e. dW[u,v,c,o] = Σ_{b,i,j} x[b, i·s₀+u·d₀−p₀, j·s₁+v·d₁−p₁, c]·ct[b,i,j,o]:
+ * conv2d's filter gradient, bilinear in (x, ct). With the native GEMM it runs as patches(x)ᵀ·ct
+ * (im2col, one transposeA matmul, `K.convFilter`); elsewhere as transposes and a conv.
+ */
+export const convFilterP: Primitive<ConvFilterParams> = def({
+  name: "convFilter",
+  bilinear: true,
+  impl: ([x, ct], p) =>
+    memoProduct(x!, ct!, `filter ${JSON.stringify(p)}`, () => {
+      const pad: [[number, number], [number, number]] = [[...p.padding[0]], [...p.padding[1]]];
+      return (
+        K.convFilter(x!, ct!, [...p.filter], [...p.strides], pad, [...p.dilations]) ?? convFilterComposite(x!, ct!, p)
+      );
+    }),
+  abstractEval: ([x, ct], { strides, padding, dilations, filter }) => {
+    const xs = x!.shape;
+    const cs = ct!.shape;
+    const ok =
+      xs.length === 4 &&
+      cs.length === 4 &&
+      xs[0] === cs[0] &&
+      x!.dtype === ct!.dtype &&
+      convOutSize(xs[1]!, filter[0], padding[0][0], padding[0][1], strides[0], dilations[0]) === cs[1] &&
+      convOutSize(xs[2]!, filter[1], padding[1][0], padding[1][1], strides[1], dilations[1]) === cs[2];
+    if (!ok) {
+      shapeError(
+        "convFilter",
+        `cotangent ${fmt(ct!)} is not the output of a ${filter.join("×")} conv of x ${fmt(x!)} with these params`,
+      );
+    }
+    return { shape: [filter[0], filter[1], xs[3]!, cs[3]!], dtype: x!.dtype };
+  },
+});
+
 export type Padding = "same" | "valid" | ReadonlyArray<readonly [number, number]>;
 
 /** Explicit [[top, bottom], [left, right]] padding for tfjs-style 'same'/'valid'. */

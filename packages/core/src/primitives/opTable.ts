@@ -7,7 +7,11 @@ import * as hd from "../index";
 import type { Value } from "../index";
 import { eluGrad, tanhGrad } from "./elementwise";
 import { maxGather, maxScatter } from "./reduce";
-import { matmulT } from "./linalg";
+import { convFilterP, matmulT, type ConvFilterParams } from "./linalg";
+import { bind } from "../trace/core";
+
+/** conv2d's filter gradient as its own primitive: convFilter(x, ct) with explicit params. */
+const convFilter = (p: ConvFilterParams) => (x: Value, ct: Value) => bind(convFilterP, [x, ct], p);
 
 const k = hd.random.key(42);
 const [k1, k2, k3, k4] = hd.random.split(k, 4) as [hd.Key, hd.Key, hd.Key, hd.Key];
@@ -107,6 +111,33 @@ export const GRAD_OPS: GradSpec[] = [
         ],
       }),
     args: () => [u(k1, [1, 6, 6, 1]), u(k2, [2, 2, 1, 2])],
+  },
+  // conv2d's filter gradient (bilinear in x and the cotangent ct): valid 3×3; strided 3×2 with asymmetric padding.
+  {
+    name: "convFilter valid",
+    f: convFilter({
+      strides: [1, 1],
+      padding: [
+        [0, 0],
+        [0, 0],
+      ],
+      dilations: [1, 1],
+      filter: [3, 3],
+    }),
+    args: () => [u(k1, [2, 5, 5, 2]), u(k2, [2, 3, 3, 3])],
+  },
+  {
+    name: "convFilter strided, padded",
+    f: convFilter({
+      strides: [2, 2],
+      padding: [
+        [1, 1],
+        [0, 1],
+      ],
+      dilations: [1, 1],
+      filter: [3, 2],
+    }),
+    args: () => [u(k1, [1, 6, 5, 2]), u(k2, [1, 3, 3, 2])],
   },
   { name: "maxPool", f: (x) => hd.maxPool(x, { window: 2 }), args: () => [u(k1, [1, 4, 4, 2])] },
   {

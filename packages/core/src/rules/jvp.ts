@@ -18,7 +18,7 @@ import {
 } from "../primitives/elementwise";
 import { maxGather, maxGatherP, maxScatter, maxScatterP, reduceMaxP, reduceSumP } from "../primitives/reduce";
 import { broadcastToP, concatP, padP, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
-import { conv2dP, matmulP } from "../primitives/linalg";
+import { conv2dP, convFilterP, matmulP } from "../primitives/linalg";
 import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
 import { binaryPartials, unaryDerivatives } from "./derivatives";
 
@@ -106,7 +106,7 @@ defJvp(concatP, (xs, dxs, p) => [
 ]);
 
 // Bilinear primitives: d f(a, b) = f(da, b) + f(a, db).
-for (const prim of [matmulP, conv2dP] as AnyPrimitive[]) {
+for (const prim of [matmulP, conv2dP, convFilterP] as AnyPrimitive[]) {
   defJvp(prim, ([a, b], [da, db], p) => [
     bind(prim, [a!, b!], p),
     sumTangents(da ? bind(prim, [da, b!], p) : null, db ? bind(prim, [a!, db], p) : null),

@@ -49,7 +49,7 @@ import {
   transpose,
   transposeP,
 } from "../primitives/shape";
-import { conv2dP, matmulP, matmulT, type Conv2DParams } from "../primitives/linalg";
+import { conv2dP, convFilterP, matmulP, matmulT, type Conv2DParams } from "../primitives/linalg";
 import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
 import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
 import { maxScatterTanhGradP } from "../primitives/fused";
@@ -348,12 +348,17 @@ function convInputTranspose(ct: Value, x: Value, w: Value, p: Conv2DParams): Val
   });
 }
 
-/** ∂⟨ct, conv(x, w)⟩/∂w: a forward conv of x (channels as batch) with ct (batch as channels). */
+/** ∂⟨ct, conv(x, w)⟩/∂w = convFilter(x, ct): one primitive, so the kernel seam picks its route. */
 function convFilterTranspose(ct: Value, x: Value, w: Value, p: Conv2DParams): Value {
-  const [kh, kw, C, O] = shapeOf(w) as [number, number, number, number];
-  const xt = transpose(x, [3, 1, 2, 0]);
-  const ctt = transpose(ct, [1, 2, 0, 3]);
-  const full = bind(conv2dP, [xt, ctt], { strides: p.dilations, padding: p.padding, dilations: p.strides });
-  // The full conv has exactly the filter's extent unless strides leave extra rows (a whole slice is `full` itself).
-  return transpose(slice(full, [0, 0, 0, 0], [C, kh, kw, O]), [1, 2, 0, 3]);
+  const [kh, kw] = shapeOf(w) as [number, number];
+  return bind(convFilterP, [x, ct], { ...p, filter: [kh, kw] });
 }
+
+/**
+ * g ↦ the cotangents of convFilter(x, ct): ⟨g, convFilter(x, ct)⟩ = ⟨ct, conv2d(x, g)⟩, so
+ * ∂ct = conv2d(x, g) and ∂x = conv2d's input transpose of ct with g as the filter.
+ */
+defVjp(convFilterP, (g, [x, ct], _y, { filter: _f, ...p }, needs) => [
+  needs[0] ? convInputTranspose(ct!, x!, g, p) : null,
+  needs[1] ? bind(conv2dP, [x!, g], p) : null,
+]);

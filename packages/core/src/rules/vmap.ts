@@ -20,7 +20,7 @@ import {
   sliceP,
   transposeP,
 } from "../primitives/shape";
-import { conv2dP, matmulP } from "../primitives/linalg";
+import { conv2dP, convFilterP, matmulP } from "../primitives/linalg";
 import { batchedAxis, batchToFront, elementwiseVmap, moveaxis } from "../primitives/rules";
 import { binaryPartials, unaryDerivatives } from "./derivatives";
 
@@ -155,6 +155,34 @@ defVmap(conv2dP, ([x, w], dims, p, size) => {
     const xi = reshape(slice(xm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(xm).slice(1));
     const wi = reshape(slice(wm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(wm).slice(1));
     const o = bind(conv2dP, [xi, wi], p);
+    outs.push(reshape(o, [1, ...shapeOf(o)]));
+  }
+  return [concat(outs, 0), 0];
+});
+
+/**
+ * convFilter sums over images, so a mapped x folds into its channels ([b, h, w, n·c] gives
+ * [kh, kw, n·c, o]) and a mapped ct into its output channels; both mapped: one per batch element.
+ */
+defVmap(convFilterP, ([x, ct], dims, p, size) => {
+  const dx = dims[0] ?? null;
+  const dc = dims[1] ?? null;
+  const [kh, kw] = p.filter;
+  if ((dx === null) !== (dc === null)) {
+    const mapped = moveaxis(dx !== null ? x! : ct!, (dx ?? dc)!, 3); // [b, h, w, n, c]
+    const [b, h, w, n, c] = shapeOf(mapped) as [number, number, number, number, number];
+    const folded = reshape(mapped, [b, h, w, n * c]);
+    const out = bind(convFilterP, dx !== null ? [folded, ct!] : [x!, folded], p);
+    const [, , ci, co] = shapeOf(out) as [number, number, number, number];
+    return dx !== null ? [reshape(out, [kh, kw, n, c, co]), 2] : [reshape(out, [kh, kw, ci, n, c]), 3];
+  }
+  const xm = moveaxis(x!, dx!, 0);
+  const cm = moveaxis(ct!, dc!, 0);
+  const outs: Value[] = [];
+  for (let i = 0; i < size; i++) {
+    const xi = reshape(slice(xm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(xm).slice(1));
+    const ci = reshape(slice(cm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(cm).slice(1));
+    const o = bind(convFilterP, [xi, ci], p);
     outs.push(reshape(o, [1, ...shapeOf(o)]));
   }
   return [concat(outs, 0), 0];

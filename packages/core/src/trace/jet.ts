@@ -57,7 +57,7 @@ import {
 } from "../primitives/elementwise";
 import { maxGather, maxGatherP, maxScatter, maxScatterP, reduceMaxP, reduceSumP } from "../primitives/reduce";
 import { broadcastToP, concatP, padP, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
-import { conv2dP, matmulP } from "../primitives/linalg";
+import { conv2dP, convFilterP, matmulP } from "../primitives/linalg";
 import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
 
 /** One Taylor term (normalised coefficient); `null` is the symbolic zero. */
@@ -232,7 +232,7 @@ defJet(concatP, (xs, ss, p) =>
   ),
 );
 
-/** A bilinear primitive (mul, matmul, conv2d): Leibniz/Cauchy products of the two series. */
+/** A bilinear primitive (mul, matmul, conv2d, convFilter): Leibniz/Cauchy products of the two series. */
 function bilinear<P>(prim: Primitive<P>) {
   defJet(prim, ([a, b], [sa, sb], p, K, y) => {
     const ua = [a!, ...sa!];
@@ -246,6 +246,7 @@ function bilinear<P>(prim: Primitive<P>) {
 bilinear(mulP);
 bilinear(matmulP as Primitive<unknown>);
 bilinear(conv2dP as Primitive<unknown>);
+bilinear(convFilterP as Primitive<unknown>);
 
 /** y = a / b: b·y = a gives y_k = (a_k − Σ_{j<k} y_j·b_{k−j}) / b₀. */
 defJet(divP, ([, b], [sa, sb], _p, K, y) => {

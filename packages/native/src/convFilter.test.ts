@@ -1,0 +1,98 @@
+/**
+ * conv2d's filter gradient on the native GEMM: patches(x)ᵀ·ct, one transposeA matmul per im2col
+ * chunk (core's `K.convFilter`), against a float64 brute-force sum — whole and chunked a few images
+ * at a time — and a LeNet-5 gradient whose filter gradients run no Transpose kernel.
+ * Skipped, with the reason in each name, where the addon is not built (see gemm.test.ts).
+ */
+import * as hd from "@hodiff/core";
+import { lenet5, nll } from "@hodiff/nn";
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installNativeGemm, nativeGemmAvailable, type NativeGemm } from "./gemm";
+// The im2col chunk cap is a test knob of core's kernel seam, not public API (as bench/conv.ts reaches it).
+import { runtime } from "../../core/src/kernels";
+
+const built = nativeGemmAvailable();
+const SKIP = built
+  ? ""
+  : " [SKIPPED: addon not built — apt-get install libopenblas-dev; pnpm --filter @hodiff/native run build:native]";
+const { CONV_FILTER_CASES, bruteFilterGradient, convFilterParams, randomFloats } = hd.testing;
+
+describe("the conv filter gradient on the native GEMM", () => {
+  let native: NativeGemm | undefined;
+  beforeAll(async () => {
+    await hd.setBackend("wasm");
+    if (built) native = installNativeGemm({ threads: 1 });
+    // The rule (`convFilterIm2colFaster`) keeps few-channel filter gradients on the composite
+    // route: these cases force the im2col route; the last test checks the rule's own choice.
+    runtime.setConvFilterRoute("im2col");
+  });
+  afterAll(() => {
+    runtime.setConvFilterRoute("auto");
+    native?.uninstall();
+  });
+
+  for (const chunked of [false, true]) {
+    it.skipIf(!built).each(CONV_FILTER_CASES.map((c) => [c.name, c] as const))(
+      `%s${chunked ? ", one image per im2col chunk" : ""}: ∂w of ⟨ct, conv(x, w)⟩ equals the brute-force sum${SKIP}`,
+      async (_n, c) => {
+        expect(hd.heapGemmActive()).toBe(true);
+        const before = hd.numTensors();
+        const p = convFilterParams(c);
+        const [H, W, C] = c.x.slice(1) as [number, number, number];
+        const [kh, kw] = p.filter;
+        // A cap of one image's patch matrix (the largest of the chunk's factors) makes one chunk per image.
+        const ho =
+          Math.floor((H + p.padding[0][0] + p.padding[0][1] - (kh - 1) * p.dilations[0] - 1) / p.strides[0]) + 1;
+        const wo =
+          Math.floor((W + p.padding[1][0] + p.padding[1][1] - (kw - 1) * p.dilations[1] - 1) / p.strides[1]) + 1;
+        const cap = runtime.setIm2colMax(chunked ? ho * wo * kh * kw * C : 2 ** 24);
+        try {
+          const xs = randomFloats(c.x, 1);
+          const cts = randomFloats([c.x[0]!, ho, wo, c.filter[3]!], 3);
+          const opts = {
+            strides: p.strides,
+            padding: p.padding.map((q) => [...q] as [number, number]),
+            dilations: p.dilations,
+          };
+          const got = hd.tidy(() => {
+            const x = hd.array(xs, { shape: c.x });
+            const ct = hd.array(cts, { shape: [c.x[0]!, ho, wo, c.filter[3]!] });
+            const loss = (w: hd.Value) => hd.sum(hd.mul(ct, hd.conv2d(x, w, opts)));
+            return Array.from(hd.toFlat(hd.grad(loss)(hd.zeros(c.filter))));
+          });
+          const want = bruteFilterGradient(xs, c.x, cts, [c.x[0]!, ho, wo, c.filter[3]!], c.filter, p);
+          const scale = Math.max(...want.map(Math.abs));
+          want.forEach((v, i) => expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * scale + 1e-6));
+        } finally {
+          runtime.setIm2colMax(cap);
+        }
+        expect(hd.numTensors()).toBe(before);
+      },
+    );
+  }
+
+  it.skipIf(!built)(
+    `LeNet-5's gradient: no Transpose of x or ct for the filter gradients, no tensors left${SKIP}`,
+    async () => {
+      const model = lenet5();
+      const params = model.init(hd.random.key(0));
+      const B = 8;
+      const x = hd.random.normal(hd.random.key(1), [B, ...model.inputShape]);
+      const labels = Array.from({ length: B }, (_, i) => i % model.numClasses);
+      const before = hd.numTensors();
+      const info = await tf.profile(() => {
+        const g = hd.grad((p: typeof params) => nll(model.apply(p, x), labels))(params);
+        hd.treeLeaves(g).forEach((t) => hd.toFlat(t as hd.Value));
+        hd.dispose(g);
+      });
+      expect(hd.numTensors()).toBe(before);
+      // The filter gradients take im2col + a transposeA matmul; the only Transposes left are the input
+      // gradient's filter flips ([5, 5, c, o] ↦ [5, 5, o, c]), none of a batch-sized operand.
+      const transposed = info.kernels.filter((k) => k.name === "Transpose").map((k) => k.inputShapes[0]!);
+      expect(transposed.filter((s) => s.includes(B))).toEqual([]);
+      expect(info.kernels.map((k) => k.name)).toContain("HodiffIm2Col");
+      hd.dispose([params, x]);
+    },
+  );
+});
