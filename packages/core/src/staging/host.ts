@@ -177,15 +177,25 @@ function elementwise(arity: number, f: (...v: number[]) => number, expr: string)
       xs.map((x) => broadcastStrides(x.shape, shape)),
     );
     if (c.shape.length > 2) return general(xs, params, out);
+    // [R, C] with per-input (row, column) strides; rank 1 is one row, rank 0 one element.
+    // (No closures here: tsx's keepNames wraps each named closure in a costly defineProperty.)
     const two = c.shape.length === 2;
     const R = two ? c.shape[0]! : 1;
     const C = two ? c.shape[1]! : (c.shape[0] ?? 1);
-    const rs = (j: number) => (two ? c.strides[j]![0]! : 0);
-    const cs = (j: number) => (two ? c.strides[j]![1]! : (c.strides[j]![0] ?? 0));
+    const [s0, s1, s2] = c.strides as [number[], number[] | undefined, number[] | undefined];
     const o = alloc(out.dtype, R * C);
-    if (arity === 1) loop(o, R, C, xs[0]!.data, rs(0), cs(0));
-    else if (arity === 2) loop(o, R, C, xs[0]!.data, rs(0), cs(0), xs[1]!.data, rs(1), cs(1));
-    else loop(o, R, C, xs[0]!.data, rs(0), cs(0), xs[1]!.data, rs(1), cs(1), xs[2]!.data, rs(2), cs(2));
+    const x = xs[0]!.data;
+    if (arity === 1) loop(o, R, C, x, two ? s0[0]! : 0, two ? s0[1]! : (s0[0] ?? 0));
+    else {
+      const y = xs[1]!.data;
+      const [yr, yc] = two ? [s1![0]!, s1![1]!] : [0, s1![0] ?? 0];
+      const [xr, xc] = two ? [s0[0]!, s0[1]!] : [0, s0[0] ?? 0];
+      if (arity === 2) loop(o, R, C, x, xr, xc, y, yr, yc);
+      else {
+        const [zr, zc] = two ? [s2![0]!, s2![1]!] : [0, s2![0] ?? 0];
+        loop(o, R, C, x, xr, xc, y, yr, yc, xs[2]!.data, zr, zc);
+      }
+    }
     return { data: o, shape, dtype: out.dtype };
   };
 }
