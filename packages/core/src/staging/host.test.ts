@@ -11,6 +11,7 @@ import * as hd from "../index";
 import * as E from "../primitives/elementwise";
 import { reduceMaxP, reduceSumP } from "../primitives/reduce";
 import { broadcastToP, reverseP, sliceP, transposeP } from "../primitives/shape";
+import { tinyCnn, tinyMlp } from "../transforms/fixtures";
 
 const EDGE = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 1e30, -1e-30, 0.5];
 
@@ -212,5 +213,32 @@ describe("host kernels: fast paths = general path = cpu backend, bit for bit", (
     check(sliceP, [hostArray([6, 7], "float32", 8)], { begin: [2, 0], size: [0, 7] });
     check(broadcastToP, [hostArray([100, 1], "float32", 9)], { shape: [100, 10] });
     check(broadcastToP, [hostArray([3, 1, 2], "bool", 10)], { shape: [2, 2, 3, 4, 2] });
+  });
+});
+
+describe("jitted model gradients with host kernels", () => {
+  it.each([
+    ["tiny MLP", tinyMlp],
+    ["tiny CNN", tinyCnn],
+  ] as const)("%s: fast paths = general path bit for bit, = eager to rounding, no tensors left", (_, make) => {
+    const model = make();
+    const theta = model.theta();
+    const before = hd.numTensors();
+    const grad = hd.grad(model.loss);
+    const eager = grad(theta);
+    const results = [true, false].map((fast) => {
+      setHostFastPaths(fast);
+      const g = hd.jit(grad); // a fresh plan each time
+      const out = g(theta);
+      g.dispose();
+      return out;
+    });
+    setHostFastPaths(true);
+    const [fast, general] = results.map((r) => hd.toFlat(r as hd.Value));
+    expect(Array.from(fast!, (v, i) => Object.is(v, general![i]))).not.toContain(false);
+    expect(hd.testing.allClose(results[0], eager, { atol: 1e-6, rtol: 1e-5 })).toBeNull();
+    hd.dispose([eager, ...results]);
+    expect(hd.numTensors()).toBe(before);
+    hd.dispose(theta);
   });
 });
