@@ -135,7 +135,8 @@ function generalElementwise(f: (...v: number[]) => number): HostKernel {
 /**
  * A loop o[r·C + k] = expr(X[r·xr + k·xc], Y[r·yr + k·yc], …) over r < R, k < C, compiled for one
  * expression: a loop shared by every operation calls its operation through a megamorphic call
- * site (~8 ns per element); a loop of its own inlines it (~1 ns). Inputs are named x, y, z in
+ * site; a loop of its own inlines it (a [100,10] − [100,1] in a jitted LeNet gradient: 16 → 6 µs,
+ * medians on the loaded 2-core machine, allocation included). Inputs are named x, y, z in
  * `expr`. undefined where code generation is unavailable (a content security policy forbidding
  * `new Function`); the general kernel runs instead.
  */
