@@ -75,6 +75,32 @@ export function broadcastStrides(x: readonly number[], out: readonly number[]): 
 }
 
 /**
+ * `shape` with adjacent axes merged where every array's strides allow it (stride of the outer axis =
+ * stride·size of the inner one; broadcast axes, stride 0, merge with each other), size-1 axes dropped:
+ * the same walk in row-major order, with fewer and longer loops. `strides` has one array per input.
+ */
+export function collapseAxes(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i]!;
+    if (d === 1) continue;
+    const k = outShape.length - 1;
+    if (k >= 0 && strides.every((s, j) => outStrides[j]![k] === s[i]! * d)) {
+      outShape[k]! *= d;
+      for (let j = 0; j < strides.length; j++) outStrides[j]![k] = strides[j]![i]!;
+    } else {
+      outShape.push(d);
+      for (let j = 0; j < strides.length; j++) outStrides[j]!.push(strides[j]![i]!);
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/**
  * For each row of an array of `shape` (every axis but the last), in row-major order, call `row`
  * with each input's offset of the row's first element, the row's length, and each input's stride
  * along the row. The kernels loop along rows themselves: no call per element (a [100, 10] − [100, 1]
