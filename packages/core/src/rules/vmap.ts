@@ -132,6 +132,28 @@ defVmap(matmulP, ([a, b], dims, p) => {
   return [reshape(out, [...pre, rows, B!, unfolded]), nb + 1];
 });
 
+/** prim(a_i, b_i; p) for each of the `size` elements of a rank-4 a and b mapped at da, db, stacked at axis 0. */
+function perElement<P>(
+  prim: Primitive<P>,
+  a: Value,
+  da: number,
+  b: Value,
+  db: number,
+  p: P,
+  size: number,
+): [Value, number] {
+  const am = moveaxis(a, da, 0);
+  const bm = moveaxis(b, db, 0);
+  const outs: Value[] = [];
+  for (let i = 0; i < size; i++) {
+    const ai = reshape(slice(am, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(am).slice(1));
+    const bi = reshape(slice(bm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(bm).slice(1));
+    const o = bind(prim, [ai, bi], p);
+    outs.push(reshape(o, [1, ...shapeOf(o)]));
+  }
+  return [concat(outs, 0), 0];
+}
+
 defVmap(conv2dP, ([x, w], dims, p, size) => {
   const dx = dims[0] ?? null;
   const dw = dims[1] ?? null;
@@ -148,16 +170,7 @@ defVmap(conv2dP, ([x, w], dims, p, size) => {
     return [reshape(out, [...shapeOf(out).slice(0, 3), B, o]), 3];
   }
   // Both mapped: no grouped convolution kernel on wasm, so one convolution per batch element.
-  const xm = moveaxis(x!, dx!, 0);
-  const wm = moveaxis(w!, dw!, 0);
-  const outs: Value[] = [];
-  for (let i = 0; i < size; i++) {
-    const xi = reshape(slice(xm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(xm).slice(1));
-    const wi = reshape(slice(wm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(wm).slice(1));
-    const o = bind(conv2dP, [xi, wi], p);
-    outs.push(reshape(o, [1, ...shapeOf(o)]));
-  }
-  return [concat(outs, 0), 0];
+  return perElement(conv2dP, x!, dx!, w!, dw!, p, size);
 });
 
 /**
@@ -176,14 +189,5 @@ defVmap(convFilterP, ([x, ct], dims, p, size) => {
     const [, , ci, co] = shapeOf(out) as [number, number, number, number];
     return dx !== null ? [reshape(out, [kh, kw, n, c, co]), 2] : [reshape(out, [kh, kw, ci, n, c]), 3];
   }
-  const xm = moveaxis(x!, dx!, 0);
-  const cm = moveaxis(ct!, dc!, 0);
-  const outs: Value[] = [];
-  for (let i = 0; i < size; i++) {
-    const xi = reshape(slice(xm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(xm).slice(1));
-    const ci = reshape(slice(cm, [i, 0, 0, 0, 0], [1, -1, -1, -1, -1]), shapeOf(cm).slice(1));
-    const o = bind(convFilterP, [xi, ci], p);
-    outs.push(reshape(o, [1, ...shapeOf(o)]));
-  }
-  return [concat(outs, 0), 0];
+  return perElement(convFilterP, x!, dx!, ct!, dc!, p, size);
 });
