@@ -9,14 +9,21 @@ import { lenet5, nll } from "@hodiff/nn";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installNativeGemm, nativeGemmAvailable, type NativeGemm } from "./gemm";
-// The im2col chunk cap is a test knob of core's kernel seam, not public API (as bench/conv.ts reaches it).
+// The route and im2col chunk cap are test knobs of core's kernel seam and the cases are core's test
+// fixtures, none of them public API: reached in core's sources, as bench/conv.ts does.
 import { runtime } from "../../core/src/kernels";
+import {
+  CONV_FILTER_CASES,
+  bruteFilterGradient,
+  convFilterParams,
+  cotangentShape,
+} from "../../core/src/testing/convFilterCases";
+import { randomFloats } from "../../core/src/testing/randomFloats";
 
 const built = nativeGemmAvailable();
 const SKIP = built
   ? ""
   : " [SKIPPED: addon not built — apt-get install libopenblas-dev; pnpm --filter @hodiff/native run build:native]";
-const { CONV_FILTER_CASES, bruteFilterGradient, convFilterParams, randomFloats } = hd.testing;
 
 describe("the conv filter gradient on the native GEMM", () => {
   let native: NativeGemm | undefined;
@@ -39,17 +46,14 @@ describe("the conv filter gradient on the native GEMM", () => {
         expect(hd.heapGemmActive()).toBe(true);
         const before = hd.numTensors();
         const p = convFilterParams(c);
-        const [H, W, C] = c.x.slice(1) as [number, number, number];
-        const [kh, kw] = p.filter;
+        const ctShape = cotangentShape(c, p);
+        const [, ho, wo] = ctShape as [number, number, number, number];
+        const [kh, kw, C] = c.filter as [number, number, number, number];
         // A cap of one image's patch matrix (the largest of the chunk's factors) makes one chunk per image.
-        const ho =
-          Math.floor((H + p.padding[0][0] + p.padding[0][1] - (kh - 1) * p.dilations[0] - 1) / p.strides[0]) + 1;
-        const wo =
-          Math.floor((W + p.padding[1][0] + p.padding[1][1] - (kw - 1) * p.dilations[1] - 1) / p.strides[1]) + 1;
         const cap = runtime.setIm2colMax(chunked ? ho * wo * kh * kw * C : 2 ** 24);
         try {
           const xs = randomFloats(c.x, 1);
-          const cts = randomFloats([c.x[0]!, ho, wo, c.filter[3]!], 3);
+          const cts = randomFloats(ctShape, 3);
           const opts = {
             strides: p.strides,
             padding: p.padding.map((q) => [...q] as [number, number]),
@@ -57,11 +61,11 @@ describe("the conv filter gradient on the native GEMM", () => {
           };
           const got = hd.tidy(() => {
             const x = hd.array(xs, { shape: c.x });
-            const ct = hd.array(cts, { shape: [c.x[0]!, ho, wo, c.filter[3]!] });
+            const ct = hd.array(cts, { shape: ctShape });
             const loss = (w: hd.Value) => hd.sum(hd.mul(ct, hd.conv2d(x, w, opts)));
             return Array.from(hd.toFlat(hd.grad(loss)(hd.zeros(c.filter))));
           });
-          const want = bruteFilterGradient(xs, c.x, cts, [c.x[0]!, ho, wo, c.filter[3]!], c.filter, p);
+          const want = bruteFilterGradient(xs, c.x, cts, ctShape, c.filter, p);
           const scale = Math.max(...want.map(Math.abs));
           want.forEach((v, i) => expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * scale + 1e-6));
         } finally {

@@ -9,19 +9,15 @@ import { mlp, nll } from "@hodiff/nn";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installNativeGemm, nativeGemmAvailable, type NativeGemm } from "./gemm";
+// core's test fixture (not public API), as convFilter.test.ts reaches it.
+import { randomFloats } from "../../core/src/testing/randomFloats";
 
 const built = nativeGemmAvailable();
 const SKIP = built
   ? ""
   : " [SKIPPED: addon not built — apt-get install libopenblas-dev; pnpm --filter @hodiff/native run build:native]";
 
-/** A linear congruential generator: floats in [−1, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-}
-const randomArray = (shape: number[], seed: number) =>
-  hd.array(Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, rng(seed)), { shape });
+const randomArray = (shape: number[], seed: number) => hd.array(randomFloats(shape, seed), { shape });
 
 /** The gradient's values and the names of the kernels it ran. */
 async function profiled(f: () => hd.Tree<hd.Value>): Promise<{ values: number[][]; kernels: string[] }> {

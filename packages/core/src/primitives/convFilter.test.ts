@@ -9,7 +9,8 @@ import type { Value } from "../index";
 import { setBackend } from "../backend";
 import { bind } from "../trace/core";
 import { convFilterP, type ConvFilterParams } from "./linalg";
-import { CONV_FILTER_CASES, bruteFilterGradient, convFilterParams, randomFloats } from "../testing/convFilterCases";
+import { CONV_FILTER_CASES, bruteFilterGradient, convFilterParams } from "../testing/convFilterCases";
+import { randomFloats } from "../testing/randomFloats";
 
 const conv = (x: Value, w: Value, p: ConvFilterParams) =>
   hd.conv2d(x, w, { strides: [...p.strides], padding: p.padding.map((q) => [...q]), dilations: [...p.dilations] });

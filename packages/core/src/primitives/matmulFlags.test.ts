@@ -11,6 +11,7 @@ import * as hd from "../index";
 import type { Value } from "../index";
 import { setBackend } from "../backend";
 import { matmulT } from "./linalg";
+import { randomFloats } from "../testing/randomFloats";
 
 const FLAGS = [
   [false, false],
@@ -19,12 +20,7 @@ const FLAGS = [
   [true, true],
 ] as const;
 
-/** A linear congruential generator: floats in [−1, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-}
-const randomData = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, rng(seed));
+const randomData = (n: number, seed: number): Float32Array => randomFloats([n], seed);
 const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
 
 /** A dense float64 array with its shape. */

@@ -4,6 +4,7 @@
  * filter gradient as the independent truth.
  */
 import { resolvePadding, type ConvFilterParams, type Padding } from "../primitives/linalg";
+import { convOutSize } from "../shapes";
 
 export interface ConvFilterCase {
   readonly name: string;
@@ -47,6 +48,7 @@ export const CONV_FILTER_CASES: ConvFilterCase[] = [
   },
 ];
 
+/** The case's conv params with explicit padding and the filter's extent. */
 export function convFilterParams(c: ConvFilterCase): ConvFilterParams {
   const dilations = c.dilations ?? [1, 1];
   return {
@@ -57,11 +59,13 @@ export function convFilterParams(c: ConvFilterCase): ConvFilterParams {
   };
 }
 
-/** Floats in [−1, 1) from a linear congruential generator (so every backend sees the same inputs). */
-export function randomFloats(shape: readonly number[], seed: number): Float32Array {
-  let s = seed >>> 0;
-  const n = shape.reduce((p, d) => p * d, 1);
-  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1);
+/** The cotangent's shape [b, ho, wo, o]: the conv's output for the case's x, filter and params `p`. */
+export function cotangentShape(c: ConvFilterCase, p: ConvFilterParams): number[] {
+  const [, H, W] = c.x as [number, number, number, number];
+  const [kh, kw] = p.filter;
+  const ho = convOutSize(H, kh, p.padding[0][0], p.padding[0][1], p.strides[0], p.dilations[0]);
+  const wo = convOutSize(W, kw, p.padding[1][0], p.padding[1][1], p.strides[1], p.dilations[1]);
+  return [c.x[0]!, ho, wo, c.filter[3]!];
 }
 
 /** dW[u,v,c,o] = Σ_{b,i,j} x[b, i·s₀+u·d₀−p₀, j·s₁+v·d₁−p₁, c]·ct[b,i,j,o], summed in float64. */
