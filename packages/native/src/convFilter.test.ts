@@ -8,7 +8,8 @@ import * as hd from "@hodiff/core";
 import { lenet5, nll } from "@hodiff/nn";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { installNativeGemm, nativeGemmAvailable, type NativeGemm } from "./gemm";
+import { installNativeGemm, type NativeGemm } from "./gemm";
+import { SKIP, built } from "./testing/skip";
 // The route and im2col chunk cap are test knobs of core's kernel seam and the cases are core's test
 // fixtures, none of them public API: reached in core's sources, as bench/conv.ts does.
 import { runtime } from "../../core/src/kernels";
@@ -19,11 +20,6 @@ import {
   cotangentShape,
 } from "../../core/src/testing/convFilterCases";
 import { randomFloats } from "../../core/src/testing/randomFloats";
-
-const built = nativeGemmAvailable();
-const SKIP = built
-  ? ""
-  : " [SKIPPED: addon not built — apt-get install libopenblas-dev; pnpm --filter @hodiff/native run build:native]";
 
 describe("the conv filter gradient on the native GEMM", () => {
   let native: NativeGemm | undefined;

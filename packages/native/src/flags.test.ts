@@ -8,14 +8,10 @@ import * as hd from "@hodiff/core";
 import { mlp, nll } from "@hodiff/nn";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { installNativeGemm, nativeGemmAvailable, type NativeGemm } from "./gemm";
+import { installNativeGemm, type NativeGemm } from "./gemm";
+import { SKIP, built } from "./testing/skip";
 // core's test fixture (not public API), as convFilter.test.ts reaches it.
 import { randomFloats } from "../../core/src/testing/randomFloats";
-
-const built = nativeGemmAvailable();
-const SKIP = built
-  ? ""
-  : " [SKIPPED: addon not built — apt-get install libopenblas-dev; pnpm --filter @hodiff/native run build:native]";
 
 const randomArray = (shape: number[], seed: number) => hd.array(randomFloats(shape, seed), { shape });
 

@@ -13,12 +13,8 @@ import { mlp, nll } from "@hodiff/nn";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadAddon } from "./addon";
-import { installNativeGemm, nativeGemmAvailable, type NativeGemm } from "./gemm";
-
-const built = nativeGemmAvailable();
-const SKIP = built
-  ? ""
-  : " [SKIPPED: addon not built — apt-get install libopenblas-dev; pnpm --filter @hodiff/native run build:native]";
+import { installNativeGemm, type NativeGemm } from "./gemm";
+import { SKIP, built } from "./testing/skip";
 
 /** A linear congruential generator: floats in [0, 1). */
 function rng(seed: number): () => number {

@@ -12,12 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { ADDON_URL } from "./addon";
-import { nativeGemmAvailable } from "./gemm";
-
-const built = nativeGemmAvailable();
-const SKIP = built
-  ? ""
-  : " [SKIPPED: addon not built — apt-get install libopenblas-dev; pnpm --filter @hodiff/native run build:native]";
+import { SKIP, built } from "./testing/skip";
 
 /** [m, n, k]: from OpenBLAS's small-matrix path to products that need its packing buffers. */
 const SHAPES: [number, number, number][] = [
