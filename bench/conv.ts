@@ -69,6 +69,19 @@ function recordConvs(model: ModelName): { convs: Case[]; filters: FilterCase[] }
   return { convs: [...seen.values()], filters: [...filters.values()] };
 }
 
+/** `repeats` times of `a` and of `b`, run alternately after one discarded warm-up round of each. */
+function interleaved(repeats: number, a: () => number, b: () => number): [number[], number[]] {
+  const [ta, tb]: [number[], number[]] = [[], []];
+  for (let i = 0; i < repeats + 1; i++) {
+    const [x, y] = [a(), b()];
+    if (i > 0) {
+      ta.push(x);
+      tb.push(y);
+    }
+  }
+  return [ta, tb];
+}
+
 /**
  * The "filter gradient" lines: convFilterP's two routes on the model's filter gradients, interleaved —
  * the composite (transposes of x and ct, a conv, a transpose) and im2col + a transposeA matmul
@@ -89,15 +102,11 @@ function timeFilters(repeats: number, model: ModelName, filters: FilterCase[]): 
       tf.dispose([dw, ct]);
       return t1 - t0;
     };
-    const t = { composite: [] as number[], im2col: [] as number[] };
-    for (let i = 0; i < repeats + 1; i++) {
-      const a = once("composite");
-      const b = once("im2col");
-      if (i > 0) {
-        t.composite.push(a);
-        t.im2col.push(b);
-      }
-    }
+    const [composite, im2col] = interleaved(
+      repeats,
+      () => once("composite"),
+      () => once("im2col"),
+    );
     runtime.setConvFilterRoute("auto");
     const [B, , , C] = f.x as [number, number, number, number];
     const [, Ho, Wo, O] = f.ct as [number, number, number, number];
@@ -113,8 +122,8 @@ function timeFilters(repeats: number, model: ModelName, filters: FilterCase[]): 
       m: kh * kw * C,
       k: B * Ho * Wo,
       n: O,
-      ...compareTimes("composite", t.composite, "im2col", t.im2col, 2, 2),
-      rule: convFilterIm2colFaster(kh * kw * C, O, runtime.heapGemm() !== null) ? "im2col" : "composite",
+      ...compareTimes("composite", composite, "im2col", im2col, 2, 2),
+      rule: convFilterIm2colFaster(O, runtime.heapGemm() !== null) ? "im2col" : "composite",
     });
     x.dispose();
   }
@@ -160,15 +169,11 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
         tf.dispose([y, w]);
         return t1 - t0;
       };
-      const t = { direct: [] as number[], im2col: [] as number[] };
-      for (let i = 0; i < repeats + 1; i++) {
-        const a = once("never");
-        const b = once("always");
-        if (i > 0) {
-          t.direct.push(a);
-          t.im2col.push(b);
-        }
-      }
+      const [direct, im2col] = interleaved(
+        repeats,
+        () => once("never"),
+        () => once("always"),
+      );
       runtime.setIm2colMode("auto");
       const [B, H, W, C] = c.x as [number, number, number, number];
       const [kh, kw, , O] = c.w as [number, number, number, number];
@@ -183,7 +188,7 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
         m: B * Ho * Wo,
         k: kh * kw * C,
         n: O,
-        ...compareTimes("direct", t.direct, "im2col", t.im2col, 2, 2),
+        ...compareTimes("direct", direct, "im2col", im2col, 2, 2),
         rule: im2colFaster(kh * kw * C, O, kh * kw, runtime.heapGemm() !== null) ? "im2col" : "direct",
       });
       x.dispose();

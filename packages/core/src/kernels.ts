@@ -295,14 +295,14 @@ function conv2dIm2col(
 /**
  * Whether convFilter's im2col route (`convFilterIm2col`) beats the composite (transposes + a conv
  * of the transposed operands, itself im2col + matmul or XNNPACK's conv) for a filter gradient with
- * k = kh·kw·c and n = o output channels: with the native GEMM for n ≥ 64; never on XNNPACK (its
+ * n = o output channels: with the native GEMM for n ≥ 64 (whatever kh·kw·c); never on XNNPACK (its
  * flagged BatchMatMul is slow, `flagsTaken`). Both routes build a patch matrix of the same size,
  * so only the transposes of x and ct are saved. `pnpm bench conv --gemm wasm,native`, "filter
  * gradient" lines, 2026-12-06 (loaded 2-core machine, speedup by median / by minimum): VGG-11''s
  * seven (n = 64–512) 0.88–1.39 / 1.04–1.38, LeNet-5's (n = 6, 16) 0.7–0.95 / 0.66–0.95.
  */
-export function convFilterIm2colFaster(k: number, n: number, native: boolean): boolean {
-  return native && k >= 1 && n >= 64;
+export function convFilterIm2colFaster(n: number, native: boolean): boolean {
+  return native && n >= 64;
 }
 /** convFilter's route: by the rule above ("auto"), or forced (benchmarks, tests; "im2col" also without the native GEMM). */
 export type ConvFilterRoute = "auto" | "im2col" | "composite";
@@ -333,7 +333,7 @@ function convFilterIm2col(
   const perImage = Ho * Wo * kh * kw * C;
   const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));
   if (chunk < 1) return null;
-  if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(kh * kw * C, O, true)) return null;
+  if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O, true)) return null;
   return tf.tidy(() => {
     const pointwise =
       kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && padding.flat().every((p) => p === 0);
