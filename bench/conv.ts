@@ -17,7 +17,7 @@ import { K, convFilterIm2colFaster, im2colFaster, runtime } from "../packages/co
 import { convFilterP, type ConvFilterParams } from "../packages/core/src/primitives/linalg";
 import { convOutSize } from "../packages/core/src/shapes";
 import { PAPER } from "./models";
-import { compareTimes } from "./timing";
+import { compareTimes, interleaved } from "./timing";
 import type { Bench } from "./suites";
 
 type Pads = [[number, number], [number, number]];
@@ -67,19 +67,6 @@ function recordConvs(model: ModelName): { convs: Case[]; filters: FilterCase[] }
   }
   hd.dispose([params, x]);
   return { convs: [...seen.values()], filters: [...filters.values()] };
-}
-
-/** `repeats` times of `a` and of `b`, run alternately after one discarded warm-up round of each. */
-function interleaved(repeats: number, a: () => number, b: () => number): [number[], number[]] {
-  const [ta, tb]: [number[], number[]] = [[], []];
-  for (let i = 0; i < repeats + 1; i++) {
-    const [x, y] = [a(), b()];
-    if (i > 0) {
-      ta.push(x);
-      tb.push(y);
-    }
-  }
-  return [ta, tb];
 }
 
 /**

@@ -68,18 +68,29 @@ export function medianCpuMs(fn: () => unknown, repeats: number, warmup = 3): num
  * medians, and minima (the least disturbed run). `once` times one call in ms. Leaves SIMD on.
  */
 export function simdAgainstTfjs(once: () => number, repeats: number): Record<string, number> {
-  const t = { tfjs: [] as number[], simd: [] as number[] };
-  for (let i = 0; i < repeats + 2; i++) {
-    setSimdKernels(false);
-    const a = once();
-    setSimdKernels(true);
-    const b = once();
-    if (i >= 2) {
-      t.tfjs.push(a);
-      t.simd.push(b);
+  const [tfjs, simd] = interleaved(
+    repeats,
+    () => (setSimdKernels(false), once()),
+    () => (setSimdKernels(true), once()),
+    2,
+  );
+  return compareTimes("tfjs", tfjs, "simd", simd, 2, 1);
+}
+
+/**
+ * `repeats` times of `a` and of `b` (each returns the milliseconds of one run), run alternately
+ * after `warmup` discarded rounds of each, so that a drifting load falls on both alike.
+ */
+export function interleaved(repeats: number, a: () => number, b: () => number, warmup = 1): [number[], number[]] {
+  const [ta, tb]: [number[], number[]] = [[], []];
+  for (let i = 0; i < warmup + repeats; i++) {
+    const [x, y] = [a(), b()];
+    if (i >= warmup) {
+      ta.push(x);
+      tb.push(y);
     }
   }
-  return compareTimes("tfjs", t.tfjs, "simd", t.simd, 2, 1);
+  return [ta, tb];
 }
 
 /**
