@@ -27,7 +27,7 @@ describe("the conv filter gradient on the native GEMM", () => {
     await hd.setBackend("wasm");
     if (built) native = installNativeGemm({ threads: 1 });
     // The rule (`convFilterIm2colFaster`) keeps few-channel filter gradients on the composite
-    // route: these cases force the im2col route; the last test checks the rule's own choice.
+    // route: these tests force the im2col route, but the last, which checks the rule's own choice.
     runtime.setConvFilterRoute("im2col");
   });
   afterAll(() => {
@@ -93,6 +93,34 @@ describe("the conv filter gradient on the native GEMM", () => {
       expect(transposed.filter((s) => s.includes(B))).toEqual([]);
       expect(info.kernels.map((k) => k.name)).toContain("HodiffIm2Col");
       hd.dispose([params, x]);
+    },
+  );
+
+  it.skipIf(!built)(
+    `the rule's own choice: im2col from 64 output channels, the composite (transposes of x, ct) below${SKIP}`,
+    async () => {
+      runtime.setConvFilterRoute("auto");
+      try {
+        const B = 5; // no other axis of x, ct or the filter is 5
+        const x = hd.random.normal(hd.random.key(2), [B, 6, 6, 3]);
+        const batchTransposes = async (o: number): Promise<number> => {
+          const w = hd.zeros([3, 3, 3, o]);
+          const before = hd.numTensors();
+          const info = await tf.profile(() => {
+            const g = hd.grad((v: hd.Value) => hd.sum(hd.conv2d(x, v)))(w);
+            hd.toFlat(g);
+            hd.dispose(g);
+          });
+          expect(hd.numTensors()).toBe(before);
+          hd.dispose(w);
+          return info.kernels.filter((k) => k.name === "Transpose" && k.inputShapes[0]!.includes(B)).length;
+        };
+        expect(await batchTransposes(64)).toBe(0);
+        expect(await batchTransposes(8)).toBeGreaterThan(0);
+        hd.dispose(x);
+      } finally {
+        runtime.setConvFilterRoute("im2col");
+      }
     },
   );
 });
