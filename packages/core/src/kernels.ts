@@ -360,6 +360,31 @@ function convFilterIm2col(
 }
 // ---- end im2col ----
 
+/**
+ * K.conv2d's routes tried before tfjs's Conv2D, in order: webgpu's padded conv, the col2im scatter,
+ * im2col + matmul; null where tfjs's Conv2D (`tfConv2d`) is the choice.
+ */
+function conv2dOwn(
+  x: Tensor,
+  w: Tensor,
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor | null {
+  if (gpu.onWebGpu()) return gpu.conv2dPadded(x, w, strides, padding, dilations);
+  return conv2dScatter(x, w, strides, padding, dilations) ?? conv2dIm2col(x, w, strides, padding, dilations);
+}
+
+/** tfjs's own Conv2D, NHWC with explicit padding. */
+const tfConv2d = (
+  x: Tensor,
+  w: Tensor,
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor =>
+  tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, strides, [[0, 0], padding[0], padding[1], [0, 0]], "NHWC", dilations);
+
 // ---- fused conv + bias ----
 
 /**
@@ -378,16 +403,14 @@ function conv2dBias(
   dilations: [number, number],
 ): Tensor {
   return tf.tidy(() => {
+    const other = conv2dOwn(x, w, strides, padding, dilations);
+    if (other !== null) return K.add(other, b);
     const fusable =
-      !gpu.onWebGpu() &&
       x.dtype === "float32" &&
       w.dtype === "float32" &&
       b.dtype === "float32" &&
       tf.getKernel("FusedConv2D", tf.getBackend()) !== undefined;
-    const other = fusable
-      ? (conv2dScatter(x, w, strides, padding, dilations) ?? conv2dIm2col(x, w, strides, padding, dilations))
-      : K.conv2d(x, w, strides, padding, dilations);
-    if (other !== null) return K.add(other, b);
+    if (!fusable) return K.add(tfConv2d(x, w, strides, padding, dilations), b);
     // The kernel itself, not tf.fused.conv2d: that op wraps it in a custom-gradient scope (a
     // second recorded op per call), and plans need no tfjs gradients.
     const attrs = {
@@ -571,19 +594,7 @@ export const K = {
     strides: [number, number],
     padding: [[number, number], [number, number]],
     dilations: [number, number],
-  ) =>
-    gpu.onWebGpu()
-      ? gpu.conv2dPadded(x, w, strides, padding, dilations)
-      : (conv2dScatter(x, w, strides, padding, dilations) ??
-        conv2dIm2col(x, w, strides, padding, dilations) ??
-        tf.conv2d(
-          x as tf.Tensor4D,
-          w as tf.Tensor4D,
-          strides,
-          [[0, 0], padding[0], padding[1], [0, 0]],
-          "NHWC",
-          dilations,
-        )),
+  ) => conv2dOwn(x, w, strides, padding, dilations) ?? tfConv2d(x, w, strides, padding, dilations),
   /** conv2d(x, w) + b with b [O] along the last axis, one FusedConv2D kernel where possible (see conv2dBias). */
   conv2dBias,
   /**
