@@ -194,14 +194,16 @@ for (const [title, edges] of [
 describe("nested installs", () => {
   it.skipIf(!built)(`stay installed until the last handle is given up${SKIP}`, async () => {
     await hd.setBackend("wasm");
-    const outer = installNativeGemm();
+    const outer = installNativeGemm({ threads: 2 });
     const inner = installNativeGemm();
+    expect(inner.threads()).toBe(2); // a nested install without `threads` keeps the outer one's count
     outer.uninstall();
     expect(hd.heapGemmActive()).toBe(true); // the inner handle still holds it
     outer.uninstall(); // a second call does nothing: it must not give up the inner handle's share
     expect(hd.heapGemmActive()).toBe(true);
     inner.uninstall();
     expect(hd.heapGemmActive()).toBe(false);
+    installNativeGemm().uninstall(); // back to the default count for the other tests
   });
 });
 

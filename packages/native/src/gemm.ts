@@ -37,12 +37,13 @@ export function nativeGemmAvailable(): boolean {
  * tfjs-wasm's heap (no copies), for every tfjs BatchMatMul on wasm (hodiff's matmul, dot, dense
  * layers and their derivatives). Other backends and dtypes are unaffected. `threads` sets
  * OpenBLAS's thread count (process-wide), default 1: on this project's busy 2-core machine two
- * BLAS threads were slower than one (README.md).
+ * BLAS threads were slower than one (README.md); an install nested in a live one keeps the count
+ * unless given `threads`.
  * Throws, saying how to build it, where the addon is not built.
  */
 export function installNativeGemm(options: { threads?: number } = {}): NativeGemm {
   const addon = loadAddon();
-  addon.setThreads(options.threads ?? 1);
+  if (options.threads !== undefined || liveHandles === 0) addon.setThreads(options.threads ?? 1);
   const { gemm } = addon; // a plain C function: no `this`, so no wrapper on every matmul
   setHeapGemm(gemm);
   liveHandles++;
