@@ -20,36 +20,32 @@ const data = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i
 describe("jit: flagged matmul operands known at compile time", () => {
   const [k, m, n] = [3, 4, 5];
   const [cData, xData] = [data(k * m, 1), data(k * n, 2)];
-  const matmuls = (j: hd.ClosedJaxpr) => j.jaxpr.eqns.filter((e) => e.prim.name === "matmul").map((e) => e.params);
+  type Case = (c: hd.Value, x: hd.Value) => { f: hd.Jitted<(...a: hd.Value[]) => hd.Value>; args: hd.Value[] };
 
   it.each([
-    ["a constant", (c: hd.Value) => c],
-    ["computed from constants", (c: hd.Value) => hd.mul(hd.mul(c, 2), 0.5)],
-  ] as const)("%s: folded transpose, no flag, same product", (_, operand) => {
+    [
+      "a constant: transpose folded, no flag",
+      {},
+      (c, x) => ({ f: hd.jit((x) => matmulT(c, x, true, false)), args: [x] }),
+    ],
+    [
+      "computed from constants: transpose folded, no flag",
+      {},
+      (c, x) => ({ f: hd.jit((x) => matmulT(hd.mul(hd.mul(c, 2), 0.5), x, true, false)), args: [x] }),
+    ],
+    [
+      "an argument, known only at call time: the flag kept",
+      { transposeA: true },
+      (c, x) => ({ f: hd.jit((c, x) => matmulT(c, x, true, false)), args: [c, x] }),
+    ],
+  ] as Array<[string, object, Case]>)("%s; the product Aᵀ·X", (_, params, make) => {
     const before = hd.numTensors();
     const c = hd.array(cData, { shape: [k, m] });
     const x = hd.array(xData, { shape: [k, n] });
-    const f = hd.jit((x: hd.Value) => matmulT(operand(c), x, true, false));
-    const closed = f.jaxpr(x);
-    expect(matmuls(closed)).toEqual([{}]);
-    expect(closed.jaxpr.eqns.map((e) => e.prim.name)).toEqual(["matmul"]);
-    const y = f(x) as hd.Value;
-    const got = hd.toFlat(y);
-    const want = productTA(cData, xData, k, m, n);
-    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-6);
-    f.dispose();
-    hd.dispose([c, x, y]);
-    expect(hd.numTensors()).toBe(before);
-  });
-
-  it("an operand known only at call time keeps its flag", () => {
-    const before = hd.numTensors();
-    const c = hd.array(cData, { shape: [k, m] });
-    const x = hd.array(xData, { shape: [k, n] });
-    const f = hd.jit((c: hd.Value, x: hd.Value) => matmulT(c, x, true, false));
-    const closed = f.jaxpr(c, x);
-    expect(matmuls(closed)).toEqual([{ transposeA: true }]);
-    const y = f(c, x) as hd.Value;
+    const { f, args } = make(c, x);
+    const eqns = f.jaxpr(...args).jaxpr.eqns;
+    expect(eqns.map((e) => [e.prim.name, e.params])).toEqual([["matmul", params]]);
+    const y = f(...args);
     const got = hd.toFlat(y);
     const want = productTA(cData, xData, k, m, n);
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-6);
