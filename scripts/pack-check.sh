@@ -79,12 +79,16 @@ version="$(npx --no-install hodiff --version)"
 want="$(node -p 'require("@hodiff/cli/package.json").version')"
 [[ "$version" == "$want" ]] || { echo "pack-check: hodiff --version printed '$version', expected $want"; exit 1; }
 step cli "npx hodiff --help and --version ($version) from the installed tarball"
-# A short NewtonSummary run on the synthetic set, then the interaction heatmaps of its checkpoint
-# (vega to SVG, resvg's native binary to PNG): the installed CLI's dependencies work too. One
-# thread on tfjs-wasm's GEMM, forced (the defaults are auto): the baseline of the runs below.
-trained="$(npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 \
-  --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 \
-  --threads 1 --gemm wasm --out "$tmp/run")"
+# A short NewtonSummary run on the synthetic set ("$@": the execution flags and --out), the one
+# every check below makes.
+small_run() {
+  npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 --synthetic-shape 4 \
+    --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 "$@"
+}
+# The first run, then the interaction heatmaps of its checkpoint (vega to SVG, resvg's native
+# binary to PNG): the installed CLI's dependencies work too. One thread on tfjs-wasm's GEMM, forced
+# (the defaults are auto): the baseline of the runs below.
+trained="$(small_run --threads 1 --gemm wasm --out "$tmp/run")"
 grep -qx 'backend wasm, gemm wasm (XNNPACK), threads 1' <<<"$trained" || { echo "$trained"; exit 1; }
 grep -q '^epoch 1/1: train_loss' <<<"$trained" || { echo "$trained"; exit 1; }
 npx --no-install hodiff inspect --checkpoint "$tmp/run" --batch-size 32 --out "$tmp/map" >/dev/null
@@ -94,36 +98,31 @@ epoch_of() { grep '^epoch' <<<"$1" | cut -d, -f1; }
 step cli "hodiff train (synthetic, newton-summary) and inspect (SVG, PNG): $(epoch_of "$trained")"
 # The defaults (--threads auto --gemm auto): the first line says what they resolved to (the native
 # GEMM only where npm install compiled @hodiff/native's addon); the same loss within 2e-4.
-defaults="$(npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 \
-  --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 --out "$tmp/run0")"
+defaults="$(small_run --out "$tmp/run0")"
 resolved="$(head -n 1 <<<"$defaults")"
 [[ "$resolved" =~ ^backend\ wasm,\ gemm\ (wasm\ \(XNNPACK\)|native\ \(OpenBLAS\)),\ threads\ 1 ]] || { echo "$defaults"; exit 1; }
 # The same run on two threads: the installed CLI starts @hodiff/parallel's dist/worker.js with its
 # dist/parallelTask.js; the loss agrees with one thread's within 2e-4 (summation order differs).
-threaded="$(npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 \
-  --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 --threads 2 \
-  --gemm wasm --out "$tmp/run2")"
+threaded="$(small_run --threads 2 --gemm wasm --out "$tmp/run2")"
 loss_of() { sed -n 's/^epoch 1\/1: train_loss \([0-9.eE+-]*\).*/\1/p' <<<"$1"; }
-awk -v a="$(loss_of "$trained")" -v b="$(loss_of "$defaults")" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d * d <= 4e-8) }' \
-  || { echo "$trained"; echo "$defaults"; echo "pack-check: the defaults differ"; exit 1; }
+# same_loss OUTPUT WHAT: the loss in OUTPUT agrees with the baseline's within 2e-4, else WHAT differs.
+same_loss() {
+  awk -v a="$(loss_of "$trained")" -v b="$(loss_of "$1")" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d * d <= 4e-8) }' \
+    || { echo "$trained"; echo "$1"; echo "pack-check: $2 differs"; exit 1; }
+}
+same_loss "$defaults" "the defaults"
 step cli "hodiff train with the defaults from the tarball: $resolved"
-awk -v a="$(loss_of "$trained")" -v b="$(loss_of "$threaded")" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d * d <= 4e-8) }' \
-  || { echo "$trained"; echo "$threaded"; echo "pack-check: --threads 2 differs"; exit 1; }
+same_loss "$threaded" "--threads 2"
 step cli "hodiff train --threads 2 from the tarball: $(epoch_of "$threaded")"
 # --gemm native from the tarball (dist's dynamic import of @hodiff/native, its addon compiled by
 # npm install's hook) where a C compiler and OpenBLAS exist; the same loss within 2e-4.
 if node -e 'import("@hodiff/native").then((m) => process.exit(m.nativeGemmAvailable() ? 0 : 1))'; then
-  native="$(npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 \
-    --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 --gemm native --out "$tmp/run3")"
-  awk -v a="$(loss_of "$trained")" -v b="$(loss_of "$native")" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d * d <= 4e-8) }' \
-    || { echo "$trained"; echo "$native"; echo "pack-check: --gemm native differs"; exit 1; }
+  native="$(small_run --gemm native --out "$tmp/run3")"
+  same_loss "$native" "--gemm native"
   step cli "hodiff train --gemm native from the tarball: $(epoch_of "$native")"
   # Both: dist/worker.js imports @hodiff/native (an optional peer of @hodiff/parallel) in the worker.
-  native2="$(npx --no-install hodiff train --model mlp --hidden 8 --dataset synthetic --synthetic-examples 64 \
-    --synthetic-shape 4 --batch-size 32 --optimizer newton-summary --lr 0.03 --warmup 1 --period 1 --epochs 1 --gemm native \
-    --threads 2 --out "$tmp/run4")"
-  awk -v a="$(loss_of "$trained")" -v b="$(loss_of "$native2")" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d * d <= 4e-8) }' \
-    || { echo "$trained"; echo "$native2"; echo "pack-check: --gemm native --threads 2 differs"; exit 1; }
+  native2="$(small_run --gemm native --threads 2 --out "$tmp/run4")"
+  same_loss "$native2" "--gemm native --threads 2"
   step cli "hodiff train --gemm native --threads 2 from the tarball: $(epoch_of "$native2")"
 else
   step cli "hodiff train --gemm native skipped: @hodiff/native's addon was not built here (no C compiler or OpenBLAS)"

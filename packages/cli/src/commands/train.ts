@@ -199,9 +199,7 @@ function readJson<T>(path: string): T {
 function resumedConfig(dir: string, f: TrainFlags, cmd: Command): { cfg: TrainConfig; recorded: Execution | null } {
   const manifest = hasCheckpoint(dir)
     ? readJson<{ config: TrainConfig; epoch: number; execution?: unknown }>(join(dir, CHECKPOINT_FILE))
-    : (({ config, execution }) => ({ config, execution, epoch: 0 }))(
-        readJson<{ config: TrainConfig; execution?: unknown }>(join(dir, CONFIG_FILE)),
-      );
+    : { ...readJson<{ config: TrainConfig; execution?: unknown }>(join(dir, CONFIG_FILE)), epoch: 0 };
   const saved = manifest.config;
   const optimizer = cmd.getOptionValueSource("optimizer") === "cli" ? f.optimizer : saved.optimizer;
   const fromFlags = configFromFlags({ ...f, optimizer }, cmd);

@@ -199,11 +199,11 @@ class DeferredScatter implements DeferredCotangent {
 }
 
 defVjp(reduceMaxP, (ct, [x], out, { axes }) => [new DeferredScatter(x!, out, ct, axes, avalOf(x!))]);
-defVjp(tanhP, vjpRule(tanhP), (ct, [x], y, p, needs) =>
-  ct instanceof DeferredScatter
-    ? [ct.throughTanh(y) ?? vjpRule(tanhP)(ct.materialize(), [x!], y, p, needs)[0]!]
-    : vjpRule(tanhP)(ct.materialize(), [x!], y, p, needs),
-);
+const tanhRule = vjpRule(tanhP);
+defVjp(tanhP, tanhRule, (ct, xs, y, p, needs) => {
+  const fused = ct instanceof DeferredScatter ? ct.throughTanh(y) : null;
+  return fused !== null ? [fused] : tanhRule(ct.materialize(), xs, y, p, needs);
+});
 // Linear in t (the transpose spreads, this sums back); nothing flows to x and m (piecewise constant).
 defVjp(maxScatterP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxGather(x!, m!, ct, axes) : null]);
 defVjp(maxGatherP, (ct, [x, m], _o, { axes }, needs) => [null, null, needs[2] ? maxScatter(x!, m!, ct, axes) : null]);

@@ -12,6 +12,7 @@ import type { Value } from "../trace/core";
 import { runtime } from "../kernels";
 import { Jaxpr, Literal, Var, type Eqn } from "./jaxpr";
 
+/** j with matmul(a, b; transposeA) → matmul(transpose(a), b) (likewise b) where that operand is known from `consts` alone. */
 export function transposeConstOperands(j: Jaxpr, consts: readonly Value[]): Jaxpr {
   const known = new Set<Var>(j.constvars.filter((_, i) => runtime.isTensor(consts[i])));
   const isKnown = (a: unknown) => a instanceof Literal || (a instanceof Var && known.has(a));

@@ -15,8 +15,8 @@ import { maxScatterP } from "../primitives/reduce";
 import { reshapeP } from "../primitives/shape";
 import { conv2dBiasP, maxScatterTanhGradP } from "../primitives/fused";
 import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
-import { HOST_MAX_SIZE } from "./host";
-import { sizeOf } from "../shapes";
+import { runsOnHost } from "./host";
+import { sameShape } from "../shapes";
 import type { AnyPrimitive } from "../trace/core";
 
 /**
@@ -103,12 +103,9 @@ export function fuse(j: Jaxpr): Jaxpr {
   return fuseScatterTanhGrad(j);
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
-
 /**
  * G = tanhGrad(Y, R), R = reshape(S) (or R = S), S = maxScatter(X, M, T) with X = reshape(Y) (or
- * X = Y), S and R used only there, Y larger than host kernels take: S becomes
+ * X = Y), S and R used only there, S or G not a host kernel's step (runsOnHost): S becomes
  * maxScatterTanhGrad(X, M, T) (X holds Y's values in the same order) and R's reshape now defines G.
  */
 function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
@@ -117,6 +114,7 @@ function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
     const e = a instanceof Var ? producer.get(a) : undefined;
     return e?.prim === prim ? e : undefined;
   };
+  const avals = (e: Eqn) => e.inputs.map((a) => a.aval);
   const rewritten = new Map<Eqn, Eqn>();
   const dropped = new Set<Eqn>();
   for (const g of j.eqns) {
@@ -131,8 +129,12 @@ function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
     const sameData = x === y || made(x, reshapeP)?.inputs[0] === y;
     const shapes = [y, r, g.outs[0]!].map((v) => v.aval.shape);
     if (!sameData || y.aval.dtype !== "float32" || !shapes.every((sh) => sameShape(sh, shapes[0]!))) continue;
-    // Arrays a plan would run as host kernels (both have one) stay there: no tfjs call at all.
-    if (sizeOf(y.aval.shape) <= HOST_MAX_SIZE) continue;
+    // Steps a plan would run as host kernels stay there: no tfjs call at all.
+    if (
+      runsOnHost(maxScatterP, avals(scatter), scatter.outs[0]!.aval) &&
+      runsOnHost(tanhGradP, avals(g), g.outs[0]!.aval)
+    )
+      continue;
     rewritten.set(scatter, { ...scatter, prim: maxScatterTanhGradP, outs: reshape ? scatter.outs : g.outs });
     if (reshape) rewritten.set(reshape, { ...reshape, outs: g.outs });
     dropped.add(g);

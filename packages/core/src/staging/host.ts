@@ -133,17 +133,42 @@ function generalElementwise(f: (...v: number[]) => number): HostKernel {
 }
 
 /**
+ * The function whose source is `fn`, compiled in strict mode with `new Function`. Every source is
+ * one of this module's templates filled with one of its own constant expressions (elementwiseOps,
+ * the reductions): no data or caller's string reaches it. undefined where code generation is
+ * unavailable (a content security policy forbidding `new Function`): callers run their general path.
+ */
+function compile<T>(fn: string): T | undefined {
+  try {
+    return new Function(`"use strict"; return ${fn};`)() as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * At most two axes merged by collapseAxes as R rows of C columns, with each input's (row, column)
+ * strides: rank 1 is one row, rank 0 one element.
+ */
+function asRows(c: { shape: number[]; strides: number[][] }): { R: number; C: number; st: Array<[number, number]> } {
+  const two = c.shape.length === 2;
+  return {
+    R: two ? c.shape[0]! : 1,
+    C: two ? c.shape[1]! : (c.shape[0] ?? 1),
+    st: c.strides.map((s) => (two ? [s[0]!, s[1]!] : [0, s[0] ?? 0])),
+  };
+}
+
+/**
  * A loop o[r·C + k] = expr(X[r·xr + k·xc], Y[r·yr + k·yc], …) over r < R, k < C, compiled for one
  * expression: a loop shared by every operation calls its operation through a megamorphic call
  * site; a loop of its own inlines it (a [100,10] − [100,1] in a jitted LeNet gradient: 16 → 6 µs,
- * medians on the loaded 2-core machine, allocation included). Inputs are named x, y, z in
- * `expr`. undefined where code generation is unavailable (a content security policy forbidding
- * `new Function`); the general kernel runs instead.
+ * medians on the loaded 2-core machine, allocation included). Inputs are named x, y, z in `expr`.
  */
 type Loop2 = (o: HostData, R: number, C: number, ...inputs: Array<HostData | number>) => void;
 function compileLoop(arity: number, expr: string): Loop2 | undefined {
   const v = ["x", "y", "z"].slice(0, arity);
-  const src = `"use strict"; return function (o, R, C, ${v.map((n) => `${n.toUpperCase()}, ${n}r, ${n}c`).join(", ")}) {
+  return compile<Loop2>(`function (o, R, C, ${v.map((n) => `${n.toUpperCase()}, ${n}r, ${n}c`).join(", ")}) {
     let i = 0;
     for (let r = 0; r < R; r++) {
       ${v.map((n) => `let ${n}p = r * ${n}r;`).join(" ")}
@@ -152,12 +177,7 @@ function compileLoop(arity: number, expr: string): Loop2 | undefined {
         o[i++] = ${expr};
       }
     }
-  };`;
-  try {
-    return new Function(src)() as Loop2;
-  } catch {
-    return undefined;
-  }
+  }`);
 }
 
 /**
@@ -178,25 +198,14 @@ function elementwise(arity: number, f: (...v: number[]) => number, expr: string)
       xs.map((x) => broadcastStrides(x.shape, shape)),
     );
     if (c.shape.length > 2) return general(xs, params, out);
-    // [R, C] with per-input (row, column) strides; rank 1 is one row, rank 0 one element.
-    // (No closures here: tsx's keepNames wraps each named closure in a costly defineProperty.)
-    const two = c.shape.length === 2;
-    const R = two ? c.shape[0]! : 1;
-    const C = two ? c.shape[1]! : (c.shape[0] ?? 1);
-    const [s0, s1, s2] = c.strides as [number[], number[] | undefined, number[] | undefined];
+    // (No named closures here: tsx's keepNames wraps each in a costly defineProperty.)
+    const { R, C, st } = asRows(c);
+    const [[xr, xc], [yr, yc] = [0, 0], [zr, zc] = [0, 0]] = st as [[number, number], ...Array<[number, number]>];
     const o = alloc(out.dtype, R * C);
     const x = xs[0]!.data;
-    if (arity === 1) loop(o, R, C, x, two ? s0[0]! : 0, two ? s0[1]! : (s0[0] ?? 0));
-    else {
-      const y = xs[1]!.data;
-      const [yr, yc] = two ? [s1![0]!, s1![1]!] : [0, s1![0] ?? 0];
-      const [xr, xc] = two ? [s0[0]!, s0[1]!] : [0, s0[0] ?? 0];
-      if (arity === 2) loop(o, R, C, x, xr, xc, y, yr, yc);
-      else {
-        const [zr, zc] = two ? [s2![0]!, s2![1]!] : [0, s2![0] ?? 0];
-        loop(o, R, C, x, xr, xc, y, yr, yc, xs[2]!.data, zr, zc);
-      }
-    }
+    if (arity === 1) loop(o, R, C, x, xr, xc);
+    else if (arity === 2) loop(o, R, C, x, xr, xc, xs[1]!.data, yr, yc);
+    else loop(o, R, C, x, xr, xc, xs[1]!.data, yr, yc, xs[2]!.data, zr, zc);
     return { data: o, shape, dtype: out.dtype };
   };
 }
@@ -336,34 +345,23 @@ function generalReduce(x: HostArray, axes: readonly number[], init: number, op: 
  * reduced then kept), a loop compiled for it runs; otherwise the general walk.
  */
 function reduce(init: number, op: (acc: number, v: number) => number, expr: string): HostKernel {
-  let loop: ((o: HostData, X: HostData, R: number, C: number, sr: number, sc: number) => void) | undefined;
-  try {
-    loop = new Function(`"use strict"; return function (o, X, R, C, sr, sc) {
+  const loop = compile<(o: HostData, X: HostData, R: number, C: number, sr: number, sc: number) => void>(
+    `function (o, X, R, C, sr, sc) {
       let i = 0;
       for (let r = 0; r < R; r++) {
         let p = r * sr;
         for (let k = 0; k < C; k++, p += sc) { const a = o[p]; const v = X[i++]; o[p] = ${expr}; }
       }
-    };`)();
-  } catch {
-    loop = undefined;
-  }
+    }`,
+  );
   return ([x], { axes }: ReduceParams) => {
     if (loop === undefined || !fastPaths) return generalReduce(x!, axes, init, op);
     const { kept: shape, strides } = keptStrides(x!.shape, axes);
     const c = collapseAxes(x!.shape, [strides]);
     if (c.shape.length > 2) return generalReduce(x!, axes, init, op);
-    const two = c.shape.length === 2;
+    const { R, C, st } = asRows(c);
     const out = alloc(x!.dtype, sizeOf(shape)).fill(init);
-    const s = c.strides[0]!;
-    loop(
-      out,
-      x!.data,
-      two ? c.shape[0]! : 1,
-      two ? c.shape[1]! : (c.shape[0] ?? 1),
-      two ? s[0]! : 0,
-      two ? s[1]! : (s[0] ?? 0),
-    );
+    loop(out, x!.data, R, C, st[0]![0], st[0]![1]);
     return { data: out, shape, dtype: x!.dtype };
   };
 }
