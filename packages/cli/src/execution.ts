@@ -21,7 +21,7 @@ export interface Execution {
   readonly gemm: "wasm" | "native" | null;
   /** Threads over each batch (n > 1: a pool of n − 1 workers beside this thread). */
   readonly threads: number;
-  /** OpenBLAS's thread count with the native GEMM; null without it. */
+  /** OpenBLAS's thread count with the native GEMM; null without it (or, from the library's `train`, when the caller installed it and did not pass `blasThreads`). */
   readonly blasThreads: number | null;
 }
 
