@@ -226,6 +226,64 @@ describe("Transpose by any permutation on wasm", () => {
       [5, 6, 7],
       [2, 1, 0],
     ],
+    // Paths of the one-pass kernel (transposeNd): each is hit by the shapes after it.
+    // LeNet-5's filter-gradient transposes: chunks of 6 and 16 (a swap), [B, HW, C] → [C, HW, B].
+    [
+      [100, 28, 28, 6],
+      [1, 2, 0, 3],
+    ],
+    [
+      [100, 10, 10, 16],
+      [1, 2, 0, 3],
+    ],
+    [
+      [100, 10, 10, 16],
+      [3, 1, 2, 0],
+    ], // 16 columns: all rows per block
+    [
+      [9, 5, 7],
+      [2, 1, 0],
+    ], // 7 columns, 9 rows: strips of 4 rows, the last overlapping
+    [
+      [11, 3, 9],
+      [2, 1, 0],
+    ], // 9 columns: the last column tile overlapping
+    [
+      [3, 9],
+      [1, 0],
+    ], // fewer than 4 rows: one element at a time
+    [
+      [13, 3],
+      [1, 0],
+    ], // fewer than 4 columns (a swap): 4 × 3 tiles
+    [
+      [2, 9, 2],
+      [0, 2, 1],
+    ], // 4 × 2 tiles, batched
+    [
+      [5, 7, 3],
+      [1, 0, 2],
+    ], // chunks of 3 (8 + 4 bytes), 5 (16 + 4), 2, 7
+    [
+      [6, 4, 5],
+      [1, 0, 2],
+    ],
+    [
+      [7, 5, 2],
+      [1, 0, 2],
+    ],
+    [
+      [3, 5, 7],
+      [1, 0, 2],
+    ],
+    [
+      [1, 7, 1, 6],
+      [3, 2, 1, 0],
+    ], // size-1 axes
+    [
+      [5, 1, 6, 3],
+      [2, 1, 0, 3],
+    ],
     [
       [3, 4, 5, 6, 2],
       [4, 2, 0, 3, 1],
