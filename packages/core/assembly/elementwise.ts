@@ -522,9 +522,24 @@ function copyRun(src: usize, dst: usize, bytes: usize): void {
 function transposeChunksStrided(x: usize, out: usize, cols: usize, ldx: usize, ldo: usize, k: usize, i0: usize, iEnd: usize, bj: usize): void {
   const bytes = k << 2;
   for (let j0: usize = 0; j0 < cols; j0 += bj) {
-    const jEnd = min(j0 + bj, cols);
-    for (let i = i0; i < iEnd; i++)
-      for (let j = j0; j < jEnd; j++) copyRun(x + i * ldx + j * bytes, out + j * ldo + i * bytes, bytes);
+    const n = min(j0 + bj, cols) - j0;
+    let i = i0;
+    // Four rows of x at a time: out gets 4 chunks in a row per column (whole lines, not pieces).
+    for (; i + 4 <= iEnd; i += 4) {
+      let src = x + i * ldx + j0 * bytes;
+      let dst = out + j0 * ldo + i * bytes;
+      for (let j: usize = 0; j < n; j++, src += bytes, dst += ldo) {
+        copyRun(src, dst, bytes);
+        copyRun(src + ldx, dst + bytes, bytes);
+        copyRun(src + 2 * ldx, dst + 2 * bytes, bytes);
+        copyRun(src + 3 * ldx, dst + 3 * bytes, bytes);
+      }
+    }
+    for (; i < iEnd; i++) {
+      let src = x + i * ldx + j0 * bytes;
+      let dst = out + j0 * ldo + i * bytes;
+      for (let j: usize = 0; j < n; j++, src += bytes, dst += ldo) copyRun(src, dst, bytes);
+    }
   }
 }
 
