@@ -304,8 +304,9 @@ export function transposePlan(shape: readonly number[], perm: readonly number[])
   const A = order.at(-1)!; // out's innermost axis (other than the chunk)
   const B = last; // x's innermost
   const others = order.filter((a) => a !== A && a !== B);
-  const padded = [...others.map((a) => [m[a]!, sx[a]!, so[a]!]), [1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]];
-  return [m[A]!, m[B]!, sx[A]!, so[B]!, chunk, ...padded.slice(0, 4).flat()];
+  // Padded in front: the kernel loops over the innermost of the four in one call.
+  const padded = [[1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0], ...others.map((a) => [m[a]!, sx[a]!, so[a]!])];
+  return [m[A]!, m[B]!, sx[A]!, so[B]!, chunk, ...padded.slice(-4).flat()];
 }
 
 /**

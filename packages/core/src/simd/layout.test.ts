@@ -331,7 +331,7 @@ describe("Transpose by any permutation on wasm", () => {
   it("plans a block transpose of out's and x's innermost axes over the others", () => {
     // [100,1024,3] → [3,1024,100]: rows 100 (x stride 3072), cols 3 (out stride 102400), over 1024.
     expect(transposePlan([100, 32, 32, 3], [3, 1, 2, 0])).toEqual([
-      100, 3, 3072, 102400, 1, 1024, 3, 100, 1, 0, 0, 1, 0, 0, 1, 0, 0,
+      100, 3, 3072, 102400, 1, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1024, 3, 100,
     ]);
     // [4,5,6,7] by [2,0,1,3]: merged [20,6,7] by [1,0,2], chunks of 7.
     expect(transposePlan([4, 5, 6, 7], [2, 0, 1, 3])!.slice(0, 5)).toEqual([20, 6, 42, 140, 7]);
