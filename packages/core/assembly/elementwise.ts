@@ -502,11 +502,16 @@ function transposeStrided(
     return;
   }
   if (cols < 4) {
-    for (let k: usize = 0; k < n; k++, x += sx, out += so)
+    // Strips of 4 rows over blocks of kb indices (as below): 4 × cols tiles.
+    for (let k0: usize = 0; k0 < n; k0 += kb) {
+      const kEnd = min(k0 + kb, n);
       for (let i = i0; i < iEnd; i += 4) {
         const ii = min(i, rows - 4);
-        tileNarrow(x + ii * ldx, out + (ii << 2), ldx, ldo, cols);
+        let xk = x + k0 * sx + ii * ldx;
+        let ok = out + k0 * so + (ii << 2);
+        for (let k = k0; k < kEnd; k++, xk += sx, ok += so) tileNarrow(xk, ok, ldx, ldo, cols);
       }
+    }
     return;
   }
   for (let j0: usize = 0; j0 < cols; j0 += bj) {

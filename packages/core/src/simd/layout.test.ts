@@ -205,7 +205,7 @@ describe("Transpose by any permutation on wasm", () => {
     [
       [100, 32, 32, 3],
       [3, 1, 2, 0],
-    ], // conv1's filter gradient: the two-pass path (3 columns)
+    ], // conv1's filter gradient: strips of 4 × 3 tiles, x's rows 12 KiB apart
     [
       [100, 14, 14, 6],
       [3, 1, 2, 0],
@@ -221,7 +221,7 @@ describe("Transpose by any permutation on wasm", () => {
     [
       [8, 16, 8, 5],
       [3, 1, 2, 0],
-    ], // odd columns, out's rows 4 KiB apart
+    ], // 5 columns, out's rows 4 KiB apart: strips (overlapping tiles)
     [
       [5, 6, 7],
       [2, 1, 0],
@@ -275,6 +275,14 @@ describe("Transpose by any permutation on wasm", () => {
     [
       [3, 5, 7],
       [1, 0, 2],
+    ],
+    [
+      [9, 70, 2],
+      [2, 1, 0],
+    ], // 2 and 3 columns in strips, past one block of 64 indices
+    [
+      [6, 130, 3],
+      [2, 1, 0],
     ],
     [
       [1, 7, 1, 6],
