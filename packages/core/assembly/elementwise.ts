@@ -527,10 +527,10 @@ function transposeStrided(
         const ok = out + k * so;
         for (let i = i0; i < iEnd; i += 4) {
           const ii = min(i, rows - 4);
-          for (let j = j0; j < jEnd; j += 4) {
-            const jj = min(j, cols - 4);
-            tile4(xk + ii * ldx + (jj << 2), ok + jj * ldo + (ii << 2), ldx, ldo);
-          }
+          let px = xk + ii * ldx + (j0 << 2);
+          let po = ok + j0 * ldo + (ii << 2);
+          for (let t: usize = 0; t < full; t++, px += 16, po += step) tile4(px, po, ldx, ldo);
+          if (ragged) tile4(xk + ii * ldx + ((cols - 4) << 2), ok + (cols - 4) * ldo + (ii << 2), ldx, ldo);
         }
       }
       continue;
