@@ -1,6 +1,7 @@
 /**
  * `pnpm bench layout`: tfjs-wasm's kernels against hodiff's broadcast/layout ones on LeNet-5's
- * shapes (batch 100): the conv bias Add, the conv filter-gradient Transpose [3,1,2,0], a matrix
+ * shapes (batch 100): the conv bias Add, the conv filter-gradient Transposes ([3,1,2,0] of the
+ * image and pool1's output, [1,2,0,3] of conv1's output and conv2's cotangent), a matrix
  * transpose with and without cache-set aliasing (rows 4 KiB apart or not), the filter
  * flip (Reverse), and conv2's input gradient (a "full" conv, matmul + col2im with the SIMD kernels
  * on). Switched back and forth in one run (interleaved repeats), so the ratio holds on a loaded
@@ -21,9 +22,15 @@ export const layoutBench: Bench = async ({ backend, repeats }) => {
   // A transpose whose output rows are 4 KiB apart (cache-set aliasing; the MLP's 1024-wide layers) and one whose are not.
   const wide = tf.randomNormal([1024, 200]);
   const narrow = tf.randomNormal([1000, 200]);
+  // LeNet-5's filter-gradient transposes (conv1's activations, pool1's, conv2's cotangent).
+  const act1 = tf.randomNormal([100, 28, 28, 6]);
+  const pool1 = tf.randomNormal([100, 14, 14, 6]);
   const cases: Array<[string, number[][], () => tf.Tensor | hd.Value]> = [
     ["Add", [[100, 28, 28, 6], [6]], () => tf.add(...bias)],
     ["Transpose [3,1,2,0]", [[100, 32, 32, 3]], () => tf.transpose(image, [3, 1, 2, 0])],
+    ["Transpose [1,2,0,3] (chunks of 6)", [[100, 28, 28, 6]], () => tf.transpose(act1, [1, 2, 0, 3])],
+    ["Transpose [3,1,2,0] (6 columns)", [[100, 14, 14, 6]], () => tf.transpose(pool1, [3, 1, 2, 0])],
+    ["Transpose [1,2,0,3] (chunks of 16)", [[100, 10, 10, 16]], () => tf.transpose(ct, [1, 2, 0, 3])],
     ["Transpose [1,0], rows 4 KiB apart", [[1024, 200]], () => tf.transpose(wide)],
     ["Transpose [1,0]", [[1000, 200]], () => tf.transpose(narrow)],
     ["Reverse [0,1]", [[5, 5, 16, 6]], () => tf.reverse(filter, [0, 1])],
@@ -53,6 +60,6 @@ export const layoutBench: Bench = async ({ backend, repeats }) => {
   for (const [kernel, shapes, f] of cases) {
     out.push({ name: "layout", kernel, shapes, backend, ...simdAgainstTfjs(() => once(f), repeats) });
   }
-  tf.dispose([...bias, image, filter, ct, wide, narrow]);
+  tf.dispose([...bias, image, filter, ct, wide, narrow, act1, pool1]);
   return out;
 };

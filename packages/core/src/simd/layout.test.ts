@@ -205,7 +205,7 @@ describe("Transpose by any permutation on wasm", () => {
     [
       [100, 32, 32, 3],
       [3, 1, 2, 0],
-    ], // conv1's filter gradient: the two-pass path (3 columns)
+    ], // conv1's filter gradient: strips of 4 × 3 tiles, x's rows 12 KiB apart
     [
       [100, 14, 14, 6],
       [3, 1, 2, 0],
@@ -221,10 +221,76 @@ describe("Transpose by any permutation on wasm", () => {
     [
       [8, 16, 8, 5],
       [3, 1, 2, 0],
-    ], // odd columns, out's rows 4 KiB apart
+    ], // 5 columns, out's rows 4 KiB apart: strips (overlapping tiles)
     [
       [5, 6, 7],
       [2, 1, 0],
+    ],
+    // Paths of the one-pass kernel (transposeNd): each is hit by the shapes after it.
+    // LeNet-5's filter-gradient transposes: chunks of 6 and 16 (a swap), [B, HW, C] → [C, HW, B].
+    [
+      [100, 28, 28, 6],
+      [1, 2, 0, 3],
+    ],
+    [
+      [100, 10, 10, 16],
+      [1, 2, 0, 3],
+    ],
+    [
+      [100, 10, 10, 16],
+      [3, 1, 2, 0],
+    ], // 16 columns: all rows per block
+    [
+      [9, 5, 7],
+      [2, 1, 0],
+    ], // 7 columns, 9 rows: strips of 4 rows, the last overlapping
+    [
+      [11, 3, 9],
+      [2, 1, 0],
+    ], // 9 columns: the last column tile overlapping
+    [
+      [3, 9],
+      [1, 0],
+    ], // fewer than 4 rows: one element at a time
+    [
+      [13, 3],
+      [1, 0],
+    ], // fewer than 4 columns (a swap): 4 × 3 tiles
+    [
+      [2, 9, 2],
+      [0, 2, 1],
+    ], // 4 × 2 tiles, batched
+    [
+      [5, 7, 3],
+      [1, 0, 2],
+    ], // chunks of 3 (8 + 4 bytes), 5 (16 + 4), 2, 7
+    [
+      [6, 4, 5],
+      [1, 0, 2],
+    ],
+    [
+      [7, 5, 2],
+      [1, 0, 2],
+    ],
+    [
+      [3, 5, 7],
+      [1, 0, 2],
+    ],
+    [
+      [9, 70, 2],
+      [2, 1, 0],
+    ], // 2 and 3 columns in strips, past one block of 64 indices
+    [
+      [6, 130, 3],
+      [2, 1, 0],
+    ],
+    [
+      [1, 7, 1, 6],
+      [3, 2, 1, 0],
+    ], // size-1 axes
+    [
+      [5, 1, 6, 3],
+      [2, 1, 0, 3],
     ],
     [
       [3, 4, 5, 6, 2],
@@ -273,7 +339,7 @@ describe("Transpose by any permutation on wasm", () => {
   it("plans a block transpose of out's and x's innermost axes over the others", () => {
     // [100,1024,3] → [3,1024,100]: rows 100 (x stride 3072), cols 3 (out stride 102400), over 1024.
     expect(transposePlan([100, 32, 32, 3], [3, 1, 2, 0])).toEqual([
-      100, 3, 3072, 102400, 1, 1024, 3, 100, 1, 0, 0, 1, 0, 0, 1, 0, 0,
+      100, 3, 3072, 102400, 1, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1024, 3, 100,
     ]);
     // [4,5,6,7] by [2,0,1,3]: merged [20,6,7] by [1,0,2], chunks of 7.
     expect(transposePlan([4, 5, 6, 7], [2, 0, 1, 3])!.slice(0, 5)).toEqual([20, 6, 42, 140, 7]);
