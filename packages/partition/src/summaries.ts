@@ -94,28 +94,30 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
   if (!Number.isInteger(chunk) || chunk < 1) {
     throw new PartitionError(`summaries: chunkSize must be a positive integer, got ${chunk}`);
   }
-  return <P extends Tree<Value>>(params: P, direction: P, jitted = false): SummaryArrays =>
-    // Both passes multiply the data by the first layer's direction (x·u₁: the diagonal's first
-    // Taylor term, H̄'s tangent): computed once, kept until the second pass is done.
-    hd.shareProducts(() => passes(params, direction, jitted));
-  function passes<P extends Tree<Value>>(params: P, direction: P, jitted: boolean): SummaryArrays {
-    // Two separate passes (scopes or plans), so the first pass's intermediates are freed before
-    // the second starts, as eagerly. `jitted`: each pass (the order-3 diagonal, then L, ḡ and H̄)
-    // is staged and run as its own jit plan: small arrays run as host kernels, shared work inside
-    // a pass is computed once (CSE) and each intermediate is freed at its last use. Two plans
-    // rather than one keep the eager path's memory profile (one plan would let CSE share the
-    // primal between the passes and hold it across both). Traced on every call (tracing runs no
-    // kernel), because f closes over its data: a cached plan would keep that data alive and go
-    // stale when the caller's closure changes.
-    const pass = <T>(body: (p: P, u: P) => T): T => {
-      if (!jitted) return hd.tidy(() => body(params, direction));
-      const j = hd.jit(body);
+  return <P extends Tree<Value>>(params: P, direction: P, jitted = false): SummaryArrays => {
+    if (jitted) {
+      // One plan for both passes: its CSE computes the products both passes share (x·W₁ and x·u₁,
+      // which shareProducts' memo cannot see through tracing, and the primal) once. Traced on
+      // every call (tracing runs no kernel; a few ms), because f closes over its data: a cached
+      // plan would keep that data alive and go stale when the caller's closure changes.
+      const j = hd.jit((p: P, u: P) => passes(p, u, (body) => body(p, u)));
       try {
-        return j(params, direction) as T;
+        return j(params, direction) as SummaryArrays;
       } finally {
         j.dispose();
       }
-    };
+    }
+    // Both passes multiply the data by the first layer's direction (x·u₁: the diagonal's first
+    // Taylor term, H̄'s tangent): computed once, kept until the second pass is done. Two scopes,
+    // so the first pass's intermediates are freed before the second starts.
+    return hd.shareProducts(() => passes(params, direction, (body) => hd.tidy(() => body(params, direction))));
+  };
+  /** The order-3 diagonal, then L, ḡ and H̄, each pass run by `pass`. */
+  function passes<P extends Tree<Value>>(
+    params: P,
+    direction: P,
+    pass: <T>(body: (p: P, u: P) => T) => T,
+  ): SummaryArrays {
     const d3 = pass((p, u) =>
       options.order3 === false ? hd.zeros([S]) : diagonal(3, partition, f as (p: P) => Value, p, u, "summaries", chunk),
     );

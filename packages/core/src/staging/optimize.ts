@@ -8,6 +8,8 @@ import { Jaxpr, Literal, Var, type Atom, type Eqn } from "./jaxpr";
 import { K, runtime, type Tensor } from "../kernels";
 import { isCallPrimitive, type Value } from "../trace/core";
 import type { CallParams } from "./call";
+import { axpyP } from "../axpy";
+import { isKnownZero } from "../zeroData";
 
 /** Drop equations that no output depends on, and constants nothing reads. */
 export function dce(j: Jaxpr, consts: readonly Value[]): [Jaxpr, Value[]] {
@@ -85,7 +87,18 @@ export function foldConstants(j: Jaxpr, consts: readonly Value[]): [Jaxpr, Value
   const constvars = [...j.constvars];
   const values = [...consts];
   const eqns: Eqn[] = [];
-  for (const e of j.eqns) {
+  // Outputs that are another atom's value: each later read of the key reads the value instead.
+  const alias = new Map<Var, Atom>();
+  const read = (a: Atom): Atom => (a instanceof Var ? (alias.get(a) ?? a) : a);
+  for (const e0 of j.eqns) {
+    const e = alias.size === 0 ? e0 : { ...e0, inputs: e0.inputs.map(read) };
+    const alpha = e.prim === axpyP ? e.inputs[1] : undefined;
+    if (alpha instanceof Var && known.has(alpha) && isKnownZero(known.get(alpha)!)) {
+      // θ + α_i·u at an α made by `zeros` is θ, as eagerly (axpy's impl): products of θ downstream
+      // are then the same equations as those of a pass that uses θ directly, and CSE merges them.
+      alias.set(e.outs[0]!, e.inputs[0]!);
+      continue;
+    }
     const foldable = e.inputs.every((a) => a instanceof Literal || known.has(a));
     if (!foldable) {
       eqns.push(e);
@@ -107,7 +120,7 @@ export function foldConstants(j: Jaxpr, consts: readonly Value[]): [Jaxpr, Value
       values.push(out);
     });
   }
-  return [new Jaxpr(constvars, j.invars, eqns, j.outs), values, made];
+  return [new Jaxpr(constvars, j.invars, eqns, j.outs.map(read)), values, made];
 }
 
 /**

@@ -318,6 +318,34 @@ describe("jit: caching, static arguments, optimisation, memory", () => {
     hd.dispose(c);
   });
 
+  it("axpy at a closed-over α made by zeros is θ itself: CSE then merges x·θ with x·axpy(θ, 0, u)", () => {
+    const x = hd.random.normal(hd.random.key(3), [2, 3]);
+    const t0 = hd.random.normal(hd.random.key(4), [3, 4]);
+    const u0 = hd.random.normal(hd.random.key(5), [3, 4]);
+    const z = hd.zeros([2]);
+    const z2 = hd.tidy(() => hd.mul(hd.array([1, 1]), 0));
+    const before = hd.numTensors();
+    const f = hd.jit((t: Value, u: Value) => hd.add(hd.matmul(x, t), hd.matmul(x, hd.axpy(t, z, u, 1))));
+    const text = String(f.jaxpr(t0, u0));
+    expect(text.match(/= matmul /g)).toHaveLength(1);
+    expect(text).not.toContain("axpy");
+    const y = f(t0, u0);
+    hd.tidy(() => {
+      expect(hd.testing.allClose(y, hd.mul(hd.matmul(x, t0), 2), { atol: 1e-6, rtol: 1e-6 })).toBeNull();
+    });
+    // Returned as an output, the alias is the input itself; a zero α not made by zeros stays an axpy.
+    const g = hd.jit((t: Value, u: Value) => hd.axpy(t, z, u, 0));
+    const out = g(t0, u0);
+    expect(Array.from(hd.toFlat(out))).toEqual(Array.from(hd.toFlat(t0)));
+    const h = hd.jit((t: Value, u: Value) => hd.axpy(t, z2, u, 0));
+    expect(String(h.jaxpr(t0, u0))).toContain("axpy");
+    hd.dispose([y, out]);
+    expect(Array.from(hd.toFlat(t0))).toHaveLength(12); // the output was a handle of its own
+    [f, g, h].forEach((j) => j.dispose());
+    expect(hd.numTensors()).toBe(before);
+    hd.dispose([x, t0, u0, z, z2]);
+  });
+
   it("frees each intermediate at its last use, and leaks nothing", () => {
     const x = hd.random.normal(hd.random.key(1), [64]);
     const chain = (a: Value) => {
