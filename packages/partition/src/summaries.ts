@@ -22,8 +22,9 @@ export interface SummariesOptions {
   /** Group directions batched at once (default: `defaultChunkSize`). */
   chunkSize?: number;
   /**
-   * Run each pass as a `jit` plan, traced anew for each call (default false: under load the
-   * tracing cost about what the plans saved; `summariesAsync` and debugNans always run eagerly).
+   * Run both passes as one `jit` plan, traced anew for each call (default false: on the paper MLP
+   * it is about as fast as eager, `bench/summaries.ts`; `summariesAsync` and debugNans always run
+   * eagerly). The plan's CSE shares what eager's `shareProducts` shares, and the primal.
    */
   jit?: boolean;
 }

@@ -1,8 +1,8 @@
 /**
  * Jaxpr-to-jaxpr passes run by `jit` before planning: constant folding (equations whose inputs
- * are all concrete constants or literals are evaluated once), common-subexpression elimination
- * (the same primitive with the same params on the same atoms is computed once) and dead-code
- * elimination (equations no output depends on are dropped).
+ * are all concrete constants or literals are evaluated once; axpy at a zeros α is θ),
+ * common-subexpression elimination (the same primitive with the same params on the same atoms is
+ * computed once) and dead-code elimination (equations no output depends on are dropped).
  */
 import { Jaxpr, Literal, Var, type Atom, type Eqn } from "./jaxpr";
 import { K, runtime, type Tensor } from "../kernels";
@@ -75,7 +75,8 @@ export function cse(j: Jaxpr): Jaxpr {
 
 /**
  * Evaluate equations whose inputs are all concrete constants or literals, once; their outputs
- * become new constants (returned as `made`, owned by the caller).
+ * become new constants (returned as `made`, owned by the caller). axpy(θ, α, u) at a constant α
+ * made by `zeros` becomes θ (no equation).
  */
 export function foldConstants(j: Jaxpr, consts: readonly Value[]): [Jaxpr, Value[], Tensor[]] {
   const known = new Map<Var, Tensor>();
