@@ -101,7 +101,7 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
       // which shareProducts' memo cannot see through tracing, and the primal) once. Traced on
       // every call (tracing runs no kernel; a few ms), because f closes over its data: a cached
       // plan would keep that data alive and go stale when the caller's closure changes.
-      const j = hd.jit((p: P, u: P) => passes(p, u, (body) => body(p, u)));
+      const j = hd.jit((p: P, u: P) => passes<P>((body) => body(p, u)));
       try {
         return j(params, direction) as SummaryArrays;
       } finally {
@@ -111,14 +111,10 @@ function summaryArrays(f: (params: never) => Value, partition: Partition, option
     // Both passes multiply the data by the first layer's direction (x·u₁: the diagonal's first
     // Taylor term, H̄'s tangent): computed once, kept until the second pass is done. Two scopes,
     // so the first pass's intermediates are freed before the second starts.
-    return hd.shareProducts(() => passes(params, direction, (body) => hd.tidy(() => body(params, direction))));
+    return hd.shareProducts(() => passes<P>((body) => hd.tidy(() => body(params, direction))));
   };
-  /** The order-3 diagonal, then L, ḡ and H̄, each pass run by `pass`. */
-  function passes<P extends Tree<Value>>(
-    params: P,
-    direction: P,
-    pass: <T>(body: (p: P, u: P) => T) => T,
-  ): SummaryArrays {
+  /** The order-3 diagonal, then L, ḡ and H̄, each pass run by `pass` (which supplies params and direction). */
+  function passes<P extends Tree<Value>>(pass: <T>(body: (p: P, u: P) => T) => T): SummaryArrays {
     const d3 = pass((p, u) =>
       options.order3 === false ? hd.zeros([S]) : diagonal(3, partition, f as (p: P) => Value, p, u, "summaries", chunk),
     );

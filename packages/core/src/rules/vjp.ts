@@ -154,32 +154,46 @@ defVjp(selectP, (ct, [c, a, b], _y, _p, needs) => [
 defVjp(castP, (ct, [x]) => [isFloat(avalOf(x!).dtype) ? ct : null]);
 
 defVjp(reduceSumP, (ct, [x], _o, { axes }) => [broadcastTo(reshape(ct, keptShape(x!, axes)), shapeOf(x!))]);
+/** A deferred cotangent whose entries `form()` computes on first need, once; ⟨ct, u⟩ = Σ ct ⊙ u. */
+abstract class CachedDeferred implements DeferredCotangent {
+  readonly deferred = true;
+  abstract readonly aval: Aval;
+  private value: Value | null = null;
+  protected abstract form(): Value;
+  materialize(): Value {
+    this.value ??= this.form();
+    return this.value;
+  }
+  abstract innerProduct(u: Value): Value;
+}
+/** Σ a ⊙ b over every axis, a scalar. */
+const dot = (a: Value, b: Value): Value => {
+  const v = mul(a, b);
+  return reduceSum(v, [...shapeOf(v).keys()]);
+};
+
 /**
  * max's cotangent spread over its windows, maxScatter(x, m, t, axes), not yet formed and viewed at
  * `aval`'s shape (reshapes pass it on). tanh's deferred rule takes it with tanh's own derivative in
  * one kernel where x holds tanh's output (max pooling after tanh: LeNet-5's layers), as jit plans
  * do (`staging/fuse.ts`); every other rule gets maxScatter's value, as before.
  */
-class DeferredScatter implements DeferredCotangent {
-  readonly deferred = true;
-  private value: Value | null = null;
+class DeferredScatter extends CachedDeferred {
   constructor(
     readonly x: Value,
     readonly m: Value,
     readonly t: Value,
     readonly axes: readonly number[],
     readonly aval: Aval,
-  ) {}
-  materialize(): Value {
-    if (this.value === null) {
-      const s = maxScatter(this.x, this.m, this.t, this.axes);
-      this.value = sameShape(shapeOf(s), this.aval.shape) ? s : reshape(s, this.aval.shape);
-    }
-    return this.value;
+  ) {
+    super();
+  }
+  protected form(): Value {
+    const s = maxScatter(this.x, this.m, this.t, this.axes);
+    return sameShape(shapeOf(s), this.aval.shape) ? s : reshape(s, this.aval.shape);
   }
   innerProduct(u: Value): Value {
-    const v = mul(this.materialize(), u);
-    return reduceSum(v, [...shapeOf(v).keys()]);
+    return dot(this.materialize(), u);
   }
   /** The same cotangent viewed at another shape of as many elements. */
   reshaped(shape: readonly number[]): DeferredScatter {
@@ -249,22 +263,20 @@ defVjp(reverseP, (ct, _x, _o, p) => [bind(reverseP, [ct], p)]);
  * The cotangent of a bilinear op's second operand w, not yet formed: with f(u) the op at its first
  * operand and u in w's place, ⟨f*(c), u⟩ = ⟨c, f(u)⟩ (a matmul's aᵀ·c, a conv's filter cotangent).
  */
-class DeferredBilinear implements DeferredCotangent {
-  readonly deferred = true;
-  private value: Value | null = null;
+class DeferredBilinear extends CachedDeferred {
   constructor(
     readonly c: Value,
     readonly aval: Aval,
     private readonly forward: (u: Value) => Value,
-    private readonly form: () => Value,
-  ) {}
-  materialize(): Value {
-    this.value ??= this.form();
-    return this.value;
+    private readonly compute: () => Value,
+  ) {
+    super();
+  }
+  protected form(): Value {
+    return this.compute();
   }
   innerProduct(u: Value): Value {
-    const contracted = mul(this.c, this.forward(u));
-    return reduceSum(contracted, [...shapeOf(contracted).keys()]);
+    return dot(this.c, this.forward(u));
   }
 }
 

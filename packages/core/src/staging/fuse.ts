@@ -45,8 +45,7 @@ const FUSIONS: readonly Fusion[] = [
         b.aval.dtype === "float32" &&
         b.aval.shape.length === 1 &&
         b.aval.shape[0] === O &&
-        out.shape.length === 4 &&
-        out.shape.every((d, i) => d === y.shape[i]);
+        sameShape(out.shape, y.shape);
       return ok ? { prim: conv2dBiasP, params: conv.params, inputs: [...conv.inputs, b] } : null;
     },
   },
