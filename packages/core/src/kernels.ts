@@ -354,7 +354,8 @@ function convFilterIm2col(
       const patches = patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations);
       const ct2 = tf.reshape(cs, [xs.shape[0]! * Ho * Wo, O]);
       // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
-      // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16.
+      // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16
+      // (a scratch timing of the two products, not saved; `pnpm bench conv` times the route as a whole).
       return narrow ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
     };
     let sum: Tensor | null = null;
