@@ -537,7 +537,8 @@ function transposeStrided(
     }
     if (kb == 1) {
       // Out's rows 4 KiB apart (8 of them per block): each tile column runs down the block's rows,
-      // so each out row is written in one run ([1024,200]ᵀ: 0.022 ms against 0.033 across).
+      // so each out row is written in one run (`pnpm bench layout`, "Transpose [1,0], rows 4 KiB
+      // apart", times this path; the order across it replaced was only timed in unsaved scratch runs).
       const rows4 = (iEnd - i0) >> 2;
       const rowStep = ldx << 2;
       for (let k: usize = 0; k < n; k++) {
@@ -644,7 +645,8 @@ export function transposeNd(
   let bj: usize = 32; // columns per block (x's innermost axis)
   let kb: usize = 1;
   if (chunk > 1) {
-    // Whole runs of x up to 64 KiB: splitting LeNet's [100,784,6] rows into 6 KiB pieces took 1.4×.
+    // Whole runs of x up to 64 KiB: splitting LeNet's [100,784,6] rows into 6 KiB pieces was
+    // slower (unsaved scratch timing; `pnpm bench layout`, "chunks of 6", times this path).
     bj = max<usize>(1, 65536 / (<usize>chunk << 2));
   } else if (cols < 8) {
     // Short runs of x (under 32 B a row): all rows at once would read `rows` streams of a few
@@ -656,7 +658,7 @@ export function transposeNd(
     kb = 64;
   } else if ((lo & 4095) == 0 || (lx & 4095) == 0) {
     // Rows a multiple of 4 KiB apart map to one cache set, and a 32×32 block evicts its own lines
-    // ([1024,200]ᵀ took 0.32 ms, [1000,200]ᵀ 0.03 ms): where out's rows alias, few out rows per
+    // (`pnpm bench layout` times [1024,200]ᵀ against [1000,200]ᵀ): where out's rows alias, few out rows per
     // block (8), each written 64 floats at a time; where x's alias, the reverse.
     bi = (lo & 4095) == 0 ? 64 : 8;
     bj = (lo & 4095) == 0 ? 8 : 64;

@@ -116,9 +116,11 @@ function broadcastBinary(op: (a: Tensor, b: Tensor) => Tensor) {
 const ZEROS_BY_FILL = 1024;
 
 /**
- * Zeros of `shape`. tf.zeros makes them in a JS array and copies that in: on wasm 0.73 ms for a
- * [784, 1024] array (a gradient's zero cotangent of the MLP's first weights), where the Fill
- * kernel takes 0.04 ms; below `ZEROS_BY_FILL` elements tf.zeros is the cheaper (no kernel call).
+ * Zeros of `shape`. tf.zeros makes them in a JS array and copies that in: on wasm about 0.6 ms for
+ * a [784, 1024] array (a gradient's zero cotangent of the MLP's first weights), where the Fill
+ * kernel takes 0.04 ms (medians of 50 calls of each, timed with performance.now() in a scratch
+ * script, 2026-12-06, loaded machine); below `ZEROS_BY_FILL` elements tf.zeros is the cheaper (no
+ * kernel call).
  */
 function zeros(shape: number[], dtype: DType): Tensor {
   const n = tf.util.sizeFromShape(shape);
@@ -245,6 +247,30 @@ export function im2colFaster(k: number, n: number, taps: number, native: boolean
   return k >= 256 && (n >= 256 || (n >= 64 && taps >= 16));
 }
 
+/** How many images' patch matrices (perImage floats each) fit in IM2COL_MAX at once, at most b. */
+const im2colChunk = (b: number, perImage: number): number => Math.min(b, Math.floor(IM2COL_MAX / perImage));
+
+/**
+ * The [n·ho·wo, kh·kw·c] patch matrix of xs's n images (SIMD im2col, zeros for the padding); for a
+ * 1×1, stride-1, unpadded conv that is xs itself, reshaped.
+ */
+function patchMatrix(
+  xs: Tensor,
+  kh: number,
+  kw: number,
+  ho: number,
+  wo: number,
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): tf.Tensor2D {
+  const [n, h, w, c] = xs.shape as [number, number, number, number];
+  if (kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && padding.flat().every((p) => p === 0))
+    return tf.reshape(xs, [n * h * w, c]);
+  const attrs = { kh, kw, ho, wo, strides, dilations, offsets: [padding[0][0], padding[1][0]] };
+  return tf.engine().runKernel(FUSED_KERNELS.im2col, { x: xs }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+}
+
 /**
  * conv(x, w) as one matmul: patches(x) · w.reshape(kh·kw·c, o), patches the [b·ho·wo, kh·kw·c]
  * matrix of x's windows (SIMD im2col, zeros for the padding), reshaped to [b, ho, wo, o]. With a
@@ -268,23 +294,12 @@ function conv2dIm2col(
   const Ho = convOutSize(H, kh, padding[0][0], padding[0][1], sh, dh);
   const Wo = convOutSize(W, kw, padding[1][0], padding[1][1], sw, dw);
   if (x.size === 0 || w.size === 0 || Ho <= 0 || Wo <= 0) return null;
-  const perImage = Ho * Wo * kh * kw * C;
-  const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));
+  const chunk = im2colChunk(B, Ho * Wo * kh * kw * C);
   if (chunk < 1) return null;
   if (im2colMode === "auto" && !im2colFaster(kh * kw * C, O, kh * kw, heapGemm !== null)) return null;
   return tf.tidy(() => {
     const w2 = tf.reshape(w, [kh * kw * C, O]) as tf.Tensor2D;
-    const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && padding.flat().every((p) => p === 0);
-    const attrs = { kh, kw, ho: Ho, wo: Wo, strides, dilations, offsets: [padding[0][0], padding[1][0]] };
-    const product = (xs: Tensor): Tensor =>
-      tf.matMul(
-        pointwise
-          ? (tf.reshape(xs, [xs.shape[0]! * H * W, C]) as tf.Tensor2D)
-          : (tf
-              .engine()
-              .runKernel(FUSED_KERNELS.im2col, { x: xs }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D),
-        w2,
-      );
+    const product = (xs: Tensor): Tensor => tf.matMul(patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations), w2);
     const parts: Tensor[] = [];
     for (let b = 0; b < B; b += chunk) parts.push(product(chunk >= B ? x : tf.slice(x, b, Math.min(chunk, B - b))));
     const flat = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
@@ -327,26 +342,20 @@ function convFilterIm2col(
   if (convFilterRoute === "composite" || !fusedKernelsActive()) return null;
   if (convFilterRoute === "auto" && (im2colMode === "never" || heapGemm === null)) return null;
   if (x.dtype !== "float32" || ct.dtype !== "float32" || x.size === 0 || ct.size === 0) return null;
-  const [B, H, W, C] = x.shape as [number, number, number, number];
+  const [B, , , C] = x.shape as [number, number, number, number];
   const [, Ho, Wo, O] = ct.shape as [number, number, number, number];
   const [kh, kw] = filter;
-  const perImage = Ho * Wo * kh * kw * C;
-  const chunk = Math.min(B, Math.floor(IM2COL_MAX / perImage));
+  const chunk = im2colChunk(B, Ho * Wo * kh * kw * C);
   if (chunk < 1) return null;
   if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O, true)) return null;
   return tf.tidy(() => {
-    const pointwise =
-      kh === 1 && kw === 1 && strides[0] === 1 && strides[1] === 1 && padding.flat().every((p) => p === 0);
-    const attrs = { kh, kw, ho: Ho, wo: Wo, strides, dilations, offsets: [padding[0][0], padding[1][0]] };
     const narrow = O < 16;
     const product = (xs: Tensor, cs: Tensor): Tensor => {
-      const n = xs.shape[0]!;
-      const patches = pointwise
-        ? tf.reshape(xs, [n * H * W, C])
-        : (tf.engine().runKernel(FUSED_KERNELS.im2col, { x: xs }, attrs as unknown as tf.NamedAttrMap) as Tensor);
-      const ct2 = tf.reshape(cs, [n * Ho * Wo, O]);
+      const patches = patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations);
+      const ct2 = tf.reshape(cs, [xs.shape[0]! * Ho * Wo, O]);
       // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
-      // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16.
+      // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16
+      // (a scratch timing of the two products, not saved; `pnpm bench conv` times the route as a whole).
       return narrow ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
     };
     let sum: Tensor | null = null;

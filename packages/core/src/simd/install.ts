@@ -423,7 +423,8 @@ const LAYOUT_KERNELS = [rowsKernel("Add", "addRows"), rowsKernel("Multiply", "mu
 // ---- native GEMM ----
 // BatchMatMul through a native GEMM (`runtime.setHeapGemm`, e.g. @hodiff/native's OpenBLAS) on the
 // backend's own heap: no copies. XNNPACK's wasm GEMM is 128-bit SIMD; a native BLAS uses the CPU's
-// full vector width (512³: 6.6 ms in tfjs-wasm, 2.1 ms in OpenBLAS on one thread, this machine).
+// full vector width (512³: 6.0 ms in tfjs-wasm, 1.6 ms in OpenBLAS's SkylakeX kernel and 2.5 ms in
+// its Haswell one, one thread; `npx tsx bench/nativeGemm.ts`, bench/results/2026-12-06-native-gemm.txt).
 
 /** One heap GEMM call of `gemmPlan`: batch indices of A, B and C, the batch count, the rows stacked. */
 interface GemmCall {
