@@ -70,6 +70,20 @@ function recordConvs(model: ModelName): { convs: Case[]; filters: FilterCase[] }
 }
 
 /**
+ * ms of `run(t)` until its result is read back, `t` a tensor made from `values` just before the clock
+ * starts (so no kernel caches a value of an earlier call); both freed after.
+ */
+function timeOnFresh(values: tf.TypedArray, shape: number[], run: (t: tf.Tensor) => tf.Tensor): number {
+  const t = tf.tensor(values, shape);
+  const t0 = performance.now();
+  const y = run(t);
+  y.dataSync();
+  const t1 = performance.now();
+  tf.dispose([y, t]);
+  return t1 - t0;
+}
+
+/**
  * The "filter gradient" lines: convFilterP's two routes on the model's filter gradients, interleaved —
  * the composite (transposes of x and ct, a conv, a transpose) and im2col + a transposeA matmul
  * (on XNNPACK the seam materialises that transpose). `rule`: the route `K.convFilter` picks.
@@ -81,13 +95,8 @@ function timeFilters(repeats: number, model: ModelName, filters: FilterCase[]): 
     const ctValues = tf.tidy(() => tf.randomNormal(f.ct).dataSync());
     const once = (route: "composite" | "im2col") => {
       runtime.setConvFilterRoute(route);
-      const ct = tf.tensor(ctValues, f.ct); // a new cotangent each call, as in training
-      const t0 = performance.now();
-      const dw = convFilterP.impl([x, ct], f.params) as tf.Tensor;
-      dw.dataSync();
-      const t1 = performance.now();
-      tf.dispose([dw, ct]);
-      return t1 - t0;
+      // a new cotangent each call, as in training
+      return timeOnFresh(ctValues, f.ct, (ct) => convFilterP.impl([x, ct], f.params) as tf.Tensor);
     };
     const [composite, im2col] = interleaved(
       repeats,
@@ -148,13 +157,7 @@ function timeConvs(repeats: number, models: ModelName[]): Record<string, unknown
         runtime.setIm2colMode(mode);
         // A new filter each call, as in training (the filter is a new parameter, a flipped filter or
         // a cotangent): tfjs-wasm caches XNNPACK's packed filter per filter tensor.
-        const w = tf.tensor(wValues, c.w);
-        const t0 = performance.now();
-        const y = K.conv2d(x, w, c.strides, c.padding, c.dilations);
-        y.dataSync();
-        const t1 = performance.now();
-        tf.dispose([y, w]);
-        return t1 - t0;
+        return timeOnFresh(wValues, c.w, (w) => K.conv2d(x, w, c.strides, c.padding, c.dilations));
       };
       const [direct, im2col] = interleaved(
         repeats,

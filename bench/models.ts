@@ -421,10 +421,12 @@ export const modelsBench =
     const settings = gemmSettings(options, backend);
     if (settings.some((s) => s.gemm === "native"))
       console.error(`# ${nativeBlasConfig() ?? "@hodiff/native: not built"}`);
+    // Every name checked before any model runs (vgg11 and bigmlp take minutes).
+    for (const n of names)
+      if (!PAPER[n]) throw new Error(`bench models: unknown model '${n}' (use ${Object.keys(PAPER).join(", ")})`);
     for (const n of names)
       for (const setting of settings) {
-        const paper = PAPER[n];
-        if (!paper) throw new Error(`bench models: unknown model '${n}' (use ${Object.keys(PAPER).join(", ")})`);
+        const paper = PAPER[n]!;
         // By default a pool only for the small models: a VGG-11'/BigMLP pool holds the model and its
         // summaries' memory in every thread's wasm heap, and doubles minutes-long runs (untested).
         const native = setting.gemm === "native";

@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
 import { nativeGemmAvailable } from "@hodiff/native";
 import { CHECKPOINT_FILE } from "./checkpoint";
-import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
-import { hodiff, silentIo, tempDir, TINY } from "./testing/harness";
+import { METRICS_FILE, readMetrics } from "./metrics";
+import { hodiff, silentIo, tempDir, timeless, TINY } from "./testing/harness";
 import { train, type TrainConfig } from "./trainer";
 
 const tmp = tempDir();
@@ -32,7 +32,6 @@ const recorded = (dir: string) => ({
     .filter((r) => r.kind === "epoch")
     .at(-1)?.["execution"],
 });
-const timeless = (r: MetricsRecord) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.endsWith("time_s")));
 const binOf = (dir: string) =>
   readFileSync(`${dir}/${(read(`${dir}/${CHECKPOINT_FILE}`)["tensors"] as { file: string }).file}`);
 

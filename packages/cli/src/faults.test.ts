@@ -21,10 +21,10 @@ import { BEST_FILE, CHECKPOINT_FILE, loadCheckpoint } from "./checkpoint";
 import { describeError } from "./failures";
 import { FAULT_ENV } from "./faults";
 import { acquireRunLock, LOCK_FILE } from "./lock";
-import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
+import { METRICS_FILE, readMetrics } from "./metrics";
 import { readRuns } from "./commands/report";
 import { run } from "./program";
-import { hodiff, tempDir, TINY } from "./testing/harness";
+import { hodiff, tempDir, timeless, TINY } from "./testing/harness";
 
 const tmp = tempDir("hodiff-faults-");
 const BIN = fileURLToPath(new URL("../bin/hodiff.mjs", import.meta.url));
@@ -72,8 +72,6 @@ async function withFault(fault: string, ...argv: string[]) {
     delete process.env[FAULT_ENV];
   }
 }
-
-const timeless = (r: MetricsRecord) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.endsWith("time_s")));
 
 /** Everything a run directory holds, wall times removed: file names, manifests, tensor bytes, metrics. */
 function snapshot(dir: string) {

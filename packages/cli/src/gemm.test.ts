@@ -42,6 +42,7 @@ describe("hodiff train --gemm native", () => {
         );
         expect(r.err).toBe("");
         expect(r.code).toBe(0);
+        expect(r.out.split("\n")[0]).toContain(`gemm ${gemm[0]!} (`); // the run says it used that GEMM
         runs[way] = result(out);
         expect(hd.heapGemmActive()).toBe(false); // the run uninstalled it
       }

@@ -2,10 +2,10 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
 import { CHECKPOINT_FILE } from "./checkpoint";
-import { METRICS_FILE, readMetrics, type MetricsRecord } from "./metrics";
+import { METRICS_FILE, readMetrics } from "./metrics";
 import type { Io } from "./io";
 import { OPTIMIZERS, type OptimizerEntry } from "./optimizers";
-import { beforeEachUpdate, hodiff, silentIo, tempDir, TINY, tinyConfig } from "./testing/harness";
+import { beforeEachUpdate, hodiff, silentIo, tempDir, timeless, TINY, tinyConfig } from "./testing/harness";
 import { train } from "./trainer";
 import { selectBackend } from "./commands/train";
 import { isPositiveDefinite } from "./testing/linalg";
@@ -24,7 +24,6 @@ beforeAll(async () => {
 });
 
 /** A record without its wall-clock fields (the only fields allowed to differ between runs). */
-const timeless = (r: MetricsRecord) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.endsWith("time_s")));
 
 /** The trajectory of a run directory: metrics without times, and the checkpoint (tensor bytes and trees). */
 function trajectory(dir: string) {

@@ -17,38 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, type Pool } from "./pool";
 import type { Params, TaskBatch } from "./task";
 import { testModel, type TestInit, type TestModel } from "./testing/models";
+import { relDiff, setup } from "./testing/batch";
 
 const TASK = new URL("./testing/models.ts", import.meta.url);
 const built = nativeGemmAvailable();
 const SKIP = built
   ? ""
   : " [SKIPPED: @hodiff/native's addon not built — apt-get install libopenblas-dev; pnpm --filter @hodiff/native run build:native]";
-
-function setup(name: TestModel, B: number, seed: number) {
-  const model = testModel(name);
-  const params = model.init(hd.random.key(seed)) as Params;
-  const x = hd.random.normal(hd.random.key(seed + 1), [B, ...model.inputShape]);
-  const labels = Int32Array.from({ length: B }, (_, i) => (i * 5 + seed) % model.numClasses);
-  const u = hd.tidy(() =>
-    hd.treeMap((p: hd.Value) => hd.random.normal(hd.random.key(seed + 2), hd.shapeOf(p)), params),
-  ) as Params;
-  return { params, x, labels, u };
-}
-
-/** Max |a − b| over every leaf, relative to max |b|. */
-function relDiff(a: Params, b: Params): number {
-  const lb = hd.treeLeaves(b);
-  let diff = 0;
-  let scale = 0;
-  hd.treeLeaves(a).forEach((x, i) => {
-    const [xa, xb] = [hd.toFlat(x), hd.toFlat(lb[i]!)];
-    for (let j = 0; j < xa.length; j++) {
-      diff = Math.max(diff, Math.abs(xa[j]! - xb[j]!));
-      scale = Math.max(scale, Math.abs(xb[j]!));
-    }
-  });
-  return diff / scale;
-}
 
 const flatSummaries = (s: Summaries) => [s.loss, ...s.gbar, ...s.hbar.flat(), ...s.order3Diag];
 
@@ -87,7 +62,7 @@ describe.each<[TestModel, number]>([
   });
 
   it.skipIf(!built)("gradient and summaries, against tfjs-wasm's GEMM and OpenBLAS on one thread", () => {
-    const { params, x, labels, u } = setup(name, B, 4);
+    const { params, x, labels, u } = setup(name, B, 4, 5);
     const batch = { x, labels };
     native.uninstall();
     const wasm = oneThread(plainLoss(name), params, u, batch);
@@ -126,7 +101,7 @@ describe(`pool with gemm: "native": errors${SKIP}`, () => {
         split: "even",
       });
       using native = installNativeGemm({ threads: 1 });
-      const { params, x, labels } = setup("tiny-mlp", 4, 1);
+      const { params, x, labels } = setup("tiny-mlp", 4, 1, 5);
       expect(() => pool.valueAndGrad(params, { x, labels })).toThrow(
         /worker 1 failed: test task: expected the native GEMM/,
       );

@@ -4,39 +4,11 @@ import * as hd from "@hodiff/core";
 import { canonical, summaries, type Summaries } from "@hodiff/partition";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, type Pool } from "./pool";
-import { testModel, type TestInit, type TestModel } from "./testing/models";
+import type { TestInit, TestModel } from "./testing/models";
+import { relDiff, setup } from "./testing/batch";
 import type { Params, TaskBatch } from "./task";
 
 const TASK = new URL("./testing/models.ts", import.meta.url);
-
-/** A random batch of `B` examples for `model` and the loss of the whole batch on one thread. */
-function setup(name: TestModel, B: number, seed: number) {
-  const model = testModel(name);
-  const params = model.init(hd.random.key(seed)) as Params;
-  const x = hd.random.normal(hd.random.key(seed + 1), [B, ...model.inputShape]);
-  const labels = Int32Array.from({ length: B }, (_, i) => (i * 7 + seed) % model.numClasses);
-  const u = hd.tidy(() =>
-    hd.treeMap((p: hd.Value) => hd.random.normal(hd.random.key(seed + 2), hd.shapeOf(p)), params),
-  ) as Params;
-  return { model, params, x, labels, u };
-}
-
-/** Max |a − b| over arrays, relative to max |b| (float32 sums in another order differ by a few ulp). */
-function relDiff(a: Params, b: Params): number {
-  const [la] = hd.treeFlatten(a);
-  const [lb] = hd.treeFlatten(b);
-  let diff = 0;
-  let scale = 0;
-  la.forEach((x, i) => {
-    const xa = hd.toFlat(x);
-    const xb = hd.toFlat(lb[i]!);
-    for (let j = 0; j < xa.length; j++) {
-      diff = Math.max(diff, Math.abs(xa[j]! - xb[j]!));
-      scale = Math.max(scale, Math.abs(xb[j]!));
-    }
-  });
-  return diff / scale;
-}
 
 /** relDiff of the pool's gradient against one thread's on this batch (both freed). */
 function gradDiff(pool: Pool, params: Params, batch: TaskBatch): number {

@@ -8,7 +8,7 @@ import { run } from "../program";
 import type { TrainConfig } from "../trainer";
 import * as hd from "@hodiff/core";
 import { loadCheckpoint } from "../checkpoint";
-import { METRICS_FILE, readMetrics } from "../metrics";
+import { METRICS_FILE, readMetrics, type MetricsRecord } from "../metrics";
 
 /** The result of one in-process run. */
 export interface Ran {
@@ -118,3 +118,7 @@ export function runResult(dir: string): { losses: number[]; params: number[] } {
   hd.dispose([ck.params, ck.optState] as never);
   return { losses, params };
 }
+
+/** A metrics record without its wall times (`*time_s`), which differ between runs. */
+export const timeless = (r: MetricsRecord) =>
+  Object.fromEntries(Object.entries(r).filter(([k]) => !k.endsWith("time_s")));
