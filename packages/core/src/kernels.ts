@@ -475,6 +475,16 @@ function padAnyRank(x: Tensor, paddings: Array<[number, number]>): Tensor {
   return tf.tidy(() => tf.reshape(tf.pad(tf.reshape(x, shape), pads), out));
 }
 
+/** max or sum over `axes` keeping them as size 1 (webgpu reduces any rank by its own route, then reshapes). */
+function reduceKept(op: "max" | "sum", x: Tensor, axes: number[]): Tensor {
+  if (!gpu.onWebGpu()) return op === "max" ? tf.max(x, axes, true) : tf.sum(x, axes, true);
+  const r = gpu.reduceAnyRank(op === "max" ? tf.max : tf.sum, x, axes);
+  return tf.reshape(
+    r,
+    x.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+  );
+}
+
 export const K = {
   add: broadcastBinary((a, b) => tf.add(a, b)),
   sub: broadcastBinary((a, b) => tf.sub(a, b)),
@@ -571,6 +581,17 @@ export const K = {
     if (view && view[6]! > 1) return tf.engine().runKernel(FUSED_KERNELS.maxWindows, { x: a }, { axes }) as Tensor;
     return tf.max(a, axes);
   },
+  // ---- eager log-softmax (helper "eager"): one K call for what was nine traced ops ----
+  /** x − log Σ_axes exp(x − max x) along `axes` (kept): tfjs ops with kept dims, no reshapes. */
+  logSoftmax: (x: Tensor, axes: number[]): Tensor =>
+    tf.tidy(() => {
+      const s = K.sub(x, reduceKept("max", x, axes));
+      return K.sub(s, tf.log(reduceKept("sum", tf.exp(s), axes)));
+    }),
+  /** t − exp(y)·Σ_axes t (y = logSoftmax(x)): logSoftmax's derivative applied to t. */
+  logSoftmaxGrad: (y: Tensor, t: Tensor, axes: number[]): Tensor =>
+    tf.tidy(() => K.sub(t, K.mul(tf.exp(y), reduceKept("sum", t, axes)))),
+  // ---- end eager log-softmax ----
   reshape: (a: Tensor, shape: number[]) => tf.reshape(a, shape),
   broadcastTo: (a: Tensor, shape: number[]) => (sameShape(a.shape, shape) ? tf.clone(a) : expand(a, shape)),
   transpose: (a: Tensor, perm: number[]) => (gpu.onWebGpu() ? gpu.transposeAnyRank(a, perm) : tf.transpose(a, perm)),

@@ -24,6 +24,7 @@ import { avalOfLike, broadcastTo, concat, pad, reshape, slice } from "./primitiv
 import { broadcastShapes, normalizeAxis, sizeOf } from "./primitives/rules";
 import { conv2dP, matmulRaw, resolvePadding, type Padding } from "./primitives/linalg";
 import { bind } from "./trace/core";
+import { logSoftmaxOp } from "./primitives/softmax";
 import { K } from "./kernels";
 
 type Axis = number | readonly number[] | undefined;
@@ -109,13 +110,11 @@ export function logsumexp(x: Value, axis: Axis = -1, keepDims = false): Value {
 }
 
 /**
- * x − logsumexp(x) along `axis`, computed as s − log Σ exp(s) with s = x − stopGradient(max x)
- * (as JAX): one op fewer than subtracting logsumexp, which adds the max back.
+ * x − logsumexp(x) along `axis`: one composite primitive (`primitives/softmax.ts`), computed as
+ * s − log Σ exp(s) with s = x − max x (as JAX); under grad one kernel call each way.
  */
 export function logSoftmax(x: Value, axis = -1): Value {
-  const axes = axesOf("logSoftmax", axis, avalOf(x).shape.length);
-  const shifted = sub(x, stopGradient(max(x, axes, true)));
-  return sub(shifted, log(sum(exp(shifted), axes, true)));
+  return logSoftmaxOp(x, axesOf("logSoftmax", axis, avalOf(x).shape.length));
 }
 
 /** exp(x) / Σ exp(x) along `axis` */

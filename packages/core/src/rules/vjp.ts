@@ -53,6 +53,7 @@ import { conv2dP, convFilterP, matmulP, matmulT, type Conv2DParams } from "../pr
 import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
 import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
 import { maxScatterTanhGradP } from "../primitives/fused";
+import { logSoftmaxGrad, logSoftmaxP } from "../primitives/softmax";
 import { runtime, type Tensor } from "../kernels";
 
 /** A cotangent in factored form, formed only when its entries are needed. */
@@ -98,6 +99,9 @@ export function vjpRule<P>(prim: Primitive<P>): VjpRule<P> {
   if (!rule) throw new TraceError(`vjp: primitive '${prim.name}' has no reverse-mode rule`);
   return rule;
 }
+
+/** Whether `prim` has a reverse-mode rule (composite primitives without one are decomposed). */
+export const hasVjpRule = (prim: AnyPrimitive): boolean => table.has(prim);
 
 /** The deferred-cotangent rule of `prim`, if it has one. */
 export const deferredVjpRule = <P>(prim: Primitive<P>): DeferredVjpRule<P> | undefined => deferredTable.get(prim);
@@ -374,3 +378,7 @@ defVjp(convFilterP, (g, [x, ct], _y, { filter: _f, ...p }, needs) => [
   needs[0] ? convInputTranspose(ct!, x!, g, p) : null,
   needs[1] ? bind(conv2dP, [x!, g], p) : null,
 ]);
+
+// ---- log-softmax (helper "eager") ----
+/** x̄ = ȳ − softmax(x)·Σ_axes ȳ, one primitive (decomposed wherever it has no rule). */
+defVjp(logSoftmaxP, (ct, _x, y, { axes }) => [logSoftmaxGrad(y, ct, axes)]);

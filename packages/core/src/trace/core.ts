@@ -64,6 +64,12 @@ export interface Primitive<P = unknown> {
   readonly scalarUnit?: boolean;
   /** Linear in this argument with the others fixed: f(y, s·t) = s·f(y, t) (tanhGrad and eluGrad in t). */
   readonly linearIn?: number;
+  /**
+   * A composite primitive: the same function written with other primitives. Interpreters without
+   * a rule for it (`Trace.hasRule`) interpret this instead, so it needs only the rules that make it
+   * cheaper (one kernel call for several, a shorter backward pass) and is exact everywhere else.
+   */
+  decompose?(args: ArrayLike[], params: P): Value;
 }
 
 /** Any primitive, whatever its params (table keys). */
@@ -86,6 +92,10 @@ export abstract class Trace {
   abstract readonly transformName: string;
   /** Box a value of a lower level as a tracer of this level (with no perturbation). */
   abstract lift(x: Value): Tracer;
+  /** Whether this interpreter has its own rule for a composite primitive (else it is decomposed). */
+  hasRule(_prim: AnyPrimitive): boolean {
+    return false;
+  }
   /** Interpret `prim` on tracers of this level; may return a lower-level value. */
   abstract processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value;
   /** Box a JS number used as an operand (dtype from the other operands); staging keeps it a literal. */
@@ -200,6 +210,9 @@ export function bind<P>(prim: Primitive<P>, args: ArrayLike[], params: P): Value
     }
   }
   const trace = stack[top]!.trace;
+  if (prim.decompose !== undefined && !trace.hasRule(prim)) {
+    return prim.decompose(args, params);
+  }
   const tracers = args.map((a) => {
     if (typeof a === "number") return trace.liftNumber(a, likeDtype);
     if (a instanceof Tracer && a.trace.main === trace.main) return a;

@@ -4,9 +4,10 @@
  * traced by any enclosing transform — that is what makes grad-of-grad and jvp-of-grad work.
  * Rules come from the table of `rules/vjp.ts` (which also defines factored, deferred cotangents).
  */
-import { Trace, Tracer, bind, avalOf, type Aval, type Primitive, type Value } from "./core";
+import { Trace, Tracer, bind, avalOf, type AnyPrimitive, type Aval, type Primitive, type Value } from "./core";
 import {
   deferredVjpRule,
+  hasVjpRule,
   isDeferred,
   passesNoCotangent,
   vjpRule,
@@ -51,6 +52,9 @@ export class ReverseTrace extends Trace {
   }
   lift(x: Value): Tracer {
     return new ReverseTracer(this, x, null);
+  }
+  override hasRule(prim: AnyPrimitive): boolean {
+    return hasVjpRule(prim);
   }
   /** A fresh input of this level: cotangents flow back to its node. */
   input(x: Value): ReverseTracer {

@@ -1,0 +1,102 @@
+/** logSoftmax as a composite primitive: values, rules and decomposition against independent truth. */
+import { describe, expect, it } from "vitest";
+import * as hd from "../index";
+import type { Value } from "../index";
+import { checkGrads } from "../testing";
+
+/** log-softmax of each row of a JS matrix, in float64 (the truth). */
+const rowsLogSoftmax = (rows: number[][]): number[][] =>
+  rows.map((r) => {
+    const m = Math.max(...r);
+    const lse = m + Math.log(r.reduce((s, v) => s + Math.exp(v - m), 0));
+    return r.map((v) => v - lse);
+  });
+
+const close = (a: unknown, b: unknown, tol = 1e-5): void => {
+  const fa = (a as number[]).flat(3) as number[];
+  const fb = (b as number[]).flat(3) as number[];
+  expect(fa.length).toBe(fb.length);
+  fa.forEach((v, i) => expect(Math.abs(v - fb[i]!)).toBeLessThan(tol * (1 + Math.abs(fb[i]!))));
+};
+
+describe("logSoftmax primitive", () => {
+  const rows = [
+    [1, 2, 3, -4],
+    [80, -80, 0, 79.5], // large logits: the max shift keeps exp finite
+    [0, 0, 0, 0],
+  ];
+
+  it("values match the float64 formula, large logits included, along either axis", () => {
+    const before = hd.numTensors();
+    const x = hd.array(rows);
+    const [a, b] = [hd.logSoftmax(x, -1), hd.logSoftmax(x, 0)];
+    close(hd.toNested(a), rowsLogSoftmax(rows));
+    const cols = rows[0]!.map((_, j) => rows.map((r) => r[j]!));
+    const byCol = rowsLogSoftmax(cols);
+    close(
+      hd.toNested(b),
+      rows.map((r, i) => r.map((_, j) => byCol[j]![i]!)),
+    );
+    hd.dispose([x, a, b]);
+    expect(hd.numTensors()).toBe(before);
+  });
+
+  it("grad is w − softmax(x)·Σw per row (closed form), with no tensor left behind", () => {
+    const x = hd.array(rows);
+    const w = hd.array([
+      [1, 0, 0, 2],
+      [0, 1, 0, 0],
+      [0.5, 0.5, -1, 3],
+    ]);
+    const before = hd.numTensors();
+    const g = hd.grad((a: Value) => hd.sum(hd.mul(w, hd.logSoftmax(a))))(x);
+    const ws = hd.toNested(w) as number[][];
+    const truth = rowsLogSoftmax(rows).map((r, i) => {
+      const s = ws[i]!.reduce((p, v) => p + v, 0);
+      return r.map((l, j) => ws[i]![j]! - Math.exp(l) * s);
+    });
+    close(hd.toNested(g), truth);
+    hd.dispose(g);
+    expect(hd.numTensors()).toBe(before);
+    hd.dispose([x, w]);
+  });
+
+  it("the rule and the decomposition agree: vjp (primitive rule) is the transpose of jvp (decomposed)", () => {
+    const k = hd.random.key(3);
+    const [k1, k2, k3] = hd.random.split(k, 3);
+    const x = hd.random.normal(k1!, [4, 5]);
+    const dx = hd.random.normal(k2!, [4, 5]);
+    const ct = hd.random.normal(k3!, [4, 5]);
+    const f = (a: Value) => hd.logSoftmax(a, 1);
+    const [, jdx] = hd.jvp(f, [x], [dx]);
+    const [, pull] = hd.vjp(f, x);
+    const [xbar] = pull(ct) as [Value];
+    const lhs = hd.toNested(hd.sum(hd.mul(ct, jdx))) as number;
+    const rhs = hd.toNested(hd.sum(hd.mul(xbar, dx))) as number;
+    expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * (1 + Math.abs(lhs)));
+    hd.dispose([x, dx, ct, jdx, xbar]);
+    pull.dispose();
+  });
+
+  it("higher orders through the rule match finite differences (grad-of-grad, jvp-of-grad, vmap)", () => {
+    const x = hd.random.uniform(hd.random.key(7), [3, 4], -2, 2);
+    const y = hd.array([
+      [0, 1, 0, 0],
+      [0, 0, 0, 1],
+      [1, 0, 0, 0],
+    ]);
+    const loss = (a: Value) => hd.sum(hd.mul(hd.mul(y, hd.logSoftmax(a)), hd.tanh(a)));
+    expect(() => checkGrads(loss, [x], { order: 3, eps: 1e-2, atol: 3e-3, rtol: 3e-3 })).not.toThrow();
+    // vmap of grad over rows equals the grad of the row-wise sum.
+    const perRow = hd.vmap(hd.grad((r: Value) => hd.sum(hd.mul(r, hd.logSoftmax(r)))))(x) as Value;
+    const whole = hd.grad((a: Value) => hd.sum(hd.mul(a, hd.logSoftmax(a, 1))))(x);
+    close(hd.toNested(perRow), hd.toNested(whole));
+    hd.dispose([x, y, perRow, whole]);
+  });
+
+  it("rejects axes that are not axes of x, naming the op", () => {
+    const x = hd.zeros([2, 3]);
+    expect(() => hd.logSoftmax(x, 2)).toThrow(/logSoftmax/);
+    hd.dispose(x);
+  });
+});
