@@ -37,6 +37,27 @@ export const FUSED_KERNELS = {
   /** (x, m, t; axes) ↦ maxScatter(x, m, t)·(1 − x²): pooling's gradient then tanh's, x = tanh's output */
   maxScatterTanhGrad: "HodiffMaxScatterTanhGrad",
 } as const;
+// ---- eager log-softmax kernels (helper "eager") ----
+/** Names of the log-softmax kernels registered on wasm by `simd/install.ts` (attribute `axes`). */
+export const SOFTMAX_KERNELS = {
+  /** x ↦ x − log Σ_axes exp(x − max_axes x) */
+  logSoftmax: "HodiffLogSoftmax",
+  /** (y, dy) ↦ dy − exp(y)·Σ_axes dy */
+  logSoftmaxGrad: "HodiffLogSoftmaxGrad",
+} as const;
+
+/**
+ * x's shape as [outer, r, inner] around the reduced `axes` (sorted) when they are consecutive: the
+ * view the log-softmax kernels loop over; null otherwise (tfjs ops compose the op instead).
+ */
+export function softmaxView(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
+  if (axes.length === 0 || axes.some((a, k) => a !== axes[0]! + k)) return null;
+  const prod = (from: number, to: number) => shape.slice(from, to).reduce((p, d) => p * d, 1);
+  const first = axes[0]!;
+  const last = axes.at(-1)! + 1;
+  return [prod(0, first), prod(first, last), prod(last, shape.length)];
+}
+// ---- end eager log-softmax kernels ----
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
 export type DType = "float32" | "int32" | "bool";
@@ -582,15 +603,27 @@ export const K = {
     return tf.max(a, axes);
   },
   // ---- eager log-softmax (helper "eager"): one K call for what was nine traced ops ----
-  /** x − log Σ_axes exp(x − max x) along `axes` (kept): tfjs ops with kept dims, no reshapes. */
-  logSoftmax: (x: Tensor, axes: number[]): Tensor =>
-    tf.tidy(() => {
+  /**
+   * x − log Σ_axes exp(x − max x) along `axes` (sorted): one kernel on wasm (float32, consecutive
+   * axes), else tfjs ops with kept dims.
+   */
+  logSoftmax: (x: Tensor, axes: number[]): Tensor => {
+    if (fusedKernelsActive() && x.dtype === "float32" && softmaxView(x.shape, axes)) {
+      return tf.engine().runKernel(SOFTMAX_KERNELS.logSoftmax, { x }, { axes }) as Tensor;
+    }
+    return tf.tidy(() => {
       const s = K.sub(x, reduceKept("max", x, axes));
       return K.sub(s, tf.log(reduceKept("sum", tf.exp(s), axes)));
-    }),
-  /** t − exp(y)·Σ_axes t (y = logSoftmax(x)): logSoftmax's derivative applied to t. */
-  logSoftmaxGrad: (y: Tensor, t: Tensor, axes: number[]): Tensor =>
-    tf.tidy(() => K.sub(t, K.mul(tf.exp(y), reduceKept("sum", t, axes)))),
+    });
+  },
+  /** t − exp(y)·Σ_axes t (y = logSoftmax(x)): logSoftmax's derivative applied to t; one kernel on wasm. */
+  logSoftmaxGrad: (y: Tensor, t: Tensor, axes: number[]): Tensor => {
+    const fused = fusedKernelsActive() && y.dtype === "float32" && t.dtype === "float32";
+    if (fused && sameShape(y.shape, t.shape) && softmaxView(y.shape, axes)) {
+      return tf.engine().runKernel(SOFTMAX_KERNELS.logSoftmaxGrad, { y, dy: t }, { axes }) as Tensor;
+    }
+    return tf.tidy(() => K.sub(t, K.mul(tf.exp(y), reduceKept("sum", t, axes))));
+  },
   // ---- end eager log-softmax ----
   reshape: (a: Tensor, shape: number[]) => tf.reshape(a, shape),
   broadcastTo: (a: Tensor, shape: number[]) => (sameShape(a.shape, shape) ? tf.clone(a) : expand(a, shape)),

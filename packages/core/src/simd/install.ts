@@ -26,6 +26,7 @@ import {
 } from "../kernels";
 import { broadcastShapes, broadcastStrides, forEachIndex, maxScatterView, sameShape, sizeOf } from "../shapes";
 import { SIMD_WASM_BASE64 } from "./module";
+import { SOFTMAX_KERNELS, softmaxView } from "../kernels"; // log-softmax (helper "eager")
 
 export type { HeapGemm } from "../kernels";
 
@@ -819,3 +820,87 @@ const im2colKernel: KernelConfig = {
 };
 ADDED.push(im2colKernel);
 // ---- end im2col ----
+
+// ---- log-softmax (helper "eager") ----
+// log-softmax and its derivative over an [outer, r, inner] view (`softmaxView`): the loops are
+// JS over the heap, the exponentials the module's SIMD exp. Each is one kernel call instead of the
+// six (four) tfjs kernels of the composition; sums run in float64.
+
+/** The heap as floats (read after makeOutput, which may have grown it). */
+const heapF32 = (backend: WasmBackend): Float32Array => new Float32Array(backend.wasm.HEAPU8.buffer);
+
+const softmaxAxes = (args: Parameters<KernelFunc>[0], shape: number[]): [number, number, number] => {
+  const { axes } = args.attrs as unknown as { axes: number[] };
+  const view = softmaxView(shape, axes);
+  if (!view)
+    throw new Error(`log-softmax kernels: axes [${axes.join(",")}] are not consecutive axes of [${shape.join(",")}]`);
+  return view;
+};
+
+const logSoftmaxKernel: KernelConfig = {
+  kernelName: SOFTMAX_KERNELS.logSoftmax,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const { backend, exports } = installedFor(args, SOFTMAX_KERNELS.logSoftmax);
+    const [outer, r, inner] = softmaxAxes(args, x.shape);
+    const out = backend.makeOutput(x.shape, "float32");
+    const n = outer * r * inner;
+    if (n === 0) return out;
+    const xi = offset(backend, x) >> 2;
+    const oi = offset(backend, out) >> 2;
+    const f = heapF32(backend);
+    // out = x − m per row (m its max, NaN if any is NaN), then out = exp(out) in place (SIMD), then
+    // out = x − (m + log Σ out): the shift is added back in float64, no temporary array.
+    const shift = new Float64Array(outer * inner);
+    for (let o = 0, row = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++, row++) {
+        const base = o * r * inner + i;
+        let m = -Infinity;
+        for (let k = 0, j = base; k < r; k++, j += inner) m = Math.max(m, f[xi + j]!);
+        for (let k = 0, j = base; k < r; k++, j += inner) f[oi + j] = f[xi + j]! - m;
+        shift[row] = m;
+      }
+    }
+    exports.exp(oi << 2, oi << 2, n);
+    for (let o = 0, row = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++, row++) {
+        const base = o * r * inner + i;
+        let s = 0;
+        for (let k = 0, j = base; k < r; k++, j += inner) s += f[oi + j]!;
+        const c = shift[row]! + Math.log(s);
+        for (let k = 0, j = base; k < r; k++, j += inner) f[oi + j] = f[xi + j]! - c;
+      }
+    }
+    return out;
+  },
+};
+
+const logSoftmaxGradKernel: KernelConfig = {
+  kernelName: SOFTMAX_KERNELS.logSoftmaxGrad,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const y = args.inputs.y as TensorInfo;
+    const dy = args.inputs.dy as TensorInfo;
+    const { backend, exports } = installedFor(args, SOFTMAX_KERNELS.logSoftmaxGrad);
+    const [outer, r, inner] = softmaxAxes(args, y.shape);
+    const out = backend.makeOutput(y.shape, "float32");
+    const n = outer * r * inner;
+    if (n === 0) return out;
+    const oi = offset(backend, out) >> 2;
+    const ti = offset(backend, dy) >> 2;
+    exports.exp(offset(backend, y), oi << 2, n); // out = softmax = exp(y)
+    const f = heapF32(backend);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const base = o * r * inner + i;
+        let s = 0;
+        for (let k = 0, j = base; k < r; k++, j += inner) s += f[ti + j]!;
+        for (let k = 0, j = base; k < r; k++, j += inner) f[oi + j] = f[ti + j]! - f[oi + j]! * s;
+      }
+    }
+    return out;
+  },
+};
+ADDED.push(logSoftmaxKernel, logSoftmaxGradKernel);
+// ---- end log-softmax ----
