@@ -134,7 +134,9 @@ defVjp(mulP, vjpRule(mulP), (ct, [a, b], _y, _p, needs) =>
     if (mine.every((d) => d === 1) && sameShape(shapeOf(other), ct.aval.shape)) {
       return reshape(ct.innerProduct(other), mine);
     }
-    return unbroadcast(mul(ct.materialize(), other), mine);
+    // A broadcast cotangent multiplies in its small form when `other` spans the output.
+    const small = ct instanceof DeferredBroadcast ? ct.timesSpanning(other) : null;
+    return unbroadcast(small ?? mul(ct.materialize(), other), mine);
   }),
 );
 
@@ -157,7 +159,10 @@ defVjp(selectP, (ct, [c, a, b], _y, _p, needs) => [
 
 defVjp(castP, (ct, [x]) => [isFloat(avalOf(x!).dtype) ? ct : null]);
 
-defVjp(reduceSumP, (ct, [x], _o, { axes }) => [broadcastTo(reshape(ct, keptShape(x!, axes)), shapeOf(x!))]);
+defVjp(reduceSumP, (ct, [x], _o, { axes }) => [
+  // ct spread over the summed axes; not formed until a rule needs its entries (see DeferredBroadcast).
+  new DeferredBroadcast(shapeOf(ct).length === 0 ? ct : reshape(ct, keptShape(x!, axes)), avalOf(x!)),
+]);
 /** A deferred cotangent whose entries `form()` computes on first need, once; ⟨ct, u⟩ = Σ ct ⊙ u. */
 abstract class CachedDeferred implements DeferredCotangent {
   readonly deferred = true;
@@ -175,6 +180,31 @@ const dot = (a: Value, b: Value): Value => {
   const v = mul(a, b);
   return reduceSum(v, [...shapeOf(v).keys()]);
 };
+
+/**
+ * A cotangent constant along some axes, broadcastTo(small, aval.shape), not yet formed (sum's
+ * cotangent; helper "eager"). mul takes it in its small form: broadcast(s)·u = s·u when u spans the
+ * output, saving the broadcast kernel (and a reshape when s is a scalar).
+ */
+class DeferredBroadcast extends CachedDeferred {
+  constructor(
+    readonly small: Value,
+    readonly aval: Aval,
+  ) {
+    super();
+  }
+  protected form(): Value {
+    return broadcastTo(this.small, this.aval.shape);
+  }
+  /** ⟨broadcast(s), u⟩ = Σ s ⊙ u (mul broadcasts s). */
+  innerProduct(u: Value): Value {
+    return dot(this.small, u);
+  }
+  /** broadcast(s) ⊙ u computed as s ⊙ u when u has the output's shape; else null. */
+  timesSpanning(u: Value): Value | null {
+    return sameShape(shapeOf(u), this.aval.shape) ? mul(this.small, u) : null;
+  }
+}
 
 /**
  * max's cotangent spread over its windows, maxScatter(x, m, t, axes), not yet formed and viewed at
