@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setBackend } from "../backend";
 import { K, softmaxView } from "../kernels";
 import { simdKernelsActive } from "./install";
+import * as hd from "../index";
+import type { Value } from "../index";
 
 /** Deterministic values: random floats of mixed magnitude, and with `edges` some edge values. */
 function values(n: number, seed: number, edges: boolean): Float32Array {
@@ -115,4 +117,24 @@ describe("log-softmax kernels on wasm", () => {
       }
     },
   );
+
+  it("the NLL's value and gradient on [100, 10] logits run six kernels, matching the closed form", async () => {
+    const z = hd.random.normal(hd.random.key(4), [100, 10]);
+    const y = hd.array(
+      Array.from({ length: 100 }, (_, i) => Array.from({ length: 10 }, (_, c) => (c === i % 10 ? 1 : 0))),
+    );
+    const loss = (a: Value) => hd.sum(hd.mul(hd.mul(y, -1 / 100), hd.logSoftmax(a)));
+    let g: Value | undefined;
+    const { kernels } = await tf.profile(() => {
+      g = hd.grad(loss)(z);
+    });
+    // log-softmax, y·c, multiply, sum forward; multiply and log-softmax's VJP backward.
+    expect(kernels.map((k) => k.name)).toHaveLength(6);
+    // ∂/∂z = (softmax(z) − y)/B.
+    const want = tf.tidy(() => tf.div(tf.sub(tf.softmax(z as tf.Tensor), y as tf.Tensor), 100));
+    const got = g as tf.Tensor;
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]!);
+    expect(diff).toBeLessThan(1e-6);
+    hd.dispose([z, y, got, want]);
+  });
 });
