@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import * as hd from "../index";
 import type { Value } from "../index";
 import { checkGrads } from "../testing";
+import { bind } from "../trace/core";
+import { logSoftmaxP } from "./softmax";
 
 /** log-softmax of each row of a JS matrix, in float64 (the truth). */
 const rowsLogSoftmax = (rows: number[][]): number[][] =>
@@ -61,7 +63,19 @@ describe("logSoftmax primitive", () => {
     hd.dispose([x, w]);
   });
 
-  it("the rule and the decomposition agree: vjp (primitive rule) is the transpose of jvp (decomposed)", () => {
+  it("the jvp rule agrees with the jvp of the decomposition", () => {
+    const [k1, k2] = hd.random.split(hd.random.key(9), 2);
+    const x = hd.random.normal(k1!, [3, 4, 5]);
+    const dx = hd.random.normal(k2!, [3, 4, 5]);
+    const params = { axes: [1, 2] };
+    const [y1, t1] = hd.jvp((a: Value) => bind(logSoftmaxP, [a], params), [x], [dx]) as [Value, Value];
+    const [y2, t2] = hd.jvp((a: Value) => logSoftmaxP.decompose!([a], params), [x], [dx]) as [Value, Value];
+    close(hd.toNested(y1), hd.toNested(y2));
+    close(hd.toNested(t1), hd.toNested(t2), 1e-4);
+    hd.dispose([x, dx, y1, t1, y2, t2]);
+  });
+
+  it("vjp (primitive rule) is the transpose of jvp (primitive rule)", () => {
     const k = hd.random.key(3);
     const [k1, k2, k3] = hd.random.split(k, 3);
     const x = hd.random.normal(k1!, [4, 5]);

@@ -20,7 +20,11 @@ import { maxGather, maxGatherP, maxScatter, maxScatterP, reduceMaxP, reduceSumP 
 import { broadcastToP, concatP, padP, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
 import { conv2dP, convFilterP, matmulP } from "../primitives/linalg";
 import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
-import { binaryPartials, unaryDerivatives } from "./derivatives";
+import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
+import { logSoftmaxP } from "../primitives/softmax";
+import { exp, mul, sub } from "../primitives/elementwise";
+import { reduceSum } from "../primitives/reduce";
+import { reshape } from "../primitives/shape";
 
 /** (primals, tangents, params) ↦ [output, tangent of the output]; at least one tangent is non-null. */
 export type JvpRule<P> = (primals: Value[], tangents: Tangent[], params: P) => [Value, Tangent];
@@ -32,6 +36,9 @@ const table = new Map<AnyPrimitive, JvpRule<any>>();
 export function defJvp<P>(prim: Primitive<P>, rule: JvpRule<P>): void {
   table.set(prim, rule);
 }
+
+/** Whether `prim` has a forward-mode rule (composite primitives without one are decomposed). */
+export const hasJvpRule = (prim: AnyPrimitive): boolean => table.has(prim);
 
 /** The forward-mode rule of `prim`; a TraceError when it has none. */
 export function jvpRule<P>(prim: Primitive<P>): JvpRule<P> {
@@ -112,3 +119,11 @@ for (const prim of [matmulP, conv2dP, convFilterP] as AnyPrimitive[]) {
     sumTangents(da ? bind(prim, [da, b!], p) : null, db ? bind(prim, [a!, db], p) : null),
   ]);
 }
+
+// ---- log-softmax (helper "eager") ----
+/** y = logSoftmax(x) in one kernel; ẏ = ẋ − Σ_axes softmax(x)·ẋ (kept axes), softmax(x) = exp(y). */
+defJvp(logSoftmaxP, ([x], [dx], p) => {
+  const y = bind(logSoftmaxP, [x!], p);
+  const s = reduceSum(mul(exp(y), dx!), p.axes);
+  return [y, sub(dx!, reshape(s, keptShape(x!, p.axes)))];
+});

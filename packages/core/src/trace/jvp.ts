@@ -2,8 +2,18 @@
  * Forward mode: a tracer carries a primal and its tangent (absent = symbolic zero); primitives are
  * interpreted by the rule table of `rules/jvp.ts`.
  */
-import { Trace, Tracer, bind, avalOf, type Aval, type Primitive, type Tangent, type Value } from "./core";
-import { jvpRule } from "../rules/jvp";
+import {
+  Trace,
+  Tracer,
+  bind,
+  avalOf,
+  type AnyPrimitive,
+  type Aval,
+  type Primitive,
+  type Tangent,
+  type Value,
+} from "./core";
+import { hasJvpRule, jvpRule } from "../rules/jvp";
 
 export class JVPTracer extends Tracer {
   constructor(
@@ -22,6 +32,9 @@ export class JVPTrace extends Trace {
   readonly transformName = "jvp";
   lift(x: Value): Tracer {
     return new JVPTracer(this, x, null);
+  }
+  override hasRule(prim: AnyPrimitive): boolean {
+    return hasJvpRule(prim);
   }
   processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value {
     const ts = tracers as JVPTracer[];
