@@ -108,6 +108,29 @@ describe("logSoftmax primitive", () => {
     hd.dispose([x, y, perRow, whole]);
   });
 
+  it("vmap's rule renumbers the axes around the batch axis (consecutive or not) as a loop over slices would", () => {
+    const x = hd.random.normal(hd.random.key(5), [3, 4, 5]);
+    const shape = [3, 4, 5];
+    for (const [inAxis, axes] of [
+      [1, [0, 1]], // per-example [3, 5] over both: batched axes 0 and 2 (not consecutive: tfjs ops)
+      [0, [1]], // per-example [4, 5] over the last: batched axis 2
+      [2, [0]], // per-example [3, 4] over the first: batched axis 0
+    ] as const) {
+      const ls = (a: Value) => bind(logSoftmaxP, [a], { axes });
+      const batched = hd.vmap(ls, inAxis, inAxis)(x) as Value;
+      const rest = shape.filter((_, a) => a !== inAxis);
+      const slices = Array.from({ length: shape[inAxis]! }, (_, i) => {
+        const begin = shape.map((_, a) => (a === inAxis ? i : 0));
+        const size = shape.map((d, a) => (a === inAxis ? 1 : d));
+        return hd.reshape(ls(hd.reshape(hd.slice(x, begin, size), rest)), size);
+      });
+      const loop = hd.concat(slices, inAxis);
+      close(hd.toNested(batched), hd.toNested(loop));
+      hd.dispose([batched, loop, ...slices]);
+    }
+    hd.dispose(x);
+  });
+
   it("rejects axes that are not axes of x, naming the op", () => {
     const x = hd.zeros([2, 3]);
     expect(() => hd.logSoftmax(x, 2)).toThrow(/logSoftmax/);

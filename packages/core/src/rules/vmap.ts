@@ -23,6 +23,7 @@ import {
 import { conv2dP, convFilterP, matmulP } from "../primitives/linalg";
 import { batchedAxis, batchToFront, elementwiseVmap, moveaxis } from "../primitives/rules";
 import { binaryPartials, unaryDerivatives } from "./derivatives";
+import { logSoftmaxP } from "../primitives/softmax";
 
 /** (args, batch dims, params, axis size) ↦ [output, its batch dim]. */
 export type VmapRule<P> = (args: Value[], dims: BDim[], params: P, size: number) => [Value, BDim];
@@ -34,6 +35,9 @@ const table = new Map<AnyPrimitive, VmapRule<any>>();
 export function defVmap<P>(prim: Primitive<P>, rule: VmapRule<P>): void {
   table.set(prim, rule);
 }
+
+/** Whether `prim` has a batching rule (composite primitives without one are decomposed). */
+export const hasVmapRule = (prim: AnyPrimitive): boolean => table.has(prim);
 
 /** The batching rule of `prim`; a TraceError when it has none. */
 export function vmapRule<P>(prim: Primitive<P>): VmapRule<P> {
@@ -191,3 +195,10 @@ defVmap(convFilterP, ([x, ct], dims, p, size) => {
   }
   return perElement(convFilterP, x!, dx!, ct!, dc!, p, size);
 });
+
+// ---- log-softmax (helper "eager") ----
+/** log-softmax along the same axes, renumbered around the batch axis (one kernel when they stay consecutive). */
+defVmap(logSoftmaxP, ([x], [d], { axes }) => [
+  bind(logSoftmaxP, [x!], { axes: axes.map((a) => batchedAxis(a, d!)) }),
+  d!,
+]);

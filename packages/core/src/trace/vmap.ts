@@ -13,8 +13,18 @@
  * only for the groups before it — a sum of a few rank-one terms while the batch holds S rows.
  * It relies only on the `linear`/`bilinear`/`linearIn` flags of primitives (and on add and sub being sums).
  */
-import { Trace, Tracer, bind, avalOf, type Aval, type BDim, type Primitive, type Value } from "./core";
-import { vmapRule } from "../rules/vmap";
+import {
+  Trace,
+  Tracer,
+  bind,
+  avalOf,
+  type AnyPrimitive,
+  type Aval,
+  type BDim,
+  type Primitive,
+  type Value,
+} from "./core";
+import { hasVmapRule, vmapRule } from "../rules/vmap";
 import { sameShape } from "../shapes";
 import { add, addP, mul, neg, subP } from "../primitives/elementwise";
 import { broadcastTo, reshape } from "../primitives/shape";
@@ -69,6 +79,9 @@ export class BatchTrace extends Trace {
   }
   lift(x: Value): Tracer {
     return new BatchTracer(this, x, null);
+  }
+  override hasRule(prim: AnyPrimitive): boolean {
+    return hasVmapRule(prim);
   }
   processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value {
     const ts = tracers as BatchTracer[];
