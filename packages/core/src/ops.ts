@@ -25,6 +25,7 @@ import { broadcastShapes, normalizeAxis, sizeOf } from "./primitives/rules";
 import { conv2dP, matmulRaw, resolvePadding, type Padding } from "./primitives/linalg";
 import { bind } from "./trace/core";
 import { logSoftmaxOp } from "./primitives/softmax";
+import { conv2dBiasP } from "./primitives/fused";
 import { K } from "./kernels";
 
 type Axis = number | readonly number[] | undefined;
@@ -162,12 +163,17 @@ export interface Conv2DOptions {
   padding?: Padding;
   /** Dilations [h, w] or one number (default 1). */
   dilations?: number | readonly [number, number];
+  /**
+   * Added to the output (broadcasting); a bias of shape [out channels] is added in the conv's own
+   * kernel where the backend has one (FusedConv2D on wasm), sparing a pass over the output.
+   */
+  bias?: Value;
 }
 
 const pair = (v: number | readonly [number, number] | undefined, d: number): [number, number] =>
   v === undefined ? [d, d] : typeof v === "number" ? [v, v] : [v[0], v[1]];
 
-/** 2-D convolution: x NHWC, filter HWIO; out[n,i,j,o] = Σ x[n, i·s+p·d, j·s+q·d, c]·w[p,q,c,o]. */
+/** 2-D convolution: x NHWC, filter HWIO; out[n,i,j,o] = Σ x[n, i·s+p·d, j·s+q·d, c]·w[p,q,c,o] (+ bias). */
 export function conv2d(x: Value, filter: Value, options: Conv2DOptions = {}): Value {
   const strides = pair(options.strides, 1);
   const dilations = pair(options.dilations, 1);
@@ -177,7 +183,12 @@ export function conv2d(x: Value, filter: Value, options: Conv2DOptions = {}): Va
     shapeError("conv2d", `x must be NHWC and filter HWIO (rank 4), got [${xs}] and [${ws}]`);
   }
   const padding = resolvePadding(options.padding ?? "valid", xs.slice(1, 3), ws.slice(0, 2), strides, dilations);
-  return bind(conv2dP, [x, filter], { strides, padding, dilations });
+  const params = { strides, padding, dilations };
+  const b = options.bias;
+  if (b === undefined) return bind(conv2dP, [x, filter], params);
+  const bs = avalOf(b).shape;
+  if (bs.length === 1 && bs[0] === ws[3]) return bind(conv2dBiasP, [x, filter, b], params);
+  return add(bind(conv2dP, [x, filter], params), b);
 }
 
 export interface PoolOptions {

@@ -112,7 +112,7 @@ export function conv(name: string, k: number, cIn: number, cOut: number, padding
       const out = padding === "same" ? [h, w, cOut] : [h - k + 1, w - k + 1, cOut];
       return out[0]! >= 1 && out[1]! >= 1 ? out : fail(name, `a ${k}×${k} 'valid' window does not fit [${s}]`);
     },
-    forward: (x, p) => hd.add(hd.conv2d(x, p!.w, { padding }), p!.b),
+    forward: (x, p) => hd.conv2d(x, p!.w, { padding, bias: p!.b }),
   };
 }
 

@@ -3,9 +3,12 @@
  * function, so they have no derivative, batching or Taylor rules: jit plans substitute them after
  * differentiation (`staging/fuse.ts`), and reverse mode's tanh rule binds maxScatterTanhGrad only
  * on concrete tensors (`rules/vjp.ts`, DeferredScatter), where no transform is left to see it.
+ * conv2dBias is the exception: `conv2d(x, w, { bias })` binds it, as a composite primitive (its
+ * `decompose` is conv2d then add, interpreted wherever it has no rule; reverse mode has one).
  */
 import { K } from "../kernels";
-import type { Primitive } from "../trace/core";
+import { bind, type Primitive } from "../trace/core";
+import { add } from "./elementwise";
 import { conv2dP, type Conv2DParams } from "./linalg";
 import { maxScatterP, type ReduceParams } from "./reduce";
 
@@ -36,6 +39,7 @@ export const conv2dBiasP: Primitive<Conv2DParams> = {
     );
   },
   abstractEval: ([x, w], p) => conv2dP.abstractEval([x!, w!], p),
+  decompose: ([x, w, b], p) => add(bind(conv2dP, [x!, w!], p), b!),
 };
 
 /**

@@ -52,7 +52,7 @@ import {
 import { conv2dP, convFilterP, matmulP, matmulT, type Conv2DParams } from "../primitives/linalg";
 import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
 import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
-import { maxScatterTanhGradP } from "../primitives/fused";
+import { conv2dBiasP, maxScatterTanhGradP } from "../primitives/fused";
 import { logSoftmaxGrad, logSoftmaxP } from "../primitives/softmax";
 import { runtime, type Tensor } from "../kernels";
 
@@ -412,3 +412,10 @@ defVjp(convFilterP, (g, [x, ct], _y, { filter: _f, ...p }, needs) => [
 // ---- log-softmax (helper "eager") ----
 /** x̄ = ȳ − softmax(x)·Σ_axes ȳ, one primitive (decomposed wherever it has no rule). */
 defVjp(logSoftmaxP, (ct, _x, y, { axes }) => [logSoftmaxGrad(y, ct, axes)]);
+
+// ---- conv2d with bias (helper "eager") ----
+/** conv2d(x, w) + b, b [O]: conv2d's cotangents of x and w, and ct summed over all but the last axis for b. */
+defVjp(conv2dBiasP, (ct, [x, w, b], y, p, needs) => [
+  ...vjpRule(conv2dP)(ct, [x!, w!], y, p, needs.slice(0, 2)),
+  needs[2] ? unbroadcast(ct, shapeOf(b!)) : null,
+]);
