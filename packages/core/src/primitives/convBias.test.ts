@@ -32,8 +32,8 @@ describe.each(["cpu", "wasm"] as const)("conv2d with a bias on %s", (backend) =>
     const loss = (f: typeof fused) => (x: Value, w: Value, b: Value) => hd.sum(hd.tanh(f(x, w, b)));
     hd.tidy(() => {
       close(fused(x, w, b), composed(x, w, b));
-      const g1 = hd.grad(loss(fused), { argnums: [0, 1, 2] })(x, w, b) as Value[];
-      const g2 = hd.grad(loss(composed), { argnums: [0, 1, 2] })(x, w, b) as Value[];
+      const g1 = hd.grad(loss(fused), { argnums: [0, 1, 2] })(x, w, b) as readonly Value[];
+      const g2 = hd.grad(loss(composed), { argnums: [0, 1, 2] })(x, w, b) as readonly Value[];
       g1.forEach((g, i) => close(g, g2[i]!));
       return [];
     });
