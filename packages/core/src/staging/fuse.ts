@@ -7,16 +7,19 @@
  *
  * Fusions: add(conv2d(x, w), b) with b of shape [O] → `K.conv2dBias` (FusedConv2D), and
  * tanhGrad(y, maxScatter(x, m, t)) with x = y (through reshapes) → `K.maxScatterTanhGrad` (max
- * pooling's gradient and tanh's derivative rule in one pass, LeNet-5's reverse pass).
+ * pooling's gradient and tanh's derivative rule in one pass, LeNet-5's reverse pass). Not a fusion
+ * but planned the same way: conv2d(x, w) (+ b) and its filter gradient convFilter(x, ct) share one
+ * im2col(x) step where the conv runs as im2col + matmul on a native GEMM (`sharePatches`).
  */
-import { conv2dP } from "../primitives/linalg";
+import { conv2dP, convFilterP, type Conv2DParams, type ConvFilterParams } from "../primitives/linalg";
 import { addP, tanhGradP } from "../primitives/elementwise";
 import { maxScatterP } from "../primitives/reduce";
 import { reshapeP } from "../primitives/shape";
-import { conv2dBiasP, maxScatterTanhGradP } from "../primitives/fused";
+import { conv2dBiasP, im2colP, maxScatterTanhGradP, patchConvP, patchFilterP } from "../primitives/fused";
 import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
 import { runsOnHost } from "./host";
 import { sameShape } from "../shapes";
+import { K } from "../kernels";
 import type { AnyPrimitive } from "../trace/core";
 
 /**
@@ -99,7 +102,7 @@ export function fuse(j: Jaxpr): Jaxpr {
     const eqns = j.eqns.filter((e) => !fusedAway.has(e)).map((e) => replaced.get(e) ?? e);
     j = new Jaxpr(j.constvars, j.invars, eqns, j.outs);
   }
-  return fuseScatterTanhGrad(j);
+  return sharePatches(fuseScatterTanhGrad(j));
 }
 
 /**
@@ -140,5 +143,72 @@ function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
   }
   if (dropped.size === 0) return j;
   const eqns = j.eqns.filter((e) => !dropped.has(e)).map((e) => rewritten.get(e) ?? e);
+  return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+}
+
+const sameGeometry = (a: Conv2DParams, b: Conv2DParams): boolean =>
+  JSON.stringify([a.strides, a.padding, a.dilations]) === JSON.stringify([b.strides, b.padding, b.dilations]);
+
+/**
+ * Y = conv2d(X, W) or conv2dBias(X, W, b), D = convFilter(X, C) with the same geometry and filter
+ * extent, where K.sharesPatches says the conv runs as im2col + matmul in one piece on a native GEMM:
+ * P = im2col(X) is computed once, just before the conv, and Y = patchConv(P, W[, b]),
+ * D = patchFilter(P, C) (= Pᵀ·C: the filter gradient without its own im2col or any transposes; P
+ * lives from the forward to the backward pass instead of X).
+ */
+function sharePatches(j: Jaxpr): Jaxpr {
+  const convs = j.eqns.filter(
+    (e) => (e.prim === conv2dP || e.prim === conv2dBiasP) && e.inputs[0] instanceof Var && e.inputs[1] instanceof Var,
+  );
+  if (convs.length === 0) return j;
+  const before = new Map<Eqn, Eqn>();
+  const rewritten = new Map<Eqn, Eqn>();
+  for (const f of j.eqns) {
+    if (f.prim !== convFilterP) continue;
+    const fp = f.params as ConvFilterParams;
+    const [x, ct] = f.inputs;
+    if (!(x instanceof Var) || x.aval.dtype !== "float32") continue;
+    const conv = convs.find((c) => {
+      const w = c.inputs[1]!.aval.shape;
+      return (
+        c.inputs[0] === x &&
+        w[0] === fp.filter[0] &&
+        w[1] === fp.filter[1] &&
+        sameGeometry(c.params as Conv2DParams, fp)
+      );
+    });
+    if (!conv) continue;
+    const cp = conv.params as Conv2DParams;
+    // conv2d's impl takes strides with dilations as a dense conv, subsampled: not a single im2col.
+    const both = (cp.strides[0] > 1 || cp.strides[1] > 1) && (cp.dilations[0] > 1 || cp.dilations[1] > 1);
+    if (both || !K.sharesPatches(x.aval.shape, conv.inputs[1]!.aval.shape, cp.strides, cp.padding, cp.dilations))
+      continue;
+    let im2col = before.get(conv);
+    if (!im2col) {
+      const params: ConvFilterParams = { ...cp, filter: fp.filter };
+      const patches = new Var(im2colP.abstractEval([x.aval], params));
+      im2col = { prim: im2colP, params, inputs: [x], outs: [patches] };
+      before.set(conv, im2col);
+      const out = conv.outs[0]!.aval.shape;
+      rewritten.set(conv, {
+        prim: patchConvP,
+        params: { out },
+        inputs: [patches, ...conv.inputs.slice(1)],
+        outs: conv.outs,
+      });
+    }
+    rewritten.set(f, {
+      prim: patchFilterP,
+      params: { filter: fp.filter },
+      inputs: [im2col.outs[0]!, ct!],
+      outs: f.outs,
+    });
+  }
+  if (rewritten.size === 0) return j;
+  const eqns = j.eqns.flatMap((e) => {
+    const pre = before.get(e);
+    const now = rewritten.get(e) ?? e;
+    return pre ? [pre, now] : [now];
+  });
   return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
 }
