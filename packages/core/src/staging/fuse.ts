@@ -205,10 +205,26 @@ function sharePatches(j: Jaxpr): Jaxpr {
     });
   }
   if (rewritten.size === 0) return j;
+  // Each patchFilter runs as soon as its cotangent exists (right after the equation defining it),
+  // while P may still be in cache, and P is freed sooner; it stays in place if ct is defined before P.
+  const { producer } = dataflow(j);
+  const after = new Map<Eqn, Eqn[]>();
+  const moved = new Set<Eqn>();
+  const position = new Map(j.eqns.map((e, i) => [e, i]));
+  const convOf = new Map([...before].map(([conv, im2col]) => [im2col.outs[0]!, conv]));
+  for (const [old, now] of rewritten) {
+    if (now.prim !== patchFilterP) continue;
+    const ct = old.inputs[1];
+    const at = ct instanceof Var ? producer.get(ct) : undefined;
+    if (!at || position.get(at)! < position.get(convOf.get(now.inputs[0] as Var)!)!) continue;
+    after.set(at, [...(after.get(at) ?? []), now]);
+    moved.add(old);
+  }
   const eqns = j.eqns.flatMap((e) => {
+    if (moved.has(e)) return [];
     const pre = before.get(e);
     const now = rewritten.get(e) ?? e;
-    return pre ? [pre, now] : [now];
+    return [...(pre ? [pre, now] : [now]), ...(after.get(e) ?? [])];
   });
   return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
 }
