@@ -36,6 +36,8 @@ export const FUSED_KERNELS = {
   im2col: "HodiffIm2Col",
   /** (x, m, t; axes) ↦ maxScatter(x, m, t)·(1 − x²): pooling's gradient then tanh's, x = tanh's output */
   maxScatterTanhGrad: "HodiffMaxScatterTanhGrad",
+  /** (x, b) ↦ tanh(x + b), b [c] along x's last axis (a layer's bias and tanh in one pass) */
+  biasTanh: "HodiffBiasTanh",
 } as const;
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
 let fusedKernelsActive: () => boolean = () => false;
@@ -622,6 +624,16 @@ export const K = {
     const view = fusedKernelsActive() && a.dtype === "float32" && a.size > 0 ? maxScatterView(a.shape, axes) : null;
     if (view && view[6]! > 1) return tf.engine().runKernel(FUSED_KERNELS.maxWindows, { x: a }, { axes }) as Tensor;
     return tf.max(a, axes);
+  },
+  /**
+   * tanh(x + b), b of shape [c] along x's last axis: one SIMD pass on wasm (`HodiffBiasTanh`,
+   * bit-identical to Add then Tanh there), elsewhere the two ops. Plans fuse tanh(add(z, b)) into it.
+   */
+  biasTanh: (x: Tensor, b: Tensor): Tensor => {
+    const ok = fusedKernelsActive() && x.dtype === "float32" && b.dtype === "float32" && x.rank >= 1;
+    if (ok && b.rank === 1 && b.shape[0] === x.shape[x.rank - 1])
+      return tf.engine().runKernel(FUSED_KERNELS.biasTanh, { x, b }) as Tensor;
+    return tf.tidy(() => K.tanh(K.add(x, b)));
   },
   reshape: (a: Tensor, shape: number[]) => tf.reshape(a, shape),
   broadcastTo: (a: Tensor, shape: number[]) => (sameShape(a.shape, shape) ? tf.clone(a) : expand(a, shape)),

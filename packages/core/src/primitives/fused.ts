@@ -81,3 +81,13 @@ export const patchFilterP: Primitive<{ readonly filter: readonly [number, number
   }),
 };
 // ---- end shared patches ----
+
+// ---- bias + tanh (staging/fuse.ts, fuseBiasTanh) ----
+
+/** biasTanh(x, b) = tanh(x + b), b [c] along x's last axis: a layer's bias and activation as one step (`K.biasTanh`). */
+export const biasTanhP: Primitive = {
+  name: "biasTanh",
+  impl: ([x, b]) => K.biasTanh(x!, b!),
+  abstractEval: ([x]) => x!,
+};
+// ---- end bias + tanh ----

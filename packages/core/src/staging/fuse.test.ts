@@ -172,6 +172,24 @@ describe("fuse: the jaxpr rewrite", () => {
     tf.dispose([y, m, ys, ms]);
   });
 
+  it("replaces tanh(add(z, b)) by biasTanh(z, b) for an [O] bias b; not where the sum has another use or b is not [O]", () => {
+    // [64, 80]: above what host kernels take (4096 floats), where the fusion applies.
+    const [a, m, bias, full] = [tf.zeros([64, 32]), tf.zeros([32, 80]), tf.zeros([80]), tf.zeros([64, 80])];
+    const layer = (a: hd.Value, m: hd.Value, b: hd.Value) => hd.tanh(hd.add(hd.matmul(a, m), b));
+    expect(names(layer, a, m, bias)).toEqual(["matmul", "biasTanh"]);
+    expect(names((a, m, b) => hd.tanh(hd.add(b, hd.matmul(a, m))), a, m, bias)).toEqual(["matmul", "biasTanh"]);
+    expect(names(layer, a, m, full)).toEqual(["matmul", "add", "tanh"]);
+    const reused = (a: hd.Value, m: hd.Value, b: hd.Value) => {
+      const s = hd.add(hd.matmul(a, m), b);
+      return hd.add(hd.tanh(s), s);
+    };
+    expect(names(reused, a, m, bias)).toEqual(["matmul", "add", "tanh", "add"]);
+    // Small arrays stay with the host kernels.
+    const [a2, m2] = [tf.zeros([4, 32]), tf.zeros([32, 80])];
+    expect(names(layer, a2, m2, bias)).toEqual(["matmul", "add", "tanh"]);
+    tf.dispose([a, m, bias, full, a2, m2]);
+  });
+
   it("is off with setFusion(false)", () => {
     const previous = setFusion(false);
     expect(names((x, w, b) => hd.add(hd.conv2d(x, w), b), x, w, b)).toEqual(["conv2d", "add"]);
@@ -240,6 +258,33 @@ for (const backend of ["cpu", "wasm"] as const) {
     });
   });
 }
+
+describe("fused bias + tanh in jit plans", () => {
+  for (const backend of ["cpu", "wasm"] as const) {
+    it(`on ${backend}: tanh(x·w + b) and its gradient equal the unfused plan's bit for bit, random and edge inputs`, async () => {
+      await setBackend(backend);
+      if (backend === "wasm") expect(await installSimdKernels()).toBe(true);
+      const before = tf.memory().numTensors;
+      const shapes = [[64, 24], [24, 84], [84]];
+      for (const edges of [false, true]) {
+        const args = [values(64 * 24, 11, edges), values(24 * 84, 12), values(84, 13, edges)];
+        const f = (x: hd.Value, w: hd.Value, b: hd.Value) => hd.tanh(hd.add(hd.matmul(x, w), b));
+        const fused = await runJit(f, args, shapes, true);
+        const unfused = await runJit(f, args, shapes, false);
+        if (backend === "wasm") {
+          expect(fused.kernels).toContain("HodiffBiasTanh");
+          expect(fused.kernels).not.toContain("Add");
+        }
+        expect(Array.from(fused.out)).toEqual(Array.from(unfused.out));
+        const g = (x: hd.Value, w: hd.Value, b: hd.Value) =>
+          hd.grad((q: hd.Value) => hd.sum(hd.square(f(x, w, q))))(b) as hd.Value;
+        const [gf, gu] = [await runJit(g, args, shapes, true), await runJit(g, args, shapes, false)];
+        expect(Array.from(gf.out)).toEqual(Array.from(gu.out));
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+});
 
 describe("LeNet-5's gradient on wasm", () => {
   beforeAll(async () => {

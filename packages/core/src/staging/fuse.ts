@@ -9,13 +9,14 @@
  * tanhGrad(y, maxScatter(x, m, t)) with x = y (through reshapes) → `K.maxScatterTanhGrad` (max
  * pooling's gradient and tanh's derivative rule in one pass, LeNet-5's reverse pass). Not a fusion
  * but planned the same way: conv2d(x, w) (+ b) and its filter gradient convFilter(x, ct) share one
- * im2col(x) step where the conv runs as im2col + matmul on a native GEMM (`sharePatches`).
+ * im2col(x) step where the conv runs as im2col + matmul on a native GEMM (`sharePatches`). Last,
+ * tanh(add(z, b)) and tanh(patchConv(P, W, b)), b an [O] bias, → one `biasTanh` pass (`fuseBiasTanh`).
  */
 import { conv2dP, convFilterP, type Conv2DParams, type ConvFilterParams } from "../primitives/linalg";
-import { addP, tanhGradP } from "../primitives/elementwise";
+import { addP, tanhGradP, tanhP } from "../primitives/elementwise";
 import { maxScatterP } from "../primitives/reduce";
 import { reshapeP } from "../primitives/shape";
-import { conv2dBiasP, im2colP, maxScatterTanhGradP, patchConvP, patchFilterP } from "../primitives/fused";
+import { biasTanhP, conv2dBiasP, im2colP, maxScatterTanhGradP, patchConvP, patchFilterP } from "../primitives/fused";
 import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
 import { runsOnHost } from "./host";
 import { sameShape } from "../shapes";
@@ -102,7 +103,7 @@ export function fuse(j: Jaxpr): Jaxpr {
     const eqns = j.eqns.filter((e) => !fusedAway.has(e)).map((e) => replaced.get(e) ?? e);
     j = new Jaxpr(j.constvars, j.invars, eqns, j.outs);
   }
-  return sharePatches(fuseScatterTanhGrad(j));
+  return fuseBiasTanh(sharePatches(fuseScatterTanhGrad(j)));
 }
 
 /**
@@ -226,5 +227,53 @@ function sharePatches(j: Jaxpr): Jaxpr {
     const now = rewritten.get(e) ?? e;
     return [...(pre ? [pre, now] : [now]), ...(after.get(e) ?? [])];
   });
+  return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+}
+
+/**
+ * T = tanh(A) with A = add(Z, b) or A = patchConv(P, W, b), b an [O] bias along A's last axis and A
+ * used only by T: T = biasTanh(Z, b) (or Z = patchConv(P, W) without its bias, then T =
+ * biasTanh(Z, b)) — the bias add inside the tanh's pass instead of a pass of its own (dense layers
+ * and LeNet-5's conv2 on the native GEMM). Where both would run as host kernels they stay there.
+ */
+function fuseBiasTanh(j: Jaxpr): Jaxpr {
+  const { uses, producer } = dataflow(j);
+  const rewritten = new Map<Eqn, Eqn[]>();
+  const dropped = new Set<Eqn>();
+  for (const t of j.eqns) {
+    if (t.prim !== tanhP) continue;
+    const a = t.inputs[0];
+    const inner = a instanceof Var ? producer.get(a) : undefined;
+    if (!inner || uses.get(a as Var) !== 1 || a!.aval.dtype !== "float32" || a!.aval.shape.length === 0) continue;
+    const O = a!.aval.shape[a!.aval.shape.length - 1]!;
+    const isBias = (b: Atom | undefined): b is Var =>
+      b instanceof Var && b.aval.dtype === "float32" && b.aval.shape.length === 1 && b.aval.shape[0] === O;
+    if (inner.prim === addP) {
+      const at = [0, 1].find(
+        (i) => isBias(inner.inputs[1 - i]) && sameShape(inner.inputs[i]!.aval.shape, a!.aval.shape),
+      );
+      if (at === undefined) continue;
+      if (
+        runsOnHost(
+          addP,
+          inner.inputs.map((x) => x.aval),
+          a!.aval,
+        ) &&
+        runsOnHost(tanhP, [a!.aval], t.outs[0]!.aval)
+      )
+        continue;
+      rewritten.set(t, [
+        { prim: biasTanhP, params: {}, inputs: [inner.inputs[at]!, inner.inputs[1 - at]!], outs: t.outs },
+      ]);
+      dropped.add(inner);
+    } else if (inner.prim === patchConvP && inner.inputs.length === 3 && isBias(inner.inputs[2])) {
+      const z = new Var(a!.aval);
+      const conv = { ...inner, inputs: inner.inputs.slice(0, 2), outs: [z] };
+      rewritten.set(t, [conv, { prim: biasTanhP, params: {}, inputs: [z, inner.inputs[2]!], outs: t.outs }]);
+      dropped.add(inner);
+    }
+  }
+  if (rewritten.size === 0) return j;
+  const eqns = j.eqns.flatMap((e) => rewritten.get(e) ?? (dropped.has(e) ? [] : [e]));
   return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
 }
