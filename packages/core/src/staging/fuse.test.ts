@@ -417,6 +417,24 @@ describe("shared patches: conv2d and its filter gradient from one im2col step (w
     expect(shared).not.toContain("convFilter");
     expect(shared).not.toContain("conv2dBias");
     tf.dispose(ts);
+    // A patch matrix over the plan's budget (2²² floats; this one [65536, 144]) is not kept.
+    const big = [tf.zeros([64, 34, 34, 16]), tf.zeros([3, 3, 16, 16]), tf.zeros([16]), tf.zeros([64, 32, 32, 16])];
+    const closed = hd.makeJaxpr(
+      valueAndGrads({
+        ...c,
+        x: [64, 34, 34, 16],
+        w: [3, 3, 16, 16],
+        padding: [
+          [0, 0],
+          [0, 0],
+        ],
+      }),
+    )(big[0]!, big[1]!, big[2]!, big[3]!);
+    const names = fuse(closed.jaxpr).eqns.map((e) => e.prim.name);
+    closed.dispose();
+    expect(names).toContain("convFilter");
+    expect(names).not.toContain("im2col");
+    tf.dispose(big);
   });
 
   for (const c of SHARED) {
