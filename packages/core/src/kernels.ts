@@ -380,7 +380,8 @@ function patchesTimesCt(patches: Tensor, ct: Tensor, narrow: boolean): Tensor {
  * filter gradient convFilter(x, ct) (`K.patches`, `K.patchConv`, `K.patchFilter`): where K.conv2d
  * would take the im2col path in one piece (`im2colFaster`, no chunks, not the col2im scatter or
  * webgpu) and a native GEMM takes patchesᵀ as a flag. The filter gradient then needs no im2col
- * and no transposes of x and ct (LeNet-5's conv2: `npx tsx bench/_seq.ts`-style profiles).
+ * and no transposes of x and ct (LeNet-5's conv2; its kernels: `tf.profile` of a jitted gradient,
+ * as packages/native's convFilter.test.ts checks).
  */
 function sharesPatches(
   xShape: readonly number[],
