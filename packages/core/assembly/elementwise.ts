@@ -1417,3 +1417,47 @@ export function im2col(
   }
 }
 // ---- end im2col ----
+
+// ---- bias + tanh (lenetfuse) ----
+
+/**
+ * out[r, c] = tanh(x[r, c] + b[c]) for r < rows, c < cols: a layer's bias add and its tanh in one
+ * pass (the same f32 add and `tanhv` as the Add and Tanh kernels: bit-identical to them).
+ */
+export function biasTanh(x: usize, b: usize, out: usize, rows: i32, cols: i32): void {
+  const row = <usize>cols << 2;
+  if ((cols & 3) == 0) {
+    // Whole vectors: one flat loop, four independent vectors per iteration (as `mapUnary`), the
+    // bias offset advancing a vector at a time and wrapping at the row's end.
+    const end = x + <usize>rows * row;
+    const end16 = x + ((((end - x) >> 6)) << 6);
+    let o: usize = 0;
+    for (; x < end16; x += 64, out += 64) {
+      const o1 = o + 16 == row ? 0 : o + 16;
+      const o2 = o1 + 16 == row ? 0 : o1 + 16;
+      const o3 = o2 + 16 == row ? 0 : o2 + 16;
+      const u0 = tanhv(f32x4.add(v128.load(x), v128.load(b + o)));
+      const u1 = tanhv(f32x4.add(v128.load(x, 16), v128.load(b + o1)));
+      const u2 = tanhv(f32x4.add(v128.load(x, 32), v128.load(b + o2)));
+      const u3 = tanhv(f32x4.add(v128.load(x, 48), v128.load(b + o3)));
+      v128.store(out, u0);
+      v128.store(out, u1, 16);
+      v128.store(out, u2, 32);
+      v128.store(out, u3, 48);
+      o = o3 + 16 == row ? 0 : o3 + 16;
+    }
+    for (; x < end; x += 16, out += 16) {
+      v128.store(out, tanhv(f32x4.add(v128.load(x), v128.load(b + o))));
+      o = o + 16 == row ? 0 : o + 16;
+    }
+    return;
+  }
+  const whole = <usize>(cols & ~3) << 2;
+  const k = cols & 3;
+  for (let r = 0; r < rows; r++, x += row, out += row) {
+    let c: usize = 0;
+    for (; c < whole; c += 16) v128.store(out + c, tanhv(f32x4.add(v128.load(x + c), v128.load(b + c))));
+    if (k) storeTail(out + c, k, tanhv(f32x4.add(loadTail(x + c, k), loadTail(b + c, k))));
+  }
+}
+// ---- end bias + tanh ----

@@ -36,6 +36,8 @@ export const FUSED_KERNELS = {
   im2col: "HodiffIm2Col",
   /** (x, m, t; axes) ↦ maxScatter(x, m, t)·(1 − x²): pooling's gradient then tanh's, x = tanh's output */
   maxScatterTanhGrad: "HodiffMaxScatterTanhGrad",
+  /** (x, b) ↦ tanh(x + b), b [c] along x's last axis (a layer's bias and tanh in one pass) */
+  biasTanh: "HodiffBiasTanh",
 } as const;
 // ---- eager log-softmax kernels (helper "eager") ----
 /** Names of the log-softmax kernels registered on wasm by `simd/install.ts` (attribute `axes`). */
@@ -371,14 +373,8 @@ function convFilterIm2col(
   if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O, true)) return null;
   return tf.tidy(() => {
     const narrow = O < 16;
-    const product = (xs: Tensor, cs: Tensor): Tensor => {
-      const patches = patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations);
-      const ct2 = tf.reshape(cs, [xs.shape[0]! * Ho * Wo, O]);
-      // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
-      // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16
-      // (a scratch timing of the two products, not saved; `pnpm bench conv` times the route as a whole).
-      return narrow ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
-    };
+    const product = (xs: Tensor, cs: Tensor): Tensor =>
+      patchesTimesCt(patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations), cs, narrow);
     let sum: Tensor | null = null;
     for (let b = 0; b < B; b += chunk) {
       const n = Math.min(chunk, B - b);
@@ -388,6 +384,65 @@ function convFilterIm2col(
     return tf.reshape(narrow ? K.transpose(sum!, [1, 0]) : sum!, [kh, kw, C, O]);
   });
 }
+
+/** patchesᵀ·ct as [k, o], or with `narrow` its transpose ctᵀ·patches as [o, k]; ct [n, ho, wo, o] over the patches' n·ho·wo rows. */
+function patchesTimesCt(patches: Tensor, ct: Tensor, narrow: boolean): Tensor {
+  const ct2 = tf.reshape(ct, [patches.shape[0]!, ct.shape[3]!]);
+  // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
+  // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16
+  // (a scratch timing of the two products, not saved; `pnpm bench conv` times the route as a whole).
+  return narrow ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
+}
+
+// ---- shared patches (jit plans: staging/fuse.ts, sharePatches) ----
+
+/**
+ * Whether a plan should build conv2d(x, w)'s patch matrix once and use it for the conv and for its
+ * filter gradient convFilter(x, ct) (`K.patches`, `K.patchConv`, `K.patchFilter`): where K.conv2d
+ * would take the im2col path in one piece (`im2colFaster`, no chunks, not the col2im scatter or
+ * webgpu) and a native GEMM takes patchesᵀ as a flag. The filter gradient then needs no im2col
+ * and no transposes of x and ct (LeNet-5's conv2; its kernels: `tf.profile` of a jitted gradient,
+ * as packages/native's convFilter.test.ts checks).
+ */
+function sharesPatches(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  strides: readonly [number, number],
+  padding: readonly (readonly [number, number])[],
+  dilations: readonly [number, number],
+): boolean {
+  if (im2colMode === "never" || convFilterRoute === "composite" || heapGemm === null) return false;
+  if (!fusedKernelsActive() || tf.getBackend() !== "wasm") return false;
+  const [B, H, W, C] = xShape as [number, number, number, number];
+  const [kh, kw, , O] = wShape as [number, number, number, number];
+  const Ho = convOutSize(H, kh, padding[0]![0], padding[0]![1], strides[0], dilations[0]);
+  const Wo = convOutSize(W, kw, padding[1]![0], padding[1]![1], strides[1], dilations[1]);
+  if (B * H * W * C === 0 || O === 0 || Ho <= 0 || Wo <= 0 || im2colChunk(B, Ho * Wo * kh * kw * C) < B) return false;
+  // The col2im scatter's own rule (conv2dScatter) wins first for such stride-1 convs.
+  const scatters = strides[0] === 1 && strides[1] === 1 && Ho * Wo >= SCATTER_RATIO * H * W;
+  return !scatters && (im2colMode === "always" || im2colFaster(kh * kw * C, O, kh * kw, true));
+}
+
+/** conv(x, w) (+ b) = patches · w.reshape(kh·kw·c, o) (+ b), reshaped to `out` [b, ho, wo, o]. */
+function patchConv(patches: Tensor, w: Tensor, b: Tensor | undefined, out: readonly number[]): Tensor {
+  return tf.tidy(() => {
+    const [kh, kw, C, O] = w.shape as [number, number, number, number];
+    const y = tf.reshape(tf.matMul(patches as tf.Tensor2D, tf.reshape(w, [kh * kw * C, O]) as tf.Tensor2D), [...out]);
+    return b === undefined ? y : K.add(y, b);
+  });
+}
+
+/** convFilter(x, ct) from x's patch matrix: patchesᵀ·ct reshaped to the filter's [kh, kw, c, o]. */
+function patchFilter(patches: Tensor, ct: Tensor, filter: readonly [number, number]): Tensor {
+  return tf.tidy(() => {
+    const O = ct.shape[3]!;
+    const narrow = O < 16;
+    const dw = patchesTimesCt(patches, ct, narrow);
+    const C = patches.shape[1]! / (filter[0] * filter[1]);
+    return tf.reshape(narrow ? K.transpose(dw, [1, 0]) : dw, [filter[0], filter[1], C, O]);
+  });
+}
+// ---- end shared patches ----
 // ---- end im2col ----
 
 /**
@@ -625,6 +680,16 @@ export const K = {
     return tf.tidy(() => K.sub(t, K.mul(tf.exp(y), reduceKept("sum", t, axes))));
   },
   // ---- end eager log-softmax ----
+  /**
+   * tanh(x + b), b of shape [c] along x's last axis: one SIMD pass on wasm (`HodiffBiasTanh`,
+   * bit-identical to Add then Tanh there), elsewhere the two ops. Plans fuse tanh(add(z, b)) into it.
+   */
+  biasTanh: (x: Tensor, b: Tensor): Tensor => {
+    const ok = fusedKernelsActive() && x.dtype === "float32" && b.dtype === "float32" && x.rank >= 1;
+    if (ok && b.rank === 1 && b.shape[0] === x.shape[x.rank - 1])
+      return tf.engine().runKernel(FUSED_KERNELS.biasTanh, { x, b }) as Tensor;
+    return tf.tidy(() => K.tanh(K.add(x, b)));
+  },
   reshape: (a: Tensor, shape: number[]) => tf.reshape(a, shape),
   broadcastTo: (a: Tensor, shape: number[]) => (sameShape(a.shape, shape) ? tf.clone(a) : expand(a, shape)),
   transpose: (a: Tensor, perm: number[]) => (gpu.onWebGpu() ? gpu.transposeAnyRank(a, perm) : tf.transpose(a, perm)),
@@ -665,6 +730,29 @@ export const K = {
    * or null where the caller's composite route is faster (no native GEMM, other backends).
    */
   convFilter: convFilterIm2col,
+  /** Whether plans share conv2d's patch matrix with its filter gradient (see `sharesPatches`). */
+  sharesPatches,
+  /** x's [b·ho·wo, kh·kw·c] patch matrix for a kh×kw conv with these params, zeros in the padding. */
+  patches: (
+    x: Tensor,
+    filter: readonly [number, number],
+    strides: readonly [number, number],
+    padding: readonly (readonly [number, number])[],
+    dilations: readonly [number, number],
+  ): Tensor => {
+    const [, H, W] = x.shape as [number, number, number, number];
+    const pad: [[number, number], [number, number]] = [
+      [padding[0]![0], padding[0]![1]],
+      [padding[1]![0], padding[1]![1]],
+    ];
+    const Ho = convOutSize(H, filter[0], pad[0][0], pad[0][1], strides[0], dilations[0]);
+    const Wo = convOutSize(W, filter[1], pad[1][0], pad[1][1], strides[1], dilations[1]);
+    return patchMatrix(x, filter[0], filter[1], Ho, Wo, [strides[0], strides[1]], pad, [dilations[0], dilations[1]]);
+  },
+  /** conv2d (+ bias) from x's patch matrix (`K.patches`), `out` the conv's [b, ho, wo, o]. */
+  patchConv,
+  /** conv2d's filter gradient from x's patch matrix (`K.patches`) and the cotangent [b, ho, wo, o]. */
+  patchFilter,
   zeros,
   fill: (shape: number[], value: number, dtype: DType) => tf.fill(shape, value, dtype),
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),

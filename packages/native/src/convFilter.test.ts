@@ -1,7 +1,8 @@
 /**
  * conv2d's filter gradient on the native GEMM: patches(x)ᵀ·ct, one transposeA matmul per im2col
  * chunk (core's `K.convFilter`), against a float64 brute-force sum — whole and chunked a few images
- * at a time — and a LeNet-5 gradient whose filter gradients run no Transpose kernel.
+ * at a time — and a LeNet-5 gradient whose filter gradients run no Transpose kernel; jitted, conv2's
+ * patch matrix shared by its conv and its filter gradient (core's staging/fuse.ts, sharePatches).
  * Skipped, with the reason in each name, where the addon is not built (see gemm.test.ts).
  */
 import * as hd from "@hodiff/core";
@@ -93,6 +94,46 @@ describe("the conv filter gradient on the native GEMM", () => {
       expect(transposed.filter((s) => s.includes(B))).toEqual([]);
       expect(info.kernels.map((k) => k.name)).toContain("HodiffIm2Col");
       hd.dispose([params, x]);
+    },
+  );
+
+  it.skipIf(!built)(
+    `jitted LeNet-5 gradient (auto routes): conv2's patches shared with its filter gradient, equal to eager${SKIP}`,
+    async () => {
+      runtime.setConvFilterRoute("auto");
+      try {
+        const model = lenet5();
+        const params = model.init(hd.random.key(0));
+        const B = 8;
+        const x = hd.random.normal(hd.random.key(1), [B, ...model.inputShape]);
+        const labels = Array.from({ length: B }, (_, i) => i % model.numClasses);
+        const loss = (p: typeof params, xs: hd.Value) => nll(model.apply(p, xs), labels);
+        const before = hd.numTensors();
+        const eager = hd.grad(loss)(params, x);
+        const jgrad = hd.jit(hd.grad(loss));
+        hd.dispose(jgrad(params, x));
+        let jitted: unknown;
+        const info = await tf.profile(() => void (jitted = jgrad(params, x)));
+        const names = info.kernels.map((k) => k.name);
+        // conv2 (16 output channels) as im2col + matmul: one patch matrix for its conv and its filter
+        // gradient, which then transposes neither x nor ct ([B, 14, 14, 6], [B, 10, 10, 16]).
+        expect(names.filter((n) => n === "HodiffIm2Col")).toHaveLength(1);
+        const transposed = info.kernels.filter((k) => k.name === "Transpose").map((k) => k.inputShapes[0]!);
+        const conv2Operands = [`${[B, 14, 14, 6]}`, `${[B, 10, 10, 16]}`];
+        expect(transposed.filter((s) => conv2Operands.includes(`${s}`))).toEqual([]);
+        const [a, b] = [hd.treeLeaves(eager), hd.treeLeaves(jitted)];
+        a.forEach((leaf, i) => {
+          const [u, v] = [hd.toFlat(leaf as hd.Value), hd.toFlat(b[i] as hd.Value)];
+          const scale = Math.max(...Array.from(u, Math.abs));
+          u.forEach((w, k) => expect(Math.abs(w - v[k]!), `leaf ${i} at ${k}`).toBeLessThan(1e-5 * scale + 1e-7));
+        });
+        hd.dispose([eager, jitted]);
+        jgrad.dispose();
+        expect(hd.numTensors()).toBe(before);
+        hd.dispose([params, x]);
+      } finally {
+        runtime.setConvFilterRoute("im2col");
+      }
     },
   );
 

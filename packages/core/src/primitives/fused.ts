@@ -9,7 +9,7 @@
 import { K } from "../kernels";
 import { bind, type Primitive } from "../trace/core";
 import { add } from "./elementwise";
-import { conv2dP, type Conv2DParams } from "./linalg";
+import { conv2dP, type Conv2DParams, type ConvFilterParams } from "./linalg";
 import { maxScatterP, type ReduceParams } from "./reduce";
 
 /**
@@ -51,3 +51,47 @@ export const maxScatterTanhGradP: Primitive<ReduceParams> = {
   impl: ([x, m, t], { axes }) => K.maxScatterTanhGrad(x!, m!, t!, [...axes]),
   abstractEval: (avals, p) => maxScatterP.abstractEval(avals, p),
 };
+
+// ---- shared patches (staging/fuse.ts, sharePatches) ----
+
+/**
+ * im2col(x; p) = x's [b·ho·wo, kh·kw·c] patch matrix for the kh×kw conv of p, zeros in the padding:
+ * a step of jit plans that feeds both conv2d(x, w) (`patchConvP`) and convFilter(x, ct) (`patchFilterP`).
+ */
+export const im2colP: Primitive<ConvFilterParams> = {
+  name: "im2col",
+  impl: ([x], p) => K.patches(x!, p.filter, p.strides, p.padding, p.dilations),
+  abstractEval: ([x], p) => {
+    const c = x!.shape[3]!;
+    const [b, ho, wo] = conv2dP.abstractEval([x!, { shape: [...p.filter, c, 1], dtype: x!.dtype }], p).shape;
+    return { shape: [b! * ho! * wo!, p.filter[0] * p.filter[1] * c], dtype: x!.dtype };
+  },
+};
+
+/** conv2d(x, w) (+ b) from im2col(x) = patches: patches · w.reshape(kh·kw·c, o) (+ b) as [b, ho, wo, o] (`out`). */
+export const patchConvP: Primitive<{ readonly out: readonly number[] }> = {
+  name: "patchConv",
+  impl: ([patches, w, b], { out }) => K.patchConv(patches!, w!, b, out),
+  abstractEval: ([patches], { out }) => ({ shape: [...out], dtype: patches!.dtype }),
+};
+
+/** convFilter(x, ct) from im2col(x) = patches: (patchesᵀ · ct.reshape(b·ho·wo, o)).reshape(kh, kw, c, o). */
+export const patchFilterP: Primitive<{ readonly filter: readonly [number, number] }> = {
+  name: "patchFilter",
+  impl: ([patches, ct], { filter }) => K.patchFilter(patches!, ct!, filter),
+  abstractEval: ([patches, ct], { filter }) => ({
+    shape: [filter[0], filter[1], patches!.shape[1]! / (filter[0] * filter[1]), ct!.shape[3]!],
+    dtype: patches!.dtype,
+  }),
+};
+// ---- end shared patches ----
+
+// ---- bias + tanh (staging/fuse.ts, fuseBiasTanh) ----
+
+/** biasTanh(x, b) = tanh(x + b), b [c] along x's last axis: a layer's bias and activation as one step (`K.biasTanh`). */
+export const biasTanhP: Primitive = {
+  name: "biasTanh",
+  impl: ([x, b]) => K.biasTanh(x!, b!),
+  abstractEval: ([x]) => x!,
+};
+// ---- end bias + tanh ----

@@ -56,6 +56,8 @@ interface SimdExports {
   maxScatterTanhGrad: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
   maxWindows: (x: number, out: number, ...view: number[]) => void;
   maxGather: (x: number, m: number, s: number, out: number, ...view: number[]) => void;
+  /** tanh(x + b), b along x's last axis: byte offsets of x, b, out, then rows and columns. */
+  biasTanh: (x: number, b: number, out: number, rows: number, cols: number) => void;
 }
 
 /** transposeNd's arguments after x and out: rows, cols, ldx, ldo, chunk, then (n, x stride, out stride) × 4. */
@@ -904,3 +906,27 @@ const logSoftmaxGradKernel: KernelConfig = {
 };
 ADDED.push(logSoftmaxKernel, logSoftmaxGradKernel);
 // ---- end log-softmax ----
+
+// ---- bias + tanh (lenetfuse) ----
+
+/** Name of a layer's bias add and tanh in one pass (inputs x [..., c], b [c]): see `K.biasTanh`. */
+export const BIAS_TANH = FUSED_KERNELS.biasTanh;
+
+/** tanh(x + b) with b [c] along x's last axis, one pass (`biasTanh` in the module). */
+const biasTanhKernel: KernelConfig = {
+  kernelName: BIAS_TANH,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const { x, b } = args.inputs as { x: TensorInfo; b: TensorInfo };
+    const { backend, exports } = installedFor(args, BIAS_TANH);
+    const cols = b.shape[0]!;
+    if (b.shape.length !== 1 || x.shape[x.shape.length - 1] !== cols)
+      throw new Error(`${BIAS_TANH}: bias [${b.shape}] is not x [${x.shape}]'s last axis`);
+    const out = backend.makeOutput([...x.shape], "float32");
+    const n = runtime.sizeFromShape(x.shape);
+    if (n > 0) exports.biasTanh(offset(backend, x), offset(backend, b), offset(backend, out), n / cols, cols);
+    return out;
+  },
+};
+ADDED.push(biasTanhKernel);
+// ---- end bias + tanh ----

@@ -172,6 +172,24 @@ describe("fuse: the jaxpr rewrite", () => {
     tf.dispose([y, m, ys, ms]);
   });
 
+  it("replaces tanh(add(z, b)) by biasTanh(z, b) for an [O] bias b; not where the sum has another use or b is not [O]", () => {
+    // [64, 80]: above what host kernels take (4096 floats), where the fusion applies.
+    const [a, m, bias, full] = [tf.zeros([64, 32]), tf.zeros([32, 80]), tf.zeros([80]), tf.zeros([64, 80])];
+    const layer = (a: hd.Value, m: hd.Value, b: hd.Value) => hd.tanh(hd.add(hd.matmul(a, m), b));
+    expect(names(layer, a, m, bias)).toEqual(["matmul", "biasTanh"]);
+    expect(names((a, m, b) => hd.tanh(hd.add(b, hd.matmul(a, m))), a, m, bias)).toEqual(["matmul", "biasTanh"]);
+    expect(names(layer, a, m, full)).toEqual(["matmul", "add", "tanh"]);
+    const reused = (a: hd.Value, m: hd.Value, b: hd.Value) => {
+      const s = hd.add(hd.matmul(a, m), b);
+      return hd.add(hd.tanh(s), s);
+    };
+    expect(names(reused, a, m, bias)).toEqual(["matmul", "add", "tanh", "add"]);
+    // Small arrays stay with the host kernels.
+    const [a2, m2] = [tf.zeros([4, 32]), tf.zeros([32, 80])];
+    expect(names(layer, a2, m2, bias)).toEqual(["matmul", "add", "tanh"]);
+    tf.dispose([a, m, bias, full, a2, m2]);
+  });
+
   it("is off with setFusion(false)", () => {
     const previous = setFusion(false);
     expect(names((x, w, b) => hd.add(hd.conv2d(x, w), b), x, w, b)).toEqual(["conv2d", "add"]);
@@ -241,13 +259,47 @@ for (const backend of ["cpu", "wasm"] as const) {
   });
 }
 
+describe("fused bias + tanh in jit plans", () => {
+  for (const backend of ["cpu", "wasm"] as const) {
+    it(`on ${backend}: tanh(x·w + b) and its gradient equal the unfused plan's bit for bit, random and edge inputs`, async () => {
+      await setBackend(backend);
+      if (backend === "wasm") expect(await installSimdKernels()).toBe(true);
+      const before = tf.memory().numTensors;
+      const shapes = [[64, 24], [24, 84], [84]];
+      for (const edges of [false, true]) {
+        const args = [values(64 * 24, 11, edges), values(24 * 84, 12), values(84, 13, edges)];
+        const f = (x: hd.Value, w: hd.Value, b: hd.Value) => hd.tanh(hd.add(hd.matmul(x, w), b));
+        const fused = await runJit(f, args, shapes, true);
+        const unfused = await runJit(f, args, shapes, false);
+        if (backend === "wasm") {
+          expect(fused.kernels).toContain("HodiffBiasTanh");
+          expect(fused.kernels).not.toContain("Add");
+        }
+        expect(Array.from(fused.out)).toEqual(Array.from(unfused.out));
+        const g = (x: hd.Value, w: hd.Value, b: hd.Value) =>
+          hd.grad((q: hd.Value) => hd.sum(hd.square(f(x, w, q))))(b) as hd.Value;
+        const [gf, gu] = [await runJit(g, args, shapes, true), await runJit(g, args, shapes, false)];
+        expect(Array.from(gf.out)).toEqual(Array.from(gu.out));
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+});
+
 describe("LeNet-5's gradient on wasm", () => {
   beforeAll(async () => {
     await setBackend("wasm");
     await installSimdKernels();
   });
 
-  it("jit(grad) (fused plan) equals the eager gradient; both run the fused kernels", async () => {
+  afterEach(() => setHeapGemm(null));
+
+  it("jit(grad) (fused plan) equals the eager gradient; both run the fused kernels", () => lenet(false));
+  it("with a heap GEMM: jit(grad) equals the eager gradient; conv2's patches built once for both of its products", () =>
+    lenet(true));
+
+  async function lenet(gemm: boolean): Promise<void> {
+    if (gemm) setHeapGemm(jsGemm);
     const before = tf.memory().numTensors;
     const r = rng(9);
     const param = (shape: number[], scale: number) =>
@@ -282,8 +334,12 @@ describe("LeNet-5's gradient on wasm", () => {
     let jitted: unknown;
     const profile = await tf.profile(() => void (jitted = jgrad(p, x)));
     const count = (name: string) => profile.kernels.filter((k) => k.name === name).length;
-    // Both convs with their biases, both pooling gradients with tanh's derivative.
-    expect([count("FusedConv2D"), count("HodiffMaxScatterTanhGrad"), count("HodiffTanhGrad")]).toEqual([2, 2, 0]);
+    // Both convs with their biases (conv2 as im2col + matmul on a heap GEMM, its patches shared
+    // with its filter gradient), both pooling gradients with tanh's derivative.
+    expect([count("FusedConv2D"), count("HodiffMaxScatterTanhGrad"), count("HodiffTanhGrad")]).toEqual(
+      gemm ? [1, 2, 0] : [2, 2, 0],
+    );
+    if (gemm) expect(count("HodiffIm2Col")).toBe(1);
     const [a, b] = [hd.treeLeaves(eager), hd.treeLeaves(jitted)];
     expect(a).toHaveLength(6);
     a.forEach((leaf, i) => {
@@ -296,5 +352,139 @@ describe("LeNet-5's gradient on wasm", () => {
     jgrad.dispose();
     tf.dispose([x, p.c1.w, p.c1.b, p.c2.w, p.c2.b, p.fc.w, p.fc.b]);
     expect(tf.memory().numTensors).toBe(before);
+  }
+});
+
+describe("shared patches: conv2d and its filter gradient from one im2col step (wasm, heap GEMM)", () => {
+  beforeAll(async () => {
+    await setBackend("wasm");
+    expect(await installSimdKernels()).toBe(true);
   });
+  afterEach(() => setHeapGemm(null));
+
+  // 16 output channels: K.conv2d's im2col route on a native GEMM (im2colFaster).
+  const SHARED: Case[] = [
+    CASES[4]!,
+    { label: "strided, padded, 16 channels", x: [2, 7, 6, 4], w: [3, 3, 4, 16], strides: [2, 2], padding: [[1, 1], [0, 1]], dilations: [1, 1] }, // prettier-ignore
+    { label: "dilated, 20 channels", x: [3, 8, 8, 2], w: [2, 3, 2, 20], strides: [1, 1], padding: [[0, 0], [1, 1]], dilations: [2, 2] }, // prettier-ignore
+  ];
+  /** (Σ ct·(conv(x, w) + b), ∂/∂(w, b)) as one jitted program: the conv and convFilter(x, ct). */
+  const valueAndGrads = (c: Case) => (x: hd.Value, w: hd.Value, b: hd.Value, ct: hd.Value) =>
+    hd.valueAndGrad((q: { w: hd.Value; b: hd.Value }) => hd.sum(hd.mul(ct, convBias(c)(x, q.w, q.b))))({ w, b });
+  /** dW[u, v, c, o] = Σ_{n,i,j} x[n, i·s + u·d − p, j·s + v·d − q, c]·ct[n, i, j, o] in float64 (taps inside x). */
+  function filterTruth(x: Float32Array, ct: Float32Array, c: Case): Float64Array {
+    const [B, H, W, C] = c.x;
+    const [kh, kw, , O] = c.w;
+    const out = (n: number, k: number, s: number, lo: number, hi: number, d: number) =>
+      Math.floor((n + lo + hi - (k - 1) * d - 1) / s) + 1;
+    const Ho = out(H, kh, c.strides[0], c.padding[0][0], c.padding[0][1], c.dilations[0]);
+    const Wo = out(W, kw, c.strides[1], c.padding[1][0], c.padding[1][1], c.dilations[1]);
+    const dw = new Float64Array(kh * kw * C * O);
+    for (let n = 0; n < B; n++)
+      for (let i = 0; i < Ho; i++)
+        for (let j = 0; j < Wo; j++)
+          for (let u = 0; u < kh; u++)
+            for (let v = 0; v < kw; v++) {
+              const r = i * c.strides[0] + u * c.dilations[0] - c.padding[0][0];
+              const q = j * c.strides[1] + v * c.dilations[1] - c.padding[1][0];
+              if (r < 0 || r >= H || q < 0 || q >= W) continue;
+              for (let ch = 0; ch < C; ch++)
+                for (let o = 0; o < O; o++) {
+                  const at = ((u * kw + v) * C + ch) * O + o;
+                  dw[at] = dw[at]! + x[((n * H + r) * W + q) * C + ch]! * ct[((n * Ho + i) * Wo + j) * O + o]!;
+                }
+            }
+    return dw;
+  }
+
+  it("the plan's jaxpr has im2col, patchConv and patchFilter with a heap GEMM, not without one", () => {
+    const c = SHARED[0]!;
+    const ts = [tf.zeros(c.x), tf.zeros(c.w), tf.zeros([c.w[3]]), tf.zeros([c.x[0], c.x[1], c.x[2], c.w[3]])];
+    const planned = () => {
+      const closed = hd.makeJaxpr(valueAndGrads(c))(ts[0]!, ts[1]!, ts[2]!, ts[3]!);
+      const names = fuse(closed.jaxpr).eqns.map((e) => e.prim.name);
+      closed.dispose();
+      return names;
+    };
+    expect(planned()).toContain("convFilter");
+    setHeapGemm(jsGemm);
+    const shared = planned();
+    expect(shared.filter((n) => ["im2col", "patchConv", "patchFilter"].includes(n))).toEqual([
+      "im2col",
+      "patchConv",
+      "patchFilter",
+    ]);
+    expect(shared).not.toContain("convFilter");
+    expect(shared).not.toContain("conv2dBias");
+    tf.dispose(ts);
+    // A patch matrix over the plan's budget (2²² floats; this one [65536, 144]) is not kept.
+    const big = [tf.zeros([64, 34, 34, 16]), tf.zeros([3, 3, 16, 16]), tf.zeros([16]), tf.zeros([64, 32, 32, 16])];
+    const closed = hd.makeJaxpr(
+      valueAndGrads({
+        ...c,
+        x: [64, 34, 34, 16],
+        w: [3, 3, 16, 16],
+        padding: [
+          [0, 0],
+          [0, 0],
+        ],
+      }),
+    )(big[0]!, big[1]!, big[2]!, big[3]!);
+    const names = fuse(closed.jaxpr).eqns.map((e) => e.prim.name);
+    closed.dispose();
+    expect(names).toContain("convFilter");
+    expect(names).not.toContain("im2col");
+    tf.dispose(big);
+  });
+
+  for (const c of SHARED) {
+    it(`${c.label}: value and filter gradient equal float64 brute force, random and edge inputs, shared and unshared`, async () => {
+      setHeapGemm(jsGemm);
+      const before = tf.memory().numTensors;
+      const [B, H, W] = c.x;
+      const out = (n: number, k: number, s: number, lo: number, hi: number, d: number) =>
+        Math.floor((n + lo + hi - (k - 1) * d - 1) / s) + 1;
+      const Ho = out(H, c.w[0], c.strides[0], c.padding[0][0], c.padding[0][1], c.dilations[0]);
+      const Wo = out(W, c.w[1], c.strides[1], c.padding[1][0], c.padding[1][1], c.dilations[1]);
+      const ctShape = [B, Ho, Wo, c.w[3]];
+      for (const edges of [false, true]) {
+        const [x, w, b, ct] = [
+          values(size(c.x), 7, edges),
+          values(size(c.w), 8),
+          values(c.w[3], 9),
+          values(size(ctShape), 10),
+        ];
+        const y = bruteForce(x, w, b, c);
+        const wantValue = y.reduce((s, v, i) => s + v * ct[i]!, 0);
+        const wantDw = filterTruth(x, ct, c);
+        for (const fused of [true, false]) {
+          const previous = setFusion(fused);
+          const ts = [tf.tensor(x, c.x), tf.tensor(w, c.w), tf.tensor(b, [c.w[3]]), tf.tensor(ct, ctShape)];
+          const g = hd.jit(valueAndGrads(c));
+          const run = () => g(ts[0]!, ts[1]!, ts[2]!, ts[3]!) as [tf.Tensor, { w: tf.Tensor; b: tf.Tensor }];
+          hd.dispose(run());
+          let got: [tf.Tensor, { w: tf.Tensor; b: tf.Tensor }] | undefined;
+          const prof = await tf.profile(() => void (got = run()));
+          const kernels = prof.kernels.map((k) => k.name);
+          // One patch matrix for both where shared; the composite's transposes only where not.
+          expect(
+            kernels.filter((k) => k === "HodiffIm2Col"),
+            `${c.label} fused ${fused}`,
+          ).toHaveLength(fused ? 1 : 2);
+          if (fused) expect(kernels).not.toContain("Transpose");
+          const label = `${c.label} ${edges ? "edges" : "random"} fused ${fused}`;
+          const value = got![0].dataSync()[0]!;
+          if (Number.isFinite(wantValue))
+            expect(Math.abs(value - wantValue), label).toBeLessThan(1e-5 * (y.length + 1));
+          else expect(value, label).toBe(wantValue);
+          expectClose(got![1].w.dataSync(), wantDw, B * Ho * Wo, `${label} dW`);
+          hd.dispose(got);
+          g.dispose();
+          tf.dispose(ts);
+          setFusion(previous);
+        }
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
 });

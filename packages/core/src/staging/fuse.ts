@@ -7,16 +7,20 @@
  *
  * Fusions: add(conv2d(x, w), b) with b of shape [O] → `K.conv2dBias` (FusedConv2D), and
  * tanhGrad(y, maxScatter(x, m, t)) with x = y (through reshapes) → `K.maxScatterTanhGrad` (max
- * pooling's gradient and tanh's derivative rule in one pass, LeNet-5's reverse pass).
+ * pooling's gradient and tanh's derivative rule in one pass, LeNet-5's reverse pass). Not a fusion
+ * but planned the same way: conv2d(x, w) (+ b) and its filter gradient convFilter(x, ct) share one
+ * im2col(x) step where the conv runs as im2col + matmul on a native GEMM (`sharePatches`). Last,
+ * tanh(add(z, b)) and tanh(patchConv(P, W, b)), b an [O] bias, → one `biasTanh` pass (`fuseBiasTanh`).
  */
-import { conv2dP } from "../primitives/linalg";
-import { addP, tanhGradP } from "../primitives/elementwise";
+import { conv2dP, convFilterP, type Conv2DParams, type ConvFilterParams } from "../primitives/linalg";
+import { addP, tanhGradP, tanhP } from "../primitives/elementwise";
 import { maxScatterP } from "../primitives/reduce";
 import { reshapeP } from "../primitives/shape";
-import { conv2dBiasP, maxScatterTanhGradP } from "../primitives/fused";
+import { biasTanhP, conv2dBiasP, im2colP, maxScatterTanhGradP, patchConvP, patchFilterP } from "../primitives/fused";
 import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
 import { runsOnHost } from "./host";
 import { sameShape } from "../shapes";
+import { K } from "../kernels";
 import type { AnyPrimitive } from "../trace/core";
 
 /**
@@ -99,7 +103,7 @@ export function fuse(j: Jaxpr): Jaxpr {
     const eqns = j.eqns.filter((e) => !fusedAway.has(e)).map((e) => replaced.get(e) ?? e);
     j = new Jaxpr(j.constvars, j.invars, eqns, j.outs);
   }
-  return fuseScatterTanhGrad(j);
+  return fuseBiasTanh(sharePatches(fuseScatterTanhGrad(j)));
 }
 
 /**
@@ -140,5 +144,149 @@ function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
   }
   if (dropped.size === 0) return j;
   const eqns = j.eqns.filter((e) => !dropped.has(e)).map((e) => rewritten.get(e) ?? e);
+  return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+}
+
+const sameGeometry = (a: Conv2DParams, b: Conv2DParams): boolean =>
+  JSON.stringify([a.strides, a.padding, a.dilations]) === JSON.stringify([b.strides, b.padding, b.dilations]);
+
+/**
+ * Y = conv2d(X, W) or conv2dBias(X, W, b), D = convFilter(X, C) with the same geometry and filter
+ * extent, where K.sharesPatches says the conv runs as im2col + matmul in one piece on a native GEMM:
+ * P = im2col(X) is computed once, just before the conv, and Y = patchConv(P, W[, b]),
+ * D = patchFilter(P, C) (= Pᵀ·C: the filter gradient without its own im2col or any transposes; P
+ * lives from the forward to the backward pass; at most SHARED_MAX floats of such P per plan).
+ */
+/**
+ * The most floats of patch matrices one plan keeps from its forward to its backward pass (16 MiB):
+ * each is kh·kw times its conv's input, which the plan holds anyway. LeNet-5's conv2 at batch 100
+ * holds 1.5 M; VGG-11's convs at batch 32 would hold 17 M together, and its speed with sharing was
+ * not measured reliably (a loaded machine). Convs share in the order their filter gradients come
+ * (the last layers' first) while the budget lasts; the others build their patches twice.
+ */
+const SHARED_MAX = 2 ** 22;
+
+function sharePatches(j: Jaxpr): Jaxpr {
+  const convs = j.eqns.filter(
+    (e) => (e.prim === conv2dP || e.prim === conv2dBiasP) && e.inputs[0] instanceof Var && e.inputs[1] instanceof Var,
+  );
+  if (convs.length === 0) return j;
+  const before = new Map<Eqn, Eqn>();
+  const rewritten = new Map<Eqn, Eqn>();
+  let held = 0;
+  for (const f of j.eqns) {
+    if (f.prim !== convFilterP) continue;
+    const fp = f.params as ConvFilterParams;
+    const [x, ct] = f.inputs;
+    if (!(x instanceof Var) || x.aval.dtype !== "float32") continue;
+    const conv = convs.find((c) => {
+      const w = c.inputs[1]!.aval.shape;
+      return (
+        c.inputs[0] === x &&
+        w[0] === fp.filter[0] &&
+        w[1] === fp.filter[1] &&
+        sameGeometry(c.params as Conv2DParams, fp)
+      );
+    });
+    if (!conv) continue;
+    const cp = conv.params as Conv2DParams;
+    // conv2d's impl takes strides with dilations as a dense conv, subsampled: not a single im2col.
+    const both = (cp.strides[0] > 1 || cp.strides[1] > 1) && (cp.dilations[0] > 1 || cp.dilations[1] > 1);
+    if (both || !K.sharesPatches(x.aval.shape, conv.inputs[1]!.aval.shape, cp.strides, cp.padding, cp.dilations))
+      continue;
+    let im2col = before.get(conv);
+    if (!im2col) {
+      const params: ConvFilterParams = { ...cp, filter: fp.filter };
+      const patches = new Var(im2colP.abstractEval([x.aval], params));
+      const floats = patches.aval.shape[0]! * patches.aval.shape[1]!;
+      if (held + floats > SHARED_MAX) continue;
+      held += floats;
+      im2col = { prim: im2colP, params, inputs: [x], outs: [patches] };
+      before.set(conv, im2col);
+      const out = conv.outs[0]!.aval.shape;
+      rewritten.set(conv, {
+        prim: patchConvP,
+        params: { out },
+        inputs: [patches, ...conv.inputs.slice(1)],
+        outs: conv.outs,
+      });
+    }
+    rewritten.set(f, {
+      prim: patchFilterP,
+      params: { filter: fp.filter },
+      inputs: [im2col.outs[0]!, ct!],
+      outs: f.outs,
+    });
+  }
+  if (rewritten.size === 0) return j;
+  // Each patchFilter runs as soon as its cotangent exists (right after the equation defining it),
+  // while P may still be in cache, and P is freed sooner; it stays in place if ct is defined before P.
+  const { producer } = dataflow(j);
+  const after = new Map<Eqn, Eqn[]>();
+  const moved = new Set<Eqn>();
+  const position = new Map(j.eqns.map((e, i) => [e, i]));
+  const convOf = new Map([...before].map(([conv, im2col]) => [im2col.outs[0]!, conv]));
+  for (const [old, now] of rewritten) {
+    if (now.prim !== patchFilterP) continue;
+    const ct = old.inputs[1];
+    const at = ct instanceof Var ? producer.get(ct) : undefined;
+    if (!at || position.get(at)! < position.get(convOf.get(now.inputs[0] as Var)!)!) continue;
+    after.set(at, [...(after.get(at) ?? []), now]);
+    moved.add(old);
+  }
+  const eqns = j.eqns.flatMap((e) => {
+    if (moved.has(e)) return [];
+    const pre = before.get(e);
+    const now = rewritten.get(e) ?? e;
+    return [...(pre ? [pre, now] : [now]), ...(after.get(e) ?? [])];
+  });
+  return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+}
+
+/**
+ * T = tanh(A) with A = add(Z, b) or A = patchConv(P, W, b), b an [O] bias along A's last axis and A
+ * used only by T: T = biasTanh(Z, b) (or Z = patchConv(P, W) without its bias, then T =
+ * biasTanh(Z, b)) — the bias add inside the tanh's pass instead of a pass of its own (dense layers
+ * and LeNet-5's conv2 on the native GEMM). Where both would run as host kernels they stay there.
+ */
+function fuseBiasTanh(j: Jaxpr): Jaxpr {
+  const { uses, producer } = dataflow(j);
+  const rewritten = new Map<Eqn, Eqn[]>();
+  const dropped = new Set<Eqn>();
+  for (const t of j.eqns) {
+    if (t.prim !== tanhP) continue;
+    const a = t.inputs[0];
+    const inner = a instanceof Var ? producer.get(a) : undefined;
+    if (!inner || uses.get(a as Var) !== 1 || a!.aval.dtype !== "float32" || a!.aval.shape.length === 0) continue;
+    const O = a!.aval.shape[a!.aval.shape.length - 1]!;
+    const isBias = (b: Atom | undefined): b is Var =>
+      b instanceof Var && b.aval.dtype === "float32" && b.aval.shape.length === 1 && b.aval.shape[0] === O;
+    if (inner.prim === addP) {
+      const at = [0, 1].find(
+        (i) => isBias(inner.inputs[1 - i]) && sameShape(inner.inputs[i]!.aval.shape, a!.aval.shape),
+      );
+      if (at === undefined) continue;
+      if (
+        runsOnHost(
+          addP,
+          inner.inputs.map((x) => x.aval),
+          a!.aval,
+        ) &&
+        runsOnHost(tanhP, [a!.aval], t.outs[0]!.aval)
+      )
+        continue;
+      rewritten.set(t, [
+        { prim: biasTanhP, params: {}, inputs: [inner.inputs[at]!, inner.inputs[1 - at]!], outs: t.outs },
+      ]);
+      dropped.add(inner);
+    } else if (inner.prim === patchConvP && inner.inputs.length === 3 && isBias(inner.inputs[2])) {
+      const z = new Var(a!.aval);
+      const conv = { ...inner, inputs: inner.inputs.slice(0, 2), outs: [z] };
+      rewritten.set(t, [conv, { prim: biasTanhP, params: {}, inputs: [z, inner.inputs[2]!], outs: t.outs }]);
+      dropped.add(inner);
+    }
+  }
+  if (rewritten.size === 0) return j;
+  const eqns = j.eqns.flatMap((e) => rewritten.get(e) ?? (dropped.has(e) ? [] : [e]));
   return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
 }
