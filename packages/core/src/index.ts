@@ -56,6 +56,7 @@ export {
   logsumexp,
   logSoftmax,
   softmax,
+  biasTanh,
   relu,
   elu,
   sigmoid,

@@ -25,7 +25,7 @@ import { broadcastShapes, normalizeAxis, sizeOf } from "./primitives/rules";
 import { conv2dP, matmulRaw, resolvePadding, type Padding } from "./primitives/linalg";
 import { bind } from "./trace/core";
 import { logSoftmaxOp } from "./primitives/softmax";
-import { conv2dBiasP } from "./primitives/fused";
+import { biasTanhP, conv2dBiasP } from "./primitives/fused";
 import { K } from "./kernels";
 
 type Axis = number | readonly number[] | undefined;
@@ -120,6 +120,17 @@ export function logSoftmax(x: Value, axis = -1): Value {
 
 /** exp(x) / Σ exp(x) along `axis` */
 export const softmax = (x: Value, axis = -1): Value => exp(logSoftmax(x, axis));
+
+/**
+ * tanh(x + b): a layer's bias and activation; with b of shape [c] along x's last axis one
+ * primitive (one kernel on wasm: `HodiffBiasTanh`; under grad its derivative is one tanhGrad).
+ */
+export function biasTanh(x: Value, b: Value): Value {
+  const xs = avalOf(x).shape;
+  const bs = avalOf(b).shape;
+  if (xs.length >= 1 && bs.length === 1 && bs[0] === xs.at(-1)) return bind(biasTanhP, [x, b], {});
+  return tanh(add(x, b));
+}
 
 /** max(x, 0) (derivative 0 at 0, as tfjs) */
 export const relu = (x: Value): Value => where(greater(x, 0), x, 0);

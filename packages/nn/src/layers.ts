@@ -67,6 +67,13 @@ export interface Layer {
   /** Shape of one example after this layer, from the shape before it (for validation). */
   outShape(inShape: readonly number[]): number[];
   forward(x: hd.Value, p: LayerParams | undefined): hd.Value;
+  /** Set on `act` layers: the activation by name or function. */
+  readonly activation?: Activation;
+  /**
+   * tanh(forward(x, p)) in fewer kernels (dense: the bias add and tanh in one, `hd.biasTanh`);
+   * models use it for this layer and an `act("tanh")` right after it.
+   */
+  forwardTanh?(x: hd.Value, p: LayerParams | undefined): hd.Value;
 }
 
 // constructors
@@ -94,6 +101,7 @@ export function dense(name: string, nIn: number, nOut: number): Layer {
     tap: { kind: "dense" },
     outShape: (s) => (s.length === 1 && s[0] === nIn ? [nOut] : fail(name, `expects [${nIn}] per example, got [${s}]`)),
     forward: (x, p) => hd.add(hd.matmul(x, p!.w), p!.b),
+    forwardTanh: (x, p) => hd.biasTanh(hd.matmul(x, p!.w), p!.b),
   };
 }
 
@@ -119,7 +127,7 @@ export function conv(name: string, k: number, cIn: number, cOut: number, padding
 /** act: y = σ(x) elementwise. @category constructors */
 export const act = (a: Activation): Layer => {
   const f = activationFn(a);
-  return { outShape: (s) => [...s], forward: (x) => f(x) };
+  return { outShape: (s) => [...s], forward: (x) => f(x), activation: a };
 };
 
 /** maxPool: y[i, j] = max of x over the non-overlapping k×k window (i, j) (floor division). @category constructors */
@@ -232,11 +240,20 @@ function blocksOf(model: string, layers: readonly Layer[], remat: boolean): Bloc
   }
   return groups.map((ls) => {
     const name = ls[0]!.params ? ls[0]!.name : undefined;
-    const run = (p: LayerParams | undefined, h: hd.Value): hd.Value =>
-      ls.reduce((acc, layer) => {
+    const run = (p: LayerParams | undefined, h: hd.Value): hd.Value => {
+      let acc = h;
+      for (let i = 0; i < ls.length; i++) {
+        const layer = ls[i]!;
         if (layer.params && !p) throw new hd.TreeError(`${model}.apply: params has no '${layer.name}'`);
-        return layer.forward(acc, layer.params ? p : undefined);
-      }, h);
+        const lp = layer.params ? p : undefined;
+        // A layer and the tanh after it as one step where the layer knows how (fewer kernels).
+        if (layer.forwardTanh && ls[i + 1]?.activation === "tanh") {
+          acc = layer.forwardTanh(acc, lp);
+          i++;
+        } else acc = layer.forward(acc, lp);
+      }
+      return acc;
+    };
     return { name, run: remat && name !== undefined ? hd.checkpoint(run) : run };
   });
 }

@@ -329,3 +329,24 @@ describe("forward values against an independent float64 reference (plain JS)", (
     hd.dispose(x);
   });
 });
+
+describe("apply fuses a dense layer and the tanh after it", () => {
+  it("equals the layers applied one by one (unfused), value and gradient", () => {
+    const model = mlp([6, 5, 4, 3], "tanh", 1);
+    const params = model.init(hd.random.key(2));
+    const x = hd.random.normal(hd.random.key(3), [4, 6]);
+    const byLayer = (p: Params, h: hd.Value): hd.Value =>
+      model.layers!.reduce((acc, layer) => layer.forward(acc, layer.params ? p[layer.name!] : undefined), h);
+    const labels = [0, 1, 2, 0];
+    hd.tidy(() => {
+      const close = (a: hd.Value, b: hd.Value) =>
+        expect(hd.testing.allClose(a, b, { atol: 1e-5, rtol: 1e-5 })).toBeNull();
+      close(model.apply(params, x), byLayer(params, x));
+      const g1 = hd.grad((p: Params) => nll(model.apply(p, x), labels))(params);
+      const g2 = hd.grad((p: Params) => nll(byLayer(p, x), labels))(params);
+      hd.treeLeaves(g1).forEach((g, i) => close(g, hd.treeLeaves(g2)[i]!));
+      return [];
+    });
+    hd.dispose([params, x]);
+  });
+});

@@ -3,12 +3,13 @@
  * function, so they have no derivative, batching or Taylor rules: jit plans substitute them after
  * differentiation (`staging/fuse.ts`), and reverse mode's tanh rule binds maxScatterTanhGrad only
  * on concrete tensors (`rules/vjp.ts`, DeferredScatter), where no transform is left to see it.
- * conv2dBias is the exception: `conv2d(x, w, { bias })` binds it, as a composite primitive (its
- * `decompose` is conv2d then add, interpreted wherever it has no rule; reverse mode has one).
+ * conv2dBias and biasTanh are the exceptions: `conv2d(x, w, { bias })` and `biasTanh(x, b)` bind
+ * them, as composite primitives (`decompose` gives the unfused ops, interpreted wherever they have
+ * no rule; reverse mode has one for each).
  */
 import { K } from "../kernels";
 import { bind, type Primitive } from "../trace/core";
-import { add } from "./elementwise";
+import { add, tanh } from "./elementwise";
 import { conv2dP, type Conv2DParams, type ConvFilterParams } from "./linalg";
 import { maxScatterP, type ReduceParams } from "./reduce";
 
@@ -93,5 +94,7 @@ export const biasTanhP: Primitive = {
   name: "biasTanh",
   impl: ([x, b]) => K.biasTanh(x!, b!),
   abstractEval: ([x]) => x!,
+  // Composite (helper "eager"): the `biasTanh` op binds it; interpreters without a rule see tanh(x + b).
+  decompose: ([x, b]) => tanh(add(x!, b!)),
 };
 // ---- end bias + tanh ----

@@ -22,6 +22,7 @@ import {
   mulP,
   selectP,
   stopGradientP,
+  tanhGrad,
   tanhP,
   where,
 } from "../primitives/elementwise";
@@ -52,7 +53,7 @@ import {
 import { conv2dP, convFilterP, matmulP, matmulT, type Conv2DParams } from "../primitives/linalg";
 import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
 import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
-import { conv2dBiasP, maxScatterTanhGradP } from "../primitives/fused";
+import { biasTanhP, conv2dBiasP, maxScatterTanhGradP } from "../primitives/fused";
 import { logSoftmaxGrad, logSoftmaxP } from "../primitives/softmax";
 import { runtime, type Tensor } from "../kernels";
 
@@ -419,3 +420,9 @@ defVjp(conv2dBiasP, (ct, [x, w, b], y, p, needs) => [
   ...vjpRule(conv2dP)(ct, [x!, w!], y, p, needs.slice(0, 2)),
   needs[2] ? unbroadcast(ct, shapeOf(b!)) : null,
 ]);
+
+/** y = tanh(x + b), b [c]: x̄ = ȳ·(1 − y²) (one tanhGrad kernel), b̄ = x̄ summed over the leading axes. */
+defVjp(biasTanhP, (ct, [x, b], y, _p, needs) => {
+  const z = tanhGrad(y, ct);
+  return [needs[0] ? unbroadcast(z, shapeOf(x!)) : null, needs[1] ? unbroadcast(z, shapeOf(b!)) : null];
+});
