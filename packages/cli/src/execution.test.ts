@@ -240,13 +240,10 @@ describe("resolveExecution", () => {
     );
   });
 
-  it("--jit on with a pool (explicit or auto threads > 1) is a usage error naming the fix", () => {
-    expect(() => resolveExecution(auto({ model: "lenet", jit: "on" }))).toThrow(UsageError);
-    expect(() => resolveExecution(auto({ model: "lenet", jit: "on" }))).toThrow(
-      "--jit on compiles the gradient of this thread; with threads 2 (--threads auto) the pool computes it: use --threads 1 with --jit on",
-    );
-    expect(() => resolveExecution(auto({ threads: 2, jit: "on" }))).toThrow(/with threads 2 the pool/);
-    expect(resolveExecution(auto({ threads: 2, jit: "off" })).jit).toBe(false);
+  it("--jit on with a pool is allowed (each thread's part jitted); auto leaves a pool eager", () => {
+    expect(resolveExecution(auto({ model: "lenet", jit: "on" }))).toMatchObject({ threads: 2, jit: true });
+    expect(resolveExecution(auto({ model: "lenet" }))).toMatchObject({ threads: 2, jit: false });
+    expect(resolveExecution(auto({ model: "vgg11", threads: 2 }))).toMatchObject({ threads: 2, jit: false });
   });
 
   it("describeExecution: one line", () => {
@@ -281,13 +278,13 @@ describe("a resumed run", () => {
     });
   });
 
-  it("keeps its recorded --jit, also where auto would choose otherwise; --threads given other than 1 makes it auto", () => {
+  it("keeps its recorded --jit, also where auto would choose otherwise", () => {
     // the MLP on the wasm GEMM: auto would be eager
     const kept = resumedRequest({ ...base, model: "mlp" }, {}, jitOne);
     expect(resolveExecution(kept.request)).toEqual(jitOne);
     expect(resolveExecution(resumedRequest({ ...base, model: "mlp" }, { threads: 1 }, jitOne).request)).toEqual(jitOne);
     const pooled = resumedRequest({ ...base, model: "mlp" }, { threads: 2 }, jitOne);
-    expect(resolveExecution(pooled.request)).toMatchObject({ threads: 2, jit: false });
+    expect(resolveExecution(pooled.request)).toMatchObject({ threads: 2, jit: true });
     const off = resumedRequest(base, { jit: "off" }, jitOne);
     expect(resolveExecution(off.request)).toEqual({ ...jitOne, jit: false });
     // a run recorded before --jit existed ran eagerly, and goes on so

@@ -25,8 +25,9 @@ export interface Execution {
   /** OpenBLAS's thread count with the native GEMM; null without it (or, from the library's `train`, when the caller installed it and did not pass `blasThreads`). */
   readonly blasThreads: number | null;
   /**
-   * The plain (loss, gradient) step runs as one `hd.jit` plan, the batch an argument (jitStep.ts);
-   * false with threads > 1 (the pool computes the gradient) and for optimizers' own gradients.
+   * The plain (loss, gradient) step runs as `hd.jit` plans, the batch an argument: one plan on one
+   * thread (jitStep.ts); with threads > 1, one per part size in each thread of the pool
+   * (`createPool({ jit })`). Optimizers' own gradients (K-FAC's statistics steps) stay eager.
    */
   readonly jit: boolean;
 }
@@ -160,8 +161,8 @@ export function describeExecution(e: Execution): string {
  * paper's widths, else FASTEST's, at most the cores;
  * BLAS threads (native only): FASTEST's, with threads × BLAS threads ≤ min(cores, MEASURED_CORES);
  * jit: on with one thread on wasm for a model of the paper's widths where JIT_FASTEST says so for
- * the GEMM, else off (a pool computes the gradient on its threads; other backends and widths were
- * not measured).
+ * the GEMM, else off (other backends and widths were not measured; a pool's jit was not robustly
+ * faster: 0.90–1.14× in loaded runs, bench/results/2026-12-06-train-jit-loaded.txt).
  * Throws a UsageError for flags that cannot work together and a RunError for an explicit
  * `--gemm native` that cannot load.
  * @example resolveExecution({ backend: "wasm", model: "lenet", paperWidths: true, cores: 2, gemm: "auto", threads: "auto", blasThreads: "auto", jit: "auto", nativeUnavailable: null }) // { backend: "wasm", gemm: "native", threads: 2, blasThreads: 1, jit: false }
@@ -200,11 +201,6 @@ export function resolveExecution(r: ExecutionRequest): Execution {
       : r.blasThreads !== "auto"
         ? r.blasThreads
         : Math.max(1, Math.min(fastest?.native.blasThreads ?? 1, Math.floor(budget / threads)));
-  if (r.jit === "on" && threads > 1)
-    throw new UsageError(
-      "--jit",
-      `--jit on compiles the gradient of this thread; with threads ${threads}${r.threads === "auto" ? " (--threads auto)" : ""} the pool computes it: use --threads 1 with --jit on`,
-    );
   const jit =
     r.jit !== "auto"
       ? r.jit === "on"
@@ -238,9 +234,8 @@ export function recordedExecution(json: unknown): Execution | null {
 /**
  * The request of a resumed run: a flag given on the command line wins (`auto` given resolves
  * afresh for this machine); a flag not given keeps the recorded value where it can still run here
- * (same kind of backend, @hodiff/native loading), else is `auto`, with a note saying so; `--jit`
- * not given is kept unless `--threads` is given other than 1 (then `auto`). A run with no record
- * (made before it was recorded) resolves `auto`.
+ * (same kind of backend, @hodiff/native loading), else is `auto`, with a note saying so. A run
+ * with no record (made before it was recorded) resolves `auto`.
  * @category resolution
  */
 export function resumedRequest(
@@ -274,7 +269,6 @@ export function resumedRequest(
   if (flags.blasThreads === undefined && recorded?.blasThreads != null && nativeKept)
     blasThreads = recorded.blasThreads;
   let jit: ExecutionRequest["jit"] = flags.jit ?? "auto";
-  if (flags.jit === undefined && recorded !== null && (flags.threads === undefined || flags.threads === 1))
-    jit = recorded.jit ? "on" : "off";
+  if (flags.jit === undefined && recorded !== null) jit = recorded.jit ? "on" : "off";
   return { request: { ...base, gemm, threads, blasThreads, jit }, notes };
 }

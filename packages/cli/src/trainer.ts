@@ -110,10 +110,10 @@ export interface RunOptions {
   readonly gemm?: "wasm" | "native";
   readonly blasThreads?: number;
   /**
-   * Compute the plain (loss, gradient) step as one `hd.jit` plan, the batch an argument
-   * (jitStep.ts), default false: equal to the eager step within float32 rounding (jit.test.ts).
-   * One thread only (with `threads` > 1 the pool computes the gradient); optimizers' own gradients
-   * (K-FAC's statistics steps) stay eager.
+   * Compute the plain (loss, gradient) step as `hd.jit` plans, the batch an argument, default
+   * false: on one thread one plan (jitStep.ts), with `threads` > 1 one per part size in each of
+   * the pool's threads (`createPool({ jit })`). Equal to the eager step within float32 rounding
+   * (jit.test.ts); optimizers' own gradients (K-FAC's statistics steps) stay eager.
    */
   readonly jit?: boolean;
   /**
@@ -353,11 +353,6 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
       "--threads",
       `--threads ${run.threads} runs on the wasm or cpu backend only (its threads read synchronously); use --backend wasm, or --threads 1 on webgpu`,
     );
-  if (run.jit === true && (run.threads ?? 1) > 1)
-    throw new UsageError(
-      "--jit",
-      `--jit on compiles the gradient of this thread; with --threads ${run.threads} the pool computes it: use --threads 1 with --jit on`,
-    );
   const data = loadRunData({
     dataset: cfg.dataset,
     dataSeed: cfg.dataSeed,
@@ -484,6 +479,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
         init,
         threads,
         ...(run.gemm === "native" ? { gemm: "native" as const, blasThreads: run.blasThreads ?? 1 } : {}),
+        ...(run.jit === true ? { jit: true } : {}),
       });
     } catch (e) {
       hd.dispose(params);
@@ -492,7 +488,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
     }
   }
   // One plan per batch shape, reused by every plain gradient step; freed when the loop ends.
-  const jitted: JitStep | null = run.jit === true ? jitStep(model) : null;
+  const jitted: JitStep | null = run.jit === true && pool === null ? jitStep(model) : null;
   // The batch of each loss closure the loop makes, so a pool can compute that loss's summaries.
   const batchOf = new WeakMap<(p: Tree) => hd.Value, { x: hd.Value; labels: Int32Array }>();
   const summarizeOn = (loss: (p: Params) => hd.Value) => {

@@ -85,6 +85,13 @@ describe.each<[TestModel, number]>([
       expect(relDiff(got.grads, want)).toBeLessThan(1e-5);
       hd.dispose(got.grads);
     }
+    // other labels, same shape: the plans take labels as arguments (a constant would keep the first call's)
+    const other = labels.map((c, i) => (c + 1 + i) % 3);
+    const g2 = pool.valueAndGrad(params, { x, labels: other });
+    const [l2, w2] = hd.valueAndGrad((p: Params) => pool.loss(p, { x, labels: other }))(params);
+    expect(relDiff(g2.grads, w2)).toBeLessThan(1e-5);
+    expect(relDiff(g2.grads, want)).toBeGreaterThan(1e-3);
+    hd.dispose([g2.grads, l2, w2]);
     // a smaller batch: new plans in every thread, the same gradient
     const small = setup(name, 3, 6);
     const got = pool.valueAndGrad(small.params, { x: small.x, labels: small.labels });
