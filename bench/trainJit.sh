@@ -20,13 +20,20 @@ for model in $models; do
           --batch-size 100 --epochs 1 --val-size 0 --log-every 0 --no-progress --threads "$threads" --gemm "$gemm" \
           --jit "$jit" --out "$tmp/$model-$gemm-$jit-$r")"
         s="$(sed -n 's/.*, 100 steps in \([0-9.]*\) s$/\1/p' <<<"$out")"
-        echo "$model $gemm jit=$jit round=$r seconds=$s"
+        echo "$model $gemm threads=$threads jit=$jit round=$r seconds=$s"
       done
     done
   done
 done | tee "$tmp/all.txt"
-echo "medians (s per 100 steps):"
-while read -r model gemm jit; do
-  med="$(grep "^$model $gemm $jit " "$tmp/all.txt" | sed 's/.*seconds=//' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
-  echo "$model $gemm $jit $med"
-done < <(awk '{ print $1, $2, $3 }' "$tmp/all.txt" | sort -u)
+# per model and GEMM: each setting's median, and the median over rounds of off ÷ on (each round's
+# two runs back to back: the load they share cancels)
+echo "medians (s per 100 steps; speedup = median of each round's off/on):"
+while read -r model gemm; do
+  rows="$(grep "^$model $gemm " "$tmp/all.txt")"
+  med() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+  off="$(grep 'jit=off' <<<"$rows" | sed 's/.*seconds=//' | med)"
+  on="$(grep 'jit=on' <<<"$rows" | sed 's/.*seconds=//' | med)"
+  ratio="$(paste <(grep 'jit=off' <<<"$rows" | sed 's/.*seconds=//') <(grep 'jit=on' <<<"$rows" | sed 's/.*seconds=//') |
+    awk '{ printf "%.3f\n", $1 / $2 }' | med)"
+  echo "$model $gemm threads=$threads off=$off on=$on speedup=$ratio"
+done < <(awk '{ print $1, $2 }' "$tmp/all.txt" | sort -u)
