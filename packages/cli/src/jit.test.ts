@@ -14,7 +14,8 @@ import { CHECKPOINT_FILE } from "./checkpoint";
 import { jitStep } from "./jitStep";
 import { METRICS_FILE, readMetrics } from "./metrics";
 import { buildModel } from "./models";
-import { hodiff, runResult, silentIo, tempDir, timeless, TINY } from "./testing/harness";
+import { beforeEachUpdate, hodiff, runResult, silentIo, tempDir, timeless, TINY, tinyConfig } from "./testing/harness";
+import { OPTIMIZERS, type OptimizerEntry } from "./optimizers";
 import { train, type TrainConfig } from "./trainer";
 
 const tmp = tempDir();
@@ -156,6 +157,29 @@ describe("--jit off, on, recorded", () => {
     expect(hd.numTensors()).toBe(before);
     expect(relDiff(runs["off"]!.losses, runs["on"]!.losses)).toBeLessThan(1e-5);
     expect(relDiff(runs["off"]!.params, runs["on"]!.params)).toBeLessThan(1e-5);
+  });
+});
+
+describe("the loop with jit: true", () => {
+  it("holds the same number of tensors at every update after the first (which compiles the plan), none after", async () => {
+    const counts: number[] = [];
+    const entry = beforeEachUpdate(OPTIMIZERS.adam as OptimizerEntry, () => counts.push(hd.numTensors()));
+    const cfg = tinyConfig({ epochs: 2, syntheticExamples: 128 }); // 4 updates per epoch
+    const dir = tmp.path("counts");
+    mkdirSync(dir);
+    const before = hd.numTensors();
+    await train(cfg, {
+      dir,
+      resume: false,
+      io: silentIo,
+      progress: false,
+      backend: "wasm",
+      jit: true,
+      optimizerEntry: entry,
+    });
+    expect(hd.numTensors()).toBe(before);
+    expect(counts).toHaveLength(8);
+    expect(new Set(counts.slice(1)).size).toBe(1);
   });
 });
 
