@@ -1,6 +1,6 @@
 /**
- * `env -u OPENBLAS_CORETYPE npx tsx bench/trainJitInProcess.ts [mlp|lenet] [wasm|native] [rounds]`:
- * `hodiff train`'s loop (the library's `train`, one thread, Adam, MNIST, --train-size 10000,
+ * `env -u OPENBLAS_CORETYPE npx tsx bench/trainJitInProcess.ts [mlp|lenet] [wasm|native] [rounds] [threads]`:
+ * `hodiff train`'s loop (the library's `train`, one thread or a pool of `threads`, Adam, MNIST, --train-size 10000,
  * batch 100: 100 steps) with `jit: false` and `jit: true` alternating in one process (no start-up
  * cost or process noise between the two), after one warm-up run of each; prints each run's epoch
  * time and, per setting, the median and the median over rounds of off ÷ on.
@@ -18,6 +18,7 @@ import { median } from "./timing";
 const model = (process.argv[2] ?? "lenet") as ModelName;
 const gemm = (process.argv[3] ?? "native") as "wasm" | "native";
 const rounds = Number(process.argv[4] ?? 5);
+const threads = Number(process.argv[5] ?? 1);
 await hd.setBackend("wasm");
 if (gemm === "native") (await import("@hodiff/native")).installNativeGemm({ threads: 1 });
 const adam = OPTIMIZERS.adam as OptimizerEntry;
@@ -43,7 +44,8 @@ let n = 0;
 async function once(jit: boolean): Promise<number> {
   const dir = join(root, String(n++));
   mkdirSync(dir);
-  await train(cfg, { dir, resume: false, io: silent, progress: false, backend: "wasm", jit });
+  const pool = gemm === "native" ? { gemm, blasThreads: 1 } : {};
+  await train(cfg, { dir, resume: false, io: silent, progress: false, backend: "wasm", jit, threads, ...pool });
   const epoch = readMetrics(join(dir, "metrics.jsonl")).find((r) => r.kind === "epoch")!;
   rmSync(dir, { recursive: true });
   return epoch["epoch_time_s"] as number;
@@ -61,6 +63,7 @@ console.log(
     name: "train-jit",
     model,
     gemm,
+    threads,
     steps: 100,
     rounds,
     off_s: +median(t.off).toFixed(3),
