@@ -89,7 +89,7 @@ small_run() {
 # binary to PNG): the installed CLI's dependencies work too. One thread on tfjs-wasm's GEMM, forced
 # (the defaults are auto): the baseline of the runs below.
 trained="$(small_run --threads 1 --gemm wasm --out "$tmp/run")"
-grep -qx 'backend wasm, gemm wasm (XNNPACK), threads 1' <<<"$trained" || { echo "$trained"; exit 1; }
+grep -qx 'backend wasm, gemm wasm (XNNPACK), threads 1, jit off' <<<"$trained" || { echo "$trained"; exit 1; }
 grep -q '^epoch 1/1: train_loss' <<<"$trained" || { echo "$trained"; exit 1; }
 npx --no-install hodiff inspect --checkpoint "$tmp/run" --batch-size 32 --out "$tmp/map" >/dev/null
 for f in metrics.jsonl checkpoint.json; do [[ -s "$tmp/run/$f" ]] || { echo "pack-check: no $f"; exit 1; }; done
@@ -114,6 +114,11 @@ same_loss "$defaults" "the defaults"
 step cli "hodiff train with the defaults from the tarball: $resolved"
 same_loss "$threaded" "--threads 2"
 step cli "hodiff train --threads 2 from the tarball: $(epoch_of "$threaded")"
+# --jit on: the gradient step as a jit plan from the built core; the same loss within 2e-4.
+jitted="$(small_run --threads 1 --gemm wasm --jit on --out "$tmp/run5")"
+grep -qx 'backend wasm, gemm wasm (XNNPACK), threads 1, jit on' <<<"$jitted" || { echo "$jitted"; exit 1; }
+same_loss "$jitted" "--jit on"
+step cli "hodiff train --jit on from the tarball: $(epoch_of "$jitted")"
 # --gemm native from the tarball (dist's dynamic import of @hodiff/native, its addon compiled by
 # npm install's hook) where a C compiler and OpenBLAS exist; the same loss within 2e-4.
 if node -e 'import("@hodiff/native").then((m) => process.exit(m.nativeGemmAvailable() ? 0 : 1))'; then

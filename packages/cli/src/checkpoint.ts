@@ -50,7 +50,7 @@ export interface CheckpointMeta {
   readonly config: Json;
   /** The backend the run used (results are bitwise reproducible on the same backend). */
   readonly backend: string;
-  /** How the run executed (execution.ts's `Execution`: backend, gemm, threads, BLAS threads); absent in older checkpoints. */
+  /** How the run executed (execution.ts's `Execution`: backend, gemm, threads, BLAS threads, jit); absent in older checkpoints (and `jit` in those before `--jit`). */
   readonly execution?: Json;
   /** The best epoch up to this one and its score (lower is better). */
   readonly best?: { readonly epoch: number; readonly metric: string; readonly value: number };

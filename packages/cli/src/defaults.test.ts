@@ -1,5 +1,5 @@
 /**
- * `hodiff train`'s defaults end to end (`--threads auto --gemm auto --blas-threads auto`): a run
+ * `hodiff train`'s defaults end to end (`--threads auto --gemm auto --blas-threads auto --jit auto`): a run
  * prints and records the resolved values (never "auto"); `--threads 1 --gemm wasm` is the behaviour
  * before these defaults (the library's `train` without options), bit for bit; a resumed run keeps
  * its recorded settings; and, in a child process whose @hodiff/native addon cannot load, the
@@ -36,18 +36,18 @@ const binOf = (dir: string) =>
   readFileSync(`${dir}/${(read(`${dir}/${CHECKPOINT_FILE}`)["tensors"] as { file: string }).file}`);
 
 describe("hodiff train's defaults", () => {
-  it("a default run prints and records the resolved values: the native GEMM where it loads, one thread with --hidden", async () => {
+  it("a default run prints and records the resolved values: the native GEMM where it loads, one thread and eager with --hidden", async () => {
     const dir = tmp.path("default");
     const r = await hodiff("train", ...TINY, "--epochs", "1", "--out", dir);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     const want = built
-      ? { backend: "wasm", gemm: "native", threads: 1, blasThreads: 1 }
-      : { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null };
+      ? { backend: "wasm", gemm: "native", threads: 1, blasThreads: 1, jit: false }
+      : { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: false };
     expect(r.out.split("\n")[0]).toBe(
       built
-        ? "backend wasm, gemm native (OpenBLAS), threads 1, BLAS threads 1"
-        : "backend wasm, gemm wasm (XNNPACK), threads 1",
+        ? "backend wasm, gemm native (OpenBLAS), threads 1, BLAS threads 1, jit off"
+        : "backend wasm, gemm wasm (XNNPACK), threads 1, jit off",
     );
     expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
     expect(hd.heapGemmActive()).toBe(false); // the run uninstalled it
@@ -65,7 +65,13 @@ describe("hodiff train's defaults", () => {
     expect(r.code).toBe(0);
     expect(hd.numTensors()).toBe(before);
     const threads = availableParallelism() >= 2 ? 2 : 1;
-    const want = { backend: "wasm", gemm: built ? "native" : "wasm", threads, blasThreads: built ? 1 : null };
+    const want = {
+      backend: "wasm",
+      gemm: built ? "native" : "wasm",
+      threads,
+      blasThreads: built ? 1 : null,
+      jit: threads === 1,
+    };
     expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
     expect(r.out.split("\n")[0]).toMatch(new RegExp(`^backend wasm, gemm ${want.gemm} .*, threads ${threads}(,|$)`));
   });
@@ -74,8 +80,8 @@ describe("hodiff train's defaults", () => {
     const dir = tmp.path("forced");
     const r = await hodiff("train", ...TINY, "--epochs", "2", "--threads", "1", "--gemm", "wasm", "--out", dir);
     expect(r.code).toBe(0);
-    expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1");
-    const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null };
+    expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
+    const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: false };
     expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
     const lib = tmp.path("library");
     mkdirSync(lib);
@@ -92,10 +98,10 @@ describe("hodiff train's defaults", () => {
     // not what auto gives TINY (one thread): the resumed run can only have it from the record
     const first = await hodiff("train", ...TINY, "--epochs", "1", "--threads", "2", "--gemm", "wasm", "--out", dir);
     expect(first.code).toBe(0);
-    const kept = { backend: "wasm", gemm: "wasm", threads: 2, blasThreads: null };
+    const kept = { backend: "wasm", gemm: "wasm", threads: 2, blasThreads: null, jit: false };
     const again = await hodiff("train", "--resume", dir, "--epochs", "2", "--no-progress");
     expect(again.code).toBe(0);
-    expect(again.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 2");
+    expect(again.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 2, jit off");
     expect(recorded(dir)).toEqual({ config: kept, checkpoint: kept, epoch: kept });
     const changed = await hodiff("train", "--resume", dir, "--epochs", "3", "--threads", "1", "--no-progress");
     expect(changed.code).toBe(0);
@@ -123,8 +129,8 @@ describe("where @hodiff/native's addon cannot load (a child process)", () => {
     const r = await run("train", ...TINY, "--epochs", "1", "--out", dir);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
-    expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1");
-    const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null };
+    expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
+    const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: false };
     expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
 
     const refused = tmp.path("no-addon-native");
@@ -144,7 +150,7 @@ describe("where @hodiff/native's addon cannot load (a child process)", () => {
       expect(r.err).toMatch(
         /note: the run used gemm native \(OpenBLAS\), but the native GEMM cannot load: .* continues with the wasm GEMM/,
       );
-      expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1");
+      expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
       expect(read(`${dir}/${CHECKPOINT_FILE}`)["epoch"]).toBe(2);
     },
     60_000,

@@ -1,9 +1,10 @@
 /**
- * `--threads auto`, `--gemm auto`, `--blas-threads auto`: the resolution for each case (cores,
- * model, native GEMM available or not, backend, explicit flags), and the table against the
- * measurements it cites: for every model and GEMM, the chosen setting is the one whose training
- * step (one Adam step + one NewtonSummary step, summaries amortised) is fastest in the sitting's
- * saved output, bench/results/2026-12-06-sitting-5.txt.
+ * `--threads auto`, `--gemm auto`, `--blas-threads auto`, `--jit auto`: the resolution for each
+ * case (cores, model, native GEMM available or not, backend, explicit flags), and the tables
+ * against the measurements they cite: for every model and GEMM, the chosen setting is the one
+ * whose training step (one Adam step + one NewtonSummary step, summaries amortised) is fastest in
+ * the sitting's saved output, bench/results/2026-12-06-sitting-5.txt; jit is on exactly where the
+ * jitted gradient's median was below the eager one's in bench/results/2026-12-06-sitting-6.txt.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { MODEL_NAMES } from "./models";
 import {
   describeExecution,
   FASTEST,
+  JIT_FASTEST,
   MEASURED_CORES,
   recordedExecution,
   resolveExecution,
@@ -30,6 +32,7 @@ const auto = (over: Partial<ExecutionRequest> = {}): ExecutionRequest => ({
   gemm: "auto",
   threads: "auto",
   blasThreads: "auto",
+  jit: "auto",
   nativeUnavailable: null,
   ...over,
 });
@@ -80,8 +83,43 @@ describe("FASTEST, the table", () => {
   });
 });
 
+describe("JIT_FASTEST, the table", () => {
+  /** Sitting 6's first one-thread line of each (model, gemm): its eager and jitted gradient medians. */
+  function sitting6(): Map<string, { eager: number; jit: number }> {
+    const text = readFileSync(new URL("../../../bench/results/2026-12-06-sitting-6.txt", import.meta.url), "utf8");
+    const out = new Map<string, { eager: number; jit: number }>();
+    for (const line of text.split("\n")) {
+      if (!line.startsWith('{"name":"grad-model"')) continue;
+      const r = JSON.parse(line) as Record<string, unknown>;
+      const key = `${String(r["model"])} ${String(r["gemm"])}`;
+      if (r["threads"] === 1 && typeof r["grad_jit_ms"] === "number" && !out.has(key))
+        out.set(key, { eager: r["grad_ms"] as number, jit: r["grad_jit_ms"] });
+    }
+    return out;
+  }
+  const measured = sitting6();
+
+  it.each(["mlp", "lenet", "vgg11", "bigmlp"] as ModelName[])(
+    "%s: jit is on for a GEMM exactly where sitting 6 measured it faster",
+    (model) => {
+      for (const gemm of ["wasm", "native"] as const) {
+        const m = measured.get(`${model} ${gemm}`);
+        expect(m, `${model} ${gemm} in sitting 6`).toBeDefined();
+        expect(JIT_FASTEST[model][gemm]).toBe(m!.jit < m!.eager);
+      }
+    },
+  );
+
+  it("an unmeasured model stays eager; every entry says why", () => {
+    expect(Object.keys(JIT_FASTEST).sort()).toEqual([...MODEL_NAMES].sort());
+    expect(JIT_FASTEST.vbigmlp).toMatchObject({ wasm: false, native: false });
+    for (const e of Object.values(JIT_FASTEST)) expect(e.why.length).toBeGreaterThan(10);
+  });
+});
+
 describe("resolveExecution", () => {
-  // [model, with the native GEMM: threads, BLAS threads; with the wasm GEMM: threads], on ≥ 2 cores
+  // [model, with the native GEMM: threads, BLAS threads; with the wasm GEMM: threads], on ≥ 2 cores;
+  // jit wherever one thread computes the gradient and sitting 6 measured it faster on that GEMM
   const onTwo: [ModelName, number, number, number][] = [
     ["mlp", 1, 1, 2],
     ["lenet", 2, 1, 2],
@@ -89,6 +127,16 @@ describe("resolveExecution", () => {
     ["bigmlp", 1, 2, 1],
     ["vbigmlp", 1, 1, 1],
   ];
+  // [model, GEMM] where the jitted gradient was faster (sitting 6; checked against it above)
+  const jitFaster = new Set([
+    "mlp native",
+    "lenet native",
+    "lenet wasm",
+    "vgg11 native",
+    "vgg11 wasm",
+    "bigmlp native",
+    "bigmlp wasm",
+  ]);
   for (const cores of [1, 2, 16])
     describe(`${cores} core(s)`, () => {
       it.each(onTwo)("%s: native where it loads, else wasm", (model, nThreads, nBlas, wThreads) => {
@@ -98,23 +146,26 @@ describe("resolveExecution", () => {
           gemm: "native",
           threads: one ? 1 : nThreads,
           blasThreads: one ? 1 : nBlas,
+          jit: (one || nThreads === 1) && jitFaster.has(`${model} native`),
         });
         expect(resolveExecution(auto({ model, cores, nativeUnavailable: NO_ADDON }))).toEqual({
           backend: "wasm",
           gemm: "wasm",
           threads: one ? 1 : wThreads,
           blasThreads: null,
+          jit: (one || wThreads === 1) && jitFaster.has(`${model} wasm`),
         });
       });
     });
 
-  it("a model not of the paper's widths (--hidden) gets one thread and one BLAS thread: not measured", () => {
+  it("a model not of the paper's widths (--hidden) gets one thread and one BLAS thread, eager: not measured", () => {
     for (const model of ["mlp", "bigmlp"] as const) {
       expect(resolveExecution(auto({ model, paperWidths: false, cores: 16 }))).toEqual({
         backend: "wasm",
         gemm: "native",
         threads: 1,
         blasThreads: 1,
+        jit: false,
       });
       expect(resolveExecution(auto({ model, paperWidths: false, nativeUnavailable: NO_ADDON })).threads).toBe(1);
     }
@@ -126,6 +177,7 @@ describe("resolveExecution", () => {
       gemm: null,
       threads: 1,
       blasThreads: null,
+      jit: false,
     });
     expect(() => resolveExecution(auto({ backend: "webgpu", threads: 2 }))).toThrow(UsageError);
     expect(() => resolveExecution(auto({ backend: "webgpu", threads: 2 }))).toThrow(
@@ -139,6 +191,7 @@ describe("resolveExecution", () => {
       gemm: null,
       threads: 1,
       blasThreads: null,
+      jit: false,
     });
     expect(resolveExecution(auto({ backend: "cpu", model: "lenet", threads: 2 })).threads).toBe(2);
   });
@@ -149,13 +202,20 @@ describe("resolveExecution", () => {
       gemm: "wasm",
       threads: 1,
       blasThreads: null,
+      jit: true,
     });
     expect(resolveExecution(auto({ model: "mlp", threads: 3, blasThreads: 4 }))).toEqual({
       backend: "wasm",
       gemm: "native",
       threads: 3,
       blasThreads: 4,
+      jit: false,
     });
+    // --jit on/off wherever one thread computes the gradient, auto's table notwithstanding
+    expect(resolveExecution(auto({ model: "mlp", gemm: "wasm", threads: 1, jit: "on" })).jit).toBe(true);
+    expect(resolveExecution(auto({ model: "mlp", paperWidths: false, jit: "on" })).jit).toBe(true);
+    expect(resolveExecution(auto({ backend: "cpu", jit: "on", nativeUnavailable: "is not used" })).jit).toBe(true);
+    expect(resolveExecution(auto({ model: "vgg11", jit: "off" })).jit).toBe(false);
     // --threads 2 on VGG-11': BLAS threads auto shrink to keep 2 × b within the 2 measured cores
     expect(resolveExecution(auto({ model: "vgg11", threads: 2, cores: 16 })).blasThreads).toBe(1);
     expect(resolveExecution(auto({ model: "vgg11", gemm: "native", cores: 16 })).blasThreads).toBe(2);
@@ -180,19 +240,26 @@ describe("resolveExecution", () => {
     );
   });
 
+  it("--jit on with a pool is allowed (each thread's part jitted); auto leaves a pool eager", () => {
+    expect(resolveExecution(auto({ model: "lenet", jit: "on" }))).toMatchObject({ threads: 2, jit: true });
+    expect(resolveExecution(auto({ model: "lenet" }))).toMatchObject({ threads: 2, jit: false });
+    expect(resolveExecution(auto({ model: "vgg11", threads: 2 }))).toMatchObject({ threads: 2, jit: false });
+  });
+
   it("describeExecution: one line", () => {
-    expect(describeExecution({ backend: "wasm", gemm: "native", threads: 2, blasThreads: 1 })).toBe(
-      "backend wasm, gemm native (OpenBLAS), threads 2, BLAS threads 1",
+    expect(describeExecution({ backend: "wasm", gemm: "native", threads: 2, blasThreads: 1, jit: false })).toBe(
+      "backend wasm, gemm native (OpenBLAS), threads 2, BLAS threads 1, jit off",
     );
-    expect(describeExecution({ backend: "webgpu", gemm: null, threads: 1, blasThreads: null })).toBe(
-      "backend webgpu, threads 1",
+    expect(describeExecution({ backend: "webgpu", gemm: null, threads: 1, blasThreads: null, jit: true })).toBe(
+      "backend webgpu, threads 1, jit on",
     );
   });
 });
 
 describe("a resumed run", () => {
   const base = { backend: "wasm", model: "lenet", paperWidths: true, cores: 2, nativeUnavailable: null } as const;
-  const native2 = { backend: "wasm", gemm: "native", threads: 2, blasThreads: 1 } as const;
+  const native2 = { backend: "wasm", gemm: "native", threads: 2, blasThreads: 1, jit: false } as const;
+  const jitOne = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: true } as const;
 
   it("keeps its recorded settings where flags are not given, even where auto would choose otherwise", () => {
     const { request, notes } = resumedRequest({ ...base, cores: 16, model: "mlp" }, {}, native2);
@@ -202,12 +269,39 @@ describe("a resumed run", () => {
 
   it("given flags win; an explicit auto resolves afresh", () => {
     const r = resumedRequest({ ...base, model: "mlp" }, { threads: "auto", gemm: "wasm" }, native2);
-    expect(resolveExecution(r.request)).toEqual({ backend: "wasm", gemm: "wasm", threads: 2, blasThreads: null });
+    expect(resolveExecution(r.request)).toEqual({
+      backend: "wasm",
+      gemm: "wasm",
+      threads: 2,
+      blasThreads: null,
+      jit: false,
+    });
+  });
+
+  it("keeps its recorded --jit, also where auto would choose otherwise", () => {
+    // the MLP on the wasm GEMM: auto would be eager
+    const kept = resumedRequest({ ...base, model: "mlp" }, {}, jitOne);
+    expect(resolveExecution(kept.request)).toEqual(jitOne);
+    expect(resolveExecution(resumedRequest({ ...base, model: "mlp" }, { threads: 1 }, jitOne).request)).toEqual(jitOne);
+    const pooled = resumedRequest({ ...base, model: "mlp" }, { threads: 2 }, jitOne);
+    expect(resolveExecution(pooled.request)).toMatchObject({ threads: 2, jit: true });
+    const off = resumedRequest(base, { jit: "off" }, jitOne);
+    expect(resolveExecution(off.request)).toEqual({ ...jitOne, jit: false });
+    // a run recorded before --jit existed ran eagerly, and goes on so
+    const old = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null };
+    expect(recordedExecution(old)).toEqual({ ...jitOne, jit: false });
+    expect(resolveExecution(resumedRequest(base, {}, recordedExecution(old)).request).jit).toBe(false);
   });
 
   it("on a machine where the native GEMM cannot load, continues on wasm with a note (no error)", () => {
     const { request, notes } = resumedRequest({ ...base, nativeUnavailable: NO_ADDON }, {}, native2);
-    expect(resolveExecution(request)).toEqual({ backend: "wasm", gemm: "wasm", threads: 2, blasThreads: null });
+    expect(resolveExecution(request)).toEqual({
+      backend: "wasm",
+      gemm: "wasm",
+      threads: 2,
+      blasThreads: null,
+      jit: false,
+    });
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatch(/used gemm native .* continues with the wasm GEMM/);
   });
@@ -215,14 +309,28 @@ describe("a resumed run", () => {
   it("on webgpu, one thread with a note; a run with no record resolves auto", () => {
     const gpu = { ...base, backend: "webgpu", nativeUnavailable: "is not used" };
     const r = resumedRequest(gpu, {}, native2);
-    expect(resolveExecution(r.request)).toEqual({ backend: "webgpu", gemm: null, threads: 1, blasThreads: null });
+    expect(resolveExecution(r.request)).toEqual({
+      backend: "webgpu",
+      gemm: null,
+      threads: 1,
+      blasThreads: null,
+      jit: false,
+    });
     expect(r.notes[0]).toMatch(/used 2 threads; on webgpu it continues on 1/);
     expect(resolveExecution(resumedRequest(base, {}, null).request)).toEqual(resolveExecution(auto(base)));
   });
 
   it("reads only a valid record", () => {
     expect(recordedExecution(native2)).toEqual(native2);
-    for (const bad of [undefined, null, 3, { ...native2, threads: 0 }, { ...native2, gemm: "blas" }, { threads: 2 }])
+    for (const bad of [
+      undefined,
+      null,
+      3,
+      { ...native2, threads: 0 },
+      { ...native2, gemm: "blas" },
+      { ...native2, jit: "on" },
+      { threads: 2 },
+    ])
       expect(recordedExecution(bad)).toBeNull();
   });
 });

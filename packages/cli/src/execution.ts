@@ -1,11 +1,12 @@
 /**
  * How `hodiff train` runs, apart from what it computes: the wasm backend's matrix products
- * (`--gemm`), the threads over each batch (`--threads`) and OpenBLAS's threads (`--blas-threads`).
+ * (`--gemm`), the threads over each batch (`--threads`), OpenBLAS's threads (`--blas-threads`)
+ * and whether the gradient step runs as one compiled jit plan (`--jit`).
  * Each is `auto` by default and resolved here — a pure function of the backend, the machine's
- * cores, the model and whether @hodiff/native loads — from one table of the settings measured
- * fastest (FASTEST). The resolved values, never "auto", are what a run prints, records (config.json,
- * checkpoint.json) and keeps when it is resumed. None of them changes the trajectory beyond float32
- * rounding (gemm.test.ts, threads.test.ts).
+ * cores, the model and whether @hodiff/native loads — from tables of the settings measured
+ * fastest (FASTEST, JIT_FASTEST). The resolved values, never "auto", are what a run prints, records
+ * (config.json, checkpoint.json) and keeps when it is resumed. None of them changes the trajectory
+ * beyond float32 rounding (gemm.test.ts, threads.test.ts, jit.test.ts).
  */
 import type { ModelName } from "@hodiff/nn";
 import { RunError } from "./trainer";
@@ -23,6 +24,12 @@ export interface Execution {
   readonly threads: number;
   /** OpenBLAS's thread count with the native GEMM; null without it (or, from the library's `train`, when the caller installed it and did not pass `blasThreads`). */
   readonly blasThreads: number | null;
+  /**
+   * The plain (loss, gradient) step runs as `hd.jit` plans, the batch an argument: one plan on one
+   * thread (jitStep.ts); with threads > 1, one per part size in each thread of the pool
+   * (`createPool({ jit })`). Optimizers' own gradients (K-FAC's statistics steps) stay eager.
+   */
+  readonly jit: boolean;
 }
 
 /** The flags as given (or defaulted to `auto`), and the facts `auto` is resolved from. @category model */
@@ -37,6 +44,7 @@ export interface ExecutionRequest {
   readonly gemm: "wasm" | "native" | "auto";
   readonly threads: number | "auto";
   readonly blasThreads: number | "auto";
+  readonly jit: "on" | "off" | "auto";
   /** null where @hodiff/native's GEMM can be installed here; otherwise why not (ends the error of `--gemm native`). */
   readonly nativeUnavailable: string | null;
 }
@@ -100,12 +108,38 @@ export const FASTEST: Readonly<Record<ModelName, Fastest>> = {
   },
 };
 
+/** Whether one model's gradient is faster as a jit plan, per GEMM (one thread), and the measurement that says so. @category model */
+export interface JitFastest {
+  readonly wasm: boolean;
+  readonly native: boolean;
+  readonly why: string;
+}
+
+/**
+ * Where the jitted gradient (`jit(valueAndGrad(loss))`, the batch an argument, traced once) is
+ * faster than the eager one, one thread: `grad_jit_ms` < `grad_ms` (medians) on the first line of
+ * each model and GEMM in the quiet sitting bench/results/2026-12-06-sitting-6.txt (`npx tsx
+ * bench/run.ts models …`, bench/models.ts; execution.test.ts checks each entry against that file).
+ * @category model
+ */
+export const JIT_FASTEST: Readonly<Record<ModelName, JitFastest>> = {
+  mlp: {
+    wasm: false,
+    native: true,
+    why: "native: 3.14 → 2.79 ms (jit_speedup 1.12). wasm: 11.5 → 13.1 ms, slower (jit_speedup 0.96)",
+  },
+  lenet: { wasm: true, native: true, why: "native: 10.5 → 9.77 ms (1.05). wasm: 13.2 → 13.0 ms (1.00)" },
+  vgg11: { wasm: true, native: true, why: "native: 233 → 231 ms (1.01). wasm: 921 → 912 ms (1.01)" },
+  bigmlp: { wasm: true, native: true, why: "native: 109 → 103 ms (1.06). wasm: 474 → 472 ms (1.01)" },
+  vbigmlp: { wasm: false, native: false, why: "not measured: eager" },
+};
+
 // utils
 
 const gemmName = { wasm: "wasm (XNNPACK)", native: "native (OpenBLAS)" } as const;
 
 /**
- * The one line a run prints at its start, e.g. "backend wasm, gemm native (OpenBLAS), threads 2, BLAS threads 1".
+ * The one line a run prints at its start, e.g. "backend wasm, gemm native (OpenBLAS), threads 1, BLAS threads 1, jit on".
  * @category utils
  */
 export function describeExecution(e: Execution): string {
@@ -114,6 +148,7 @@ export function describeExecution(e: Execution): string {
     ...(e.gemm === null ? [] : [`gemm ${gemmName[e.gemm]}`]),
     `threads ${e.threads}`,
     ...(e.blasThreads === null ? [] : [`BLAS threads ${e.blasThreads}`]),
+    `jit ${e.jit ? "on" : "off"}`,
   ].join(", ");
 }
 
@@ -124,10 +159,13 @@ export function describeExecution(e: Execution): string {
  * backend is wasm and @hodiff/native loads, else wasm (null on other backends); threads: 1 on
  * another backend than wasm (webgpu, cpu: not measured), on one core or for a model not of the
  * paper's widths, else FASTEST's, at most the cores;
- * BLAS threads (native only): FASTEST's, with threads × BLAS threads ≤ min(cores, MEASURED_CORES).
+ * BLAS threads (native only): FASTEST's, with threads × BLAS threads ≤ min(cores, MEASURED_CORES);
+ * jit: on with one thread on wasm for a model of the paper's widths where JIT_FASTEST says so for
+ * the GEMM, else off (other backends and widths were not measured; a pool's jit was not robustly
+ * faster: 0.90–1.14× in loaded runs, bench/results/2026-12-06-train-jit-loaded.txt).
  * Throws a UsageError for flags that cannot work together and a RunError for an explicit
  * `--gemm native` that cannot load.
- * @example resolveExecution({ backend: "wasm", model: "lenet", paperWidths: true, cores: 2, gemm: "auto", threads: "auto", blasThreads: "auto", nativeUnavailable: null }) // { backend: "wasm", gemm: "native", threads: 2, blasThreads: 1 }
+ * @example resolveExecution({ backend: "wasm", model: "lenet", paperWidths: true, cores: 2, gemm: "auto", threads: "auto", blasThreads: "auto", jit: "auto", nativeUnavailable: null }) // { backend: "wasm", gemm: "native", threads: 2, blasThreads: 1, jit: false }
  * @category resolution
  */
 export function resolveExecution(r: ExecutionRequest): Execution {
@@ -163,10 +201,14 @@ export function resolveExecution(r: ExecutionRequest): Execution {
       : r.blasThreads !== "auto"
         ? r.blasThreads
         : Math.max(1, Math.min(fastest?.native.blasThreads ?? 1, Math.floor(budget / threads)));
-  return { backend: r.backend, gemm, threads, blasThreads };
+  const jit =
+    r.jit !== "auto"
+      ? r.jit === "on"
+      : onWasm && gemm !== null && threads === 1 && r.paperWidths && JIT_FASTEST[r.model][gemm];
+  return { backend: r.backend, gemm, threads, blasThreads, jit };
 }
 
-/** A run's recorded execution, if the file holds a valid one (runs before it was recorded hold none). @category resolution */
+/** A run's recorded execution, if the file holds a valid one (runs before it was recorded hold none; one without `jit` ran eagerly). @category resolution */
 export function recordedExecution(json: unknown): Execution | null {
   if (typeof json !== "object" || json === null) return null;
   const e = json as Record<string, unknown>;
@@ -175,7 +217,8 @@ export function recordedExecution(json: unknown): Execution | null {
     typeof e["backend"] !== "string" ||
     !(e["gemm"] === null || e["gemm"] === "wasm" || e["gemm"] === "native") ||
     !count(e["threads"]) ||
-    !(e["blasThreads"] === null || count(e["blasThreads"]))
+    !(e["blasThreads"] === null || count(e["blasThreads"])) ||
+    !(e["jit"] === undefined || typeof e["jit"] === "boolean")
   )
     return null;
   return {
@@ -183,6 +226,8 @@ export function recordedExecution(json: unknown): Execution | null {
     gemm: e["gemm"],
     threads: e["threads"] as number,
     blasThreads: e["blasThreads"] as number | null,
+    // a run recorded before --jit existed computed its gradients eagerly
+    jit: e["jit"] ?? false,
   };
 }
 
@@ -194,11 +239,12 @@ export function recordedExecution(json: unknown): Execution | null {
  * @category resolution
  */
 export function resumedRequest(
-  base: Omit<ExecutionRequest, "gemm" | "threads" | "blasThreads">,
+  base: Omit<ExecutionRequest, "gemm" | "threads" | "blasThreads" | "jit">,
   flags: {
     readonly gemm?: ExecutionRequest["gemm"];
     readonly threads?: ExecutionRequest["threads"];
     readonly blasThreads?: ExecutionRequest["blasThreads"];
+    readonly jit?: ExecutionRequest["jit"];
   },
   recorded: Execution | null,
 ): { request: ExecutionRequest; notes: string[] } {
@@ -222,5 +268,7 @@ export function resumedRequest(
   let blasThreads: ExecutionRequest["blasThreads"] = flags.blasThreads ?? "auto";
   if (flags.blasThreads === undefined && recorded?.blasThreads != null && nativeKept)
     blasThreads = recorded.blasThreads;
-  return { request: { ...base, gemm, threads, blasThreads }, notes };
+  let jit: ExecutionRequest["jit"] = flags.jit ?? "auto";
+  if (flags.jit === undefined && recorded !== null) jit = recorded.jit ? "on" : "off";
+  return { request: { ...base, gemm, threads, blasThreads, jit }, notes };
 }

@@ -16,5 +16,6 @@ export interface ParallelTaskInit {
 
 export default defineTask((init: ParallelTaskInit) => {
   const model = buildModel(init.model, { inputShape: init.inputShape, hidden: init.hidden ?? undefined });
+  // labels: an Int32Array, or an int32 array in a pool with jit (--jit on): nll takes either
   return (params, batch) => nll(model.apply(params as never, batch.x as never), batch.labels as Int32Array);
 });

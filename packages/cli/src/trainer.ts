@@ -46,6 +46,7 @@ import { injectsNaN, resetFaults, type NonFiniteQuantity } from "./faults";
 import { epochProgress } from "./progress";
 import { UsageError } from "./usage";
 import type { Execution } from "./execution";
+import { jitStep, type JitStep } from "./jitStep";
 
 // model
 
@@ -108,6 +109,13 @@ export interface RunOptions {
    */
   readonly gemm?: "wasm" | "native";
   readonly blasThreads?: number;
+  /**
+   * Compute the plain (loss, gradient) step as `hd.jit` plans, the batch an argument, default
+   * false: on one thread one plan (jitStep.ts), with `threads` > 1 one per part size in each of
+   * the pool's threads (`createPool({ jit })`). Equal to the eager step within float32 rounding
+   * (jit.test.ts); optimizers' own gradients (K-FAC's statistics steps) stay eager.
+   */
+  readonly jit?: boolean;
   /**
    * What the run executes with, recorded in config.json and every checkpoint (`hodiff train`
    * passes its resolved flags; default: the backend, `threads`, and the GEMM installed now).
@@ -388,6 +396,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
     gemm: run.backend === "wasm" ? (native ? "native" : "wasm") : null,
     threads: run.threads ?? 1,
     blasThreads: native ? (run.blasThreads ?? null) : null,
+    jit: run.jit ?? false,
   };
   const [initKey, stepKey] = hd.random.split(hd.random.key(cfg.seed)) as [hd.random.Key, hd.random.Key];
   const entry = run.optimizerEntry ?? (OPTIMIZERS[cfg.optimizer] as OptimizerEntry);
@@ -470,6 +479,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
         init,
         threads,
         ...(run.gemm === "native" ? { gemm: "native" as const, blasThreads: run.blasThreads ?? 1 } : {}),
+        ...(run.jit === true ? { jit: true } : {}),
       });
     } catch (e) {
       hd.dispose(params);
@@ -477,6 +487,8 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
       throw e;
     }
   }
+  // One plan per batch shape, reused by every plain gradient step; freed when the loop ends.
+  const jitted: JitStep | null = run.jit === true && pool === null ? jitStep(model) : null;
   // The batch of each loss closure the loop makes, so a pool can compute that loss's summaries.
   const batchOf = new WeakMap<(p: Tree) => hd.Value, { x: hd.Value; labels: Int32Array }>();
   const summarizeOn = (loss: (p: Params) => hd.Value) => {
@@ -536,7 +548,9 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
               ? [custom.loss, custom.grads]
               : pool
                 ? poolGradient(pool, params, x, b.labels)
-                : hd.valueAndGrad(ctx.loss)(params)
+                : jitted
+                  ? jitted(params, x, b.labels)
+                  : hd.valueAndGrad(ctx.loss)(params)
           ) as [hd.Value, Params];
           pending.push(lossValue, rawGrads);
           if (custom) owned.push(...(hd.treeLeaves(custom.dispose as hd.Tree<hd.Value>) as hd.Value[]));
@@ -667,6 +681,7 @@ export async function train(cfg: TrainConfig, run: RunOptions): Promise<TrainRes
     bar.stop();
     hd.dispose(params);
     disposeReplaced(state, null);
+    jitted?.dispose();
     await pool?.close();
   }
   return { epochs: cfg.epochs, steps: step, lastEpochLoss, seconds: (performance.now() - t0) / 1000 };

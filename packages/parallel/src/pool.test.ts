@@ -65,6 +65,44 @@ describe.each<[TestModel, number, number]>([
   });
 });
 
+describe.each<[TestModel, number]>([
+  ["tiny-mlp", 7],
+  ["tiny-cnn", 5],
+])("pool(%s, B = %i, threads = 2, jit: true)", (name, B) => {
+  beforeAll(() => hd.setBackend("wasm"));
+
+  it("equals one thread's eager gradient; later calls leave only their result; close frees the plans", async () => {
+    const start = hd.numTensors();
+    const pool = await createPool({ task: TASK, init: { model: name }, threads: 2, jit: true, split: "even" });
+    const { params, x, labels, u } = setup(name, B, 4);
+    const [wantLoss, want] = hd.valueAndGrad((p: Params) => pool.loss(p, { x, labels }))(params);
+    for (let call = 0; call < 3; call++) {
+      const before = hd.numTensors();
+      const got = pool.valueAndGrad(params, { x, labels });
+      // the first call compiles this thread's plan, whose constants stay until close
+      if (call > 0) expect(hd.numTensors() - before).toBe(hd.treeLeaves(got.grads).length);
+      expect(Math.abs(got.loss - hd.item(wantLoss))).toBeLessThanOrEqual(1e-5 * Math.abs(hd.item(wantLoss)));
+      expect(relDiff(got.grads, want)).toBeLessThan(1e-5);
+      hd.dispose(got.grads);
+    }
+    // other labels, same shape: the plans take labels as arguments (a constant would keep the first call's)
+    const other = labels.map((c, i) => (c + 1 + i) % 3);
+    const g2 = pool.valueAndGrad(params, { x, labels: other });
+    const [l2, w2] = hd.valueAndGrad((p: Params) => pool.loss(p, { x, labels: other }))(params);
+    expect(relDiff(g2.grads, w2)).toBeLessThan(1e-5);
+    expect(relDiff(g2.grads, want)).toBeGreaterThan(1e-3);
+    hd.dispose([g2.grads, l2, w2]);
+    // a smaller batch: new plans in every thread, the same gradient
+    const small = setup(name, 3, 6);
+    const got = pool.valueAndGrad(small.params, { x: small.x, labels: small.labels });
+    const [l, w] = hd.valueAndGrad((p: Params) => pool.loss(p, { x: small.x, labels: small.labels }))(small.params);
+    expect(relDiff(got.grads, w)).toBeLessThan(1e-5);
+    hd.dispose([got.grads, l, w, small.params, small.x, small.u, wantLoss, want, params, x, u]);
+    await pool.close();
+    expect(hd.numTensors()).toBe(start);
+  });
+});
+
 describe("pool edge cases", () => {
   beforeAll(() => hd.setBackend("wasm"));
 

@@ -24,8 +24,9 @@ import {
   type InputSpec,
 } from "./shards";
 import {
+  eagerPartGradient,
   fromShared,
-  scaledLoss,
+  jitPartGradient,
   summariesOnPart,
   writeFlat,
   type BatchLoss,
@@ -75,6 +76,14 @@ export interface PoolOptions<I> {
   readonly blasThreads?: number;
   /** Record each call's timeline (`Pool.lastTrace`): a few clock reads per call and thread. */
   readonly trace?: boolean;
+  /**
+   * Compute each thread's part of `valueAndGrad` as one `hd.jit` plan per part size (its
+   * parameters, part and weight arguments; `jitPartGradient` in task.ts) instead of tracing the
+   * loss at every call. Default false. The loss then receives int32 inputs (labels) as int32
+   * arrays, not Int32Arrays: it must compute with them (e.g. `nll`), not read them on the host.
+   * Summaries are unchanged. Equal to the eager gradient within float32 rounding.
+   */
+  readonly jit?: boolean;
 }
 
 /** One event of a call's timeline: which thread (0 = the calling one), what had just ended, when (ms since the call began). */
@@ -255,6 +264,8 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
   if (typeof mod.default !== "function")
     throw new Error(`createPool: the task module ${taskUrl} has no default export made with defineTask(...)`);
   const loss = await mod.default(options.init as I);
+  const jit = options.jit === true ? jitPartGradient(loss) : null;
+  const gradient = jit ?? eagerPartGradient(loss);
   const timeoutMs = options.timeoutMs ?? 600_000;
   const members: Member[] = [];
   const { url, entry } = workerEntry();
@@ -270,6 +281,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
           backend,
           simd: hd.simdKernelsActive(),
           nativeGemm,
+          jit: options.jit === true,
           port: port2,
           flag,
         };
@@ -293,6 +305,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
     );
   } catch (e) {
     await Promise.all(members.map((m) => m.worker.terminate()));
+    jit?.dispose();
     throw e;
   }
 
@@ -472,6 +485,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    jit?.dispose();
     await Promise.all(members.map((m) => (m.port.close(), m.worker.terminate())));
   };
 
@@ -482,7 +496,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
       // One thread: the batch and θ as they are, on this backend.
       if (threads === 1) {
         checkBatch(batch);
-        const [value, grads] = hd.valueAndGrad((p: Params) => loss(p, batch as TaskBatch))(params);
+        const [value, grads] = gradient(params, batch as TaskBatch, 1);
         try {
           return { loss: hd.item(value), grads };
         } finally {
@@ -496,7 +510,7 @@ export async function createPool<I>(options: PoolOptions<I>): Promise<Pool> {
         null,
         batch,
         (part, weight) => {
-          const [value, grads] = hd.valueAndGrad((p: Params) => scaledLoss(loss, weight)(p, part))(params);
+          const [value, grads] = gradient(params, part, weight);
           try {
             return { loss: hd.item(value), grads };
           } finally {

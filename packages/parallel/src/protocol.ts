@@ -18,6 +18,8 @@ export interface WorkerStart {
   readonly simd: boolean;
   /** With `gemm: "native"`: install @hodiff/native's OpenBLAS GEMM with this many BLAS threads at start; null: tfjs-wasm's. */
   readonly nativeGemm: { readonly threads: number } | null;
+  /** Compute each part's gradient as a jit plan (task.ts: jitPartGradient). */
+  readonly jit: boolean;
   /** The worker answers requests on this port, read synchronously by the pool. */
   readonly port: MessagePort;
   /** flag[0]: 0 while the worker computes, 1 when its answer is on the port, 2 when it has exited. */

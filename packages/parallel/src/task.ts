@@ -66,6 +66,51 @@ export const scaledLoss =
   (params, batch) =>
     weight === 1 ? loss(params, batch) : hd.mul(loss(params, batch), weight);
 
+/**
+ * (w·L, w·∇L) of a part: how a thread differentiates its part of the batch. The caller owns both
+ * results; the part's own arrays stay the caller's.
+ */
+export type PartGradient = (params: Params, batch: TaskBatch, weight: number) => [hd.Value, Params];
+
+/** The part's (w·L, w·∇L), traced at every call (the pool's default). */
+export const eagerPartGradient =
+  (loss: BatchLoss): PartGradient =>
+  (params, batch, weight) =>
+    hd.valueAndGrad((p: Params) => scaledLoss(loss, weight)(p, batch))(params);
+
+/**
+ * jitPartGradient(L)(θ, b, w) = valueAndGrad(θ ↦ w·L(θ, b))(θ), as one `hd.jit` plan per part
+ * shape (θ, b and w its arguments: a new weight is no new trace, a new part size is). The loss
+ * then sees its int32 inputs as int32 arrays (uploaded once per call), not Int32Arrays: it must
+ * not read them on the host. `dispose` frees the plans.
+ */
+export function jitPartGradient(loss: BatchLoss): PartGradient & { readonly plans: number; dispose(): void } {
+  const compiled = hd.jit(
+    (p: Params, batch: Record<string, hd.Value>, w: hd.Value | number) =>
+      hd.valueAndGrad((q: Params) => hd.mul(loss(q, batch), w))(p),
+    { hostKernels: hd.canReadSync() },
+  );
+  const f = (params: Params, batch: TaskBatch, weight: number): [hd.Value, Params] => {
+    const made: hd.Value[] = [];
+    const staged: Record<string, hd.Value> = {};
+    for (const [name, x] of Object.entries(batch)) {
+      if (x instanceof Int32Array) {
+        const t = hd.array(x, { shape: [x.length] });
+        made.push(t);
+        staged[name] = t;
+      } else staged[name] = x;
+    }
+    try {
+      return compiled(params, staged, weight) as [hd.Value, Params];
+    } finally {
+      hd.dispose(made);
+    }
+  };
+  Object.defineProperty(f, "plans", { get: () => compiled.cacheSize });
+  Object.defineProperty(f, "dispose", { value: () => compiled.dispose() });
+  return f as PartGradient & { readonly plans: number; dispose(): void };
+}
+
 /** Parameters rebuilt from one flat float32 array (shared memory the caller may overwrite afterwards). */
 export function paramsFrom(def: hd.TreeDef, shapes: readonly (readonly number[])[], flat: Float32Array): Params {
   let offset = 0;
@@ -87,12 +132,12 @@ export function writeFlat(leaves: readonly hd.Value[], out: Float32Array, offset
 }
 
 /**
- * w·L_k and w·∇L_k on one part, the gradient's leaves written one after another into `out` from
+ * w·L_k and w·∇L_k on one part (by `gradient`), the gradient's leaves written one after another into `out` from
  * `offset` (no array allocated on the host); returns w·L_k. `mark` (for a trace) is told when
  * the gradient is computed, before it is written.
  */
 export function gradInto(
-  loss: BatchLoss,
+  gradient: PartGradient,
   weight: number,
   params: Params,
   batch: TaskBatch,
@@ -100,7 +145,7 @@ export function gradInto(
   offset: number,
   mark?: (phase: string) => void,
 ): number {
-  const [value, grads] = hd.valueAndGrad((p: Params) => scaledLoss(loss, weight)(p, batch))(params);
+  const [value, grads] = gradient(params, batch, weight);
   mark?.("gradient computed");
   try {
     writeFlat(hd.treeLeaves(grads), out, offset);

@@ -10,7 +10,18 @@ import * as hd from "@hodiff/core";
 import { parentPort, workerData } from "node:worker_threads";
 import type { Reply, Request, Stamps, Started, WorkerStart } from "./protocol";
 import { totalSize } from "./shards";
-import { arenaBatch, gradInto, paramsFrom, summariesOnPart, type BatchLoss, type Params, type Task } from "./task";
+import {
+  arenaBatch,
+  eagerPartGradient,
+  gradInto,
+  jitPartGradient,
+  paramsFrom,
+  summariesOnPart,
+  type BatchLoss,
+  type Params,
+  type PartGradient,
+  type Task,
+} from "./task";
 
 const start = workerData as WorkerStart;
 
@@ -44,19 +55,23 @@ function current(kept: Kept, version: number, req: Request, from: number): Param
 
 const now = () => performance.timeOrigin + performance.now();
 
+/** This thread's part gradient, with its number of jit plans (0 when eager). */
+type Gradient = PartGradient & { readonly plans: number };
+
 /** One request on this worker's part: everything allocated, but the kept θ and u, is freed before answering. */
-function answer(loss: BatchLoss, req: Request, stamps: Stamps | undefined): Reply {
+function answer(loss: BatchLoss, gradient: Gradient, req: Request, stamps: Stamps | undefined): Reply {
   if (req.arena) arena = req.arena;
   const params = current(theta, req.theta, req, 0);
   const u = req.op === "summaries" ? current(direction, req.direction, req, totalSize(req.shapes)) : null;
   const before = hd.numTensors();
+  const plans = gradient.plans;
   const own: hd.Value[] = [];
   try {
     const batch = arenaBatch(arena, req.batch, own);
     stamps?.push(["worker: θ and batch on the backend", now()]);
     if (req.op === "grad") {
       const mark = stamps && ((phase: string) => void stamps.push([`worker: ${phase}`, now()]));
-      const value = gradInto(loss, req.weight, params, batch, new Float32Array(arena), req.out, mark);
+      const value = gradInto(gradient, req.weight, params, batch, new Float32Array(arena), req.out, mark);
       stamps?.push(["worker: gradient written to the arena", now()]);
       return { op: "grad", loss: value, done: now(), ...(stamps ? { stamps } : {}) };
     }
@@ -66,7 +81,9 @@ function answer(loss: BatchLoss, req: Request, stamps: Stamps | undefined): Repl
   } finally {
     hd.dispose(own);
     const leaked = hd.numTensors() - before;
-    if (leaked !== 0) console.warn(`@hodiff/parallel worker: ${leaked} tensor(s) left after a '${req.op}' request`);
+    // a new jit plan keeps its constants until the worker ends
+    if (leaked !== 0 && gradient.plans === plans)
+      console.warn(`@hodiff/parallel worker: ${leaked} tensor(s) left after a '${req.op}' request`);
   }
 }
 
@@ -93,6 +110,7 @@ async function main(): Promise<void> {
   // Set before anything else so a crash while starting still wakes a waiting pool.
   process.on("exit", () => signal(2));
   let loss: BatchLoss;
+  let gradient: Gradient;
   try {
     await hd.setBackend(start.backend);
     if (!start.simd) hd.setSimdKernels(false);
@@ -101,6 +119,7 @@ async function main(): Promise<void> {
     if (typeof mod.default !== "function")
       throw new Error(`the task module ${start.task} has no default export made with defineTask(...)`);
     loss = await mod.default(start.init);
+    gradient = start.jit ? jitPartGradient(loss) : Object.assign(eagerPartGradient(loss), { plans: 0 });
   } catch (e) {
     parentPort!.postMessage({ ready: false, message: e instanceof Error ? e.message : String(e) } satisfies Started);
     return;
@@ -109,7 +128,7 @@ async function main(): Promise<void> {
     const stamps: Stamps | undefined = req.trace ? [["worker: request received", now()]] : undefined;
     let reply: Reply;
     try {
-      reply = answer(loss, req, stamps);
+      reply = answer(loss, gradient, req, stamps);
     } catch (e) {
       reply = { op: "error", message: e instanceof Error ? e.message : String(e) };
     }

@@ -67,13 +67,14 @@ interface TrainFlags {
   readonly threads: number | "auto";
   readonly gemm: "wasm" | "native" | "auto";
   readonly blasThreads: number | "auto";
+  readonly jit: "on" | "off" | "auto";
   readonly [hyper: string]: unknown;
 }
 
 /**
- * Flags a resumed run may change: they do not affect the trajectory (--threads, --gemm and
- * --blas-threads only within float32 rounding). Not given, --threads, --gemm and --blas-threads keep
- * the run's recorded values (execution.ts: resumedRequest).
+ * Flags a resumed run may change: they do not affect the trajectory (--threads, --gemm,
+ * --blas-threads and --jit only within float32 rounding). Not given, --threads, --gemm,
+ * --blas-threads and --jit keep the run's recorded values (execution.ts: resumedRequest).
  */
 const RESUMABLE = new Set([
   "epochs",
@@ -81,6 +82,7 @@ const RESUMABLE = new Set([
   "threads",
   "gemm",
   "blasThreads",
+  "jit",
   "dataDir",
   "progress",
   "resume",
@@ -207,7 +209,7 @@ function resumedConfig(dir: string, f: TrainFlags, cmd: Command): { cfg: TrainCo
   const differs = (flag: string, given: unknown, was: unknown) =>
     new UsageError(
       `--${flag}`,
-      `--${flag} ${JSON.stringify(given)} differs from the run's ${JSON.stringify(was)}: a resumed run keeps its configuration (only --epochs, --backend, --threads, --gemm, --blas-threads, --data-dir, --on-nonfinite and --no-progress may change)`,
+      `--${flag} ${JSON.stringify(given)} differs from the run's ${JSON.stringify(was)}: a resumed run keeps its configuration (only --epochs, --backend, --threads, --gemm, --blas-threads, --jit, --data-dir, --on-nonfinite and --no-progress may change)`,
     );
   for (const key of Object.keys(FLAG_OF)) {
     if (RESUMABLE.has(key) || cmd.getOptionValueSource(key) !== "cli") continue;
@@ -318,13 +320,14 @@ async function nativeUnavailable(): Promise<string | null> {
   }
 }
 
-/** `--threads`, `--gemm`, `--blas-threads` as given: undefined where not given on the command line. */
+/** `--threads`, `--gemm`, `--blas-threads`, `--jit` as given: undefined where not given on the command line. */
 function givenExecutionFlags(f: TrainFlags, cmd: Command) {
   const given = (key: string) => cmd.getOptionValueSource(key) === "cli";
   return {
     ...(given("gemm") ? { gemm: f.gemm } : {}),
     ...(given("threads") ? { threads: f.threads } : {}),
     ...(given("blasThreads") ? { blasThreads: f.blasThreads } : {}),
+    ...(given("jit") ? { jit: f.jit } : {}),
   };
 }
 
@@ -349,7 +352,8 @@ async function useExecution(
     nativeUnavailable: backend === "wasm" && f.gemm !== "wasm" ? await nativeUnavailable() : "is not used",
   };
   let request: ExecutionRequest;
-  if (recorded === undefined) request = { ...base, gemm: f.gemm, threads: f.threads, blasThreads: f.blasThreads };
+  if (recorded === undefined)
+    request = { ...base, gemm: f.gemm, threads: f.threads, blasThreads: f.blasThreads, jit: f.jit };
   else {
     const r = resumedRequest(base, givenExecutionFlags(f, cmd), recorded);
     for (const note of r.notes) io.err(note);
@@ -412,6 +416,14 @@ export const trainCommand: CommandModule = {
         countOrAuto,
         "auto",
       )
+      .addOption(
+        new Option(
+          "--jit <mode>",
+          "the (loss, gradient) step as compiled plans (hd.jit, the batch an argument, traced once per batch shape; with --threads n, once per part size in each thread): on, off (eager, as before) or auto (on with one thread on wasm for a paper model where it measured faster: all but the MLP on the wasm GEMM; off for a pool, whose jit was not robustly faster); equal to off within float32 rounding",
+        )
+          .choices(["auto", "on", "off"])
+          .default("auto"),
+      )
       .option("--out <dir>", "run directory (must not hold a run yet)")
       .option(
         "--resume <dir>",
@@ -426,7 +438,7 @@ export const trainCommand: CommandModule = {
     for (const { spec, usedBy } of allHyperFlags()) cmd.addOption(hyperOption(spec, usedBy));
     cmd.addHelpText(
       "after",
-      `\nOptimizers:\n${OPTIMIZER_NAMES.map((n) => `  ${n.padEnd(15)} ${(OPTIMIZERS[n] as OptimizerEntry).summary}`).join("\n")}\n\nExecution: --threads, --gemm and --blas-threads default to auto, the setting measured fastest for the model on this machine's cores (packages/cli/README.md, "Defaults"); the run's first line says what they resolved to, config.json and the checkpoints record it, and a resumed run keeps it unless given. --threads 1 --gemm wasm forces one thread on tfjs-wasm's GEMM.\n\nExamples:\n  hodiff train --model mlp --dataset mnist --optimizer adam --lr 1e-3 --epochs 10 --out runs/mlp-adam\n  hodiff train --resume runs/mlp-adam --epochs 20`,
+      `\nOptimizers:\n${OPTIMIZER_NAMES.map((n) => `  ${n.padEnd(15)} ${(OPTIMIZERS[n] as OptimizerEntry).summary}`).join("\n")}\n\nExecution: --threads, --gemm, --blas-threads and --jit default to auto, the setting measured fastest for the model on this machine's cores (packages/cli/README.md, "Defaults"); the run's first line says what they resolved to, config.json and the checkpoints record it, and a resumed run keeps it unless given. --threads 1 --gemm wasm forces one thread on tfjs-wasm's GEMM.\n\nExamples:\n  hodiff train --model mlp --dataset mnist --optimizer adam --lr 1e-3 --epochs 10 --out runs/mlp-adam\n  hodiff train --resume runs/mlp-adam --epochs 20`,
     );
     cmd.action(async (f: TrainFlags, c: Command) => {
       let dir: string;
@@ -526,6 +538,7 @@ export const trainCommand: CommandModule = {
           threads: run.threads,
           // With --threads n: the pool's workers install the same GEMM (and BLAS thread count).
           ...(run.gemm === "native" ? { gemm: "native" as const, blasThreads: run.blasThreads ?? 1 } : {}),
+          jit: run.jit,
           execution: run,
           dataDir: f.dataDir,
           onNonFinite: f.onNonfinite,

@@ -28,9 +28,10 @@ export function testModel(name: TestModel): Model {
 export default defineTask((init: TestInit) => {
   const model = testModel(init.model);
   return (params, batch) => {
-    const labels = batch.labels as Int32Array;
-    if (labels.length === init.failOn) throw new Error(`test task: refusing a part of ${init.failOn} examples`);
-    if (labels.length === init.exitOn) process.exit(3);
+    const labels = batch.labels as Int32Array | hd.Value; // an int32 array in a pool with jit
+    const n = labels instanceof Int32Array ? labels.length : hd.shapeOf(labels)[0];
+    if (n === init.failOn) throw new Error(`test task: refusing a part of ${init.failOn} examples`);
+    if (n === init.exitOn) process.exit(3);
     if (init.gemm !== undefined && hd.heapGemmActive() !== (init.gemm === "native"))
       throw new Error(`test task: expected the ${init.gemm} GEMM, heapGemmActive() is ${hd.heapGemmActive()}`);
     return nll(model.apply(params as never, batch.x as never), labels);

@@ -1,0 +1,242 @@
+/**
+ * `hodiff train --jit`: the (loss, gradient) step as one jit plan follows the eager trajectory
+ * within float32 rounding (Adam, NewtonSummary, K-FAC whose statistics steps keep their own
+ * gradient; the MLP and LeNet-5); `--jit off` is the library's `train` without options, bit for
+ * bit; the setting is printed, recorded and kept on resume; with --threads 2 the pool's jitted
+ * parts follow one eager thread; the plan is traced once per batch shape, equals eager
+ * `valueAndGrad` and leaks no tensor.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as hd from "@hodiff/core";
+import { nll, type Params } from "@hodiff/nn";
+import { CHECKPOINT_FILE } from "./checkpoint";
+import { jitStep } from "./jitStep";
+import { METRICS_FILE, readMetrics } from "./metrics";
+import { buildModel } from "./models";
+import { beforeEachUpdate, hodiff, runResult, silentIo, tempDir, timeless, TINY, tinyConfig } from "./testing/harness";
+import { OPTIMIZERS, type OptimizerEntry } from "./optimizers";
+import { train, type TrainConfig } from "./trainer";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+beforeAll(() => hd.setBackend("wasm"));
+
+const read = (path: string) => JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+/** The execution config.json, the checkpoint and the last epoch record hold. */
+const recorded = (dir: string) => ({
+  config: read(`${dir}/config.json`)["execution"],
+  checkpoint: read(`${dir}/${CHECKPOINT_FILE}`)["execution"],
+  epoch: readMetrics(`${dir}/${METRICS_FILE}`)
+    .filter((r) => r.kind === "epoch")
+    .at(-1)?.["execution"],
+});
+const binOf = (dir: string) =>
+  readFileSync(`${dir}/${(read(`${dir}/${CHECKPOINT_FILE}`)["tensors"] as { file: string }).file}`);
+
+/** Largest |a − b| relative to max |a|. */
+const relDiff = (a: readonly number[], b: readonly number[]) => {
+  expect(b).toHaveLength(a.length);
+  const scale = Math.max(...a.map(Math.abs));
+  return Math.max(...a.map((x, i) => Math.abs(x - b[i]!))) / scale;
+};
+
+const LENET = [
+  ...["--model", "lenet", "--dataset", "synthetic", "--synthetic-examples", "96", "--batch-size", "32"],
+  ...["--val-size", "0", "--log-every", "1", "--seed", "5", "--no-progress"],
+];
+
+describe.each([
+  ["mlp, adam", [...TINY, "--optimizer", "adam", "--lr", "0.01", "--epochs", "2"]],
+  [
+    "mlp, newton-summary",
+    [...TINY, "--optimizer", "newton-summary", "--lr", "0.1", "--period", "2", "--warmup", "1", "--epochs", "2"],
+  ],
+  [
+    "mlp, kfac (every other step its own gradient)",
+    [...TINY, "--optimizer", "kfac", "--cov-every", "2", "--epochs", "2"],
+  ],
+  // SGD: Adam's first steps move each parameter by ±lr whatever the size of its gradient, so a
+  // rounding-sized difference in a near-zero gradient element becomes an lr-sized one
+  ["lenet, sgd", [...LENET, "--optimizer", "sgd", "--lr", "0.05", "--epochs", "1"]],
+])("hodiff train %s --jit on", (name, flags) => {
+  it("follows the --jit off trajectory within float32 rounding, and leaks no tensor", async () => {
+    const runs: Record<string, ReturnType<typeof runResult>> = {};
+    const before = hd.numTensors();
+    for (const jit of ["off", "on"]) {
+      const out = tmp.path(`${name.replace(/\W+/g, "-")}-${jit}`);
+      const r = await hodiff("train", ...flags, "--threads", "1", "--gemm", "wasm", "--jit", jit, "--out", out);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.out.split("\n")[0]).toMatch(new RegExp(`, jit ${jit}$`));
+      runs[jit] = runResult(out);
+    }
+    expect(hd.numTensors()).toBe(before);
+    const [off, on] = [runs["off"]!, runs["on"]!];
+    expect(on.losses.length).toBeGreaterThanOrEqual(3);
+    expect(relDiff(off.losses, on.losses)).toBeLessThan(1e-5);
+    expect(relDiff(off.params, on.params)).toBeLessThan(1e-5);
+  });
+});
+
+describe("--jit off, on, recorded", () => {
+  it("--jit off is the library's train without options, bit for bit", async () => {
+    const dir = tmp.path("off");
+    const r = await hodiff(
+      "train",
+      ...TINY,
+      "--epochs",
+      "2",
+      "--threads",
+      "1",
+      "--gemm",
+      "wasm",
+      "--jit",
+      "off",
+      "--out",
+      dir,
+    );
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
+    const lib = tmp.path("off-library");
+    mkdirSync(lib);
+    const cfg = read(`${dir}/config.json`)["config"] as TrainConfig;
+    await train(cfg, { dir: lib, resume: false, io: silentIo, progress: false, backend: "wasm" });
+    expect(readMetrics(`${lib}/${METRICS_FILE}`).map(timeless)).toEqual(
+      readMetrics(`${dir}/${METRICS_FILE}`).map(timeless),
+    );
+    expect(binOf(lib).equals(binOf(dir))).toBe(true);
+  });
+
+  it("--jit on is printed and recorded; a resumed run keeps it; --jit off on resume changes it", async () => {
+    const dir = tmp.path("kept");
+    const on = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: true };
+    const first = await hodiff(
+      "train",
+      ...TINY,
+      "--epochs",
+      "1",
+      "--threads",
+      "1",
+      "--gemm",
+      "wasm",
+      "--jit",
+      "on",
+      "--out",
+      dir,
+    );
+    expect(first.code).toBe(0);
+    expect(first.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit on");
+    expect(recorded(dir)).toEqual({ config: on, checkpoint: on, epoch: on });
+    // auto would give TINY (--hidden: not measured) the eager step: the resumed run has it from the record
+    const again = await hodiff("train", "--resume", dir, "--epochs", "2", "--no-progress");
+    expect(again.code).toBe(0);
+    expect(again.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit on");
+    expect(recorded(dir)).toEqual({ config: on, checkpoint: on, epoch: on });
+    const changed = await hodiff("train", "--resume", dir, "--epochs", "3", "--jit", "off", "--no-progress");
+    expect(changed.code).toBe(0);
+    const off = { ...on, jit: false };
+    expect(recorded(dir)).toEqual({ config: off, checkpoint: off, epoch: off });
+  });
+
+  it("--jit on --threads 2 (each thread's part jitted) follows one eager thread within float32 rounding", async () => {
+    const runs: Record<string, ReturnType<typeof runResult>> = {};
+    const before = hd.numTensors();
+    for (const [threads, jit] of [
+      ["1", "off"],
+      ["2", "on"],
+    ] as const) {
+      const out = tmp.path(`pool-${threads}-${jit}`);
+      const flags = ["--optimizer", "sgd", "--lr", "0.05", "--epochs", "2", "--threads", threads, "--jit", jit];
+      const r = await hodiff("train", ...TINY, ...flags, "--gemm", "wasm", "--out", out);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.out.split("\n")[0]).toBe(`backend wasm, gemm wasm (XNNPACK), threads ${threads}, jit ${jit}`);
+      runs[jit] = runResult(out);
+    }
+    expect(hd.numTensors()).toBe(before);
+    expect(relDiff(runs["off"]!.losses, runs["on"]!.losses)).toBeLessThan(1e-5);
+    expect(relDiff(runs["off"]!.params, runs["on"]!.params)).toBeLessThan(1e-5);
+  });
+});
+
+describe("the loop with jit: true", () => {
+  it("holds the same number of tensors at every update after the first (which compiles the plan), none after", async () => {
+    const counts: number[] = [];
+    const entry = beforeEachUpdate(OPTIMIZERS.adam as OptimizerEntry, () => counts.push(hd.numTensors()));
+    const cfg = tinyConfig({ epochs: 2, syntheticExamples: 128 }); // 4 updates per epoch
+    const dir = tmp.path("counts");
+    mkdirSync(dir);
+    const before = hd.numTensors();
+    await train(cfg, {
+      dir,
+      resume: false,
+      io: silentIo,
+      progress: false,
+      backend: "wasm",
+      jit: true,
+      optimizerEntry: entry,
+    });
+    expect(hd.numTensors()).toBe(before);
+    expect(counts).toHaveLength(8);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+  });
+});
+
+describe("jitStep", () => {
+  it("equals eager valueAndGrad of the mean NLL, one plan per batch shape, no tensor left per step", () => {
+    const model = buildModel("lenet", { inputShape: [28, 28, 1] });
+    const params = model.init(hd.random.key(1));
+    const batch = (n: number, seed: number) => {
+      const x = hd.random.normal(hd.random.key(seed), [n, 28, 28, 1]);
+      const labels = Int32Array.from({ length: n }, (_, i) => (i * 7 + seed) % 10);
+      return { x, labels };
+    };
+    const step = jitStep(model);
+    const b = batch(16, 2);
+    const [l0, g0] = step(params, b.x, b.labels);
+    const [l1, g1] = hd.valueAndGrad((p: Params) => nll(model.apply(p, b.x), b.labels))(params);
+    expect(Math.abs(hd.item(l0) - hd.item(l1))).toBeLessThan(1e-5 * Math.abs(hd.item(l1)));
+    const flat = (g: Params) => hd.treeLeaves(g).flatMap((t) => Array.from(hd.toFlat(t)));
+    expect(relDiff(flat(g1), flat(g0))).toBeLessThan(1e-5);
+    hd.dispose([l0, g0, l1, g1]);
+    expect(step.plans).toBe(1);
+    // later steps of the same shape reuse the plan and leave no tensor behind
+    const settled = hd.numTensors();
+    for (let i = 0; i < 3; i++) {
+      const [l, g] = step(params, b.x, b.labels);
+      hd.dispose([l, g]);
+      expect(hd.numTensors()).toBe(settled);
+    }
+    // other labels, same shape: the labels are an argument of the plan, not a constant of its trace
+    const other = b.labels.map((c) => (c + 3) % 10);
+    const [lo, go] = step(params, b.x, other);
+    const [le2, ge2] = hd.valueAndGrad((p: Params) => nll(model.apply(p, b.x), other))(params);
+    expect(relDiff(flat(ge2), flat(go))).toBeLessThan(1e-5);
+    expect(Math.abs(hd.item(lo) - hd.item(le2))).toBeLessThan(1e-5 * Math.abs(hd.item(le2)));
+    hd.dispose([lo, go, le2, ge2]);
+    expect(step.plans).toBe(1);
+    // a smaller last batch: a second plan
+    const small = batch(5, 3);
+    const [ls, gs] = step(params, small.x, small.labels);
+    const [le, ge] = hd.valueAndGrad((p: Params) => nll(model.apply(p, small.x), small.labels))(params);
+    expect(relDiff(flat(ge), flat(gs))).toBeLessThan(1e-5);
+    expect(Math.abs(hd.item(ls) - hd.item(le))).toBeLessThan(1e-5 * Math.abs(hd.item(le)));
+    hd.dispose([ls, gs, le, ge]);
+    expect(step.plans).toBe(2);
+    step.dispose();
+    hd.dispose([b.x, small.x, params]);
+  });
+
+  it("frees every plan's tensors when disposed", () => {
+    const before = hd.numTensors();
+    const model = buildModel("mlp", { inputShape: [8], hidden: [16] });
+    const params = model.init(hd.random.key(0));
+    const x = hd.random.normal(hd.random.key(4), [8, 8]);
+    const step = jitStep(model);
+    const [l, g] = step(params, x, Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]));
+    hd.dispose([l, g, x, params]);
+    step.dispose();
+    expect(hd.numTensors()).toBe(before);
+  });
+});
