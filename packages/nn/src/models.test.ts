@@ -338,10 +338,17 @@ describe("apply fuses a dense layer and the tanh after it", () => {
     const byLayer = (p: Params, h: hd.Value): hd.Value =>
       model.layers!.reduce((acc, layer) => layer.forward(acc, layer.params ? p[layer.name!] : undefined), h);
     const labels = [0, 1, 2, 0];
+    // count the fused calls, so the test also fails where apply never takes the fused path
+    let fused = 0;
+    for (const layer of model.layers!) {
+      const f = layer.forwardTanh;
+      if (f) layer.forwardTanh = (h, p) => (fused++, f(h, p));
+    }
     hd.tidy(() => {
       const close = (a: hd.Value, b: hd.Value) =>
         expect(hd.testing.allClose(a, b, { atol: 1e-5, rtol: 1e-5 })).toBeNull();
       close(model.apply(params, x), byLayer(params, x));
+      expect(fused).toBe(2); // fc1 and fc2, each before a tanh; not fc3 (no activation after it)
       const g1 = hd.grad((p: Params) => nll(model.apply(p, x), labels))(params);
       const g2 = hd.grad((p: Params) => nll(byLayer(p, x), labels))(params);
       hd.treeLeaves(g1).forEach((g, i) => close(g, hd.treeLeaves(g2)[i]!));
