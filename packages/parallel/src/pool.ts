@@ -79,9 +79,10 @@ export interface PoolOptions<I> {
   /**
    * Compute each thread's part of `valueAndGrad` as one `hd.jit` plan per part size (its
    * parameters, part and weight arguments; `jitPartGradient` in task.ts) instead of tracing the
-   * loss at every call. Default false. The loss then receives int32 inputs (labels) as int32
-   * arrays, not Int32Arrays: it must compute with them (e.g. `nll`), not read them on the host.
-   * Summaries are unchanged. Equal to the eager gradient within float32 rounding.
+   * loss at every call. Default false: not robustly faster in loaded runs (README, "hd.jit in
+   * the threads"), and each new part size is a trace. The loss then receives int32 inputs
+   * (labels) as int32 arrays, not Int32Arrays: it must compute with them (e.g. `nll`), not read
+   * them on the host. Summaries are unchanged. Equal to the eager gradient within float32 rounding.
    */
   readonly jit?: boolean;
 }
