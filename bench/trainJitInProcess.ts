@@ -39,13 +39,14 @@ const cfg: TrainConfig = {
   logEvery: 0,
 };
 const silent = { out: () => {}, err: () => {}, progressStream: { isTTY: false } as NodeJS.WriteStream };
+// with threads > 1, the pool's workers' GEMM (this thread's is installed above)
+const workersGemm = gemm === "native" ? { gemm, blasThreads: 1 } : {};
 const root = mkdtempSync(join(tmpdir(), "train-jit-"));
 let n = 0;
 async function once(jit: boolean): Promise<number> {
   const dir = join(root, String(n++));
   mkdirSync(dir);
-  const pool = gemm === "native" ? { gemm, blasThreads: 1 } : {};
-  await train(cfg, { dir, resume: false, io: silent, progress: false, backend: "wasm", jit, threads, ...pool });
+  await train(cfg, { dir, resume: false, io: silent, progress: false, backend: "wasm", jit, threads, ...workersGemm });
   const epoch = readMetrics(join(dir, "metrics.jsonl")).find((r) => r.kind === "epoch")!;
   rmSync(dir, { recursive: true });
   return epoch["epoch_time_s"] as number;
