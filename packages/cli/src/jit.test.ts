@@ -7,16 +7,26 @@
  * `valueAndGrad` and leaks no tensor.
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as hd from "@hodiff/core";
 import { nll, type Params } from "@hodiff/nn";
 import { CHECKPOINT_FILE } from "./checkpoint";
-import { jitStep } from "./jitStep";
+import { jitStep, type JitStep } from "./jitStep";
 import { METRICS_FILE, readMetrics } from "./metrics";
 import { buildModel } from "./models";
 import { beforeEachUpdate, hodiff, runResult, silentIo, tempDir, timeless, TINY, tinyConfig } from "./testing/harness";
 import { OPTIMIZERS, type OptimizerEntry } from "./optimizers";
 import { train, type TrainConfig } from "./trainer";
+
+// Every jitStep made (the real one), so a test can see that the loop computed its steps with it.
+const madeSteps = vi.hoisted(() => [] as JitStep[]);
+vi.mock("./jitStep", async (importOriginal) => {
+  const real = await importOriginal<typeof import("./jitStep")>();
+  return {
+    ...real,
+    jitStep: (...a: Parameters<typeof real.jitStep>) => (madeSteps.push(real.jitStep(...a)), madeSteps.at(-1)!),
+  };
+});
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -163,7 +173,12 @@ describe("--jit off, on, recorded", () => {
 describe("the loop with jit: true", () => {
   it("holds the same number of tensors at every update after the first (which compiles the plan), none after", async () => {
     const counts: number[] = [];
-    const entry = beforeEachUpdate(OPTIMIZERS.adam as OptimizerEntry, () => counts.push(hd.numTensors()));
+    const plans: (number | undefined)[] = [];
+    const made = madeSteps.length;
+    const entry = beforeEachUpdate(OPTIMIZERS.adam as OptimizerEntry, () => {
+      counts.push(hd.numTensors());
+      plans.push(madeSteps[made]?.plans);
+    });
     const cfg = tinyConfig({ epochs: 2, syntheticExamples: 128 }); // 4 updates per epoch
     const dir = tmp.path("counts");
     mkdirSync(dir);
@@ -180,6 +195,9 @@ describe("the loop with jit: true", () => {
     expect(hd.numTensors()).toBe(before);
     expect(counts).toHaveLength(8);
     expect(new Set(counts.slice(1)).size).toBe(1);
+    // the loop made one jitStep and computed every gradient with it: one plan (one batch shape)
+    expect(madeSteps.length - made).toBe(1);
+    expect(plans).toEqual(new Array(8).fill(1));
   });
 });
 
