@@ -3,8 +3,9 @@
  * threads' gradient (B = 100), eager (`createPool({ jit: false })`) against jitted (`jit: true`,
  * each thread's part one plan per part size), two pools side by side, timed call by call in
  * alternation on a new θ each call (θ + 0, as in training) after 40 warm-up calls each; prints the
- * medians, their ratio and how many plans the calling thread compiled (a measured split changes
- * the part sizes, and each new size is a new trace). Run it alone on the machine.
+ * medians, their ratio and how many calls each pool's split ran on one thread (`solo_calls`; a
+ * measured split changes the part sizes, and each new size is a new trace). Run it alone on the
+ * machine.
  */
 import * as hd from "@hodiff/core";
 import { MODELS, type ModelName } from "@hodiff/nn";
