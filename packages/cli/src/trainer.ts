@@ -111,7 +111,8 @@ export interface RunOptions {
   readonly blasThreads?: number;
   /**
    * Compute the plain (loss, gradient) step as `hd.jit` plans, the batch an argument, default
-   * false: on one thread one plan (jitStep.ts), with `threads` > 1 one per part size in each of
+   * false (the eager step, as before; `hodiff train --jit auto` turns it on where it measured
+   * faster, execution.ts's JIT_FASTEST): on one thread one plan (jitStep.ts), with `threads` > 1 one per part size in each of
    * the pool's threads (`createPool({ jit })`). Equal to the eager step within float32 rounding
    * (jit.test.ts); optimizers' own gradients (K-FAC's statistics steps) stay eager.
    */
