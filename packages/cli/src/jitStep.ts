@@ -20,14 +20,12 @@ export interface JitStep {
 
 /**
  * jitStep(model)(θ, x, y) = valueAndGrad(θ ↦ nll(model.apply(θ, x), onehot(y)))(θ), as one jit
- * plan per (θ, x, y) shape. Host kernels (small equations run in JS) only where reads are
- * synchronous: on webgpu they would block.
+ * plan per (θ, x, y) shape (host kernels where reads are synchronous: jit's default).
  * @category training
  */
 export function jitStep(model: Model): JitStep {
-  const compiled = hd.jit(
-    (p: Params, x: hd.Value, y: hd.Value) => hd.valueAndGrad((q: Params) => nll(model.apply(q, x), y))(p),
-    { hostKernels: hd.canReadSync() },
+  const compiled = hd.jit((p: Params, x: hd.Value, y: hd.Value) =>
+    hd.valueAndGrad((q: Params) => nll(model.apply(q, x), y))(p),
   );
   const step = ((params: Params, x: hd.Value, labels: Int32Array): [hd.Value, Params] => {
     // one-hot rows made on the host and uploaded once, as nll does with class ids

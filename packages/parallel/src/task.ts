@@ -85,10 +85,8 @@ export const eagerPartGradient =
  * not read them on the host. `dispose` frees the plans.
  */
 export function jitPartGradient(loss: BatchLoss): PartGradient & { readonly plans: number; dispose(): void } {
-  const compiled = hd.jit(
-    (p: Params, batch: Record<string, hd.Value>, w: hd.Value | number) =>
-      hd.valueAndGrad((q: Params) => hd.mul(loss(q, batch), w))(p),
-    { hostKernels: hd.canReadSync() },
+  const compiled = hd.jit((p: Params, batch: Record<string, hd.Value>, w: hd.Value | number) =>
+    hd.valueAndGrad((q: Params) => hd.mul(loss(q, batch), w))(p),
   );
   const f = (params: Params, batch: TaskBatch, weight: number): [hd.Value, Params] => {
     const made: hd.Value[] = [];

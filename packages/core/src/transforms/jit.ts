@@ -10,6 +10,7 @@
  * call as a whole (one nested equation, the jvp, transpose or batching of the inner jaxpr).
  */
 import { ArgumentError } from "../errors";
+import { canReadSync } from "../backend";
 import { runtime, type Tensor } from "../kernels";
 import { avalOf, formatAval, isValue, type Value } from "../trace/core";
 import { treeFlatten, treeUnflatten, type TreeDef } from "../tree";
@@ -37,7 +38,10 @@ export function makeJaxpr<F extends Fn>(f: F) {
 export interface JitOptions {
   /** Positional arguments that are not arrays (numbers, strings, configs): part of the cache key. */
   staticArgnums?: number | readonly number[];
-  /** Run equations on small arrays as JS host kernels instead of tfjs kernels (default true). */
+  /**
+   * Run equations on small arrays as JS host kernels instead of tfjs kernels (default: where the
+   * backend reads synchronously, `canReadSync()`; on webgpu a host kernel would block on a read).
+   */
   hostKernels?: boolean;
 }
 
@@ -106,7 +110,7 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
     for (const t of owned.filter((t) => !live.has(t))) t.dispose();
     const kept = owned.filter((t) => live.has(t));
     const closed = new ClosedJaxpr(jaxpr, consts, kept);
-    const plan = allConcrete(consts) ? new Plan(jaxpr, consts, options.hostKernels ?? true) : null;
+    const plan = allConcrete(consts) ? new Plan(jaxpr, consts, options.hostKernels ?? canReadSync()) : null;
     // Cached tensors may be made inside an enclosing transform's tidy: they must outlive it.
     if (plan) kept.forEach(runtime.keep);
     return { closed, callJaxpr: hoistConsts(jaxpr), outDef: traced.outDef, plan, owned: kept };
