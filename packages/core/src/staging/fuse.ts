@@ -197,10 +197,11 @@ function sharePatches(j: Jaxpr): Jaxpr {
     let im2col = before.get(conv);
     if (!im2col) {
       const params: ConvFilterParams = { ...cp, filter: fp.filter };
-      const patches = new Var(im2colP.abstractEval([x.aval], params));
-      const floats = patches.aval.shape[0]! * patches.aval.shape[1]!;
+      const aval = im2colP.abstractEval([x.aval], params);
+      const floats = aval.shape[0]! * aval.shape[1]!;
       if (held + floats > SHARED_MAX) continue;
       held += floats;
+      const patches = new Var(aval);
       im2col = { prim: im2colP, params, inputs: [x], outs: [patches] };
       before.set(conv, im2col);
       const out = conv.outs[0]!.aval.shape;
