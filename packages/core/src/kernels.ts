@@ -554,11 +554,7 @@ function padAnyRank(x: Tensor, paddings: Array<[number, number]>): Tensor {
 /** max or sum over `axes` keeping them as size 1 (webgpu reduces any rank by its own route, then reshapes). */
 function reduceKept(op: "max" | "sum", x: Tensor, axes: number[]): Tensor {
   if (!gpu.onWebGpu()) return op === "max" ? tf.max(x, axes, true) : tf.sum(x, axes, true);
-  const r = gpu.reduceAnyRank(op === "max" ? tf.max : tf.sum, x, axes);
-  return tf.reshape(
-    r,
-    x.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
-  );
+  return tf.reshape(gpu.reduceAnyRank(op === "max" ? tf.max : tf.sum, x, axes), keptShape(x.shape, axes));
 }
 
 export const K = {

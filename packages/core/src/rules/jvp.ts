@@ -9,22 +9,30 @@ import {
   add,
   castP,
   equalP,
+  exp,
   greaterP,
   lessP,
+  mul,
   selectP,
   stopGradient,
   stopGradientP,
+  sub,
   where,
 } from "../primitives/elementwise";
-import { maxGather, maxGatherP, maxScatter, maxScatterP, reduceMaxP, reduceSumP } from "../primitives/reduce";
-import { broadcastToP, concatP, padP, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
+import {
+  maxGather,
+  maxGatherP,
+  maxScatter,
+  maxScatterP,
+  reduceMaxP,
+  reduceSum,
+  reduceSumP,
+} from "../primitives/reduce";
+import { broadcastToP, concatP, padP, reshape, reshapeP, reverseP, sliceP, transposeP } from "../primitives/shape";
 import { conv2dP, convFilterP, matmulP } from "../primitives/linalg";
 import { broadcastTangent, isFloat, zerosOf } from "../primitives/rules";
 import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
 import { logSoftmaxP } from "../primitives/softmax";
-import { exp, mul, sub } from "../primitives/elementwise";
-import { reduceSum } from "../primitives/reduce";
-import { reshape } from "../primitives/shape";
 
 /** (primals, tangents, params) ↦ [output, tangent of the output]; at least one tangent is non-null. */
 export type JvpRule<P> = (primals: Value[], tangents: Tangent[], params: P) => [Value, Tangent];

@@ -16,7 +16,9 @@
  */
 import {
   FUSED_KERNELS,
+  SOFTMAX_KERNELS,
   runtime,
+  softmaxView,
   type KernelBackend,
   type KernelConfig,
   type KernelFunc,
@@ -26,7 +28,6 @@ import {
 } from "../kernels";
 import { broadcastShapes, broadcastStrides, forEachIndex, maxScatterView, sameShape, sizeOf } from "../shapes";
 import { SIMD_WASM_BASE64 } from "./module";
-import { SOFTMAX_KERNELS, softmaxView } from "../kernels"; // log-softmax (helper "eager")
 
 export type { HeapGemm } from "../kernels";
 

@@ -47,14 +47,20 @@ const CASES: Case[] = [
   { label: "16 output channels", x: [2, 6, 6, 3], w: [3, 3, 3, 16], strides: [1, 1], padding: [[1, 1], [1, 1]], dilations: [1, 1] }, // prettier-ignore
 ];
 
+/** A case's output height and width: ⌊(n + lo + hi − (k − 1)·d − 1)/s⌋ + 1 along each axis. */
+function outSize(c: Case): [number, number] {
+  const out = (a: 0 | 1) => {
+    const span = c.x[a + 1]! + c.padding[a][0] + c.padding[a][1] - (c.w[a]! - 1) * c.dilations[a];
+    return Math.floor((span - 1) / c.strides[a]) + 1;
+  };
+  return [out(0), out(1)];
+}
+
 /** b[o] + Σ x[n, i·s + u·d − p, j·s + v·d − q, c]·w[u, v, c, o] over taps inside x, in float64. */
 function bruteForce(x: Float32Array, w: Float32Array, b: Float32Array, c: Case): Float64Array {
   const [B, H, W, C] = c.x;
   const [kh, kw, , O] = c.w;
-  const out = (n: number, k: number, s: number, lo: number, hi: number, d: number) =>
-    Math.floor((n + lo + hi - (k - 1) * d - 1) / s) + 1;
-  const Ho = out(H, kh, c.strides[0], c.padding[0][0], c.padding[0][1], c.dilations[0]);
-  const Wo = out(W, kw, c.strides[1], c.padding[1][0], c.padding[1][1], c.dilations[1]);
+  const [Ho, Wo] = outSize(c);
   const y = new Float64Array(B * Ho * Wo * O);
   for (let n = 0; n < B; n++)
     for (let i = 0; i < Ho; i++)
@@ -375,10 +381,7 @@ describe("shared patches: conv2d and its filter gradient from one im2col step (w
   function filterTruth(x: Float32Array, ct: Float32Array, c: Case): Float64Array {
     const [B, H, W, C] = c.x;
     const [kh, kw, , O] = c.w;
-    const out = (n: number, k: number, s: number, lo: number, hi: number, d: number) =>
-      Math.floor((n + lo + hi - (k - 1) * d - 1) / s) + 1;
-    const Ho = out(H, kh, c.strides[0], c.padding[0][0], c.padding[0][1], c.dilations[0]);
-    const Wo = out(W, kw, c.strides[1], c.padding[1][0], c.padding[1][1], c.dilations[1]);
+    const [Ho, Wo] = outSize(c);
     const dw = new Float64Array(kh * kw * C * O);
     for (let n = 0; n < B; n++)
       for (let i = 0; i < Ho; i++)
@@ -441,11 +444,8 @@ describe("shared patches: conv2d and its filter gradient from one im2col step (w
     it(`${c.label}: value and filter gradient equal float64 brute force, random and edge inputs, shared and unshared`, async () => {
       setHeapGemm(jsGemm);
       const before = tf.memory().numTensors;
-      const [B, H, W] = c.x;
-      const out = (n: number, k: number, s: number, lo: number, hi: number, d: number) =>
-        Math.floor((n + lo + hi - (k - 1) * d - 1) / s) + 1;
-      const Ho = out(H, c.w[0], c.strides[0], c.padding[0][0], c.padding[0][1], c.dilations[0]);
-      const Wo = out(W, c.w[1], c.strides[1], c.padding[1][0], c.padding[1][1], c.dilations[1]);
+      const B = c.x[0];
+      const [Ho, Wo] = outSize(c);
       const ctShape = [B, Ho, Wo, c.w[3]];
       for (const edges of [false, true]) {
         const [x, w, b, ct] = [

@@ -151,13 +151,6 @@ const sameGeometry = (a: Conv2DParams, b: Conv2DParams): boolean =>
   JSON.stringify([a.strides, a.padding, a.dilations]) === JSON.stringify([b.strides, b.padding, b.dilations]);
 
 /**
- * Y = conv2d(X, W) or conv2dBias(X, W, b), D = convFilter(X, C) with the same geometry and filter
- * extent, where K.sharesPatches says the conv runs as im2col + matmul in one piece on a native GEMM:
- * P = im2col(X) is computed once, just before the conv, and Y = patchConv(P, W[, b]),
- * D = patchFilter(P, C) (= Pᵀ·C: the filter gradient without its own im2col or any transposes; P
- * lives from the forward to the backward pass; at most SHARED_MAX floats of such P per plan).
- */
-/**
  * The most floats of patch matrices one plan keeps from its forward to its backward pass (16 MiB):
  * each is kh·kw times its conv's input, which the plan holds anyway. LeNet-5's conv2 at batch 100
  * holds 1.5 M; VGG-11's convs at batch 32 would hold 17 M together, and its speed with sharing was
@@ -166,6 +159,13 @@ const sameGeometry = (a: Conv2DParams, b: Conv2DParams): boolean =>
  */
 const SHARED_MAX = 2 ** 22;
 
+/**
+ * Y = conv2d(X, W) or conv2dBias(X, W, b), D = convFilter(X, C) with the same geometry and filter
+ * extent, where K.sharesPatches says the conv runs as im2col + matmul in one piece on a native GEMM:
+ * P = im2col(X) is computed once, just before the conv, and Y = patchConv(P, W[, b]),
+ * D = patchFilter(P, C) (= Pᵀ·C: the filter gradient without its own im2col or any transposes; P
+ * lives from the forward to the backward pass; at most SHARED_MAX floats of such P per plan).
+ */
 function sharePatches(j: Jaxpr): Jaxpr {
   const convs = j.eqns.filter(
     (e) => (e.prim === conv2dP || e.prim === conv2dBiasP) && e.inputs[0] instanceof Var && e.inputs[1] instanceof Var,
@@ -197,10 +197,11 @@ function sharePatches(j: Jaxpr): Jaxpr {
     let im2col = before.get(conv);
     if (!im2col) {
       const params: ConvFilterParams = { ...cp, filter: fp.filter };
-      const patches = new Var(im2colP.abstractEval([x.aval], params));
-      const floats = patches.aval.shape[0]! * patches.aval.shape[1]!;
+      const aval = im2colP.abstractEval([x.aval], params);
+      const floats = aval.shape[0]! * aval.shape[1]!;
       if (held + floats > SHARED_MAX) continue;
       held += floats;
+      const patches = new Var(aval);
       im2col = { prim: im2colP, params, inputs: [x], outs: [patches] };
       before.set(conv, im2col);
       const out = conv.outs[0]!.aval.shape;
