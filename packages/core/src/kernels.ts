@@ -229,19 +229,36 @@ function conv2dScatter(
   padding: [[number, number], [number, number]],
   dilations: [number, number],
 ): Tensor | null {
+  const [kh, kw, Ci, Co] = w.shape as [number, number, number, number];
+  if (w.dtype !== "float32") return null;
+  const cols = (x2: Tensor): Tensor =>
+    tf.matMul(x2 as tf.Tensor2D, tf.reshape(tf.transpose(tf.reverse(w, [0, 1]), [2, 0, 1, 3]), [Ci, kh * kw * Co]));
+  return scatterConv(x, [kh, kw, Co], strides, padding, dilations, cols);
+}
+
+/**
+ * conv2dScatter's geometry check and col2im, the [B·H·W, kh·kw·Co] matrix of x's pixels times the
+ * flipped filter given by `cols` (of x as [B·H·W, Ci]); null where the scatter is not the choice.
+ */
+function scatterConv(
+  x: Tensor,
+  [kh, kw, Co]: [number, number, number],
+  strides: [number, number],
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+  cols: (x2: Tensor) => Tensor,
+): Tensor | null {
   if (!fusedKernelsActive() || x.dtype !== "float32" || strides[0] !== 1 || strides[1] !== 1) return null;
   const [B, H, W, Ci] = x.shape as [number, number, number, number];
-  const [kh, kw, , Co] = w.shape as [number, number, number, number];
   const [dh, dw] = dilations;
   const Ho = convOutSize(H, kh, padding[0][0], padding[0][1], 1, dh);
   const Wo = convOutSize(W, kw, padding[1][0], padding[1][1], 1, dw);
   if (Ho * Wo < SCATTER_RATIO * H * W || B * H * W * kh * kw * Co > SCATTER_MAX || x.size === 0) return null;
   return tf.tidy(() => {
-    const w2 = tf.reshape(tf.transpose(tf.reverse(w, [0, 1]), [2, 0, 1, 3]), [Ci, kh * kw * Co]);
-    const cols = tf.matMul(tf.reshape(x, [B * H * W, Ci]), w2);
+    const cols2 = cols(tf.reshape(x, [B * H * W, Ci]));
     const attrs = { batch: B, h: H, w: W, ho: Ho, wo: Wo, kh, kw, c: Co, dh, dw };
     const offsets = { p0: padding[0][0] - (kh - 1) * dh, q0: padding[1][0] - (kw - 1) * dw };
-    return tf.engine().runKernel(FUSED_KERNELS.col2im, { x: cols }, { ...attrs, ...offsets }) as Tensor;
+    return tf.engine().runKernel(FUSED_KERNELS.col2im, { x: cols2 }, { ...attrs, ...offsets }) as Tensor;
   });
 }
 
@@ -443,6 +460,27 @@ function patchFilter(patches: Tensor, ct: Tensor, filter: readonly [number, numb
   });
 }
 // ---- end shared patches ----
+
+// ---- conv input gradient from the unflipped filter (helper "eagerconv") ----
+
+/**
+ * conv2d's input-gradient conv conv2d(c, flip(w)) with flip(w)[u, v, o, ci] = w[kh−1−u, kw−1−v, ci, o]
+ * (stride 1), on the col2im scatter straight from w: the scatter's matrix is c·w.reshape(kh·kw·ci, o)ᵀ
+ * (a transposeB matmul, free on the native GEMM), so neither flip(w) nor the scatter's own unflip
+ * (a Reverse and a Transpose each) is formed. null where K.conv2d(c, flip(w)) would not scatter.
+ */
+function convInputScatter(
+  c: Tensor,
+  w: Tensor,
+  padding: [[number, number], [number, number]],
+  dilations: [number, number],
+): Tensor | null {
+  if (gpu.onWebGpu() || w.dtype !== "float32" || w.rank !== 4) return null;
+  const [kh, kw, Ci, O] = w.shape as [number, number, number, number];
+  const cols = (c2: Tensor): Tensor => K.matmul(c2, tf.reshape(w, [kh * kw * Ci, O]), false, true);
+  return scatterConv(c, [kh, kw, Ci], [1, 1], padding, dilations, cols);
+}
+// ---- end conv input gradient from the unflipped filter ----
 // ---- end im2col ----
 
 /**
@@ -726,6 +764,8 @@ export const K = {
    * or null where the caller's composite route is faster (no native GEMM, other backends).
    */
   convFilter: convFilterIm2col,
+  /** conv2d(c, flip(w)), conv2d's input-gradient conv, from w itself where it scatters (see `convInputScatter`); else null. */
+  convInputScatter,
   /** Whether plans share conv2d's patch matrix with its filter gradient (see `sharesPatches`). */
   sharesPatches,
   /** x's [b·ho·wo, kh·kw·c] patch matrix for a kh×kw conv with these params, zeros in the padding. */

@@ -55,7 +55,7 @@ import { isFloat, sameShape, unbroadcast } from "../primitives/rules";
 import { binaryPartials, keptShape, unaryDerivatives } from "./derivatives";
 import { biasTanhP, conv2dBiasP, maxScatterTanhGradP } from "../primitives/fused";
 import { logSoftmaxGrad, logSoftmaxP } from "../primitives/softmax";
-import { runtime, type Tensor } from "../kernels";
+import { K, runtime, type Tensor } from "../kernels";
 
 /** A cotangent in factored form, formed only when its entries are needed. */
 export interface DeferredCotangent {
@@ -384,15 +384,18 @@ function convInputTranspose(ct: Value, x: Value, w: Value, p: Conv2DParams): Val
   const hi = [H - (Ho - 1) * s[0] - 1 + pd[0][0], W - (Wo - 1) * s[1] - 1 + pd[1][0]];
   const [rows, t, b] = cropNegative(dilated, 1, lo[0]!, hi[0]!);
   const [c, l, r] = cropNegative(rows, 2, lo[1]!, hi[1]!);
+  const padding: [[number, number], [number, number]] = [
+    [t, b],
+    [l, r],
+  ];
+  // Concrete tensors (helper "eagerconv"): no enclosing transform sees this conv, so where it runs on
+  // the col2im scatter it may take w itself (`K.convInputScatter`) rather than the flipped filter.
+  if (runtime.isTensor(c) && runtime.isTensor(w)) {
+    const direct = K.convInputScatter(c, w, padding, [d[0], d[1]]);
+    if (direct !== null) return direct;
+  }
   const flipped = transpose(reverse(w, [0, 1]), [0, 1, 3, 2]);
-  return bind(conv2dP, [c, flipped], {
-    strides: [1, 1],
-    padding: [
-      [t, b],
-      [l, r],
-    ],
-    dilations: d,
-  });
+  return bind(conv2dP, [c, flipped], { strides: [1, 1], padding, dilations: d });
 }
 
 /** ∂⟨ct, conv(x, w)⟩/∂w = convFilter(x, ct): one primitive, so the kernel seam picks its route. */
