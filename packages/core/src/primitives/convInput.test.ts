@@ -1,7 +1,8 @@
 /**
  * conv2d's input gradient ∂⟨ct, conv(x, w)⟩/∂x in eager reverse mode, on cpu and wasm, against a
  * float64 brute-force sum; on wasm the stride-1 input-gradient convs that run on the col2im scatter
- * take the filter itself (`K.convInputScatter`): no Reverse kernel, no tensors left.
+ * take the filter itself (`K.convInputScatter`), eager and jitted (the plan's convInput step): no
+ * Reverse kernel, no tensors left.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, describe, expect, it } from "vitest";
@@ -55,15 +56,22 @@ for (const backend of ["cpu", "wasm"] as const) {
       const ctShape = cotangentShape(c, p);
       const ws = randomFloats(c.filter, 2);
       const cts = randomFloats(ctShape, 3);
-      const got = hd.tidy(() => {
-        const w = hd.array(ws, { shape: c.filter });
-        const ct = hd.array(cts, { shape: ctShape });
-        return Array.from(hd.toFlat(hd.grad((x: Value) => hd.sum(hd.mul(ct, conv(x, w, p))))(hd.zeros(c.x))));
-      });
+      const inputGrad = (x: Value, w: Value, ct: Value) =>
+        hd.grad((xv: Value) => hd.sum(hd.mul(ct, conv(xv, w, p))))(x);
+      // Eager, and jitted (the plan's convInput step: staging/fuse.ts, unflipConvInput).
+      const jitted = hd.jit(inputGrad);
       const want = bruteInputGradient(ws, c.filter, cts, ctShape, c.x, p);
       const scale = Math.max(...want.map(Math.abs));
-      expect(got.length).toBe(want.length);
-      want.forEach((v, i) => expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * scale + 1e-6));
+      for (const f of [inputGrad, jitted]) {
+        const got = hd.tidy(() => {
+          const w = hd.array(ws, { shape: c.filter });
+          const ct = hd.array(cts, { shape: ctShape });
+          return Array.from(hd.toFlat(f(hd.zeros(c.x), w, ct)));
+        });
+        expect(got.length).toBe(want.length);
+        want.forEach((v, i) => expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5 * scale + 1e-6));
+      }
+      jitted.dispose();
       expect(hd.numTensors()).toBe(before);
     });
   });
@@ -81,12 +89,19 @@ describe("conv2d's input gradient on the col2im scatter (wasm)", () => {
     const ct = hd.array(randomFloats(ctShape, 3), { shape: ctShape });
     const x = hd.zeros(c.x);
     const before = hd.numTensors();
-    const info = await tf.profile(() => {
-      hd.dispose(hd.grad((xv: Value) => hd.sum(hd.mul(ct, conv(xv, w, p))))(x));
-    });
-    const names = info.kernels.map((k) => k.name);
-    expect(names).toContain("HodiffCol2Im");
-    expect(names).not.toContain("Reverse");
+    const inputGrad = (xv: Value, wv: Value, cv: Value) =>
+      hd.grad((xi: Value) => hd.sum(hd.mul(cv, conv(xi, wv, p))))(xv);
+    const jitted = hd.jit(inputGrad);
+    hd.dispose(jitted(x, w, ct));
+    for (const f of [inputGrad, jitted]) {
+      const info = await tf.profile(() => {
+        hd.dispose(f(x, w, ct));
+      });
+      const names = info.kernels.map((k) => k.name);
+      expect(names).toContain("HodiffCol2Im");
+      expect(names).not.toContain("Reverse");
+    }
+    jitted.dispose();
     expect(hd.numTensors()).toBe(before);
     hd.dispose([w, ct, x]);
   });

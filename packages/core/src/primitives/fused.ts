@@ -98,3 +98,34 @@ export const biasTanhP: Primitive = {
   decompose: ([x, b]) => tanh(add(x!, b!)),
 };
 // ---- end bias + tanh ----
+
+// ---- conv input gradient from the unflipped filter (staging/fuse.ts, unflipConvInput; helper "eagerconv") ----
+
+/**
+ * convInput(c, w; p) = conv2d(c, flip(w); p), flip(w) = transpose(reverse(w, [0, 1]), [0, 1, 3, 2]):
+ * conv2d's input-gradient conv (stride 1) as a step of jit plans, from w itself where it runs on the
+ * col2im scatter (`K.convInputScatter`: no Reverse or Transpose of the filter), else the flipped
+ * filter's conv.
+ */
+export const convInputP: Primitive<Conv2DParams> = {
+  name: "convInput",
+  impl: ([c, w], p) => {
+    const pad: [[number, number], [number, number]] = [
+      [p.padding[0][0], p.padding[0][1]],
+      [p.padding[1][0], p.padding[1][1]],
+    ];
+    const direct = K.convInputScatter(c!, w!, pad, [p.dilations[0], p.dilations[1]]);
+    if (direct !== null) return direct;
+    const reversed = K.reverse(w!, [0, 1]);
+    const flipped = K.transpose(reversed, [0, 1, 3, 2]);
+    reversed.dispose();
+    const out = conv2dP.impl([c!, flipped], p);
+    flipped.dispose();
+    return out;
+  },
+  abstractEval: ([c, w], p) => {
+    const [kh, kw, ci, o] = w!.shape as [number, number, number, number];
+    return conv2dP.abstractEval([c!, { shape: [kh, kw, o, ci], dtype: w!.dtype }], p);
+  },
+};
+// ---- end conv input gradient from the unflipped filter ----

@@ -15,8 +15,16 @@
 import { conv2dP, convFilterP, type Conv2DParams, type ConvFilterParams } from "../primitives/linalg";
 import { addP, tanhGradP, tanhP } from "../primitives/elementwise";
 import { maxScatterP } from "../primitives/reduce";
-import { reshapeP } from "../primitives/shape";
-import { biasTanhP, conv2dBiasP, im2colP, maxScatterTanhGradP, patchConvP, patchFilterP } from "../primitives/fused";
+import { reshapeP, reverseP, transposeP } from "../primitives/shape";
+import {
+  biasTanhP,
+  conv2dBiasP,
+  convInputP,
+  im2colP,
+  maxScatterTanhGradP,
+  patchConvP,
+  patchFilterP,
+} from "../primitives/fused";
 import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
 import { runsOnHost } from "./host";
 import { sameShape } from "../shapes";
@@ -103,7 +111,7 @@ export function fuse(j: Jaxpr): Jaxpr {
     const eqns = j.eqns.filter((e) => !fusedAway.has(e)).map((e) => replaced.get(e) ?? e);
     j = new Jaxpr(j.constvars, j.invars, eqns, j.outs);
   }
-  return fuseBiasTanh(sharePatches(fuseScatterTanhGrad(j)));
+  return fuseBiasTanh(sharePatches(unflipConvInput(fuseScatterTanhGrad(j))));
 }
 
 /**
@@ -291,3 +299,37 @@ function fuseBiasTanh(j: Jaxpr): Jaxpr {
   const eqns = j.eqns.flatMap((e) => rewritten.get(e) ?? (dropped.has(e) ? [] : [e]));
   return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
 }
+
+// ---- conv input gradient from the unflipped filter (helper "eagerconv") ----
+
+/**
+ * Y = conv2d(C, F) with stride 1, F = transpose(R, [0, 1, 3, 2]), R = reverse(W, [0, 1]), F and R
+ * used only there (conv2d's input-gradient rule, `rules/vjp.ts` convInputTranspose) →
+ * Y = convInput(C, W): on the col2im scatter the plan then forms no flipped filter
+ * (`K.convInputScatter`); elsewhere convInput flips W itself.
+ */
+function unflipConvInput(j: Jaxpr): Jaxpr {
+  const { uses, producer } = dataflow(j);
+  const only = (a: Atom | undefined, prim: AnyPrimitive): Eqn | undefined => {
+    const e = a instanceof Var && uses.get(a) === 1 ? producer.get(a) : undefined;
+    return e?.prim === prim ? e : undefined;
+  };
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+  const away = new Set<Eqn>();
+  const replaced = new Map<Eqn, Eqn>();
+  for (const e of j.eqns) {
+    if (e.prim !== conv2dP) continue;
+    const p = e.params as Conv2DParams;
+    if (p.strides[0] !== 1 || p.strides[1] !== 1) continue;
+    const t = only(e.inputs[1], transposeP);
+    if (!t || !same((t.params as { perm: readonly number[] }).perm, [0, 1, 3, 2])) continue;
+    const r = only(t.inputs[0], reverseP);
+    if (!r || !same((r.params as { axes: readonly number[] }).axes, [0, 1]) || !(r.inputs[0] instanceof Var)) continue;
+    away.add(t).add(r);
+    replaced.set(e, { prim: convInputP, params: p, inputs: [e.inputs[0]!, r.inputs[0]], outs: e.outs });
+  }
+  if (replaced.size === 0) return j;
+  const eqns = j.eqns.filter((e) => !away.has(e)).map((e) => replaced.get(e) ?? e);
+  return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+}
+// ---- end conv input gradient from the unflipped filter ----
