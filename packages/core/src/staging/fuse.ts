@@ -11,6 +11,8 @@
  * but planned the same way: conv2d(x, w) (+ b) and its filter gradient convFilter(x, ct) share one
  * im2col(x) step where the conv runs as im2col + matmul on a native GEMM (`sharePatches`). Last,
  * tanh(add(z, b)) and tanh(patchConv(P, W, b)), b an [O] bias, → one `biasTanh` pass (`fuseBiasTanh`).
+ * conv2d's input-gradient conv of the flipped filter, conv2d(c, transpose(reverse(w))), → convInput(c, w)
+ * (`unflipConvInput`): on the col2im scatter the filter is used as it is.
  */
 import { conv2dP, convFilterP, type Conv2DParams, type ConvFilterParams } from "../primitives/linalg";
 import { addP, tanhGradP, tanhP } from "../primitives/elementwise";
