@@ -8,7 +8,8 @@
  * matrices of convs computed as matmuls — see `GEMM`; on wasm and cpu measured in the
  * timed gradient calls themselves, see `kernelClock`; elsewhere tf.profile of three more
  * gradients), and the time of one NewtonSummary update (period T = 10, so one update in ten computes the
- * summaries) divided by one Adam update, both counting the gradient. Medians of interleaved repeats.
+ * summaries) divided by one Adam update, both counting the gradient. Medians of interleaved repeats;
+ * each timed gradient follows an untimed one, as in PyTorch's loop of consecutive gradients.
  * `--threads 1,2` (the default for mlp and lenet; [1] for vgg11 and bigmlp unless given):
  * tfjs-wasm runs on one thread in Node, so threads n > 1 is an `@hodiff/parallel` pool (the
  * calling thread and n − 1 workers, each taking a part of the batch), timed interleaved with one
@@ -286,6 +287,10 @@ async function benchModel(
       t.plain.push(timeOnce(gradient));
       hd.setSimdKernels(true);
     }
+    // Each timed gradient right after an untimed one of the same function, as in PyTorch's loop of
+    // consecutive gradients (bench/peers/models_torch.py): the round's other steps (Adam,
+    // NewtonSummary, summaries) would otherwise leave its caches and code cold.
+    each((s) => timeOnce(s.gradient));
     each((s, m) =>
       m.grad.push(
         timeOnce(
@@ -295,6 +300,7 @@ async function benchModel(
         ),
       ),
     );
+    timeOnce(jitGradient);
     t.jit.push(
       timeOnce(jitGradient, t.jitCpu, clock ? { kernel: t.jitKernel, gemm: t.jitGemm, patch: t.jitPatch } : undefined),
     );
