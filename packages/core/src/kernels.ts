@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // The pure-JS backend, always available, registered on load.
 import "@tensorflow/tfjs-backend-cpu";
-import { broadcastShapes, convOutSize, maxScatterView, sameShape } from "./shapes";
+import { broadcastShapes, convOutSize, keptShape, maxScatterView, sameShape } from "./shapes";
 import * as gpu from "./webgpu/kernels";
 
 export type Tensor = tf.Tensor;
@@ -551,10 +551,6 @@ function conv2dBias(
   });
 }
 // ---- end fused conv + bias ----
-
-/** x's shape with the reduced `axes` kept as size 1. */
-const keptShape = (shape: readonly number[], axes: readonly number[]): number[] =>
-  shape.map((d, i) => (axes.includes(i) ? 1 : d));
 
 /** (x == m)/#ties along `axes`, at x's shape, as tfjs ops (the composed rule of K.maxScatter and K.maxGather). */
 function maxWeights(x: Tensor, m: Tensor, axes: number[]): Tensor {

@@ -22,6 +22,7 @@ import {
 import { reduceMax, reduceSum } from "./primitives/reduce";
 import { avalOfLike, broadcastTo, concat, pad, reshape, slice } from "./primitives/shape";
 import { broadcastShapes, normalizeAxis, sizeOf } from "./primitives/rules";
+import { keptShape } from "./shapes";
 import { conv2dP, matmulRaw, resolvePadding, type Padding } from "./primitives/linalg";
 import { bind } from "./trace/core";
 import { logSoftmaxOp } from "./primitives/softmax";
@@ -38,10 +39,7 @@ function axesOf(op: string, axis: Axis, rank: number): number[] {
 
 function keep(x: Value, out: Value, axes: number[], keepDims: boolean): Value {
   if (!keepDims) return out;
-  return reshape(
-    out,
-    avalOf(x).shape.map((d, i) => (axes.includes(i) ? 1 : d)),
-  );
+  return reshape(out, keptShape(avalOf(x).shape, axes));
 }
 
 const asValue = (x: ArrayLike): Value => (typeof x === "number" ? K.scalar(x, "float32") : x);

@@ -3,6 +3,10 @@ import { ShapeError } from "./errors";
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** x's shape with the reduced `axes` kept as size 1 (a reduction's result viewed to broadcast against x). */
+export const keptShape = (shape: readonly number[], axes: readonly number[]): number[] =>
+  shape.map((d, i) => (axes.includes(i) ? 1 : d));
+
 export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 

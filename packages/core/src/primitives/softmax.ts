@@ -14,6 +14,7 @@ import { exp, log, mul, stopGradient, sub } from "./elementwise";
 import { reduceMax, reduceSum } from "./reduce";
 import { reshape } from "./shape";
 import { isFloat, sameShape } from "./rules";
+import { keptShape } from "../shapes";
 
 export interface SoftmaxParams {
   /** Distinct axes, sorted, that the softmax normalises over. */
@@ -29,11 +30,7 @@ function checkAxes(op: string, x: Aval, axes: readonly number[]): void {
 }
 
 /** A reduction over `axes` viewed with them kept as size 1 (to broadcast against x). */
-const kept = (x: Value, r: Value, axes: readonly number[]): Value =>
-  reshape(
-    r,
-    avalOf(x).shape.map((d, i) => (axes.includes(i) ? 1 : d)),
-  );
+const kept = (x: Value, r: Value, axes: readonly number[]): Value => reshape(r, keptShape(avalOf(x).shape, axes));
 
 /** logSoftmax(x) = s − log Σ_axes exp(s), s = x − stopGradient(max_axes x) (the max only stabilises). */
 export const logSoftmaxP: Primitive<SoftmaxParams> = {

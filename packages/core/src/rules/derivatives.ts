@@ -4,6 +4,7 @@
  * Written with ops, so they are differentiable in turn.
  */
 import { avalOf, type AnyPrimitive, type Value } from "../trace/core";
+import { keptShape as keptShapeOf } from "../shapes";
 import {
   add,
   addP,
@@ -92,5 +93,4 @@ export const binaryPartials = new Map<AnyPrimitive, [Partial, Partial]>([
 ]);
 
 /** The shape of x with the reduced axes kept as size 1. */
-export const keptShape = (x: Value, axes: readonly number[]): number[] =>
-  avalOf(x).shape.map((d, i) => (axes.includes(i) ? 1 : d));
+export const keptShape = (x: Value, axes: readonly number[]): number[] => keptShapeOf(avalOf(x).shape, axes);

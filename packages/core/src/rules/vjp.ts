@@ -425,7 +425,7 @@ defVjp(conv2dBiasP, (ct, [x, w, b], y, p, needs) => [
 ]);
 
 /** y = tanh(x + b), b [c]: x̄ = ȳ·(1 − y²) (one tanhGrad kernel), b̄ = x̄ summed over the leading axes. */
-defVjp(biasTanhP, (ct, [x, b], y, _p, needs) => {
+defVjp(biasTanhP, (ct, [, b], y, _p, needs) => {
   const z = tanhGrad(y, ct);
-  return [needs[0] ? unbroadcast(z, shapeOf(x!)) : null, needs[1] ? unbroadcast(z, shapeOf(b!)) : null];
+  return [needs[0] ? z : null, needs[1] ? unbroadcast(z, shapeOf(b!)) : null]; // z has x's shape
 });
