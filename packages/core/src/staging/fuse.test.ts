@@ -16,6 +16,7 @@ import { jsGemm } from "../simd/fixtures";
 import { fuse, setFusion } from "./fuse";
 import { maxScatter } from "../primitives/reduce";
 import { tanhGrad } from "../primitives/elementwise";
+import { bruteFilterGradient } from "../testing/convFilterCases";
 
 /** A linear congruential generator: floats in [0, n). */
 function rng(seed: number): (n: number) => number {
@@ -377,28 +378,6 @@ describe("shared patches: conv2d and its filter gradient from one im2col step (w
   /** (Σ ct·(conv(x, w) + b), ∂/∂(w, b)) as one jitted program: the conv and convFilter(x, ct). */
   const valueAndGrads = (c: Case) => (x: hd.Value, w: hd.Value, b: hd.Value, ct: hd.Value) =>
     hd.valueAndGrad((q: { w: hd.Value; b: hd.Value }) => hd.sum(hd.mul(ct, convBias(c)(x, q.w, q.b))))({ w, b });
-  /** dW[u, v, c, o] = Σ_{n,i,j} x[n, i·s + u·d − p, j·s + v·d − q, c]·ct[n, i, j, o] in float64 (taps inside x). */
-  function filterTruth(x: Float32Array, ct: Float32Array, c: Case): Float64Array {
-    const [B, H, W, C] = c.x;
-    const [kh, kw, , O] = c.w;
-    const [Ho, Wo] = outSize(c);
-    const dw = new Float64Array(kh * kw * C * O);
-    for (let n = 0; n < B; n++)
-      for (let i = 0; i < Ho; i++)
-        for (let j = 0; j < Wo; j++)
-          for (let u = 0; u < kh; u++)
-            for (let v = 0; v < kw; v++) {
-              const r = i * c.strides[0] + u * c.dilations[0] - c.padding[0][0];
-              const q = j * c.strides[1] + v * c.dilations[1] - c.padding[1][0];
-              if (r < 0 || r >= H || q < 0 || q >= W) continue;
-              for (let ch = 0; ch < C; ch++)
-                for (let o = 0; o < O; o++) {
-                  const at = ((u * kw + v) * C + ch) * O + o;
-                  dw[at] = dw[at]! + x[((n * H + r) * W + q) * C + ch]! * ct[((n * Ho + i) * Wo + j) * O + o]!;
-                }
-            }
-    return dw;
-  }
 
   it("the plan's jaxpr has im2col, patchConv and patchFilter with a heap GEMM, not without one", () => {
     const c = SHARED[0]!;
@@ -456,7 +435,7 @@ describe("shared patches: conv2d and its filter gradient from one im2col step (w
         ];
         const y = bruteForce(x, w, b, c);
         const wantValue = y.reduce((s, v, i) => s + v * ct[i]!, 0);
-        const wantDw = filterTruth(x, ct, c);
+        const wantDw = bruteFilterGradient(x, c.x, ct, ctShape, c.w, { ...c, filter: [c.w[0], c.w[1]] });
         for (const fused of [true, false]) {
           const previous = setFusion(fused);
           const ts = [tf.tensor(x, c.x), tf.tensor(w, c.w), tf.tensor(b, [c.w[3]]), tf.tensor(ct, ctShape)];
