@@ -10,7 +10,7 @@
 import { K } from "../kernels";
 import { bind, type Primitive } from "../trace/core";
 import { add, tanh } from "./elementwise";
-import { conv2dP, type Conv2DParams, type ConvFilterParams } from "./linalg";
+import { conv2dP, stridedAndDilated, type Conv2DParams, type ConvFilterParams } from "./linalg";
 import { maxScatterP, type ReduceParams } from "./reduce";
 
 /**
@@ -20,8 +20,7 @@ import { maxScatterP, type ReduceParams } from "./reduce";
 export const conv2dBiasP: Primitive<Conv2DParams> = {
   name: "conv2dBias",
   impl: ([x, w, b], p) => {
-    const both = (p.strides[0] > 1 || p.strides[1] > 1) && (p.dilations[0] > 1 || p.dilations[1] > 1);
-    if (both) {
+    if (stridedAndDilated(p)) {
       const y = conv2dP.impl([x!, w!], p);
       const out = K.add(y, b!);
       y.dispose();

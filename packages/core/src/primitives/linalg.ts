@@ -140,9 +140,13 @@ export interface Conv2DParams {
   readonly dilations: readonly [number, number];
 }
 
-function convImpl(x: Tensor, w: Tensor, { strides, padding, dilations }: Conv2DParams): Tensor {
-  const both = (strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1);
-  if (!both) {
+/** Strides and dilations both above 1, which tfjs refuses together: conv2d runs a dense conv, then subsamples. */
+export const stridedAndDilated = ({ strides, dilations }: Conv2DParams): boolean =>
+  (strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1);
+
+function convImpl(x: Tensor, w: Tensor, p: Conv2DParams): Tensor {
+  const { strides, padding, dilations } = p;
+  if (!stridedAndDilated(p)) {
     return K.conv2d(x, w, [strides[0], strides[1]], [[...padding[0]], [...padding[1]]], [dilations[0], dilations[1]]);
   }
   // tfjs refuses strides and dilations together: convolve densely, then subsample.

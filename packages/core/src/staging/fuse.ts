@@ -14,7 +14,13 @@
  * conv2d's input-gradient conv of the flipped filter, conv2d(c, transpose(reverse(w))), → convInput(c, w)
  * (`unflipConvInput`): on the col2im scatter the filter is used as it is.
  */
-import { conv2dP, convFilterP, type Conv2DParams, type ConvFilterParams } from "../primitives/linalg";
+import {
+  conv2dP,
+  convFilterP,
+  stridedAndDilated,
+  type Conv2DParams,
+  type ConvFilterParams,
+} from "../primitives/linalg";
 import { addP, tanhGradP, tanhP } from "../primitives/elementwise";
 import { maxScatterP } from "../primitives/reduce";
 import { reshapeP, reverseP, transposeP } from "../primitives/shape";
@@ -201,8 +207,10 @@ function sharePatches(j: Jaxpr): Jaxpr {
     if (!conv) continue;
     const cp = conv.params as Conv2DParams;
     // conv2d's impl takes strides with dilations as a dense conv, subsampled: not a single im2col.
-    const both = (cp.strides[0] > 1 || cp.strides[1] > 1) && (cp.dilations[0] > 1 || cp.dilations[1] > 1);
-    if (both || !K.sharesPatches(x.aval.shape, conv.inputs[1]!.aval.shape, cp.strides, cp.padding, cp.dilations))
+    if (
+      stridedAndDilated(cp) ||
+      !K.sharesPatches(x.aval.shape, conv.inputs[1]!.aval.shape, cp.strides, cp.padding, cp.dilations)
+    )
       continue;
     let im2col = before.get(conv);
     if (!im2col) {
