@@ -324,7 +324,6 @@ function unflipConvInput(j: Jaxpr): Jaxpr {
     const e = a instanceof Var && uses.get(a) === 1 ? producer.get(a) : undefined;
     return e?.prim === prim ? e : undefined;
   };
-  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
   const away = new Set<Eqn>();
   const replaced = new Map<Eqn, Eqn>();
   for (const e of j.eqns) {
@@ -332,9 +331,10 @@ function unflipConvInput(j: Jaxpr): Jaxpr {
     const p = e.params as Conv2DParams;
     if (p.strides[0] !== 1 || p.strides[1] !== 1) continue;
     const t = only(e.inputs[1], transposeP);
-    if (!t || !same((t.params as { perm: readonly number[] }).perm, [0, 1, 3, 2])) continue;
+    if (!t || !sameShape((t.params as { perm: readonly number[] }).perm, [0, 1, 3, 2])) continue;
     const r = only(t.inputs[0], reverseP);
-    if (!r || !same((r.params as { axes: readonly number[] }).axes, [0, 1]) || !(r.inputs[0] instanceof Var)) continue;
+    if (!r || !sameShape((r.params as { axes: readonly number[] }).axes, [0, 1]) || !(r.inputs[0] instanceof Var))
+      continue;
     away.add(t).add(r);
     replaced.set(e, { prim: convInputP, params: p, inputs: [e.inputs[0]!, r.inputs[0]], outs: e.outs });
   }
