@@ -162,8 +162,7 @@ function asRows(c: { shape: number[]; strides: number[][] }): { R: number; C: nu
 /**
  * A loop o[r·C + k] = expr(X[r·xr + k·xc], Y[r·yr + k·yc], …) over r < R, k < C, compiled for one
  * expression: a loop shared by every operation calls its operation through a megamorphic call
- * site; a loop of its own inlines it (the jitted LeNet-5 gradient's host steps took about a quarter
- * less time in a scratch A/B on a loaded machine; no saved bench). Inputs are named x, y, z in `expr`.
+ * site; a loop of its own inlines it (no saved bench times the two). Inputs are named x, y, z in `expr`.
  */
 type Loop2 = (o: HostData, R: number, C: number, ...inputs: Array<HostData | number>) => void;
 function compileLoop(arity: number, expr: string): Loop2 | undefined {
