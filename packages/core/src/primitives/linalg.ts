@@ -185,7 +185,8 @@ export interface ConvFilterParams extends Conv2DParams {
  * The composite route: a forward conv of x with channels as batch ([c, h, w, b]) and the cotangent
  * with batch as input channels ([ho, wo, b, o]) as filter, strides and dilations swapped, cropped to
  * the filter's extent (strides may leave extra rows) and transposed to [kh, kw, c, o]. On XNNPACK
- * this is faster than a transposeA matmul (`K.convFilter`).
+ * this is faster than a transposeA matmul (`K.convFilter`): LeNet-5's conv1 4.31 against 20.93 ms
+ * by minimum, VGG-11''s seven never slower (`bench/results/2026-12-06-sitting-8.txt`, "filter gradient").
  */
 function convFilterComposite(x: Tensor, ct: Tensor, p: ConvFilterParams): Tensor {
   const [kh, kw] = p.filter;
