@@ -296,7 +296,7 @@ describe("fused bias + tanh in jit plans", () => {
 describe("LeNet-5's gradient on wasm", () => {
   beforeAll(async () => {
     await setBackend("wasm");
-    await installSimdKernels();
+    expect(await installSimdKernels()).toBe(true);
   });
 
   afterEach(() => setHeapGemm(null));
