@@ -6,17 +6,25 @@
  * parts follow one eager thread; the plan is traced once per batch shape, equals eager
  * `valueAndGrad` and leaks no tensor.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as hd from "@hodiff/core";
 import { nll, type Params } from "@hodiff/nn";
-import { CHECKPOINT_FILE } from "./checkpoint";
 import { jitStep, type JitStep } from "./jitStep";
-import { METRICS_FILE, readMetrics } from "./metrics";
 import { buildModel } from "./models";
-import { beforeEachUpdate, hodiff, runResult, silentIo, tempDir, timeless, TINY, tinyConfig } from "./testing/harness";
+import {
+  beforeEachUpdate,
+  expectLibraryTrainSame,
+  hodiff,
+  recorded,
+  runResult,
+  silentIo,
+  tempDir,
+  TINY,
+  tinyConfig,
+} from "./testing/harness";
 import { OPTIMIZERS, type OptimizerEntry } from "./optimizers";
-import { train, type TrainConfig } from "./trainer";
+import { train } from "./trainer";
 
 // Every jitStep made (the real one), so a test can see that the loop computed its steps with it.
 const madeSteps = vi.hoisted(() => [] as JitStep[]);
@@ -31,18 +39,6 @@ vi.mock("./jitStep", async (importOriginal) => {
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 beforeAll(() => hd.setBackend("wasm"));
-
-const read = (path: string) => JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
-/** The execution config.json, the checkpoint and the last epoch record hold. */
-const recorded = (dir: string) => ({
-  config: read(`${dir}/config.json`)["execution"],
-  checkpoint: read(`${dir}/${CHECKPOINT_FILE}`)["execution"],
-  epoch: readMetrics(`${dir}/${METRICS_FILE}`)
-    .filter((r) => r.kind === "epoch")
-    .at(-1)?.["execution"],
-});
-const binOf = (dir: string) =>
-  readFileSync(`${dir}/${(read(`${dir}/${CHECKPOINT_FILE}`)["tensors"] as { file: string }).file}`);
 
 /** Largest |a − b| relative to max |a|. */
 const relDiff = (a: readonly number[], b: readonly number[]) => {
@@ -108,14 +104,7 @@ describe("--jit off, on, recorded", () => {
     );
     expect(r.code).toBe(0);
     expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
-    const lib = tmp.path("off-library");
-    mkdirSync(lib);
-    const cfg = read(`${dir}/config.json`)["config"] as TrainConfig;
-    await train(cfg, { dir: lib, resume: false, io: silentIo, progress: false, backend: "wasm" });
-    expect(readMetrics(`${lib}/${METRICS_FILE}`).map(timeless)).toEqual(
-      readMetrics(`${dir}/${METRICS_FILE}`).map(timeless),
-    );
-    expect(binOf(lib).equals(binOf(dir))).toBe(true);
+    await expectLibraryTrainSame(dir, tmp.path("off-library"));
   });
 
   it("--jit on is printed and recorded; a resumed run keeps it; --jit off on resume changes it", async () => {
