@@ -85,23 +85,14 @@ describe.each([
   });
 });
 
+/** `hodiff train` of TINY for `epochs` epochs on one thread and the wasm GEMM, with `--jit jit`, into `dir`. */
+const tinyOneWasmThread = (epochs: string, jit: "on" | "off", dir: string) =>
+  hodiff("train", ...TINY, "--epochs", epochs, "--threads", "1", "--gemm", "wasm", "--jit", jit, "--out", dir);
+
 describe("--jit off, on, recorded", () => {
   it("--jit off is the library's train without options, bit for bit", async () => {
     const dir = tmp.path("off");
-    const r = await hodiff(
-      "train",
-      ...TINY,
-      "--epochs",
-      "2",
-      "--threads",
-      "1",
-      "--gemm",
-      "wasm",
-      "--jit",
-      "off",
-      "--out",
-      dir,
-    );
+    const r = await tinyOneWasmThread("2", "off", dir);
     expect(r.code).toBe(0);
     expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
     await expectLibraryTrainSame(dir, tmp.path("off-library"));
@@ -110,20 +101,7 @@ describe("--jit off, on, recorded", () => {
   it("--jit on is printed and recorded; a resumed run keeps it; --jit off on resume changes it", async () => {
     const dir = tmp.path("kept");
     const on = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: true };
-    const first = await hodiff(
-      "train",
-      ...TINY,
-      "--epochs",
-      "1",
-      "--threads",
-      "1",
-      "--gemm",
-      "wasm",
-      "--jit",
-      "on",
-      "--out",
-      dir,
-    );
+    const first = await tinyOneWasmThread("1", "on", dir);
     expect(first.code).toBe(0);
     expect(first.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit on");
     expect(recorded(dir)).toEqual({ config: on, checkpoint: on, epoch: on });
