@@ -23,8 +23,8 @@ export interface SummariesOptions {
   chunkSize?: number;
   /**
    * Run both passes as one `jit` plan, traced anew for each call (default false: on the paper MLP
-   * it is about as fast as eager, `bench/summaries.ts`; `summariesAsync` and debugNans always run
-   * eagerly). The plan's CSE shares what eager's `shareProducts` shares, and the primal.
+   * it was slower than eager, 73.1 against 57.9 ms in bench/results/2026-12-06-sitting-8.txt,
+   * `bench/summaries.ts`; `summariesAsync` and debugNans always run eagerly). The plan's CSE shares what eager's `shareProducts` shares, and the primal.
    */
   jit?: boolean;
 }
