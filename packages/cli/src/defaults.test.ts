@@ -7,33 +7,19 @@
  * run recorded with the native GEMM resumes on wasm with a note.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
 import { nativeGemmAvailable } from "@hodiff/native";
 import { CHECKPOINT_FILE } from "./checkpoint";
-import { METRICS_FILE, readMetrics } from "./metrics";
-import { hodiff, silentIo, tempDir, timeless, TINY } from "./testing/harness";
-import { train, type TrainConfig } from "./trainer";
+import { expectLibraryTrainSame, hodiff, readJson, recorded, tempDir, TINY } from "./testing/harness";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 beforeAll(() => hd.setBackend("wasm"));
 const built = nativeGemmAvailable();
-
-const read = (path: string) => JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
-/** The execution config.json, the checkpoint and the last epoch record hold. */
-const recorded = (dir: string) => ({
-  config: read(`${dir}/config.json`)["execution"],
-  checkpoint: read(`${dir}/${CHECKPOINT_FILE}`)["execution"],
-  epoch: readMetrics(`${dir}/${METRICS_FILE}`)
-    .filter((r) => r.kind === "epoch")
-    .at(-1)?.["execution"],
-});
-const binOf = (dir: string) =>
-  readFileSync(`${dir}/${(read(`${dir}/${CHECKPOINT_FILE}`)["tensors"] as { file: string }).file}`);
 
 describe("hodiff train's defaults", () => {
   it("a default run prints and records the resolved values: the native GEMM where it loads, one thread and eager with --hidden", async () => {
@@ -83,14 +69,7 @@ describe("hodiff train's defaults", () => {
     expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
     const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: false };
     expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
-    const lib = tmp.path("library");
-    mkdirSync(lib);
-    const cfg = read(`${dir}/config.json`)["config"] as TrainConfig;
-    await train(cfg, { dir: lib, resume: false, io: silentIo, progress: false, backend: "wasm" });
-    expect(readMetrics(`${lib}/${METRICS_FILE}`).map(timeless)).toEqual(
-      readMetrics(`${dir}/${METRICS_FILE}`).map(timeless),
-    );
-    expect(binOf(lib).equals(binOf(dir))).toBe(true);
+    await expectLibraryTrainSame(dir, tmp.path("library"));
   });
 
   it("a resumed run keeps its recorded settings; a flag given on resume changes them", async () => {
@@ -151,7 +130,7 @@ describe("where @hodiff/native's addon cannot load (a child process)", () => {
         /note: the run used gemm native \(OpenBLAS\), but the native GEMM cannot load: .* continues with the wasm GEMM/,
       );
       expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
-      expect(read(`${dir}/${CHECKPOINT_FILE}`)["epoch"]).toBe(2);
+      expect(readJson(`${dir}/${CHECKPOINT_FILE}`)["epoch"]).toBe(2);
     },
     60_000,
   );

@@ -37,13 +37,17 @@ const auto = (over: Partial<ExecutionRequest> = {}): ExecutionRequest => ({
   ...over,
 });
 
+/** The `grad-model` lines of a saved sitting, bench/results/`file`, parsed. */
+const gradModelLines = (file: string) =>
+  readFileSync(new URL(`../../../bench/results/${file}`, import.meta.url), "utf8")
+    .split("\n")
+    .filter((line) => line.startsWith('{"name":"grad-model"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
 /** What the sitting measured: the first line of each (model, gemm, threads, BLAS threads) — OpenBLAS's own kernels, not the Haswell rerun. */
 function sitting(): Map<string, { adam: number; ns: number }> {
-  const text = readFileSync(new URL("../../../bench/results/2026-12-06-sitting-5.txt", import.meta.url), "utf8");
   const out = new Map<string, { adam: number; ns: number }>();
-  for (const line of text.split("\n")) {
-    if (!line.startsWith('{"name":"grad-model"')) continue;
-    const r = JSON.parse(line) as Record<string, unknown>;
+  for (const r of gradModelLines("2026-12-06-sitting-5.txt")) {
     const key = `${String(r["model"])} ${String(r["gemm"])} ${String(r["threads"])} ${String(r["blas_threads"] ?? 1)}`;
     if (!out.has(key)) out.set(key, { adam: r["adam_step_ms"] as number, ns: r["ns_step_ms"] as number });
   }
@@ -86,11 +90,8 @@ describe("FASTEST, the table", () => {
 describe("JIT_FASTEST, the table", () => {
   /** Sitting 6's first one-thread line of each (model, gemm): its eager and jitted gradient medians. */
   function sitting6(): Map<string, { eager: number; jit: number }> {
-    const text = readFileSync(new URL("../../../bench/results/2026-12-06-sitting-6.txt", import.meta.url), "utf8");
     const out = new Map<string, { eager: number; jit: number }>();
-    for (const line of text.split("\n")) {
-      if (!line.startsWith('{"name":"grad-model"')) continue;
-      const r = JSON.parse(line) as Record<string, unknown>;
+    for (const r of gradModelLines("2026-12-06-sitting-6.txt")) {
       const key = `${String(r["model"])} ${String(r["gemm"])}`;
       if (r["threads"] === 1 && typeof r["grad_jit_ms"] === "number" && !out.has(key))
         out.set(key, { eager: r["grad_ms"] as number, jit: r["grad_jit_ms"] });

@@ -78,6 +78,7 @@ export {
 export {
   describeExecution,
   FASTEST,
+  JIT_FASTEST,
   MEASURED_CORES,
   recordedExecution,
   resolveExecution,
@@ -85,6 +86,7 @@ export {
   type Execution,
   type ExecutionRequest,
   type Fastest,
+  type JitFastest,
 } from "./execution";
 export { MODEL_NAMES, buildModel, defaultInputShape, type ModelOptions } from "./models";
 export { DATASET_CHOICES, loadRunData, type DatasetChoice, type RunData, type RunDataOptions } from "./datasets";

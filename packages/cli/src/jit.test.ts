@@ -6,17 +6,25 @@
  * parts follow one eager thread; the plan is traced once per batch shape, equals eager
  * `valueAndGrad` and leaks no tensor.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as hd from "@hodiff/core";
 import { nll, type Params } from "@hodiff/nn";
-import { CHECKPOINT_FILE } from "./checkpoint";
 import { jitStep, type JitStep } from "./jitStep";
-import { METRICS_FILE, readMetrics } from "./metrics";
 import { buildModel } from "./models";
-import { beforeEachUpdate, hodiff, runResult, silentIo, tempDir, timeless, TINY, tinyConfig } from "./testing/harness";
+import {
+  beforeEachUpdate,
+  expectLibraryTrainSame,
+  hodiff,
+  recorded,
+  runResult,
+  silentIo,
+  tempDir,
+  TINY,
+  tinyConfig,
+} from "./testing/harness";
 import { OPTIMIZERS, type OptimizerEntry } from "./optimizers";
-import { train, type TrainConfig } from "./trainer";
+import { train } from "./trainer";
 
 // Every jitStep made (the real one), so a test can see that the loop computed its steps with it.
 const madeSteps = vi.hoisted(() => [] as JitStep[]);
@@ -31,18 +39,6 @@ vi.mock("./jitStep", async (importOriginal) => {
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 beforeAll(() => hd.setBackend("wasm"));
-
-const read = (path: string) => JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
-/** The execution config.json, the checkpoint and the last epoch record hold. */
-const recorded = (dir: string) => ({
-  config: read(`${dir}/config.json`)["execution"],
-  checkpoint: read(`${dir}/${CHECKPOINT_FILE}`)["execution"],
-  epoch: readMetrics(`${dir}/${METRICS_FILE}`)
-    .filter((r) => r.kind === "epoch")
-    .at(-1)?.["execution"],
-});
-const binOf = (dir: string) =>
-  readFileSync(`${dir}/${(read(`${dir}/${CHECKPOINT_FILE}`)["tensors"] as { file: string }).file}`);
 
 /** Largest |a − b| relative to max |a|. */
 const relDiff = (a: readonly number[], b: readonly number[]) => {
@@ -89,52 +85,23 @@ describe.each([
   });
 });
 
+/** `hodiff train` of TINY for `epochs` epochs on one thread and the wasm GEMM, with `--jit jit`, into `dir`. */
+const tinyOneWasmThread = (epochs: string, jit: "on" | "off", dir: string) =>
+  hodiff("train", ...TINY, "--epochs", epochs, "--threads", "1", "--gemm", "wasm", "--jit", jit, "--out", dir);
+
 describe("--jit off, on, recorded", () => {
   it("--jit off is the library's train without options, bit for bit", async () => {
     const dir = tmp.path("off");
-    const r = await hodiff(
-      "train",
-      ...TINY,
-      "--epochs",
-      "2",
-      "--threads",
-      "1",
-      "--gemm",
-      "wasm",
-      "--jit",
-      "off",
-      "--out",
-      dir,
-    );
+    const r = await tinyOneWasmThread("2", "off", dir);
     expect(r.code).toBe(0);
     expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
-    const lib = tmp.path("off-library");
-    mkdirSync(lib);
-    const cfg = read(`${dir}/config.json`)["config"] as TrainConfig;
-    await train(cfg, { dir: lib, resume: false, io: silentIo, progress: false, backend: "wasm" });
-    expect(readMetrics(`${lib}/${METRICS_FILE}`).map(timeless)).toEqual(
-      readMetrics(`${dir}/${METRICS_FILE}`).map(timeless),
-    );
-    expect(binOf(lib).equals(binOf(dir))).toBe(true);
+    await expectLibraryTrainSame(dir, tmp.path("off-library"));
   });
 
   it("--jit on is printed and recorded; a resumed run keeps it; --jit off on resume changes it", async () => {
     const dir = tmp.path("kept");
     const on = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: true };
-    const first = await hodiff(
-      "train",
-      ...TINY,
-      "--epochs",
-      "1",
-      "--threads",
-      "1",
-      "--gemm",
-      "wasm",
-      "--jit",
-      "on",
-      "--out",
-      dir,
-    );
+    const first = await tinyOneWasmThread("1", "on", dir);
     expect(first.code).toBe(0);
     expect(first.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit on");
     expect(recorded(dir)).toEqual({ config: on, checkpoint: on, epoch: on });

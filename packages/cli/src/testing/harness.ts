@@ -1,13 +1,14 @@
 /** Test helpers: run `hodiff` in-process with captured output, in a temporary directory. */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Io } from "../io";
 import type { OptimizerEntry } from "../optimizers";
 import { run } from "../program";
-import type { TrainConfig } from "../trainer";
+import { train, type TrainConfig } from "../trainer";
+import { expect } from "vitest";
 import * as hd from "@hodiff/core";
-import { loadCheckpoint } from "../checkpoint";
+import { CHECKPOINT_FILE, loadCheckpoint } from "../checkpoint";
 import { METRICS_FILE, readMetrics, type MetricsRecord } from "../metrics";
 
 /** The result of one in-process run. */
@@ -122,3 +123,33 @@ export function runResult(dir: string): { losses: number[]; params: number[] } {
 /** A metrics record without its wall times (`*time_s`), which differ between runs. */
 export const timeless = (r: MetricsRecord) =>
   Object.fromEntries(Object.entries(r).filter(([k]) => !k.endsWith("time_s")));
+
+/** A JSON file as a record. */
+export const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+
+/** The execution config.json, the checkpoint and the last epoch record of the run in `dir` hold. */
+export const recorded = (dir: string) => ({
+  config: readJson(`${dir}/config.json`)["execution"],
+  checkpoint: readJson(`${dir}/${CHECKPOINT_FILE}`)["execution"],
+  epoch: readMetrics(`${dir}/${METRICS_FILE}`)
+    .filter((r) => r.kind === "epoch")
+    .at(-1)?.["execution"],
+});
+
+/** The bytes of the checkpoint's tensor file in `dir`. */
+const binOf = (dir: string) =>
+  readFileSync(`${dir}/${(readJson(`${dir}/${CHECKPOINT_FILE}`)["tensors"] as { file: string }).file}`);
+
+/**
+ * Runs the library's `train` without options on the config the run in `dir` recorded, in `libDir`
+ * (made here), and expects its metrics (less wall times) and checkpoint tensors to equal the run's, bit for bit.
+ */
+export async function expectLibraryTrainSame(dir: string, libDir: string): Promise<void> {
+  mkdirSync(libDir);
+  const cfg = readJson(`${dir}/config.json`)["config"] as TrainConfig;
+  await train(cfg, { dir: libDir, resume: false, io: silentIo, progress: false, backend: "wasm" });
+  expect(readMetrics(`${libDir}/${METRICS_FILE}`).map(timeless)).toEqual(
+    readMetrics(`${dir}/${METRICS_FILE}`).map(timeless),
+  );
+  expect(binOf(libDir).equals(binOf(dir))).toBe(true);
+}
