@@ -353,8 +353,9 @@ function conv2dIm2col(
  * n = o output channels: with the native GEMM for n ≥ 64 (whatever kh·kw·c); never on XNNPACK (its
  * flagged BatchMatMul is slow, `flagsTaken`). Both routes build a patch matrix of the same size,
  * so only the transposes of x and ct are saved. `pnpm bench conv --gemm wasm,native`, "filter
- * gradient" lines, 2026-12-06 (loaded 2-core machine, speedup by median / by minimum): VGG-11''s
- * seven (n = 64–512) 0.88–1.39 / 1.04–1.38, LeNet-5's (n = 6, 16) 0.7–0.95 / 0.66–0.95.
+ * gradient" lines of sitting 8 (bench/results/2026-12-06-sitting-8.txt; speedup by median / by
+ * minimum): VGG-11''s seven (n = 64–512) 0.87–1.45 / 1.02–1.24 (e.g. 1.52 vs 1.78 ms by minimum,
+ * n = 64), LeNet-5's (n = 6, 16) 0.71–0.91 / 0.70–0.90 (0.69 vs 0.48 ms, n = 16).
  */
 export function convFilterIm2colFaster(n: number, native: boolean): boolean {
   return native && n >= 64;
