@@ -390,27 +390,33 @@ function convFilterIm2col(
   if (chunk < 1) return null;
   if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O, true)) return null;
   return tf.tidy(() => {
-    const narrow = O < 16;
     const product = (xs: Tensor, cs: Tensor): Tensor =>
-      patchesTimesCt(patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations), cs, narrow);
+      patchesTimesCt(patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations), cs);
     let sum: Tensor | null = null;
     for (let b = 0; b < B; b += chunk) {
       const n = Math.min(chunk, B - b);
       const part = chunk >= B ? product(x, ct) : product(tf.slice(x, b, n), tf.slice(ct, b, n));
       sum = sum === null ? part : tf.add(sum, part);
     }
-    return tf.reshape(narrow ? K.transpose(sum!, [1, 0]) : sum!, [kh, kw, C, O]);
+    return asFilter(sum!, [kh, kw, C, O]);
   });
 }
 
-/** patchesᵀ·ct as [k, o], or with `narrow` its transpose ctᵀ·patches as [o, k]; ct [n, ho, wo, o] over the patches' n·ho·wo rows. */
-function patchesTimesCt(patches: Tensor, ct: Tensor, narrow: boolean): Tensor {
+/** Below this many output channels the filter gradient's product is formed transposed (`patchesTimesCt`). */
+const NARROW_O = 16;
+
+/** patchesᵀ·ct as [k, o], or under NARROW_O output channels its transpose ctᵀ·patches as [o, k]; ct [n, ho, wo, o] over the patches' n·ho·wo rows. */
+function patchesTimesCt(patches: Tensor, ct: Tensor): Tensor {
   const ct2 = tf.reshape(ct, [patches.shape[0]!, ct.shape[3]!]);
   // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
   // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16
   // (a scratch timing of the two products, not saved; `pnpm bench conv` times the route as a whole).
-  return narrow ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
+  return ct.shape[3]! < NARROW_O ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
 }
+
+/** A patchesTimesCt product (or a sum of them) as the filter gradient [kh, kw, c, o]. */
+const asFilter = (dw: Tensor, filter: [number, number, number, number]): Tensor =>
+  tf.reshape(filter[3] < NARROW_O ? K.transpose(dw, [1, 0]) : dw, filter);
 
 // ---- shared patches (jit plans: staging/fuse.ts, sharePatches) ----
 
@@ -453,11 +459,8 @@ function patchConv(patches: Tensor, w: Tensor, b: Tensor | undefined, out: reado
 /** convFilter(x, ct) from x's patch matrix: patchesᵀ·ct reshaped to the filter's [kh, kw, c, o]. */
 function patchFilter(patches: Tensor, ct: Tensor, filter: readonly [number, number]): Tensor {
   return tf.tidy(() => {
-    const O = ct.shape[3]!;
-    const narrow = O < 16;
-    const dw = patchesTimesCt(patches, ct, narrow);
     const C = patches.shape[1]! / (filter[0] * filter[1]);
-    return tf.reshape(narrow ? K.transpose(dw, [1, 0]) : dw, [filter[0], filter[1], C, O]);
+    return asFilter(patchesTimesCt(patches, ct), [filter[0], filter[1], C, ct.shape[3]!]);
   });
 }
 // ---- end shared patches ----
