@@ -86,10 +86,13 @@ let heapGemm: HeapGemm | null = null;
 /**
  * Which transpose flags tf.matMul takes on `a`, `b` at least as fast as plain operands ([A's, B's]);
  * `K.matmul` passes those and materialises the other transposes. Measured with
- * `npx tsx bench/matmulLayouts.ts [--backend cpu] [--gemm native]` (the paper MLP's gradient matmuls):
- * - wasm with a heap GEMM (native BLAS): both — cblas's flags, 1.0–1.3× faster than transpose + matmul.
- * - wasm with XNNPACK: neither — its BatchMatMul with flags is 14–50× slower than transpose + matmul.
- * - cpu: B's (c·W2ᵀ 1.28× faster with the flag), not A's (Xᵀ·c, H1ᵀ·c 0.8–0.98×).
+ * `npx tsx bench/matmulLayouts.ts [--backend cpu] [--gemm native]` (the paper MLP's gradient matmuls;
+ * flags against transpose + matmul, one loaded run of each, bench/results/2026-12-06-matmul-layouts.txt):
+ * - wasm with a heap GEMM (native BLAS): both — cblas's flags (dW1 = Xᵀ·c 2.69 vs 2.92 ms, dX2 =
+ *   c·W2ᵀ 0.53 vs 0.55 ms; dW2 = H1ᵀ·c 0.68 vs 0.51 ms in that run), and no Transpose kernel to run.
+ * - wasm with XNNPACK: neither — its BatchMatMul with flags is 8–43× slower (dW1 173.7 vs 4.0 ms,
+ *   dX2 12.0 vs 1.5 ms, dW2 40.8 vs 1.1 ms).
+ * - cpu: B's (c·W2ᵀ 32.3 vs 48.1 ms), not A's (Xᵀ·c 173.9 vs 171.6 ms, H1ᵀ·c 42.5 vs 39.4 ms).
  * - webgpu: neither, as before the flags existed. Measured only on a software adapter (llvmpipe,
  *   `--backend webgpu`): A's flag 1.0–1.07×, B's 0.45×; not measured on a hardware GPU.
  */
