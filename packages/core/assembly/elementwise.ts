@@ -345,8 +345,9 @@ export function transpose(x: usize, out: usize, batch: i32, rows: i32, cols: i32
 // ── broadcast / layout kernels ──────────────────────────────────────────────────────────────────
 // Elementwise ops where one operand repeats along the leading axes (a conv or dense layer's bias:
 // [..., C] + [C]), reverse (a conv filter's flip) and transposes by any permutation. tfjs-wasm's
-// broadcasting Add goes through XNNPACK's generic broadcast path (a [100,28,28,6] + [6] bias: 0.71 ms
-// in `pnpm bench layout`, 2026-12-06 03:40 UTC under load, 5× a same-shape add); its Reverse and non-swap Transpose walk one element at a time.
+// broadcasting Add goes through XNNPACK's generic broadcast path (a [100,28,28,6] + [6] bias: 0.77 ms
+// by minimum in `pnpm bench layout`, bench/results/2026-12-06-layout.txt); its Reverse and non-swap
+// Transpose walk one element at a time.
 
 const ADD = 0;
 

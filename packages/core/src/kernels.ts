@@ -86,10 +86,13 @@ let heapGemm: HeapGemm | null = null;
 /**
  * Which transpose flags tf.matMul takes on `a`, `b` at least as fast as plain operands ([A's, B's]);
  * `K.matmul` passes those and materialises the other transposes. Measured with
- * `npx tsx bench/matmulLayouts.ts [--backend cpu] [--gemm native]` (the paper MLP's gradient matmuls):
- * - wasm with a heap GEMM (native BLAS): both — cblas's flags, 1.0–1.3× faster than transpose + matmul.
- * - wasm with XNNPACK: neither — its BatchMatMul with flags is 14–50× slower than transpose + matmul.
- * - cpu: B's (c·W2ᵀ 1.28× faster with the flag), not A's (Xᵀ·c, H1ᵀ·c 0.8–0.98×).
+ * `npx tsx bench/matmulLayouts.ts [--backend cpu] [--gemm native]` (the paper MLP's gradient matmuls;
+ * flags against transpose + matmul, one loaded run of each, bench/results/2026-12-06-matmul-layouts.txt):
+ * - wasm with a heap GEMM (native BLAS): both — cblas's flags (dW1 = Xᵀ·c 2.69 vs 2.92 ms, dX2 =
+ *   c·W2ᵀ 0.53 vs 0.55 ms; dW2 = H1ᵀ·c 0.68 vs 0.51 ms in that run), and no Transpose kernel to run.
+ * - wasm with XNNPACK: neither — its BatchMatMul with flags is 8–43× slower (dW1 173.7 vs 4.0 ms,
+ *   dX2 12.0 vs 1.5 ms, dW2 40.8 vs 1.1 ms).
+ * - cpu: B's (c·W2ᵀ 32.3 vs 48.1 ms), not A's (Xᵀ·c 173.9 vs 171.6 ms, H1ᵀ·c 42.5 vs 39.4 ms).
  * - webgpu: neither, as before the flags existed. Measured only on a software adapter (llvmpipe,
  *   `--backend webgpu`): A's flag 1.0–1.07×, B's 0.45×; not measured on a hardware GPU.
  */
@@ -353,8 +356,9 @@ function conv2dIm2col(
  * n = o output channels: with the native GEMM for n ≥ 64 (whatever kh·kw·c); never on XNNPACK (its
  * flagged BatchMatMul is slow, `flagsTaken`). Both routes build a patch matrix of the same size,
  * so only the transposes of x and ct are saved. `pnpm bench conv --gemm wasm,native`, "filter
- * gradient" lines, 2026-12-06 (loaded 2-core machine, speedup by median / by minimum): VGG-11''s
- * seven (n = 64–512) 0.88–1.39 / 1.04–1.38, LeNet-5's (n = 6, 16) 0.7–0.95 / 0.66–0.95.
+ * gradient" lines of sitting 8 (bench/results/2026-12-06-sitting-8.txt; speedup by median / by
+ * minimum): VGG-11''s seven (n = 64–512) 0.87–1.45 / 1.02–1.24 (e.g. 1.52 vs 1.78 ms by minimum,
+ * n = 64), LeNet-5's (n = 6, 16) 0.71–0.91 / 0.70–0.90 (0.69 vs 0.48 ms, n = 16).
  */
 export function convFilterIm2colFaster(n: number, native: boolean): boolean {
   return native && n >= 64;
@@ -389,27 +393,33 @@ function convFilterIm2col(
   if (chunk < 1) return null;
   if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O, true)) return null;
   return tf.tidy(() => {
-    const narrow = O < 16;
     const product = (xs: Tensor, cs: Tensor): Tensor =>
-      patchesTimesCt(patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations), cs, narrow);
+      patchesTimesCt(patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations), cs);
     let sum: Tensor | null = null;
     for (let b = 0; b < B; b += chunk) {
       const n = Math.min(chunk, B - b);
       const part = chunk >= B ? product(x, ct) : product(tf.slice(x, b, n), tf.slice(ct, b, n));
       sum = sum === null ? part : tf.add(sum, part);
     }
-    return tf.reshape(narrow ? K.transpose(sum!, [1, 0]) : sum!, [kh, kw, C, O]);
+    return asFilter(sum!, [kh, kw, C, O]);
   });
 }
 
-/** patchesᵀ·ct as [k, o], or with `narrow` its transpose ctᵀ·patches as [o, k]; ct [n, ho, wo, o] over the patches' n·ho·wo rows. */
-function patchesTimesCt(patches: Tensor, ct: Tensor, narrow: boolean): Tensor {
+/** Below this many output channels the filter gradient's product is formed transposed (`patchesTimesCt`). */
+const NARROW_O = 16;
+
+/** patchesᵀ·ct as [k, o], or under NARROW_O output channels its transpose ctᵀ·patches as [o, k]; ct [n, ho, wo, o] over the patches' n·ho·wo rows. */
+function patchesTimesCt(patches: Tensor, ct: Tensor): Tensor {
   const ct2 = tf.reshape(ct, [patches.shape[0]!, ct.shape[3]!]);
   // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
   // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16
   // (a scratch timing of the two products, not saved; `pnpm bench conv` times the route as a whole).
-  return narrow ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
+  return ct.shape[3]! < NARROW_O ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
 }
+
+/** A patchesTimesCt product (or a sum of them) as the filter gradient [kh, kw, c, o]. */
+const asFilter = (dw: Tensor, filter: [number, number, number, number]): Tensor =>
+  tf.reshape(filter[3] < NARROW_O ? K.transpose(dw, [1, 0]) : dw, filter);
 
 // ---- shared patches (jit plans: staging/fuse.ts, sharePatches) ----
 
@@ -452,11 +462,8 @@ function patchConv(patches: Tensor, w: Tensor, b: Tensor | undefined, out: reado
 /** convFilter(x, ct) from x's patch matrix: patchesᵀ·ct reshaped to the filter's [kh, kw, c, o]. */
 function patchFilter(patches: Tensor, ct: Tensor, filter: readonly [number, number]): Tensor {
   return tf.tidy(() => {
-    const O = ct.shape[3]!;
-    const narrow = O < 16;
-    const dw = patchesTimesCt(patches, ct, narrow);
     const C = patches.shape[1]! / (filter[0] * filter[1]);
-    return tf.reshape(narrow ? K.transpose(dw, [1, 0]) : dw, [filter[0], filter[1], C, O]);
+    return asFilter(patchesTimesCt(patches, ct), [filter[0], filter[1], C, ct.shape[3]!]);
   });
 }
 // ---- end shared patches ----

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { setBackend } from "../backend";
 import { K } from "../kernels";
 import { BIAS_TANH, installSimdKernels } from "./install";
+import { ulps } from "./fixtures";
 
 const EDGES = [NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-40, 40, -40, 9.5, -1e-7];
 
@@ -25,17 +26,6 @@ function values(n: number, seed: number, edges: boolean): Float32Array {
 
 /** [x's shape]: rows of 16, 120, 84 (whole vectors; 120 and 84 leave 2 and 1 vectors past the four-vector loop), 6, 5, 3, 1, 7 (tails). */
 const SHAPES = [[3, 4, 4, 16], [5, 120], [7, 84], [9, 6], [4, 5], [2, 3, 3], [6, 1], [1, 7], [0, 8], [4]];
-
-/** Distance in float32 ulps (0 where both are NaN or equal infinities; Infinity where one is NaN). */
-function ulps(a: number, b: number): number {
-  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
-  if (a === b) return 0;
-  if (!Number.isFinite(a) || !Number.isFinite(b)) return Infinity;
-  const i = new Int32Array(new Float32Array([a, b]).buffer);
-  // Sign-magnitude bit patterns onto a line where adjacent floats differ by 1.
-  const line = (k: number) => (k < 0 ? -(k & 0x7fffffff) : k);
-  return Math.abs(line(i[0]!) - line(i[1]!));
-}
 
 describe("HodiffBiasTanh: tanh(x + b) in one pass", () => {
   /** [x, b] per case and edge setting, and the cpu backend's add then tanh of them. */

@@ -1,4 +1,4 @@
-/** Shared by the SIMD tests: a heap GEMM in plain JS (the native-GEMM routing checked without a native addon), a conv comparison. */
+/** Shared by the SIMD tests: a heap GEMM in plain JS (the native-GEMM routing checked without a native addon), a conv comparison, float32 ulps. */
 import { expect } from "vitest";
 import type { HeapGemm } from "../kernels";
 
@@ -30,4 +30,15 @@ export function expectConvClose(got: ArrayLike<number>, want: ArrayLike<number>,
     } else expect(got[j], `${label} at ${j}`).toBe(want[j]);
   }
   return finite;
+}
+
+/** Distance in float32 ulps (0 where both are NaN or equal infinities; Infinity where one is NaN). */
+export function ulps(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
+  if (a === b) return 0;
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return Infinity;
+  const i = new Int32Array(new Float32Array([a, b]).buffer);
+  // Map the sign-magnitude bit patterns onto a line where adjacent floats differ by 1.
+  const line = (k: number) => (k < 0 ? -(k & 0x7fffffff) : k);
+  return Math.abs(line(i[0]!) - line(i[1]!));
 }

@@ -19,18 +19,8 @@ import {
 } from "./install";
 import { SIMD_WASM_BASE64 } from "./module";
 import { compileSimd } from "./build";
+import { ulps } from "./fixtures";
 import * as hd from "../index";
-
-/** Distance in float32 ulps (0 where both are NaN or equal infinities; Infinity where one is NaN). */
-function ulps(a: number, b: number): number {
-  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
-  if (a === b) return 0;
-  if (!Number.isFinite(a) || !Number.isFinite(b)) return Infinity;
-  const i = new Int32Array(new Float32Array([a, b]).buffer);
-  // Map the sign-magnitude bit patterns onto a line where adjacent floats differ by 1.
-  const line = (k: number) => (k < 0 ? -(k & 0x7fffffff) : k);
-  return Math.abs(line(i[0]!) - line(i[1]!));
-}
 
 const SPECIAL = [
   0,
