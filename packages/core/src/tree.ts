@@ -45,6 +45,38 @@ export function treeFlatten<L = Value>(tree: unknown): [L[], TreeDef] {
   return [leaves, def];
 }
 
+/**
+ * treeFlatten's leaves with a string that identifies the structure and each leaf's `describe`
+ * (e.g. a jit cache key): two trees get the same key exactly when they have the same TreeDef
+ * and equal descriptions leaf by leaf. One pass and no TreeDef objects: jit calls it per call.
+ * `describe` must not return a string containing ";" (it ends each leaf's part).
+ */
+export function treeFlattenKey<L = Value>(tree: unknown, describe: (leaf: unknown) => string): [L[], string] {
+  const leaves: L[] = [];
+  let key = "";
+  const go = (t: unknown): void => {
+    if (t === null) key += "N";
+    else if (t === undefined) key += "U";
+    else if (Array.isArray(t)) {
+      key += "[";
+      for (let i = 0; i < t.length; i++) go(t[i]);
+      key += "]";
+    } else if (isPlainObject(t) && !isValue(t)) {
+      key += "{";
+      for (const k of Object.keys(t)) {
+        key += JSON.stringify(k);
+        go(t[k]);
+      }
+      key += "}";
+    } else {
+      leaves.push(t as L);
+      key += `L${describe(t)};`;
+    }
+  };
+  go(tree);
+  return [leaves, key];
+}
+
 /** Rebuild a tree of structure `def` from leaves in order. */
 export function treeUnflatten<L>(def: TreeDef, leaves: readonly L[]): Tree<L> {
   let i = 0;

@@ -128,55 +128,72 @@ export class Plan {
 
   /** Run on concrete inputs; returns fresh tensors owned by the caller. */
   run(args: readonly Tensor[]): Tensor[] {
+    // One loop over precomputed steps with no closures or arrays made per step: between kernels
+    // the plan's own JS is all that runs (`bench/models.ts` counts it in grad_ms − kernel_ms).
     const dev: (Tensor | undefined)[] = new Array(this.nSlots);
     const host: (HostArray | undefined)[] = new Array(this.nSlots);
-    this.consts.forEach((c, i) => (dev[i] = c));
+    const nc = this.consts.length;
+    for (let i = 0; i < nc; i++) dev[i] = this.consts[i];
     for (let i = 0; i < this.nIns; i++) dev[this.nConsts + i] = args[i];
     const firstIntermediate = this.nConsts + this.nIns;
     // Tensors made for constants, literals or inputs during this run (freed at the end).
     const made: Tensor[] = [];
-    const onHost = (j: number): HostArray => {
-      let h = host[j] ?? (j < this.nConsts ? this.constHost[j] : undefined);
-      if (h === undefined) {
-        h = download(dev[j]!);
-        if (j < this.consts.length) this.constHost[j] = h;
-      }
-      host[j] = h;
-      return h;
-    };
-    const onDevice = (j: number): Tensor => {
-      let t = dev[j];
-      if (t === undefined) {
-        t = upload(onHost(j));
-        dev[j] = t;
-        if (j < firstIntermediate) made.push(t);
-      }
-      return t;
-    };
     try {
       for (const s of this.steps) {
-        if (s.host) host[s.out] = s.host(s.inputs.map(onHost), s.params, s.outAval);
-        else dev[s.out] = s.prim.impl(s.inputs.map(onDevice), s.params);
-        for (const f of s.frees) {
+        const ins = s.inputs;
+        if (s.host) {
+          const xs: HostArray[] = new Array(ins.length);
+          for (let k = 0; k < ins.length; k++) xs[k] = this.onHost(ins[k]!, dev, host);
+          host[s.out] = s.host(xs, s.params, s.outAval);
+        } else {
+          const xs: Tensor[] = new Array(ins.length);
+          for (let k = 0; k < ins.length; k++) xs[k] = this.onDevice(ins[k]!, dev, host, made);
+          dev[s.out] = s.prim.impl(xs, s.params);
+        }
+        const frees = s.frees;
+        for (let k = 0; k < frees.length; k++) {
+          const f = frees[k]!;
           dev[f]?.dispose();
           dev[f] = undefined;
           host[f] = undefined;
         }
       }
       // Outputs that are constants, inputs or repeated get a fresh handle, so the caller owns each one.
-      const given = new Set<number>();
-      return this.outs.map((s) => {
-        const t = onDevice(s);
-        if (s < firstIntermediate || given.has(s)) return K.reshape(t, t.shape);
-        given.add(s);
-        return t;
-      });
+      const outs: Tensor[] = new Array(this.outs.length);
+      for (let i = 0; i < outs.length; i++) {
+        const s = this.outs[i]!;
+        const t = this.onDevice(s, dev, host, made);
+        outs[i] = s < firstIntermediate || this.outs.indexOf(s) < i ? K.reshape(t, t.shape) : t;
+      }
+      return outs;
     } catch (e) {
       for (let i = firstIntermediate; i < dev.length; i++) dev[i]?.dispose();
       throw e;
     } finally {
-      made.forEach((t) => t.dispose());
+      for (const t of made) t.dispose();
     }
+  }
+
+  /** Slot j's value in JS memory, downloaded once per run (constants once per plan). */
+  private onHost(j: number, dev: (Tensor | undefined)[], host: (HostArray | undefined)[]): HostArray {
+    let h = host[j] ?? (j < this.nConsts ? this.constHost[j] : undefined);
+    if (h === undefined) {
+      h = download(dev[j]!);
+      if (j < this.consts.length) this.constHost[j] = h;
+    }
+    host[j] = h;
+    return h;
+  }
+
+  /** Slot j's value as a tensor, uploaded once per run where it lives on the host. */
+  private onDevice(j: number, dev: (Tensor | undefined)[], host: (HostArray | undefined)[], made: Tensor[]): Tensor {
+    let t = dev[j];
+    if (t === undefined) {
+      t = upload(this.onHost(j, dev, host));
+      dev[j] = t;
+      if (j < this.nConsts + this.nIns) made.push(t);
+    }
+    return t;
   }
 }
 
