@@ -3,7 +3,7 @@
  * with each intermediate freed right after its last use (memory planning), so a jitted call holds
  * at most the live set of its program instead of every intermediate until the end. Equations on
  * small arrays run as host kernels in JS (`host.ts`), where a tfjs call would cost mostly
- * dispatch; values move between host and tensors only where a step needs the other side. Some
+ * dispatch (in plans with large arrays, equations on scalars only: `LARGE_PLAN`); values move between host and tensors only where a step needs the other side. Some
  * pairs of equations run as one fused kernel (`fuse.ts`).
  */
 import { K, type Tensor } from "../kernels";
@@ -13,6 +13,7 @@ import { runtime } from "../kernels";
 import { hostKernel, runsOnHost, type HostArray, type HostKernel, type HostData } from "./host";
 import { cse, dce, inlineCalls } from "./optimize";
 import { fuse } from "./fuse";
+import { sizeOf } from "../shapes";
 
 interface Step {
   readonly prim: AnyPrimitive;
@@ -32,6 +33,18 @@ const download = (t: Tensor): HostArray => ({
   dtype: t.dtype as HostArray["dtype"],
 });
 const upload = (h: HostArray): Tensor => K.tensor(h.data, [...h.shape], h.dtype);
+
+/**
+ * A plan with an array of at least this many elements (256 KiB of float32) runs host kernels on
+ * scalars only. Its large kernels leave the CPU caches cold, so the JS between two kernels runs
+ * several times slower than in a loop of small ops (a 1000-float dataSync on wasm: 1.3 µs in a
+ * loop, 10 µs after each 512×512 matmul; a 10-float tf.tensor 2.8 vs 18 µs), and a host step with
+ * its download and upload then costs more than the tfjs kernel it replaces. Paired medians of 400
+ * alternating calls (2026-12-06, loaded machine): LeNet-5's and the MLP's jitted gradients at
+ * batch 100 (native GEMM) ran 0.6–1.4% faster with no host kernels than with them on arrays up to
+ * HOST_MAX_SIZE (or up to 256 elements), and within 0.3% of none with them on scalars only.
+ */
+const LARGE_PLAN = 2 ** 16;
 
 export class Plan {
   private readonly steps: Step[] = [];
@@ -101,12 +114,18 @@ export class Plan {
     const firstIntermediate = this.nConsts + this.nIns;
     const frees: number[][] = jaxpr.eqns.map(() => []);
     for (const [s, i] of lastUse) if (s >= firstIntermediate && !this.outs.includes(s)) frees[i]!.push(s);
+    const large = jaxpr.eqns.some(
+      (e) => sizeOf(e.outs[0]!.aval.shape) >= LARGE_PLAN || e.inputs.some((a) => sizeOf(a.aval.shape) >= LARGE_PLAN),
+    );
+    const scalars = (e: (typeof jaxpr.eqns)[number]) =>
+      sizeOf(e.outs[0]!.aval.shape) <= 1 && e.inputs.every((a) => sizeOf(a.aval.shape) <= 1);
     jaxpr.eqns.forEach((e, i) => {
       const prim = e.prim as AnyPrimitive; // calls were inlined above
       const out = slot.get(e.outs[0]!)!;
       if (!lastUse.has(out) && !this.outs.includes(out)) frees[i]!.push(out);
       const host =
         useHost &&
+        (!large || scalars(e)) &&
         runsOnHost(
           prim,
           e.inputs.map((a) => a.aval),
