@@ -37,12 +37,13 @@ const upload = (h: HostArray): Tensor => K.tensor(h.data, [...h.shape], h.dtype)
 /**
  * A plan with an array of at least this many elements (256 KiB of float32) runs host kernels on
  * scalars only. Its large kernels leave the CPU caches cold, so the JS between two kernels runs
- * several times slower than in a loop of small ops (a 1000-float dataSync on wasm: 1.3 µs in a
- * loop, 10 µs after each 512×512 matmul; a 10-float tf.tensor 2.8 vs 18 µs), and a host step with
- * its download and upload then costs more than the tfjs kernel it replaces. Paired medians of 400
- * alternating calls (2026-12-06, loaded machine): LeNet-5's and the MLP's jitted gradients at
- * batch 100 (native GEMM) ran 0.6–1.4% faster with no host kernels than with them on arrays up to
- * HOST_MAX_SIZE (or up to 256 elements), and within 0.3% of none with them on scalars only.
+ * several times slower than in a loop of small ops, and a host step with its download and upload
+ * then costs more than the tfjs kernel it replaces. `npx tsx bench/hostPlacement.ts [--gemm wasm]`
+ * (2026-12-06, loaded machine): a 1000-float dataSync 2.3 µs in a loop, 10.4 µs right after a
+ * 512×512 XNNPACK matmul (a 10-float tf.tensor 2.9 vs 16.5 µs); with host kernels on every array
+ * up to HOST_MAX_SIZE, LeNet-5's and the MLP's jitted gradients (batch 100, native GEMM) ran
+ * slower than with none (none ÷ placed 0.995 and 0.991, paired medians of 400 alternating calls),
+ * as also with them up to 256 elements (0.99); with this rule 1.000 and 0.999.
  */
 const LARGE_PLAN = 2 ** 16;
 
