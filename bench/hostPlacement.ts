@@ -71,7 +71,9 @@ for (const name of values.models!.split(",") as ModelName[]) {
     return performance.now() - t0;
   };
   for (let i = 0; i < 20; i++) [placed, none].forEach(time);
-  const [tp, tn, ratios]: number[][] = [[], [], []];
+  const tp: number[] = [];
+  const tn: number[] = [];
+  const ratios: number[] = [];
   for (let i = 0; i < Number(values.calls); i++) {
     let a: number;
     let b: number;
