@@ -1462,3 +1462,123 @@ export function biasTanh(x: usize, b: usize, out: usize, rows: i32, cols: i32): 
   }
 }
 // ---- end bias + tanh ----
+
+// ---- max-pool + tanh gradient written as [h, w, n, c] (sumk) ----
+// maxScatterTanhGrad for 2-D max pooling of an [n, h, w, c] array, with the result written in the
+// layout [h, w, n, c] that conv's filter gradient reads its cotangent in (the composite route: a
+// conv of x as [c, h, w, n] with the cotangent as an [h, w, n, c] filter). The same values as
+// maxScatterTanhGrad followed by Transpose [1, 2, 0, 3], in one pass instead of two.
+
+/**
+ * Four adjacent channels (byte offset `col`) of one kh×kw window: x's rows at xb + p·sx2 + q·sx3,
+ * out's at ob + p·so2 + q·so3 (byte strides); m and t at mt + col. As maxColumns4 with tg = true.
+ */
+// @ts-ignore: decorator
+@inline
+function hwncColumns4(x: usize, m: usize, t: usize, out: usize, xb: usize, ob: usize, col: usize, kh: i32, kw: i32, sx2: usize, sx3: usize, so2: usize, so3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  const t4 = v128.load(t + col);
+  let count = f32x4.splat(0.0);
+  for (let p = 0, px = xb + col, po = ob + col; p < kh; p++, px += sx2, po += so2)
+    for (let q = 0, qx = px, qo = po; q < kw; q++, qx += sx3, qo += so3) {
+      const xv = v128.load(x + qx);
+      const mask = v128.and(f32x4.eq(xv, m4), one);
+      v128.store(out + qo, tanhDeriv(true, f32x4.mul(mask, t4), xv));
+      count = f32x4.add(count, mask);
+    }
+  if (!v128.any_true(f32x4.ne(count, one))) return;
+  const scaled = f32x4.mul(f32x4.div(one, count), t4); // = t4 in lanes where count = 1
+  for (let p = 0, px = xb + col, po = ob + col; p < kh; p++, px += sx2, po += so2)
+    for (let q = 0, qx = px, qo = po; q < kw; q++, qx += sx3, qo += so3) {
+      const xv = v128.load(x + qx);
+      v128.store(out + qo, tanhDeriv(true, f32x4.mul(v128.and(f32x4.eq(xv, m4), one), scaled), xv));
+    }
+}
+
+/** hwncColumns4 for 2×2 windows, straight-line (as maxColumns4By22). */
+// @ts-ignore: decorator
+@inline
+function hwncColumns4By22(x: usize, m: usize, t: usize, out: usize, xb: usize, ob: usize, col: usize, sx2: usize, sx3: usize, so2: usize, so3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  const t4 = v128.load(t + col);
+  const x0p = x + xb + col;
+  const o0 = out + ob + col;
+  const x0 = v128.load(x0p);
+  const x1 = v128.load(x0p + sx3);
+  const x2 = v128.load(x0p + sx2);
+  const x3 = v128.load(x0p + sx2 + sx3);
+  const k0 = v128.and(f32x4.eq(x0, m4), one);
+  const k1 = v128.and(f32x4.eq(x1, m4), one);
+  const k2 = v128.and(f32x4.eq(x2, m4), one);
+  const k3 = v128.and(f32x4.eq(x3, m4), one);
+  v128.store(o0, tanhDeriv(true, f32x4.mul(k0, t4), x0));
+  v128.store(o0 + so3, tanhDeriv(true, f32x4.mul(k1, t4), x1));
+  v128.store(o0 + so2, tanhDeriv(true, f32x4.mul(k2, t4), x2));
+  v128.store(o0 + so2 + so3, tanhDeriv(true, f32x4.mul(k3, t4), x3));
+  const count = f32x4.add(f32x4.add(k0, k1), f32x4.add(k2, k3));
+  if (!v128.any_true(f32x4.ne(count, one))) return;
+  const scaled = f32x4.mul(f32x4.div(one, count), t4);
+  v128.store(o0, tanhDeriv(true, f32x4.mul(k0, scaled), x0));
+  v128.store(o0 + so3, tanhDeriv(true, f32x4.mul(k1, scaled), x1));
+  v128.store(o0 + so2, tanhDeriv(true, f32x4.mul(k2, scaled), x2));
+  v128.store(o0 + so2 + so3, tanhDeriv(true, f32x4.mul(k3, scaled), x3));
+}
+
+/** One channel of a window, one float at a time (c < 4), as maxColumn1 with tg = true. */
+// @ts-ignore: decorator
+@inline
+function hwncColumn1(x: usize, m: usize, t: usize, out: usize, xb: usize, ob: usize, col: usize, kh: i32, kw: i32, sx2: usize, sx3: usize, so2: usize, so3: usize): void {
+  const mv = load<f32>(m + col);
+  const tv = load<f32>(t + col);
+  let count: f32 = 0.0;
+  for (let p = 0, px = xb + col, po = ob + col; p < kh; p++, px += sx2, po += so2)
+    for (let q = 0, qx = px, qo = po; q < kw; q++, qx += sx3, qo += so3) {
+      const xv = load<f32>(x + qx);
+      const mask: f32 = xv == mv ? 1.0 : 0.0;
+      store<f32>(out + qo, tanhDeriv1(true, mask * tv, xv));
+      count += mask;
+    }
+  if (count == 1.0) return;
+  const scaled = (<f32>1.0 / count) * tv;
+  for (let p = 0, px = xb + col, po = ob + col; p < kh; p++, px += sx2, po += so2)
+    for (let q = 0, qx = px, qo = po; q < kw; q++, qx += sx3, qo += so3) {
+      const xv = load<f32>(x + qx);
+      store<f32>(out + qo, tanhDeriv1(true, (xv == mv ? <f32>1.0 : <f32>0.0) * scaled, xv));
+    }
+}
+
+/**
+ * out[i·kh + p, j·kw + q, b, ch] = maxScatterTanhGrad(x, m, t) at x[b, i, p, j, q, ch], x of shape
+ * [n, hp, kh, wp, kw, c] (2-D max pooling's windows), m and t of shape [n, hp, wp, c], out of shape
+ * [hp·kh, wp·kw, n, c]. Pointers are byte offsets of float32 arrays; sizes below 2³¹ elements.
+ * Images outermost: x, m and t are read in order, and out's rows (c floats, n·c apart) fill whole
+ * lines over consecutive images while those lines are still in cache.
+ */
+export function maxScatterTanhGradHwnc(x: usize, m: usize, t: usize, out: usize, n: i32, hp: i32, kh: i32, wp: i32, kw: i32, c: i32): void {
+  const row = <usize>c << 2;
+  const sx3 = row; // x's strides: q, p (bytes)
+  const sx2 = <usize>wp * <usize>kw * row;
+  const so2 = <usize>wp * <usize>kw * <usize>n * row; // out's: one output row (h), one column (w)
+  const so3 = <usize>n * row;
+  const last = <usize>(c - 4) << 2;
+  const by22 = kh == 2 && kw == 2;
+  let k: usize = 0; // byte offset of the window's row in m and t
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < hp; i++)
+      for (let j = 0; j < wp; j++, k += row) {
+        const xb = ((<usize>b * <usize>hp + <usize>i) * <usize>kh * <usize>wp + <usize>j) * <usize>kw * row;
+        const ob = <usize>i * <usize>kh * so2 + <usize>j * <usize>kw * so3 + <usize>b * row;
+        if (c >= 4 && by22) {
+          for (let col: usize = 0; col < last; col += 16) hwncColumns4By22(x, m + k, t + k, out, xb, ob, col, sx2, sx3, so2, so3);
+          hwncColumns4By22(x, m + k, t + k, out, xb, ob, last, sx2, sx3, so2, so3);
+        } else if (c >= 4) {
+          for (let col: usize = 0; col < last; col += 16) hwncColumns4(x, m + k, t + k, out, xb, ob, col, kh, kw, sx2, sx3, so2, so3);
+          hwncColumns4(x, m + k, t + k, out, xb, ob, last, kh, kw, sx2, sx3, so2, so3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4) hwncColumn1(x, m + k, t + k, out, xb, ob, col, kh, kw, sx2, sx3, so2, so3);
+        }
+      }
+}
+// ---- end max-pool + tanh gradient as [h, w, n, c] ----
