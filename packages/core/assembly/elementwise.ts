@@ -854,7 +854,41 @@ function sumPeriodic(xo: usize, oo: usize, r: i32, inner: i32): void {
     foldLanes(oo, a2, 4 * v + 8, inner);
     foldLanes(oo, a3, 4 * v + 12, inner);
   }
-  // The last vectors (inner 6: all three) one at a time, each over four chains of every fourth period.
+  // ---- three last vectors in one pass (helper "sumk") ----
+  // vectors mod 4 is 1 or 3 (vectors = inner for odd inner, inner/2 for inner ≡ 2 mod 4). Three
+  // (inner 6: LeNet-5's conv1 bias gradient, all of them) in one pass with two chains each (even and
+  // odd periods): one at a time read every line of x three times (`pnpm bench layout`, "Sum over
+  // leading axes", times LeNet-5's [100,28,28,6] over [0,1,2]).
+  if (vectors - v == 3) {
+    const x = xo + (<usize>v << 4);
+    let a0 = v128.load(x);
+    let a1 = v128.load(x, 16);
+    let a2 = v128.load(x, 32);
+    let b0 = f32x4.splat(0);
+    let b1 = f32x4.splat(0);
+    let b2 = f32x4.splat(0);
+    let k = 1;
+    let p = x + period;
+    for (; k + 1 < periods; k += 2, p += period << 1) {
+      b0 = f32x4.add(b0, v128.load(p));
+      b1 = f32x4.add(b1, v128.load(p, 16));
+      b2 = f32x4.add(b2, v128.load(p, 32));
+      a0 = f32x4.add(a0, v128.load(p + period));
+      a1 = f32x4.add(a1, v128.load(p + period, 16));
+      a2 = f32x4.add(a2, v128.load(p + period, 32));
+    }
+    if (k < periods) {
+      b0 = f32x4.add(b0, v128.load(p));
+      b1 = f32x4.add(b1, v128.load(p, 16));
+      b2 = f32x4.add(b2, v128.load(p, 32));
+    }
+    foldLanes(oo, f32x4.add(a0, b0), 4 * v, inner);
+    foldLanes(oo, f32x4.add(a1, b1), 4 * v + 4, inner);
+    foldLanes(oo, f32x4.add(a2, b2), 4 * v + 8, inner);
+    v = vectors;
+  }
+  // ---- end three last vectors ----
+  // The last vector (or vectors) one at a time, each over four chains of every fourth period.
   for (; v < vectors; v++) {
     const x = xo + (<usize>v << 4);
     let a0 = v128.load(x);
