@@ -1185,17 +1185,24 @@ function maxWindow4(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: 
   v128.store(out + col, acc);
 }
 
-/** maxWindow4 over two rows of two (r1 = 1, r2 = r3 = 2), straight-line, in the same order. */
+/**
+ * maxWindow4 over two rows of two (r1 = 1, r2 = r3 = 2), straight-line, in the same order.
+ * (helper "sumk") pmax(acc, v) = acc < v ? v : acc is combine's v > acc ? v : acc (one maxps), so
+ * ±0 ties keep the first as before; a NaN v, which combine takes, is instead noted in a mask (v ≠ v)
+ * and the lane made NaN at the end (a NaN anywhere gives NaN either way, as the cpu backend).
+ */
 // @ts-ignore: decorator
 @inline
 function maxWindow4By22(x: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize): void {
   const p0 = x + base + col;
   const p2 = p0 + s2;
-  let acc = v128.load(p0); // the loop's first combine (with itself) changes nothing
-  acc = combine(1, acc, v128.load(p0 + s3));
-  acc = combine(1, acc, v128.load(p2));
-  acc = combine(1, acc, v128.load(p2 + s3));
-  v128.store(out + col, acc);
+  const x0 = v128.load(p0);
+  const x1 = v128.load(p0 + s3);
+  const x2 = v128.load(p2);
+  const x3 = v128.load(p2 + s3);
+  const acc = f32x4.pmax(f32x4.pmax(f32x4.pmax(x0, x1), x2), x3); // a NaN x0 stays: NaN < v is false
+  const nan = v128.or(v128.or(f32x4.ne(x1, x1), f32x4.ne(x2, x2)), f32x4.ne(x3, x3));
+  v128.store(out + col, v128.or(acc, nan)); // all-ones bits: a NaN
 }
 
 // @ts-ignore: decorator

@@ -3,6 +3,7 @@
  * staging/fuse.ts's cotangentHwnc) on wasm against the cpu backend's composition (maxScatter,
  * tanhGrad, reshape, transpose) bit for bit, NaN included, and against a brute force (float64, each product rounded to
  * float32) with its own index map; inputs full of ties and edge values, channels below, at and above a vector.
+ * Also K.max over 2×2 windows (HodiffMaxWindows) on every mix of −1, ±0 and NaN against cpu's Max.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,6 +110,30 @@ describe(`${MAX_SCATTER_TANH_GRAD_HWNC} on wasm`, () => {
       });
     }
   }
+
+  it("K.max over 2×2 windows (HodiffMaxWindows' straight-line path) equals cpu's Max bit for bit: ±0 ties keep the first, NaN anywhere gives NaN", async () => {
+    // 384 windows (64 per channel, 6 channels: a vector and an overlapping one), element e of
+    // window k the base-4 digit e of k (shifted by e) picking from −1, −0, +0 and NaN: every mix.
+    const pick = [-1, -0, 0, NaN];
+    const shape = [4, 4, 2, 4, 2, 6];
+    const x = new Float32Array(size(shape));
+    for (let w = 0; w < 64; w++)
+      for (let ch = 0; ch < 6; ch++) {
+        const [b, i, j] = [w >> 4, (w >> 2) & 3, w & 3];
+        for (let e = 0; e < 4; e++) {
+          const at = ((((b * 4 + i) * 2 + (e >> 1)) * 4 + j) * 2 + (e & 1)) * 6 + ch;
+          x[at] = pick[(Math.floor((w * 6 + ch) / 4 ** e) + e) % 4]!;
+        }
+      }
+    await setBackend("cpu");
+    const want = tf.tidy(() => tf.max(tf.tensor(x, shape), [2, 4]).dataSync());
+    await setBackend("wasm");
+    const got = tf.tidy(() => K.max(tf.tensor(x, shape), [2, 4]).dataSync());
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < got.length; i++) expect(same(got[i]!, want[i]!), `at ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
+    expect(Array.from(got).some((v) => Object.is(v, -0))).toBe(true);
+    expect(Array.from(got).some((v) => Number.isNaN(v))).toBe(true);
+  });
 
   it("names the shapes when m or t is not x's kept shape", () => {
     const x = tf.zeros([2, 2, 2, 2, 2, 3]);
