@@ -474,6 +474,50 @@ function tileNarrow(x: usize, out: usize, ldx: usize, ldo: usize, cols: usize): 
   }
 }
 
+// ---- narrow transposes four elements at a time (helper "sumk") ----
+
+/** Lanes of 4 rows' vectors as 4 vectors of columns (tile4's shuffles), each stored at out + (e mod cols)·ldo + (e / cols)·so, e = 4v + lane. */
+// @ts-ignore: decorator
+@inline
+function tileNarrowVector(x: usize, out: usize, ldx: usize, ldo: usize, so: usize, cols: usize, v: usize): void {
+  const r0 = v128.load(x);
+  const r1 = v128.load(x + ldx);
+  const r2 = v128.load(x + 2 * ldx);
+  const r3 = v128.load(x + 3 * ldx);
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  const e = v << 2;
+  v128.store(out + (e % cols) * ldo + (e / cols) * so, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out + ((e + 1) % cols) * ldo + ((e + 1) / cols) * so, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+  v128.store(out + ((e + 2) % cols) * ldo + ((e + 2) / cols) * so, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+  v128.store(out + ((e + 3) % cols) * ldo + ((e + 3) / cols) * so, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+}
+
+/**
+ * Four consecutive indices of the innermost other axis at once where they run along x's rows
+ * (x stride cols·4 bytes): each row's 4·cols floats are `cols` whole vectors, so a 4 × 4·cols tile
+ * takes cols 4×4 SIMD transposes (whole-vector loads) where tileNarrow's four narrow tiles take
+ * 8 part-vector loads and 5 shuffles each. LeNet-5's image [100,32,32,3] → [3,32,32,100]: `pnpm bench
+ * layout`, "Transpose [3,1,2,0]".
+ */
+// @ts-ignore: decorator
+@inline
+function tileNarrow4(x: usize, out: usize, ldx: usize, ldo: usize, so: usize, cols: usize): void {
+  if (cols == 3) {
+    tileNarrowVector(x, out, ldx, ldo, so, 3, 0);
+    tileNarrowVector(x + 16, out, ldx, ldo, so, 3, 1);
+    tileNarrowVector(x + 32, out, ldx, ldo, so, 3, 2);
+  } else if (cols == 2) {
+    tileNarrowVector(x, out, ldx, ldo, so, 2, 0);
+    tileNarrowVector(x + 16, out, ldx, ldo, so, 2, 1);
+  } else {
+    tileNarrowVector(x, out, ldx, ldo, so, 1, 0);
+  }
+}
+// ---- end narrow transposes four elements at a time ----
+
 /**
  * Rows i0 ≤ i < iEnd of a [rows, cols] → [cols, rows] transpose, 4-byte elements, leading
  * dimensions ldx and ldo in bytes: 4×4 SIMD tiles, the last tile of a row or column overlapping
@@ -510,7 +554,9 @@ function transposeStrided(
         const ii = min(i, rows - 4);
         let xk = x + k0 * sx + ii * ldx;
         let ok = out + k0 * so + (ii << 2);
-        for (let k = k0; k < kEnd; k++, xk += sx, ok += so) tileNarrow(xk, ok, ldx, ldo, cols);
+        let k = k0;
+        if (sx == cols << 2) for (; k + 4 <= kEnd; k += 4, xk += sx << 2, ok += so << 2) tileNarrow4(xk, ok, ldx, ldo, so, cols);
+        for (; k < kEnd; k++, xk += sx, ok += so) tileNarrow(xk, ok, ldx, ldo, cols);
       }
     }
     return;
