@@ -496,16 +496,22 @@ function tileNarrowVector(x: usize, out: usize, ldx: usize, ldo: usize, so: usiz
 }
 
 /**
- * Four consecutive indices of the innermost other axis at once where they run along x's rows
- * (x stride cols·4 bytes): each row's 4·cols floats are `cols` whole vectors, so a 4 × 4·cols tile
- * takes cols 4×4 SIMD transposes (whole-vector loads) where tileNarrow's four narrow tiles take
- * 8 part-vector loads and 5 shuffles each. LeNet-5's image [100,32,32,3] → [3,32,32,100]: `pnpm bench
- * layout`, "Transpose [3,1,2,0]".
+ * g = 4/gcd(cols, 4) consecutive indices of the innermost other axis at once where they run along
+ * x's rows (x stride cols·4 bytes), for cols 1, 2, 3 and 6: each row's g·cols floats are whole
+ * vectors, so a 4 × g·cols tile takes g·cols/4 4×4 SIMD transposes (whole-vector loads, no overlap)
+ * where tileNarrow's narrow tiles take 8 part-vector loads and 5 shuffles per index, and cols 6 two
+ * overlapping tile4s per index.
+ * LeNet-5's image [100,32,32,3] → [3,32,32,100] (g = 4) and pool1's [100,14,14,6] → [6,14,14,100]
+ * (g = 2): `pnpm bench layout`, "Transpose [3,1,2,0]" and "(6 columns)".
  */
 // @ts-ignore: decorator
 @inline
 function tileNarrow4(x: usize, out: usize, ldx: usize, ldo: usize, so: usize, cols: usize): void {
-  if (cols == 3) {
+  if (cols == 6) {
+    tileNarrowVector(x, out, ldx, ldo, so, 6, 0);
+    tileNarrowVector(x + 16, out, ldx, ldo, so, 6, 1);
+    tileNarrowVector(x + 32, out, ldx, ldo, so, 6, 2);
+  } else if (cols == 3) {
     tileNarrowVector(x, out, ldx, ldo, so, 3, 0);
     tileNarrowVector(x + 16, out, ldx, ldo, so, 3, 1);
     tileNarrowVector(x + 32, out, ldx, ldo, so, 3, 2);
@@ -557,6 +563,28 @@ function transposeStrided(
         let k = k0;
         if (sx == cols << 2) for (; k + 4 <= kEnd; k += 4, xk += sx << 2, ok += so << 2) tileNarrow4(xk, ok, ldx, ldo, so, cols);
         for (; k < kEnd; k++, xk += sx, ok += so) tileNarrow(xk, ok, ldx, ldo, cols);
+      }
+    }
+    return;
+  }
+  if (kb > 1 && cols == 6 && sx == cols << 2) {
+    // (helper "sumk") As above with tileNarrow4's pairs of indices (cols 5 and 7, in groups of 4
+    // with their lanes' rows computed at run time, were slower than the overlapping tiles below);
+    // an index left over as two overlapping 4×4 tiles.
+    const g: usize = 2;
+    const lastCol = (cols - 4) << 2;
+    for (let k0: usize = 0; k0 < n; k0 += kb) {
+      const kEnd = min(k0 + kb, n);
+      for (let i = i0; i < iEnd; i += 4) {
+        const ii = min(i, rows - 4);
+        let xk = x + k0 * sx + ii * ldx;
+        let ok = out + k0 * so + (ii << 2);
+        let k = k0;
+        for (; k + g <= kEnd; k += g, xk += sx * g, ok += so * g) tileNarrow4(xk, ok, ldx, ldo, so, cols);
+        for (; k < kEnd; k++, xk += sx, ok += so) {
+          tile4(xk, ok, ldx, ldo);
+          tile4(xk + lastCol, ok + (cols - 4) * ldo, ldx, ldo);
+        }
       }
     }
     return;
