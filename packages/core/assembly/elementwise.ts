@@ -660,6 +660,46 @@ function copyRun(src: usize, dst: usize, bytes: usize): void {
   if (bytes & 4) store<u32>(dst + o, load<u32>(src + o));
 }
 
+// ---- chunks of 6, two columns at a time (helper "sumk") ----
+/**
+ * Columns j, j + 1 of four rows (x at src, rows ldx bytes apart), chunks of 6 floats: each row's
+ * 12 floats are 3 whole vectors, and out's rows j and j + 1 (ldo apart) get their 4 chunks as 6
+ * whole vectors each, formed by 8 shuffles: 12 loads and 12 stores where copyRun takes 16 of each
+ * (a vector and 8 bytes per chunk). LeNet-5's conv1 cotangent [100,28,28,6] by [1,2,0,3] (eager
+ * gradients): `pnpm bench layout`, "Transpose [1,2,0,3] (chunks of 6)".
+ */
+// @ts-ignore: decorator
+@inline
+function chunks6Pair(src: usize, dst: usize, ldx: usize, ldo: usize): void {
+  const a0 = v128.load(src);
+  const b0 = v128.load(src, 16);
+  const c0 = v128.load(src, 32);
+  const a1 = v128.load(src + ldx);
+  const b1 = v128.load(src + ldx, 16);
+  const c1 = v128.load(src + ldx, 32);
+  const a2 = v128.load(src + 2 * ldx);
+  const b2 = v128.load(src + 2 * ldx, 16);
+  const c2 = v128.load(src + 2 * ldx, 32);
+  const a3 = v128.load(src + 3 * ldx);
+  const b3 = v128.load(src + 3 * ldx, 16);
+  const c3 = v128.load(src + 3 * ldx, 32);
+  // Row r's column j is a_r, b_r[0..1]; its column j + 1 is b_r[2..3], c_r.
+  v128.store(dst, a0);
+  v128.store(dst, v128.shuffle<i32>(b0, a1, 0, 1, 4, 5), 16);
+  v128.store(dst, v128.shuffle<i32>(a1, b1, 2, 3, 4, 5), 32);
+  v128.store(dst, a2, 48);
+  v128.store(dst, v128.shuffle<i32>(b2, a3, 0, 1, 4, 5), 64);
+  v128.store(dst, v128.shuffle<i32>(a3, b3, 2, 3, 4, 5), 80);
+  const d = dst + ldo;
+  v128.store(d, v128.shuffle<i32>(b0, c0, 2, 3, 4, 5));
+  v128.store(d, v128.shuffle<i32>(c0, b1, 2, 3, 6, 7), 16);
+  v128.store(d, c1, 32);
+  v128.store(d, v128.shuffle<i32>(b2, c2, 2, 3, 4, 5), 48);
+  v128.store(d, v128.shuffle<i32>(c2, b3, 2, 3, 6, 7), 64);
+  v128.store(d, c3, 80);
+}
+// ---- end chunks of 6 ----
+
 /** The same rows where each element is a chunk of k ≥ 2 4-byte values (ldx, ldo in bytes). */
 function transposeChunksStrided(x: usize, out: usize, cols: usize, ldx: usize, ldo: usize, k: usize, i0: usize, iEnd: usize, bj: usize): void {
   const bytes = k << 2;
@@ -670,7 +710,9 @@ function transposeChunksStrided(x: usize, out: usize, cols: usize, ldx: usize, l
     for (; i + 4 <= iEnd; i += 4) {
       let src = x + i * ldx + j0 * bytes;
       let dst = out + j0 * ldo + i * bytes;
-      for (let j: usize = 0; j < n; j++, src += bytes, dst += ldo) {
+      let j: usize = 0;
+      if (k == 6) for (; j + 2 <= n; j += 2, src += 48, dst += ldo << 1) chunks6Pair(src, dst, ldx, ldo);
+      for (; j < n; j++, src += bytes, dst += ldo) {
         copyRun(src, dst, bytes);
         copyRun(src + ldx, dst + bytes, bytes);
         copyRun(src + 2 * ldx, dst + 2 * bytes, bytes);
