@@ -3,7 +3,7 @@
  * shapes (batch 100): the conv bias Add, the conv filter-gradient Transposes ([3,1,2,0] of the
  * image and pool1's output, [1,2,0,3] of conv1's output and conv2's cotangent), a matrix
  * transpose with and without cache-set aliasing (rows 4 KiB apart or not), the filter
- * flip (Reverse), and conv2's input gradient (a "full" conv, matmul + col2im with the SIMD kernels
+ * flip (Reverse), conv1's bias gradient (Sum over the leading axes), and conv2's input gradient (a "full" conv, matmul + col2im with the SIMD kernels
  * on). Switched back and forth in one run (interleaved repeats), so the ratio holds on a loaded
  * machine: medians and minima. Times include allocating the output, not reading it back: wasm runs a
  * kernel within the call.
@@ -34,6 +34,8 @@ export const layoutBench: Bench = async ({ backend, repeats }) => {
     ["Transpose [1,0], rows 4 KiB apart", [[1024, 200]], () => tf.transpose(wide)],
     ["Transpose [1,0]", [[1000, 200]], () => tf.transpose(narrow)],
     ["Reverse [0,1]", [[5, 5, 16, 6]], () => tf.reverse(filter, [0, 1])],
+    // conv1's bias gradient: a column sum of 6 columns (sumPeriodic's three-vector pass).
+    ["Sum over leading axes", [[100, 28, 28, 6]], () => tf.sum(act1, [0, 1, 2])],
     [
       "conv2d, padding 4",
       [

@@ -474,6 +474,56 @@ function tileNarrow(x: usize, out: usize, ldx: usize, ldo: usize, cols: usize): 
   }
 }
 
+// ---- narrow transposes four elements at a time (helper "sumk") ----
+
+/** Lanes of 4 rows' vectors as 4 vectors of columns (tile4's shuffles), each stored at out + (e mod cols)·ldo + (e / cols)·so, e = 4v + lane. */
+// @ts-ignore: decorator
+@inline
+function tileNarrowVector(x: usize, out: usize, ldx: usize, ldo: usize, so: usize, cols: usize, v: usize): void {
+  const r0 = v128.load(x);
+  const r1 = v128.load(x + ldx);
+  const r2 = v128.load(x + 2 * ldx);
+  const r3 = v128.load(x + 3 * ldx);
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  const e = v << 2;
+  v128.store(out + (e % cols) * ldo + (e / cols) * so, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out + ((e + 1) % cols) * ldo + ((e + 1) / cols) * so, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+  v128.store(out + ((e + 2) % cols) * ldo + ((e + 2) / cols) * so, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+  v128.store(out + ((e + 3) % cols) * ldo + ((e + 3) / cols) * so, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+}
+
+/**
+ * g = 4/gcd(cols, 4) consecutive indices of the innermost other axis at once where they run along
+ * x's rows (x stride cols·4 bytes), for cols 1, 2, 3 and 6: each row's g·cols floats are whole
+ * vectors, so a 4 × g·cols tile takes g·cols/4 4×4 SIMD transposes (whole-vector loads, no overlap)
+ * where tileNarrow's narrow tiles take 8 part-vector loads and 5 shuffles per index, and cols 6 two
+ * overlapping tile4s per index.
+ * LeNet-5's image [100,32,32,3] → [3,32,32,100] (g = 4) and pool1's [100,14,14,6] → [6,14,14,100]
+ * (g = 2): `pnpm bench layout`, "Transpose [3,1,2,0]" and "(6 columns)".
+ */
+// @ts-ignore: decorator
+@inline
+function tileNarrow4(x: usize, out: usize, ldx: usize, ldo: usize, so: usize, cols: usize): void {
+  if (cols == 6) {
+    tileNarrowVector(x, out, ldx, ldo, so, 6, 0);
+    tileNarrowVector(x + 16, out, ldx, ldo, so, 6, 1);
+    tileNarrowVector(x + 32, out, ldx, ldo, so, 6, 2);
+  } else if (cols == 3) {
+    tileNarrowVector(x, out, ldx, ldo, so, 3, 0);
+    tileNarrowVector(x + 16, out, ldx, ldo, so, 3, 1);
+    tileNarrowVector(x + 32, out, ldx, ldo, so, 3, 2);
+  } else if (cols == 2) {
+    tileNarrowVector(x, out, ldx, ldo, so, 2, 0);
+    tileNarrowVector(x + 16, out, ldx, ldo, so, 2, 1);
+  } else {
+    tileNarrowVector(x, out, ldx, ldo, so, 1, 0);
+  }
+}
+// ---- end narrow transposes four elements at a time ----
+
 /**
  * Rows i0 ≤ i < iEnd of a [rows, cols] → [cols, rows] transpose, 4-byte elements, leading
  * dimensions ldx and ldo in bytes: 4×4 SIMD tiles, the last tile of a row or column overlapping
@@ -510,7 +560,31 @@ function transposeStrided(
         const ii = min(i, rows - 4);
         let xk = x + k0 * sx + ii * ldx;
         let ok = out + k0 * so + (ii << 2);
-        for (let k = k0; k < kEnd; k++, xk += sx, ok += so) tileNarrow(xk, ok, ldx, ldo, cols);
+        let k = k0;
+        if (sx == cols << 2) for (; k + 4 <= kEnd; k += 4, xk += sx << 2, ok += so << 2) tileNarrow4(xk, ok, ldx, ldo, so, cols);
+        for (; k < kEnd; k++, xk += sx, ok += so) tileNarrow(xk, ok, ldx, ldo, cols);
+      }
+    }
+    return;
+  }
+  if (kb > 1 && cols == 6 && sx == cols << 2) {
+    // (helper "sumk") As above with tileNarrow4's pairs of indices (cols 5 and 7, in groups of 4
+    // with their lanes' rows computed at run time, were slower than the overlapping tiles below);
+    // an index left over as two overlapping 4×4 tiles.
+    const g: usize = 2;
+    const lastCol = (cols - 4) << 2;
+    for (let k0: usize = 0; k0 < n; k0 += kb) {
+      const kEnd = min(k0 + kb, n);
+      for (let i = i0; i < iEnd; i += 4) {
+        const ii = min(i, rows - 4);
+        let xk = x + k0 * sx + ii * ldx;
+        let ok = out + k0 * so + (ii << 2);
+        let k = k0;
+        for (; k + g <= kEnd; k += g, xk += sx * g, ok += so * g) tileNarrow4(xk, ok, ldx, ldo, so, cols);
+        for (; k < kEnd; k++, xk += sx, ok += so) {
+          tile4(xk, ok, ldx, ldo);
+          tile4(xk + lastCol, ok + (cols - 4) * ldo, ldx, ldo);
+        }
       }
     }
     return;
@@ -586,6 +660,46 @@ function copyRun(src: usize, dst: usize, bytes: usize): void {
   if (bytes & 4) store<u32>(dst + o, load<u32>(src + o));
 }
 
+// ---- chunks of 6, two columns at a time (helper "sumk") ----
+/**
+ * Columns j, j + 1 of four rows (x at src, rows ldx bytes apart), chunks of 6 floats: each row's
+ * 12 floats are 3 whole vectors, and out's rows j and j + 1 (ldo apart) get their 4 chunks as 6
+ * whole vectors each, formed by 8 shuffles: 12 loads and 12 stores where copyRun takes 16 of each
+ * (a vector and 8 bytes per chunk). LeNet-5's conv1 cotangent [100,28,28,6] by [1,2,0,3] (eager
+ * gradients): `pnpm bench layout`, "Transpose [1,2,0,3] (chunks of 6)".
+ */
+// @ts-ignore: decorator
+@inline
+function chunks6Pair(src: usize, dst: usize, ldx: usize, ldo: usize): void {
+  const a0 = v128.load(src);
+  const b0 = v128.load(src, 16);
+  const c0 = v128.load(src, 32);
+  const a1 = v128.load(src + ldx);
+  const b1 = v128.load(src + ldx, 16);
+  const c1 = v128.load(src + ldx, 32);
+  const a2 = v128.load(src + 2 * ldx);
+  const b2 = v128.load(src + 2 * ldx, 16);
+  const c2 = v128.load(src + 2 * ldx, 32);
+  const a3 = v128.load(src + 3 * ldx);
+  const b3 = v128.load(src + 3 * ldx, 16);
+  const c3 = v128.load(src + 3 * ldx, 32);
+  // Row r's column j is a_r, b_r[0..1]; its column j + 1 is b_r[2..3], c_r.
+  v128.store(dst, a0);
+  v128.store(dst, v128.shuffle<i32>(b0, a1, 0, 1, 4, 5), 16);
+  v128.store(dst, v128.shuffle<i32>(a1, b1, 2, 3, 4, 5), 32);
+  v128.store(dst, a2, 48);
+  v128.store(dst, v128.shuffle<i32>(b2, a3, 0, 1, 4, 5), 64);
+  v128.store(dst, v128.shuffle<i32>(a3, b3, 2, 3, 4, 5), 80);
+  const d = dst + ldo;
+  v128.store(d, v128.shuffle<i32>(b0, c0, 2, 3, 4, 5));
+  v128.store(d, v128.shuffle<i32>(c0, b1, 2, 3, 6, 7), 16);
+  v128.store(d, c1, 32);
+  v128.store(d, v128.shuffle<i32>(b2, c2, 2, 3, 4, 5), 48);
+  v128.store(d, v128.shuffle<i32>(c2, b3, 2, 3, 6, 7), 64);
+  v128.store(d, c3, 80);
+}
+// ---- end chunks of 6 ----
+
 /** The same rows where each element is a chunk of k ≥ 2 4-byte values (ldx, ldo in bytes). */
 function transposeChunksStrided(x: usize, out: usize, cols: usize, ldx: usize, ldo: usize, k: usize, i0: usize, iEnd: usize, bj: usize): void {
   const bytes = k << 2;
@@ -596,7 +710,9 @@ function transposeChunksStrided(x: usize, out: usize, cols: usize, ldx: usize, l
     for (; i + 4 <= iEnd; i += 4) {
       let src = x + i * ldx + j0 * bytes;
       let dst = out + j0 * ldo + i * bytes;
-      for (let j: usize = 0; j < n; j++, src += bytes, dst += ldo) {
+      let j: usize = 0;
+      if (k == 6) for (; j + 2 <= n; j += 2, src += 48, dst += ldo << 1) chunks6Pair(src, dst, ldx, ldo);
+      for (; j < n; j++, src += bytes, dst += ldo) {
         copyRun(src, dst, bytes);
         copyRun(src + ldx, dst + bytes, bytes);
         copyRun(src + 2 * ldx, dst + 2 * bytes, bytes);
@@ -854,7 +970,41 @@ function sumPeriodic(xo: usize, oo: usize, r: i32, inner: i32): void {
     foldLanes(oo, a2, 4 * v + 8, inner);
     foldLanes(oo, a3, 4 * v + 12, inner);
   }
-  // The last vectors (inner 6: all three) one at a time, each over four chains of every fourth period.
+  // ---- three last vectors in one pass (helper "sumk") ----
+  // vectors mod 4 is 1 or 3 (vectors = inner for odd inner, inner/2 for inner ≡ 2 mod 4). Three
+  // (inner 6: LeNet-5's conv1 bias gradient, all of them) in one pass with two chains each (even and
+  // odd periods): one at a time read every line of x three times (`pnpm bench layout`, "Sum over
+  // leading axes", times LeNet-5's [100,28,28,6] over [0,1,2]).
+  if (vectors - v == 3) {
+    const x = xo + (<usize>v << 4);
+    let a0 = v128.load(x);
+    let a1 = v128.load(x, 16);
+    let a2 = v128.load(x, 32);
+    let b0 = f32x4.splat(0);
+    let b1 = f32x4.splat(0);
+    let b2 = f32x4.splat(0);
+    let k = 1;
+    let p = x + period;
+    for (; k + 1 < periods; k += 2, p += period << 1) {
+      b0 = f32x4.add(b0, v128.load(p));
+      b1 = f32x4.add(b1, v128.load(p, 16));
+      b2 = f32x4.add(b2, v128.load(p, 32));
+      a0 = f32x4.add(a0, v128.load(p + period));
+      a1 = f32x4.add(a1, v128.load(p + period, 16));
+      a2 = f32x4.add(a2, v128.load(p + period, 32));
+    }
+    if (k < periods) {
+      b0 = f32x4.add(b0, v128.load(p));
+      b1 = f32x4.add(b1, v128.load(p, 16));
+      b2 = f32x4.add(b2, v128.load(p, 32));
+    }
+    foldLanes(oo, f32x4.add(a0, b0), 4 * v, inner);
+    foldLanes(oo, f32x4.add(a1, b1), 4 * v + 4, inner);
+    foldLanes(oo, f32x4.add(a2, b2), 4 * v + 8, inner);
+    v = vectors;
+  }
+  // ---- end three last vectors ----
+  // The last vector (or vectors) one at a time, each over four chains of every fourth period.
   for (; v < vectors; v++) {
     const x = xo + (<usize>v << 4);
     let a0 = v128.load(x);
@@ -1151,17 +1301,24 @@ function maxWindow4(x: usize, out: usize, base: usize, col: usize, r1: i32, s1: 
   v128.store(out + col, acc);
 }
 
-/** maxWindow4 over two rows of two (r1 = 1, r2 = r3 = 2), straight-line, in the same order. */
+/**
+ * maxWindow4 over two rows of two (r1 = 1, r2 = r3 = 2), straight-line, in the same order.
+ * (helper "sumk") pmax(acc, v) = acc < v ? v : acc is combine's v > acc ? v : acc (one maxps), so
+ * ±0 ties keep the first as before; a NaN v, which combine takes, is instead noted in a mask (v ≠ v)
+ * and the lane made NaN at the end (a NaN anywhere gives NaN either way, as the cpu backend).
+ */
 // @ts-ignore: decorator
 @inline
 function maxWindow4By22(x: usize, out: usize, base: usize, col: usize, s2: usize, s3: usize): void {
   const p0 = x + base + col;
   const p2 = p0 + s2;
-  let acc = v128.load(p0); // the loop's first combine (with itself) changes nothing
-  acc = combine(1, acc, v128.load(p0 + s3));
-  acc = combine(1, acc, v128.load(p2));
-  acc = combine(1, acc, v128.load(p2 + s3));
-  v128.store(out + col, acc);
+  const x0 = v128.load(p0);
+  const x1 = v128.load(p0 + s3);
+  const x2 = v128.load(p2);
+  const x3 = v128.load(p2 + s3);
+  const acc = f32x4.pmax(f32x4.pmax(f32x4.pmax(x0, x1), x2), x3); // a NaN x0 stays: NaN < v is false
+  const nan = v128.or(v128.or(f32x4.ne(x1, x1), f32x4.ne(x2, x2)), f32x4.ne(x3, x3));
+  v128.store(out + col, v128.or(acc, nan)); // all-ones bits: a NaN
 }
 
 // @ts-ignore: decorator
@@ -1462,3 +1619,123 @@ export function biasTanh(x: usize, b: usize, out: usize, rows: i32, cols: i32): 
   }
 }
 // ---- end bias + tanh ----
+
+// ---- max-pool + tanh gradient written as [h, w, n, c] (sumk) ----
+// maxScatterTanhGrad for 2-D max pooling of an [n, h, w, c] array, with the result written in the
+// layout [h, w, n, c] that conv's filter gradient reads its cotangent in (the composite route: a
+// conv of x as [c, h, w, n] with the cotangent as an [h, w, n, c] filter). The same values as
+// maxScatterTanhGrad followed by Transpose [1, 2, 0, 3], in one pass instead of two.
+
+/**
+ * Four adjacent channels (byte offset `col`) of one kh×kw window: x's rows at xb + p·sx2 + q·sx3,
+ * out's at ob + p·so2 + q·so3 (byte strides); m and t at mt + col. As maxColumns4 with tg = true.
+ */
+// @ts-ignore: decorator
+@inline
+function hwncColumns4(x: usize, m: usize, t: usize, out: usize, xb: usize, ob: usize, col: usize, kh: i32, kw: i32, sx2: usize, sx3: usize, so2: usize, so3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  const t4 = v128.load(t + col);
+  let count = f32x4.splat(0.0);
+  for (let p = 0, px = xb + col, po = ob + col; p < kh; p++, px += sx2, po += so2)
+    for (let q = 0, qx = px, qo = po; q < kw; q++, qx += sx3, qo += so3) {
+      const xv = v128.load(x + qx);
+      const mask = v128.and(f32x4.eq(xv, m4), one);
+      v128.store(out + qo, tanhDeriv(true, f32x4.mul(mask, t4), xv));
+      count = f32x4.add(count, mask);
+    }
+  if (!v128.any_true(f32x4.ne(count, one))) return;
+  const scaled = f32x4.mul(f32x4.div(one, count), t4); // = t4 in lanes where count = 1
+  for (let p = 0, px = xb + col, po = ob + col; p < kh; p++, px += sx2, po += so2)
+    for (let q = 0, qx = px, qo = po; q < kw; q++, qx += sx3, qo += so3) {
+      const xv = v128.load(x + qx);
+      v128.store(out + qo, tanhDeriv(true, f32x4.mul(v128.and(f32x4.eq(xv, m4), one), scaled), xv));
+    }
+}
+
+/** hwncColumns4 for 2×2 windows, straight-line (as maxColumns4By22). */
+// @ts-ignore: decorator
+@inline
+function hwncColumns4By22(x: usize, m: usize, t: usize, out: usize, xb: usize, ob: usize, col: usize, sx2: usize, sx3: usize, so2: usize, so3: usize): void {
+  const one = f32x4.splat(1.0);
+  const m4 = v128.load(m + col);
+  const t4 = v128.load(t + col);
+  const x0p = x + xb + col;
+  const o0 = out + ob + col;
+  const x0 = v128.load(x0p);
+  const x1 = v128.load(x0p + sx3);
+  const x2 = v128.load(x0p + sx2);
+  const x3 = v128.load(x0p + sx2 + sx3);
+  const k0 = v128.and(f32x4.eq(x0, m4), one);
+  const k1 = v128.and(f32x4.eq(x1, m4), one);
+  const k2 = v128.and(f32x4.eq(x2, m4), one);
+  const k3 = v128.and(f32x4.eq(x3, m4), one);
+  v128.store(o0, tanhDeriv(true, f32x4.mul(k0, t4), x0));
+  v128.store(o0 + so3, tanhDeriv(true, f32x4.mul(k1, t4), x1));
+  v128.store(o0 + so2, tanhDeriv(true, f32x4.mul(k2, t4), x2));
+  v128.store(o0 + so2 + so3, tanhDeriv(true, f32x4.mul(k3, t4), x3));
+  const count = f32x4.add(f32x4.add(k0, k1), f32x4.add(k2, k3));
+  if (!v128.any_true(f32x4.ne(count, one))) return;
+  const scaled = f32x4.mul(f32x4.div(one, count), t4);
+  v128.store(o0, tanhDeriv(true, f32x4.mul(k0, scaled), x0));
+  v128.store(o0 + so3, tanhDeriv(true, f32x4.mul(k1, scaled), x1));
+  v128.store(o0 + so2, tanhDeriv(true, f32x4.mul(k2, scaled), x2));
+  v128.store(o0 + so2 + so3, tanhDeriv(true, f32x4.mul(k3, scaled), x3));
+}
+
+/** One channel of a window, one float at a time (c < 4), as maxColumn1 with tg = true. */
+// @ts-ignore: decorator
+@inline
+function hwncColumn1(x: usize, m: usize, t: usize, out: usize, xb: usize, ob: usize, col: usize, kh: i32, kw: i32, sx2: usize, sx3: usize, so2: usize, so3: usize): void {
+  const mv = load<f32>(m + col);
+  const tv = load<f32>(t + col);
+  let count: f32 = 0.0;
+  for (let p = 0, px = xb + col, po = ob + col; p < kh; p++, px += sx2, po += so2)
+    for (let q = 0, qx = px, qo = po; q < kw; q++, qx += sx3, qo += so3) {
+      const xv = load<f32>(x + qx);
+      const mask: f32 = xv == mv ? 1.0 : 0.0;
+      store<f32>(out + qo, tanhDeriv1(true, mask * tv, xv));
+      count += mask;
+    }
+  if (count == 1.0) return;
+  const scaled = (<f32>1.0 / count) * tv;
+  for (let p = 0, px = xb + col, po = ob + col; p < kh; p++, px += sx2, po += so2)
+    for (let q = 0, qx = px, qo = po; q < kw; q++, qx += sx3, qo += so3) {
+      const xv = load<f32>(x + qx);
+      store<f32>(out + qo, tanhDeriv1(true, (xv == mv ? <f32>1.0 : <f32>0.0) * scaled, xv));
+    }
+}
+
+/**
+ * out[i·kh + p, j·kw + q, b, ch] = maxScatterTanhGrad(x, m, t) at x[b, i, p, j, q, ch], x of shape
+ * [n, hp, kh, wp, kw, c] (2-D max pooling's windows), m and t of shape [n, hp, wp, c], out of shape
+ * [hp·kh, wp·kw, n, c]. Pointers are byte offsets of float32 arrays; sizes below 2³¹ elements.
+ * Images outermost: x, m and t are read in order, and out's rows (c floats, n·c apart) fill whole
+ * lines over consecutive images while those lines are still in cache.
+ */
+export function maxScatterTanhGradHwnc(x: usize, m: usize, t: usize, out: usize, n: i32, hp: i32, kh: i32, wp: i32, kw: i32, c: i32): void {
+  const row = <usize>c << 2;
+  const sx3 = row; // x's strides: q, p (bytes)
+  const sx2 = <usize>wp * <usize>kw * row;
+  const so2 = <usize>wp * <usize>kw * <usize>n * row; // out's: one output row (h), one column (w)
+  const so3 = <usize>n * row;
+  const last = <usize>(c - 4) << 2;
+  const by22 = kh == 2 && kw == 2;
+  let k: usize = 0; // byte offset of the window's row in m and t
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < hp; i++)
+      for (let j = 0; j < wp; j++, k += row) {
+        const xb = ((<usize>b * <usize>hp + <usize>i) * <usize>kh * <usize>wp + <usize>j) * <usize>kw * row;
+        const ob = <usize>i * <usize>kh * so2 + <usize>j * <usize>kw * so3 + <usize>b * row;
+        if (c >= 4 && by22) {
+          for (let col: usize = 0; col < last; col += 16) hwncColumns4By22(x, m + k, t + k, out, xb, ob, col, sx2, sx3, so2, so3);
+          hwncColumns4By22(x, m + k, t + k, out, xb, ob, last, sx2, sx3, so2, so3);
+        } else if (c >= 4) {
+          for (let col: usize = 0; col < last; col += 16) hwncColumns4(x, m + k, t + k, out, xb, ob, col, kh, kw, sx2, sx3, so2, so3);
+          hwncColumns4(x, m + k, t + k, out, xb, ob, last, kh, kw, sx2, sx3, so2, so3);
+        } else {
+          for (let col: usize = 0; col < row; col += 4) hwncColumn1(x, m + k, t + k, out, xb, ob, col, kh, kw, sx2, sx3, so2, so3);
+        }
+      }
+}
+// ---- end max-pool + tanh gradient as [h, w, n, c] ----

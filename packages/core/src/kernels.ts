@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // The pure-JS backend, always available, registered on load.
 import "@tensorflow/tfjs-backend-cpu";
-import { broadcastShapes, convOutSize, keptShape, maxScatterView, sameShape } from "./shapes";
+import { broadcastShapes, convOutSize, keptShape, maxScatterView, sameShape, sizeOf } from "./shapes";
 import * as gpu from "./webgpu/kernels";
 
 export type Tensor = tf.Tensor;
@@ -38,6 +38,8 @@ export const FUSED_KERNELS = {
   maxScatterTanhGrad: "HodiffMaxScatterTanhGrad",
   /** (x, b) ↦ tanh(x + b), b [c] along x's last axis (a layer's bias and tanh in one pass) */
   biasTanh: "HodiffBiasTanh",
+  /** (x [n, hp, kh, wp, kw, c], m, t) ↦ maxScatterTanhGrad over axes [2, 4], written as [hp·kh, wp·kw, n, c] */
+  maxScatterTanhGradHwnc: "HodiffMaxScatterTanhGradHwnc",
 } as const;
 // ---- eager log-softmax kernels (helper "eager") ----
 /** Names of the log-softmax kernels registered on wasm by `simd/install.ts` (attribute `axes`). */
@@ -383,15 +385,11 @@ function convFilterIm2col(
   padding: [[number, number], [number, number]],
   dilations: [number, number],
 ): Tensor | null {
-  if (convFilterRoute === "composite" || !fusedKernelsActive()) return null;
-  if (convFilterRoute === "auto" && (im2colMode === "never" || heapGemm === null)) return null;
-  if (x.dtype !== "float32" || ct.dtype !== "float32" || x.size === 0 || ct.size === 0) return null;
+  const chunk = convFilterIm2colChunk(x, ct, filter);
+  if (chunk === null) return null;
   const [B, , , C] = x.shape as [number, number, number, number];
   const [, Ho, Wo, O] = ct.shape as [number, number, number, number];
   const [kh, kw] = filter;
-  const chunk = im2colChunk(B, Ho * Wo * kh * kw * C);
-  if (chunk < 1) return null;
-  if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O, true)) return null;
   return tf.tidy(() => {
     const product = (xs: Tensor, cs: Tensor): Tensor =>
       patchesTimesCt(patchMatrix(xs, kh, kw, Ho, Wo, strides, padding, dilations), cs);
@@ -403,6 +401,24 @@ function convFilterIm2col(
     }
     return asFilter(sum!, [kh, kw, C, O]);
   });
+}
+
+/** Images per im2col chunk where convFilter takes its im2col route (`convFilterIm2col`) for x and a cotangent of this shape, else null. */
+function convFilterIm2colChunk(
+  x: { readonly shape: readonly number[]; readonly dtype: string },
+  ct: { readonly shape: readonly number[]; readonly dtype: string },
+  filter: readonly [number, number],
+): number | null {
+  const ctShape = ct.shape;
+  if (convFilterRoute === "composite" || !fusedKernelsActive()) return null;
+  if (convFilterRoute === "auto" && (im2colMode === "never" || heapGemm === null)) return null;
+  if (x.dtype !== "float32" || ct.dtype !== "float32" || sizeOf(x.shape) === 0 || sizeOf(ctShape) === 0) return null;
+  const [B, , , C] = x.shape as [number, number, number, number];
+  const [, Ho, Wo, O] = ctShape as [number, number, number, number];
+  const chunk = im2colChunk(B, Ho! * Wo! * filter[0] * filter[1] * C);
+  if (chunk < 1) return null;
+  if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O!, true)) return null;
+  return chunk;
 }
 
 /** Below this many output channels the filter gradient's product is formed transposed (`patchesTimesCt`). */
@@ -824,6 +840,45 @@ export const K = {
   patchConv,
   /** conv2d's filter gradient from x's patch matrix (`K.patches`) and the cotangent [b, ho, wo, o]. */
   patchFilter,
+  // ---- pooling gradient as conv's [h, w, n, c] cotangent (helper "sumk") ----
+  /**
+   * transpose(reshape(maxScatterTanhGrad(x, m, t, [2, 4]), [n, h, w, c]), [1, 2, 0, 3]) for x of shape
+   * [n, hp, kh, wp, kw, c] (2-D max pooling's windows of tanh's output): the pooling and tanh
+   * gradient in the [h, w, n, c] layout that convFilter's composite route reads its cotangent in.
+   * One SIMD pass on wasm (bit-identical to the three steps); elsewhere those steps.
+   */
+  maxScatterTanhGradHwnc: (x: Tensor, m: Tensor, t: Tensor): Tensor => {
+    const [n, hp, kh, wp, kw, c] = x.shape as [number, number, number, number, number, number];
+    if (x.rank === 6 && fusedKernelsActive() && x.dtype === "float32" && x.size > 0)
+      return tf.engine().runKernel(FUSED_KERNELS.maxScatterTanhGradHwnc, { x, m, t }) as Tensor;
+    return tf.tidy(() =>
+      K.transpose(tf.reshape(K.maxScatterTanhGrad(x, m, t, [2, 4]), [n, hp * kh, wp * kw, c]), [1, 2, 0, 3]),
+    );
+  },
+  /**
+   * convFilter(x, ct) from ct's transpose ctt = ct.transpose([1, 2, 0, 3]) ([ho, wo, b, o]) where
+   * convFilter takes its im2col route (`convFilterIm2col`, which needs ct itself); null where it
+   * takes the composite route, which reads ctt as it is.
+   */
+  convFilterFromHwnc: (
+    x: Tensor,
+    ctt: Tensor,
+    filter: [number, number],
+    strides: [number, number],
+    padding: [[number, number], [number, number]],
+    dilations: [number, number],
+  ): Tensor | null => {
+    const [ho, wo, b, o] = ctt.shape as [number, number, number, number];
+    if (convFilterIm2colChunk(x, { shape: [b, ho, wo, o], dtype: ctt.dtype }, filter) === null) return null;
+    return tf.tidy(() => convFilterIm2col(x, K.transpose(ctt, [2, 0, 1, 3]), filter, strides, padding, dilations)!);
+  },
+  /** Whether convFilter(x, ct) takes its im2col route now (then it reads ct as it is, not transposed). */
+  convFilterTakesIm2col: (
+    x: { readonly shape: readonly number[]; readonly dtype: string },
+    ct: { readonly shape: readonly number[]; readonly dtype: string },
+    filter: readonly [number, number],
+  ): boolean => convFilterIm2colChunk(x, ct, filter) !== null,
+  // ---- end pooling gradient as [h, w, n, c] ----
   zeros,
   fill: (shape: number[], value: number, dtype: DType) => tf.fill(shape, value, dtype),
   scalar: (value: number, dtype: DType) => tf.scalar(value, dtype),

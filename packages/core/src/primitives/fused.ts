@@ -10,7 +10,14 @@
 import { K } from "../kernels";
 import { bind, type Primitive } from "../trace/core";
 import { add, tanh } from "./elementwise";
-import { conv2dP, stridedAndDilated, type Conv2DParams, type ConvFilterParams } from "./linalg";
+import {
+  conv2dP,
+  convFilterCompositeHwnc,
+  convFilterP,
+  stridedAndDilated,
+  type Conv2DParams,
+  type ConvFilterParams,
+} from "./linalg";
 import { maxScatterP, type ReduceParams } from "./reduce";
 
 /**
@@ -128,3 +135,44 @@ export const convInputP: Primitive<Conv2DParams> = {
   },
 };
 // ---- end conv input gradient from the unflipped filter ----
+
+// ---- pooling gradient as conv's [h, w, n, c] cotangent (staging/fuse.ts, cotangentHwnc; helper "sumk") ----
+
+/**
+ * maxScatterTanhGradHwnc(x, m, t) = transpose(reshape(maxScatterTanhGrad(x, m, t; axes [2, 4]),
+ * [n, h, w, c]), [1, 2, 0, 3]) for x [n, hp, kh, wp, kw, c]: LeNet-5's pooling and tanh gradient
+ * written straight into the layout conv's filter gradient reads (`K.maxScatterTanhGradHwnc`).
+ */
+export const maxScatterTanhGradHwncP: Primitive = {
+  name: "maxScatterTanhGradHwnc",
+  impl: ([x, m, t]) => K.maxScatterTanhGradHwnc(x!, m!, t!),
+  abstractEval: ([x]) => {
+    const [n, hp, kh, wp, kw, c] = x!.shape as [number, number, number, number, number, number];
+    return { shape: [hp * kh, wp * kw, n, c], dtype: x!.dtype };
+  },
+};
+
+/**
+ * convFilterHwnc(x, ctt; p) = convFilter(x, ct; p) with ctt = ct.transpose([1, 2, 0, 3]) ([ho, wo, b, o]):
+ * the composite route reads ctt as it is; the im2col route transposes it back (`K.convFilterFromHwnc`).
+ */
+export const convFilterHwncP: Primitive<ConvFilterParams> = {
+  name: "convFilterHwnc",
+  impl: ([x, ctt], p) =>
+    K.convFilterFromHwnc(
+      x!,
+      ctt!,
+      [p.filter[0], p.filter[1]],
+      [p.strides[0], p.strides[1]],
+      [
+        [p.padding[0][0], p.padding[0][1]],
+        [p.padding[1][0], p.padding[1][1]],
+      ],
+      [p.dilations[0], p.dilations[1]],
+    ) ?? convFilterCompositeHwnc(x!, ctt!, p),
+  abstractEval: ([x, ctt], p) => {
+    const [ho, wo, b, o] = ctt!.shape as [number, number, number, number];
+    return convFilterP.abstractEval([x!, { shape: [b, ho, wo, o], dtype: ctt!.dtype }], p);
+  },
+};
+// ---- end pooling gradient as [h, w, n, c] ----

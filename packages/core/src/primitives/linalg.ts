@@ -189,12 +189,16 @@ export interface ConvFilterParams extends Conv2DParams {
  * by minimum, VGG-11''s seven never slower (`bench/results/2026-12-06-sitting-8.txt`, "filter gradient").
  */
 function convFilterComposite(x: Tensor, ct: Tensor, p: ConvFilterParams): Tensor {
+  return runtime.tidy(() => convFilterCompositeHwnc(x, K.transpose(ct, [1, 2, 0, 3]), p));
+}
+
+/** The composite route from the cotangent already as [ho, wo, b, o] (ctt; plans write it so, staging/fuse.ts). */
+export function convFilterCompositeHwnc(x: Tensor, ctt: Tensor, p: ConvFilterParams): Tensor {
   const [kh, kw] = p.filter;
   const C = x.shape[3]!;
-  const O = ct.shape[3]!;
+  const O = ctt.shape[3]!;
   return runtime.tidy(() => {
     const xt = K.transpose(x, [3, 1, 2, 0]);
-    const ctt = K.transpose(ct, [1, 2, 0, 3]);
     const full = convImpl(xt, ctt, { strides: p.dilations, padding: p.padding, dilations: p.strides });
     const exact = full.shape[1] === kh && full.shape[2] === kw;
     return K.transpose(exact ? full : K.slice(full, [0, 0, 0, 0], [C, kh, kw, O]), [1, 2, 0, 3]);

@@ -56,6 +56,8 @@ interface SimdExports {
   maxScatter: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
   maxScatterTanhGrad: (x: number, m: number, t: number, out: number, ...view: number[]) => void;
   maxWindows: (x: number, out: number, ...view: number[]) => void;
+  /** Byte offsets of x, m, t and out, then n, hp, kh, wp, kw, c (helper "sumk"). */
+  maxScatterTanhGradHwnc: (x: number, m: number, t: number, out: number, ...dims: number[]) => void;
   maxGather: (x: number, m: number, s: number, out: number, ...view: number[]) => void;
   /** tanh(x + b), b along x's last axis: byte offsets of x, b, out, then rows and columns. */
   biasTanh: (x: number, b: number, out: number, rows: number, cols: number) => void;
@@ -931,3 +933,31 @@ const biasTanhKernel: KernelConfig = {
 };
 ADDED.push(biasTanhKernel);
 // ---- end bias + tanh ----
+
+// ---- pooling gradient as conv's [h, w, n, c] cotangent (helper "sumk") ----
+
+/** Name of maxScatterTanhGrad written as [h, w, n, c] (inputs x [n, hp, kh, wp, kw, c], m, t): see `K.maxScatterTanhGradHwnc`. */
+export const MAX_SCATTER_TANH_GRAD_HWNC = FUSED_KERNELS.maxScatterTanhGradHwnc;
+
+/** out [hp·kh, wp·kw, n, c] = maxScatterTanhGrad(x, m, t) over axes [2, 4], transposed [1, 2, 0, 3]. */
+const maxScatterTanhGradHwncKernel: KernelConfig = {
+  kernelName: MAX_SCATTER_TANH_GRAD_HWNC,
+  backendName: "wasm",
+  kernelFunc: (args) => {
+    const { x, m, t } = args.inputs as { x: TensorInfo; m: TensorInfo; t: TensorInfo };
+    const { backend, exports } = installedFor(args, MAX_SCATTER_TANH_GRAD_HWNC);
+    const [n, hp, kh, wp, kw, c] = x.shape as [number, number, number, number, number, number];
+    const kept = [n, hp, wp, c];
+    if (x.shape.length !== 6 || !sameShape(m.shape, kept) || !sameShape(t.shape, kept))
+      throw new Error(
+        `${MAX_SCATTER_TANH_GRAD_HWNC}: x [${x.shape}] is not [n, hp, kh, wp, kw, c] with m [${m.shape}] and t [${t.shape}] of [${kept}]`,
+      );
+    const out = backend.makeOutput([hp * kh, wp * kw, n, c], "float32");
+    if (runtime.sizeFromShape(x.shape) === 0) return out;
+    const at = (u: TensorInfo) => offset(backend, u);
+    exports.maxScatterTanhGradHwnc(at(x), at(m), at(t), at(out), n, hp, kh, wp, kw, c);
+    return out;
+  },
+};
+ADDED.push(maxScatterTanhGradHwncKernel);
+// ---- end pooling gradient as [h, w, n, c] ----

@@ -284,6 +284,24 @@ describe("Transpose by any permutation on wasm", () => {
       [6, 130, 3],
       [2, 1, 0],
     ],
+    // Chunks of 6 two columns at a time: an odd column count (one left over), 7 rows (3 after a strip).
+    [
+      [7, 5, 6],
+      [1, 0, 2],
+    ],
+    [
+      [5, 4, 3, 6],
+      [1, 2, 0, 3],
+    ],
+    // 6 columns, indices two at a time (an odd count: one left over), rows not a multiple of 4.
+    [
+      [9, 5, 7, 6],
+      [3, 1, 2, 0],
+    ],
+    [
+      [5, 67, 6],
+      [2, 1, 0],
+    ],
     [
       [1, 7, 1, 6],
       [3, 2, 1, 0],

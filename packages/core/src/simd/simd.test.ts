@@ -424,6 +424,12 @@ describe("Sum and Max on wasm", () => {
       [[23, 7], [0], false],
       [[9, 15], [0], false],
       [[6, 2, 13, 10], [1, 2], false],
+      // Three last vectors of a period in one pass (inner 6, 3, 14, 11), one period or an odd number of them.
+      [[3, 6], [0], false],
+      [[5, 3], [0], true],
+      [[2, 7, 14], [0, 1], false],
+      [[13, 11], [0], false],
+      [[2, 5, 5, 6], [0, 1, 2], false],
     ];
     for (let c = 0; c < count; c++) {
       const shape = Array.from({ length: 1 + rand(6) }, () => 1 + rand(7));

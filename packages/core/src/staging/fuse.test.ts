@@ -342,10 +342,16 @@ describe("LeNet-5's gradient on wasm", () => {
     const profile = await tf.profile(() => void (jitted = jgrad(p, x)));
     const count = (name: string) => profile.kernels.filter((k) => k.name === name).length;
     // Both convs with their biases (conv2 as im2col + matmul on a heap GEMM, its patches shared
-    // with its filter gradient), both pooling gradients with tanh's derivative.
-    expect([count("FusedConv2D"), count("HodiffMaxScatterTanhGrad"), count("HodiffTanhGrad")]).toEqual(
-      gemm ? [1, 2, 0] : [2, 2, 0],
-    );
+    // with its filter gradient), both pooling gradients with tanh's derivative; conv1's written in
+    // the [h, w, n, c] layout its filter gradient's composite route reads (no Transpose of it).
+    expect([
+      count("FusedConv2D"),
+      count("HodiffMaxScatterTanhGrad"),
+      count("HodiffMaxScatterTanhGradHwnc"),
+      count("HodiffTanhGrad"),
+    ]).toEqual(gemm ? [1, 1, 1, 0] : [2, 1, 1, 0]);
+    const transposed = profile.kernels.filter((k) => k.name === "Transpose").map((k) => k.inputShapes[0]);
+    expect(transposed).not.toContainEqual([4, 28, 28, 6]);
     if (gemm) expect(count("HodiffIm2Col")).toBe(1);
     const [a, b] = [hd.treeLeaves(eager), hd.treeLeaves(jitted)];
     expect(a).toHaveLength(6);
@@ -467,3 +473,90 @@ describe("shared patches: conv2d and its filter gradient from one im2col step (w
     });
   }
 });
+
+// ---- pooling gradient as conv's [h, w, n, c] cotangent (helper "sumk") ----
+describe("cotangentHwnc: a pooling gradient written as its filter gradient's [h, w, n, c] cotangent (wasm)", () => {
+  beforeAll(async () => {
+    await setBackend("wasm");
+    expect(await installSimdKernels()).toBe(true);
+  });
+  afterEach(() => {
+    setHeapGemm(null);
+    runtime.setConvFilterRoute("auto");
+  });
+
+  // conv → tanh → 2×2 max pool, y [2, 28, 28, 6]: above what host kernels take, as LeNet-5's conv1.
+  const shapes = { x: [2, 32, 32, 3], w: [5, 5, 3, 6], b: [6], c: [2, 14, 14, 6] };
+  const make = (seed: number) =>
+    Object.values(shapes).map((s, i) => tf.tensor(values(size(s), seed + i), s)) as [
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
+  const net = (x: hd.Value, w: hd.Value, b: hd.Value, c: hd.Value) =>
+    hd.sum(hd.mul(c, hd.maxPool(hd.tanh(hd.add(hd.conv2d(x, w), b)), { window: 2 })));
+  /** ∂/∂(w, b), and with `wrtX` ∂/∂x too (then the cotangent also feeds conv's input gradient). */
+  const grads = (wrtX: boolean) => (x: hd.Value, w: hd.Value, b: hd.Value, c: hd.Value) =>
+    wrtX
+      ? hd.grad((q: hd.Value[]) => net(q[0]!, q[1]!, q[2]!, c))([x, w, b])
+      : hd.grad((q: hd.Value[]) => net(x, q[0]!, q[1]!, c))([w, b]);
+  const planned = (wrtX: boolean, ts: tf.Tensor[]) => {
+    const closed = hd.makeJaxpr(grads(wrtX))(ts[0]!, ts[1]!, ts[2]!, ts[3]!);
+    const names = fuse(closed.jaxpr).eqns.map((e) => e.prim.name);
+    closed.dispose();
+    return names;
+  };
+
+  it("fires where the cotangent feeds only the filter gradient's composite route and the bias sum", () => {
+    const ts = make(1);
+    const names = planned(false, ts);
+    expect(names).toContain("maxScatterTanhGradHwnc");
+    expect(names).toContain("convFilterHwnc");
+    expect(names).not.toContain("maxScatterTanhGrad");
+    expect(names).not.toContain("convFilter");
+    // Also conv's input gradient reads the cotangent: left as it was.
+    const withX = planned(true, ts);
+    expect(withX).toContain("maxScatterTanhGrad");
+    expect(withX).not.toContain("maxScatterTanhGradHwnc");
+    // convFilter's im2col route reads the cotangent as it is: left as it was.
+    setHeapGemm(jsGemm);
+    runtime.setConvFilterRoute("im2col");
+    expect(planned(false, ts)).not.toContain("maxScatterTanhGradHwnc");
+    tf.dispose(ts);
+  });
+
+  it("the jitted gradient equals the eager one (unfused kernels), also when convFilter's route changes after planning", async () => {
+    const before = tf.memory().numTensors;
+    const ts = make(7);
+    const f = grads(false);
+    const eagerOut = f(...ts);
+    const eager = hd.treeLeaves(eagerOut).map((v) => hd.toFlat(v));
+    hd.dispose(eagerOut);
+    const jitted = hd.jit(f);
+    const check = () => {
+      const got = jitted(...ts);
+      hd.treeLeaves(got).forEach((leaf, i) => {
+        const [u, v] = [eager[i]!, hd.toFlat(leaf)];
+        const scale = Math.max(...Array.from(u, Math.abs));
+        expect(v.length).toBe(u.length);
+        // Equal but for the order of the sums (the filter gradient's conv, the bias sum).
+        for (let k = 0; k < u.length; k++)
+          expect(Math.abs(u[k]! - v[k]!), `leaf ${i} at ${k}`).toBeLessThan(1e-5 * scale);
+      });
+      hd.dispose(got);
+    };
+    check(); // planned on the composite route: convFilterHwnc reads the [h, w, n, c] cotangent as it is
+    setHeapGemm(jsGemm);
+    runtime.setConvFilterRoute("im2col");
+    // The same plan on the im2col route: convFilterHwnc transposes the cotangent back.
+    const profile = await tf.profile(check);
+    const kernels = profile.kernels.map((k) => k.name);
+    expect(kernels).toContain("HodiffMaxScatterTanhGradHwnc");
+    expect(kernels).toContain("HodiffIm2Col");
+    jitted.dispose();
+    tf.dispose(ts);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+// ---- end pooling gradient as [h, w, n, c] ----

@@ -12,7 +12,8 @@
  * im2col(x) step where the conv runs as im2col + matmul on a native GEMM (`sharePatches`). Last,
  * tanh(add(z, b)) and tanh(patchConv(P, W, b)), b an [O] bias, → one `biasTanh` pass (`fuseBiasTanh`).
  * conv2d's input-gradient conv of the flipped filter, conv2d(c, transpose(reverse(w))), → convInput(c, w)
- * (`unflipConvInput`): on the col2im scatter the filter is used as it is.
+ * (`unflipConvInput`): on the col2im scatter the filter is used as it is. A pooling gradient that
+ * feeds a filter gradient's composite route is written in the layout that route reads (`cotangentHwnc`).
  */
 import {
   conv2dP,
@@ -22,11 +23,13 @@ import {
   type ConvFilterParams,
 } from "../primitives/linalg";
 import { addP, tanhGradP, tanhP } from "../primitives/elementwise";
-import { maxScatterP } from "../primitives/reduce";
+import { maxScatterP, reduceSumP, type ReduceParams } from "../primitives/reduce";
 import { reshapeP, reverseP, transposeP } from "../primitives/shape";
 import {
   biasTanhP,
   conv2dBiasP,
+  convFilterHwncP,
+  maxScatterTanhGradHwncP,
   convInputP,
   im2colP,
   maxScatterTanhGradP,
@@ -119,7 +122,7 @@ export function fuse(j: Jaxpr): Jaxpr {
     const eqns = j.eqns.filter((e) => !fusedAway.has(e)).map((e) => replaced.get(e) ?? e);
     j = new Jaxpr(j.constvars, j.invars, eqns, j.outs);
   }
-  return fuseBiasTanh(sharePatches(unflipConvInput(fuseScatterTanhGrad(j))));
+  return fuseBiasTanh(cotangentHwnc(sharePatches(unflipConvInput(fuseScatterTanhGrad(j)))));
 }
 
 /**
@@ -343,3 +346,63 @@ function unflipConvInput(j: Jaxpr): Jaxpr {
   return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
 }
 // ---- end conv input gradient from the unflipped filter ----
+
+// ---- pooling gradient as conv's [h, w, n, c] cotangent (helper "sumk") ----
+
+/**
+ * G = reshape(S) to [n, h, w, c], S = maxScatterTanhGrad(X, M, T; axes [2, 4]) with X [n, hp, kh,
+ * wp, kw, c] (2-D max pooling's gradient through tanh), where G's uses are convFilter(x, G) taking
+ * its composite route (which transposes G to [h, w, n, c] first, K.convFilterTakesIm2col false) and
+ * sums over all axes but the last (the conv's bias gradient; the same sum on either layout):
+ * Gt = maxScatterTanhGradHwnc(X, M, T) in S's place, the filter gradients become
+ * convFilterHwnc(x, Gt) and the sums read Gt. LeNet-5's conv1: no Transpose of its cotangent.
+ */
+function cotangentHwnc(j: Jaxpr): Jaxpr {
+  const { uses, producer } = dataflow(j);
+  const users = new Map<Var, Array<[Eqn, number]>>();
+  for (const e of j.eqns)
+    e.inputs.forEach((a, at) => {
+      if (a instanceof Var) users.set(a, [...(users.get(a) ?? []), [e, at]]);
+    });
+  const rewritten = new Map<Eqn, Eqn>();
+  const dropped = new Set<Eqn>();
+  for (const r of j.eqns) {
+    if (r.prim !== reshapeP) continue;
+    const s = r.inputs[0];
+    const scatter = s instanceof Var ? producer.get(s) : undefined;
+    if (!scatter || scatter.prim !== maxScatterTanhGradP || uses.get(s as Var) !== 1) continue;
+    const x = scatter.inputs[0]!.aval;
+    const g = r.outs[0]!;
+    const [n, hp, kh, wp, kw, c] = x.shape as [number, number, number, number, number, number];
+    const pooling =
+      x.dtype === "float32" &&
+      x.shape.length === 6 &&
+      sameShape((scatter.params as ReduceParams).axes, [2, 4]) &&
+      sameShape(g.aval.shape, [n, hp * kh, wp * kw, c]);
+    const gUses = users.get(g) ?? [];
+    if (!pooling || gUses.length !== uses.get(g)) continue; // also used as a jaxpr output
+    const filters = gUses.filter(([e, at]) => e.prim === convFilterP && at === 1);
+    const biasSums = gUses.filter(
+      ([e, at]) => e.prim === reduceSumP && at === 0 && sameShape((e.params as ReduceParams).axes, [0, 1, 2]),
+    );
+    if (filters.length === 0 || filters.length + biasSums.length !== gUses.length) continue;
+    const composite = filters.every(
+      ([e]) => !K.convFilterTakesIm2col(e.inputs[0]!.aval, g.aval, (e.params as ConvFilterParams).filter),
+    );
+    if (!composite) continue;
+    const gt = new Var(
+      maxScatterTanhGradHwncP.abstractEval(
+        scatter.inputs.map((a) => a.aval),
+        {},
+      ),
+    );
+    rewritten.set(scatter, { prim: maxScatterTanhGradHwncP, params: {}, inputs: scatter.inputs, outs: [gt] });
+    dropped.add(r);
+    for (const [e] of filters) rewritten.set(e, { ...e, prim: convFilterHwncP, inputs: [e.inputs[0]!, gt] });
+    for (const [e] of biasSums) rewritten.set(e, { ...e, inputs: [gt] });
+  }
+  if (dropped.size === 0) return j;
+  const eqns = j.eqns.filter((e) => !dropped.has(e)).map((e) => rewritten.get(e) ?? e);
+  return new Jaxpr(j.constvars, j.invars, eqns, j.outs);
+}
+// ---- end pooling gradient as [h, w, n, c] ----
