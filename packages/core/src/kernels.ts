@@ -614,10 +614,41 @@ function reduceKept(op: "max" | "sum", x: Tensor, axes: number[]): Tensor {
   return tf.reshape(gpu.reduceAnyRank(op === "max" ? tf.max : tf.sum, x, axes), keptShape(x.shape, axes));
 }
 
+// ---- direct kernel calls (helper "planoh") ----
+/**
+ * Hot ops run straight through the engine (`runKernel`), skipping tfjs's op wrapper, which for
+ * K's operands (tensors already) only adds work between two kernels: a scope opened and closed
+ * around each op (a Set of the result's tensors), argument conversion and checks. Each takes this
+ * path only where the wrapper would do nothing else — equal dtypes (no upcast), float32 for tanh,
+ * no bool sum — and the kernels check shapes themselves (the same errors); elsewhere the tf op runs.
+ */
+const ENGINE = tf.engine();
+const runK = (name: string, inputs: tf.NamedTensorMap, attrs?: object): Tensor =>
+  ENGINE.runKernel(name, inputs, attrs as tf.NamedAttrMap | undefined) as Tensor;
+const direct = {
+  add: (a: Tensor, b: Tensor): Tensor => (a.dtype === b.dtype ? runK(tf.Add, { a, b }) : tf.add(a, b)),
+  sub: (a: Tensor, b: Tensor): Tensor => (a.dtype === b.dtype ? runK(tf.Sub, { a, b }) : tf.sub(a, b)),
+  mul: (a: Tensor, b: Tensor): Tensor => (a.dtype === b.dtype ? runK(tf.Multiply, { a, b }) : tf.mul(a, b)),
+  tanh: (x: Tensor): Tensor => (x.dtype === "float32" ? runK(tf.Tanh, { x }) : tf.tanh(x)),
+  sum: (x: Tensor, axis: number[]): Tensor =>
+    x.dtype !== "bool" ? runK(tf.Sum, { x }, { axis, keepDims: false }) : tf.sum(x, axis),
+  reshape: (x: Tensor, shape: number[]): Tensor => runK(tf.Reshape, { x }, { shape }),
+  /** transpose_'s own checks first (rank ≤ 1 gives a clone there). */
+  transpose: (x: Tensor, perm: number[]): Tensor =>
+    x.rank >= 2 && perm.length === x.rank && perm.every((p) => p >= 0 && p < x.rank)
+      ? runK(tf.Transpose, { x }, { perm })
+      : tf.transpose(x, perm),
+  matMul: (a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor =>
+    a.dtype === b.dtype
+      ? runK(tf.BatchMatMul, { a, b }, { transposeA, transposeB })
+      : tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, transposeA, transposeB),
+};
+// ---- end direct kernel calls ----
+
 export const K = {
-  add: broadcastBinary((a, b) => tf.add(a, b)),
-  sub: broadcastBinary((a, b) => tf.sub(a, b)),
-  mul: broadcastBinary((a, b) => tf.mul(a, b)),
+  add: broadcastBinary(direct.add),
+  sub: broadcastBinary(direct.sub),
+  mul: broadcastBinary(direct.mul),
   div: broadcastBinary((a, b) => tf.div(a, b)),
   pow: broadcastBinary((a, b) => tf.pow(a, b)),
   maximum: broadcastBinary((a, b) => tf.maximum(a, b)),
@@ -629,7 +660,7 @@ export const K = {
   expm1: (a: Tensor) => tf.expm1(a),
   sin: (a: Tensor) => tf.sin(a),
   cos: (a: Tensor) => tf.cos(a),
-  tanh: (a: Tensor) => tf.tanh(a),
+  tanh: direct.tanh,
   /** t·(1 − y²): one SIMD kernel on wasm for same-shape float32 operands, else three tfjs ops. */
   tanhGrad: (y: Tensor, t: Tensor): Tensor =>
     fusedKernelsActive() && sameShape(y.shape, t.shape) && y.dtype === "float32" && t.dtype === "float32"
@@ -702,7 +733,7 @@ export const K = {
     const select = gpu.onWebGpu() ? gpu.whereFlat : tf.where;
     return tf.tidy(() => select(expand(c, shape), expand(a, shape), expand(b, shape)));
   },
-  sum: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.sum, a, axes) : tf.sum(a, axes)),
+  sum: (a: Tensor, axes: number[]) => (gpu.onWebGpu() ? gpu.reduceAnyRank(tf.sum, a, axes) : direct.sum(a, axes)),
   /** max over axes; on wasm, max pooling's layouts (a kept innermost run) go to one SIMD pass. */
   max: (a: Tensor, axes: number[]): Tensor => {
     if (gpu.onWebGpu()) return gpu.reduceAnyRank(tf.max, a, axes);
@@ -743,9 +774,10 @@ export const K = {
       return tf.engine().runKernel(FUSED_KERNELS.biasTanh, { x, b }) as Tensor;
     return tf.tidy(() => K.tanh(K.add(x, b)));
   },
-  reshape: (a: Tensor, shape: number[]) => tf.reshape(a, shape),
+  reshape: direct.reshape,
   broadcastTo: (a: Tensor, shape: number[]) => (sameShape(a.shape, shape) ? tf.clone(a) : expand(a, shape)),
-  transpose: (a: Tensor, perm: number[]) => (gpu.onWebGpu() ? gpu.transposeAnyRank(a, perm) : tf.transpose(a, perm)),
+  transpose: (a: Tensor, perm: number[]) =>
+    gpu.onWebGpu() ? gpu.transposeAnyRank(a, perm) : direct.transpose(a, perm),
   slice: (a: Tensor, begin: number[], size: number[]) => tf.slice(a, begin, size),
   concat: (xs: Tensor[], axis: number) => (gpu.onWebGpu() ? gpu.concatAnyRank(xs, axis) : tf.concat(xs, axis)),
   pad: (x: Tensor, paddings: Array<[number, number]>) =>
@@ -760,7 +792,7 @@ export const K = {
   matmul: (a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor => {
     const [takesA, takesB] = transposeA || transposeB ? flagsTaken(a, b) : [true, true];
     const [swapA, swapB] = [transposeA && !takesA, transposeB && !takesB];
-    if (!swapA && !swapB) return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, transposeA, transposeB);
+    if (!swapA && !swapB) return direct.matMul(a, b, transposeA, transposeB);
     return tf.tidy(() => {
       const swap = [...Array(a.rank - 2).keys(), a.rank - 1, a.rank - 2];
       const at = swapA ? K.transpose(a, swap) : a;

@@ -28,44 +28,89 @@ export const isLeaf = (x: unknown): boolean =>
 
 const joinPath = (prefix: string, key: string | number): string => (prefix === "" ? String(key) : `${prefix}.${key}`);
 
+// The walks below are module-level functions, not closures made per call: transforms flatten and
+// unflatten on every call, and under tsx (keepNames) each named closure costs a defineProperty.
+
+function flattenInto(t: unknown, leaves: unknown[]): TreeDef {
+  if (t === null || t === undefined) return { kind: "none", value: t };
+  if (Array.isArray(t)) {
+    const children: TreeDef[] = new Array(t.length);
+    for (let i = 0; i < t.length; i++) children[i] = flattenInto(t[i], leaves);
+    return { kind: "array", children };
+  }
+  if (isPlainObject(t) && !isValue(t)) {
+    const keys = Object.keys(t);
+    const children: TreeDef[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) children[i] = flattenInto(t[keys[i]!], leaves);
+    return { kind: "object", keys, children };
+  }
+  leaves.push(t);
+  return { kind: "leaf" };
+}
+
 /** Leaves in order, with the structure needed to rebuild the tree (leaves typed as arrays by default). */
 export function treeFlatten<L = Value>(tree: unknown): [L[], TreeDef] {
   const leaves: L[] = [];
-  const go = (t: unknown): TreeDef => {
-    if (t === null || t === undefined) return { kind: "none", value: t };
-    if (Array.isArray(t)) return { kind: "array", children: t.map(go) };
-    if (isPlainObject(t) && !isValue(t)) {
-      const keys = Object.keys(t);
-      return { kind: "object", keys, children: keys.map((k) => go(t[k])) };
-    }
-    leaves.push(t as L);
-    return { kind: "leaf" };
-  };
-  const def = go(tree);
+  const def = flattenInto(tree, leaves);
   return [leaves, def];
+}
+
+/** flattenInto's walk, appending the structure's part of treeFlattenKey's key (returned) instead of a TreeDef. */
+function keyInto(t: unknown, leaves: unknown[], describe: (leaf: unknown) => string, key: string): string {
+  if (t === null) return key + "N";
+  if (t === undefined) return key + "U";
+  if (Array.isArray(t)) {
+    key += "[";
+    for (let i = 0; i < t.length; i++) key = keyInto(t[i], leaves, describe, key);
+    return key + "]";
+  }
+  if (isPlainObject(t) && !isValue(t)) {
+    key += "{";
+    for (const k of Object.keys(t)) key = keyInto(t[k], leaves, describe, key + JSON.stringify(k));
+    return key + "}";
+  }
+  leaves.push(t);
+  return `${key}L${describe(t)};`;
+}
+
+/**
+ * treeFlatten's leaves with a string that identifies the structure and each leaf's `describe`
+ * (e.g. a jit cache key): two trees get the same key exactly when they have the same TreeDef
+ * and equal descriptions leaf by leaf. One pass and no TreeDef objects: jit calls it per call.
+ * `describe` must not return a string containing ";" (it ends each leaf's part).
+ */
+export function treeFlattenKey<L = Value>(tree: unknown, describe: (leaf: unknown) => string): [L[], string] {
+  const leaves: L[] = [];
+  const key = keyInto(tree, leaves, describe, "");
+  return [leaves, key];
+}
+
+/** The tree of structure `d` over leaves[at.i], leaves[at.i + 1], …, advancing at.i. */
+function unflattenFrom(d: TreeDef, leaves: readonly unknown[], at: { i: number }): unknown {
+  switch (d.kind) {
+    case "leaf":
+      if (at.i >= leaves.length) throw new TreeError(`treeUnflatten: too few leaves (${leaves.length})`);
+      return leaves[at.i++];
+    case "none":
+      return d.value;
+    case "array": {
+      const out: unknown[] = new Array(d.children.length);
+      for (let j = 0; j < out.length; j++) out[j] = unflattenFrom(d.children[j]!, leaves, at);
+      return out;
+    }
+    case "object": {
+      const o: Record<string, unknown> = {};
+      for (let j = 0; j < d.keys.length; j++) o[d.keys[j]!] = unflattenFrom(d.children[j]!, leaves, at);
+      return o;
+    }
+  }
 }
 
 /** Rebuild a tree of structure `def` from leaves in order. */
 export function treeUnflatten<L>(def: TreeDef, leaves: readonly L[]): Tree<L> {
-  let i = 0;
-  const go = (d: TreeDef): unknown => {
-    switch (d.kind) {
-      case "leaf":
-        if (i >= leaves.length) throw new TreeError(`treeUnflatten: too few leaves (${leaves.length})`);
-        return leaves[i++];
-      case "none":
-        return d.value;
-      case "array":
-        return d.children.map(go);
-      case "object": {
-        const o: Record<string, unknown> = {};
-        d.keys.forEach((k, j) => (o[k] = go(d.children[j]!)));
-        return o;
-      }
-    }
-  };
-  const out = go(def);
-  if (i !== leaves.length) throw new TreeError(`treeUnflatten: ${leaves.length} leaves for a tree of ${i}`);
+  const at = { i: 0 };
+  const out = unflattenFrom(def, leaves, at);
+  if (at.i !== leaves.length) throw new TreeError(`treeUnflatten: ${leaves.length} leaves for a tree of ${at.i}`);
   return out as Tree<L>;
 }
 

@@ -3,7 +3,7 @@
  * with each intermediate freed right after its last use (memory planning), so a jitted call holds
  * at most the live set of its program instead of every intermediate until the end. Equations on
  * small arrays run as host kernels in JS (`host.ts`), where a tfjs call would cost mostly
- * dispatch; values move between host and tensors only where a step needs the other side. Some
+ * dispatch (in plans with large arrays, equations on scalars only: `LARGE_PLAN`); values move between host and tensors only where a step needs the other side. Some
  * pairs of equations run as one fused kernel (`fuse.ts`).
  */
 import { K, type Tensor } from "../kernels";
@@ -13,6 +13,7 @@ import { runtime } from "../kernels";
 import { hostKernel, runsOnHost, type HostArray, type HostKernel, type HostData } from "./host";
 import { cse, dce, inlineCalls } from "./optimize";
 import { fuse } from "./fuse";
+import { sizeOf } from "../shapes";
 
 interface Step {
   readonly prim: AnyPrimitive;
@@ -32,6 +33,19 @@ const download = (t: Tensor): HostArray => ({
   dtype: t.dtype as HostArray["dtype"],
 });
 const upload = (h: HostArray): Tensor => K.tensor(h.data, [...h.shape], h.dtype);
+
+/**
+ * A plan with an array of at least this many elements (256 KiB of float32) runs host kernels on
+ * scalars only. Its large kernels leave the CPU caches cold, so the JS between two kernels runs
+ * several times slower than in a loop of small ops, and a host step with its download and upload
+ * then costs more than the tfjs kernel it replaces. `npx tsx bench/hostPlacement.ts [--gemm wasm]`
+ * (2026-12-06, loaded machine): a 1000-float dataSync 2.3 µs in a loop, 10.4 µs right after a
+ * 512×512 XNNPACK matmul (a 10-float tf.tensor 2.9 vs 16.5 µs); with host kernels on every array
+ * up to HOST_MAX_SIZE, LeNet-5's and the MLP's jitted gradients (batch 100, native GEMM) ran
+ * slower than with none (none ÷ placed 0.995 and 0.991, paired medians of 400 alternating calls),
+ * as also with them up to 256 elements (0.99); with this rule 1.000 and 0.999.
+ */
+const LARGE_PLAN = 2 ** 16;
 
 export class Plan {
   private readonly steps: Step[] = [];
@@ -101,12 +115,18 @@ export class Plan {
     const firstIntermediate = this.nConsts + this.nIns;
     const frees: number[][] = jaxpr.eqns.map(() => []);
     for (const [s, i] of lastUse) if (s >= firstIntermediate && !this.outs.includes(s)) frees[i]!.push(s);
+    const large = jaxpr.eqns.some(
+      (e) => sizeOf(e.outs[0]!.aval.shape) >= LARGE_PLAN || e.inputs.some((a) => sizeOf(a.aval.shape) >= LARGE_PLAN),
+    );
+    const scalars = (e: (typeof jaxpr.eqns)[number]) =>
+      sizeOf(e.outs[0]!.aval.shape) <= 1 && e.inputs.every((a) => sizeOf(a.aval.shape) <= 1);
     jaxpr.eqns.forEach((e, i) => {
       const prim = e.prim as AnyPrimitive; // calls were inlined above
       const out = slot.get(e.outs[0]!)!;
       if (!lastUse.has(out) && !this.outs.includes(out)) frees[i]!.push(out);
       const host =
         useHost &&
+        (!large || scalars(e)) &&
         runsOnHost(
           prim,
           e.inputs.map((a) => a.aval),
@@ -128,55 +148,72 @@ export class Plan {
 
   /** Run on concrete inputs; returns fresh tensors owned by the caller. */
   run(args: readonly Tensor[]): Tensor[] {
+    // One loop over precomputed steps with no closures or arrays made per step: between kernels
+    // the plan's own JS is all that runs (`bench/models.ts` counts it in grad_ms − kernel_ms).
     const dev: (Tensor | undefined)[] = new Array(this.nSlots);
     const host: (HostArray | undefined)[] = new Array(this.nSlots);
-    this.consts.forEach((c, i) => (dev[i] = c));
+    const nc = this.consts.length;
+    for (let i = 0; i < nc; i++) dev[i] = this.consts[i];
     for (let i = 0; i < this.nIns; i++) dev[this.nConsts + i] = args[i];
     const firstIntermediate = this.nConsts + this.nIns;
     // Tensors made for constants, literals or inputs during this run (freed at the end).
     const made: Tensor[] = [];
-    const onHost = (j: number): HostArray => {
-      let h = host[j] ?? (j < this.nConsts ? this.constHost[j] : undefined);
-      if (h === undefined) {
-        h = download(dev[j]!);
-        if (j < this.consts.length) this.constHost[j] = h;
-      }
-      host[j] = h;
-      return h;
-    };
-    const onDevice = (j: number): Tensor => {
-      let t = dev[j];
-      if (t === undefined) {
-        t = upload(onHost(j));
-        dev[j] = t;
-        if (j < firstIntermediate) made.push(t);
-      }
-      return t;
-    };
     try {
       for (const s of this.steps) {
-        if (s.host) host[s.out] = s.host(s.inputs.map(onHost), s.params, s.outAval);
-        else dev[s.out] = s.prim.impl(s.inputs.map(onDevice), s.params);
-        for (const f of s.frees) {
+        const ins = s.inputs;
+        if (s.host) {
+          const xs: HostArray[] = new Array(ins.length);
+          for (let k = 0; k < ins.length; k++) xs[k] = this.onHost(ins[k]!, dev, host);
+          host[s.out] = s.host(xs, s.params, s.outAval);
+        } else {
+          const xs: Tensor[] = new Array(ins.length);
+          for (let k = 0; k < ins.length; k++) xs[k] = this.onDevice(ins[k]!, dev, host, made);
+          dev[s.out] = s.prim.impl(xs, s.params);
+        }
+        const frees = s.frees;
+        for (let k = 0; k < frees.length; k++) {
+          const f = frees[k]!;
           dev[f]?.dispose();
           dev[f] = undefined;
           host[f] = undefined;
         }
       }
       // Outputs that are constants, inputs or repeated get a fresh handle, so the caller owns each one.
-      const given = new Set<number>();
-      return this.outs.map((s) => {
-        const t = onDevice(s);
-        if (s < firstIntermediate || given.has(s)) return K.reshape(t, t.shape);
-        given.add(s);
-        return t;
-      });
+      const outs: Tensor[] = new Array(this.outs.length);
+      for (let i = 0; i < outs.length; i++) {
+        const s = this.outs[i]!;
+        const t = this.onDevice(s, dev, host, made);
+        outs[i] = s < firstIntermediate || this.outs.indexOf(s) < i ? K.reshape(t, t.shape) : t;
+      }
+      return outs;
     } catch (e) {
       for (let i = firstIntermediate; i < dev.length; i++) dev[i]?.dispose();
       throw e;
     } finally {
-      made.forEach((t) => t.dispose());
+      for (const t of made) t.dispose();
     }
+  }
+
+  /** Slot j's value in JS memory, downloaded once per run (constants once per plan). */
+  private onHost(j: number, dev: (Tensor | undefined)[], host: (HostArray | undefined)[]): HostArray {
+    let h = host[j] ?? (j < this.nConsts ? this.constHost[j] : undefined);
+    if (h === undefined) {
+      h = download(dev[j]!);
+      if (j < this.consts.length) this.constHost[j] = h;
+    }
+    host[j] = h;
+    return h;
+  }
+
+  /** Slot j's value as a tensor, uploaded once per run where it lives on the host. */
+  private onDevice(j: number, dev: (Tensor | undefined)[], host: (HostArray | undefined)[], made: Tensor[]): Tensor {
+    let t = dev[j];
+    if (t === undefined) {
+      t = upload(this.onHost(j, dev, host));
+      dev[j] = t;
+      if (j < this.nConsts + this.nIns) made.push(t);
+    }
+    return t;
   }
 }
 

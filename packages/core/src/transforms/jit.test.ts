@@ -1,5 +1,5 @@
 /** makeJaxpr, jit and linearize by partial evaluation, against hand-written jaxprs and eager f. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import * as hd from "../index";
 import type { Value } from "../index";
 import { GRAD_OPS } from "../primitives/opTable";
@@ -380,6 +380,42 @@ function tangentDependent(j: Jaxpr): Set<Var> {
     if (e.inputs.some((a) => !(a instanceof Literal) && dep.has(a))) e.outs.forEach((o) => dep.add(o));
   return dep;
 }
+
+describe("jit: where plans run small equations", () => {
+  // A host step reads its tensor inputs with dataSync; a plan on kernels alone reads nothing.
+  const v = hd.random.normal(hd.random.key(2), [10]);
+  const reads = (run: () => unknown): number => {
+    const proto = Object.getPrototypeOf(v) as { dataSync: () => unknown };
+    const spy = vi.spyOn(proto, "dataSync");
+    try {
+      hd.dispose(run() as Value[]);
+      return spy.mock.calls.length;
+    } finally {
+      spy.mockRestore();
+    }
+  };
+  const f = (a: Value, b: Value) => [hd.sum(hd.tanh(a)), hd.exp(hd.mul(b, 2))];
+
+  it.each([
+    ["small arrays only: on the host", [64, 64], true],
+    [
+      "with a 2¹⁶-element array: on kernels (cold caches make the host's JS and transfers cost more)",
+      [256, 256],
+      false,
+    ],
+  ] as const)("%s", (_name, shape, onHost) => {
+    const a = hd.random.normal(hd.random.key(1), [...shape]);
+    const before = hd.numTensors();
+    const jf = hd.jit(f);
+    hd.tidy(() => {
+      close(jf(a, v), f(a, v));
+    });
+    expect(reads(() => jf(a, v)) > 0).toBe(onHost);
+    jf.dispose();
+    expect(hd.numTensors()).toBe(before);
+    hd.dispose(a);
+  });
+});
 
 describe("linearize by partial evaluation", () => {
   it("the linear map's jaxpr has only tangent work, and equals jvp", () => {

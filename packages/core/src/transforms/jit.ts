@@ -13,7 +13,7 @@ import { ArgumentError } from "../errors";
 import { canReadSync } from "../backend";
 import { runtime, type Tensor } from "../kernels";
 import { avalOf, formatAval, isValue, type Value } from "../trace/core";
-import { treeFlatten, treeUnflatten, type TreeDef } from "../tree";
+import { treeFlattenKey, treeUnflatten, type TreeDef } from "../tree";
 import { ClosedJaxpr, type Jaxpr } from "../staging/jaxpr";
 import { hoistConsts, jitP } from "../staging/call";
 import { bindCall } from "../trace/core";
@@ -78,18 +78,19 @@ export function jit<F extends Fn>(f: F, options: JitOptions = {}): Jitted<F> {
   const name = f.name || "<lambda>";
 
   const split = (args: unknown[]) => {
-    const dynamic = args.filter((_, i) => !statics.has(i));
-    const staticVals = args.map((a, i) => (statics.has(i) ? a : undefined));
-    const [leaves, def] = treeFlatten(dynamic);
-    leaves.forEach((l, i) => {
+    const dynamic = statics.size === 0 ? args : args.filter((_, i) => !statics.has(i));
+    // Leaves and the cache key in one walk (no TreeDef built per call: compile makes its own).
+    const [leaves, structure] = treeFlattenKey(dynamic, describeLeaf);
+    for (let i = 0; i < leaves.length; i++) {
+      const l = leaves[i];
       if (!isValue(l) && typeof l !== "number") {
         throw new ArgumentError(
           `jit: dynamic argument leaf ${i} must be an array or a number, got ${describeLeaf(l)} (mark it with staticArgnums)`,
         );
       }
-    });
-    const key = `${JSON.stringify(staticVals)}|${JSON.stringify(def)}|${leaves.map(describeLeaf).join(";")}`;
-    return { dynamic, leaves: leaves as (Value | number)[], def, key };
+    }
+    const staticKey = statics.size === 0 ? "" : JSON.stringify(args.map((a, i) => (statics.has(i) ? a : undefined)));
+    return { dynamic, leaves: leaves as (Value | number)[], key: `${staticKey}|${structure}` };
   };
 
   const compile = (args: unknown[], dynamic: unknown[]): Compiled => {
