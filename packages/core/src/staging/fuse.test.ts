@@ -119,7 +119,7 @@ describe("fuse: the jaxpr rewrite", () => {
   const w = tf.zeros([3, 3, 2, 4]);
   const b = tf.zeros([4]);
   afterAll(() => tf.dispose([x, w, b]));
-  const names = (f: (...a: hd.Value[]) => hd.Value, ...args: tf.Tensor[]) => {
+  const names = (f: (...a: hd.Value[]) => hd.Value | hd.Value[], ...args: tf.Tensor[]) => {
     const closed = hd.makeJaxpr(f)(...args);
     const fused = fuse(closed.jaxpr).eqns.map((e) => e.prim.name);
     closed.dispose();
@@ -194,7 +194,11 @@ describe("fuse: the jaxpr rewrite", () => {
     // Small arrays stay with the host kernels.
     const [a2, m2] = [tf.zeros([4, 32]), tf.zeros([32, 80])];
     expect(names(layer, a2, m2, bias)).toEqual(["matmul", "add", "tanh"]);
-    tf.dispose([a, m, bias, full, a2, m2]);
+    // ...unless the program also holds a large array: plans run only scalars on the host there.
+    const big = tf.zeros([256, 256]);
+    const withLarge = (a: hd.Value, m: hd.Value, b: hd.Value, big: hd.Value) => [layer(a, m, b), hd.mul(big, 2)];
+    expect(names(withLarge, a2, m2, bias, big)).toEqual(["matmul", "biasTanh", "mul"]);
+    tf.dispose([a, m, bias, full, a2, m2, big]);
   });
 
   it("is off with setFusion(false)", () => {

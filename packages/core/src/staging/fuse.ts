@@ -37,7 +37,7 @@ import {
   patchFilterP,
 } from "../primitives/fused";
 import { Jaxpr, Var, type Atom, type Eqn } from "./jaxpr";
-import { runsOnHost } from "./host";
+import { hostPlacement } from "./host";
 import { sameShape } from "../shapes";
 import { K } from "../kernels";
 import type { AnyPrimitive } from "../trace/core";
@@ -127,11 +127,12 @@ export function fuse(j: Jaxpr): Jaxpr {
 
 /**
  * G = tanhGrad(Y, R), R = reshape(S) (or R = S), S = maxScatter(X, M, T) with X = reshape(Y) (or
- * X = Y), S and R used only there, S or G not a host kernel's step (runsOnHost): S becomes
+ * X = Y), S and R used only there, S or G not a host kernel's step (`hostPlacement`): S becomes
  * maxScatterTanhGrad(X, M, T) (X holds Y's values in the same order) and R's reshape now defines G.
  */
 function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
   const { uses, producer } = dataflow(j);
+  const onHost = hostPlacement(j);
   const made = (a: Atom | undefined, prim: AnyPrimitive): Eqn | undefined => {
     const e = a instanceof Var ? producer.get(a) : undefined;
     return e?.prim === prim ? e : undefined;
@@ -152,10 +153,7 @@ function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
     const shapes = [y, r, g.outs[0]!].map((v) => v.aval.shape);
     if (!sameData || y.aval.dtype !== "float32" || !shapes.every((sh) => sameShape(sh, shapes[0]!))) continue;
     // Steps a plan would run as host kernels stay there: no tfjs call at all.
-    if (
-      runsOnHost(maxScatterP, avals(scatter), scatter.outs[0]!.aval) &&
-      runsOnHost(tanhGradP, avals(g), g.outs[0]!.aval)
-    )
+    if (onHost(maxScatterP, avals(scatter), scatter.outs[0]!.aval) && onHost(tanhGradP, avals(g), g.outs[0]!.aval))
       continue;
     rewritten.set(scatter, { ...scatter, prim: maxScatterTanhGradP, outs: reshape ? scatter.outs : g.outs });
     if (reshape) rewritten.set(reshape, { ...reshape, outs: g.outs });
@@ -273,6 +271,7 @@ function sharePatches(j: Jaxpr): Jaxpr {
  */
 function fuseBiasTanh(j: Jaxpr): Jaxpr {
   const { uses, producer } = dataflow(j);
+  const onHost = hostPlacement(j);
   const rewritten = new Map<Eqn, Eqn[]>();
   const dropped = new Set<Eqn>();
   for (const t of j.eqns) {
@@ -289,12 +288,12 @@ function fuseBiasTanh(j: Jaxpr): Jaxpr {
       );
       if (at === undefined) continue;
       if (
-        runsOnHost(
+        onHost(
           addP,
           inner.inputs.map((x) => x.aval),
           a!.aval,
         ) &&
-        runsOnHost(tanhP, [a!.aval], t.outs[0]!.aval)
+        onHost(tanhP, [a!.aval], t.outs[0]!.aval)
       )
         continue;
       rewritten.set(t, [

@@ -8,6 +8,7 @@
  */
 import type { DType } from "../kernels";
 import type { AnyPrimitive, Aval } from "../trace/core";
+import type { Jaxpr } from "./jaxpr";
 import { broadcastStrides, collapseAxes, forEachIndex, forEachRow, sizeOf, stridesOf } from "../shapes";
 import {
   addP,
@@ -80,6 +81,32 @@ export function runsOnHost(prim: AnyPrimitive, ins: readonly Aval[], out: Aval):
   if (sizeOf(out.shape) > HOST_MAX_SIZE || ins.some((a) => sizeOf(a.shape) > HOST_MAX_SIZE)) return false;
   if (prim === matmulP) return sizeOf(ins[0]!.shape) * out.shape[out.shape.length - 1]! <= 64 * 1024; // multiply-adds
   return true;
+}
+
+/**
+ * A plan with an array of at least this many elements (256 KiB of float32) runs host kernels on
+ * scalars only (`hostPlacement`). Its large kernels leave the CPU caches cold, so the JS between two kernels runs
+ * several times slower than in a loop of small ops, and a host step with its download and upload
+ * then costs more than the tfjs kernel it replaces. `npx tsx bench/hostPlacement.ts [--gemm wasm]`
+ * (2026-12-06, loaded machine): a 1000-float dataSync 2.3 µs in a loop, 10.4 µs right after a
+ * 512×512 XNNPACK matmul (a 10-float tf.tensor 2.9 vs 16.5 µs); with host kernels on every array
+ * up to HOST_MAX_SIZE, LeNet-5's and the MLP's jitted gradients (batch 100, native GEMM) ran
+ * slower than with none (none ÷ placed 0.995 and 0.991, paired medians of 400 alternating calls),
+ * as also with them up to 256 elements (0.99); with this rule 1.000 and 0.999.
+ */
+const LARGE_PLAN = 2 ** 16;
+
+/**
+ * The equations of `j` a plan runs as host kernels, by `runsOnHost`, and in a program holding an
+ * array of LARGE_PLAN elements or more, scalars only. Plans place their steps by it and fusion
+ * (`fuse.ts`) leaves alone the pairs it places on the host.
+ */
+export function hostPlacement(j: Jaxpr): (prim: AnyPrimitive, ins: readonly Aval[], out: Aval) => boolean {
+  const large = j.eqns.some(
+    (e) => sizeOf(e.outs[0]!.aval.shape) >= LARGE_PLAN || e.inputs.some((a) => sizeOf(a.aval.shape) >= LARGE_PLAN),
+  );
+  return (prim, ins, out) =>
+    runsOnHost(prim, ins, out) && (!large || (sizeOf(out.shape) <= 1 && ins.every((a) => sizeOf(a.shape) <= 1)));
 }
 
 const alloc = (dtype: DType, n: number): HostData =>

@@ -3,17 +3,16 @@
  * with each intermediate freed right after its last use (memory planning), so a jitted call holds
  * at most the live set of its program instead of every intermediate until the end. Equations on
  * small arrays run as host kernels in JS (`host.ts`), where a tfjs call would cost mostly
- * dispatch (in plans with large arrays, equations on scalars only: `LARGE_PLAN`); values move between host and tensors only where a step needs the other side. Some
+ * dispatch (in plans with large arrays, equations on scalars only: `hostPlacement`); values move between host and tensors only where a step needs the other side. Some
  * pairs of equations run as one fused kernel (`fuse.ts`).
  */
 import { K, type Tensor } from "../kernels";
 import { Literal, Var, type Jaxpr } from "./jaxpr";
 import type { AnyPrimitive, Aval, Value } from "../trace/core";
 import { runtime } from "../kernels";
-import { hostKernel, runsOnHost, type HostArray, type HostKernel, type HostData } from "./host";
+import { hostKernel, hostPlacement, type HostArray, type HostKernel, type HostData } from "./host";
 import { cse, dce, inlineCalls } from "./optimize";
 import { fuse } from "./fuse";
-import { sizeOf } from "../shapes";
 
 interface Step {
   readonly prim: AnyPrimitive;
@@ -33,19 +32,6 @@ const download = (t: Tensor): HostArray => ({
   dtype: t.dtype as HostArray["dtype"],
 });
 const upload = (h: HostArray): Tensor => K.tensor(h.data, [...h.shape], h.dtype);
-
-/**
- * A plan with an array of at least this many elements (256 KiB of float32) runs host kernels on
- * scalars only. Its large kernels leave the CPU caches cold, so the JS between two kernels runs
- * several times slower than in a loop of small ops, and a host step with its download and upload
- * then costs more than the tfjs kernel it replaces. `npx tsx bench/hostPlacement.ts [--gemm wasm]`
- * (2026-12-06, loaded machine): a 1000-float dataSync 2.3 µs in a loop, 10.4 µs right after a
- * 512×512 XNNPACK matmul (a 10-float tf.tensor 2.9 vs 16.5 µs); with host kernels on every array
- * up to HOST_MAX_SIZE, LeNet-5's and the MLP's jitted gradients (batch 100, native GEMM) ran
- * slower than with none (none ÷ placed 0.995 and 0.991, paired medians of 400 alternating calls),
- * as also with them up to 256 elements (0.99); with this rule 1.000 and 0.999.
- */
-const LARGE_PLAN = 2 ** 16;
 
 export class Plan {
   private readonly steps: Step[] = [];
@@ -115,19 +101,14 @@ export class Plan {
     const firstIntermediate = this.nConsts + this.nIns;
     const frees: number[][] = jaxpr.eqns.map(() => []);
     for (const [s, i] of lastUse) if (s >= firstIntermediate && !this.outs.includes(s)) frees[i]!.push(s);
-    const large = jaxpr.eqns.some(
-      (e) => sizeOf(e.outs[0]!.aval.shape) >= LARGE_PLAN || e.inputs.some((a) => sizeOf(a.aval.shape) >= LARGE_PLAN),
-    );
-    const scalars = (e: (typeof jaxpr.eqns)[number]) =>
-      sizeOf(e.outs[0]!.aval.shape) <= 1 && e.inputs.every((a) => sizeOf(a.aval.shape) <= 1);
+    const onHost = hostPlacement(jaxpr);
     jaxpr.eqns.forEach((e, i) => {
       const prim = e.prim as AnyPrimitive; // calls were inlined above
       const out = slot.get(e.outs[0]!)!;
       if (!lastUse.has(out) && !this.outs.includes(out)) frees[i]!.push(out);
       const host =
         useHost &&
-        (!large || scalars(e)) &&
-        runsOnHost(
+        onHost(
           prim,
           e.inputs.map((a) => a.aval),
           e.outs[0]!.aval,
