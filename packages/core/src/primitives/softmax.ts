@@ -4,9 +4,9 @@
  * `decompose` and of its `vjp` applied to a cotangent argument, [100, 10] over axis 1), each a
  * kernel call and a tape node; as one primitive it is one kernel call (`K.logSoftmax`) forward
  * and one (`K.logSoftmaxGrad`) backward under grad. logSoftmax has jvp, vjp and vmap rules;
- * logSoftmaxGrad has none. Every other interpreter (jet, jit staging, and any transform of
- * logSoftmaxGrad: reverse mode over these rules) interprets the decomposition, so higher orders
- * stay exact.
+ * logSoftmaxGrad has none. jit staging records both whole (a plan runs each as its kernel); every
+ * other interpreter (jet, and any transform of logSoftmaxGrad: reverse mode over these rules)
+ * interprets the decomposition, so higher orders stay exact.
  */
 import { K } from "../kernels";
 import { avalOf, bind, shapeError, type Aval, type Primitive, type Value } from "../trace/core";

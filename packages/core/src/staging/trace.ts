@@ -54,6 +54,13 @@ export class JaxprTrace extends Trace {
   override liftNumber(x: number, like: DType): Tracer {
     return new JaxprTracer(this, new Literal(x, { shape: [], dtype: numberDtype(x, like) }));
   }
+  /**
+   * Composite primitives are recorded whole: a plan runs each as its one kernel, and whatever later
+   * interprets the jaxpr binds them again, where a trace without a rule takes the decomposition.
+   */
+  override hasRule(): boolean {
+    return true;
+  }
   processPrimitive<P>(prim: Primitive<P>, tracers: Tracer[], params: P): Value {
     const ts = tracers as JaxprTracer[];
     const out = new Var(
