@@ -1,5 +1,5 @@
 /**
- * Where a jit plan should run its small equations (`LARGE_PLAN` in packages/core/src/staging/plan.ts):
+ * Where a jit plan should run its small equations (`LARGE_PLAN` in packages/core/src/staging/host.ts):
  * `npx tsx bench/hostPlacement.ts [--models mlp,lenet] [--batch 100] [--calls 400] [--gemm native|wasm]`.
  * 1. The cost of a host step's transfers on wasm — a 1000-float dataSync and a 10-float tf.tensor —
  *    in a loop alone and right after a 512×512 matmul (which leaves the CPU caches cold), medians.

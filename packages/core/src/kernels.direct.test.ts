@@ -30,6 +30,8 @@ describe.each(["cpu", "wasm"] as const)("direct kernel calls on %s", (backend) =
       same(K.sub(b, a), tf.sub(b, a));
       same(K.mul(a, b), tf.mul(a, b));
       same(K.add(a, i), tf.add(a, i)); // int32 + float32: tf's upcast
+      same(K.sub(i, a), tf.sub(i, a));
+      same(K.mul(a, i), tf.mul(a, i));
       same(K.mul(i, i), tf.mul(i, i));
       same(K.tanh(a), tf.tanh(a));
       same(K.sum(a, [0, 2]), tf.sum(a, [0, 2]));
@@ -41,6 +43,8 @@ describe.each(["cpu", "wasm"] as const)("direct kernel calls on %s", (backend) =
       same(K.transpose(i, [0]), tf.transpose(i, [0])); // rank 1: a copy
       same(K.matmul(a, c), tf.matMul(a, c));
       same(K.matmul(c, a, true, true), tf.matMul(c, a, true, true));
+      const ci = tf.tensor([1, 2, -3, 4, 5, 6, 7, -8, 9, 10], [5, 2], "int32");
+      same(K.matmul(b, ci), tf.matMul(b, ci)); // float32 × int32: tf's upcast
     });
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -66,6 +70,8 @@ describe.each(["cpu", "wasm"] as const)("direct kernel calls on %s", (backend) =
       [() => K.add(a, b), () => tf.add(a, b)],
       [() => K.matmul(a, b), () => tf.matMul(a, b)],
       [() => K.tanh(i), () => tf.tanh(i)],
+      [() => K.sum(a, [2]), () => tf.sum(a, [2])],
+      [() => K.matmul(i, i), () => tf.matMul(i as tf.Tensor2D, i as tf.Tensor2D)],
     ];
     for (const [k, t] of cases) {
       const want = message(t);

@@ -92,7 +92,10 @@ export function runsOnHost(prim: AnyPrimitive, ins: readonly Aval[], out: Aval):
  * 512×512 XNNPACK matmul (a 10-float tf.tensor 2.9 vs 16.5 µs); with host kernels on every array
  * up to HOST_MAX_SIZE, LeNet-5's and the MLP's jitted gradients (batch 100, native GEMM) ran
  * slower than with none (none ÷ placed 0.995 and 0.991, paired medians of 400 alternating calls),
- * as also with them up to 256 elements (0.99); with this rule 1.000 and 0.999.
+ * as also with them up to 256 elements (0.99); with this rule 1.000 and 0.999. A rerun with this
+ * rule (same command, 2026-12-06 ~13:00 UTC, loaded: 2 cores shared by 3 jobs) measured a smaller
+ * cold-cache cost — dataSync 1.12 vs 1.82 µs, tf.tensor 2.86 vs 3.63 µs — and jitted gradients of
+ * 4.00 ms (MLP, none ÷ placed 0.9996) and 10.22 ms (LeNet-5, 1.0043).
  */
 const LARGE_PLAN = 2 ** 16;
 

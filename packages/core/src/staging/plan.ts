@@ -3,8 +3,9 @@
  * with each intermediate freed right after its last use (memory planning), so a jitted call holds
  * at most the live set of its program instead of every intermediate until the end. Equations on
  * small arrays run as host kernels in JS (`host.ts`), where a tfjs call would cost mostly
- * dispatch (in plans with large arrays, equations on scalars only: `hostPlacement`); values move between host and tensors only where a step needs the other side. Some
- * pairs of equations run as one fused kernel (`fuse.ts`).
+ * dispatch (in plans with large arrays, equations on scalars only: `hostPlacement`); values move
+ * between host and tensors only where a step needs the other side. Some pairs of equations run as
+ * one fused kernel (`fuse.ts`).
  */
 import { K, type Tensor } from "../kernels";
 import { Literal, Var, type Jaxpr } from "./jaxpr";

@@ -1,5 +1,5 @@
 /** makeJaxpr, jit and linearize by partial evaluation, against hand-written jaxprs and eager f. */
-import { describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import * as hd from "../index";
 import type { Value } from "../index";
 import { GRAD_OPS } from "../primitives/opTable";
@@ -384,6 +384,7 @@ function tangentDependent(j: Jaxpr): Set<Var> {
 describe("jit: where plans run small equations", () => {
   // A host step reads its tensor inputs with dataSync; a plan on kernels alone reads nothing.
   const v = hd.random.normal(hd.random.key(2), [10]);
+  afterAll(() => hd.dispose(v));
   const reads = (run: () => unknown): number => {
     const proto = Object.getPrototypeOf(v) as { dataSync: () => unknown };
     const spy = vi.spyOn(proto, "dataSync");
