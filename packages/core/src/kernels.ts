@@ -409,15 +409,14 @@ function convFilterIm2colChunk(
   ct: { readonly shape: readonly number[]; readonly dtype: string },
   filter: readonly [number, number],
 ): number | null {
-  const ctShape = ct.shape;
   if (convFilterRoute === "composite" || !fusedKernelsActive()) return null;
   if (convFilterRoute === "auto" && (im2colMode === "never" || heapGemm === null)) return null;
-  if (x.dtype !== "float32" || ct.dtype !== "float32" || sizeOf(x.shape) === 0 || sizeOf(ctShape) === 0) return null;
+  if (x.dtype !== "float32" || ct.dtype !== "float32" || sizeOf(x.shape) === 0 || sizeOf(ct.shape) === 0) return null;
   const [B, , , C] = x.shape as [number, number, number, number];
-  const [, Ho, Wo, O] = ctShape as [number, number, number, number];
-  const chunk = im2colChunk(B, Ho! * Wo! * filter[0] * filter[1] * C);
+  const [, Ho, Wo, O] = ct.shape as [number, number, number, number];
+  const chunk = im2colChunk(B, Ho * Wo * filter[0] * filter[1] * C);
   if (chunk < 1) return null;
-  if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O!, true)) return null;
+  if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O, true)) return null;
   return chunk;
 }
 
