@@ -499,7 +499,7 @@ function tileNarrowVector(x: usize, out: usize, ldx: usize, ldo: usize, so: usiz
  * g consecutive indices of the innermost other axis at once where they run along x's rows (x
  * stride cols·4 bytes): g = 4 for cols 1, 2, 3 and g = 2 for cols 6, so each row's g·cols floats are
  * whole vectors and a 4 × g·cols tile takes g·cols/4 4×4 SIMD transposes (whole-vector loads, no overlap)
- * where tileNarrow's narrow tiles take 8 part-vector loads and 5 shuffles per index, and cols 6 two
+ * where tileNarrow's narrow tiles take 8 part-vector loads and 7 shuffles per index (cols 3), and cols 6 two
  * overlapping tile4s per index.
  * LeNet-5's image [100,32,32,3] → [3,32,32,100] (g = 4) and pool1's [100,14,14,6] → [6,14,14,100]
  * (g = 2): `pnpm bench layout`, "Transpose [3,1,2,0]" and "(6 columns)".
