@@ -2,11 +2,11 @@
  * `pnpm bench layout`: tfjs-wasm's kernels against hodiff's broadcast/layout ones on LeNet-5's
  * shapes (batch 100): the conv bias Add, the conv filter-gradient Transposes ([3,1,2,0] of the
  * image and pool1's output, [1,2,0,3] of conv1's output and conv2's cotangent), a matrix
- * transpose with and without cache-set aliasing (rows 4 KiB apart or not), the filter
- * flip (Reverse), conv1's bias gradient (Sum over the leading axes), and conv2's input gradient (a "full" conv, matmul + col2im with the SIMD kernels
- * on). Switched back and forth in one run (interleaved repeats), so the ratio holds on a loaded
- * machine: medians and minima. Times include allocating the output, not reading it back: wasm runs a
- * kernel within the call.
+ * transpose with and without cache-set aliasing (rows 4 KiB apart or not), the filter flip
+ * (Reverse), conv1's bias gradient (Sum over the leading axes), and conv2's input gradient (a
+ * "full" conv, matmul + col2im with the SIMD kernels on). Switched back and forth in one run
+ * (interleaved repeats), so the ratio holds on a loaded machine: medians and minima. Times include
+ * allocating the output, not reading it back: wasm runs a kernel within the call.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as hd from "@hodiff/core";

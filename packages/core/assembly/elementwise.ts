@@ -496,10 +496,10 @@ function tileNarrowVector(x: usize, out: usize, ldx: usize, ldo: usize, so: usiz
 }
 
 /**
- * g = 4/gcd(cols, 4) consecutive indices of the innermost other axis at once where they run along
- * x's rows (x stride cols·4 bytes), for cols 1, 2, 3 and 6: each row's g·cols floats are whole
- * vectors, so a 4 × g·cols tile takes g·cols/4 4×4 SIMD transposes (whole-vector loads, no overlap)
- * where tileNarrow's narrow tiles take 8 part-vector loads and 5 shuffles per index, and cols 6 two
+ * g consecutive indices of the innermost other axis at once where they run along x's rows (x
+ * stride cols·4 bytes): g = 4 for cols 1, 2, 3 and g = 2 for cols 6, so each row's g·cols floats are
+ * whole vectors and a 4 × g·cols tile takes g·cols/4 4×4 SIMD transposes (whole-vector loads, no overlap)
+ * where tileNarrow's narrow tiles take 8 part-vector loads and 7 shuffles per index (cols 3), and cols 6 two
  * overlapping tile4s per index.
  * LeNet-5's image [100,32,32,3] → [3,32,32,100] (g = 4) and pool1's [100,14,14,6] → [6,14,14,100]
  * (g = 2): `pnpm bench layout`, "Transpose [3,1,2,0]" and "(6 columns)".
@@ -568,9 +568,9 @@ function transposeStrided(
     return;
   }
   if (kb > 1 && cols == 6 && sx == cols << 2) {
-    // (helper "sumk") As above with tileNarrow4's pairs of indices (cols 5 and 7, in groups of 4
-    // with their lanes' rows computed at run time, were slower than the overlapping tiles below);
-    // an index left over as two overlapping 4×4 tiles.
+    // (helper "sumk") As above with tileNarrow4's pairs of indices (cols 6 only, pool1's layout;
+    // cols 5 and 7 would need groups of 4 with their lanes' rows computed at run time); an index
+    // left over as two overlapping 4×4 tiles.
     const g: usize = 2;
     const lastCol = (cols - 4) << 2;
     for (let k0: usize = 0; k0 < n; k0 += kb) {

@@ -409,15 +409,14 @@ function convFilterIm2colChunk(
   ct: { readonly shape: readonly number[]; readonly dtype: string },
   filter: readonly [number, number],
 ): number | null {
-  const ctShape = ct.shape;
   if (convFilterRoute === "composite" || !fusedKernelsActive()) return null;
   if (convFilterRoute === "auto" && (im2colMode === "never" || heapGemm === null)) return null;
-  if (x.dtype !== "float32" || ct.dtype !== "float32" || sizeOf(x.shape) === 0 || sizeOf(ctShape) === 0) return null;
+  if (x.dtype !== "float32" || ct.dtype !== "float32" || sizeOf(x.shape) === 0 || sizeOf(ct.shape) === 0) return null;
   const [B, , , C] = x.shape as [number, number, number, number];
-  const [, Ho, Wo, O] = ctShape as [number, number, number, number];
-  const chunk = im2colChunk(B, Ho! * Wo! * filter[0] * filter[1] * C);
+  const [, Ho, Wo, O] = ct.shape as [number, number, number, number];
+  const chunk = im2colChunk(B, Ho * Wo * filter[0] * filter[1] * C);
   if (chunk < 1) return null;
-  if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O!, true)) return null;
+  if (convFilterRoute === "auto" && im2colMode === "auto" && !convFilterIm2colFaster(O, true)) return null;
   return chunk;
 }
 
@@ -854,23 +853,6 @@ export const K = {
     return tf.tidy(() =>
       K.transpose(tf.reshape(K.maxScatterTanhGrad(x, m, t, [2, 4]), [n, hp * kh, wp * kw, c]), [1, 2, 0, 3]),
     );
-  },
-  /**
-   * convFilter(x, ct) from ct's transpose ctt = ct.transpose([1, 2, 0, 3]) ([ho, wo, b, o]) where
-   * convFilter takes its im2col route (`convFilterIm2col`, which needs ct itself); null where it
-   * takes the composite route, which reads ctt as it is.
-   */
-  convFilterFromHwnc: (
-    x: Tensor,
-    ctt: Tensor,
-    filter: [number, number],
-    strides: [number, number],
-    padding: [[number, number], [number, number]],
-    dilations: [number, number],
-  ): Tensor | null => {
-    const [ho, wo, b, o] = ctt.shape as [number, number, number, number];
-    if (convFilterIm2colChunk(x, { shape: [b, ho, wo, o], dtype: ctt.dtype }, filter) === null) return null;
-    return tf.tidy(() => convFilterIm2col(x, K.transpose(ctt, [2, 0, 1, 3]), filter, strides, padding, dilations)!);
   },
   /** Whether convFilter(x, ct) takes its im2col route now (then it reads ct as it is, not transposed). */
   convFilterTakesIm2col: (

@@ -7,7 +7,7 @@
  * them, as composite primitives (`decompose` gives the unfused ops, interpreted wherever they have
  * no rule; reverse mode has one for each).
  */
-import { K } from "../kernels";
+import { K, runtime } from "../kernels";
 import { bind, type Primitive } from "../trace/core";
 import { add, tanh } from "./elementwise";
 import {
@@ -152,27 +152,25 @@ export const maxScatterTanhGradHwncP: Primitive = {
   },
 };
 
+/** ct's aval from its transpose ctt = ct.transpose([1, 2, 0, 3]) ([ho, wo, b, o]). */
+function unHwnc<D extends string>(ctt: { readonly shape: readonly number[]; readonly dtype: D }) {
+  const [ho, wo, b, o] = ctt.shape as [number, number, number, number];
+  return { shape: [b, ho, wo, o], dtype: ctt.dtype };
+}
+
 /**
  * convFilterHwnc(x, ctt; p) = convFilter(x, ct; p) with ctt = ct.transpose([1, 2, 0, 3]) ([ho, wo, b, o]):
- * the composite route reads ctt as it is; the im2col route transposes it back (`K.convFilterFromHwnc`).
+ * the composite route reads ctt as it is; the im2col route (`K.convFilterTakesIm2col`) transposes it back.
  */
 export const convFilterHwncP: Primitive<ConvFilterParams> = {
   name: "convFilterHwnc",
-  impl: ([x, ctt], p) =>
-    K.convFilterFromHwnc(
-      x!,
-      ctt!,
-      [p.filter[0], p.filter[1]],
-      [p.strides[0], p.strides[1]],
-      [
-        [p.padding[0][0], p.padding[0][1]],
-        [p.padding[1][0], p.padding[1][1]],
-      ],
-      [p.dilations[0], p.dilations[1]],
-    ) ?? convFilterCompositeHwnc(x!, ctt!, p),
-  abstractEval: ([x, ctt], p) => {
-    const [ho, wo, b, o] = ctt!.shape as [number, number, number, number];
-    return convFilterP.abstractEval([x!, { shape: [b, ho, wo, o], dtype: ctt!.dtype }], p);
+  impl: ([x, ctt], p) => {
+    if (!K.convFilterTakesIm2col(x!, unHwnc(ctt!), p.filter)) return convFilterCompositeHwnc(x!, ctt!, p);
+    const pad: [[number, number], [number, number]] = [[...p.padding[0]], [...p.padding[1]]];
+    return runtime.tidy(() =>
+      K.convFilter(x!, K.transpose(ctt!, [2, 0, 1, 3]), [...p.filter], [...p.strides], pad, [...p.dilations])!,
+    );
   },
+  abstractEval: ([x, ctt], p) => convFilterP.abstractEval([x!, unHwnc(ctt!)], p),
 };
 // ---- end pooling gradient as [h, w, n, c] ----

@@ -361,7 +361,10 @@ function cotangentHwnc(j: Jaxpr): Jaxpr {
   const users = new Map<Var, Array<[Eqn, number]>>();
   for (const e of j.eqns)
     e.inputs.forEach((a, at) => {
-      if (a instanceof Var) users.set(a, [...(users.get(a) ?? []), [e, at]]);
+      if (!(a instanceof Var)) return;
+      const list = users.get(a);
+      if (list) list.push([e, at]);
+      else users.set(a, [[e, at]]);
     });
   const rewritten = new Map<Eqn, Eqn>();
   const dropped = new Set<Eqn>();
