@@ -23,7 +23,8 @@ export interface SummariesOptions {
   chunkSize?: number;
   /**
    * Run both passes as one `jit` plan, traced anew for each call (default false: on the paper MLP
-   * it is slower than eager, 73.1 against 57.9 ms in `bench/results/2026-12-06-sitting-8.txt`;
+   * it was slower than eager in bench/results/2026-12-06-sitting-8.txt, 73.1 against 57.9 ms, and
+   * faster in 2026-12-06-sitting-9.txt, 50.8 against 56.5 ms: not robustly faster yet;
    * `summariesAsync` and debugNans always run eagerly). The plan's CSE shares what eager's
    * `shareProducts` shares, and the primal.
    */
