@@ -21,6 +21,17 @@ const close = (a: unknown, b: unknown, tol = 1e-5): void => {
   fa.forEach((v, i) => expect(Math.abs(v - fb[i]!)).toBeLessThan(tol * (1 + Math.abs(fb[i]!))));
 };
 
+/** x ∈ U(−2, 2)^{3×4} from `seed`, one-hot y, and L(a) = Σ y·logSoftmax(a)·tanh(a): nonlinear in a beyond the softmax. */
+function labelledTanhLoss(seed: number) {
+  const x = hd.random.uniform(hd.random.key(seed), [3, 4], -2, 2);
+  const y = hd.array([
+    [0, 1, 0, 0],
+    [0, 0, 0, 1],
+    [1, 0, 0, 0],
+  ]);
+  return { x, y, loss: (a: Value) => hd.sum(hd.mul(hd.mul(y, hd.logSoftmax(a)), hd.tanh(a))) };
+}
+
 describe("logSoftmax primitive", () => {
   const rows = [
     [1, 2, 3, -4],
@@ -93,13 +104,7 @@ describe("logSoftmax primitive", () => {
   });
 
   it("higher orders through the rule match finite differences (grad-of-grad, jvp-of-grad, vmap)", () => {
-    const x = hd.random.uniform(hd.random.key(7), [3, 4], -2, 2);
-    const y = hd.array([
-      [0, 1, 0, 0],
-      [0, 0, 0, 1],
-      [1, 0, 0, 0],
-    ]);
-    const loss = (a: Value) => hd.sum(hd.mul(hd.mul(y, hd.logSoftmax(a)), hd.tanh(a)));
+    const { x, y, loss } = labelledTanhLoss(7);
     expect(() => checkGrads(loss, [x], { order: 3, eps: 1e-2, atol: 3e-3, rtol: 3e-3 })).not.toThrow();
     // vmap of grad over rows equals the grad of the row-wise sum.
     const perRow = hd.vmap(hd.grad((r: Value) => hd.sum(hd.mul(r, hd.logSoftmax(r)))))(x) as Value;
@@ -132,13 +137,7 @@ describe("logSoftmax primitive", () => {
   });
 
   it("jit records logSoftmax and logSoftmaxGrad whole; grad and jvp of the jitted gradient match eager and finite differences", () => {
-    const x = hd.random.uniform(hd.random.key(11), [3, 4], -2, 2);
-    const y = hd.array([
-      [0, 1, 0, 0],
-      [0, 0, 0, 1],
-      [1, 0, 0, 0],
-    ]);
-    const loss = (a: Value) => hd.sum(hd.mul(hd.mul(y, hd.logSoftmax(a)), hd.tanh(a)));
+    const { x, y, loss } = labelledTanhLoss(11);
     const closed = hd.makeJaxpr(hd.grad(loss))(x);
     const names = closed.jaxpr.eqns.map((e) => e.prim.name);
     closed.dispose();
