@@ -8,7 +8,7 @@
  */
 import type { DType } from "../kernels";
 import type { AnyPrimitive, Aval } from "../trace/core";
-import type { Jaxpr } from "./jaxpr";
+import type { Eqn, Jaxpr } from "./jaxpr";
 import { broadcastStrides, collapseAxes, forEachIndex, forEachRow, sizeOf, stridesOf } from "../shapes";
 import {
   addP,
@@ -102,12 +102,18 @@ const LARGE_PLAN = 2 ** 16;
  * array of LARGE_PLAN elements or more, scalars only. Plans place their steps by it and fusion
  * (`fuse.ts`) leaves alone the pairs it places on the host.
  */
-export function hostPlacement(j: Jaxpr): (prim: AnyPrimitive, ins: readonly Aval[], out: Aval) => boolean {
+export function hostPlacement(j: Jaxpr): (e: Eqn) => boolean {
   const large = j.eqns.some(
     (e) => sizeOf(e.outs[0]!.aval.shape) >= LARGE_PLAN || e.inputs.some((a) => sizeOf(a.aval.shape) >= LARGE_PLAN),
   );
-  return (prim, ins, out) =>
-    runsOnHost(prim, ins, out) && (!large || (sizeOf(out.shape) <= 1 && ins.every((a) => sizeOf(a.shape) <= 1)));
+  return (e) => {
+    const ins = e.inputs.map((a) => a.aval);
+    const out = e.outs[0]!.aval;
+    return (
+      runsOnHost(e.prim as AnyPrimitive, ins, out) &&
+      (!large || (sizeOf(out.shape) <= 1 && ins.every((a) => sizeOf(a.shape) <= 1)))
+    );
+  };
 }
 
 const alloc = (dtype: DType, n: number): HostData =>
