@@ -1,7 +1,7 @@
 /**
  * conv2d's `bias` option (the composite primitive conv2dBias: FusedConv2D where the backend has
- * it) against the composition conv2d + add, on cpu and wasm: values, and derivatives of every
- * order against finite differences.
+ * it) against the composition conv2d + add, on cpu and wasm: values, gradients, and derivatives
+ * of orders 1 and 2 against finite differences.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import * as hd from "../index";

@@ -186,7 +186,7 @@ export interface ConvFilterParams extends Conv2DParams {
  * with batch as input channels ([ho, wo, b, o]) as filter, strides and dilations swapped, cropped to
  * the filter's extent (strides may leave extra rows) and transposed to [kh, kw, c, o]. On XNNPACK
  * this is faster than a transposeA matmul (`K.convFilter`): LeNet-5's conv1 4.31 against 20.93 ms
- * by minimum, VGG-11''s seven never slower (`bench/results/2026-12-06-sitting-8.txt`, "filter gradient").
+ * by minimum, VGG-11's seven never slower (`bench/results/2026-12-06-sitting-8.txt`, "filter gradient").
  */
 function convFilterComposite(x: Tensor, ct: Tensor, p: ConvFilterParams): Tensor {
   return runtime.tidy(() => convFilterCompositeHwnc(x, K.transpose(ct, [1, 2, 0, 3]), p));

@@ -137,7 +137,6 @@ function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
     const e = a instanceof Var ? producer.get(a) : undefined;
     return e?.prim === prim ? e : undefined;
   };
-  const avals = (e: Eqn) => e.inputs.map((a) => a.aval);
   const rewritten = new Map<Eqn, Eqn>();
   const dropped = new Set<Eqn>();
   for (const g of j.eqns) {
@@ -153,8 +152,7 @@ function fuseScatterTanhGrad(j: Jaxpr): Jaxpr {
     const shapes = [y, r, g.outs[0]!].map((v) => v.aval.shape);
     if (!sameData || y.aval.dtype !== "float32" || !shapes.every((sh) => sameShape(sh, shapes[0]!))) continue;
     // Steps a plan would run as host kernels stay there: no tfjs call at all.
-    if (onHost(maxScatterP, avals(scatter), scatter.outs[0]!.aval) && onHost(tanhGradP, avals(g), g.outs[0]!.aval))
-      continue;
+    if (onHost(scatter) && onHost(g)) continue;
     rewritten.set(scatter, { ...scatter, prim: maxScatterTanhGradP, outs: reshape ? scatter.outs : g.outs });
     if (reshape) rewritten.set(reshape, { ...reshape, outs: g.outs });
     dropped.add(g);
@@ -287,15 +285,7 @@ function fuseBiasTanh(j: Jaxpr): Jaxpr {
         (i) => isBias(inner.inputs[1 - i]) && sameShape(inner.inputs[i]!.aval.shape, a!.aval.shape),
       );
       if (at === undefined) continue;
-      if (
-        onHost(
-          addP,
-          inner.inputs.map((x) => x.aval),
-          a!.aval,
-        ) &&
-        onHost(tanhP, [a!.aval], t.outs[0]!.aval)
-      )
-        continue;
+      if (onHost(inner) && onHost(t)) continue;
       rewritten.set(t, [
         { prim: biasTanhP, params: {}, inputs: [inner.inputs[at]!, inner.inputs[1 - at]!], outs: t.outs },
       ]);

@@ -8,7 +8,7 @@
  */
 import type { DType } from "../kernels";
 import type { AnyPrimitive, Aval } from "../trace/core";
-import type { Jaxpr } from "./jaxpr";
+import type { Eqn, Jaxpr } from "./jaxpr";
 import { broadcastStrides, collapseAxes, forEachIndex, forEachRow, sizeOf, stridesOf } from "../shapes";
 import {
   addP,
@@ -85,17 +85,15 @@ export function runsOnHost(prim: AnyPrimitive, ins: readonly Aval[], out: Aval):
 
 /**
  * A plan with an array of at least this many elements (256 KiB of float32) runs host kernels on
- * scalars only (`hostPlacement`). Its large kernels leave the CPU caches cold, so the JS between two kernels runs
- * several times slower than in a loop of small ops, and a host step with its download and upload
- * then costs more than the tfjs kernel it replaces. `npx tsx bench/hostPlacement.ts [--gemm wasm]`
- * (2026-12-06, loaded machine): a 1000-float dataSync 2.3 µs in a loop, 10.4 µs right after a
- * 512×512 XNNPACK matmul (a 10-float tf.tensor 2.9 vs 16.5 µs); with host kernels on every array
- * up to HOST_MAX_SIZE, LeNet-5's and the MLP's jitted gradients (batch 100, native GEMM) ran
- * slower than with none (none ÷ placed 0.995 and 0.991, paired medians of 400 alternating calls),
- * as also with them up to 256 elements (0.99); with this rule 1.000 and 0.999. A rerun with this
- * rule (same command, 2026-12-06 ~13:00 UTC, loaded: 2 cores shared by 3 jobs) measured a smaller
- * cold-cache cost — dataSync 1.12 vs 1.82 µs, tf.tensor 2.86 vs 3.63 µs — and jitted gradients of
- * 4.00 ms (MLP, none ÷ placed 0.9996) and 10.22 ms (LeNet-5, 1.0043).
+ * scalars only (`hostPlacement`). Its large kernels leave the CPU caches cold, so the JS between two
+ * kernels runs slower than in a loop of small ops, and a host step with its download and upload
+ * can then cost more than the tfjs kernel it replaces. `npx tsx bench/hostPlacement.ts [--gemm wasm]`
+ * measures both (2026-12-06, loaded machine): a 1000-float dataSync 2.3 µs in a loop against
+ * 10.4 µs right after a 512×512 XNNPACK matmul (a 10-float tf.tensor 2.9 vs 16.5 µs); a rerun
+ * (~13:00 UTC, 2 cores shared by 3 jobs) 1.12 vs 1.82 µs and 2.86 vs 3.63 µs, with this rule
+ * jitted gradients of 4.00 ms (MLP, none ÷ placed 0.9996) and 10.22 ms (LeNet-5, 1.0043). Other
+ * thresholds (host kernels on every array up to HOST_MAX_SIZE, or up to 256 elements) were tried
+ * in scratch runs whose times were not kept; the script does not measure them.
  */
 const LARGE_PLAN = 2 ** 16;
 
@@ -104,12 +102,18 @@ const LARGE_PLAN = 2 ** 16;
  * array of LARGE_PLAN elements or more, scalars only. Plans place their steps by it and fusion
  * (`fuse.ts`) leaves alone the pairs it places on the host.
  */
-export function hostPlacement(j: Jaxpr): (prim: AnyPrimitive, ins: readonly Aval[], out: Aval) => boolean {
+export function hostPlacement(j: Jaxpr): (e: Eqn) => boolean {
   const large = j.eqns.some(
     (e) => sizeOf(e.outs[0]!.aval.shape) >= LARGE_PLAN || e.inputs.some((a) => sizeOf(a.aval.shape) >= LARGE_PLAN),
   );
-  return (prim, ins, out) =>
-    runsOnHost(prim, ins, out) && (!large || (sizeOf(out.shape) <= 1 && ins.every((a) => sizeOf(a.shape) <= 1)));
+  return (e) => {
+    const ins = e.inputs.map((a) => a.aval);
+    const out = e.outs[0]!.aval;
+    return (
+      runsOnHost(e.prim as AnyPrimitive, ins, out) &&
+      (!large || (sizeOf(out.shape) <= 1 && ins.every((a) => sizeOf(a.shape) <= 1)))
+    );
+  };
 }
 
 const alloc = (dtype: DType, n: number): HostData =>

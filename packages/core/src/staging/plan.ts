@@ -107,15 +107,7 @@ export class Plan {
       const prim = e.prim as AnyPrimitive; // calls were inlined above
       const out = slot.get(e.outs[0]!)!;
       if (!lastUse.has(out) && !this.outs.includes(out)) frees[i]!.push(out);
-      const host =
-        useHost &&
-        onHost(
-          prim,
-          e.inputs.map((a) => a.aval),
-          e.outs[0]!.aval,
-        )
-          ? hostKernel(prim)
-          : undefined;
+      const host = useHost && onHost(e) ? hostKernel(prim) : undefined;
       this.steps.push({
         prim,
         params: e.params,
