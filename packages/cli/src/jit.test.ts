@@ -3,7 +3,7 @@
  * within float32 rounding (Adam, NewtonSummary, K-FAC whose statistics steps keep their own
  * gradient; the MLP and LeNet-5); `--jit off` is the library's `train` without options, bit for
  * bit; the setting is printed, recorded and kept on resume; with --threads 2 the pool's jitted
- * parts follow one eager thread; the plan is traced once per batch shape, equals eager
+ * parts (the pool asked for jit) follow one eager thread; the plan is traced once per batch shape, equals eager
  * `valueAndGrad` and leaks no tensor.
  */
 import { mkdirSync } from "node:fs";
@@ -34,6 +34,16 @@ vi.mock("./jitStep", async (importOriginal) => {
   return {
     ...real,
     jitStep: (...a: Parameters<typeof real.jitStep>) => (madeSteps.push(real.jitStep(...a)), madeSteps.at(-1)!),
+  };
+});
+
+// The jit option of every pool the loop starts, so a test can see that --jit on reached the pool.
+const poolJit = vi.hoisted(() => [] as (boolean | undefined)[]);
+vi.mock("@hodiff/parallel", async (importOriginal) => {
+  const real = await importOriginal<typeof import("@hodiff/parallel")>();
+  return {
+    ...real,
+    createPool: (...a: Parameters<typeof real.createPool>) => (poolJit.push(a[0].jit), real.createPool(...a)),
   };
 });
 
@@ -117,6 +127,7 @@ describe("--jit off, on, recorded", () => {
   it("--jit on --threads 2 (each thread's part jitted) follows one eager thread within float32 rounding", async () => {
     const runs: Record<string, ReturnType<typeof runResult>> = {};
     const before = hd.numTensors();
+    const pools = poolJit.length;
     for (const [threads, jit] of [
       ["1", "off"],
       ["2", "on"],
@@ -130,6 +141,7 @@ describe("--jit off, on, recorded", () => {
       runs[jit] = runResult(out);
     }
     expect(hd.numTensors()).toBe(before);
+    expect(poolJit.slice(pools)).toEqual([true]); // one pool, the --threads 2 run's, asked for jitted parts
     expect(relDiff(runs["off"]!.losses, runs["on"]!.losses)).toBeLessThan(1e-5);
     expect(relDiff(runs["off"]!.params, runs["on"]!.params)).toBeLessThan(1e-5);
   });
