@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `hodiff train` end to end, 100 Adam steps (MNIST, --train-size 10000, batch 100), --jit off vs
-# --jit on on one thread, interleaved ROUNDS× each, per model and GEMM: prints each run's
-# "100 steps in X s" (the epoch's wall time: data, gradient, Adam update, reads; not the start) and
-# the medians. Usage: bash bench/trainJit.sh [ROUNDS] ["mlp lenet"] ["native wasm"] [THREADS]
+# --jit on on THREADS threads (default 1; n > 1: the pool, eager vs jitted parts), interleaved
+# ROUNDS× each, per model and GEMM: prints each run's "100 steps in X s" (the epoch's wall time:
+# data, gradient, Adam update, reads; not the start) and the medians. Usage: bash bench/trainJit.sh [ROUNDS] ["mlp lenet"] ["native wasm"] [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-3}"

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as hd from "@hodiff/core";
 import { nativeGemmAvailable } from "@hodiff/native";
 import { CHECKPOINT_FILE } from "./checkpoint";
-import { expectLibraryTrainSame, hodiff, readJson, recorded, tempDir, TINY } from "./testing/harness";
+import { expectLibraryTrainSame, expectRecorded, hodiff, readJson, resumed, tempDir, TINY } from "./testing/harness";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -35,7 +35,7 @@ describe("hodiff train's defaults", () => {
         ? "backend wasm, gemm native (OpenBLAS), threads 1, BLAS threads 1, jit off"
         : "backend wasm, gemm wasm (XNNPACK), threads 1, jit off",
     );
-    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
+    expectRecorded(dir, want);
     expect(hd.heapGemmActive()).toBe(false); // the run uninstalled it
   });
 
@@ -58,7 +58,7 @@ describe("hodiff train's defaults", () => {
       blasThreads: built ? 1 : null,
       jit: threads === 1,
     };
-    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
+    expectRecorded(dir, want);
     expect(r.out.split("\n")[0]).toMatch(new RegExp(`^backend wasm, gemm ${want.gemm} .*, threads ${threads}(,|$)`));
   });
 
@@ -68,7 +68,7 @@ describe("hodiff train's defaults", () => {
     expect(r.code).toBe(0);
     expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
     const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: false };
-    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
+    expectRecorded(dir, want);
     await expectLibraryTrainSame(dir, tmp.path("library"));
   });
 
@@ -78,14 +78,11 @@ describe("hodiff train's defaults", () => {
     const first = await hodiff("train", ...TINY, "--epochs", "1", "--threads", "2", "--gemm", "wasm", "--out", dir);
     expect(first.code).toBe(0);
     const kept = { backend: "wasm", gemm: "wasm", threads: 2, blasThreads: null, jit: false };
-    const again = await hodiff("train", "--resume", dir, "--epochs", "2", "--no-progress");
-    expect(again.code).toBe(0);
-    expect(again.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 2, jit off");
-    expect(recorded(dir)).toEqual({ config: kept, checkpoint: kept, epoch: kept });
-    const changed = await hodiff("train", "--resume", dir, "--epochs", "3", "--threads", "1", "--no-progress");
-    expect(changed.code).toBe(0);
+    expect(await resumed(dir, "2")).toBe("backend wasm, gemm wasm (XNNPACK), threads 2, jit off");
+    expectRecorded(dir, kept);
+    await resumed(dir, "3", "--threads", "1");
     const one = { ...kept, threads: 1 };
-    expect(recorded(dir)).toEqual({ config: one, checkpoint: one, epoch: one });
+    expectRecorded(dir, one);
   });
 });
 
@@ -110,7 +107,7 @@ describe("where @hodiff/native's addon cannot load (a child process)", () => {
     expect(r.code).toBe(0);
     expect(r.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit off");
     const want = { backend: "wasm", gemm: "wasm", threads: 1, blasThreads: null, jit: false };
-    expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
+    expectRecorded(dir, want);
 
     const refused = tmp.path("no-addon-native");
     const n = await run("train", ...TINY, "--epochs", "1", "--gemm", "native", "--out", refused);

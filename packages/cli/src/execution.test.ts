@@ -87,24 +87,29 @@ describe("FASTEST, the table", () => {
   });
 });
 
-describe("JIT_FASTEST, the table", () => {
-  /** Sitting 9's first one-thread line of each (model, gemm): its eager and jitted gradient medians. */
-  function sitting9(): Map<string, { eager: number; jit: number }> {
-    const out = new Map<string, { eager: number; jit: number }>();
-    for (const r of gradModelLines("2026-12-06-sitting-9.txt")) {
-      const key = `${String(r["model"])} ${String(r["gemm"])}`;
-      if (r["threads"] === 1 && typeof r["grad_jit_ms"] === "number" && !out.has(key))
-        out.set(key, { eager: r["grad_ms"] as number, jit: r["grad_jit_ms"] });
-    }
-    return out;
+/** Sitting 9's first one-thread line of each (model, gemm): its eager and jitted gradient medians. */
+function sitting9(): Map<string, { eager: number; jit: number }> {
+  const out = new Map<string, { eager: number; jit: number }>();
+  for (const r of gradModelLines("2026-12-06-sitting-9.txt")) {
+    const key = `${String(r["model"])} ${String(r["gemm"])}`;
+    if (r["threads"] === 1 && typeof r["grad_jit_ms"] === "number" && !out.has(key))
+      out.set(key, { eager: r["grad_ms"] as number, jit: r["grad_jit_ms"] });
   }
-  const measured = sitting9();
+  return out;
+}
+const jitMeasured = sitting9();
+/** Whether sitting 9 measured the model's jitted gradient faster on that GEMM (false where not measured). */
+const jitFaster = (model: ModelName, gemm: "wasm" | "native") => {
+  const m = jitMeasured.get(`${model} ${gemm}`);
+  return m !== undefined && m.jit < m.eager;
+};
 
+describe("JIT_FASTEST, the table", () => {
   it.each(["mlp", "lenet", "vgg11", "bigmlp"] as ModelName[])(
     "%s: jit is on for a GEMM exactly where sitting 9 measured it faster",
     (model) => {
       for (const gemm of ["wasm", "native"] as const) {
-        const m = measured.get(`${model} ${gemm}`);
+        const m = jitMeasured.get(`${model} ${gemm}`);
         expect(m, `${model} ${gemm} in sitting 9`).toBeDefined();
         expect(JIT_FASTEST[model][gemm]).toBe(m!.jit < m!.eager);
       }
@@ -120,7 +125,7 @@ describe("JIT_FASTEST, the table", () => {
 
 describe("resolveExecution", () => {
   // [model, with the native GEMM: threads, BLAS threads; with the wasm GEMM: threads], on ≥ 2 cores;
-  // jit wherever one thread computes the gradient and sitting 6 measured it faster on that GEMM
+  // jit wherever one thread computes the gradient and sitting 9 measured it faster on that GEMM
   const onTwo: [ModelName, number, number, number][] = [
     ["mlp", 1, 1, 2],
     ["lenet", 2, 1, 2],
@@ -128,17 +133,6 @@ describe("resolveExecution", () => {
     ["bigmlp", 1, 2, 1],
     ["vbigmlp", 1, 1, 1],
   ];
-  // [model, GEMM] where the jitted gradient was faster (sitting 9; checked against it above)
-  const jitFaster = new Set([
-    "mlp native",
-    "mlp wasm",
-    "lenet native",
-    "lenet wasm",
-    "vgg11 native",
-    "vgg11 wasm",
-    "bigmlp native",
-    "bigmlp wasm",
-  ]);
   for (const cores of [1, 2, 16])
     describe(`${cores} core(s)`, () => {
       it.each(onTwo)("%s: native where it loads, else wasm", (model, nThreads, nBlas, wThreads) => {
@@ -148,14 +142,14 @@ describe("resolveExecution", () => {
           gemm: "native",
           threads: one ? 1 : nThreads,
           blasThreads: one ? 1 : nBlas,
-          jit: (one || nThreads === 1) && jitFaster.has(`${model} native`),
+          jit: (one || nThreads === 1) && jitFaster(model, "native"),
         });
         expect(resolveExecution(auto({ model, cores, nativeUnavailable: NO_ADDON }))).toEqual({
           backend: "wasm",
           gemm: "wasm",
           threads: one ? 1 : wThreads,
           blasThreads: null,
-          jit: (one || wThreads === 1) && jitFaster.has(`${model} wasm`),
+          jit: (one || wThreads === 1) && jitFaster(model, "wasm"),
         });
       });
     });
@@ -281,7 +275,10 @@ describe("a resumed run", () => {
   });
 
   it("keeps its recorded --jit, also where auto would choose otherwise", () => {
-    // the MLP on the wasm GEMM: auto would be eager
+    // vBigMLP (not measured): auto would be eager on one thread
+    expect(resolveExecution(auto({ model: "vbigmlp", gemm: "wasm", threads: 1 })).jit).toBe(false);
+    expect(resolveExecution(resumedRequest({ ...base, model: "vbigmlp" }, {}, jitOne).request)).toEqual(jitOne);
+    // the MLP on the wasm GEMM: auto would take the pool, eager
     const kept = resumedRequest({ ...base, model: "mlp" }, {}, jitOne);
     expect(resolveExecution(kept.request)).toEqual(jitOne);
     expect(resolveExecution(resumedRequest({ ...base, model: "mlp" }, { threads: 1 }, jitOne).request)).toEqual(jitOne);

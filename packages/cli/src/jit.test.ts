@@ -3,7 +3,7 @@
  * within float32 rounding (Adam, NewtonSummary, K-FAC whose statistics steps keep their own
  * gradient; the MLP and LeNet-5); `--jit off` is the library's `train` without options, bit for
  * bit; the setting is printed, recorded and kept on resume; with --threads 2 the pool's jitted
- * parts follow one eager thread; the plan is traced once per batch shape, equals eager
+ * parts (the pool asked for jit) follow one eager thread; the plan is traced once per batch shape, equals eager
  * `valueAndGrad` and leaks no tensor.
  */
 import { mkdirSync } from "node:fs";
@@ -16,7 +16,8 @@ import {
   beforeEachUpdate,
   expectLibraryTrainSame,
   hodiff,
-  recorded,
+  expectRecorded,
+  resumed,
   runResult,
   silentIo,
   tempDir,
@@ -33,6 +34,16 @@ vi.mock("./jitStep", async (importOriginal) => {
   return {
     ...real,
     jitStep: (...a: Parameters<typeof real.jitStep>) => (madeSteps.push(real.jitStep(...a)), madeSteps.at(-1)!),
+  };
+});
+
+// The jit option of every pool the loop starts, so a test can see that --jit on reached the pool.
+const poolJit = vi.hoisted(() => [] as (boolean | undefined)[]);
+vi.mock("@hodiff/parallel", async (importOriginal) => {
+  const real = await importOriginal<typeof import("@hodiff/parallel")>();
+  return {
+    ...real,
+    createPool: (...a: Parameters<typeof real.createPool>) => (poolJit.push(a[0].jit), real.createPool(...a)),
   };
 });
 
@@ -104,21 +115,19 @@ describe("--jit off, on, recorded", () => {
     const first = await tinyOneWasmThread("1", "on", dir);
     expect(first.code).toBe(0);
     expect(first.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit on");
-    expect(recorded(dir)).toEqual({ config: on, checkpoint: on, epoch: on });
+    expectRecorded(dir, on);
     // auto would give TINY (--hidden: not measured) the eager step: the resumed run has it from the record
-    const again = await hodiff("train", "--resume", dir, "--epochs", "2", "--no-progress");
-    expect(again.code).toBe(0);
-    expect(again.out.split("\n")[0]).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit on");
-    expect(recorded(dir)).toEqual({ config: on, checkpoint: on, epoch: on });
-    const changed = await hodiff("train", "--resume", dir, "--epochs", "3", "--jit", "off", "--no-progress");
-    expect(changed.code).toBe(0);
+    expect(await resumed(dir, "2")).toBe("backend wasm, gemm wasm (XNNPACK), threads 1, jit on");
+    expectRecorded(dir, on);
+    await resumed(dir, "3", "--jit", "off");
     const off = { ...on, jit: false };
-    expect(recorded(dir)).toEqual({ config: off, checkpoint: off, epoch: off });
+    expectRecorded(dir, off);
   });
 
   it("--jit on --threads 2 (each thread's part jitted) follows one eager thread within float32 rounding", async () => {
     const runs: Record<string, ReturnType<typeof runResult>> = {};
     const before = hd.numTensors();
+    const pools = poolJit.length;
     for (const [threads, jit] of [
       ["1", "off"],
       ["2", "on"],
@@ -132,6 +141,7 @@ describe("--jit off, on, recorded", () => {
       runs[jit] = runResult(out);
     }
     expect(hd.numTensors()).toBe(before);
+    expect(poolJit.slice(pools)).toEqual([true]); // one pool, the --threads 2 run's, asked for jitted parts
     expect(relDiff(runs["off"]!.losses, runs["on"]!.losses)).toBeLessThan(1e-5);
     expect(relDiff(runs["off"]!.params, runs["on"]!.params)).toBeLessThan(1e-5);
   });
@@ -178,13 +188,17 @@ describe("jitStep", () => {
       return { x, labels };
     };
     const step = jitStep(model);
-    const b = batch(16, 2);
-    const [l0, g0] = step(params, b.x, b.labels);
-    const [l1, g1] = hd.valueAndGrad((p: Params) => nll(model.apply(p, b.x), b.labels))(params);
-    expect(Math.abs(hd.item(l0) - hd.item(l1))).toBeLessThan(1e-5 * Math.abs(hd.item(l1)));
     const flat = (g: Params) => hd.treeLeaves(g).flatMap((t) => Array.from(hd.toFlat(t)));
-    expect(relDiff(flat(g1), flat(g0))).toBeLessThan(1e-5);
-    hd.dispose([l0, g0, l1, g1]);
+    /** One jitted step on (x, labels) equals eager valueAndGrad there, loss and gradient. */
+    const expectEager = (x: hd.Value, labels: Int32Array) => {
+      const [l, g] = step(params, x, labels);
+      const [le, ge] = hd.valueAndGrad((p: Params) => nll(model.apply(p, x), labels))(params);
+      expect(Math.abs(hd.item(l) - hd.item(le))).toBeLessThan(1e-5 * Math.abs(hd.item(le)));
+      expect(relDiff(flat(ge), flat(g))).toBeLessThan(1e-5);
+      hd.dispose([l, g, le, ge]);
+    };
+    const b = batch(16, 2);
+    expectEager(b.x, b.labels);
     expect(step.plans).toBe(1);
     // later steps of the same shape reuse the plan and leave no tensor behind
     const settled = hd.numTensors();
@@ -194,20 +208,14 @@ describe("jitStep", () => {
       expect(hd.numTensors()).toBe(settled);
     }
     // other labels, same shape: the labels are an argument of the plan, not a constant of its trace
-    const other = b.labels.map((c) => (c + 3) % 10);
-    const [lo, go] = step(params, b.x, other);
-    const [le2, ge2] = hd.valueAndGrad((p: Params) => nll(model.apply(p, b.x), other))(params);
-    expect(relDiff(flat(ge2), flat(go))).toBeLessThan(1e-5);
-    expect(Math.abs(hd.item(lo) - hd.item(le2))).toBeLessThan(1e-5 * Math.abs(hd.item(le2)));
-    hd.dispose([lo, go, le2, ge2]);
+    expectEager(
+      b.x,
+      b.labels.map((c) => (c + 3) % 10),
+    );
     expect(step.plans).toBe(1);
     // a smaller last batch: a second plan
     const small = batch(5, 3);
-    const [ls, gs] = step(params, small.x, small.labels);
-    const [le, ge] = hd.valueAndGrad((p: Params) => nll(model.apply(p, small.x), small.labels))(params);
-    expect(relDiff(flat(ge), flat(gs))).toBeLessThan(1e-5);
-    expect(Math.abs(hd.item(ls) - hd.item(le))).toBeLessThan(1e-5 * Math.abs(hd.item(le)));
-    hd.dispose([ls, gs, le, ge]);
+    expectEager(small.x, small.labels);
     expect(step.plans).toBe(2);
     step.dispose();
     hd.dispose([b.x, small.x, params]);

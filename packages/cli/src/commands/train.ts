@@ -419,7 +419,7 @@ export const trainCommand: CommandModule = {
       .addOption(
         new Option(
           "--jit <mode>",
-          "the (loss, gradient) step as compiled plans (hd.jit, the batch an argument, traced once per batch shape; with --threads n, once per part size in each thread): on, off (eager, as before) or auto (on with one thread on wasm for a paper model where it measured faster: all but the MLP on the wasm GEMM, and vBigMLP, not measured; off for a pool, whose jit was not robustly faster); equal to off within float32 rounding",
+          "the (loss, gradient) step as compiled plans (hd.jit, the batch an argument, traced once per batch shape; with --threads n, once per part size in each thread): on, off (eager, as before) or auto (on with one thread on wasm for a paper model where it measured faster: every paper model on both GEMMs but vBigMLP, not measured; off for a pool, whose jit was not robustly faster); equal to off within float32 rounding",
         )
           .choices(["auto", "on", "off"])
           .default("auto"),

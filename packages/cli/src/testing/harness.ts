@@ -136,6 +136,17 @@ export const recorded = (dir: string) => ({
     .at(-1)?.["execution"],
 });
 
+/** Expects config.json, the checkpoint and the last epoch record of the run in `dir` all to hold the execution `want`. */
+export const expectRecorded = (dir: string, want: unknown) =>
+  expect(recorded(dir)).toEqual({ config: want, checkpoint: want, epoch: want });
+
+/** Resumes the run in `dir` up to `epochs` epochs with `flags` (no progress bar), expects it to succeed; its first line. */
+export async function resumed(dir: string, epochs: string, ...flags: string[]): Promise<string> {
+  const r = await hodiff("train", "--resume", dir, "--epochs", epochs, ...flags, "--no-progress");
+  expect(r.code).toBe(0);
+  return r.out.split("\n")[0]!;
+}
+
 /** The bytes of the checkpoint's tensor file in `dir`. */
 const binOf = (dir: string) =>
   readFileSync(`${dir}/${(readJson(`${dir}/${CHECKPOINT_FILE}`)["tensors"] as { file: string }).file}`);
