@@ -56,10 +56,9 @@ export const SOFTMAX_KERNELS = {
  */
 export function softmaxView(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
   if (axes.length === 0 || axes.some((a, k) => a !== axes[0]! + k)) return null;
-  const prod = (from: number, to: number) => shape.slice(from, to).reduce((p, d) => p * d, 1);
   const first = axes[0]!;
   const last = axes.at(-1)! + 1;
-  return [prod(0, first), prod(first, last), prod(last, shape.length)];
+  return [sizeOf(shape.slice(0, first)), sizeOf(shape.slice(first, last)), sizeOf(shape.slice(last))];
 }
 // ---- end eager log-softmax kernels ----
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
