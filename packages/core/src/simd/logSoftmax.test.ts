@@ -93,9 +93,11 @@ describe("log-softmax kernels on wasm", () => {
       const x = values(n, 5 + n, false);
       const y = Float32Array.from(truth(x, softmaxView(shape, axes)!));
       const t = values(n, 7 + n, edges);
+      const before = tf.memory().numTensors;
       const run = () =>
         tf.tidy(() => K.logSoftmaxGrad(tf.tensor(y, shape), tf.tensor(t, shape), [...axes]).dataSync() as Float32Array);
       const { cpu, wasm } = await onBoth(run);
+      expect(tf.memory().numTensors).toBe(before);
       const [outer, r, inner] = softmaxView(shape, axes)!;
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < inner; i++) {
