@@ -426,8 +426,9 @@ const NARROW_O = 16;
 function patchesTimesCt(patches: Tensor, ct: Tensor): Tensor {
   const ct2 = tf.reshape(ct, [patches.shape[0]!, ct.shape[3]!]);
   // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
-  // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16
-  // (a scratch timing of the two products, not saved; `pnpm bench conv` times the route as a whole).
+  // on OpenBLAS 2.83 against patchesᵀ·ct's 3.47 ms for LeNet-5's conv1 (o = 6), 0.55 against 0.53 ms
+  // at o = 16 (medians, one loaded run: `npx tsx bench/narrowFilterProduct.ts`,
+  // bench/results/2026-12-06-narrow-filter-product.txt; `pnpm bench conv` times the route as a whole).
   return ct.shape[3]! < NARROW_O ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
 }
 
