@@ -40,15 +40,12 @@ export const FUSED_KERNELS = {
   biasTanh: "HodiffBiasTanh",
   /** (x [n, hp, kh, wp, kw, c], m, t) ↦ maxScatterTanhGrad over axes [2, 4], written as [hp·kh, wp·kw, n, c] */
   maxScatterTanhGradHwnc: "HodiffMaxScatterTanhGradHwnc",
-} as const;
-// ---- eager log-softmax kernels (helper "eager") ----
-/** Names of the log-softmax kernels registered on wasm by `simd/install.ts` (attribute `axes`). */
-export const SOFTMAX_KERNELS = {
-  /** x ↦ x − log Σ_axes exp(x − max_axes x) */
+  /** (x; axes) ↦ x − log Σ_axes exp(x − max_axes x), axes consecutive (`softmaxView`) */
   logSoftmax: "HodiffLogSoftmax",
-  /** (y, dy) ↦ dy − exp(y)·Σ_axes dy */
+  /** (y, dy; axes) ↦ dy − exp(y)·Σ_axes dy */
   logSoftmaxGrad: "HodiffLogSoftmaxGrad",
 } as const;
+// ---- eager log-softmax kernels (helper "eager") ----
 
 /**
  * x's shape as [outer, r, inner] around the reduced `axes` (sorted) when they are consecutive: the
@@ -747,7 +744,7 @@ export const K = {
    */
   logSoftmax: (x: Tensor, axes: number[]): Tensor => {
     if (fusedKernelsActive() && x.dtype === "float32" && softmaxView(x.shape, axes)) {
-      return tf.engine().runKernel(SOFTMAX_KERNELS.logSoftmax, { x }, { axes }) as Tensor;
+      return tf.engine().runKernel(FUSED_KERNELS.logSoftmax, { x }, { axes }) as Tensor;
     }
     return tf.tidy(() => {
       const s = K.sub(x, reduceKept("max", x, axes));
@@ -758,7 +755,7 @@ export const K = {
   logSoftmaxGrad: (y: Tensor, t: Tensor, axes: number[]): Tensor => {
     const fused = fusedKernelsActive() && y.dtype === "float32" && t.dtype === "float32";
     if (fused && sameShape(y.shape, t.shape) && softmaxView(y.shape, axes)) {
-      return tf.engine().runKernel(SOFTMAX_KERNELS.logSoftmaxGrad, { y, dy: t }, { axes }) as Tensor;
+      return tf.engine().runKernel(FUSED_KERNELS.logSoftmaxGrad, { y, dy: t }, { axes }) as Tensor;
     }
     return tf.tidy(() => K.sub(t, K.mul(tf.exp(y), reduceKept("sum", t, axes))));
   },
