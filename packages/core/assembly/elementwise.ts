@@ -497,7 +497,7 @@ function tileNarrowVector(x: usize, out: usize, ldx: usize, ldo: usize, so: usiz
 
 /**
  * g consecutive indices of the innermost other axis at once where they run along x's rows (x
- * stride cols·4 bytes): g = 4 for cols 1, 2, 3 and g = 2 for cols 6, so each row's g·cols floats are
+ * stride cols·4 bytes): g = 4 for cols 2, 3 and g = 2 for cols 6, so each row's g·cols floats are
  * whole vectors and a 4 × g·cols tile takes g·cols/4 4×4 SIMD transposes (whole-vector loads, no overlap)
  * where tileNarrow's narrow tiles take 8 part-vector loads and 7 shuffles per index (cols 3), and cols 6 two
  * overlapping tile4s per index.
@@ -515,11 +515,10 @@ function tileNarrow4(x: usize, out: usize, ldx: usize, ldo: usize, so: usize, co
     tileNarrowVector(x, out, ldx, ldo, so, 3, 0);
     tileNarrowVector(x + 16, out, ldx, ldo, so, 3, 1);
     tileNarrowVector(x + 32, out, ldx, ldo, so, 3, 2);
-  } else if (cols == 2) {
+  } else {
+    // cols 2 (never 1: see transposeStrided)
     tileNarrowVector(x, out, ldx, ldo, so, 2, 0);
     tileNarrowVector(x + 16, out, ldx, ldo, so, 2, 1);
-  } else {
-    tileNarrowVector(x, out, ldx, ldo, so, 1, 0);
   }
 }
 // ---- end narrow transposes four elements at a time ----
@@ -561,6 +560,7 @@ function transposeStrided(
         let xk = x + k0 * sx + ii * ldx;
         let ok = out + k0 * so + (ii << 2);
         let k = k0;
+        // cols ≥ 2 here: transposeNd's callers drop size-1 axes (install.ts, mergeAxes).
         if (sx == cols << 2) for (; k + 4 <= kEnd; k += 4, xk += sx << 2, ok += so << 2) tileNarrow4(xk, ok, ldx, ldo, so, cols);
         for (; k < kEnd; k++, xk += sx, ok += so) tileNarrow(xk, ok, ldx, ldo, cols);
       }

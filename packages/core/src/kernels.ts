@@ -40,15 +40,12 @@ export const FUSED_KERNELS = {
   biasTanh: "HodiffBiasTanh",
   /** (x [n, hp, kh, wp, kw, c], m, t) ↦ maxScatterTanhGrad over axes [2, 4], written as [hp·kh, wp·kw, n, c] */
   maxScatterTanhGradHwnc: "HodiffMaxScatterTanhGradHwnc",
-} as const;
-// ---- eager log-softmax kernels (helper "eager") ----
-/** Names of the log-softmax kernels registered on wasm by `simd/install.ts` (attribute `axes`). */
-export const SOFTMAX_KERNELS = {
-  /** x ↦ x − log Σ_axes exp(x − max_axes x) */
+  /** (x; axes) ↦ x − log Σ_axes exp(x − max_axes x), axes consecutive (`softmaxView`) */
   logSoftmax: "HodiffLogSoftmax",
-  /** (y, dy) ↦ dy − exp(y)·Σ_axes dy */
+  /** (y, dy; axes) ↦ dy − exp(y)·Σ_axes dy */
   logSoftmaxGrad: "HodiffLogSoftmaxGrad",
 } as const;
+// ---- eager log-softmax kernels (helper "eager") ----
 
 /**
  * x's shape as [outer, r, inner] around the reduced `axes` (sorted) when they are consecutive: the
@@ -56,10 +53,9 @@ export const SOFTMAX_KERNELS = {
  */
 export function softmaxView(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
   if (axes.length === 0 || axes.some((a, k) => a !== axes[0]! + k)) return null;
-  const prod = (from: number, to: number) => shape.slice(from, to).reduce((p, d) => p * d, 1);
   const first = axes[0]!;
   const last = axes.at(-1)! + 1;
-  return [prod(0, first), prod(first, last), prod(last, shape.length)];
+  return [sizeOf(shape.slice(0, first)), sizeOf(shape.slice(first, last)), sizeOf(shape.slice(last))];
 }
 // ---- end eager log-softmax kernels ----
 // Set by simd/install.ts (which imports this module, so the test is passed in rather than imported).
@@ -427,8 +423,9 @@ const NARROW_O = 16;
 function patchesTimesCt(patches: Tensor, ct: Tensor): Tensor {
   const ct2 = tf.reshape(ct, [patches.shape[0]!, ct.shape[3]!]);
   // With few output channels dWᵀ = ctᵀ·patches ([o, k], then a transpose of that small result):
-  // OpenBLAS ran it 1.3× faster than patchesᵀ·ct for LeNet-5's conv1 (o = 6), equal at o = 16
-  // (a scratch timing of the two products, not saved; `pnpm bench conv` times the route as a whole).
+  // on OpenBLAS 2.83 against patchesᵀ·ct's 3.47 ms for LeNet-5's conv1 (o = 6), 0.55 against 0.53 ms
+  // at o = 16 (medians, one loaded run: `npx tsx bench/narrowFilterProduct.ts`,
+  // bench/results/2026-12-06-narrow-filter-product.txt; `pnpm bench conv` times the route as a whole).
   return ct.shape[3]! < NARROW_O ? K.matmul(ct2, patches, true, false) : K.matmul(patches, ct2, true, false);
 }
 
@@ -747,7 +744,7 @@ export const K = {
    */
   logSoftmax: (x: Tensor, axes: number[]): Tensor => {
     if (fusedKernelsActive() && x.dtype === "float32" && softmaxView(x.shape, axes)) {
-      return tf.engine().runKernel(SOFTMAX_KERNELS.logSoftmax, { x }, { axes }) as Tensor;
+      return tf.engine().runKernel(FUSED_KERNELS.logSoftmax, { x }, { axes }) as Tensor;
     }
     return tf.tidy(() => {
       const s = K.sub(x, reduceKept("max", x, axes));
@@ -758,7 +755,7 @@ export const K = {
   logSoftmaxGrad: (y: Tensor, t: Tensor, axes: number[]): Tensor => {
     const fused = fusedKernelsActive() && y.dtype === "float32" && t.dtype === "float32";
     if (fused && sameShape(y.shape, t.shape) && softmaxView(y.shape, axes)) {
-      return tf.engine().runKernel(SOFTMAX_KERNELS.logSoftmaxGrad, { y, dy: t }, { axes }) as Tensor;
+      return tf.engine().runKernel(FUSED_KERNELS.logSoftmaxGrad, { y, dy: t }, { axes }) as Tensor;
     }
     return tf.tidy(() => K.sub(t, K.mul(tf.exp(y), reduceKept("sum", t, axes))));
   },

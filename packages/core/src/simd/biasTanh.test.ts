@@ -11,13 +11,14 @@ import { setBackend } from "../backend";
 import { K } from "../kernels";
 import { BIAS_TANH, installSimdKernels } from "./install";
 import { ulps } from "./fixtures";
+import { sizeOf } from "../shapes";
+import { uniform } from "../testing/randomFloats";
 
 const EDGES = [NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-40, 40, -40, 9.5, -1e-7];
 
 /** Deterministic floats over many scales; where `edges`, about one in five an edge value. */
 function values(n: number, seed: number, edges: boolean): Float32Array {
-  let s = seed >>> 0;
-  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const rand = uniform(seed);
   return Float32Array.from({ length: n }, () => {
     if (edges && rand() < 0.2) return EDGES[Math.floor(rand() * EDGES.length)]!;
     return (rand() - 0.5) * 10 ** Math.floor(rand() * 5 - 2);
@@ -35,7 +36,7 @@ describe("HodiffBiasTanh: tanh(x + b) in one pass", () => {
     await setBackend("cpu");
     SHAPES.forEach((shape, i) => {
       for (const edges of [false, true]) {
-        const n = shape.reduce((a, d) => a * d, 1);
+        const n = sizeOf(shape);
         const c = shape[shape.length - 1]!;
         const [x, b] = [values(n, 2 * i + 1, edges), values(c, 2 * i + 2, edges)];
         const cpu = tf.tidy(() => tf.tanh(tf.add(tf.tensor(x, shape), tf.tensor(b, [c]))).dataSync() as Float32Array);

@@ -16,7 +16,6 @@
  */
 import {
   FUSED_KERNELS,
-  SOFTMAX_KERNELS,
   runtime,
   softmaxView,
   type KernelBackend,
@@ -843,11 +842,11 @@ const softmaxAxes = (args: Parameters<KernelFunc>[0], shape: number[]): [number,
 };
 
 const logSoftmaxKernel: KernelConfig = {
-  kernelName: SOFTMAX_KERNELS.logSoftmax,
+  kernelName: FUSED_KERNELS.logSoftmax,
   backendName: "wasm",
   kernelFunc: (args) => {
     const x = args.inputs.x as TensorInfo;
-    const { backend, exports } = installedFor(args, SOFTMAX_KERNELS.logSoftmax);
+    const { backend, exports } = installedFor(args, FUSED_KERNELS.logSoftmax);
     const [outer, r, inner] = softmaxAxes(args, x.shape);
     const out = backend.makeOutput(x.shape, "float32");
     const n = outer * r * inner;
@@ -882,12 +881,12 @@ const logSoftmaxKernel: KernelConfig = {
 };
 
 const logSoftmaxGradKernel: KernelConfig = {
-  kernelName: SOFTMAX_KERNELS.logSoftmaxGrad,
+  kernelName: FUSED_KERNELS.logSoftmaxGrad,
   backendName: "wasm",
   kernelFunc: (args) => {
     const y = args.inputs.y as TensorInfo;
     const dy = args.inputs.dy as TensorInfo;
-    const { backend, exports } = installedFor(args, SOFTMAX_KERNELS.logSoftmaxGrad);
+    const { backend, exports } = installedFor(args, FUSED_KERNELS.logSoftmaxGrad);
     const [outer, r, inner] = softmaxAxes(args, y.shape);
     const out = backend.makeOutput(y.shape, "float32");
     const n = outer * r * inner;

@@ -8,14 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setBackend } from "../backend";
 import { K, softmaxView } from "../kernels";
 import { simdKernelsActive } from "./install";
+import { sizeOf } from "../shapes";
+import { uniform } from "../testing/randomFloats";
 import * as hd from "../index";
 import type { Value } from "../index";
 
 /** Deterministic values: random floats of mixed magnitude, and with `edges` some edge values. */
 function values(n: number, seed: number, edges: boolean): Float32Array {
   const EDGES = [NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 80, -80];
-  let s = seed >>> 0;
-  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const rand = uniform(seed);
   return Float32Array.from({ length: n }, () => {
     const u = rand();
     if (edges && u < 0.08) return EDGES[Math.floor(rand() * EDGES.length)]!;
@@ -72,7 +73,7 @@ describe("log-softmax kernels on wasm", () => {
   it.each(CASES.flatMap(([s, a]) => [true, false].map((e) => [s, a, e] as const)))(
     "logSoftmax %j over %j (edges %s): cpu's composition, float64 truth",
     async (shape, axes, edges) => {
-      const n = shape.reduce((p, d) => p * d, 1);
+      const n = sizeOf(shape);
       const x = values(n, 11 + n, edges);
       const before = tf.memory().numTensors;
       const run = () => tf.tidy(() => K.logSoftmax(tf.tensor(x, shape), [...axes]).dataSync() as Float32Array);
@@ -89,13 +90,15 @@ describe("log-softmax kernels on wasm", () => {
   it.each(CASES.flatMap(([s, a]) => [true, false].map((e) => [s, a, e] as const)))(
     "logSoftmaxGrad %j over %j (edges %s): cpu's composition, float64 truth",
     async (shape, axes, edges) => {
-      const n = shape.reduce((p, d) => p * d, 1);
+      const n = sizeOf(shape);
       const x = values(n, 5 + n, false);
       const y = Float32Array.from(truth(x, softmaxView(shape, axes)!));
       const t = values(n, 7 + n, edges);
+      const before = tf.memory().numTensors;
       const run = () =>
         tf.tidy(() => K.logSoftmaxGrad(tf.tensor(y, shape), tf.tensor(t, shape), [...axes]).dataSync() as Float32Array);
       const { cpu, wasm } = await onBoth(run);
+      expect(tf.memory().numTensors).toBe(before);
       const [outer, r, inner] = softmaxView(shape, axes)!;
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < inner; i++) {

@@ -10,13 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setBackend } from "../backend";
 import { K } from "../kernels";
 import { MAX_SCATTER_TANH_GRAD_HWNC, installSimdKernels } from "./install";
+import { sizeOf } from "../shapes";
+import { uniform } from "../testing/randomFloats";
 
 const EDGES = [NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-40, 0.5, 0.5, -1];
 
 /** Deterministic values: mostly a few repeated ones (ties everywhere), some edges, some random floats. */
 function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const rand = uniform(seed);
   return Float32Array.from({ length: n }, () => {
     const u = rand();
     if (u < 0.5) return Math.floor(rand() * 4) / 4 - 0.5;
@@ -37,17 +38,16 @@ const CASES: Array<[number, number, number, number, number, number]> = [
   [2, 3, 2, 1, 3, 2],
 ];
 
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const same = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
 
 function inputs(shape: readonly number[], seed: number, arbitraryM: boolean) {
   const [n, hp, , wp, , c] = shape as [number, number, number, number, number, number];
   const kept = [n, hp, wp, c];
-  const x = values(size(shape), seed);
+  const x = values(sizeOf(shape), seed);
   const m = arbitraryM
-    ? values(size(kept), seed + 1) // windows where nothing equals m: NaN weights
+    ? values(sizeOf(kept), seed + 1) // windows where nothing equals m: NaN weights
     : (tf.tidy(() => tf.max(tf.tensor(x, [...shape]), [2, 4]).dataSync()) as Float32Array);
-  return { x, m, t: values(size(kept), seed + 2), kept };
+  return { x, m, t: values(sizeOf(kept), seed + 2), kept };
 }
 
 /** Truth in float64 with each product rounded to float32: out[i·kh + p, j·kw + q, b, ch] = (x == m)/#ties · t · (1 − x²) at x[b, i, p, j, q, ch]. */
@@ -92,7 +92,7 @@ describe(`${MAX_SCATTER_TANH_GRAD_HWNC} on wasm`, () => {
       const label = `x [${shape}], m ${arbitraryM ? "arbitrary" : "= max"}`;
       it(`${label}: cpu's maxScatterTanhGrad + reshape + transpose bit for bit; float64 brute force`, async () => {
         await setBackend("cpu");
-        const { x, m, t, kept } = inputs(shape, size(shape) + shape[5], arbitraryM);
+        const { x, m, t, kept } = inputs(shape, sizeOf(shape) + shape[5], arbitraryM);
         const want = compute(shape, x, m, t, kept);
         await setBackend("wasm");
         const before = tf.memory().numTensors;
@@ -116,7 +116,7 @@ describe(`${MAX_SCATTER_TANH_GRAD_HWNC} on wasm`, () => {
     // window k the base-4 digit e of k (shifted by e) picking from −1, −0, +0 and NaN: every mix.
     const pick = [-1, -0, 0, NaN];
     const shape = [4, 4, 2, 4, 2, 6];
-    const x = new Float32Array(size(shape));
+    const x = new Float32Array(sizeOf(shape));
     for (let w = 0; w < 64; w++)
       for (let ch = 0; ch < 6; ch++) {
         const [b, i, j] = [w >> 4, (w >> 2) & 3, w & 3];
